@@ -1,0 +1,8 @@
+{#- Generic test: no two rows share the same values in `columns` (the model's grain).
+    Written here because dbt packages cannot be installed from the hub. -#}
+{% test unique_combination(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as rows_with_this_key
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}

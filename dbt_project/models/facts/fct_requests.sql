@@ -1,0 +1,74 @@
+{{ config(unique_key='event_date') }}
+-- depends_on: {{ ref('stg_gateway__request_logs') }}
+
+-- Grain: one row per request (request_id), de-duplicated, keyed by its event day in the
+-- reporting time zone. Each run replaces whole event days: every day its landing window
+-- has records for, with all deliveries of those days from any landing day.
+
+with delivered as (
+    select *
+    from {{ ref('stg_gateway__request_logs') }}
+    {% if is_incremental() %}
+    where event_date in {{ touched_event_dates() }}
+    {% endif %}
+),
+
+latest_delivery as (
+    -- A request delivered more than once keeps its latest delivery: the latest landing
+    -- day, then the last file and line in it.
+    select
+        *,
+        count(*) over (partition by request_id) as deliveries
+    from delivered
+    qualify row_number() over (
+        partition by request_id
+        order by landing_date desc, source_file desc, line_number desc
+    ) = 1
+),
+
+timed as (
+    select
+        *,
+        -- Time spent generating after the first token (all of it when there was none).
+        case when first_token_ms is not null then latency_ms - first_token_ms
+             else latency_ms end as generation_ms
+    from latest_delivery
+)
+
+select
+    request_id,
+    event_date,
+    {{ week_start('event_date') }} as week_start,
+    {{ month_start('event_date') }} as month_start,
+    created_at,
+    landing_date,
+    deliveries,
+    api_key_id,
+    api_key_name,
+    model,
+    provider,
+    billing_mode,
+    status,
+    status = 'success' as is_success,
+    http_status,
+    error_type,
+    finish_reason,
+    stream,
+    input_tokens,
+    output_tokens,
+    input_tokens + output_tokens as total_tokens,
+    cached_input_tokens,
+    cache_write_tokens,
+    input_tokens - cached_input_tokens - cache_write_tokens as uncached_input_tokens,
+    reasoning_tokens,
+    output_tokens - reasoning_tokens as output_excl_reasoning_tokens,
+    web_search_calls,
+    latency_ms,
+    first_token_ms,
+    generation_ms,
+    -- Defined only where it means something: a success that produced tokens over time.
+    case when status = 'success' and output_tokens > 0 and generation_ms > 0
+         then output_tokens / (generation_ms / 1000.0) end as throughput_tps,
+    cost_usd,
+    current_timestamp as built_at
+from timed

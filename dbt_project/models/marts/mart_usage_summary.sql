@@ -1,0 +1,20 @@
+{{ config(unique_key=['grain', 'period_start']) }}
+-- depends_on: {{ ref('stg_gateway__request_logs') }}
+
+-- Usage tab, headline figures. Grain: grain x period_start x api_key_id x model x
+-- provider, with '*' = all. Pay-as-you-go requests only.
+with usage as (
+    {{ pay_as_you_go_usage() }}
+)
+
+select
+    grain,
+    period_start,
+    {{ filter_columns() }},
+    cast(sum(total_tokens) as bigint) as total_tokens,
+    cast(sum(input_tokens) as bigint) as input_tokens,
+    cast(sum(output_tokens) as bigint) as output_tokens,
+    cast(sum(requests) as bigint) as requests,
+    current_timestamp as built_at
+from usage
+{{ group_by_filters() }}

@@ -1,0 +1,30 @@
+-- One row per delivered record, typed and placed on the reporting calendar.
+-- Unknown optional token counts become 0 here: the metrics sum them, and a log that
+-- does not report cache or reasoning tokens had none that it could bill.
+select
+    request_id,
+    landing_date,
+    source_file,
+    line_number,
+    created_at,
+    {{ to_reporting_date('created_at') }} as event_date,
+    api_key_id,
+    coalesce(api_key_name, api_key_id) as api_key_name,
+    model,
+    provider,
+    billing_mode,
+    status,
+    http_status,
+    error_type,
+    finish_reason,
+    stream,
+    input_tokens,
+    output_tokens,
+    coalesce(cached_input_tokens, 0) as cached_input_tokens,
+    coalesce(cache_write_tokens, 0) as cache_write_tokens,
+    coalesce(reasoning_tokens, 0) as reasoning_tokens,
+    coalesce(web_search_calls, 0) as web_search_calls,
+    latency_ms,
+    first_token_ms,
+    cost_usd
+from {{ source('raw', 'request_logs') }}

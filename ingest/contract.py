@@ -1,0 +1,193 @@
+"""The request-log contract, compiled from its JSON Schema into DuckDB SQL.
+
+`schema/request_log.schema.json` is the one definition of a valid record. Checking a
+million records one by one with a JSON Schema validator in Python would be the slow part
+of every night, so the loader instead turns each property's rules (type, required,
+minimum, enum, date-time) into SQL expressions that DuckDB evaluates over all lines at
+once, and each broken rule into a sentence naming the field and the value found.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+SCHEMA_RESOURCE = "request_log.schema.json"
+
+# RFC 3339 date-time with a mandatory offset. A space instead of 'T' is accepted because
+# Parquet writers render timestamps that way.
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$"
+
+# DuckDB's json_type() names for each JSON Schema type.
+_JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "integer": ("BIGINT", "UBIGINT"),
+    "number": ("BIGINT", "UBIGINT", "DOUBLE"),
+    "boolean": ("BOOLEAN",),
+}
+_SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+
+
+@cache
+def load_schema() -> dict:
+    text = resources.files("ingest.schema").joinpath(SCHEMA_RESOURCE).read_text()
+    return json.loads(text)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    json_type: str  # string | integer | number | boolean
+    required: bool
+    nullable: bool
+    minimum: float | None
+    maximum: float | None
+    enum: tuple[str, ...] | None
+    date_time: bool
+    min_length: int | None
+
+    @property
+    def sql_type(self) -> str:
+        return "TIMESTAMPTZ" if self.date_time else _SQL_TYPES[self.json_type]
+
+
+@cache
+def fields() -> tuple[Field, ...]:
+    schema = load_schema()
+    required = set(schema["required"])
+    result = []
+    for name, spec in schema["properties"].items():
+        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+        json_type = next(t for t in types if t != "null")
+        result.append(
+            Field(
+                name=name,
+                json_type=json_type,
+                required=name in required,
+                nullable="null" in types,
+                minimum=spec.get("minimum"),
+                maximum=spec.get("maximum"),
+                enum=tuple(spec["enum"]) if "enum" in spec else None,
+                date_time=spec.get("format") == "date-time",
+                min_length=spec.get("minLength"),
+            )
+        )
+    return tuple(result)
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _value(index: int) -> str:
+    """The JSON value of field `index` in the pre-extracted list `vals` (SQL NULL if absent)."""
+    return f"vals[{index + 1}]"
+
+
+def _shown(index: int) -> str:
+    """The value as a short text for error messages."""
+    return f"left(CAST({_value(index)} AS VARCHAR), 60)"
+
+
+def _rule_failures(field: Field, index: int) -> list[str]:
+    """SQL expressions that yield a sentence when `field` breaks one of its rules, else NULL."""
+    value, shown = _value(index), _shown(index)
+    kind = f"json_type({value})"
+    present = f"({value} IS NOT NULL AND {kind} <> 'NULL')"
+    accepted = ", ".join(_quote(t) for t in _JSON_TYPES[field.json_type])
+    well_typed = f"({present} AND {kind} IN ({accepted}))"
+    text = f"json_extract_string({value}, '$')"
+    failures = []
+    if field.required:
+        failures.append(
+            f"CASE WHEN NOT {present} THEN 'missing required field \"{field.name}\"' END"
+        )
+    elif not field.nullable:
+        failures.append(
+            f"CASE WHEN {value} IS NOT NULL AND {kind} = 'NULL' "
+            f"THEN '\"{field.name}\" must not be null' END"
+        )
+    article = "an" if field.json_type[0] in "aeiou" else "a"
+    failures.append(
+        f"CASE WHEN {present} AND {kind} NOT IN ({accepted}) "
+        f"THEN '\"{field.name}\" must be {article} {field.json_type}, got ' || {shown} END"
+    )
+    if field.minimum is not None:
+        failures.append(
+            f"CASE WHEN {well_typed} AND CAST({text} AS DOUBLE) < {field.minimum} "
+            f"THEN '\"{field.name}\" must be >= {field.minimum:g}, got ' || {shown} END"
+        )
+    if field.maximum is not None:
+        failures.append(
+            f"CASE WHEN {well_typed} AND CAST({text} AS DOUBLE) > {field.maximum} "
+            f"THEN '\"{field.name}\" must be <= {field.maximum:g}, got ' || {shown} END"
+        )
+    if field.min_length:
+        failures.append(
+            f"CASE WHEN {well_typed} AND length({text}) < {field.min_length} "
+            f"THEN '\"{field.name}\" must not be empty' END"
+        )
+    if field.enum:
+        allowed = ", ".join(_quote(v) for v in field.enum)
+        failures.append(
+            f"CASE WHEN {well_typed} AND {text} NOT IN ({allowed}) "
+            f"THEN '\"{field.name}\" must be one of {' | '.join(field.enum)}, got ' || {shown} END"
+        )
+    if field.date_time:
+        failures.append(
+            f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
+            f"OR TRY_CAST({text} AS TIMESTAMPTZ) IS NULL) "
+            f"THEN '\"{field.name}\" must be an RFC 3339 time with an offset, got ' || {shown} END"
+        )
+    return failures
+
+
+def validated_lines_sql(lines_relation: str) -> str:
+    """A query over `lines_relation(source_file, line_number, raw_line)` that adds
+    `reason` (NULL for a valid record) and one typed column per contract field."""
+    contract_fields = fields()
+    paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
+    failures = [
+        expr for index, field in enumerate(contract_fields) for expr in _rule_failures(field, index)
+    ]
+    typed = ",\n        ".join(
+        f"CASE WHEN reason IS NULL THEN "
+        f"CAST(json_extract_string(vals[{i + 1}], '$') AS {f.sql_type}) END AS {f.name}"
+        for i, f in enumerate(contract_fields)
+    )
+    return f"""
+WITH parsed AS (
+    SELECT
+        source_file,
+        line_number,
+        raw_line,
+        json_valid(raw_line) AS is_json,
+        CASE WHEN json_valid(raw_line) AND json_type(raw_line) = 'OBJECT'
+             THEN json_extract(raw_line, [{paths}]) END AS vals
+    FROM {lines_relation}
+),
+checked AS (
+    SELECT
+        *,
+        CASE
+            WHEN trim(raw_line) = '' THEN 'empty line'
+            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(raw_line, 60)
+            WHEN vals IS NULL THEN 'line is JSON but not an object'
+            ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
+        END AS reason
+    FROM parsed
+)
+SELECT
+    source_file,
+    line_number,
+    raw_line,
+    reason,
+    {typed}
+FROM checked
+"""
+
+
+def field_names() -> list[str]:
+    return [f.name for f in fields()]

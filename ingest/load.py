@@ -1,0 +1,259 @@
+"""Load one landing day of gateway logs into the raw tables, atomically.
+
+`load_partition` reads every file of `landing/dt=YYYY-MM-DD/` (`.jsonl`, `.jsonl.gz`,
+`.parquet`), checks every record against the contract, and replaces that day's rows in
+`raw.request_logs`, `raw.request_logs_rejected` and `raw.ingested_files` in one
+transaction: a re-run gives the same rows, and a crash half-way leaves the previous day.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import zlib
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest import contract
+from ingest.settings import Settings
+from ingest.warehouse import connect, ensure_raw_schema
+
+SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+
+
+@dataclass
+class FileReport:
+    path: str
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PartitionReport:
+    landing_date: date
+    landing_path: Path
+    files: list[FileReport] = field(default_factory=list)
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    duplicates_in_day: int = 0  # extra deliveries of a request_id within this day
+    duplicates_across_days: int = 0  # request_ids of this day also delivered on another day
+    event_dates: list[date] = field(default_factory=list)  # UTC days the valid records fall on
+    missing: bool = False  # the landing folder does not exist
+
+    @property
+    def unreadable_files(self) -> list[FileReport]:
+        return [f for f in self.files if f.error]
+
+    def summary(self) -> str:
+        if self.missing:
+            return f"{self.landing_date}: no landing folder at {self.landing_path}; 0 rows loaded"
+        text = (
+            f"{self.landing_date}: {len(self.files)} files, {self.rows_loaded} rows loaded, "
+            f"{self.rows_rejected} rejected, {self.duplicates_in_day} duplicate deliveries "
+            f"in the day, {self.duplicates_across_days} already delivered on another day"
+        )
+        for bad in self.unreadable_files:
+            text += f"\n  unreadable file {bad.path}: {bad.error}"
+        return text
+
+
+def landing_path(settings: Settings, landing_date: date) -> Path:
+    return settings.landing_dir / f"dt={landing_date.isoformat()}"
+
+
+def _landing_files(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES)
+    )
+
+
+def _lines_of_text_file(path: Path) -> pa.Table:
+    data = path.read_bytes()
+    if path.name.endswith(".gz"):
+        data = gzip.decompress(data)
+    text = data.decode("utf-8", errors="replace")
+    if text.endswith("\n"):
+        text = text[:-1]
+    lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
+    lines = pc.utf8_rtrim(lines, "\r")
+    if len(text) == 0:
+        lines = lines.slice(0, 0)
+    return pa.table(
+        {
+            "line_number": pa.array(range(1, len(lines) + 1), pa.int64()),
+            "raw_line": lines,
+        }
+    )
+
+
+def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+    # Parquet rows become JSON objects so that both formats pass the same contract checks.
+    columns = [
+        row[0]
+        for row in connection.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
+        ).fetchall()
+    ]
+    record = ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
+    return connection.sql(
+        f"SELECT file_row_number + 1 AS line_number, "
+        f"CAST(to_json(struct_pack({record})) AS VARCHAR) AS raw_line "
+        "FROM read_parquet(?, file_row_number = true) ORDER BY line_number",
+        params=[str(path)],
+    ).to_arrow_table()
+
+
+def _read_lines(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+    if path.name.endswith(".parquet"):
+        return _lines_of_parquet_file(connection, path)
+    return _lines_of_text_file(path)
+
+
+def _describe_read_error(path: Path, error: Exception) -> str:
+    if isinstance(error, (gzip.BadGzipFile, zlib.error, EOFError)):
+        return f"not a readable gzip file ({error}); replace it with a complete .jsonl.gz"
+    if isinstance(error, duckdb.Error):
+        return f"not a readable Parquet file ({str(error).splitlines()[0]})"
+    return f"could not be read ({type(error).__name__}: {error})"
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
+    """Replace landing day `landing_date` in the raw tables with what its files hold now."""
+    folder = landing_path(settings, landing_date)
+    report = PartitionReport(landing_date=landing_date, landing_path=folder)
+    files = _landing_files(folder) if folder.is_dir() else []
+    report.missing = not folder.is_dir()
+    now = datetime.now(timezone.utc)
+
+    connection = connect(settings, wait_seconds=60)
+    try:
+        ensure_raw_schema(connection)
+        file_rows = []
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE landing_lines "
+            "(source_file VARCHAR, line_number BIGINT, raw_line VARCHAR)"
+        )
+        for path in files:
+            stat = path.stat()
+            file_report = FileReport(path=str(path))
+            report.files.append(file_report)
+            try:
+                lines = _read_lines(connection, path)
+            except (OSError, EOFError, zlib.error, UnicodeError, duckdb.Error) as error:
+                # An unreadable file is reported by name; the day's other files still load.
+                file_report.error = _describe_read_error(path, error)
+            else:
+                lines = lines.append_column(
+                    "source_file", pa.array([str(path)] * len(lines), pa.string())
+                )
+                connection.register("file_lines", lines)
+                connection.execute(
+                    "INSERT INTO landing_lines SELECT source_file, line_number, raw_line "
+                    "FROM file_lines"
+                )
+                connection.unregister("file_lines")
+            file_rows.append(
+                (
+                    landing_date,
+                    str(path),
+                    stat.st_size,
+                    datetime.fromtimestamp(stat.st_mtime, timezone.utc),
+                    _sha256(path),
+                    file_report,
+                )
+            )
+
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE landing_checked AS "
+            + contract.validated_lines_sql("landing_lines")
+        )
+        per_file = dict(
+            (row[0], (row[1], row[2]))
+            for row in connection.execute(
+                "SELECT source_file, count(*) FILTER (reason IS NULL), "
+                "count(*) FILTER (reason IS NOT NULL) FROM landing_checked GROUP BY ALL"
+            ).fetchall()
+        )
+        for file_report in report.files:
+            loaded, rejected = per_file.get(file_report.path, (0, 0))
+            file_report.rows_loaded, file_report.rows_rejected = loaded, rejected
+            if file_report.error:
+                file_report.rows_rejected = 1  # the whole file, kept as one rejected entry
+        report.rows_loaded = sum(f.rows_loaded for f in report.files)
+        report.rows_rejected = sum(f.rows_rejected for f in report.files)
+
+        columns = ", ".join(contract.field_names())
+        connection.execute("BEGIN TRANSACTION")
+        for table in ("raw.request_logs", "raw.request_logs_rejected", "raw.ingested_files"):
+            connection.execute(f"DELETE FROM {table} WHERE landing_date = ?", [landing_date])
+        connection.execute(
+            f"INSERT INTO raw.request_logs (landing_date, source_file, line_number, {columns}, "
+            "ingested_at) "
+            f"SELECT ?, source_file, line_number, {columns}, ? FROM landing_checked "
+            "WHERE reason IS NULL ORDER BY source_file, line_number",
+            [landing_date, now],
+        )
+        connection.execute(
+            "INSERT INTO raw.request_logs_rejected "
+            "SELECT ?, source_file, line_number, raw_line, reason, ? FROM landing_checked "
+            "WHERE reason IS NOT NULL",
+            [landing_date, now],
+        )
+        for landing, path, size, mtime, sha, file_report in file_rows:
+            if file_report.error:
+                connection.execute(
+                    "INSERT INTO raw.request_logs_rejected VALUES (?, ?, NULL, NULL, ?, ?)",
+                    [landing, path, f"unreadable file: {file_report.error}", now],
+                )
+            connection.execute(
+                "INSERT INTO raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    landing,
+                    path,
+                    size,
+                    mtime,
+                    sha,
+                    file_report.rows_loaded,
+                    file_report.rows_rejected,
+                    file_report.error,
+                    now,
+                ],
+            )
+        connection.execute("COMMIT")
+
+        report.duplicates_in_day, report.duplicates_across_days = connection.execute(
+            """
+            SELECT
+                (SELECT count(*) - count(DISTINCT request_id)
+                   FROM raw.request_logs WHERE landing_date = $day),
+                (SELECT count(DISTINCT request_id) FROM raw.request_logs
+                  WHERE landing_date = $day AND request_id IN (
+                        SELECT request_id FROM raw.request_logs WHERE landing_date <> $day))
+            """,
+            {"day": landing_date},
+        ).fetchone()
+        report.event_dates = [
+            row[0]
+            for row in connection.execute(
+                "SELECT DISTINCT CAST(timezone('UTC', created_at) AS DATE) AS d "
+                "FROM raw.request_logs WHERE landing_date = ? ORDER BY d",
+                [landing_date],
+            ).fetchall()
+        ]
+    finally:
+        connection.close()
+    return report

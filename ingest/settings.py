@@ -1,0 +1,81 @@
+"""Where the warehouse keeps its files and how it reports time, read from the environment.
+
+Every path has a working default relative to the current directory, so the project runs
+from the repo root with no configuration at all. One data directory holds everything;
+each part can be moved on its own:
+
+| variable                     | default                          |
+|------------------------------|----------------------------------|
+| LLM_USAGE_DATA_DIR           | ./data                           |
+| LLM_USAGE_LANDING_DIR        | $LLM_USAGE_DATA_DIR/landing      |
+| LLM_USAGE_WAREHOUSE          | $LLM_USAGE_DATA_DIR/warehouse.duckdb |
+| DAGSTER_HOME                 | $LLM_USAGE_DATA_DIR/dagster_home |
+| LLM_USAGE_REPORTING_TIMEZONE | UTC                              |
+| LLM_USAGE_DUCKDB_MEMORY_LIMIT| 4GB                              |
+| LLM_USAGE_DUCKDB_THREADS     | number of cores                  |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value the warehouse cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    landing_dir: Path
+    warehouse_path: Path
+    dagster_home: Path
+    reporting_timezone: str
+    duckdb_memory_limit: str
+    duckdb_threads: int
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("LLM_USAGE_DATA_DIR") or "data").absolute()
+        timezone = env.get("LLM_USAGE_REPORTING_TIMEZONE") or "UTC"
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"LLM_USAGE_REPORTING_TIMEZONE={timezone!r} is not an IANA time zone name; "
+                "use one such as 'UTC', 'Asia/Shanghai' or 'America/New_York'."
+            ) from None
+        threads_text = env.get("LLM_USAGE_DUCKDB_THREADS") or str(os.cpu_count() or 1)
+        if not threads_text.isdigit() or int(threads_text) < 1:
+            raise SettingsError(
+                f"LLM_USAGE_DUCKDB_THREADS={threads_text!r} must be a positive whole number."
+            )
+        return cls(
+            data_dir=data_dir,
+            landing_dir=Path(env.get("LLM_USAGE_LANDING_DIR") or data_dir / "landing").absolute(),
+            warehouse_path=Path(
+                env.get("LLM_USAGE_WAREHOUSE") or data_dir / "warehouse.duckdb"
+            ).absolute(),
+            dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster_home").absolute(),
+            reporting_timezone=timezone,
+            duckdb_memory_limit=env.get("LLM_USAGE_DUCKDB_MEMORY_LIMIT") or "4GB",
+            duckdb_threads=int(threads_text),
+        )
+
+    def export(self) -> None:
+        """Put the resolved paths into this process's environment.
+
+        dbt's profiles.yml and the Dagster instance read them from there, so every layer
+        sees the same warehouse no matter which one resolved the defaults.
+        """
+        os.environ["LLM_USAGE_DATA_DIR"] = str(self.data_dir)
+        os.environ["LLM_USAGE_LANDING_DIR"] = str(self.landing_dir)
+        os.environ["LLM_USAGE_WAREHOUSE"] = str(self.warehouse_path)
+        os.environ["DAGSTER_HOME"] = str(self.dagster_home)
+        os.environ["LLM_USAGE_REPORTING_TIMEZONE"] = self.reporting_timezone
+        os.environ["LLM_USAGE_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
+        os.environ["LLM_USAGE_DUCKDB_THREADS"] = str(self.duckdb_threads)

@@ -1,0 +1,128 @@
+"""Opening the DuckDB warehouse file, and the raw tables that ingest owns.
+
+DuckDB lets one process write a database file at a time. Readers and writers that find
+the file locked wait a bounded time and then fail with one sentence saying so, never a
+raw lock traceback.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from ingest.settings import Settings
+
+RAW_SCHEMA_DDL = """
+CREATE SCHEMA IF NOT EXISTS raw;
+
+-- One row per valid record delivered, duplicates included: staging de-duplicates.
+CREATE TABLE IF NOT EXISTS raw.request_logs (
+    landing_date        DATE NOT NULL,      -- the landing day (dt=...) the record was delivered in
+    source_file         VARCHAR NOT NULL,
+    line_number         BIGINT NOT NULL,    -- 1-based line (JSON Lines) or row (Parquet)
+    request_id          VARCHAR NOT NULL,
+    created_at          TIMESTAMPTZ NOT NULL,
+    api_key_id          VARCHAR NOT NULL,
+    api_key_name        VARCHAR,
+    model               VARCHAR NOT NULL,
+    provider            VARCHAR NOT NULL,
+    billing_mode        VARCHAR NOT NULL,
+    status              VARCHAR NOT NULL,
+    http_status         INTEGER,
+    error_type          VARCHAR,
+    finish_reason       VARCHAR,
+    stream              BOOLEAN NOT NULL,
+    input_tokens        BIGINT NOT NULL,
+    output_tokens       BIGINT NOT NULL,
+    cached_input_tokens BIGINT,             -- NULL = the log did not say
+    cache_write_tokens  BIGINT,
+    reasoning_tokens    BIGINT,
+    web_search_calls    BIGINT,
+    latency_ms          DOUBLE NOT NULL,
+    first_token_ms      DOUBLE,
+    cost_usd            DOUBLE,
+    schema_version      INTEGER,
+    ingested_at         TIMESTAMPTZ NOT NULL
+);
+
+-- Lines that broke the contract, kept verbatim with the reason, so nothing is lost.
+CREATE TABLE IF NOT EXISTS raw.request_logs_rejected (
+    landing_date DATE NOT NULL,
+    source_file  VARCHAR NOT NULL,
+    line_number  BIGINT,                    -- NULL when the whole file was unreadable
+    raw_line     VARCHAR,
+    reason       VARCHAR NOT NULL,
+    ingested_at  TIMESTAMPTZ NOT NULL
+);
+
+-- Every file read, one row per landing day and file.
+CREATE TABLE IF NOT EXISTS raw.ingested_files (
+    landing_date  DATE NOT NULL,
+    path          VARCHAR NOT NULL,
+    size_bytes    BIGINT NOT NULL,
+    modified_at   TIMESTAMPTZ NOT NULL,
+    sha256        VARCHAR NOT NULL,
+    rows_loaded   BIGINT NOT NULL,
+    rows_rejected BIGINT NOT NULL,
+    error         VARCHAR,                  -- why the file could not be read, if it could not
+    ingested_at   TIMESTAMPTZ NOT NULL
+);
+"""
+
+
+class WarehouseBusyError(RuntimeError):
+    """Another process holds the warehouse file for writing."""
+
+
+class WarehouseMissingError(RuntimeError):
+    """A reader asked for a warehouse file that has not been built yet."""
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+def connect(
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    wait_seconds: float = 0.0,
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting up to `wait_seconds` while another process writes it."""
+    path: Path = settings.warehouse_path
+    if read_only and not path.exists():
+        raise WarehouseMissingError(
+            f"No warehouse at {path}. Run `llm-usage materialize` (or `llm-usage demo`) "
+            "first, or point LLM_USAGE_WAREHOUSE at an existing file."
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            connection = duckdb.connect(
+                str(path),
+                read_only=read_only,
+                config={
+                    "memory_limit": settings.duckdb_memory_limit,
+                    "threads": settings.duckdb_threads,
+                },
+            )
+            # Sessions render and truncate timestamps in UTC; reporting time zones are
+            # applied explicitly in the models, never through the session setting.
+            connection.execute("SET TimeZone = 'UTC'")
+            return connection
+        except duckdb.Error as error:
+            if not _is_lock_error(error):
+                raise
+            if time.monotonic() >= deadline:
+                raise WarehouseBusyError(
+                    f"The warehouse {path} is being written by another process "
+                    "(a Dagster run, probably); retry when it has finished."
+                ) from None
+            time.sleep(0.5)
+
+
+def ensure_raw_schema(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.execute(RAW_SCHEMA_DDL)

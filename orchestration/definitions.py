@@ -1,0 +1,22 @@
+"""Assembles the warehouse's Dagster definitions; `workspace.yaml` loads this module."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+from dagster_dbt import DbtCliResource
+
+from ingest.settings import Settings
+from orchestration.dbt_assets import DBT_EXECUTABLE, dbt_project, warehouse_dbt_models
+from orchestration.ingest_assets import raw_request_logs
+from orchestration.jobs import nightly_job, nightly_schedule
+
+# dbt's profiles.yml reads the warehouse path from the environment; resolving the
+# defaults here makes the Dagster UI, the CLI and dbt agree on one file.
+Settings.from_env().export()
+
+defs = Definitions(
+    assets=[raw_request_logs, warehouse_dbt_models],
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+)

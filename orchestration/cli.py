@@ -265,6 +265,22 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     )
 
 
+# ---------------------------------------------------------------------------------- ui
+
+
+def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
+    """Start `dagster dev` (webserver + daemon, so the nightly schedule fires)."""
+    from orchestration.instance import prepare_dagster_home
+
+    settings.export()
+    prepare_dagster_home(settings)
+    dagster = Path(sys.executable).with_name("dagster")
+    repo = Path(__file__).resolve().parent.parent
+    command = [str(dagster), "dev", "-w", str(repo / "workspace.yaml"), "-p", str(args.port)]
+    os.chdir(repo)
+    os.execv(command[0], command)
+
+
 # -------------------------------------------------------------------------------- main
 
 
@@ -307,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate a month of sample logs, build, and report")
     demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)
     demo.set_defaults(handler=cmd_demo)
+
+    ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev)")
+    ui.add_argument("--port", type=_positive_int, default=3000)
+    ui.set_defaults(handler=cmd_ui)
     return parser
 
 

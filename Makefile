@@ -1,0 +1,31 @@
+# Two commands set up a fresh machine: `make demo` and `make test`. Both create the
+# virtualenv in .venv from the exact pins in requirements.lock on first use.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test ui bench lock clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip install --quiet -p $(BIN)/python -r requirements.lock -e .
+	touch $@
+
+demo: setup
+	$(BIN)/llm-usage demo
+
+test: setup
+	$(BIN)/pytest
+
+ui: setup
+	$(BIN)/llm-usage ui
+
+# Re-resolve the pins after changing dependencies in pyproject.toml.
+lock:
+	$(BIN)/uv pip compile -p 3.11 pyproject.toml --extra dev -o requirements.lock --no-header --no-annotate
+
+clean:
+	rm -rf $(VENV) data dbt_project/target dbt_project/logs

@@ -228,3 +228,81 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
             one_at_a_time = _mart(nightly, name)
             backfill = _mart(settings, name)
             pd.testing.assert_frame_equal(one_at_a_time, backfill, check_exact=False, rtol=1e-9)
+
+
+# ------------------------------------------------------------------- report and docs
+
+
+def test_report_prints_the_marts_figures_for_a_filter(built, capsys):
+    import io
+    import json
+
+    from orchestration.cli import main
+
+    settings, rows, _ = built
+    key = rows["api_key_id"].value_counts().index[0]
+    model = rows[rows["api_key_id"] == key]["model"].value_counts().index[0]
+    day = START + timedelta(days=1)
+    week = day - timedelta(days=day.weekday())
+    chosen = rows[(rows["week_start"] == pd.Timestamp(week)) & (rows["api_key_id"] == key) & (rows["model"] == model)]
+    main(["report", "--period", "week", "--date", day.isoformat(), "--api-key", key, "--model", model,
+          "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["period_start"] == week.isoformat()
+    panels = report["panels"]
+    assert panels["Usage summary"] == MARTS["mart_usage_summary"][0](chosen)
+    expected_providers = MARTS["mart_provider_summary"][0](chosen)
+    assert all(same(panels["Provider summary"][k], v) for k, v in expected_providers.items())
+    latency = MARTS["mart_latency_by_model"][0](chosen)
+    assert [row["model"] for row in panels["Latency by Model"]] == [model]
+    assert all(same(panels["Latency by Model"][0][k], v) for k, v in latency[model].items())
+    assert {row["api_key_id"] for row in panels["Usage by API Key"]} == {key}
+
+    main(["report", "--period", "month", "--format", "csv"])
+    long = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    requests_total = long[(long["panel"] == "Usage summary") & (long["metric"] == "requests")]["value"]
+    latest_month = rows[rows["month_start"] == rows["month_start"].max()]
+    assert float(requests_total.iloc[0]) == len(latest_month)
+
+    main(["report", "--period", "day"])
+    table = capsys.readouterr().out
+    assert "== Performance ==" in table and "Fastest Response Provider".lower().replace(" ", "_") in table
+
+
+def test_report_says_when_a_filter_matches_nothing(built, capsys):
+    from orchestration.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["report", "--period", "week", "--model", "no/such-model"])
+    assert exit_info.value.code == 2
+    assert "No pay-as-you-go requests match" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["report", "--period", "day", "--date", "2025-06-01"])
+    assert "in the day starting 2025-06-01" in capsys.readouterr().err
+
+
+BRIEF_NUMBERS = (
+    "Total Token Usage", "Input Token Usage", "Output Token Usage", "Total API Requests",
+    "Usage by Model", "Usage by Token Type", "Usage by API Key", "Web Search Usage",
+    "Primary Provider", "Provider Count", "Average Success Rate", "Fastest Response Provider",
+    "Token Distribution", "Request Distribution", "Average Latency", "Average Throughput",
+    "Fastest", "Slowest", "Highest Throughput", "Lowest Throughput",
+    "First Token Latency by Model", "Throughput by Model", "Latency by Model",
+)
+
+
+def test_metrics_doc_is_generated_covers_the_brief_and_its_examples_run(built):
+    from orchestration.metrics_doc import METRICS_DOC, example_sql, load_marts, metric_columns, render
+
+    settings, _, _ = built
+    models = load_marts()
+    assert METRICS_DOC.read_text() == render(models), "run python -m orchestration.metrics_doc"
+    assert {m["name"] for m in models} == set(MARTS)
+    named = {c["config"]["meta"]["metric"].split(" (")[0] for m in models for c in metric_columns(m)}
+    assert set(BRIEF_NUMBERS) <= named
+    for model in models:
+        answer = read_query(settings, example_sql(model))
+        assert len(answer) >= 1 and answer.notna().any().all(), model["name"]
+        # The YAML documents every column the mart really has, and no other.
+        columns = set(read_query(settings, f"SELECT * FROM main_marts.{model['name']} LIMIT 0").columns)
+        assert columns == {c["name"] for c in model["columns"]}, model["name"]

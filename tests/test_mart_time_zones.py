@@ -89,7 +89,7 @@ def zones(tmp_path_factory):
                 LLM_USAGE_LANDING_DIR=str(landing), LLM_USAGE_REPORTING_TIMEZONE=zone,
             )
             days = landing_days_present(settings)
-            run_window(settings, days[0], days[-1], root / zone.replace("/", "_"))
+            run_window(settings, days[0], days[-1], root / zone.replace("/", "_"), command="run")
             built[zone] = settings
         deliveries, invalid = read_landing(landing)
         assert invalid == 0

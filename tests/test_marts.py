@@ -15,7 +15,7 @@ from conftest import use_data_dir
 from ingest.generate import generate_logs
 from mart_reference import DIMENSIONS, MARTS, same, select, with_performance_fields
 from nightly import run_window
-from orchestration.cli import landing_days_present, materialize, read_query
+from orchestration.cli import landing_days_present, read_query
 from reference import read_landing, requests
 
 # Thursday 2026-01-29 .. Monday 2026-02-02: two partial ISO weeks and two months; late
@@ -29,7 +29,8 @@ KEY_COLUMNS = ["grain", "period_start", "api_key_id", "model", "provider"]
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """One backfill through the Dagster job, plus the pandas view of the same files."""
+    """One backfill of every landing day, plus the pandas view of the same files.
+    (test_end_to_end runs the same models through the Dagster job.)"""
     root = tmp_path_factory.mktemp("marts")
     with pytest.MonkeyPatch.context() as monkeypatch:
         settings = use_data_dir(monkeypatch, root / "backfill")
@@ -38,7 +39,7 @@ def built(tmp_path_factory):
             duplicate_rate=0.01, late_rate=0.02,
         )
         days = landing_days_present(settings)
-        assert materialize(settings, days[0], days[-1])
+        run_window(settings, days[0], days[-1], root)
         deliveries, invalid = read_landing(settings.landing_dir)
         assert invalid == 0
         yield settings, with_performance_fields(requests(deliveries)), requests(deliveries)
@@ -204,11 +205,13 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
     days = landing_days_present(settings)
     with pytest.MonkeyPatch.context() as monkeypatch:
         nightly = use_data_dir(monkeypatch, tmp_path / "nightly", LLM_USAGE_LANDING_DIR=str(settings.landing_dir))
-        for day in days[:-1]:
-            run_window(nightly, day, day, tmp_path)
+        # As a deployment goes: a first backfill, then one landing day per nightly run.
+        run_window(nightly, days[0], days[-4], tmp_path, command="run")
+        for day in days[-3:-1]:
+            run_window(nightly, day, day, tmp_path, command="run")
         stamps_sql = "SELECT grain, period_start, min(built_at) AS built_at FROM main_marts.{} GROUP BY ALL"
         before = {name: read_query(nightly, stamps_sql.format(name)) for name in MARTS}
-        run_window(nightly, days[-1], days[-1], tmp_path)
+        run_window(nightly, days[-1], days[-1], tmp_path, command="run")
 
         last_day, _ = read_landing(settings.landing_dir, [days[-1]])
         touched_days = set(requests(last_day)["event_date"].dt.date)

@@ -212,7 +212,8 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
         if period_start is None:
             raise UsageError(
                 f"No pay-as-you-go requests match {described} in any {args.period}; check the "
-                "names (llm-usage sql \"SELECT DISTINCT model FROM main_marts.mart_usage_by_model\") "
+                "names (llm-usage sql \"SELECT DISTINCT api_key_id, model, provider FROM "
+                "main_marts.mart_usage_summary\") "
                 "or run `llm-usage materialize` first."
             )
     else:

@@ -18,7 +18,7 @@ SCHEMA_RESOURCE = "request_log.schema.json"
 
 # RFC 3339 date-time with a mandatory offset. A space instead of 'T' is accepted because
 # Parquet writers render timestamps that way.
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$"
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 
 # DuckDB's json_type() names for each JSON Schema type.
 _JSON_TYPES = {
@@ -116,6 +116,8 @@ def _typed_value(field: Field, index: int, *, try_: bool = False) -> str:
             f"CASE WHEN {_kind(index)} = 'DOUBLE' THEN {cast}({cast}({text} AS DOUBLE) AS BIGINT) "
             f"ELSE {cast}({text} AS BIGINT) END"
         )
+    if field.date_time:
+        text = f"upper({text})"  # RFC 3339 allows a lower-case t and z; DuckDB does not
     return f"{cast}({text} AS {field.sql_type})"
 
 
@@ -174,7 +176,7 @@ def _rule_failures(field: Field, index: int) -> list[str]:
     if field.date_time:
         failures.append(
             f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
-            f"OR TRY_CAST({text} AS TIMESTAMPTZ) IS NULL) "
+            f"OR TRY_CAST(upper({text}) AS TIMESTAMPTZ) IS NULL) "
             f"THEN '\"{field.name}\" must be an RFC 3339 time with an offset, got ' || {shown} END"
         )
     return failures

@@ -8,6 +8,7 @@ format are compared with each other.
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date, timedelta
 
@@ -39,10 +40,29 @@ DAILY_MEASURES = ["requests", "deliveries", "input_tokens", "output_tokens", "to
 
 
 def _generate(landing_dir, fmt):
-    return generate_logs(
+    """The generator's faults, plus one corrected re-delivery written by hand."""
+    summary = generate_logs(
         landing_dir, START, DAYS, requests_per_day=REQUESTS_PER_DAY, seed=SEED, fmt=fmt,
         files_per_day=2, **FAULTS,
     )
+    _add_correction(landing_dir)
+    return summary
+
+
+def _add_correction(landing_dir) -> None:
+    """Re-deliver one request of the first day on the second day with a different day
+    and different tokens, in a JSON Lines file beside the day's other files: the later
+    delivery must replace the earlier one, even though it moves the request to another
+    event day."""
+    first = LANDING_DAYS[0]
+    deliveries, _ = read_landing(landing_dir, [first])
+    once = deliveries.drop_duplicates("request_id", keep=False)
+    chosen = once[once.created_at.str.endswith("Z")].sort_values("request_id").iloc[0]
+    record = {k: v for k, v in chosen.items() if k not in ("landing_date", "source_file", "line_number") and not pd.isna(v)}
+    record["created_at"] = f"{LANDING_DAYS[1]}T00:30:00.000Z"
+    record["output_tokens"] = int(record["output_tokens"]) + 1000
+    folder = landing_dir / f"dt={LANDING_DAYS[1]}"
+    (folder / "zz-corrections.jsonl").write_text(json.dumps(record, default=lambda value: value.item()) + "\n")
 
 
 def _facts(settings) -> pd.DataFrame:
@@ -98,8 +118,8 @@ def in_order(tmp_path_factory):
 
 def test_every_line_is_loaded_rejected_or_a_dropped_duplicate(in_order):
     settings, summary, deliveries, invalid = in_order
-    lines_in_files = count_lines(settings.landing_dir)
-    assert lines_in_files == summary.lines_written
+    written = summary.lines_written + 1  # and the correction, a duplicate too
+    assert count_lines(settings.landing_dir) == written
     raw = read_query(
         settings,
         "SELECT (SELECT count(*) FROM raw.request_logs) AS loaded, "
@@ -107,11 +127,11 @@ def test_every_line_is_loaded_rejected_or_a_dropped_duplicate(in_order):
         "(SELECT count(*) FROM main_facts.fct_requests) AS requests",
     ).iloc[0]
     duplicates = raw.loaded - raw.requests
-    assert raw.loaded + raw.rejected == summary.lines_written
-    assert raw.requests + duplicates + raw.rejected == summary.lines_written
+    assert raw.loaded + raw.rejected == written
+    assert raw.requests + duplicates + raw.rejected == written
     # ... and each part is what was injected, and what an independent reading finds.
     assert raw.rejected == summary.malformed == invalid
-    assert duplicates == summary.duplicates == len(deliveries) - deliveries.request_id.nunique()
+    assert duplicates == summary.duplicates + 1 == len(deliveries) - deliveries.request_id.nunique()
     assert raw.requests == summary.records
 
 
@@ -169,10 +189,15 @@ def test_out_of_order_and_repeated_runs_give_identical_facts(in_order, tmp_path,
         )
 
     assert materialize(settings, late_day, LANDING_DAYS[-1])
-    # Materializing D+1 counts D's late records on D, their own day.
-    assert requests_on(first) == late_ids
+    # Materializing D+1 counts D's late records (and D's duplicates delivered again on
+    # D+1) on D, their own day.
+    delivered_later = set(
+        deliveries.loc[(deliveries.landing_date != first) & created_on_first, "request_id"]
+    )
+    assert requests_on(first) == delivered_later >= late_ids
     assert materialize(settings, first, first)
-    assert requests_on(first) == set(deliveries.loc[created_on_first, "request_id"])
+    kept = requests(deliveries)
+    assert requests_on(first) == set(kept.loc[kept.event_date.dt.date == first, "request_id"])
     assert materialize(settings, first, first)
 
     _assert_same(_facts(settings), _facts(reference_settings))

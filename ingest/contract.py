@@ -103,6 +103,18 @@ def _json_kind(value: str) -> str:
     )
 
 
+def _plain_text(value: str) -> str:
+    """json_extract_string() of a JSON value that DuckDB wrote itself: a string without
+    escapes is its text between the quotes; only strings with escapes are parsed again."""
+    text = f"CAST({value} AS VARCHAR)"
+    return (
+        f"CASE WHEN {value} IS NULL OR {text} = 'null' THEN NULL "
+        f"WHEN NOT starts_with({text}, '\"') THEN {text} "
+        f"WHEN contains({text}, '\\') THEN json_extract_string({value}, '$') "
+        f"ELSE ({text})[2:-2] END"
+    )
+
+
 def _integral(number: str) -> str:
     return f"({number} = floor({number}) AND abs({number}) < 9.2e18)"
 
@@ -189,10 +201,10 @@ def validated_lines_sql(lines_relation: str) -> str:
     `read_error`, when set, is a reason found while reading the line (bad UTF-8)."""
     contract_fields = fields()
     paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
-    # Each line is parsed twice, once for the values' JSON text and once for their
-    # plain text; every rule then reads plain columns instead of parsing JSON again.
+    # Each line is parsed once, into the JSON text of each contract field; every rule
+    # then reads plain columns instead of parsing JSON again.
     split = ",\n        ".join(
-        f"{_json_kind(f'vals[{i + 1}]')} AS {_kind(i)}, texts[{i + 1}] AS {_text(i)}"
+        f"{_json_kind(f'vals[{i + 1}]')} AS {_kind(i)}, {_plain_text(f'vals[{i + 1}]')} AS {_text(i)}"
         for i in range(len(contract_fields))
     )
     failures = [
@@ -212,9 +224,7 @@ WITH parsed AS (
         json_valid(raw_line) AS is_json,
         -- Valid JSON that starts with '{{' is an object.
         CASE WHEN json_valid(raw_line) AND starts_with(ltrim(raw_line), '{{')
-             THEN json_extract(raw_line, [{paths}]) END AS vals,
-        CASE WHEN json_valid(raw_line) AND starts_with(ltrim(raw_line), '{{')
-             THEN json_extract_string(raw_line, [{paths}]) END AS texts
+             THEN json_extract(raw_line, [{paths}]) END AS vals
     FROM {lines_relation}
 ),
 split AS (

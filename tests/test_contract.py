@@ -198,3 +198,17 @@ def test_the_format_document_describes_every_schema_field():
     for name in SCHEMA["properties"]:
         says_required = rows[name].split("|")[0].strip() == "required"
         assert says_required == (name in SCHEMA["required"]), name
+
+
+def test_strings_are_loaded_as_written_escapes_included(data_dir):
+    names = ['tab\there "quoted" \\ back', "équipe ☃", "plain", ""]
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    lines = [json.dumps(_variant(request_id=f"r{n}", api_key_name=name)) for n, name in enumerate(names)]
+    lines.append(json.dumps(_variant(request_id="r_raw", api_key_name="équipe"), ensure_ascii=False))
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load_partition(data_dir, DAY)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        loaded = dict(connection.execute(
+            "SELECT request_id, api_key_name FROM raw.request_logs").fetchall())
+    assert loaded == {**{f"r{n}": name for n, name in enumerate(names)}, "r_raw": "équipe"}

@@ -2,14 +2,16 @@
 
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
 
 from dagster import AssetExecutionContext, BackfillPolicy
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.ingest_assets import WAREHOUSE_POOL
+from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import dbt_window_vars, landing_days
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -17,6 +19,10 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 # The dbt installed beside this Python, so that an un-activated virtualenv still works.
 _venv_dbt = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_venv_dbt) if _venv_dbt.exists() else (shutil.which("dbt") or "dbt")
+if _venv_dbt.exists() and shutil.which("dbt") is None:
+    # dagster-dbt's manifest preparer looks `dbt` up on PATH (`make test` does not
+    # activate the virtualenv), so put the virtualenv's bin folder there.
+    os.environ["PATH"] = f"{_venv_dbt.parent}{os.pathsep}{os.environ.get('PATH', '')}"
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
@@ -49,9 +55,18 @@ def prepare_manifest(project: DbtProject = dbt_project) -> None:
 prepare_manifest()
 
 
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """dbt models are rebuilt by the nightly run, so they go stale when it is missed."""
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.replace_attributes(freshness_policy=NIGHTLY_FRESHNESS)
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    dagster_dbt_translator=WarehouseDbtTranslator(),
     partitions_def=landing_days,
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,

@@ -13,6 +13,7 @@ from dagster import (
 
 from ingest.load import PartitionReport, load_partition
 from ingest.settings import Settings
+from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
 
 WAREHOUSE_POOL = "warehouse"
@@ -37,6 +38,7 @@ def _report_table(reports: list[PartitionReport]) -> str:
     partitions_def=landing_days,
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
+    freshness_policy=NIGHTLY_FRESHNESS,
     kinds={"duckdb", "python"},
     description=(
         "Gateway request logs of one landing day (landing/dt=YYYY-MM-DD), checked against "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -18,10 +19,19 @@ SHIPPED_INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 
 def prepare_dagster_home(settings: Settings) -> Path:
     """Create $DAGSTER_HOME and put the project's dagster.yaml in it unless one exists."""
+    from dagster import DagsterInstance
+
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
-    config = settings.dagster_home / "dagster.yaml"
-    if not config.exists():
-        shutil.copyfile(SHIPPED_INSTANCE_CONFIG, config)
+    # Processes started together (two `llm-usage materialize`, or one and `dagster dev`)
+    # would each create the SQLite run storage of a new home and stamp its schema twice,
+    # which breaks every later start; the first one creates it, under a lock.
+    with open(settings.dagster_home / ".prepare.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        config = settings.dagster_home / "dagster.yaml"
+        if not config.exists():
+            shutil.copyfile(SHIPPED_INSTANCE_CONFIG, config)
+        with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+            instance.event_log_storage.get_pool_config()  # storages are created on first use
     return settings.dagster_home
 
 

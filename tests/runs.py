@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Columns that record when a row was written, not what it says.
 WRITE_TIME_COLUMNS = {"built_at", "ingested_at"}
+LANDING_PATH_COLUMNS = {"path", "source_file"}
 
 
 def settings_for(data_dir: Path) -> Settings:
@@ -68,9 +69,13 @@ def warehouse_state(settings: Settings) -> dict[str, pd.DataFrame]:
                 if row[0] not in WRITE_TIME_COLUMNS
             ]
             select = ", ".join(f'"{c}"' for c in columns)
-            state[f"{schema}.{table}"] = connection.execute(
+            frame = connection.execute(
                 f"SELECT {select} FROM {schema}.{table} ORDER BY ALL"
             ).fetchdf()
+            # File paths relative to the landing folder, so copies of a data set compare.
+            for column in LANDING_PATH_COLUMNS & set(frame.columns):
+                frame[column] = frame[column].str.removeprefix(f"{settings.landing_dir}/")
+            state[f"{schema}.{table}"] = frame
         return state
     finally:
         connection.close()

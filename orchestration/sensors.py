@@ -1,4 +1,4 @@
-"""The late-file sensor: re-run a landing day already loaded when its files change.
+"""Sensors: re-run a loaded landing day when its files change; free dead CLI runs' slots.
 
 A gateway sometimes uploads a day late (after the nightly run loaded it empty) or
 replaces a file with a corrected one. Every minute the sensor compares each loaded day's
@@ -24,6 +24,7 @@ from dagster import (
 from ingest.landing_state import changed_landing_days, recorded_files
 from ingest.settings import Settings
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError, connect
+from orchestration.instance import fail_abandoned_cli_runs
 from orchestration.jobs import nightly_job
 from orchestration.partitions import landing_days
 
@@ -89,3 +90,19 @@ def late_landing_files_sensor(context: SensorEvaluationContext):
             skip_reason="No loaded landing day changed since its last load or last request.", cursor=json.dumps(cursor)
         )
     return SensorResult(run_requests=run_requests, cursor=json.dumps(cursor))
+
+
+@sensor(
+    name="abandoned_cli_runs_sensor",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks runs of an `llm-usage materialize` process that died as failed and frees "
+        "their slot in the warehouse pool, so that scheduled runs do not wait for it."
+    ),
+)
+def abandoned_cli_runs_sensor(context: SensorEvaluationContext) -> SkipReason:
+    abandoned = fail_abandoned_cli_runs(context.instance)
+    if abandoned:
+        return SkipReason(f"Freed the warehouse slot of dead CLI runs {', '.join(abandoned)}.")
+    return SkipReason("No CLI run lost its process.")

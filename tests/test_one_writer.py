@@ -193,6 +193,7 @@ def test_a_reader_opening_the_warehouse_again_and_again_does_not_fail_a_run(buil
     by_day, _, days, _ = built
     settings = settings_for(tmp_path / "data")
     shutil.copytree(by_day.data_dir, settings.data_dir)
+    before = warehouse_state(settings)
     # A reader that holds the file most of the time for 25 s, like a dashboard polling it.
     reader = subprocess.Popen(
         [sys.executable, "-c",
@@ -212,5 +213,6 @@ def test_a_reader_opening_the_warehouse_again_and_again_does_not_fail_a_run(buil
     finally:
         reader.wait(timeout=60)
     assert code == 0, out + err
-    for table, frame in warehouse_state(by_day).items():
-        pd.testing.assert_frame_equal(warehouse_state(settings)[table], frame, obj=table)
+    after = warehouse_state(settings)
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(after[table], frame, obj=table)

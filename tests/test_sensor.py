@@ -129,3 +129,36 @@ def test_a_busy_warehouse_skips_the_tick(loaded):
         holder.kill()
         holder.wait()
     assert evaluate(instance)[0] == [DAY.isoformat()]
+
+
+def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from orchestration.instance import CLI_HOST_TAG, CLI_PID_TAG, cli_run_tags, prepare_dagster_home
+    from orchestration.sensors import abandoned_cli_runs_sensor
+
+    prepare_dagster_home(data_dir)
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid now belongs to no process
+    with DagsterInstance.from_config(str(data_dir.dagster_home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 1)
+        runs = {
+            "dead": {**cli_run_tags(), CLI_PID_TAG: str(finished.pid)},
+            "alive": cli_run_tags(),  # this test's own process
+            "elsewhere": {CLI_PID_TAG: str(finished.pid), CLI_HOST_TAG: "another-host"},
+        }
+        for name, tags in runs.items():
+            instance.add_run(DagsterRun(job_name="nightly_job", run_id=f"run-{name}",
+                                        status=DagsterRunStatus.STARTED, tags=tags))
+        assert storage.claim_concurrency_slot("warehouse", "run-dead", "raw__request_logs").is_claimed
+
+        result = abandoned_cli_runs_sensor(build_sensor_context(instance=instance))
+        assert "run-dead" in result.skip_message
+        assert instance.get_run_by_id("run-dead").status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("run-alive").status == DagsterRunStatus.STARTED
+        assert instance.get_run_by_id("run-elsewhere").status == DagsterRunStatus.STARTED
+        assert storage.get_concurrency_info("warehouse").active_slot_count == 0
+        assert "No CLI run" in abandoned_cli_runs_sensor(
+            build_sensor_context(instance=instance)
+        ).skip_message

@@ -59,8 +59,8 @@ def fail_abandoned_cli_runs(instance: "DagsterInstance") -> list[str]:
     """Mark runs whose CLI process died (killed, crashed) as failed and free their slots.
 
     A killed process cannot release its claim on the "warehouse" pool; without this the
-    next run would wait for that slot forever. Runs launched by `dagster dev` are watched
-    by the daemon's run monitoring instead (see dagster.yaml).
+    next run would wait for that slot forever. Runs that `dagster dev` launched are
+    failed by its code server and their slots freed by run monitoring (dagster.yaml).
     """
     from dagster import DagsterRunStatus, RunsFilter
 

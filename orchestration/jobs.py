@@ -27,7 +27,6 @@ nightly_job = define_asset_job(
 )
 
 
-
 def _clock_setting(name: str, default: int, upper: int) -> int:
     text = os.environ.get(name) or str(default)
     if not text.isdigit() or int(text) >= upper:

@@ -10,15 +10,18 @@ import subprocess
 import sys
 from datetime import date, timedelta
 
+import duckdb
 import pandas as pd
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
+from dagster_dbt import DbtCliResource
 
+from conftest import use_data_dir
 from ingest.generate import generate_logs
 from reference import read_landing, requests
 from runs import finish, same_table, settings_for, start_cli, wait_for, warehouse_state
 
-START = date(2026, 1, 30)  # two days across a month end, plus the day their late records land
+START = date(2026, 1, 31)  # a month's last day; its late records land on the next
 WRITER_STEPS = {"raw__request_logs", "warehouse_dbt_models"}
 
 
@@ -32,11 +35,11 @@ def built(tmp_path_factory):
     by one run over every day."""
     base = tmp_path_factory.mktemp("one_writer")
     by_day, one_run = settings_for(base / "by_day"), settings_for(base / "one_run")
-    generate_logs(by_day.landing_dir, START, 2, requests_per_day=800, seed=21,
+    generate_logs(by_day.landing_dir, START, 1, requests_per_day=1000, seed=21,
                   duplicate_rate=0.03, late_rate=0.05)
     shutil.copytree(by_day.landing_dir, one_run.landing_dir)
     days = landing_days(by_day)
-    assert len(days) == 3  # the last day's late records land on a third day
+    assert len(days) == 2  # late records and some duplicates land on the second day
     processes = [start_cli(by_day, "materialize", "--start", d, "--end", d) for d in days]
     processes.append(start_cli(one_run, "materialize", "--start", days[0], "--end", days[-1]))
     results = [finish(p) for p in processes]
@@ -106,14 +109,6 @@ def test_one_run_over_many_days_equals_day_by_day_runs(built):
     assert daily["requests"].tolist() == paid.tolist()
 
 
-def _new_run_reaches(settings, known: set[str], reached) -> bool:
-    with _instance(settings) as instance:
-        for run in instance.get_runs():
-            if run.run_id not in known and reached(instance, run.run_id):
-                return True
-    return False
-
-
 def _step_started(step_key):
     def reached(instance, run_id):
         return any(
@@ -130,16 +125,32 @@ def _dbt_built_a_model(instance, run_id):
     )
 
 
+def _file_is_free(settings) -> bool:
+    try:
+        duckdb.connect(str(settings.warehouse_path), read_only=True).close()
+    except duckdb.IOException:
+        return False
+    return True
+
+
 def _kill_when(settings, day: str, reached) -> None:
+    """Run `llm-usage materialize` for `day`; SIGKILL it and its children (dbt) when
+    `reached(instance, run_id)` holds for its run."""
     with _instance(settings) as instance:
         known = {r.run_id for r in instance.get_runs()}
-    process = start_cli(settings, "materialize", "--start", day, "--end", day)
-    try:
-        wait_for(lambda: _new_run_reaches(settings, known, reached) or process.poll() is not None,
-                 300, "the run to reach its kill point")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        process = start_cli(settings, "materialize", "--start", day, "--end", day)
+
+        def at_kill_point():
+            new = [r.run_id for r in instance.get_runs() if r.run_id not in known]
+            return any(reached(instance, run_id) for run_id in new) or process.poll() is not None
+        try:
+            wait_for(at_kill_point, 300, "the run to reach its kill point")
+            assert process.poll() is None, "the run ended before it could be killed"
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            # dbt, a child in the same group, holds the file until its last thread is gone.
+            wait_for(lambda: _file_is_free(settings), 120, "the killed processes to let go")
 
 
 def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
@@ -189,30 +200,49 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
     assert mart["total_tokens"].tolist() == paid.groupby("month_start")["total_tokens"].sum().tolist()
 
 
-def test_a_reader_opening_the_warehouse_again_and_again_does_not_fail_a_run(built, tmp_path):
+def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monkeypatch):
+    """A reader that opens the file between dbt's wait for the lock and dbt's own open."""
+    from orchestration import dbt_assets
+
     by_day, _, days, _ = built
-    settings = settings_for(tmp_path / "data")
+    settings = use_data_dir(monkeypatch, tmp_path / "data")
     shutil.copytree(by_day.data_dir, settings.data_dir)
     before = warehouse_state(settings)
-    # A reader that holds the file most of the time for 25 s, like a dashboard polling it.
     reader = subprocess.Popen(
         [sys.executable, "-c",
-         "import duckdb, sys, time\n"
-         "end = time.monotonic() + 25\n"
-         "while time.monotonic() < end:\n"
-         "    try:\n"
-         "        c = duckdb.connect(sys.argv[1], read_only=True); time.sleep(1.5); c.close()\n"
-         "    except duckdb.Error:\n"
-         "        pass\n"
-         "    time.sleep(0.2)\n", str(settings.warehouse_path)],
+         "import duckdb, sys; sys.stdin.readline(); c = duckdb.connect(sys.argv[1], read_only=True); "
+         "print('reading', flush=True); sys.stdin.readline()", str(settings.warehouse_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
+    waits = []
+    wait_for_write_lock = dbt_assets._wait_for_write_lock
+
+    def reader_slips_in(settings_, deadline):
+        waits.append(1)
+        if len(waits) == 2:
+            reader.stdin.close()  # the reader is done: the second wait gets the lock
+        wait_for_write_lock(settings_, deadline)
+        if len(waits) == 1:  # the reader opens the file just after dbt's first wait
+            reader.stdin.write("go\n")
+            reader.stdin.flush()
+            assert reader.stdout.readline().strip() == "reading"
+
+    monkeypatch.setattr(dbt_assets, "_wait_for_write_lock", reader_slips_in)
     try:
-        code, out, err = finish(
-            start_cli(settings, "materialize", "--start", days[0], "--end", days[0])
-        )
+        with DagsterInstance.ephemeral() as instance:
+            result = materialize(
+                [dbt_assets.warehouse_dbt_models],
+                partition_key=days[0],
+                instance=instance,
+                resources={"dbt": DbtCliResource(project_dir=dbt_assets.dbt_project,
+                                                  dbt_executable=dbt_assets.DBT_EXECUTABLE)},
+                raise_on_error=False,
+            )
     finally:
-        reader.wait(timeout=60)
-    assert code == 0, out + err
+        reader.kill()
+        reader.wait()
+    assert result.success
+    assert len(waits) == 2  # dbt lost the lock once, then started again and finished
     after = warehouse_state(settings)
     for table, frame in before.items():
         pd.testing.assert_frame_equal(after[table], frame, obj=table)

@@ -91,7 +91,7 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
     from dagster import DagsterInstance
 
-    from orchestration.instance import prepare_dagster_home
+    from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
     from orchestration.partitions import landing_days
 
     settings.export()
@@ -111,11 +111,15 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
     print(f"Materializing landing days {first} .. {last} and everything downstream ...")
     started = time.monotonic()
     with DagsterInstance.get() as instance:
+        for run_id in fail_abandoned_cli_runs(instance):
+            print(f"Run {run_id} lost its process; marked it failed and freed its warehouse slot.")
+        # Waits while another run holds the "warehouse" pool (dagster.yaml), then runs.
         result = job.execute_in_process(
             instance=instance,
             tags={
                 "dagster/asset_partition_range_start": first,
                 "dagster/asset_partition_range_end": last,
+                **cli_run_tags(),
             },
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
             raise_on_error=False,

@@ -4,12 +4,16 @@
 import json
 import shutil
 import sys
+import time
 from pathlib import Path
 
 from dagster import AssetExecutionContext, BackfillPolicy
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from ingest.settings import Settings
+from ingest.warehouse import connect
 from orchestration.ingest_assets import WAREHOUSE_POOL
+from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import dbt_window_vars, landing_days
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -53,9 +57,30 @@ def prepare_manifest(project: DbtProject = dbt_project) -> None:
 prepare_manifest()
 
 
+DBT_LOCK_WAIT_SECONDS = 120
+
+
+def _wait_for_write_lock(settings: Settings, deadline: float) -> None:
+    connect(settings, wait_seconds=max(0.0, deadline - time.monotonic())).close()
+
+
+def _lost_the_lock(invocation, error: Exception) -> bool:
+    ran_nothing = not (invocation.target_path / "run_results.json").exists()
+    return ran_nothing and "Could not set lock on file" in str(error)
+
+
+class WarehouseDbtTranslator(DagsterDbtTranslator):
+    """dbt models are rebuilt by the nightly run, so they go stale when it is missed."""
+
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        return spec.replace_attributes(freshness_policy=NIGHTLY_FRESHNESS)
+
+
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
+    dagster_dbt_translator=WarehouseDbtTranslator(),
     partitions_def=landing_days,
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
@@ -63,4 +88,22 @@ prepare_manifest()
 def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
     dbt_vars = dbt_window_vars(window.start, window.end)
-    yield from dbt.cli(["build", "--vars", json.dumps(dbt_vars)], context=context).stream()
+    settings = Settings.from_env()
+    # The pool keeps other writers out, but a reader (`llm-usage sql`, the late-file
+    # sensor) may hold the file for a moment, and dbt-duckdb fails at once when it cannot
+    # take the write lock. Wait for the lock, and start dbt again if a reader slipped in
+    # between: the lock is taken before any model runs, so nothing was half done.
+    deadline = time.monotonic() + DBT_LOCK_WAIT_SECONDS
+    while True:
+        _wait_for_write_lock(settings, deadline)
+        invocation = dbt.cli(
+            ["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False
+        )
+        yield from invocation.stream()
+        if invocation.is_successful():
+            return
+        error = invocation.get_error()
+        if not _lost_the_lock(invocation, error) or time.monotonic() >= deadline:
+            raise error
+        context.log.warning("A reader held the warehouse as dbt started; starting dbt again.")
+

@@ -9,6 +9,7 @@ from ingest.settings import Settings
 from orchestration.dbt_assets import DBT_EXECUTABLE, dbt_project, warehouse_dbt_models
 from orchestration.ingest_assets import raw_request_logs
 from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.sensors import abandoned_cli_runs_sensor, late_landing_files_sensor
 
 # dbt's profiles.yml reads the warehouse path from the environment; resolving the
 # defaults here makes the Dagster UI, the CLI and dbt agree on one file.
@@ -18,5 +19,6 @@ defs = Definitions(
     assets=[raw_request_logs, warehouse_dbt_models],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
+    sensors=[late_landing_files_sensor, abandoned_cli_runs_sensor],
     resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
 )

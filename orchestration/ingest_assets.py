@@ -15,6 +15,7 @@ from dagster import (
 
 from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from ingest.settings import Settings
+from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
 
 WAREHOUSE_POOL = "warehouse"
@@ -47,16 +48,19 @@ INGESTED_FILES = AssetKey(["raw", "ingested_files"])
                 "one row per delivery. Re-running a day replaces it."
             ),
             kinds={"duckdb", "python"},
+            freshness_policy=NIGHTLY_FRESHNESS,
         ),
         AssetSpec(
             REJECTED,
             description="Lines of the day that broke the log contract, with the reason.",
             kinds={"duckdb"},
+            freshness_policy=NIGHTLY_FRESHNESS,
         ),
         AssetSpec(
             INGESTED_FILES,
             description="Every file of the day that was read, with its hash and counts.",
             kinds={"duckdb"},
+            freshness_policy=NIGHTLY_FRESHNESS,
         ),
     ],
     name="raw_request_logs",

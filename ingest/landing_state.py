@@ -1,0 +1,126 @@
+"""Which loaded landing days no longer match their files (a late upload, a corrected file).
+
+`load_partition` records every file it read in `raw.ingested_files` (name, size, mtime,
+sha256). Comparing that record with the landing folder as it is now tells which days
+need loading again. Size and mtime are compared first; a file whose mtime alone moved
+is hashed, so a copy that touched the file without changing it is not a change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from ingest.load import SUPPORTED_SUFFIXES, landing_path
+from ingest.settings import Settings
+
+
+@dataclass(frozen=True)
+class FileState:
+    size_bytes: int
+    modified_at: datetime
+    sha256: str | None = None  # known for recorded files; computed on demand for landing ones
+
+
+@dataclass(frozen=True)
+class LandingDayChange:
+    landing_date: date
+    added: tuple[str, ...]
+    changed: tuple[str, ...]
+    removed: tuple[str, ...]
+    fingerprint: str  # identifies the folder's current state: same files, same fingerprint
+
+    def describe(self) -> str:
+        parts = [
+            f"{label} {', '.join(names)}"
+            for label, names in (("new", self.added), ("changed", self.changed),
+                                 ("removed", self.removed))
+            if names
+        ]
+        return f"{self.landing_date}: " + "; ".join(parts)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def current_files(settings: Settings, landing_date: date) -> dict[str, FileState]:
+    """The landing files of one day as they are now, by file name."""
+    folder = landing_path(settings, landing_date)
+    if not folder.is_dir():
+        return {}
+    states = {}
+    for path in folder.iterdir():
+        if path.is_file() and path.name.endswith(SUPPORTED_SUFFIXES):
+            stat = path.stat()
+            # The same conversion load_partition stores, so equal files compare equal.
+            states[path.name] = FileState(
+                stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)
+            )
+    return states
+
+
+def recorded_files(connection: duckdb.DuckDBPyConnection) -> dict[date, dict[str, FileState]]:
+    """What the last load of each landing day read, by day and file name."""
+    exists = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'raw' AND table_name = 'ingested_files'"
+    ).fetchone()[0]
+    if not exists:
+        return {}
+    recorded: dict[date, dict[str, FileState]] = {}
+    for day, path, size, modified_at, sha in connection.execute(
+        "SELECT landing_date, path, size_bytes, modified_at, sha256 FROM raw.ingested_files"
+    ).fetchall():
+        recorded.setdefault(day, {})[Path(path).name] = FileState(size, modified_at, sha)
+    return recorded
+
+
+def _fingerprint(landing_date: date, files: dict[str, FileState]) -> str:
+    text = "\n".join(
+        f"{name}|{state.size_bytes}|{state.modified_at.isoformat()}"
+        for name, state in sorted(files.items())
+    )
+    return hashlib.sha256(f"{landing_date}\n{text}".encode()).hexdigest()[:20]
+
+
+def changed_landing_days(
+    settings: Settings,
+    recorded: dict[date, dict[str, FileState]],
+    also_loaded: Iterable[date] = (),
+) -> list[LandingDayChange]:
+    """Loaded days whose landing files differ from what their last load read.
+
+    `also_loaded` names days loaded while their folder was empty or missing (they have
+    no rows in raw.ingested_files), so that files arriving for them later count as new.
+    """
+    changes = []
+    for day in sorted(set(recorded) | set(also_loaded)):
+        before = recorded.get(day, {})
+        now = current_files(settings, day)
+        added = sorted(set(now) - set(before))
+        removed = sorted(set(before) - set(now))
+        changed = []
+        for name in sorted(set(now) & set(before)):
+            old, new = before[name], now[name]
+            if old.size_bytes != new.size_bytes:
+                changed.append(name)
+            elif old.modified_at != new.modified_at:
+                if _sha256(landing_path(settings, day) / name) != old.sha256:
+                    changed.append(name)
+        if added or removed or changed:
+            changes.append(
+                LandingDayChange(
+                    day, tuple(added), tuple(changed), tuple(removed), _fingerprint(day, now)
+                )
+            )
+    return changes

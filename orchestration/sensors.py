@@ -1,0 +1,108 @@
+"""Sensors: re-run a loaded landing day when its files change; free dead CLI runs' slots.
+
+A gateway sometimes uploads a day late (after the nightly run loaded it empty) or
+replaces a file with a corrected one. Every minute the sensor compares each loaded day's
+landing folder with what its last load read (`ingest.landing_state`) and asks for one
+run of that day's partition per new state of the folder.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from dagster import (
+    AssetKey,
+    DefaultSensorStatus,
+    RunRequest,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    sensor,
+)
+
+from ingest.landing_state import changed_landing_days, recorded_files
+from ingest.settings import Settings
+from ingest.warehouse import WarehouseBusyError, WarehouseMissingError, connect
+from orchestration.instance import fail_abandoned_cli_runs
+from orchestration.jobs import nightly_job
+from orchestration.partitions import landing_days
+
+RAW_ASSET = AssetKey(["raw", "request_logs"])
+
+
+@sensor(
+    name="late_landing_files_sensor",
+    job=nightly_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Re-runs a landing day that was already loaded when files are added to, changed in "
+        "or removed from its folder; once per new state of the folder."
+    ),
+)
+def late_landing_files_sensor(context: SensorEvaluationContext):
+    settings = Settings.from_env()
+    try:
+        # Read-only and without waiting: a writer holding the file only delays this tick.
+        connection = connect(settings, read_only=True)
+    except WarehouseMissingError:
+        return SkipReason(f"No warehouse at {settings.warehouse_path} yet; nothing is loaded.")
+    except WarehouseBusyError:
+        return SkipReason("A run is writing the warehouse; landing files are checked next tick.")
+    try:
+        recorded = recorded_files(connection)
+    finally:
+        connection.close()
+
+    partition_keys = set(landing_days.get_partition_keys())
+    # Days loaded while their folder was missing have no file rows; Dagster knows them.
+    loaded_empty = [
+        date.fromisoformat(key)
+        for key in context.instance.get_materialized_partitions(RAW_ASSET)
+        if key in partition_keys
+    ]
+    changes = [
+        change
+        for change in changed_landing_days(settings, recorded, also_loaded=loaded_empty)
+        if change.landing_date.isoformat() in partition_keys
+    ]
+
+    # The cursor holds the folder state already requested per day, so a state is asked
+    # for once even if its run is still queued or failed; days back in step drop out.
+    requested: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
+    run_requests = []
+    for change in changes:
+        key = change.landing_date.isoformat()
+        if requested.get(key) == change.fingerprint:
+            continue
+        context.log.info(f"Landing files changed since the last load of {change.describe()}")
+        run_requests.append(
+            RunRequest(
+                run_key=f"landing-{key}-{change.fingerprint}",
+                partition_key=key,
+                tags={"llm-usage/trigger": "late-landing-files"},
+            )
+        )
+    cursor = {c.landing_date.isoformat(): c.fingerprint for c in changes}
+    if not run_requests:
+        return SensorResult(
+            skip_reason="No loaded landing day changed since its last load or last request.", cursor=json.dumps(cursor)
+        )
+    return SensorResult(run_requests=run_requests, cursor=json.dumps(cursor))
+
+
+@sensor(
+    name="abandoned_cli_runs_sensor",
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Marks runs of an `llm-usage materialize` process that died as failed and frees "
+        "their slot in the warehouse pool, so that scheduled runs do not wait for it."
+    ),
+)
+def abandoned_cli_runs_sensor(context: SensorEvaluationContext) -> SkipReason:
+    abandoned = fail_abandoned_cli_runs(context.instance)
+    if abandoned:
+        return SkipReason(f"Freed the warehouse slot of dead CLI runs {', '.join(abandoned)}.")
+    return SkipReason("No CLI run lost its process.")

@@ -1,0 +1,248 @@
+"""One writer at a time: runs launched together queue, a multi-day run equals day-by-day
+runs, a killed run leaves no half-written table, and readers never break a run."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
+from dagster_dbt import DbtCliResource
+
+from conftest import use_data_dir
+from ingest.generate import generate_logs
+from reference import read_landing, requests
+from runs import finish, same_table, settings_for, start_cli, wait_for, warehouse_state
+
+START = date(2026, 1, 31)  # a month's last day; its late records land on the next
+WRITER_STEPS = {"raw__request_logs", "warehouse_dbt_models"}
+
+
+def landing_days(settings) -> list[str]:
+    return sorted(p.name[3:] for p in settings.landing_dir.glob("dt=*"))
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The same landing files built twice: day by day by runs launched all at once, and
+    by one run over every day."""
+    base = tmp_path_factory.mktemp("one_writer")
+    by_day, one_run = settings_for(base / "by_day"), settings_for(base / "one_run")
+    generate_logs(by_day.landing_dir, START, 1, requests_per_day=1000, seed=21,
+                  duplicate_rate=0.03, late_rate=0.05)
+    shutil.copytree(by_day.landing_dir, one_run.landing_dir)
+    days = landing_days(by_day)
+    assert len(days) == 2  # late records and some duplicates land on the second day
+    processes = [start_cli(by_day, "materialize", "--start", d, "--end", d) for d in days]
+    processes.append(start_cli(one_run, "materialize", "--start", days[0], "--end", days[-1]))
+    results = [finish(p) for p in processes]
+    return by_day, one_run, days, results
+
+
+def _instance(settings) -> DagsterInstance:
+    return DagsterInstance.from_config(str(settings.dagster_home))
+
+
+def test_runs_launched_together_queue_and_all_succeed(built):
+    by_day, _, days, results = built
+    for code, out, err in results:
+        assert code == 0, out + err
+        assert "Traceback" not in err
+    with _instance(by_day) as instance:
+        runs = instance.get_runs()
+        assert len(runs) == len(days)
+        assert all(r.status == DagsterRunStatus.SUCCESS for r in runs)
+        run_windows, step_windows = [], []
+        for run in runs:
+            stats = instance.get_run_stats(run.run_id)
+            run_windows.append((stats.start_time, stats.end_time))
+            starts = {}
+            for entry in instance.all_logs(
+                run.run_id, of_type={DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS}
+            ):
+                if entry.step_key not in WRITER_STEPS:
+                    continue
+                if entry.dagster_event.event_type == DagsterEventType.STEP_START:
+                    starts[entry.step_key] = entry.timestamp
+                else:
+                    step_windows.append((starts.pop(entry.step_key), entry.timestamp))
+        assert len(step_windows) == 2 * len(days)
+
+    def overlap(a, b):
+        return a[0] < b[1] and b[0] < a[1]
+
+    # The runs were alive at the same time, yet their writing steps never were.
+    assert any(overlap(a, b) for i, a in enumerate(run_windows) for b in run_windows[i + 1:])
+    for i, a in enumerate(step_windows):
+        for b in step_windows[i + 1:]:
+            assert not overlap(a, b), (a, b)
+
+
+def test_one_run_over_many_days_equals_day_by_day_runs(built):
+    by_day, one_run, days, _ = built
+    with _instance(one_run) as instance:
+        (run,) = instance.get_runs()  # a single run loaded every day
+        assert run.tags["dagster/asset_partition_range_start"] == days[0]
+        assert run.tags["dagster/asset_partition_range_end"] == days[-1]
+    day_by_day, together = warehouse_state(by_day), warehouse_state(one_run)
+    assert set(day_by_day) == set(together)
+    assert {"main_facts.fct_requests", "main_marts.mart_usage_summary"} <= set(together)
+    for table in together:
+        pd.testing.assert_frame_equal(day_by_day[table], together[table], obj=table)
+
+    # And both equal an independent count of requests per event day.
+    reqs = requests(read_landing(by_day.landing_dir)[0])
+    paid = reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()
+    daily = together["main_marts.mart_usage_summary"].query(
+        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*'"
+    )
+    assert [pd.Timestamp(d).date() for d in daily["period_start"]] == [
+        d.date() for d in paid.index
+    ]
+    assert daily["requests"].tolist() == paid.tolist()
+
+
+def _step_started(step_key):
+    def reached(instance, run_id):
+        return any(
+            e.step_key == step_key
+            for e in instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
+        )
+    return reached
+
+
+def _dbt_built_a_model(instance, run_id):
+    return any(
+        e.asset_materialization.asset_key.path[0] != "raw"
+        for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    )
+
+
+def _file_is_free(settings) -> bool:
+    try:
+        duckdb.connect(str(settings.warehouse_path), read_only=True).close()
+    except duckdb.IOException:
+        return False
+    return True
+
+
+def _kill_when(settings, day: str, reached) -> None:
+    """Run `llm-usage materialize` for `day`; SIGKILL it and its children (dbt) when
+    `reached(instance, run_id)` holds for its run."""
+    with _instance(settings) as instance:
+        known = {r.run_id for r in instance.get_runs()}
+        process = start_cli(settings, "materialize", "--start", day, "--end", day)
+
+        def at_kill_point():
+            new = [r.run_id for r in instance.get_runs() if r.run_id not in known]
+            return any(reached(instance, run_id) for run_id in new) or process.poll() is not None
+        try:
+            wait_for(at_kill_point, 300, "the run to reach its kill point")
+            assert process.poll() is None, "the run ended before it could be killed"
+        finally:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            # dbt, a child in the same group, holds the file until its last thread is gone.
+            wait_for(lambda: _file_is_free(settings), 120, "the killed processes to let go")
+
+
+def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
+    by_day, _, days, _ = built
+    settings = settings_for(tmp_path / "data")
+    shutil.copytree(by_day.data_dir, settings.data_dir)
+    before = warehouse_state(settings)
+    # A corrected delivery for the middle day, so that the re-run changes the warehouse.
+    spare = generate_logs(tmp_path / "spare", START + timedelta(days=10), 1, 300, seed=5)
+    shutil.copy(spare.files[0], settings.landing_dir / f"dt={days[1]}" / "late-00001.jsonl.gz")
+
+    _kill_when(settings, days[1], _step_started("raw__request_logs"))
+    killed_in_ingest = warehouse_state(settings)
+    _kill_when(settings, days[1], _dbt_built_a_model)
+    killed_in_dbt = warehouse_state(settings)
+
+    code, out, err = finish(start_cli(settings, "materialize", "--start", days[1], "--end", days[1]))
+    assert code == 0, out + err
+    assert out.count("lost its process") == 1  # the second kill's run; the first was freed
+    after = warehouse_state(settings)
+    with _instance(settings) as instance:
+        statuses = sorted(r.status.value for r in instance.get_runs())
+    assert statuses.count("FAILURE") == 2 and statuses.count("SUCCESS") == len(days) + 1
+
+    raw = [t for t in after if t.startswith("raw.")]
+    models = [t for t in after if not t.startswith("raw.")]
+    assert not all(same_table(before[t], after[t]) for t in raw + models)  # the change counts
+    for killed in (killed_in_ingest, killed_in_dbt):
+        # The raw day is replaced in one transaction: all of it before, or all after.
+        assert all(same_table(killed[t], before[t]) for t in raw) or all(
+            same_table(killed[t], after[t]) for t in raw
+        )
+        # Each model replaces its days in one transaction: whole before, or whole after.
+        for table in models:
+            assert same_table(killed[table], before[table]) or same_table(
+                killed[table], after[table]
+            ), table
+    # The dbt kill came after ingest committed: raw already held the corrected day.
+    assert all(same_table(killed_in_dbt[t], after[t]) for t in raw)
+
+    reqs = requests(read_landing(settings.landing_dir)[0])
+    paid = reqs[reqs["billing_mode"] == "pay_as_you_go"]
+    mart = after["main_marts.mart_usage_summary"].query(
+        "grain == 'month' and api_key_id == '*' and model == '*' and provider == '*'"
+    )
+    assert mart["requests"].tolist() == paid.groupby("month_start").size().tolist()
+    assert mart["total_tokens"].tolist() == paid.groupby("month_start")["total_tokens"].sum().tolist()
+
+
+def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monkeypatch):
+    """A reader that opens the file between dbt's wait for the lock and dbt's own open."""
+    from orchestration import dbt_assets
+
+    by_day, _, days, _ = built
+    settings = use_data_dir(monkeypatch, tmp_path / "data")
+    shutil.copytree(by_day.data_dir, settings.data_dir)
+    before = warehouse_state(settings)
+    reader = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys; sys.stdin.readline(); c = duckdb.connect(sys.argv[1], read_only=True); "
+         "print('reading', flush=True); sys.stdin.readline()", str(settings.warehouse_path)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    waits = []
+    wait_for_write_lock = dbt_assets._wait_for_write_lock
+
+    def reader_slips_in(settings_, deadline):
+        waits.append(1)
+        if len(waits) == 2:
+            reader.stdin.close()  # the reader is done: the second wait gets the lock
+        wait_for_write_lock(settings_, deadline)
+        if len(waits) == 1:  # the reader opens the file just after dbt's first wait
+            reader.stdin.write("go\n")
+            reader.stdin.flush()
+            assert reader.stdout.readline().strip() == "reading"
+
+    monkeypatch.setattr(dbt_assets, "_wait_for_write_lock", reader_slips_in)
+    try:
+        with DagsterInstance.ephemeral() as instance:
+            result = materialize(
+                [dbt_assets.warehouse_dbt_models],
+                partition_key=days[0],
+                instance=instance,
+                resources={"dbt": DbtCliResource(project_dir=dbt_assets.dbt_project,
+                                                  dbt_executable=dbt_assets.DBT_EXECUTABLE)},
+                raise_on_error=False,
+            )
+    finally:
+        reader.kill()
+        reader.wait()
+    assert result.success
+    assert len(waits) == 2  # dbt lost the lock once, then started again and finished
+    after = warehouse_state(settings)
+    for table, frame in before.items():
+        pd.testing.assert_frame_equal(after[table], frame, obj=table)

@@ -1,0 +1,164 @@
+"""The late-file sensor asks for one re-run per new state of a loaded landing day."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+
+import pytest
+from dagster import AssetMaterialization, DagsterInstance, SkipReason, build_sensor_context
+
+from ingest.generate import generate_logs
+from ingest.load import load_partition
+from orchestration.sensors import RAW_ASSET, late_landing_files_sensor
+
+DAY = date(2026, 3, 2)
+NEXT = DAY + timedelta(days=1)
+
+
+def evaluate(instance, cursor=None):
+    """Evaluate one tick; return (partition keys requested, run keys, new cursor)."""
+    result = late_landing_files_sensor(build_sensor_context(instance=instance, cursor=cursor))
+    if isinstance(result, SkipReason):
+        return [], [], cursor, result.skip_message
+    requests = result.run_requests or []
+    return (
+        [r.partition_key for r in requests],
+        [r.run_key for r in requests],
+        result.cursor,
+        result.skip_reason.skip_message if result.skip_reason else None,
+    )
+
+
+@pytest.fixture
+def loaded(data_dir, tmp_path):
+    """Two landing days on disk and loaded; a spare file that could arrive late."""
+    generate_logs(data_dir.landing_dir, DAY, 2, requests_per_day=300, seed=3, fmt="jsonl")
+    for day in (DAY, NEXT):
+        load_partition(data_dir, day)
+    spare = generate_logs(tmp_path / "spare", NEXT + timedelta(days=5), 1, 200, seed=4, fmt="jsonl")
+    with DagsterInstance.ephemeral() as instance:
+        yield data_dir, instance, spare.files[0]
+
+
+def folder(settings, day):
+    return settings.landing_dir / f"dt={day.isoformat()}"
+
+
+def test_a_late_file_triggers_exactly_one_rerun_of_its_day(loaded):
+    settings, instance, spare = loaded
+    assert evaluate(instance)[:2] == ([], [])
+
+    shutil.copy(spare, folder(settings, DAY) / "late-00001.jsonl")
+    keys, run_keys, cursor, _ = evaluate(instance)
+    assert keys == [DAY.isoformat()]
+    assert len(run_keys) == 1 and DAY.isoformat() in run_keys[0]
+
+    # The same state asks for nothing more, however often the sensor looks.
+    assert evaluate(instance, cursor)[:2] == ([], [])
+    assert evaluate(instance, evaluate(instance, cursor)[2])[:2] == ([], [])
+
+    # A corrected version of the late file is a new state: one more request, a new key.
+    with open(folder(settings, DAY) / "late-00001.jsonl", "a") as handle:
+        handle.write(spare.read_text().splitlines()[0] + "\n")
+    keys2, run_keys2, cursor2, _ = evaluate(instance, cursor)
+    assert keys2 == [DAY.isoformat()] and run_keys2 != run_keys
+
+    # Once the day is loaded again it is in step: no request, and it leaves the cursor.
+    load_partition(settings, DAY)
+    keys3, _, cursor3, message = evaluate(instance, cursor2)
+    assert keys3 == [] and json.loads(cursor3) == {}
+    assert "No loaded landing day changed" in message
+
+
+def test_touching_a_file_without_changing_it_is_not_a_change(loaded):
+    settings, instance, _ = loaded
+    part = next(folder(settings, NEXT).iterdir())
+    stat = part.stat()
+    os.utime(part, (stat.st_atime + 3600, stat.st_mtime + 3600))
+    assert evaluate(instance)[:2] == ([], [])
+
+
+def test_removed_file_and_untouched_days(loaded):
+    settings, instance, _ = loaded
+    next(folder(settings, NEXT).iterdir()).unlink()
+    keys, _, _, _ = evaluate(instance)
+    assert keys == [NEXT.isoformat()]
+
+
+def test_files_arriving_for_a_day_loaded_empty_count_as_late(loaded):
+    settings, instance, spare = loaded
+    empty_day = DAY - timedelta(days=1)
+    # The nightly run loaded the day before its files arrived: Dagster knows the partition
+    # was materialized, the warehouse holds no file of it.
+    load_partition(settings, empty_day)
+    instance.report_runless_asset_event(
+        AssetMaterialization(asset_key=RAW_ASSET, partition=empty_day.isoformat())
+    )
+    assert evaluate(instance)[:2] == ([], [])
+    folder(settings, empty_day).mkdir(parents=True)
+    shutil.copy(spare, folder(settings, empty_day) / "part-00000.jsonl")
+    assert evaluate(instance)[0] == [empty_day.isoformat()]
+
+    # A day never loaded is the nightly schedule's business, not a late file.
+    never = NEXT + timedelta(days=2)
+    folder(settings, never).mkdir(parents=True)
+    shutil.copy(spare, folder(settings, never) / "part-00000.jsonl")
+    assert evaluate(instance)[0] == [empty_day.isoformat()]
+
+
+def test_a_busy_warehouse_skips_the_tick(loaded):
+    settings, instance, spare = loaded
+    shutil.copy(spare, folder(settings, DAY) / "late-00001.jsonl")
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+         "time.sleep(120)", str(settings.warehouse_path)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        keys, _, cursor, message = evaluate(instance)
+        assert keys == [] and cursor is None
+        assert "A run is writing the warehouse" in message
+    finally:
+        holder.kill()
+        holder.wait()
+    assert evaluate(instance)[0] == [DAY.isoformat()]
+
+
+def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from orchestration.instance import CLI_HOST_TAG, CLI_PID_TAG, cli_run_tags, prepare_dagster_home
+    from orchestration.sensors import abandoned_cli_runs_sensor
+
+    prepare_dagster_home(data_dir)
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # its pid now belongs to no process
+    with DagsterInstance.from_config(str(data_dir.dagster_home)) as instance:
+        storage = instance.event_log_storage
+        storage.set_concurrency_slots("warehouse", 1)
+        runs = {
+            "dead": {**cli_run_tags(), CLI_PID_TAG: str(finished.pid)},
+            "alive": cli_run_tags(),  # this test's own process
+            "elsewhere": {CLI_PID_TAG: str(finished.pid), CLI_HOST_TAG: "another-host"},
+        }
+        for name, tags in runs.items():
+            instance.add_run(DagsterRun(job_name="nightly_job", run_id=f"run-{name}",
+                                        status=DagsterRunStatus.STARTED, tags=tags))
+        assert storage.claim_concurrency_slot("warehouse", "run-dead", "raw__request_logs").is_claimed
+
+        result = abandoned_cli_runs_sensor(build_sensor_context(instance=instance))
+        assert "run-dead" in result.skip_message
+        assert instance.get_run_by_id("run-dead").status == DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id("run-alive").status == DagsterRunStatus.STARTED
+        assert instance.get_run_by_id("run-elsewhere").status == DagsterRunStatus.STARTED
+        assert storage.get_concurrency_info("warehouse").active_slot_count == 0
+        assert "No CLI run" in abandoned_cli_runs_sensor(
+            build_sensor_context(instance=instance)
+        ).skip_message

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.load import SUPPORTED_SUFFIXES, landing_path
+from ingest.load import SUPPORTED_SUFFIXES, file_sha256, landing_path
 from ingest.settings import Settings
 
 
@@ -43,14 +43,6 @@ class LandingDayChange:
             if names
         ]
         return f"{self.landing_date}: " + "; ".join(parts)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def current_files(settings: Settings, landing_date: date) -> dict[str, FileState]:
@@ -115,7 +107,7 @@ def changed_landing_days(
             if old.size_bytes != new.size_bytes:
                 changed.append(name)
             elif old.modified_at != new.modified_at:
-                if _sha256(landing_path(settings, day) / name) != old.sha256:
+                if file_sha256(landing_path(settings, day) / name) != old.sha256:
                     changed.append(name)
         if added or removed or changed:
             changes.append(

@@ -170,7 +170,7 @@ def _describe_read_error(path: Path, error: Exception) -> str:
     return f"could not be read ({type(error).__name__}: {error})"
 
 
-def _sha256(path: Path) -> str:
+def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
@@ -220,7 +220,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     str(path),
                     stat.st_size,
                     datetime.fromtimestamp(stat.st_mtime, timezone.utc),
-                    _sha256(path),
+                    file_sha256(path),
                     file_report,
                 )
             )

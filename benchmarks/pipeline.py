@@ -43,7 +43,7 @@ import psutil  # noqa: E402
 
 from ingest import contract  # noqa: E402
 from ingest.generate import generate_logs  # noqa: E402
-from ingest.load import landing_path, load_partition  # noqa: E402
+from ingest.load import load_partition  # noqa: E402
 from ingest.settings import Settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,6 +23,11 @@ test: setup
 ui: setup
 	$(BIN)/llm-usage ui
 
+# The pipeline benchmark at full scale (1,000,000 requests a day; takes many minutes).
+# Pass options with BENCH_ARGS="--requests-per-day 50000"; see docs/benchmarks.md.
+bench: setup
+	$(BIN)/python benchmarks/pipeline.py $(BENCH_ARGS)
+
 # Re-resolve the pins after changing dependencies in pyproject.toml.
 lock:
 	$(BIN)/uv pip compile -p 3.11 pyproject.toml --extra dev -o requirements.lock --no-header --no-annotate

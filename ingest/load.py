@@ -290,9 +290,11 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             SELECT
                 (SELECT count(*) - count(DISTINCT request_id)
                    FROM raw.request_logs WHERE landing_date = $day),
+                -- The day's ids are the small side, so they are the ones hashed; the
+                -- rest of history is only scanned.
                 (SELECT count(DISTINCT request_id) FROM raw.request_logs
-                  WHERE landing_date = $day AND request_id IN (
-                        SELECT request_id FROM raw.request_logs WHERE landing_date <> $day))
+                  WHERE landing_date <> $day AND request_id IN (
+                        SELECT request_id FROM raw.request_logs WHERE landing_date = $day))
             """,
             {"day": landing_date},
         ).fetchone()

@@ -1,0 +1,674 @@
+"""Benchmark of the nightly pipeline, side by side with its floor and a pandas baseline.
+
+One run generates gateway logs at a chosen scale and measures, on the same files:
+
+1. the generator's rate (records/s);
+2. our ingest of the new landing day (`ingest.load.load_partition`) against the floor:
+   DuckDB's own `read_json` with typed columns into a table, no validation;
+3. the nightly dbt step for that day (`dbt build --vars` over one landing day) after a
+   short history (default 7 days) and after a long one (default 30 days);
+4. the whole nightly run for the day through Dagster (`llm-usage materialize`, the job
+   the schedule runs), in its own process: wall time and peak memory of the process tree;
+5. a plain pandas computation of the day's usage by model from the same files, timed
+   against our ingest + dbt step and checked to give the same numbers as the mart.
+
+Usage (from the repo root; `make bench` runs the defaults):
+
+    .venv/bin/python benchmarks/pipeline.py --requests-per-day 1000000 --days 7 --history-days 30
+
+The result is printed as a table and written as JSON (default benchmarks/results/). The
+targets are reported, never asserted: a missed target is a finding, not a failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+import duckdb  # noqa: E402
+import pandas as pd  # noqa: E402
+import psutil  # noqa: E402
+
+from ingest import contract  # noqa: E402
+from ingest.generate import generate_logs  # noqa: E402
+from ingest.load import load_partition  # noqa: E402
+from ingest.settings import Settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = REPO / "dbt_project"
+BIN = Path(sys.executable).parent
+# The new landing day every measurement is about: a Wednesday in mid-month, so that its
+# week and month already hold history, as on most nights.
+DEFAULT_NEW_DAY = date(2026, 3, 18)
+GIB = 1024**3
+
+# Goals from the benchmark issue; reported, not asserted.
+TARGET_INGEST_VS_FLOOR = 0.7  # ours / floor rows per second, at least
+TARGET_HISTORY_GROWTH = 1.3  # step after long history / step after short history, at most
+TARGET_NIGHTLY_SECONDS = 30.0  # for a 1,000,000-request day
+TARGET_NIGHTLY_PEAK_BYTES = 4 * GIB
+TARGET_PANDAS_SLOWER = 5.0  # pandas time / our ingest + dbt step, at least
+
+
+# ------------------------------------------------------------------------------ output
+
+_STARTED = time.monotonic()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.monotonic() - _STARTED:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- memory
+
+
+def _tree_rss(process: psutil.Process) -> int:
+    """Resident memory of a process and all its descendants, in bytes."""
+    total = 0
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for member in members:
+        try:
+            total += member.memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
+class PeakMemory:
+    """Samples a process tree's resident memory every 50 ms and keeps the peak."""
+
+    def __init__(self, process: psutil.Process | None = None):
+        self.process = process or psutil.Process()
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_bytes = max(self.peak_bytes, _tree_rss(self.process))
+            if self._stop.wait(0.05):
+                return
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@dataclass
+class Timed:
+    seconds: float
+    peak_bytes: int
+    output: str = ""
+
+
+def run_command(command: list[str], env: dict[str, str], cwd: Path = REPO) -> Timed:
+    """Run a command to completion; its wall time and its process tree's peak memory."""
+    started = time.perf_counter()
+    process = psutil.Popen(
+        command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    with PeakMemory(process) as memory:
+        output, _ = process.communicate()
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"`{' '.join(command)}` failed with exit code {process.returncode}:\n{output[-4000:]}"
+        )
+    return Timed(seconds, memory.peak_bytes, output)
+
+
+# -------------------------------------------------------------------------- warehouses
+
+
+@dataclass
+class Warehouse:
+    """One warehouse file with its landing folder, and the environment that points at it."""
+
+    name: str
+    work_dir: Path
+    landing_dir: Path
+    memory_limit: str
+    threads: int
+
+    @property
+    def path(self) -> Path:
+        return self.work_dir / f"{self.name}.duckdb"
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            LLM_USAGE_DATA_DIR=str(self.work_dir),
+            LLM_USAGE_LANDING_DIR=str(self.landing_dir),
+            LLM_USAGE_WAREHOUSE=str(self.path),
+            DAGSTER_HOME=str(self.work_dir / f"dagster_home_{self.name}"),
+            # The pandas comparison buckets requests by UTC day, as the landing days are.
+            LLM_USAGE_REPORTING_TIMEZONE="UTC",
+            LLM_USAGE_DUCKDB_MEMORY_LIMIT=self.memory_limit,
+            LLM_USAGE_DUCKDB_THREADS=str(self.threads),
+            LLM_USAGE_FIRST_LANDING_DAY="2020-01-01",
+            GX_ANALYTICS_ENABLED="false",
+            # dagster-dbt looks for `dbt` on PATH when it (re)builds the manifest.
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        )
+        return env
+
+    def settings(self) -> Settings:
+        return Settings.from_env(self.env())
+
+    def copy_as(self, name: str) -> "Warehouse":
+        copy = Warehouse(name, self.work_dir, self.landing_dir, self.memory_limit, self.threads)
+        shutil.copyfile(self.path, copy.path)
+        return copy
+
+
+def landing_files(landing_dir: Path, day: date) -> list[Path]:
+    folder = landing_dir / f"dt={day.isoformat()}"
+    return sorted(p for p in folder.iterdir() if p.name.endswith((".jsonl", ".jsonl.gz")))
+
+
+def load_days(warehouse: Warehouse, first: date, last: date) -> int:
+    """Ingest landing days [first, last] one by one; the rows read."""
+    settings = warehouse.settings()
+    rows = 0
+    day = first
+    while day <= last:
+        report = load_partition(settings, day)
+        rows += report.rows_loaded + report.rows_rejected
+        day += timedelta(days=1)
+    return rows
+
+
+@dataclass
+class DbtRun:
+    seconds: float
+    peak_bytes: int
+    dbt_elapsed: float  # dbt's own elapsed time for the nodes, from run_results.json
+    model_seconds: float
+    test_seconds: float
+    slowest: list[tuple[str, float]] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "seconds": round(self.seconds, 3),
+            "peak_rss_bytes": self.peak_bytes,
+            "dbt_elapsed_seconds": round(self.dbt_elapsed, 3),
+            "model_seconds": round(self.model_seconds, 3),
+            "test_seconds": round(self.test_seconds, 3),
+            # Process start, imports, project parse and adapter set-up: the fixed cost.
+            "startup_seconds": round(self.seconds - self.dbt_elapsed, 3),
+            "slowest_nodes": [[name, round(s, 3)] for name, s in self.slowest],
+        }
+
+
+def dbt_build(warehouse: Warehouse, first: date, end: date, target_dir: Path) -> DbtRun:
+    """`dbt build` over landing days [first, end), as the Dagster dbt asset runs it."""
+    dbt_vars = {"min_date": first.isoformat(), "max_date": end.isoformat()}
+    command = [
+        str(BIN / "dbt"), "build", "--vars", json.dumps(dbt_vars),
+        "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+        # A target folder of the benchmark's own keeps dbt's partial-parse cache warm
+        # between runs, as in a deployment, without touching the project's target/.
+        "--target-path", str(target_dir), "--log-path", str(target_dir / "logs"),
+    ]
+    timed = run_command(command, warehouse.env(), cwd=DBT_PROJECT_DIR)
+    results = json.loads((target_dir / "run_results.json").read_text())
+    nodes = [(r["unique_id"], float(r["execution_time"])) for r in results["results"]]
+    return DbtRun(
+        seconds=timed.seconds,
+        peak_bytes=timed.peak_bytes,
+        dbt_elapsed=float(results["elapsed_time"]),
+        model_seconds=sum(s for uid, s in nodes if uid.startswith("model.")),
+        test_seconds=sum(s for uid, s in nodes if uid.startswith("test.")),
+        slowest=sorted(nodes, key=lambda n: -n[1])[:5],
+    )
+
+
+# ------------------------------------------------------------------------------ ingest
+
+
+def floor_read_json(files: list[Path], work_dir: Path, memory_limit: str, threads: int) -> tuple[int, float]:
+    """DuckDB reading the files straight into a typed table: no validation, no bookkeeping."""
+    scratch = work_dir / "floor.duckdb"
+    scratch.unlink(missing_ok=True)
+    columns = "{" + ", ".join(f"'{f.name}': '{f.sql_type}'" for f in contract.fields()) + "}"
+    connection = duckdb.connect(str(scratch), config={"memory_limit": memory_limit, "threads": threads})
+    try:
+        started = time.perf_counter()
+        connection.execute(
+            "CREATE TABLE request_logs AS SELECT * FROM read_json(?, format = 'newline_delimited', "
+            f"columns = {columns})",
+            [[str(p) for p in files]],
+        )
+        seconds = time.perf_counter() - started
+        rows = connection.execute("SELECT count(*) FROM request_logs").fetchone()[0]
+    finally:
+        connection.close()
+        scratch.unlink(missing_ok=True)
+    return rows, seconds
+
+
+# ------------------------------------------------------------------------------ pandas
+
+
+def pandas_usage_by_model(files: list[Path], day: date) -> pd.DataFrame:
+    """What an analyst writes by hand: the day's pay-as-you-go usage by model."""
+    logs = pd.concat(
+        [pd.read_json(path, lines=True) for path in files], ignore_index=True
+    )
+    logs = logs.drop_duplicates("request_id", keep="last")
+    logs = logs[logs["billing_mode"] == "pay_as_you_go"]
+    logs["event_date"] = pd.to_datetime(logs["created_at"], utc=True, format="ISO8601").dt.date
+    logs = logs[logs["event_date"] == day]
+    usage = logs.groupby("model").agg(
+        input_tokens=("input_tokens", "sum"),
+        output_tokens=("output_tokens", "sum"),
+        requests=("request_id", "size"),
+    )
+    usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+    return usage
+
+
+def mart_usage_by_model(warehouse: Warehouse, day: date) -> pd.DataFrame:
+    connection = duckdb.connect(str(warehouse.path), read_only=True)
+    try:
+        return connection.execute(
+            "SELECT model, input_tokens, output_tokens, requests, total_tokens "
+            "FROM main_marts.mart_usage_summary WHERE grain = 'day' AND period_start = ? "
+            "AND api_key_id = '*' AND provider = '*' AND model <> '*'",
+            [day],
+        ).fetchdf().set_index("model")
+    finally:
+        connection.close()
+
+
+def compare_usage(expected: pd.DataFrame, actual: pd.DataFrame) -> list[str]:
+    """Differences between two usage-by-model tables, as sentences (empty = identical)."""
+    problems = []
+    for model in sorted(set(expected.index) | set(actual.index)):
+        if model not in actual.index or model not in expected.index:
+            side = "mart" if model not in actual.index else "pandas"
+            problems.append(f"{model}: missing in {side}")
+            continue
+        for column in ("input_tokens", "output_tokens", "requests", "total_tokens"):
+            want, got = int(expected.at[model, column]), int(actual.at[model, column])
+            if want != got:
+                problems.append(f"{model} {column}: pandas {want} != mart {got}")
+    return problems
+
+
+# ------------------------------------------------------------------------------- steps
+
+
+def generate(landing_dir: Path, first: date, days: int, requests_per_day: int, seed: int,
+             duplicate_rate: float, late_rate: float) -> dict:
+    progress(f"generating {days} days x {requests_per_day:,} requests/day into {landing_dir} ...")
+    summary = generate_logs(
+        landing_dir, first, days, requests_per_day=requests_per_day, seed=seed,
+        duplicate_rate=duplicate_rate, late_rate=late_rate,
+    )
+    rate = summary.records / summary.seconds
+    progress(f"  {summary.records:,} records, {summary.lines_written:,} lines in "
+             f"{summary.seconds:.1f} s ({rate:,.0f} records/s)")
+    return {
+        "days": days,
+        "requests_per_day": requests_per_day,
+        "records": summary.records,
+        "lines": summary.lines_written,
+        "bytes": sum(p.stat().st_size for p in summary.files),
+        "seconds": round(summary.seconds, 3),
+        "records_per_second": round(rate),
+    }
+
+
+def build_history(warehouse: Warehouse, first: date, new_day: date, target_dir: Path) -> dict:
+    """Load and build landing days [first, new_day) as a backfill, before the measured night."""
+    progress(f"[{warehouse.name}] loading history {first} .. {new_day - timedelta(days=1)} ...")
+    started = time.perf_counter()
+    rows = load_days(warehouse, first, new_day - timedelta(days=1))
+    ingest_seconds = time.perf_counter() - started
+    progress(f"[{warehouse.name}]   {rows:,} rows in {ingest_seconds:.1f} s; dbt build (backfill) ...")
+    run = dbt_build(warehouse, first, new_day, target_dir)
+    progress(f"[{warehouse.name}]   dbt backfill in {run.seconds:.1f} s")
+    return {"rows": rows, "ingest_seconds": round(ingest_seconds, 3), "dbt_seconds": round(run.seconds, 3)}
+
+
+def ingest_new_day(warehouse: Warehouse, new_day: date) -> tuple[int, float]:
+    started = time.perf_counter()
+    report = load_partition(warehouse.settings(), new_day)
+    seconds = time.perf_counter() - started
+    return report.rows_loaded + report.rows_rejected, seconds
+
+
+def nightly_step(warehouse: Warehouse, new_day: date, target_dir: Path, history_days: int) -> dict:
+    progress(f"[{warehouse.name}] ingest of {new_day} ...")
+    rows, ingest_seconds = ingest_new_day(warehouse, new_day)
+    progress(f"[{warehouse.name}]   {rows:,} rows in {ingest_seconds:.1f} s; dbt step ...")
+    run = dbt_build(warehouse, new_day, new_day + timedelta(days=1), target_dir)
+    progress(f"[{warehouse.name}]   dbt step in {run.seconds:.1f} s "
+             f"(models {run.model_seconds:.1f} s, tests {run.test_seconds:.1f} s, "
+             f"start-up {run.seconds - run.dbt_elapsed:.1f} s)")
+    return {
+        "history_days": history_days,
+        "ingest_rows": rows,
+        "ingest_seconds": round(ingest_seconds, 3),
+        "dbt_build": run.as_json(),
+    }
+
+
+def whole_nightly_run(warehouse: Warehouse, new_day: date) -> dict:
+    """`llm-usage materialize` for one landing day: the nightly job in a fresh process."""
+    env = warehouse.env()
+    # Create the Dagster instance first: a deployment has one already, so its one-time
+    # storage set-up is not part of a night.
+    run_command(
+        [str(BIN / "python"), "-c",
+         "from dagster import DagsterInstance; from ingest.settings import Settings; "
+         "from orchestration.instance import prepare_dagster_home; "
+         "prepare_dagster_home(Settings.from_env()); DagsterInstance.get().dispose()"],
+        env,
+    )
+    progress(f"[{warehouse.name}] nightly job through Dagster for {new_day} ...")
+    day = new_day.isoformat()
+    timed = run_command([str(BIN / "llm-usage"), "materialize", "--start", day, "--end", day], env)
+    progress(f"[{warehouse.name}]   {timed.seconds:.1f} s, peak {timed.peak_bytes / GIB:.2f} GiB")
+    return {"seconds": round(timed.seconds, 3), "peak_rss_bytes": timed.peak_bytes}
+
+
+def pandas_baseline(warehouse: Warehouse, files: list[Path], new_day: date) -> dict:
+    progress(f"pandas baseline over {len(files)} file(s) of {new_day} ...")
+    started = time.perf_counter()
+    with PeakMemory() as memory:
+        expected = pandas_usage_by_model(files, new_day)
+    seconds = time.perf_counter() - started
+    problems = compare_usage(expected, mart_usage_by_model(warehouse, new_day))
+    progress(f"  {seconds:.1f} s; {len(expected)} models, "
+             f"{'same numbers as the mart' if not problems else f'{len(problems)} differences'}")
+    return {
+        "seconds": round(seconds, 3),
+        # The whole benchmark process, so an upper bound on what pandas itself needed.
+        "process_peak_rss_bytes": memory.peak_bytes,
+        "models": len(expected),
+        "requests": int(expected["requests"].sum()),
+        "matches_mart": not problems,
+        "differences": problems[:20],
+    }
+
+
+# ------------------------------------------------------------------------------ report
+
+
+def machine() -> dict:
+    return {
+        "cpu": platform.processor() or platform.machine(),
+        "cores": os.cpu_count(),
+        "memory_bytes": psutil.virtual_memory().total,
+        # Other work on the machine slows every figure; the load average tells how much.
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pandas": pd.__version__,
+        "platform": platform.platform(),
+    }
+
+
+def targets(results: dict, requests_per_day: int) -> dict:
+    ingest = results["ingest"]
+    short, long = results["nightly_step"]["short_history"], results["nightly_step"]["long_history"]
+    nightly, pandas_ = results["nightly_run"], results["pandas"]
+    per_million = 1_000_000 / requests_per_day
+    return {
+        "ingest_vs_floor": {
+            "value": ingest["ratio"], "goal": f">= {TARGET_INGEST_VS_FLOOR}",
+            "met": ingest["ratio"] >= TARGET_INGEST_VS_FLOOR,
+        },
+        "history_growth": {
+            "value": results["nightly_step"]["ratio"], "goal": f"<= {TARGET_HISTORY_GROWTH}",
+            "met": results["nightly_step"]["ratio"] <= TARGET_HISTORY_GROWTH,
+            "comparable": short["requests_per_day"] == long["requests_per_day"],
+        },
+        "nightly_seconds": {
+            "value": nightly["seconds"], "goal": f"<= {TARGET_NIGHTLY_SECONDS:g} s at 1,000,000/day",
+            "met": nightly["seconds"] <= TARGET_NIGHTLY_SECONDS,
+            "at_target_scale": per_million == 1,
+        },
+        "nightly_peak_memory": {
+            "value": nightly["peak_rss_bytes"], "goal": "< 4 GiB",
+            "met": nightly["peak_rss_bytes"] < TARGET_NIGHTLY_PEAK_BYTES,
+        },
+        "pandas_slower": {
+            "value": pandas_["slower_than_ours"], "goal": f">= {TARGET_PANDAS_SLOWER}x",
+            "met": pandas_["slower_than_ours"] >= TARGET_PANDAS_SLOWER and pandas_["matches_mart"],
+        },
+    }
+
+
+def print_table(report: dict) -> None:
+    r = report["results"]
+    step_short = r["nightly_step"]["short_history"]
+    step_long = r["nightly_step"]["long_history"]
+    rows = [
+        ("generator", f"{r['generate']['records_per_second']:,} records/s", ""),
+        ("ingest, ours (load_partition)", f"{r['ingest']['ours_rows_per_second']:,} rows/s",
+         f"{r['ingest']['ours_seconds']:.1f} s"),
+        ("ingest, floor (read_json typed)", f"{r['ingest']['floor_rows_per_second']:,} rows/s",
+         f"{r['ingest']['floor_seconds']:.1f} s"),
+        ("ingest ours / floor", f"{r['ingest']['ratio']:.2f}", ""),
+        (f"dbt step, {step_short['history_days']}-day history, {step_short['requests_per_day']:,}/day",
+         f"{step_short['dbt_build']['seconds']:.1f} s",
+         f"start-up {step_short['dbt_build']['startup_seconds']:.1f} s, "
+         f"tests {step_short['dbt_build']['test_seconds']:.1f} s"),
+        (f"dbt step, {step_long['history_days']}-day history, {step_long['requests_per_day']:,}/day",
+         f"{step_long['dbt_build']['seconds']:.1f} s",
+         f"start-up {step_long['dbt_build']['startup_seconds']:.1f} s, "
+         f"tests {step_long['dbt_build']['test_seconds']:.1f} s"),
+        ("dbt step long / short", f"{r['nightly_step']['ratio']:.2f}", ""),
+        (f"ingest, {step_long['history_days']}-day history, {step_long['requests_per_day']:,}/day",
+         f"{step_long['ingest_seconds']:.1f} s",
+         f"{step_short['history_days']}-day: {step_short['ingest_seconds']:.1f} s"),
+        ("whole nightly run (Dagster)", f"{r['nightly_run']['seconds']:.1f} s",
+         f"peak {r['nightly_run']['peak_rss_bytes'] / GIB:.2f} GiB"),
+        ("  of which Dagster + dagster-dbt", f"{r['nightly_run']['orchestration_seconds']:.1f} s",
+         "run minus (ingest + dbt step)"),
+        *([(f"dbt step, {r['nightly_step_full_scale']['history_days']}-day history, "
+            f"{r['nightly_step_full_scale']['requests_per_day']:,}/day",
+            f"{r['nightly_step_full_scale']['dbt_build']['seconds']:.1f} s",
+            f"start-up {r['nightly_step_full_scale']['dbt_build']['startup_seconds']:.1f} s, "
+            f"tests {r['nightly_step_full_scale']['dbt_build']['test_seconds']:.1f} s")]
+          if "nightly_step_full_scale" in r else []),
+        ("pandas usage by model", f"{r['pandas']['seconds']:.1f} s",
+         "same numbers" if r["pandas"]["matches_mart"] else "DIFFERENT numbers"),
+        ("pandas / (our ingest + dbt step)", f"{r['pandas']['slower_than_ours']:.2f}x", ""),
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    print(f"\nBenchmark {report['started_at']}: {report['config']['requests_per_day']:,} "
+          f"requests/day, new landing day {report['config']['new_day']}")
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value:>20}  {note}")
+    print("\nTargets:")
+    for name, target in report["targets"].items():
+        value = target["value"]
+        shown = f"{value / GIB:.2f} GiB" if name == "nightly_peak_memory" else f"{value:g}"
+        print(f"  {name:<20} {shown:>12}  goal {target['goal']:<30} "
+              f"{'met' if target['met'] else 'MISSED'}")
+
+
+# -------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    defaults = Settings.from_env()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests-per-day", type=int, default=1_000_000,
+                        help="mean requests a day (default 1,000,000; at most 5,000,000)")
+    parser.add_argument("--days", type=int, default=7, help="short history, in days (default 7)")
+    parser.add_argument("--history-days", type=int, default=30,
+                        help="long history, in days (default 30)")
+    parser.add_argument("--history-requests-per-day", type=int,
+                        help="requests a day for the long history (default: --requests-per-day); "
+                             "a smaller value makes the growth ratio approximate")
+    parser.add_argument("--new-day", type=date.fromisoformat, default=DEFAULT_NEW_DAY,
+                        help=f"the landing day measured (default {DEFAULT_NEW_DAY})")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--duplicate-rate", type=float, default=0.01)
+    parser.add_argument("--late-rate", type=float, default=0.005)
+    parser.add_argument("--memory-limit", default=defaults.duckdb_memory_limit,
+                        help="DuckDB memory limit for ingest, dbt and the floor "
+                             "(default $LLM_USAGE_DUCKDB_MEMORY_LIMIT or 4GB)")
+    parser.add_argument("--threads", type=int, default=defaults.duckdb_threads,
+                        help="DuckDB threads (default $LLM_USAGE_DUCKDB_THREADS or the core count)")
+    parser.add_argument("--work-dir", type=Path, default=REPO / "data" / "bench",
+                        help="scratch folder for landing files and warehouses (emptied first)")
+    parser.add_argument("--json", type=Path, help="where to write the result "
+                        "(default benchmarks/results/<UTC time>.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    args = parser.parse_args(argv)
+    if not 1 <= args.requests_per_day <= 5_000_000:
+        parser.error("--requests-per-day must be between 1 and 5,000,000")
+    if not 1 <= args.days <= args.history_days <= 60:
+        parser.error("need 1 <= --days <= --history-days <= 60")
+    args.history_requests_per_day = args.history_requests_per_day or args.requests_per_day
+    return args
+
+
+def main(argv: list[str] | None = None) -> dict:
+    args = parse_args(argv)
+    started_at = datetime.now(timezone.utc)
+    work = args.work_dir.absolute()
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    new_day = args.new_day
+    target_dir = work / "dbt_target"
+    report = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "machine": machine(),
+        "config": {
+            "requests_per_day": args.requests_per_day,
+            "history_requests_per_day": args.history_requests_per_day,
+            "short_history_days": args.days,
+            "long_history_days": args.history_days,
+            "new_day": new_day.isoformat(),
+            "duplicate_rate": args.duplicate_rate,
+            "late_rate": args.late_rate,
+            "duckdb_memory_limit": args.memory_limit,
+            "duckdb_threads": args.threads,
+            "seed": args.seed,
+        },
+        "results": {},
+    }
+    results = report["results"]
+    same_scale = args.history_requests_per_day == args.requests_per_day
+
+    # 1. Generator. At one scale, one landing folder serves both histories; its first day
+    #    is the long history's.
+    main_first = new_day - timedelta(days=args.history_days if same_scale else args.days)
+    landing = work / "landing"
+    results["generate"] = generate(
+        landing, main_first, (new_day - main_first).days + 1, args.requests_per_day, args.seed,
+        args.duplicate_rate, args.late_rate,
+    )
+
+    # The short-history warehouse, built up to the night before the new day.
+    short = Warehouse("short_history", work, landing, args.memory_limit, args.threads)
+    results["history_build"] = {
+        "short": build_history(short, new_day - timedelta(days=args.days), new_day, target_dir)
+    }
+    before_night = short.copy_as("before_night")
+    # The long history starts from the same state; its older days are added later.
+    long = short.copy_as("long_history") if same_scale else None
+
+    # 2. Ingest of the new day: the floor first, then ours, on the same files.
+    files = landing_files(landing, new_day)
+    progress(f"floor: read_json of {len(files)} file(s) of {new_day} ...")
+    floor_rows, floor_seconds = floor_read_json(files, work, args.memory_limit, args.threads)
+    progress(f"  {floor_rows:,} rows in {floor_seconds:.1f} s")
+    # 3a. The nightly step after the short history (its ingest is ours, measured above).
+    step_short = nightly_step(short, new_day, target_dir, args.days)
+    step_short["requests_per_day"] = args.requests_per_day
+    ours_rows, ours_seconds = step_short["ingest_rows"], step_short["ingest_seconds"]
+    results["ingest"] = {
+        "files": [str(p) for p in files],
+        "rows": ours_rows,
+        "floor_rows": floor_rows,
+        "ours_seconds": ours_seconds,
+        "floor_seconds": round(floor_seconds, 3),
+        "ours_rows_per_second": round(ours_rows / ours_seconds),
+        "floor_rows_per_second": round(floor_rows / floor_seconds),
+        "ratio": round((ours_rows / ours_seconds) / (floor_rows / floor_seconds), 3),
+    }
+
+    # 5. pandas on the same files, checked against the mart the step just built.
+    results["pandas"] = pandas_baseline(short, files, new_day)
+    ours = ours_seconds + step_short["dbt_build"]["seconds"]
+    results["pandas"]["ours_seconds"] = round(ours, 3)
+    results["pandas"]["slower_than_ours"] = round(results["pandas"]["seconds"] / ours, 3)
+
+    # 4. The whole nightly run through Dagster, from the state before the night.
+    results["nightly_run"] = whole_nightly_run(before_night, new_day)
+    results["nightly_run"]["orchestration_seconds"] = round(results["nightly_run"]["seconds"] - ours, 3)
+
+    # 3b. The nightly step after the long history.
+    if long is not None:
+        results["history_build"]["long"] = build_history(
+            long, new_day - timedelta(days=args.history_days), new_day - timedelta(days=args.days),
+            target_dir,
+        )
+    else:
+        long_landing = work / "landing_long"
+        long_first = new_day - timedelta(days=args.history_days)
+        results["generate_long_history"] = generate(
+            long_landing, long_first, args.history_days + 1, args.history_requests_per_day,
+            args.seed, args.duplicate_rate, args.late_rate,
+        )
+        long = Warehouse("long_history", work, long_landing, args.memory_limit, args.threads)
+        results["history_build"]["long"] = build_history(long, long_first, new_day, target_dir)
+        # The short-history step is re-measured at the long history's scale, so that the
+        # growth ratio compares like with like; the full-scale one is kept beside it.
+        results["nightly_step_full_scale"] = step_short
+        short_small = Warehouse("short_history_small", work, long_landing, args.memory_limit,
+                                args.threads)
+        build_history(short_small, new_day - timedelta(days=args.days), new_day, target_dir)
+        step_short = nightly_step(short_small, new_day, target_dir, args.days)
+    step_short["requests_per_day"] = args.history_requests_per_day
+    step_long = nightly_step(long, new_day, target_dir, args.history_days)
+    step_long["requests_per_day"] = args.history_requests_per_day
+    results["nightly_step"] = {
+        "short_history": step_short,
+        "long_history": step_long,
+        "ratio": round(step_long["dbt_build"]["seconds"] / step_short["dbt_build"]["seconds"], 3),
+    }
+    report["targets"] = targets(results, args.requests_per_day)
+    report["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+
+    out = args.json or REPO / "benchmarks" / "results" / f"{started_at:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    print_table(report)
+    print(f"\nWritten to {out}")
+    if not args.keep:
+        shutil.rmtree(work)
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -7,16 +7,8 @@
      and {{ column }} < cast('{{ var("max_date") }}' as date))
 {%- endmacro %}
 
-{#- Every event day holding a delivery of a request delivered in the window: a request
-    delivered again with a corrected created_at moves to another day, and the day it
-    leaves must be rebuilt too, or the request would be counted on both. -#}
 {% macro touched_event_dates() -%}
-    (select distinct event_date
-       from {{ ref('stg_gateway__request_logs') }}
-      where request_id in (
-            select request_id
-              from {{ ref('stg_gateway__request_logs') }}
-             where {{ in_landing_window() }}))
+    (select event_date from {{ ref('int_event_dates_touched_by_run') }})
 {%- endmacro %}
 
 {% macro touched_periods(grain) -%}

@@ -1,5 +1,5 @@
 {{ config(unique_key='event_date') }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Grain: one row per request (request_id), de-duplicated, keyed by its event day in the
 -- reporting time zone. Each run replaces whole event days: every day its landing window

@@ -1,5 +1,5 @@
 {{ config(unique_key='event_date') }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Grain: event day x API key x model x provider x billing mode (reporting time zone).
 select

@@ -1,5 +1,5 @@
 {{ config(unique_key='month_start') }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Grain: calendar month (reporting time zone) x API key x model x provider x billing
 -- mode. Sums of the daily fact.

@@ -1,5 +1,5 @@
 {{ config(unique_key=['grain', 'period_start']) }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Provider tab, Token Distribution and Request Distribution, with each provider's
 -- success rate. Grain: grain x period_start x provider (real values) x api_key_id x

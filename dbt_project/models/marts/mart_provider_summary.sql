@@ -1,5 +1,5 @@
 {{ config(unique_key=['grain', 'period_start']) }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Provider tab, headline figures. Grain: grain x period_start x api_key_id x model x
 -- provider ('*' = all). Pay-as-you-go requests only. The picks rank the providers

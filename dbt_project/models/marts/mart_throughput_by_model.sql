@@ -1,5 +1,5 @@
 {{ config(unique_key=['grain', 'period_start']) }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Performance tab, Throughput by Model: over requests whose throughput_tps is defined
 -- (successful, output_tokens > 0, generation_ms > 0). Grain: grain x period_start x

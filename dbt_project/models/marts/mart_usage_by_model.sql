@@ -1,5 +1,5 @@
 {{ config(unique_key=['grain', 'period_start']) }}
--- depends_on: {{ ref('stg_gateway__request_logs') }}
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Usage tab, Usage by Model. Grain: grain x period_start x model (real values) x
 -- api_key_id x provider ('*' = all). Pay-as-you-go requests only.

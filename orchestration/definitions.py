@@ -6,6 +6,7 @@ from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
 from ingest.settings import Settings
+from orchestration.checks import fct_requests_quality, raw_request_logs_quality
 from orchestration.dbt_assets import DBT_EXECUTABLE, dbt_project, warehouse_dbt_models
 from orchestration.ingest_assets import raw_request_logs
 from orchestration.jobs import nightly_job, nightly_schedule
@@ -16,6 +17,7 @@ Settings.from_env().export()
 
 defs = Definitions(
     assets=[raw_request_logs, warehouse_dbt_models],
+    asset_checks=[raw_request_logs_quality, fct_requests_quality],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},

@@ -249,7 +249,7 @@ FACT_ROW_RULES = _TOKEN_RULES + _LATENCY_RULES + [
     RowRule(
         "total_tokens_consistent", "total_equals_input_plus_output",
         "total_tokens = input_tokens + output_tokens",
-        ("total_tokens", "input_tokens", "output_tokens"),
+        ("total_tokens", "input_tokens", "output_tokens", "input_plus_output"),
         "total_tokens is distinct from input_plus_output",
         _equal("total_tokens", "input_plus_output"),
     ),
@@ -378,7 +378,7 @@ class _Validator:
 
     def validate(self, frame: pd.DataFrame, expectation, index_columns: list[str], examples: int):
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(
+        result = batch.validate(
             expectation,
             result_format={
                 "result_format": "SUMMARY",
@@ -386,6 +386,22 @@ class _Validator:
                 "unexpected_index_column_names": index_columns,
             },
         )
+        # GX reports an expectation it could not evaluate as a plain failure; that is a
+        # defect in the rule, not bad data, so say so instead of blaming the partition.
+        errors = _evaluation_errors(result.exception_info)
+        if errors:
+            raise RuleError(f"{type(expectation).__name__} could not be evaluated: {errors[0]}")
+        return result
+
+
+class RuleError(RuntimeError):
+    """A rule could not be evaluated (a defect in the rule, not in the data)."""
+
+
+def _evaluation_errors(info: dict) -> list[str]:
+    if "raised_exception" in info:
+        return [info["exception_message"]] if info["raised_exception"] else []
+    return [e for part in info.values() if isinstance(part, dict) for e in _evaluation_errors(part)]
 
 
 def _jsonable(value: Any) -> Any:

@@ -70,6 +70,9 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
         f"{summary.malformed:,} malformed) in {len(summary.files)} files under {out_dir} "
         f"in {summary.seconds:.1f} s ({summary.records / max(summary.seconds, 1e-9):,.0f} records/s)"
     )
+    if summary.semantic:
+        faults = ", ".join(f"{name}={value}" for name, value in summary.semantic.items())
+        print(f"Semantic faults the data-quality checks should catch: {faults}")
 
 
 # ------------------------------------------------------------------------- materialize

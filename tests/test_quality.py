@@ -21,6 +21,7 @@ from ingest.quality import (
     DERIVED_SQL,
     RAW_ROW_RULES,
     ERROR,
+    RuleError,
     Thresholds,
     ThresholdError,
     _Validator,
@@ -236,3 +237,12 @@ def test_derived_columns_match_the_metric_catalogue():
             f"select {DERIVED_SQL['throughput_tps']} from frame"
         ).fetchall()
     assert [v[0] for v in values] == [500.0, 250.0, None, None]
+
+
+def test_a_rule_gx_cannot_evaluate_is_an_error_not_a_data_failure(validator):
+    frame = pd.DataFrame({"request_id": ["r1"], "latency_ms": [5.0]})
+    expectation = validator.gxe.ExpectColumnPairValuesToBeEqual(
+        column_A="latency_ms", column_B="no_such_column"
+    )
+    with pytest.raises(RuleError, match="no_such_column"):
+        validator.validate(frame, expectation, ["request_id"], 3)

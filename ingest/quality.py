@@ -372,9 +372,8 @@ class _Validator:
         self.context = gx.get_context(mode="ephemeral")
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         source = self.context.data_sources.add_pandas("quality_checks")
-        self.batch_definition = source.add_dataframe_asset("frame").add_batch_definition_whole_dataframe(
-            "whole"
-        )
+        frame_asset = source.add_dataframe_asset("frame")
+        self.batch_definition = frame_asset.add_batch_definition_whole_dataframe("whole")
 
     def validate(self, frame: pd.DataFrame, expectation, index_columns: list[str], examples: int):
         batch = self.batch_definition.get_batch(batch_parameters={"dataframe": frame})
@@ -549,7 +548,9 @@ def run_distribution_guards(
         validator, specs["first_token_null_share"], "first_token_null_share_below_ceiling",
         f"share of streamed successes without first_token_ms <= {t.max_first_token_null_share}",
         null_share,
-        gxe.ExpectColumnValuesToBeBetween(column="null_share", max_value=t.max_first_token_null_share),
+        gxe.ExpectColumnValuesToBeBetween(
+            column="null_share", max_value=t.max_first_token_null_share
+        ),
         ["landing_date", "streamed_successes", "missing_first_token"], t, rows_checked,
     )
 
@@ -612,12 +613,16 @@ def run_request_id_uniqueness(
     request_id must name one created_at. The fact keeps one row per request.
     """
     source, params = relation
-    distinct = "distinct request_id, created_at" if redeliveries_allowed else "request_id, created_at"
+    repeated = "count(distinct created_at)" if redeliveries_allowed else "count(*)"
+    distinct = "distinct" if redeliveries_allowed else ""
     frame = connection.execute(
         f"""
-        with pairs as (select {distinct} from {source} where request_id is not null)
-        select request_id, cast(created_at as varchar) as created_at from pairs
-        where request_id in (select request_id from pairs group by 1 having count(*) > 1)
+        with repeated as (
+            select request_id from {source} where request_id is not null
+            group by request_id having {repeated} > 1
+        )
+        select {distinct} request_id, cast(created_at as varchar) as created_at
+        from {source} semi join repeated using (request_id)
         order by request_id
         """,
         params,
@@ -629,7 +634,8 @@ def run_request_id_uniqueness(
     outcome.expectations.append(
         ExpectationOutcome(
             "request_id_unique",
-            "one request per request_id" + (" (identical redeliveries allowed)" if redeliveries_allowed else ""),
+            "one request per request_id"
+            + (" (identical redeliveries allowed)" if redeliveries_allowed else ""),
             bool(result.success), int(result.result.get("unexpected_count") or 0),
             outcome.rows_checked, _examples(result, thresholds.examples),
         )

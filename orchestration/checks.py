@@ -64,7 +64,10 @@ def _examples_table(outcome: CheckOutcome) -> str:
     for e in outcome.expectations:
         if e.success:
             continue
-        lines.append(f"**{e.name}**: {e.unexpected_count:,} of {e.rows_checked:,} rows fail — {e.description}\n")
+        lines.append(
+            f"**{e.name}**: {e.unexpected_count:,} of {e.rows_checked:,} rows fail "
+            f"({e.description})\n"
+        )
         if e.examples:
             columns = list(e.examples[0])
             lines.append("| " + " | ".join(columns) + " |")
@@ -75,7 +78,9 @@ def _examples_table(outcome: CheckOutcome) -> str:
     return "\n".join(lines) or "All expectations met."
 
 
-def to_check_result(asset_key: AssetKey, outcome: CheckOutcome, first: date, last: date) -> AssetCheckResult:
+def to_check_result(
+    asset_key: AssetKey, outcome: CheckOutcome, first: date, last: date
+) -> AssetCheckResult:
     failed = [e for e in outcome.expectations if not e.success]
     return AssetCheckResult(
         asset_key=asset_key,

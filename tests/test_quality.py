@@ -115,14 +115,16 @@ def test_clean_days_pass_every_check(loaded):
     assert all(o.rows_checked > 0 for o in outcomes)
 
 
-# request_id -> SQL SET clause that breaks exactly one rule, with the rule it breaks.
+# expectation -> SET clause that breaks exactly that expectation (applied to two requests).
 TAMPERING = {
-    "output_tokens_below_ceiling": "output_tokens = 250000, reasoning_tokens = 0, latency_ms = 900000, first_token_ms = 1000",
+    "output_tokens_below_ceiling":
+        "output_tokens = 250000, reasoning_tokens = 0, latency_ms = 900000, first_token_ms = 1000",
     "latency_ms_in_range": "latency_ms = 0, first_token_ms = 0",
     "reasoning_le_output": "reasoning_tokens = output_tokens + 7",
     "cache_write_tokens_non_negative": "cache_write_tokens = -5",
     "first_token_present_when_streamed": "first_token_ms = NULL",
-    "throughput_below_ceiling": "output_tokens = 60000, reasoning_tokens = 0, latency_ms = 2000, first_token_ms = 1000",
+    "throughput_below_ceiling":
+        "output_tokens = 60000, reasoning_tokens = 0, latency_ms = 2000, first_token_ms = 1000",
     "created_at_in_landing_window": "created_at = created_at + INTERVAL 3 DAY",
 }
 
@@ -162,7 +164,7 @@ def _tampered_copy(settings, tmp_path):
     return connection, chosen
 
 
-def test_each_rule_flags_exactly_the_tampered_rows(loaded, tmp_path, validator):
+def test_each_rule_flags_exactly_the_tampered_rows(loaded, tmp_path):
     settings, summary, _ = loaded
     connection, chosen = _tampered_copy(settings, tmp_path)
     with connection:
@@ -246,3 +248,43 @@ def test_a_rule_gx_cannot_evaluate_is_an_error_not_a_data_failure(validator):
     )
     with pytest.raises(RuleError, match="no_such_column"):
         validator.validate(frame, expectation, ["request_id"], 3)
+
+
+def test_distribution_guards_flag_a_slow_model_and_missing_first_tokens(loaded, tmp_path):
+    settings, _, _ = loaded
+    path = tmp_path / "drifted.duckdb"
+    shutil.copyfile(settings.warehouse_path, path)
+    with _open(path) as connection:
+        model = connection.execute(
+            "select model from raw.request_logs where landing_date = ? and status = 'success' "
+            "group by model order by count(*) desc limit 1",
+            [DAY],
+        ).fetchone()[0]
+        connection.execute(
+            "update raw.request_logs set latency_ms = latency_ms * 3, "
+            "first_token_ms = first_token_ms * 3 where landing_date = ? and model = ?",
+            [DAY, model],
+        )
+        # Every 10th streamed success loses its first_token_ms: a 10% share.
+        connection.execute(
+            "update raw.request_logs set first_token_ms = null where request_id in ("
+            "select request_id from (select request_id, row_number() over (order by request_id) "
+            "as n from raw.request_logs where landing_date = ? and stream and status = 'success') "
+            "where n % 10 = 0)",
+            [DAY],
+        )
+        streamed, missing = connection.execute(
+            "select count(*), count(*) filter (where first_token_ms is null) "
+            "from raw.request_logs where landing_date = ? and stream and status = 'success'",
+            [DAY],
+        ).fetchone()
+        outcomes = _by_name(check_raw(connection, DAY, DAY, Thresholds()))
+
+    [slow] = outcomes["model_latency_vs_trailing"].expectations
+    assert not slow.success and [e["model"] for e in slow.examples] == [model]
+    [share] = outcomes["first_token_null_share"].expectations
+    assert not share.success
+    assert share.examples == [
+        {"null_share": missing / streamed, "landing_date": str(DAY),
+         "streamed_successes": streamed, "missing_first_token": missing}
+    ]

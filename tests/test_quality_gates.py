@@ -176,3 +176,52 @@ def test_checks_are_on_the_assets_with_token_and_latency_fields(data_dir):
         "assert_summary_all_row_is_sum_of_parts",
         "assert_no_subscription_in_marts",
     } <= by_asset["marts/mart_usage_summary"]
+
+
+# Each tampering breaks one invariant of the metric catalogue in a copy of the warehouse.
+INVARIANT_BREAKS = {
+    "assert_token_types_add_up_per_request":
+        "UPDATE main_facts.fct_requests SET reasoning_tokens = reasoning_tokens + 1 "
+        "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests)",
+    "assert_weeks_sum_their_days":
+        "UPDATE main_facts.fct_usage_weekly SET requests = requests + 1 "
+        "WHERE rowid = (SELECT min(rowid) FROM main_facts.fct_usage_weekly)",
+    "assert_summary_all_row_is_sum_of_parts":
+        "UPDATE main_marts.mart_usage_summary SET requests = requests + 1 "
+        "WHERE rowid = (SELECT min(rowid) FROM main_marts.mart_usage_summary "
+        "WHERE api_key_id <> '*' AND model = '*' AND provider = '*')",
+    "assert_no_subscription_in_marts":
+        "UPDATE main_facts.fct_requests SET billing_mode = 'pay_as_you_go' "
+        "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests "
+        "WHERE billing_mode = 'subscription')",
+}
+
+
+def test_dbt_invariant_tests_fail_exactly_where_broken(bad_day, tmp_path, monkeypatch):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orchestration.dbt_assets import DBT_PROJECT_DIR
+
+    settings, *_ = bad_day
+    copy = tmp_path / "broken.duckdb"
+    shutil.copyfile(settings.warehouse_path, copy)
+    with duckdb.connect(str(copy)) as connection:
+        for statement in INVARIANT_BREAKS.values():
+            connection.execute(statement)
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
+    dbt = Path(sys.executable).with_name("dbt")
+    subprocess.run(
+        [str(dbt), "test", "--profiles-dir", ".", "--target-path", str(tmp_path / "target"),
+         "--select", "test_type:singular"],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=600,
+    )
+    results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
+    status = {r["unique_id"].split(".")[-1]: r["status"] for r in results}
+    # Relabelling a subscription request also breaks the day sums: the daily fact still
+    # files it under subscription.
+    expected = set(INVARIANT_BREAKS) | {"assert_days_sum_their_requests"}
+    assert {name for name, s in status.items() if s == "fail"} == expected
+    assert len(status) > len(INVARIANT_BREAKS)  # the others ran and passed

@@ -293,7 +293,7 @@ FACT_CHECKS.append(CheckSpec("total_tokens_consistent", ERROR,
 # ------------------------------------------------------------------------- relations
 
 
-def raw_relation(first: date, last: date) -> tuple[str, list]:
+def raw_relation(first: date, last: date) -> tuple[str, dict]:
     """The raw records of landing days [first, last], with the derived columns."""
     derived = ", ".join(f"{sql} as {name}" for name, sql in DERIVED_SQL.items())
     return (
@@ -326,6 +326,7 @@ class ExpectationOutcome:
     unexpected_count: int
     rows_checked: int
     examples: list[dict] = field(default_factory=list)
+    unit: str = "rows"  # what unexpected_count and rows_checked count
 
 
 @dataclass
@@ -350,7 +351,7 @@ class CheckOutcome:
         for e in self.expectations:
             if not e.success:
                 lines.append(
-                    f"{e.name}: {e.unexpected_count:,} of {e.rows_checked:,} rows fail "
+                    f"{e.name}: {e.unexpected_count:,} of {e.rows_checked:,} {e.unit} fail "
                     f"({e.description})"
                 )
         return "\n".join(lines) or "all expectations met"
@@ -359,7 +360,7 @@ class CheckOutcome:
 # ----------------------------------------------------------------------------- GX
 
 
-class _Validator:
+class GxValidator:
     """An ephemeral GX context with one pandas dataframe asset, created once per run."""
 
     def __init__(self) -> None:
@@ -428,10 +429,10 @@ def run_row_rules(
     rules: list[RowRule],
     checks: list[CheckSpec],
     thresholds: Thresholds,
-    validator: _Validator | None = None,
+    validator: GxValidator | None = None,
 ) -> list[CheckOutcome]:
     """Validate `rules` on `relation`, grouped into one outcome per check in `checks`."""
-    validator = validator or _Validator()
+    validator = validator or GxValidator()
     source, params = relation
     outcomes = {
         c.name: CheckOutcome(c.name, c.severity, c.description, 0)
@@ -469,7 +470,7 @@ def run_row_rules(
 
 
 def _aggregate_outcome(
-    validator: _Validator,
+    validator: GxValidator,
     spec: CheckSpec,
     name: str,
     description: str,
@@ -478,6 +479,7 @@ def _aggregate_outcome(
     index_columns: list[str],
     thresholds: Thresholds,
     rows_checked: int,
+    unit: str,
 ) -> CheckOutcome:
     result = validator.validate(frame, expectation, index_columns, thresholds.examples)
     outcome = CheckOutcome(spec.name, spec.severity, spec.description, rows_checked)
@@ -485,7 +487,7 @@ def _aggregate_outcome(
         ExpectationOutcome(
             name, description, bool(result.success),
             int(result.result.get("unexpected_count") or 0), len(frame),
-            _examples(result, thresholds.examples),
+            _examples(result, thresholds.examples), unit,
         )
     )
     return outcome
@@ -496,10 +498,10 @@ def run_distribution_guards(
     first: date,
     last: date,
     thresholds: Thresholds,
-    validator: _Validator | None = None,
+    validator: GxValidator | None = None,
 ) -> list[CheckOutcome]:
     """The warning checks on landing days [first, last] of raw.request_logs."""
-    validator = validator or _Validator()
+    validator = validator or GxValidator()
     gxe = validator.gxe
     t = thresholds
     specs = {c.name: c for c in RAW_CHECKS}
@@ -529,7 +531,7 @@ def run_distribution_guards(
         f"(hours with >= {t.min_requests} requests)",
         provider_hours,
         gxe.ExpectColumnValuesToBeBetween(column="error_rate", max_value=t.max_provider_error_rate),
-        ["provider", "hour_start", "requests", "errors"], t, rows_checked,
+        ["provider", "hour_start", "requests", "errors"], t, rows_checked, "provider-hours",
     )
 
     null_share = connection.execute(
@@ -552,6 +554,7 @@ def run_distribution_guards(
             column="null_share", max_value=t.max_first_token_null_share
         ),
         ["landing_date", "streamed_successes", "missing_first_token"], t, rows_checked,
+        "landing days",
     )
 
     # Each landing day's successful requests per model against the same model on the
@@ -594,6 +597,7 @@ def run_distribution_guards(
             column="ratio_to_trailing", max_value=t.max_latency_ratio_to_trailing
         ),
         ["landing_date", "model", "mean_latency_ms", "trailing_mean_latency_ms"], t, rows_checked,
+        "model-days",
     )
     return [provider, first_token, model_latency]
 
@@ -603,7 +607,7 @@ def run_request_id_uniqueness(
     relation: tuple[str, dict],
     outcome: CheckOutcome,
     thresholds: Thresholds,
-    validator: _Validator,
+    validator: GxValidator,
     *,
     redeliveries_allowed: bool,
 ) -> None:
@@ -646,7 +650,7 @@ def check_raw(
     connection: duckdb.DuckDBPyConnection, first: date, last: date, thresholds: Thresholds
 ) -> list[CheckOutcome]:
     """Every check on raw.request_logs for landing days [first, last], in RAW_CHECKS order."""
-    validator = _Validator()
+    validator = GxValidator()
     relation = raw_relation(first, last)
     outcomes = run_row_rules(connection, relation, RAW_ROW_RULES, RAW_CHECKS, thresholds, validator)
     keys = next(o for o in outcomes if o.name == "request_keys_valid")
@@ -662,7 +666,7 @@ def check_fact(
     connection: duckdb.DuckDBPyConnection, first: date, last: date, thresholds: Thresholds
 ) -> list[CheckOutcome]:
     """Every check on main_facts.fct_requests for requests landed in [first, last]."""
-    validator = _Validator()
+    validator = GxValidator()
     relation = fact_relation(first, last)
     outcomes = run_row_rules(
         connection, relation, FACT_ROW_RULES, FACT_CHECKS, thresholds, validator

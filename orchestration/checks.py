@@ -65,7 +65,7 @@ def _examples_table(outcome: CheckOutcome) -> str:
         if e.success:
             continue
         lines.append(
-            f"**{e.name}**: {e.unexpected_count:,} of {e.rows_checked:,} rows fail "
+            f"**{e.name}**: {e.unexpected_count:,} of {e.rows_checked:,} {e.unit} fail "
             f"({e.description})\n"
         )
         if e.examples:
@@ -91,7 +91,7 @@ def to_check_result(
         metadata={
             "landing_days": f"{first} .. {last}" if first != last else str(first),
             "rows_checked": outcome.rows_checked,
-            "unexpected_rows": outcome.unexpected_count,
+            "unexpected_count": outcome.unexpected_count,
             "failed_expectations": MetadataValue.json([e.name for e in failed]),
             "expectations": MetadataValue.json(
                 [
@@ -100,7 +100,8 @@ def to_check_result(
                         "description": e.description,
                         "success": e.success,
                         "unexpected_count": e.unexpected_count,
-                        "rows_checked": e.rows_checked,
+                        "checked": e.rows_checked,
+                        "unit": e.unit,
                         "examples": e.examples,
                     }
                     for e in outcome.expectations

@@ -24,7 +24,7 @@ from ingest.quality import (
     RuleError,
     Thresholds,
     ThresholdError,
-    _Validator,
+    GxValidator,
     check_raw,
     raw_relation,
 )
@@ -52,7 +52,7 @@ def loaded(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def validator():
-    return _Validator()
+    return GxValidator()
 
 
 def _open(path):

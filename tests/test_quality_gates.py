@@ -75,7 +75,7 @@ def test_the_right_checks_fail_with_the_injected_counts(bad_day):
     first = expectations("first_token_valid")["first_token_le_latency"]
     assert first["unexpected_count"] == faults["first_token_after_last_byte"] > 0
     assert all(e["first_token_ms"] > e["latency_ms"] for e in first["examples"])
-    assert checks["first_token_valid"].metadata["unexpected_rows"].value == first["unexpected_count"]
+    assert checks["first_token_valid"].metadata["unexpected_count"].value == first["unexpected_count"]
     assert "first_token_le_latency" in checks["first_token_valid"].description
 
     burst = expectations("provider_error_rate")["provider_hour_error_rate_below_ceiling"]

@@ -35,9 +35,10 @@ from ingest.quality import (
     Thresholds,
     check_fact,
     check_raw,
+    record_holds,
 )
 from ingest.settings import Settings
-from ingest.warehouse import connect
+from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.ingest_assets import WAREHOUSE_POOL
 
 RAW_KEY = AssetKey(["raw", "request_logs"])
@@ -122,8 +123,15 @@ def to_check_result(
 def raw_request_logs_quality(context: AssetCheckExecutionContext):
     first, last = _landing_window(context)
     settings = Settings.from_env()
-    with connect(settings, read_only=True, wait_seconds=60) as connection:
+    # Read-write: the outcome also holds failed landing days out of staging.
+    with connect(settings, wait_seconds=60) as connection:
+        ensure_raw_schema(connection)
         outcomes = check_raw(connection, first, last, Thresholds.from_env())
+        if record_holds(connection, first, last, outcomes):
+            context.log.warning(
+                f"Landing days {first} .. {last} are held out of the facts and marts until "
+                "their files are fixed and a run over them passes these checks."
+            )
     for outcome in outcomes:
         if not outcome.passed:
             context.log.warning(f"{outcome.name} ({outcome.severity}):\n{outcome.explanation()}")

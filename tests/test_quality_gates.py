@@ -6,8 +6,13 @@ accepts but that break the token / latency rules) is materialized with the night
 
 from __future__ import annotations
 
+import gzip
+import json
 import shutil
+import subprocess
+import sys
 from datetime import date, timedelta
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -18,6 +23,7 @@ from conftest import use_data_dir
 from ingest.generate import generate_logs
 from ingest.quality import FACT_CHECKS, RAW_CHECKS, Thresholds, check_fact
 from orchestration.cli import materialize, read_query
+from orchestration.dbt_assets import DBT_PROJECT_DIR
 from reference import read_landing, requests, usage_totals
 
 START = date(2026, 3, 2)
@@ -102,6 +108,45 @@ def test_a_blocked_day_stays_out_of_the_facts_and_marts(bad_day):
     assert in_fact["n"][0] == 0
 
 
+def test_a_held_day_does_not_leak_through_a_later_run(bad_day):
+    """Late records of the held day arrive with the next day; rebuilding the held day's
+    event date for them must not pull in the held landing day's records."""
+    settings, faults, *_ = bad_day
+    held = read_query(settings, "SELECT landing_date, failed_checks FROM raw.quality_holds")
+    assert held["landing_date"].dt.date.tolist() == [BAD_DAY]
+    assert "first_token_valid" in held["failed_checks"][0]
+
+    next_day = BAD_DAY + timedelta(days=1)
+    generate_logs(settings.landing_dir, next_day, 1, REQUESTS_PER_DAY, seed=SEED)
+    [bad_file] = (settings.landing_dir / f"dt={BAD_DAY}").iterdir()
+    clean = [
+        line for line in gzip.decompress(bad_file.read_bytes()).decode().splitlines()
+        if _is_clean(json.loads(line), faults["provider_error_burst_provider"])
+    ][:25]
+    late = settings.landing_dir / f"dt={next_day}" / "late-from-previous-day.jsonl"
+    late.write_text("\n".join(clean) + "\n")
+    assert materialize(settings, next_day, next_day)
+
+    in_fact = read_query(
+        settings,
+        "SELECT landing_date, count(*) AS n FROM main_facts.fct_requests "
+        "WHERE event_date = ? GROUP BY ALL",
+        [BAD_DAY],
+    )
+    assert in_fact["landing_date"].dt.date.tolist() == [next_day]
+    assert in_fact["n"].tolist() == [len(clean)]
+
+
+def _is_clean(record: dict, burst_provider: str) -> bool:
+    cached = (record.get("cached_input_tokens") or 0) + (record.get("cache_write_tokens") or 0)
+    first_token = record.get("first_token_ms")
+    return (
+        cached <= record["input_tokens"]
+        and (first_token is None or first_token <= record["latency_ms"])
+        and record["provider"] != burst_provider
+    )
+
+
 def test_a_replaced_day_passes_and_completes_the_marts(bad_day):
     settings, _, _, _, marts_before, _ = bad_day
     fixed = settings.landing_dir / f"dt={BAD_DAY}"
@@ -111,6 +156,7 @@ def test_a_replaced_day_passes_and_completes_the_marts(bad_day):
 
     raw_checks = _latest_checks(RAW, [c.name for c in RAW_CHECKS])
     assert all(evaluation.passed for evaluation in raw_checks.values())
+    assert read_query(settings, "SELECT count(*) AS n FROM raw.quality_holds")["n"][0] == 0
     fact_checks = _latest_checks(FACT, [c.name for c in FACT_CHECKS])
     assert set(fact_checks) == {c.name for c in FACT_CHECKS}
     assert all(evaluation.passed for evaluation in fact_checks.values())
@@ -198,13 +244,6 @@ INVARIANT_BREAKS = {
 
 
 def test_dbt_invariant_tests_fail_exactly_where_broken(bad_day, tmp_path, monkeypatch):
-    import json
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from orchestration.dbt_assets import DBT_PROJECT_DIR
-
     settings, *_ = bad_day
     copy = tmp_path / "broken.duckdb"
     shutil.copyfile(settings.warehouse_path, copy)

@@ -18,7 +18,7 @@ SCHEMA_RESOURCE = "request_log.schema.json"
 
 # RFC 3339 date-time with a mandatory offset. A space instead of 'T' is accepted because
 # Parquet writers render timestamps that way.
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:?\d{2})$"
+_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 
 # DuckDB's json_type() names for each JSON Schema type.
 _JSON_TYPES = {
@@ -81,47 +81,97 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _value(index: int) -> str:
-    """The JSON value of field `index` in the pre-extracted list `vals` (SQL NULL if absent)."""
-    return f"vals[{index + 1}]"
+def _kind(index: int) -> str:
+    """Column holding the JSON type of field `index` (NULL when the key is absent)."""
+    return f"t{index}"
 
 
-def _shown(index: int) -> str:
-    """The value as a short text for error messages."""
-    return f"left(CAST({_value(index)} AS VARCHAR), 60)"
+def _text(index: int) -> str:
+    """Column holding field `index` as text (a string's content, a number's digits)."""
+    return f"s{index}"
+
+
+def _json_kind(value: str) -> str:
+    """json_type() of a JSON value that DuckDB wrote itself, read from its first character
+    (several times cheaper than parsing it again); NULL when the key was absent."""
+    return (
+        f"CASE WHEN {value} IS NULL THEN NULL ELSE CASE left({value}::VARCHAR, 1) "
+        f"WHEN '\"' THEN 'VARCHAR' WHEN 't' THEN 'BOOLEAN' WHEN 'f' THEN 'BOOLEAN' "
+        f"WHEN 'n' THEN 'NULL' WHEN '{{' THEN 'OBJECT' WHEN '[' THEN 'ARRAY' "
+        f"ELSE CASE WHEN regexp_matches({value}::VARCHAR, '[.eE]') THEN 'DOUBLE' "
+        f"ELSE 'BIGINT' END END END"
+    )
+
+
+def _plain_text(value: str) -> str:
+    """json_extract_string() of a JSON value that DuckDB wrote itself: a string without
+    escapes is its text between the quotes; only strings with escapes are parsed again."""
+    text = f"CAST({value} AS VARCHAR)"
+    return (
+        f"CASE WHEN {value} IS NULL OR {text} = 'null' THEN NULL "
+        f"WHEN NOT starts_with({text}, '\"') THEN {text} "
+        f"WHEN contains({text}, '\\') THEN json_extract_string({value}, '$') "
+        f"ELSE ({text})[2:-2] END"
+    )
+
+
+def _integral(number: str) -> str:
+    return f"({number} = floor({number}) AND abs({number}) < 9.2e18)"
+
+
+def _typed_value(field: Field, index: int, *, try_: bool = False) -> str:
+    """The field's value as its SQL type; whole-numbered doubles go through DOUBLE."""
+    cast = "TRY_CAST" if try_ else "CAST"
+    text = _text(index)
+    if field.json_type == "integer":
+        return (
+            f"CASE WHEN {_kind(index)} = 'DOUBLE' THEN {cast}({cast}({text} AS DOUBLE) AS BIGINT) "
+            f"ELSE {cast}({text} AS BIGINT) END"
+        )
+    if field.date_time:
+        text = f"upper({text})"  # RFC 3339 allows a lower-case t and z; DuckDB does not
+    return f"{cast}({text} AS {field.sql_type})"
 
 
 def _rule_failures(field: Field, index: int) -> list[str]:
     """SQL expressions that yield a sentence when `field` breaks one of its rules, else NULL."""
-    value, shown = _value(index), _shown(index)
-    kind = f"json_type({value})"
-    present = f"({value} IS NOT NULL AND {kind} <> 'NULL')"
+    kind, text = _kind(index), _text(index)
+    shown = f"left(CASE WHEN {kind} = 'VARCHAR' THEN '\"' || {text} || '\"' ELSE {text} END, 60)"
+    present = f"({kind} IS NOT NULL AND {kind} <> 'NULL')"
     accepted = ", ".join(_quote(t) for t in _JSON_TYPES[field.json_type])
-    well_typed = f"({present} AND {kind} IN ({accepted}))"
-    text = f"json_extract_string({value}, '$')"
+    number = f"TRY_CAST({text} AS DOUBLE)"
+    type_ok = f"{kind} IN ({accepted})"
+    if field.json_type == "integer":
+        # JSON Schema counts 3.0 as an integer, and Parquet files written from pandas
+        # carry nullable integer columns as doubles: accept whole-numbered doubles.
+        type_ok = f"({type_ok} OR ({kind} = 'DOUBLE' AND {_integral(number)}))"
+    well_typed = f"({present} AND {type_ok})"
     failures = []
     if field.required:
         failures.append(
             f"CASE WHEN NOT {present} THEN 'missing required field \"{field.name}\"' END"
         )
     elif not field.nullable:
-        failures.append(
-            f"CASE WHEN {value} IS NOT NULL AND {kind} = 'NULL' "
-            f"THEN '\"{field.name}\" must not be null' END"
-        )
+        failures.append(f"CASE WHEN {kind} = 'NULL' THEN '\"{field.name}\" must not be null' END")
     article = "an" if field.json_type[0] in "aeiou" else "a"
     failures.append(
-        f"CASE WHEN {present} AND {kind} NOT IN ({accepted}) "
+        f"CASE WHEN {present} AND NOT {type_ok} "
         f"THEN '\"{field.name}\" must be {article} {field.json_type}, got ' || {shown} END"
     )
+    if field.json_type == "integer":
+        # An integer beyond 64 bits is rejected here rather than failing the day's insert.
+        failures.append(
+            f"CASE WHEN {well_typed} AND {_typed_value(field, index, try_=True)} IS NULL "
+            f"THEN '\"{field.name}\" is out of range, got ' || {shown} END"
+        )
     if field.minimum is not None:
         failures.append(
-            f"CASE WHEN {well_typed} AND CAST({text} AS DOUBLE) < {field.minimum} "
+            f"CASE WHEN {well_typed} AND {number} < {field.minimum} "
             f"THEN '\"{field.name}\" must be >= {field.minimum:g}, got ' || {shown} END"
         )
     if field.maximum is not None:
         failures.append(
-            f"CASE WHEN {well_typed} AND CAST({text} AS DOUBLE) > {field.maximum} "
+            f"CASE WHEN {well_typed} AND {number} > {field.maximum} "
             f"THEN '\"{field.name}\" must be <= {field.maximum:g}, got ' || {shown} END"
         )
     if field.min_length:
@@ -138,23 +188,30 @@ def _rule_failures(field: Field, index: int) -> list[str]:
     if field.date_time:
         failures.append(
             f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
-            f"OR TRY_CAST({text} AS TIMESTAMPTZ) IS NULL) "
+            f"OR TRY_CAST(upper({text}) AS TIMESTAMPTZ) IS NULL) "
             f"THEN '\"{field.name}\" must be an RFC 3339 time with an offset, got ' || {shown} END"
         )
     return failures
 
 
 def validated_lines_sql(lines_relation: str) -> str:
-    """A query over `lines_relation(source_file, line_number, raw_line)` that adds
-    `reason` (NULL for a valid record) and one typed column per contract field."""
+    """A query over `lines_relation(source_file, line_number, raw_line, read_error)` that
+    adds `reason` (NULL for a valid record) and one typed column per contract field.
+
+    `read_error`, when set, is a reason found while reading the line (bad UTF-8)."""
     contract_fields = fields()
     paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
+    # Each line is parsed once, into the JSON text of each contract field; every rule
+    # then reads plain columns instead of parsing JSON again.
+    split = ",\n        ".join(
+        f"{_json_kind(f'vals[{i + 1}]')} AS {_kind(i)}, {_plain_text(f'vals[{i + 1}]')} AS {_text(i)}"
+        for i in range(len(contract_fields))
+    )
     failures = [
         expr for index, field in enumerate(contract_fields) for expr in _rule_failures(field, index)
     ]
-    typed = ",\n        ".join(
-        f"CASE WHEN reason IS NULL THEN "
-        f"CAST(json_extract_string(vals[{i + 1}], '$') AS {f.sql_type}) END AS {f.name}"
+    typed = ",\n    ".join(
+        f"CASE WHEN reason IS NULL THEN {_typed_value(f, i)} END AS {f.name}"
         for i, f in enumerate(contract_fields)
     )
     return f"""
@@ -163,21 +220,30 @@ WITH parsed AS (
         source_file,
         line_number,
         raw_line,
+        read_error,
         json_valid(raw_line) AS is_json,
-        CASE WHEN json_valid(raw_line) AND json_type(raw_line) = 'OBJECT'
+        -- Valid JSON that starts with '{{' is an object.
+        CASE WHEN json_valid(raw_line) AND starts_with(ltrim(raw_line), '{{')
              THEN json_extract(raw_line, [{paths}]) END AS vals
     FROM {lines_relation}
+),
+split AS (
+    SELECT
+        *,
+        {split}
+    FROM parsed
 ),
 checked AS (
     SELECT
         *,
         CASE
+            WHEN read_error IS NOT NULL THEN read_error
             WHEN trim(raw_line) = '' THEN 'empty line'
             WHEN NOT is_json THEN 'line is not valid JSON: ' || left(raw_line, 60)
             WHEN vals IS NULL THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
         END AS reason
-    FROM parsed
+    FROM split
 )
 SELECT
     source_file,

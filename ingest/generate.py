@@ -2,8 +2,10 @@
 
 `generate_logs` writes one folder per landing day, ``out_dir/dt=YYYY-MM-DD/part-NNNNN.<ext>``,
 holding one JSON object per line (``jsonl`` / ``jsonl.gz``) or the same columns as Parquet.
-What a record means is defined in ``shared/design/METRICS.md``; the record contract is
-``RECORD_SCHEMA`` plus the field rules in `_simulate_day`.
+What a record means is defined in ``shared/design/METRICS.md``; the columns are
+``RECORD_SCHEMA`` and the rules between fields are listed in `_simulate_day`. Every valid
+record passes the loader's contract (``ingest/schema/request_log.schema.json``); every
+malformed line fails it.
 
 How the data is made, and why:
 
@@ -31,6 +33,7 @@ from __future__ import annotations
 import re
 import time
 import zlib
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -291,7 +294,7 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
     began = time.perf_counter()
     out_dir = Path(out_dir)
     start = start.date() if isinstance(start, datetime) else start
-    _check_arguments(days, requests_per_day, fmt, duplicate_rate, late_rate, malformed_rate, files_per_day)
+    _check_arguments(days, requests_per_day, seed, fmt, duplicate_rate, late_rate, malformed_rate, files_per_day)
 
     catalogue = _Catalogue.build()
     cat_rng = _rng(seed, 0, _STREAM_CATALOGUE)
@@ -320,11 +323,11 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
             n_malformed = round(malformed_rate * n)
             malformed = _malformed_rows(catalogue, keys, day, n_malformed, fmt,
                                         _rng(seed, day.toordinal(), _STREAM_MALFORMED))
-            today = [_Delivery(table.take(plan.today_rows), plan.today_arrival), malformed]
+            today = [_Delivery(table, plan.today_arrival, rows=plan.today_rows), malformed]
             if carry is not None:
                 today.append(carry)
             summary.files += writer.write_day(_day_folder(out_dir, day), today, files_per_day)
-            carry = _Delivery(table.take(plan.next_rows), plan.next_arrival)
+            carry = _Delivery(table.take(plan.next_rows), plan.next_arrival)  # small: keep only these
 
             summary.records += n
             summary.duplicates += plan.duplicates
@@ -332,7 +335,7 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
             summary.malformed += n_malformed
 
         # The last day's late records and next-day duplicates still have to land somewhere.
-        if carry is not None and carry.rows:
+        if carry is not None and carry.table.num_rows:
             summary.files += writer.write_day(_day_folder(out_dir, summary.days[-1] + timedelta(1)),
                                               [carry], files_per_day)
         summary.lines_written = writer.lines_written
@@ -341,8 +344,10 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
     return summary
 
 
-def _check_arguments(days: int, requests_per_day: int, fmt: str, duplicate_rate: float, late_rate: float,
-                     malformed_rate: float, files_per_day: int) -> None:
+def _check_arguments(days: int, requests_per_day: int, seed: int, fmt: str, duplicate_rate: float,
+                     late_rate: float, malformed_rate: float, files_per_day: int) -> None:
+    if seed < 0:
+        raise ValueError(f"seed={seed}: must be a non-negative integer")
     if fmt not in FORMATS:
         raise ValueError(f"fmt={fmt!r} is not supported; use one of {', '.join(FORMATS)}")
     if days < 1:
@@ -568,7 +573,7 @@ def _lognormal(rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray |
 # --------------------------------------------------------------------------- one day of records
 
 def _simulate_day(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator) -> dict:
-    """Draw the day's n valid records as numpy columns, sorted by created_at.
+    """Draw the day's n valid records as numpy columns (dict name -> array), by created_at.
 
     Rules every record keeps (the ingest contract):
     cached_input_tokens + cache_write_tokens <= input_tokens; reasoning_tokens <= output_tokens;
@@ -576,100 +581,114 @@ def _simulate_day(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.rando
     streamed successes have 0 < first_token_ms <= latency_ms, and
     latency_ms = time to first token + output_tokens / tokens-per-second + a little overhead.
     """
-    day_start = _epoch_ms(day)
-    hour = _choose(_cdf(np.array(HOURLY_TRAFFIC)), rng.random(n))
-    created_ms = np.sort(day_start + hour * HOUR_MS + rng.integers(0, HOUR_MS, n))
+    cols = _draw_requests(cat, keys, day, n, rng)
+    _draw_outcome(cols, cat, rng)
+    _draw_tokens(cols, cat, keys, rng)
+    _draw_latency(cols, cat, rng)
+    _blank_failures(cols, rng)
+    cols["cost_micro"] = _cost_micro_usd(cols, cat)
+    return cols
 
+
+def _draw_requests(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator) -> dict:
+    """When, by whom, to which model and provider; ids and timestamp offsets."""
+    hour = _choose(_cdf(np.array(HOURLY_TRAFFIC)), rng.random(n))
+    created_ms = np.sort(_epoch_ms(day) + hour * HOUR_MS + rng.integers(0, HOUR_MS, n))
     key = _choose(keys.cdf, rng.random(n))
     model = _choose_per_row(keys.model_cdf, key, rng.random(n))
-    route_slot = _choose_per_row(cat.model_route_cdf, model, rng.random(n))
-    route = cat.model_route_ids[model, route_slot]
-    provider = cat.route_provider[route]
+    route = cat.model_route_ids[model, _choose_per_row(cat.model_route_cdf, model, rng.random(n))]
+    offsets = np.array(TIMESTAMP_OFFSETS_MIN)[rng.integers(0, len(TIMESTAMP_OFFSETS_MIN), n)]
+    return dict(
+        created_ms=created_ms,
+        offset_min=np.where(rng.random(n) < OFFSET_SHARE, offsets, 0),
+        request_bytes=rng.integers(0, 256, (n, 12), dtype=np.uint8),
+        key=key, model=model, route=route, provider=cat.route_provider[route],
+        subscription=keys.subscription[key],
+        stream=rng.random(n) < keys.stream_p[key],
+        web_calls=np.where(rng.random(n) < keys.web_search_p[key],
+                           np.minimum(rng.geometric(0.55, n), 5), 0).astype(np.int64),
+    )
 
-    # Status and error type: each provider fails at its own rate.
-    error = rng.random(n) < cat.provider_error_rate[provider]
-    err_names = list(ERROR_TYPES)
-    err_kind = _choose(_cdf(np.array([ERROR_TYPES[e][0] for e in err_names])), rng.random(n))
-    error_type = np.where(error, err_kind, -1)
+
+def _draw_outcome(cols: dict, cat: _Catalogue, rng: np.random.Generator) -> None:
+    """Success or error: each provider fails at its own rate; errors get a type and status."""
+    n = cols["key"].size
+    error = rng.random(n) < cat.provider_error_rate[cols["provider"]]
+    kind = _choose(_cdf(np.array([spec[0] for spec in ERROR_TYPES.values()])), rng.random(n))
     http_status = np.full(n, 200, dtype=np.int64)
-    for code, name in enumerate(err_names):
-        statuses = np.array(ERROR_TYPES[name][1])
-        mine = error & (err_kind == code)
-        http_status[mine] = statuses[rng.integers(0, statuses.size, int(mine.sum()))]
-    success = ~error
+    for code, (_, statuses, _, _, _) in enumerate(ERROR_TYPES.values()):
+        mine = error & (kind == code)
+        http_status[mine] = np.array(statuses)[rng.integers(0, len(statuses), int(mine.sum()))]
+    cols.update(error=error, error_type=np.where(error, kind, -1), http_status=http_status)
 
-    stream = rng.random(n) < keys.stream_p[key]
-    web_calls = np.where(rng.random(n) < keys.web_search_p[key],
-                         np.minimum(rng.geometric(0.55, n), 5), 0).astype(np.int64)
 
-    # Prompts: log-normal body with a Pareto tail (pasted documents, long agent contexts).
-    prompt = _lognormal(rng, cat.model_in_median[model] * keys.prompt_scale[key], 1.2)
+def _draw_tokens(cols: dict, cat: _Catalogue, keys: _Keys, rng: np.random.Generator) -> None:
+    """Prompt, completion, reasoning and prompt-cache token counts, and the finish reason."""
+    model, n = cols["model"], cols["model"].size
+
+    # Prompts: log-normal body with a Pareto tail (pasted documents, long agent contexts);
+    # web-search results are fed back to the model as input.
+    prompt = _lognormal(rng, cat.model_in_median[model] * keys.prompt_scale[cols["key"]], 1.2)
     tail = rng.random(n) < 0.08
     prompt[tail] *= 1.0 + rng.pareto(1.3, int(tail.sum()))
-    prompt += web_calls * rng.uniform(800, 3000, n)   # search results are fed back as input
-    cap = cat.model_prompt_cap[model]
-    input_tokens = np.clip(np.ceil(prompt), 1, cap).astype(np.int64)
+    prompt += cols["web_calls"] * rng.uniform(800, 3000, n)
+    input_tokens = np.clip(np.ceil(prompt), 1, cat.model_prompt_cap[model]).astype(np.int64)
 
     # Completions: visible text plus hidden reasoning on reasoning requests, capped at max_out.
     visible = np.ceil(_lognormal(rng, cat.model_out_median[model], 1.0))
     reasons = rng.random(n) < cat.model_reasoning[model]
     reasoning = np.where(reasons, np.ceil(_lognormal(rng, 2.0 * cat.model_out_median[model], 1.1)), 0.0)
     max_out = cat.model_max_out[model]
-    hit_cap = visible + reasoning >= max_out
     output_tokens = np.minimum(visible + reasoning, max_out).astype(np.int64)
-    reasoning_tokens = np.minimum(reasoning, output_tokens).astype(np.int64)
-
-    fin_names = list(FINISH_REASONS)
     finish = _choose(_cdf(np.array(list(FINISH_REASONS.values()))), rng.random(n))
-    finish = np.where(hit_cap, fin_names.index("length"), finish)
+    finish = np.where(visible + reasoning >= max_out, list(FINISH_REASONS).index("length"), finish)
 
     # Prompt caching: reads on about half of the long prompts, writes on some of the rest.
-    cache_mode = cat.route_cache[route]
-    cacheable = success & (cache_mode > 0) & (input_tokens >= MIN_CACHEABLE_PROMPT)
+    cache_mode = cat.route_cache[cols["route"]]
+    cacheable = (cache_mode > 0) & (input_tokens >= MIN_CACHEABLE_PROMPT)
     read = cacheable & (rng.random(n) < 0.55)
     cached = np.where(read, np.floor(input_tokens * rng.uniform(0.35, 0.97, n)), 0).astype(np.int64)
     write = cacheable & (cache_mode == 2) & (rng.random(n) < 0.30)
     cache_write = np.where(write, np.floor((input_tokens - cached) * rng.uniform(0.3, 1.0, n)), 0).astype(np.int64)
 
-    # Latency: first token after queueing, prefill and any web searches, then decoding at
-    # the route's speed; non-streamed requests pay the same before the body is sent.
+    # Providers that cannot measure a count leave it out, unless they are "report 0" kind.
+    omits = cat.provider_omits[cols["provider"]]
+    cols.update(
+        input_tokens=input_tokens, output_tokens=output_tokens, finish=finish,
+        reasoning=np.minimum(reasoning, output_tokens).astype(np.int64),
+        reasoning_known=(cat.model_reasoning[model] > 0) | ~omits,
+        cached=cached, cache_write=cache_write, cache_known=(cache_mode > 0) | ~omits,
+    )
+
+
+def _draw_latency(cols: dict, cat: _Catalogue, rng: np.random.Generator) -> None:
+    """Time to first token (queueing, prefill, web searches), then decoding at the route's speed.
+
+    Non-streamed requests pay the same before the body is sent; they only do not report
+    first_token_ms.
+    """
+    route, n = cols["route"], cols["route"].size
+    uncached = cols["input_tokens"] - cols["cached"]
     ttft = (_lognormal(rng, cat.route_ttft[route, 0], cat.route_ttft[route, 1])
-            + (input_tokens - cached) / PREFILL_TPS * 1000 + cached / CACHED_PREFILL_TPS * 1000
-            + web_calls * _lognormal(rng, np.full(n, 900.0), 0.5))
+            + uncached / PREFILL_TPS * 1000 + cols["cached"] / CACHED_PREFILL_TPS * 1000
+            + cols["web_calls"] * _lognormal(rng, np.full(n, 900.0), 0.5))
     tps = _lognormal(rng, cat.route_tps[route, 0], cat.route_tps[route, 1])
     first_token = np.maximum(np.ceil(ttft), 1).astype(np.int64)
-    latency = first_token + np.round(output_tokens / tps * 1000).astype(np.int64) + rng.integers(0, 25, n)
+    decode_ms = np.round(cols["output_tokens"] / tps * 1000).astype(np.int64)
+    cols.update(first_token=first_token, latency=first_token + decode_ms + rng.integers(0, 25, n))
 
-    # Failed requests: nothing generated; rejections never billed the prompt.
-    err_latency = np.zeros(n)
-    for code, name in enumerate(err_names):
-        _, _, billed, median, sigma = ERROR_TYPES[name]
-        mine = error & (err_kind == code)
-        err_latency[mine] = _lognormal(rng, np.full(int(mine.sum()), float(median)), sigma)
+
+def _blank_failures(cols: dict, rng: np.random.Generator) -> None:
+    """Failed requests generate nothing; rejections (429, 400) never billed the prompt."""
+    error = cols["error"]
+    for code, (_, _, billed, median, sigma) in enumerate(ERROR_TYPES.values()):
+        mine = error & (cols["error_type"] == code)
+        cols["latency"][mine] = np.maximum(np.ceil(_lognormal(rng, np.full(int(mine.sum()), float(median)), sigma)), 1)
         if not billed:
-            input_tokens[mine] = 0
-    latency = np.where(error, np.maximum(np.ceil(err_latency), 1).astype(np.int64), latency)
-    for column in (output_tokens, reasoning_tokens, cached, cache_write, web_calls):
-        column[error] = 0
-    finish = np.where(error, -1, finish)
-
-    omits = cat.provider_omits[provider]
-    cols = dict(
-        created_ms=created_ms,
-        request_bytes=rng.integers(0, 256, (n, 12), dtype=np.uint8),
-        offset_min=np.where(rng.random(n) < OFFSET_SHARE,
-                            np.array(TIMESTAMP_OFFSETS_MIN)[rng.integers(0, len(TIMESTAMP_OFFSETS_MIN), n)], 0),
-        key=key, model=model, provider=provider,
-        subscription=keys.subscription[key],
-        error=error, http_status=http_status, error_type=error_type, finish=finish,
-        stream=stream,
-        input_tokens=input_tokens, output_tokens=output_tokens,
-        cached=cached, cache_write=cache_write, cache_known=(cache_mode > 0) | ~omits,
-        reasoning=reasoning_tokens, reasoning_known=(cat.model_reasoning[model] > 0) | ~omits,
-        web_calls=web_calls, latency=latency, first_token=first_token,
-    )
-    cols["cost_micro"] = _cost_micro_usd(cols, cat)
-    return cols
+            cols["input_tokens"][mine] = 0
+    for name in ("output_tokens", "reasoning", "cached", "cache_write", "web_calls"):
+        cols[name][error] = 0
+    cols["finish"] = np.where(error, -1, cols["finish"])
 
 
 def _cost_micro_usd(cols: dict, cat: _Catalogue) -> np.ndarray:
@@ -712,7 +731,8 @@ def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
 
     ok = ~cols["error"]
     late_first_token = _pick(rng, np.flatnonzero(ok & cols["stream"]), per_rule)
-    cols["first_token"][late_first_token] = cols["latency"][late_first_token] + rng.integers(1, 2000, late_first_token.size)
+    overshoot = rng.integers(1, 2000, late_first_token.size)
+    cols["first_token"][late_first_token] = cols["latency"][late_first_token] + overshoot
 
     candidates = ok & cols["cache_known"]
     candidates[late_first_token] = False
@@ -802,7 +822,8 @@ def _rfc3339_ms(created_ms: np.ndarray, offset_min: np.ndarray) -> pa.Array:
     for pos, value, width in ((11, hh, 2), (14, mm, 2), (17, ss, 2), (20, milli, 3)):
         for digit in range(width):
             out[:, pos + width - 1 - digit] += ((value // 10 ** digit) % 10).astype(np.uint8)
-    suffixes = ["Z"] + [f"{'+' if m > 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in TIMESTAMP_OFFSETS_MIN]
+    suffixes = ["Z"] + [f"{'+' if m > 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+                        for m in TIMESTAMP_OFFSETS_MIN]
     suffix_code = np.zeros(local.size, dtype=np.int64)
     for code, minutes in enumerate(TIMESTAMP_OFFSETS_MIN, start=1):
         suffix_code[offset_min == minutes] = code
@@ -832,12 +853,14 @@ class _Plan:
 
 @dataclass
 class _Delivery:
+    """Rows bound for one landing folder, with the time each arrives there (for file order)."""
+
     table: pa.Table
     arrival_ms: np.ndarray
+    rows: np.ndarray | None = None   # row numbers in table, one per arrival_ms entry; None = all
 
-    @property
-    def rows(self) -> int:
-        return self.table.num_rows
+    def row_numbers(self) -> np.ndarray:
+        return np.arange(self.table.num_rows) if self.rows is None else self.rows
 
 
 def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: float,
@@ -846,12 +869,12 @@ def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: floa
 
     Late records lean towards the end of the day, where a log shipper's lag pushes them
     past midnight. A duplicate lands with its original or, sometimes, a day later; a
-    late record's duplicate lands with it (never two days after created_at).
+    late record's duplicate lands with it (never two days after created_at). Files list
+    records by created_at; a duplicate is re-sent a while after its request finished.
     """
     created, latency = cols["created_ms"], cols["latency"]
     n = created.size
     day_start, next_start = _epoch_ms(day), _epoch_ms(day + timedelta(1))
-    written = created + latency  # a log line is written when the response has finished
 
     n_late = round(late_rate * n)
     late = np.zeros(n, dtype=bool)
@@ -867,7 +890,8 @@ def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: floa
 
     on_time = np.flatnonzero(~late)
     today_rows = np.concatenate([on_time, dup_today])
-    today_arrival = np.concatenate([written[on_time], written[dup_today] + rng.integers(1_000, 900_000, dup_today.size)])
+    resent = created[dup_today] + latency[dup_today] + rng.integers(1_000, 900_000, dup_today.size)
+    today_arrival = np.concatenate([created[on_time], resent])
     next_rows = np.concatenate([np.flatnonzero(late), dup[dup_next]])
     next_arrival = next_start + rng.integers(0, 6 * HOUR_MS, next_rows.size)
     return _Plan(today_rows, today_arrival, next_rows, next_arrival, duplicates=int(dup.size), late=n_late)
@@ -875,7 +899,7 @@ def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: floa
 
 def _malformed_rows(cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str,
                     rng: np.random.Generator) -> _Delivery:
-    """m broken extra rows, made from fresh records so that they never collide with valid ones.
+    """m broken extra rows, made from fresh records (own seed stream, so new request ids).
 
     Every kind appears (almost) equally often. For JSON the broken line travels in the
     _LINE_OVERRIDE column; Parquet rows are broken in their typed columns.
@@ -932,8 +956,7 @@ def _break_columns(table: pa.Table, kinds: list[str], rng: np.random.Generator) 
         table = table.set_column(table.schema.get_field_index(name), name,
                                  pc.if_else(pa.array(mask), pa.scalar(None, col.type), col))
     bad = kinds_arr == "bad_billing_mode"
-    bad_values = pa.array(np.array(BAD_BILLING_MODES, dtype=object)[rng.integers(0, len(BAD_BILLING_MODES), len(kinds))],
-                          type=pa.string())
+    bad_values = _labels(list(BAD_BILLING_MODES), rng.integers(0, len(BAD_BILLING_MODES), len(kinds)))
     idx = table.schema.get_field_index("billing_mode")
     return table.set_column(idx, "billing_mode", pc.if_else(pa.array(bad), bad_values, table["billing_mode"]))
 
@@ -983,31 +1006,42 @@ def _string_bytes(arr: pa.Array) -> memoryview:
 
 
 class _Writer:
-    """Writes landing-day folders in one format; counts lines; compresses off-thread."""
+    """Writes landing-day folders in one format and counts the lines.
+
+    JSON batches are compressed and written by one worker thread (zlib releases the GIL),
+    so the main thread simulates and encodes the next batch, or the next day, meanwhile.
+    One worker keeps every file's writes in order; a short queue bounds the memory.
+    """
+
+    MAX_QUEUED_BATCHES = 3
 
     def __init__(self, fmt: str):
         self.fmt = fmt
         self.ext = FORMATS[fmt]
         self.lines_written = 0
-        # One worker keeps the compressor's calls in order while the main thread encodes.
         self._pool = ThreadPoolExecutor(max_workers=1)
+        self._queued: deque[Future] = deque()
 
     def __enter__(self) -> "_Writer":
         return self
 
     def __exit__(self, *exc) -> None:
-        self._pool.shutdown(wait=True)
+        try:
+            while self._queued:
+                self._queued.popleft().result()  # re-raises a worker's error here
+        finally:
+            self._pool.shutdown(wait=True)
 
     def write_day(self, folder: Path, deliveries: list[_Delivery], files_per_day: int) -> list[Path]:
         """Write the day's rows in arrival order, split into at most files_per_day files."""
         folder.mkdir(parents=True, exist_ok=True)
         _clear_parts(folder)
-        table, arrival = _combine(deliveries)
-        order = np.argsort(arrival, kind="stable")
+        table = _in_arrival_order(deliveries)
+        bounds = np.linspace(0, table.num_rows, files_per_day + 1).round().astype(int)
         paths = []
-        for number, chunk in enumerate(c for c in np.array_split(order, files_per_day) if c.size):
+        for number, (begin, end) in enumerate((b, e) for b, e in zip(bounds[:-1], bounds[1:]) if e > b):
             path = folder / f"part-{number:05d}.{self.ext}"
-            part = table.take(pa.array(chunk))
+            part = table.slice(begin, end - begin)
             if self.fmt == "parquet":
                 pq.write_table(part.select(RECORD_SCHEMA.names), path, compression="zstd")
             else:
@@ -1017,36 +1051,57 @@ class _Writer:
         return paths
 
     def _write_json(self, path: Path, table: pa.Table) -> None:
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if self.fmt == "jsonl.gz" else None
-        with open(path, "wb") as fh:
-            pending: Future | None = None
-            for begin in range(0, table.num_rows, ENCODE_BATCH_ROWS):
-                lines = _json_lines(table.slice(begin, ENCODE_BATCH_ROWS)).combine_chunks()
-                if pending is not None:
-                    pending.result()
-                pending = self._pool.submit(_emit, fh, compressor, lines)
-            if pending is not None:
-                pending.result()
-            if compressor is not None:
-                fh.write(compressor.flush())
+        sink = _JsonSink(path, gzip=self.fmt == "jsonl.gz")
+        for begin in range(0, table.num_rows, ENCODE_BATCH_ROWS):
+            self._queue(sink.write, _json_lines(table.slice(begin, ENCODE_BATCH_ROWS)).combine_chunks())
+        self._queue(sink.close)
+
+    def _queue(self, task, *args) -> None:
+        self._queued.append(self._pool.submit(task, *args))
+        while len(self._queued) > self.MAX_QUEUED_BATCHES:
+            self._queued.popleft().result()
 
 
-def _emit(fh, compressor, lines: pa.Array) -> None:
-    data = _string_bytes(lines)
-    fh.write(compressor.compress(data) if compressor is not None else data)
+class _JsonSink:
+    """One JSON-lines file; gzip without a timestamp in the header, so bytes are reproducible."""
+
+    def __init__(self, path: Path, gzip: bool):
+        self._fh = open(path, "wb")
+        self._compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 31) if gzip else None
+
+    def write(self, lines: pa.Array) -> None:
+        data = _string_bytes(lines)
+        self._fh.write(self._compressor.compress(data) if self._compressor else data)
+
+    def close(self) -> None:
+        if self._compressor:
+            self._fh.write(self._compressor.flush())
+        self._fh.close()
 
 
-def _combine(deliveries: list[_Delivery]) -> tuple[pa.Table, np.ndarray]:
-    """Stack deliveries into one table; a _LINE_OVERRIDE column is kept only if one has it."""
+def _in_arrival_order(deliveries: list[_Delivery]) -> pa.Table:
+    """All rows of a landing day in arrival order, copied once (not at all if already in order).
+
+    A _LINE_OVERRIDE column is kept only if some delivery has one.
+    """
+    deliveries = [d for d in deliveries if d.table.num_rows]
     with_override = any(_LINE_OVERRIDE in d.table.column_names for d in deliveries)
-    tables = []
+    tables, numbers, offset = [], [], 0
     for d in deliveries:
         t = d.table
         if with_override and _LINE_OVERRIDE not in t.column_names:
             t = t.append_column(_LINE_OVERRIDE, pa.nulls(t.num_rows, pa.string()))
         tables.append(t)
-    arrival = np.concatenate([d.arrival_ms for d in deliveries]) if deliveries else np.zeros(0, np.int64)
-    return pa.concat_tables(tables).combine_chunks(), arrival
+        numbers.append(d.row_numbers() + offset)
+        offset += t.num_rows
+    if not tables:
+        return RECORD_SCHEMA.empty_table()
+    arrival = np.concatenate([d.arrival_ms for d in deliveries])
+    order = np.concatenate(numbers)[np.argsort(arrival, kind="stable")]
+    combined = pa.concat_tables(tables)  # zero-copy: the tables become chunks
+    if order.size == combined.num_rows and np.array_equal(order, np.arange(order.size)):
+        return combined
+    return combined.take(pa.array(order))
 
 
 def _clear_parts(folder: Path) -> None:

@@ -8,6 +8,7 @@ transaction: a re-run gives the same rows, and a crash half-way leaves the previ
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import hashlib
 import zlib
@@ -16,6 +17,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -24,6 +26,7 @@ from ingest.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema
 
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+SKIPPED_REASON = "not loaded: only .jsonl, .jsonl.gz and .parquet files are read"
 
 
 @dataclass
@@ -45,6 +48,7 @@ class PartitionReport:
     duplicates_across_days: int = 0  # request_ids of this day also delivered on another day
     event_dates: list[date] = field(default_factory=list)  # UTC days the valid records fall on
     missing: bool = False  # the landing folder does not exist
+    skipped_files: list[str] = field(default_factory=list)  # not .jsonl/.jsonl.gz/.parquet
 
     @property
     def unreadable_files(self) -> list[FileReport]:
@@ -60,6 +64,8 @@ class PartitionReport:
         )
         for bad in self.unreadable_files:
             text += f"\n  unreadable file {bad.path}: {bad.error}"
+        for path in self.skipped_files:
+            text += f"\n  skipped {path}: {SKIPPED_REASON}"
         return text
 
 
@@ -67,43 +73,84 @@ def landing_path(settings: Settings, landing_date: date) -> Path:
     return settings.landing_dir / f"dt={landing_date.isoformat()}"
 
 
-def _landing_files(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.iterdir() if p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES)
+def _landing_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The files to load, and the files of a format the loader does not read.
+
+    Names starting with "." or "_" (editor backups, `_SUCCESS` markers) are not logs.
+    """
+    candidates = sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
     )
+    supported = [p for p in candidates if p.name.endswith(SUPPORTED_SUFFIXES)]
+    return supported, [p for p in candidates if p not in supported]
 
 
 def _lines_of_text_file(path: Path) -> pa.Table:
+    """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
+    read_error); the lines are split as bytes by Arrow, never decoded line by line."""
     data = path.read_bytes()
     if path.name.endswith(".gz"):
         data = gzip.decompress(data)
-    text = data.decode("utf-8", errors="replace")
-    if text.endswith("\n"):
-        text = text[:-1]
-    lines = pc.split_pattern(pa.array([text], pa.large_string()), "\n").flatten()
-    lines = pc.utf8_rtrim(lines, "\r")
-    if len(text) == 0:
-        lines = lines.slice(0, 0)
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8) :]
+    whole = pa.LargeBinaryArray.from_buffers(  # the bytes as one Arrow value, not copied
+        pa.large_binary(),
+        1,
+        [None, pa.py_buffer(np.array([0, len(data)], np.int64)), pa.py_buffer(data)],
+    )
+    lines = pc.split_pattern(whole, b"\n").flatten()
+    if len(lines) and len(lines[-1].as_py()) == 0:
+        lines = lines.slice(0, len(lines) - 1)  # the newline ending the last line
+    read_errors = pa.nulls(len(lines), pa.string())
+    try:
+        text = lines.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        text, read_errors = _decode_line_by_line(lines)
+    if b"\r" in data:
+        text = pc.utf8_rtrim(text, "\r")  # Windows line ends
     return pa.table(
         {
-            "line_number": pa.array(range(1, len(lines) + 1), pa.int64()),
-            "raw_line": lines,
+            "line_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
+            "raw_line": text,
+            "read_error": read_errors,
         }
     )
 
 
+def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Decode a file that is not all UTF-8: a bad line is kept (undecodable bytes shown
+    as U+FFFD) with a reason, so it is rejected instead of loaded with altered text."""
+    texts, errors = [], []
+    for raw in lines.to_pylist():
+        try:
+            texts.append(raw.decode("utf-8"))
+            errors.append(None)
+        except UnicodeDecodeError as error:
+            texts.append(raw.decode("utf-8", errors="replace"))
+            errors.append(f"line is not valid UTF-8 (bad byte at position {error.start + 1})")
+    return pa.array(texts, pa.large_string()), pa.array(errors, pa.string())
+
+
 def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
     # Parquet rows become JSON objects so that both formats pass the same contract checks.
-    columns = [
-        row[0]
-        for row in connection.execute(
-            "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
-        ).fetchall()
-    ]
-    record = ", ".join('"' + name.replace('"', '""') + '"' for name in columns)
+    columns = connection.execute(
+        "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
+    ).fetchall()
+    fields = []
+    for name, column_type, *_ in columns:
+        quoted = '"' + name.replace('"', '""') + '"'
+        if column_type == "TIMESTAMP WITH TIME ZONE":
+            # A UTC-adjusted Parquet timestamp is an instant: write it as RFC 3339 in UTC
+            # (DuckDB's own JSON rendering, "+00", is not RFC 3339). A naive TIMESTAMP has
+            # no offset and is left as is, for the contract to reject.
+            fields.append(f"{quoted} := strftime({quoted}, '%Y-%m-%dT%H:%M:%S.%fZ')")
+        else:
+            fields.append(quoted)
+    record = ", ".join(fields)
     return connection.sql(
         f"SELECT file_row_number + 1 AS line_number, "
-        f"CAST(to_json(struct_pack({record})) AS VARCHAR) AS raw_line "
+        f"CAST(to_json(struct_pack({record})) AS VARCHAR) AS raw_line, "
+        "CAST(NULL AS VARCHAR) AS read_error "
         "FROM read_parquet(?, file_row_number = true) ORDER BY line_number",
         params=[str(path)],
     ).to_arrow_table()
@@ -135,8 +182,9 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     """Replace landing day `landing_date` in the raw tables with what its files hold now."""
     folder = landing_path(settings, landing_date)
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
-    files = _landing_files(folder) if folder.is_dir() else []
+    files, skipped = _landing_files(folder) if folder.is_dir() else ([], [])
     report.missing = not folder.is_dir()
+    report.skipped_files = [str(p) for p in skipped]
     now = datetime.now(timezone.utc)
 
     connection = connect(settings, wait_seconds=60)
@@ -145,7 +193,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         file_rows = []
         connection.execute(
             "CREATE OR REPLACE TEMP TABLE landing_lines "
-            "(source_file VARCHAR, line_number BIGINT, raw_line VARCHAR)"
+            "(source_file VARCHAR, line_number BIGINT, raw_line VARCHAR, read_error VARCHAR)"
         )
         for path in files:
             stat = path.stat()
@@ -162,8 +210,8 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 )
                 connection.register("file_lines", lines)
                 connection.execute(
-                    "INSERT INTO landing_lines SELECT source_file, line_number, raw_line "
-                    "FROM file_lines"
+                    "INSERT INTO landing_lines "
+                    "SELECT source_file, line_number, raw_line, read_error FROM file_lines"
                 )
                 connection.unregister("file_lines")
             file_rows.append(
@@ -203,8 +251,10 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         connection.execute(
             f"INSERT INTO raw.request_logs (landing_date, source_file, line_number, {columns}, "
             "ingested_at) "
+            # landing_lines was filled file by file, line by line, and DuckDB keeps
+            # insertion order, so the rows arrive in file and line order without a sort.
             f"SELECT ?, source_file, line_number, {columns}, ? FROM landing_checked "
-            "WHERE reason IS NULL ORDER BY source_file, line_number",
+            "WHERE reason IS NULL",
             [landing_date, now],
         )
         connection.execute(

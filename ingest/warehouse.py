@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS raw.request_logs (
     latency_ms          DOUBLE NOT NULL,
     first_token_ms      DOUBLE,
     cost_usd            DOUBLE,
-    schema_version      INTEGER,
+    schema_version      BIGINT,
     ingested_at         TIMESTAMPTZ NOT NULL
 );
 

@@ -219,6 +219,34 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     print(f"({len(frame)} rows)")
 
 
+# ------------------------------------------------------------------------------ report
+
+
+def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    from orchestration.report import dashboard, latest_period, period_containing, render
+
+    chosen = {"api_key_id": args.api_key, "model": args.model, "provider": args.provider}
+    described = ", ".join(f"{k}={v}" for k, v in chosen.items())
+    if args.date is None:
+        period_start = latest_period(settings, args.period, chosen)
+        if period_start is None:
+            raise UsageError(
+                f"No pay-as-you-go requests match {described} in any {args.period}; check the "
+                "names (llm-usage sql \"SELECT DISTINCT api_key_id, model, provider FROM "
+                "main_marts.mart_usage_summary\") "
+                "or run `llm-usage materialize` first."
+            )
+    else:
+        period_start = period_containing(args.period, args.date)
+    panels = dashboard(settings, args.period, period_start, chosen)
+    if all(frame.empty for frame in panels.values()):
+        raise UsageError(
+            f"No pay-as-you-go requests match {described} in the {args.period} starting {period_start}."
+        )
+    heading = {"grain": args.period, "period_start": period_start.isoformat(), "filter": chosen}
+    sys.stdout.write(render(panels, heading, args.format))
+
+
 # -------------------------------------------------------------------------------- demo
 
 
@@ -339,6 +367,18 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=_positive_int, default=200)
     sql.set_defaults(handler=cmd_sql)
+
+    report = commands.add_parser("report", help="print the dashboard's three tabs from the marts")
+    report.add_argument("--period", choices=["day", "week", "month"], required=True)
+    report.add_argument(
+        "--date", type=_parse_day,
+        help="any day in the period, YYYY-MM-DD (default: the latest period with data)",
+    )
+    report.add_argument("--api-key", default="*", help="one API key id (default: all)")
+    report.add_argument("--model", default="*", help="one model slug (default: all)")
+    report.add_argument("--provider", default="*", help="one provider (default: all)")
+    report.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    report.set_defaults(handler=cmd_report)
 
     demo = commands.add_parser("demo", help="generate a month of sample logs, build, and report")
     demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)

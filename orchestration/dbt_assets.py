@@ -43,7 +43,11 @@ def prepare_manifest(project: DbtProject = dbt_project) -> None:
     CI load the definitions directly, so they need it too.
     """
     if _manifest_is_stale(project):
-        project.preparer.prepare(project)
+        # With the executable named, as the preparer looks for `dbt` on PATH, which an
+        # un-activated virtualenv (`.venv/bin/pytest`, `.venv/bin/llm-usage`) lacks.
+        DbtCliResource(project_dir=project, dbt_executable=DBT_EXECUTABLE).cli(
+            ["parse", "--quiet"], target_path=project.target_path
+        ).wait()
 
 
 prepare_manifest()

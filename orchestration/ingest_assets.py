@@ -5,13 +5,15 @@ from datetime import date
 
 from dagster import (
     AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
-    asset,
+    multi_asset,
 )
 
-from ingest.load import PartitionReport, load_partition
+from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from ingest.settings import Settings
 from orchestration.partitions import landing_days
 
@@ -31,20 +33,40 @@ def _report_table(reports: list[PartitionReport]) -> str:
     return "\n".join(rows)
 
 
-@asset(
-    key=["raw", "request_logs"],
+REQUEST_LOGS = AssetKey(["raw", "request_logs"])
+REJECTED = AssetKey(["raw", "request_logs_rejected"])
+INGESTED_FILES = AssetKey(["raw", "ingested_files"])
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            REQUEST_LOGS,
+            description=(
+                "Valid gateway request records of one landing day (landing/dt=YYYY-MM-DD), "
+                "one row per delivery. Re-running a day replaces it."
+            ),
+            kinds={"duckdb", "python"},
+        ),
+        AssetSpec(
+            REJECTED,
+            description="Lines of the day that broke the log contract, with the reason.",
+            kinds={"duckdb"},
+        ),
+        AssetSpec(
+            INGESTED_FILES,
+            description="Every file of the day that was read, with its hash and counts.",
+            kinds={"duckdb"},
+        ),
+    ],
+    name="raw_request_logs",
     group_name="raw",
     partitions_def=landing_days,
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    kinds={"duckdb", "python"},
-    description=(
-        "Gateway request logs of one landing day (landing/dt=YYYY-MM-DD), checked against "
-        "the log contract; bad lines go to raw.request_logs_rejected. Re-running a day "
-        "replaces it."
-    ),
 )
-def raw_request_logs(context: AssetExecutionContext) -> MaterializeResult:
+def raw_request_logs(context: AssetExecutionContext):
+    """One `load_partition` per landing day writes all three raw tables in one transaction."""
     settings = Settings.from_env()
     reports = []
     for key in context.partition_keys:
@@ -52,18 +74,32 @@ def raw_request_logs(context: AssetExecutionContext) -> MaterializeResult:
         context.log.info(report.summary())
         if report.missing:
             context.log.warning(f"No landing folder for {key}: {report.landing_path}")
+        for path in report.skipped_files:
+            context.log.warning(f"Skipped {path}: {SKIPPED_REASON}")
+        # Each landing day's own counts go on that partition's materialization, also
+        # when one run (a backfill) loads many days.
+        context.add_asset_metadata(
+            _partition_metadata(report), asset_key=REQUEST_LOGS, partition_key=key
+        )
         reports.append(report)
-    unreadable = [f"{f.path}: {f.error}" for r in reports for f in r.unreadable_files]
-    metadata = {
-        "files": sum(len(r.files) for r in reports),
-        "rows_loaded": sum(r.rows_loaded for r in reports),
-        "rows_rejected": sum(r.rows_rejected for r in reports),
-        "duplicates_in_day": sum(r.duplicates_in_day for r in reports),
-        "duplicates_across_days": sum(r.duplicates_across_days for r in reports),
-        "missing_landing_days": MetadataValue.json(
-            [str(r.landing_date) for r in reports if r.missing]
+    yield MaterializeResult(
+        asset_key=REQUEST_LOGS,
+        metadata={"run_landing_days": MetadataValue.md(_report_table(reports))},
+    )
+    yield MaterializeResult(asset_key=REJECTED)
+    yield MaterializeResult(asset_key=INGESTED_FILES)
+
+
+def _partition_metadata(report: PartitionReport) -> dict:
+    return {
+        "files": len(report.files),
+        "rows_loaded": report.rows_loaded,
+        "rows_rejected": report.rows_rejected,
+        "duplicates_in_day": report.duplicates_in_day,
+        "duplicates_across_days": report.duplicates_across_days,
+        "missing_landing_folder": report.missing,
+        "unreadable_files": MetadataValue.json(
+            [{"path": f.path, "error": f.error} for f in report.unreadable_files]
         ),
-        "unreadable_files": MetadataValue.json(unreadable),
-        "per_landing_day": MetadataValue.md(_report_table(reports)),
+        "skipped_files": MetadataValue.json(report.skipped_files),
     }
-    return MaterializeResult(metadata=metadata)

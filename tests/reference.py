@@ -41,6 +41,15 @@ def _lines(path: Path) -> list[str]:
     return text.split("\n") if text else []
 
 
+def count_lines(landing_dir: Path, days: list[date] | None = None) -> int:
+    """Lines (JSON Lines) and rows (Parquet) in the landing files, valid or not."""
+    total = 0
+    for folder in sorted(landing_dir.glob("dt=*")):
+        if days is None or date.fromisoformat(folder.name[3:]) in days:
+            total += sum(len(_lines(path)) for path in folder.iterdir())
+    return total
+
+
 def read_landing(landing_dir: Path, days: list[date] | None = None) -> tuple[pd.DataFrame, int]:
     """Valid records of every landing file (one row per delivery), and the invalid count."""
     validator = _validator()

@@ -96,8 +96,10 @@ def rule_errors(rec: dict) -> list[str]:
         errors.append("schema_version")
     if rec.get("cost_usd") is not None and round(rec["cost_usd"], 6) != rec["cost_usd"]:
         errors.append("cost not rounded to 6 decimals")
-    if not re.fullmatch(r"req_[0-9a-f]{24}", rec["request_id"]) or not re.fullmatch(r"key_[a-z0-9]{8}", rec["api_key_id"]):
-        errors.append("id format")
+    if not re.fullmatch(r"req_[0-9a-f]{24}", rec["request_id"]):
+        errors.append("request_id format")
+    if not re.fullmatch(r"key_[a-z0-9]{8}", rec["api_key_id"]):
+        errors.append("api_key_id format")
     return errors
 
 
@@ -121,41 +123,42 @@ def read_rows(path: Path) -> list:
     return rows
 
 
-def landing(out_dir: Path) -> dict[date, list]:
-    """Rows per landing day, from the folders on disk."""
-    return {date.fromisoformat(folder.name[3:]): [row for f in sorted(folder.iterdir()) for row in read_rows(f)]
-            for folder in sorted(out_dir.glob("dt=*"))}
-
-
-def valid_records(out_dir: Path) -> list[tuple[date, dict]]:
-    return [(day, row) for day, rows in landing(out_dir).items() for row in rows if not type_errors(row)]
-
-
 def all_bytes(out_dir: Path) -> dict[str, bytes]:
     return {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}
+
+
+class Run:
+    """One generate_logs call and what landed on disk, parsed once."""
+
+    def __init__(self, out: Path, **kwargs):
+        self.out = out
+        self.summary = generate_logs(out, **kwargs)
+        self.landed = {date.fromisoformat(folder.name[3:]): [row for f in sorted(folder.iterdir())
+                                                             for row in read_rows(f)]
+                       for folder in sorted(out.glob("dt=*"))}
+        self.rows = [row for rows in self.landed.values() for row in rows]
+        # (landing day, record) for every line that passes the ingest contract
+        self.valid = [(day, row) for day, rows in self.landed.items() for row in rows if not type_errors(row)]
+        self.records = [rec for _, rec in self.valid]
 
 
 # --------------------------------------------------------------------------- fixtures
 
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
-    out = tmp_path_factory.mktemp("faulty")
-    summary = generate_logs(out, START, 3, 1500, seed=3, files_per_day=2, **FAULTS)
-    return out, summary
+    return Run(tmp_path_factory.mktemp("faulty"), start=START, days=3, requests_per_day=1500, seed=3,
+               files_per_day=2, **FAULTS)
 
 
 @pytest.fixture(scope="module")
 def week(tmp_path_factory):
-    out = tmp_path_factory.mktemp("week")
-    summary = generate_logs(out, START, 7, 2500, seed=5, fmt="jsonl")
-    return out, summary
+    return Run(tmp_path_factory.mktemp("week"), start=START, days=7, requests_per_day=2500, seed=5, fmt="jsonl")
 
 
 @pytest.fixture(scope="module")
 def semantic(tmp_path_factory):
-    out = tmp_path_factory.mktemp("semantic")
-    summary = generate_logs(out, START, 2, 3000, seed=9, semantic_faults=True)
-    return out, summary
+    return Run(tmp_path_factory.mktemp("semantic"), start=START, days=2, requests_per_day=3000, seed=9,
+               semantic_faults=True)
 
 
 # --------------------------------------------------------------------------- determinism
@@ -170,11 +173,9 @@ def test_same_seed_gives_same_bytes(tmp_path, fmt):
 
 
 def test_other_seed_gives_other_records(tmp_path):
-    generate_logs(tmp_path / "a", START, 1, 300, seed=1)
-    generate_logs(tmp_path / "b", START, 1, 300, seed=2)
-    ids_a = {r["request_id"] for _, r in valid_records(tmp_path / "a")}
-    ids_b = {r["request_id"] for _, r in valid_records(tmp_path / "b")}
-    assert not ids_a & ids_b
+    ids_a = {r["request_id"] for r in Run(tmp_path / "a", start=START, days=1, requests_per_day=300, seed=1).records}
+    ids_b = {r["request_id"] for r in Run(tmp_path / "b", start=START, days=1, requests_per_day=300, seed=2).records}
+    assert ids_a and ids_b and not ids_a & ids_b
 
 
 def test_a_day_does_not_depend_on_the_other_days_generated(tmp_path):
@@ -187,50 +188,42 @@ def test_a_day_does_not_depend_on_the_other_days_generated(tmp_path):
 # --------------------------------------------------------------------------- contract & counts
 
 def test_every_valid_record_keeps_the_contract(week):
-    out, summary = week
-    records = valid_records(out)
-    assert len(records) == summary.records == summary.lines_written
-    for _, rec in records:
+    assert len(week.records) == week.summary.records == week.summary.lines_written
+    for rec in week.records:
         assert rule_errors(rec) == [], rec
         assert set(rec) <= set(REQUIRED) | set(NULLABLE) | set(OPTIONAL)
-    assert len({r["request_id"] for _, r in records}) == summary.records
+    assert len({r["request_id"] for r in week.records}) == week.summary.records
 
 
 def test_created_at_offsets_name_the_same_instant_and_day(week):
-    out, _ = week
-    records = valid_records(out)
-    offsets = [r for _, r in records if not r["created_at"].endswith("Z")]
-    assert 0.03 < len(offsets) / len(records) < 0.07
+    offsets = [r for r in week.records if not r["created_at"].endswith("Z")]
+    assert 0.03 < len(offsets) / len(week.records) < 0.07
     # Without late delivery every record lands on its own UTC day, whatever its offset.
-    assert all(created_utc(r).date() == day for day, r in records)
+    assert all(created_utc(rec).date() == day for day, rec in week.valid)
 
 
 def test_summary_counts_match_the_files(faulty):
-    out, summary = faulty
-    files = sorted(p for p in out.rglob("*") if p.is_file())
-    assert sorted(summary.files) == files
-    rows = [row for day_rows in landing(out).values() for row in day_rows]
-    assert len(rows) == summary.lines_written == summary.records + summary.duplicates + summary.malformed
-    assert sum(bool(type_errors(row)) for row in rows) == summary.malformed
-    assert len({row["request_id"] for row in rows if not type_errors(row)}) == summary.records
+    summary = faulty.summary
+    assert sorted(summary.files) == sorted(p for p in faulty.out.rglob("*") if p.is_file())
+    assert len(faulty.rows) == summary.lines_written == summary.records + summary.duplicates + summary.malformed
+    assert len(faulty.rows) - len(faulty.valid) == summary.malformed
+    assert len({rec["request_id"] for rec in faulty.records}) == summary.records
 
 
 def test_fault_counts_are_exact_shares_of_each_day(faulty):
-    out, summary = faulty
-    per_day = Counter(created_utc(r).date() for _, r in {r["request_id"]: (d, r) for d, r in valid_records(out)}.values())
-    assert sorted(per_day) == summary.days
-    assert summary.duplicates == sum(round(FAULTS["duplicate_rate"] * n) for n in per_day.values())
-    assert summary.late == sum(round(FAULTS["late_rate"] * n) for n in per_day.values())
-    assert summary.malformed == sum(round(FAULTS["malformed_rate"] * n) for n in per_day.values())
+    distinct = {rec["request_id"]: rec for rec in faulty.records}
+    per_day = Counter(created_utc(rec).date() for rec in distinct.values())
+    assert sorted(per_day) == faulty.summary.days
+    for name, count in (("duplicate_rate", faulty.summary.duplicates), ("late_rate", faulty.summary.late),
+                        ("malformed_rate", faulty.summary.malformed)):
+        assert count == sum(round(FAULTS[name] * n) for n in per_day.values()) > 0, name
 
 
 def test_duplicates_are_identical_deliveries(faulty):
-    out, summary = faulty
     by_id = defaultdict(list)
-    for day, rec in valid_records(out):
+    for day, rec in faulty.valid:
         by_id[rec["request_id"]].append((day, rec))
-    extra = sum(len(v) - 1 for v in by_id.values())
-    assert extra == summary.duplicates
+    assert sum(len(v) - 1 for v in by_id.values()) == faulty.summary.duplicates
     for copies in by_id.values():
         assert all(rec == copies[0][1] for _, rec in copies)
         assert all(0 <= (day - created_utc(rec).date()).days <= 1 for day, rec in copies)
@@ -239,15 +232,14 @@ def test_duplicates_are_identical_deliveries(faulty):
 
 
 def test_late_records_land_the_day_after_they_were_created(faulty):
-    out, summary = faulty
     first_landing = {}
-    for day, rec in valid_records(out):
+    for day, rec in faulty.valid:
         first_landing.setdefault(rec["request_id"], (day, rec))
     late = [(day, rec) for day, rec in first_landing.values() if day != created_utc(rec).date()]
-    assert len(late) == summary.late > 0
+    assert len(late) == faulty.summary.late > 0
     assert all(day == created_utc(rec).date() + timedelta(1) for day, rec in late)
     # The last generated day's late records get a folder of their own.
-    assert (out / f"dt={summary.days[-1] + timedelta(1)}").is_dir()
+    assert faulty.summary.days[-1] + timedelta(1) in faulty.landed
 
 
 def malformed_kind(row) -> str | None:
@@ -266,27 +258,24 @@ def malformed_kind(row) -> str | None:
 
 
 def test_malformed_lines_are_a_mix(faulty):
-    out, summary = faulty
-    kinds = Counter(malformed_kind(row) for rows in landing(out).values() for row in rows)
-    assert kinds.pop(None) == summary.records + summary.duplicates
+    kinds = Counter(malformed_kind(row) for row in faulty.rows)
+    assert kinds.pop(None) == faulty.summary.records + faulty.summary.duplicates
     assert set(kinds) == {"truncated", "not json", "missing field", "string for int", "negative count",
                           "bad billing_mode"}
 
 
 def test_parquet_and_jsonl_hold_the_same_records(tmp_path):
     args = dict(start=START, days=2, requests_per_day=500, seed=8, files_per_day=2, **FAULTS)
-    json_summary = generate_logs(tmp_path / "j", fmt="jsonl", **args)
-    pq_summary = generate_logs(tmp_path / "p", fmt="parquet", **args)
+    as_json = Run(tmp_path / "j", fmt="jsonl", **args)
+    as_parquet = Run(tmp_path / "p", fmt="parquet", **args)
     for name in ("records", "lines_written", "duplicates", "late", "malformed"):
-        assert getattr(json_summary, name) == getattr(pq_summary, name), name
-    assert all(p.suffix == ".parquet" for p in pq_summary.files)
+        assert getattr(as_json.summary, name) == getattr(as_parquet.summary, name), name
+    assert all(p.name.endswith(".parquet") for p in as_parquet.summary.files)
 
-    def normalised(out):
-        return sorted((day, tuple(sorted((k, v) for k, v in rec.items() if v is not None)))
-                      for day, rec in valid_records(out))
-    assert normalised(tmp_path / "j") == normalised(tmp_path / "p")
-    parquet_rows = [row for rows in landing(tmp_path / "p").values() for row in rows]
-    assert sum(bool(type_errors(row)) for row in parquet_rows) == pq_summary.malformed
+    def normalised(run):  # an absent JSON key and a Parquet null mean the same
+        return sorted((day, sorted((k, v) for k, v in rec.items() if v is not None)) for day, rec in run.valid)
+    assert normalised(as_json) == normalised(as_parquet)
+    assert len(as_parquet.rows) - len(as_parquet.valid) == as_parquet.summary.malformed
 
 
 def test_a_rerun_replaces_a_day_folder(tmp_path):
@@ -300,17 +289,19 @@ def test_bad_arguments_are_named(tmp_path):
         generate_logs(tmp_path, START, 1, fmt="csv")
     with pytest.raises(ValueError, match="late_rate"):
         generate_logs(tmp_path, START, 1, late_rate=1.5)
+    with pytest.raises(ValueError, match="seed"):
+        generate_logs(tmp_path, START, 1, seed=-1)
 
 
 # --------------------------------------------------------------------------- semantic faults
 
 def test_semantic_faults_are_counted_exactly(semantic):
-    out, summary = semantic
-    records = [r for _, r in valid_records(out)]
+    summary, records = semantic.summary, semantic.records
     assert len(records) == summary.records  # still well-typed: they pass ingest
     found = Counter()
     for r in records:
-        found["first_token_after_last_byte"] += r["first_token_ms"] is not None and r["first_token_ms"] > r["latency_ms"]
+        first_token = r["first_token_ms"]
+        found["first_token_after_last_byte"] += first_token is not None and first_token > r["latency_ms"]
         found["cached_above_input"] += (r.get("cached_input_tokens") or 0) > r["input_tokens"]
     assert summary.semantic["first_token_after_last_byte"] == found["first_token_after_last_byte"] >= 2
     assert summary.semantic["cached_above_input"] == found["cached_above_input"] >= 2
@@ -324,36 +315,33 @@ def test_semantic_faults_are_counted_exactly(semantic):
     burst = [rs for rs in hours.values()
              if all(r["status"] == "error" and r["http_status"] == 503 and r["error_type"] == "overloaded"
                     and r["output_tokens"] == 0 and r["first_token_ms"] is None for r in rs)]
-    assert len(burst) == len(summary.days)
+    assert len(burst) == len(summary.days)  # one outage hour per day
     assert sum(len(rs) for rs in burst) == summary.semantic["provider_error_burst"] > 0
 
 
 def test_semantic_faults_are_off_by_default(faulty):
-    assert faulty[1].semantic == {}
+    assert faulty.summary.semantic == {}
 
 
 # --------------------------------------------------------------------------- realism
 
 def test_catalogue_is_wide_and_shared(week):
-    records = [r for _, r in valid_records(week[0])]
     providers_of = defaultdict(set)
-    for r in records:
+    for r in week.records:
         providers_of[r["model"]].add(r["provider"])
     assert len(providers_of) >= 20
     assert len({p for ps in providers_of.values() for p in ps}) >= 8
-    assert max(len(ps) for ps in providers_of.values()) >= 3
     assert {"anthropic", "amazon-bedrock", "google-vertex"} <= providers_of["anthropic/claude-sonnet-4.5"]
+    assert {"openai", "azure"} <= providers_of["openai/gpt-5"]
+    assert {"groq", "together", "fireworks"} <= providers_of["openai/gpt-oss-120b"]
 
 
 def test_shares_are_in_realistic_bands(week):
-    records = [r for _, r in valid_records(week[0])]
-    n = len(records)
-
     def share(pred):
-        return sum(1 for r in records if pred(r)) / n
+        return sum(1 for r in week.records if pred(r)) / len(week.records)
     assert 0.06 <= share(lambda r: r["billing_mode"] == "subscription") <= 0.14
     assert 0.02 <= share(lambda r: r["web_search_calls"] > 0) <= 0.07
-    assert all(r["web_search_calls"] <= 5 for r in records)
+    assert all(r["web_search_calls"] <= 5 for r in week.records)
     assert 0.50 <= share(lambda r: r["stream"]) <= 0.70
     assert 0.005 <= share(lambda r: r["status"] == "error") <= 0.06
     assert 0.0 < share(lambda r: "cached_input_tokens" not in r) < 0.5  # some providers omit it
@@ -363,31 +351,27 @@ def test_shares_are_in_realistic_bands(week):
 
 
 def test_traffic_has_cycles_and_heavy_users(week):
-    out, summary = week
-    records = [r for _, r in valid_records(out)]
-    per_day = Counter(created_utc(r).date() for r in records)
-    weekend = [per_day[d] for d in summary.days if d.weekday() >= 5]
-    weekday = [per_day[d] for d in summary.days if d.weekday() < 5]
+    per_day = Counter(created_utc(r).date() for r in week.records)
+    weekend = [per_day[d] for d in week.summary.days if d.weekday() >= 5]
+    weekday = [per_day[d] for d in week.summary.days if d.weekday() < 5]
     assert max(weekend) < min(weekday)
-    hours = Counter(created_utc(r).hour for r in records)
+    hours = Counter(created_utc(r).hour for r in week.records)
     assert hours[15] > 2 * hours[3]
-    keys = Counter(r["api_key_id"] for r in records)
-    assert len(keys) > 150 and keys.most_common(1)[0][1] > 0.05 * len(records)
+    keys = Counter(r["api_key_id"] for r in week.records)
+    assert len(keys) > 150 and keys.most_common(1)[0][1] > 0.05 * len(week.records)
     models_of = defaultdict(set)
-    for r in records:
+    for r in week.records:
         models_of[r["api_key_id"]].add(r["model"])
     assert any(len(m) <= 2 and keys[k] >= 20 for k, m in models_of.items()), "single-purpose keys"
-    inputs = sorted(r["input_tokens"] for r in records if r["status"] == "success")
+    inputs = sorted(r["input_tokens"] for r in week.records if r["status"] == "success")
     assert inputs[-1] > 20 * inputs[len(inputs) // 2]  # heavy tail
     assert inputs[-1] <= 200_000
 
 
 def test_latency_follows_each_routes_speed(week):
-    records = [r for _, r in valid_records(week[0])]
-
     def median_tps(provider, model):
         speeds = sorted(r["output_tokens"] / ((r["latency_ms"] - r["first_token_ms"]) / 1000)
-                        for r in records
+                        for r in week.records
                         if r["provider"] == provider and r["model"] == model and r["status"] == "success"
                         and r["stream"] and r["output_tokens"] > 50)
         return speeds[len(speeds) // 2]

@@ -1,24 +1,53 @@
 {#- Every mart answers any filter with a plain WHERE: each combination of one-or-all API
     key, model and provider is its own row, '*' standing for "all". CUBE makes the eight
     combinations in one pass; non-additive figures are computed per combination from the
-    underlying rows, never summed from other rows. -#}
+    underlying rows, never summed from other rows.
+
+    A breakdown panel (usage by model, by API key, per provider, per model) passes its
+    dimension as `breakdown`: that column keeps its real values, and only the other
+    dimensions get '*' rows. -#}
 
 {% macro filter_dimensions() -%}
     {{ return(['api_key_id', 'model', 'provider']) }}
 {%- endmacro %}
 
-{% macro filter_columns() -%}
+{% macro filter_columns(breakdown=none) -%}
     {%- for dimension in filter_dimensions() %}
+    {%- if dimension == breakdown %}
+    {{ dimension }}{{ "," if not loop.last }}
+    {%- else %}
     case when grouping({{ dimension }}) = 1 then '*' else {{ dimension }} end as {{ dimension }}{{ "," if not loop.last }}
+    {%- endif %}
     {%- endfor %}
 {%- endmacro %}
 
-{% macro group_by_filters() -%}
-    group by grain, period_start, cube({{ filter_dimensions() | join(', ') }})
+{#- `extra` groups by further columns outside the cube, e.g. the candidate of a ranking
+    ("which provider is primary within this filter"). -#}
+{% macro group_by_filters(breakdown=none, extra=[]) -%}
+    {%- set cubed = filter_dimensions() | reject('equalto', breakdown) | list -%}
+    group by grain, period_start
+    {%- if breakdown %}, {{ breakdown }}{% endif %}
+    {%- for column in extra %}, {{ column }}{% endfor %}, cube({{ cubed | join(', ') }})
 {%- endmacro %}
 
-{#- The (grain, source, period column) triples a mart unions. Facts at day, week and
-    month grain carry the same measures under these period columns. -#}
+{#- The filter columns that identify one filter combination, e.g. the partition of a
+    share ("this model's share of the tokens within this key and provider filter"). -#}
+{% macro filter_key(breakdown=none) -%}
+    grain, period_start
+    {%- for dimension in filter_dimensions() if dimension != breakdown %}, {{ dimension }}{% endfor %}
+{%- endmacro %}
+
+{#- part / whole, NULL rather than NaN or infinity when the whole is zero. -#}
+{% macro ratio(part, whole) -%}
+    cast({{ part }} as double) / nullif({{ whole }}, 0)
+{%- endmacro %}
+
+{% macro share_within_filter(column, breakdown) -%}
+    {{ ratio(column, 'sum(' ~ column ~ ') over (partition by ' ~ filter_key(breakdown) ~ ')') }}
+{%- endmacro %}
+
+{#- The (grain, period column) pairs a mart unions. fct_requests and the usage facts at
+    day, week and month grain carry the period under these column names. -#}
 {% macro reporting_grains() -%}
     {{ return([
         {'grain': 'day', 'fact': 'fct_usage_daily', 'period': 'event_date'},
@@ -27,16 +56,28 @@
     ]) }}
 {%- endmacro %}
 
-{#- Pay-as-you-go rows of the usage facts at all three grains, limited on incremental
-    runs to the periods this run touches. -#}
-{% macro pay_as_you_go_usage() -%}
+{#- Pay-as-you-go rows of `fact_for_grain(grain)` at all three grains, each tagged with
+    its grain and period_start, limited on incremental runs to the periods this run
+    touches. -#}
+{% macro _pay_as_you_go_by_grain(request_grain) -%}
     {%- for g in reporting_grains() %}
     select '{{ g.grain }}' as grain, {{ g.period }} as period_start, *
-    from {{ ref(g.fact) }}
+    from {{ ref('fct_requests') if request_grain else ref(g.fact) }}
     where billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
       and {{ g.period }} in {{ touched_periods(g.grain) }}
     {%- endif %}
     {{ "union all by name" if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- Additive figures: the usage facts' sums and counts. -#}
+{% macro pay_as_you_go_usage() -%}
+    {{ _pay_as_you_go_by_grain(request_grain=false) }}
+{%- endmacro %}
+
+{#- Non-additive figures (means, percentiles, picks): one row per request, repeated once
+    per grain. -#}
+{% macro pay_as_you_go_requests() -%}
+    {{ _pay_as_you_go_by_grain(request_grain=true) }}
 {%- endmacro %}

@@ -7,10 +7,16 @@
      and {{ column }} < cast('{{ var("max_date") }}' as date))
 {%- endmacro %}
 
+{#- Every event day holding a delivery of a request delivered in the window: a request
+    delivered again with a corrected created_at moves to another day, and the day it
+    leaves must be rebuilt too, or the request would be counted on both. -#}
 {% macro touched_event_dates() -%}
     (select distinct event_date
        from {{ ref('stg_gateway__request_logs') }}
-      where {{ in_landing_window() }})
+      where request_id in (
+            select request_id
+              from {{ ref('stg_gateway__request_logs') }}
+             where {{ in_landing_window() }}))
 {%- endmacro %}
 
 {% macro touched_periods(grain) -%}

@@ -1,0 +1,30 @@
+{#- Performance figures over request rows, shared by the summary and per-model marts.
+    Latency, first-token and throughput figures use successful requests only
+    (fct_requests.throughput_tps is already NULL for anything else). -#}
+
+{#- Average Throughput: Σ output_tokens / Σ generation seconds over the requests whose
+    throughput is defined, so tiny requests do not dominate as a mean of ratios would. -#}
+{% macro average_throughput() -%}
+    {{ ratio('sum(output_tokens) filter (where throughput_tps is not null)',
+             'sum(generation_ms / 1000.0) filter (where throughput_tps is not null)') }}
+{%- endmacro %}
+
+{#- Exact percentile with linear interpolation between the two nearest ranks (DuckDB
+    quantile_cont; the same as pandas' default Series.quantile). Never averaged across
+    periods: each period and filter computes it from its own requests. -#}
+{% macro percentile(column, fraction) -%}
+    quantile_cont({{ column }}, {{ fraction }})
+{%- endmacro %}
+
+{#- The candidate (model or provider) that comes first by `order_by` among candidates
+    with at least var('min_sample') successful requests; NULL when none qualifies.
+    `order_by` ends with the candidate name, so ties break alphabetically. -#}
+{% macro pick_ranked(candidate, order_by, value) -%}
+    first({{ candidate }} order by {{ order_by }}, {{ candidate }})
+        filter (where successful_requests >= {{ var('min_sample') }} and {{ value }} is not null)
+{%- endmacro %}
+
+{% macro pick_ranked_value(candidate, order_by, value) -%}
+    first({{ value }} order by {{ order_by }}, {{ candidate }})
+        filter (where successful_requests >= {{ var('min_sample') }} and {{ value }} is not null)
+{%- endmacro %}

@@ -1,0 +1,29 @@
+{{ config(unique_key=['grain', 'period_start']) }}
+-- depends_on: {{ ref('stg_gateway__request_logs') }}
+
+-- Provider tab, Token Distribution and Request Distribution, with each provider's
+-- success rate. Grain: grain x period_start x provider (real values) x api_key_id x
+-- model ('*' = all). Pay-as-you-go requests only.
+with usage as (
+    {{ pay_as_you_go_usage() }}
+),
+
+per_provider as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='provider') }},
+        cast(sum(total_tokens) as bigint) as total_tokens,
+        cast(sum(requests) as bigint) as requests,
+        cast(sum(successful_requests) as bigint) as successful_requests
+    from usage
+    {{ group_by_filters(breakdown='provider') }}
+)
+
+select
+    *,
+    {{ share_within_filter('total_tokens', 'provider') }} as token_share,
+    {{ share_within_filter('requests', 'provider') }} as request_share,
+    {{ ratio('successful_requests', 'requests') }} as success_rate,
+    current_timestamp as built_at
+from per_provider

@@ -1,0 +1,38 @@
+{{ config(unique_key=['grain', 'period_start']) }}
+-- depends_on: {{ ref('stg_gateway__request_logs') }}
+
+-- Provider tab, headline figures. Grain: grain x period_start x api_key_id x model x
+-- provider ('*' = all). Pay-as-you-go requests only. The picks rank the providers
+-- within each filter combination, from that combination's own requests.
+with requests as (
+    select *, provider as candidate
+    from ({{ pay_as_you_go_requests() }}) as by_grain
+),
+
+per_provider as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns() }},
+        candidate,
+        count(*) as requests,
+        count(*) filter (where is_success) as successful_requests,
+        sum(total_tokens) as total_tokens,
+        avg(latency_ms) filter (where is_success) as avg_latency_ms
+    from requests
+    {{ group_by_filters(extra=['candidate']) }}
+)
+
+select
+    {{ filter_key() }},
+    -- Most requests; ties broken by more total tokens, then name.
+    first(candidate order by requests desc, total_tokens desc, candidate) as primary_provider,
+    count(*) as provider_count,
+    cast(sum(requests) as bigint) as requests,
+    cast(sum(successful_requests) as bigint) as successful_requests,
+    {{ ratio('sum(successful_requests)', 'sum(requests)') }} as success_rate,
+    {{ pick_ranked('candidate', 'avg_latency_ms', 'avg_latency_ms') }} as fastest_response_provider,
+    {{ pick_ranked_value('candidate', 'avg_latency_ms', 'avg_latency_ms') }} as fastest_response_avg_latency_ms,
+    current_timestamp as built_at
+from per_provider
+group by {{ filter_key() }}

@@ -1,0 +1,28 @@
+{{ config(unique_key=['grain', 'period_start']) }}
+-- depends_on: {{ ref('stg_gateway__request_logs') }}
+
+-- Usage tab, Usage by API Key. Grain: grain x period_start x api_key_id (real values) x
+-- model x provider ('*' = all). Pay-as-you-go requests only.
+with usage as (
+    {{ pay_as_you_go_usage() }}
+),
+
+per_key as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='api_key_id') }},
+        cast(sum(total_tokens) as bigint) as total_tokens,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
+        cast(sum(requests) as bigint) as requests
+    from usage
+    {{ group_by_filters(breakdown='api_key_id') }}
+)
+
+select
+    *,
+    {{ share_within_filter('total_tokens', 'api_key_id') }} as token_share,
+    {{ share_within_filter('requests', 'api_key_id') }} as request_share,
+    current_timestamp as built_at
+from per_key

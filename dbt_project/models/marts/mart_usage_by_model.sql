@@ -1,0 +1,27 @@
+{{ config(unique_key=['grain', 'period_start']) }}
+-- depends_on: {{ ref('stg_gateway__request_logs') }}
+
+-- Usage tab, Usage by Model. Grain: grain x period_start x model (real values) x
+-- api_key_id x provider ('*' = all). Pay-as-you-go requests only.
+with usage as (
+    {{ pay_as_you_go_usage() }}
+),
+
+per_model as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='model') }},
+        cast(sum(total_tokens) as bigint) as total_tokens,
+        cast(sum(input_tokens) as bigint) as input_tokens,
+        cast(sum(output_tokens) as bigint) as output_tokens,
+        cast(sum(requests) as bigint) as requests
+    from usage
+    {{ group_by_filters(breakdown='model') }}
+)
+
+select
+    *,
+    {{ share_within_filter('total_tokens', 'model') }} as token_share,
+    current_timestamp as built_at
+from per_model

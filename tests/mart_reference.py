@@ -1,0 +1,257 @@
+"""Every mart figure recomputed in pandas from request records (tests/reference.py).
+
+Written from shared/design/METRICS.md, sharing no code with the dbt models: a test
+picks the requests of one period and filter, calls the function for a mart, and
+compares the mart's row(s) with the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MIN_SAMPLE = 20  # dbt var min_sample's default
+DIMENSIONS = ("api_key_id", "model", "provider")
+
+
+def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
+    """Pay-as-you-go requests with success flag, generation_ms and throughput_tps."""
+    out = frame[frame["billing_mode"] == "pay_as_you_go"].copy()
+    out["is_success"] = out["status"] == "success"
+    first = out["first_token_ms"] if "first_token_ms" in out else pd.Series(np.nan, index=out.index)
+    out["first_token_ms"] = first.astype("float64")
+    out["latency_ms"] = out["latency_ms"].astype("float64")
+    out["generation_ms"] = np.where(
+        out["first_token_ms"].notna(), out["latency_ms"] - out["first_token_ms"], out["latency_ms"]
+    )
+    defined = out["is_success"] & (out["output_tokens"] > 0) & (out["generation_ms"] > 0)
+    out["throughput_tps"] = np.where(
+        defined, out["output_tokens"] / (out["generation_ms"] / 1000.0), np.nan
+    )
+    return out
+
+
+def _ratio(part, whole):
+    return None if whole == 0 else part / whole
+
+
+def _quantile(series: pd.Series, q: float):
+    series = series.dropna()
+    return None if series.empty else float(series.quantile(q))  # linear interpolation
+
+
+def _mean(series: pd.Series):
+    series = series.dropna()
+    return None if series.empty else float(series.mean())
+
+
+def _throughput(rows: pd.DataFrame):
+    defined = rows[rows["throughput_tps"].notna()]
+    return _ratio(defined["output_tokens"].sum(), (defined["generation_ms"] / 1000.0).sum())
+
+
+def _pick(stats: pd.DataFrame, value: str, highest: bool):
+    """Name and value of the best candidate by `value` among those with enough
+    successful requests; ties by name. (None, None) when none qualifies."""
+    eligible = stats[(stats["successful"] >= MIN_SAMPLE) & stats[value].notna()]
+    if eligible.empty:
+        return None, None
+    ordered = eligible.assign(name=eligible.index).sort_values(
+        [value, "name"], ascending=[not highest, True]
+    )
+    return ordered.index[0], float(ordered[value].iloc[0])
+
+
+# ------------------------------------------------------------------ one filter, one row
+
+
+def usage_summary(rows):
+    return {
+        "total_tokens": int(rows["total_tokens"].sum()),
+        "input_tokens": int(rows["input_tokens"].sum()),
+        "output_tokens": int(rows["output_tokens"].sum()),
+        "requests": len(rows),
+    }
+
+
+def usage_by_token_type(rows):
+    return {
+        "uncached_input_tokens": int(
+            (rows["input_tokens"] - rows["cached_input_tokens"] - rows["cache_write_tokens"]).sum()
+        ),
+        "cache_read_tokens": int(rows["cached_input_tokens"].sum()),
+        "cache_write_tokens": int(rows["cache_write_tokens"].sum()),
+        "output_excl_reasoning_tokens": int((rows["output_tokens"] - rows["reasoning_tokens"]).sum()),
+        "reasoning_tokens": int(rows["reasoning_tokens"].sum()),
+        "total_tokens": int(rows["total_tokens"].sum()),
+    }
+
+
+def web_search_usage(rows):
+    searching = rows[rows["web_search_calls"] > 0]
+    return {
+        "web_search_requests": len(searching),
+        "web_search_calls": int(searching["web_search_calls"].sum()),
+        "web_search_total_tokens": int(searching["total_tokens"].sum()),
+        "requests": len(rows),
+        "web_search_request_share": _ratio(len(searching), len(rows)),
+    }
+
+
+def provider_summary(rows):
+    stats = rows.groupby("provider").agg(
+        requests=("request_id", "size"),
+        tokens=("total_tokens", "sum"),
+        successful=("is_success", "sum"),
+    )
+    stats["latency"] = rows[rows["is_success"]].groupby("provider")["latency_ms"].mean()
+    primary = stats.assign(name=stats.index).sort_values(
+        ["requests", "tokens", "name"], ascending=[False, False, True]
+    ).index[0]
+    fastest, fastest_latency = _pick(stats, "latency", highest=False)
+    return {
+        "primary_provider": primary,
+        "provider_count": len(stats),
+        "requests": len(rows),
+        "successful_requests": int(rows["is_success"].sum()),
+        "success_rate": _ratio(int(rows["is_success"].sum()), len(rows)),
+        "fastest_response_provider": fastest,
+        "fastest_response_avg_latency_ms": fastest_latency,
+    }
+
+
+def performance_summary(rows):
+    ok = rows[rows["is_success"]]
+    stats = pd.DataFrame({"successful": rows.groupby("model")["is_success"].sum()})
+    stats["latency"] = ok.groupby("model")["latency_ms"].mean()
+    stats["throughput"] = pd.Series(
+        {model: _throughput(group) for model, group in rows.groupby("model")}, dtype="float64"
+    )
+    figures = {
+        "requests": len(rows),
+        "successful_requests": len(ok),
+        "avg_latency_ms": _mean(ok["latency_ms"]),
+        "avg_throughput_tps": _throughput(rows),
+        "median_throughput_tps": _quantile(rows["throughput_tps"], 0.5),
+    }
+    for prefix, value, highest, value_column in (
+        ("fastest_model", "latency", False, "fastest_model_avg_latency_ms"),
+        ("slowest_model", "latency", True, "slowest_model_avg_latency_ms"),
+        ("highest_throughput_model", "throughput", True, "highest_throughput_tps"),
+        ("lowest_throughput_model", "throughput", False, "lowest_throughput_tps"),
+    ):
+        figures[prefix], figures[value_column] = _pick(stats, value, highest)
+    return figures
+
+
+# ------------------------------------------------- breakdowns: one row per dimension value
+
+
+def _breakdown(rows, dimension, figures, shares=()):
+    out = {value: figures(group) for value, group in rows.groupby(dimension) if len(group)}
+    for column in shares:
+        whole = sum(row[column] for row in out.values())
+        for row in out.values():
+            row[f"{'token' if column == 'total_tokens' else 'request'}_share"] = _ratio(row[column], whole)
+    return out
+
+
+def usage_by_model(rows):
+    return _breakdown(rows, "model", usage_summary, shares=("total_tokens",))
+
+
+def usage_by_api_key(rows):
+    return _breakdown(rows, "api_key_id", usage_summary, shares=("total_tokens", "requests"))
+
+
+def provider_distribution(rows):
+    def figures(group):
+        ok = int(group["is_success"].sum())
+        return {
+            "total_tokens": int(group["total_tokens"].sum()),
+            "requests": len(group),
+            "successful_requests": ok,
+            "success_rate": _ratio(ok, len(group)),
+        }
+
+    return _breakdown(rows, "provider", figures, shares=("total_tokens", "requests"))
+
+
+def latency_by_model(rows):
+    def figures(group):
+        return {
+            "successful_requests": len(group),
+            "avg_latency_ms": _mean(group["latency_ms"]),
+            "p50_latency_ms": _quantile(group["latency_ms"], 0.5),
+            "p90_latency_ms": _quantile(group["latency_ms"], 0.9),
+            "p99_latency_ms": _quantile(group["latency_ms"], 0.99),
+        }
+
+    return _breakdown(rows[rows["is_success"]], "model", figures)
+
+
+def first_token_latency_by_model(rows):
+    streamed = rows[rows["is_success"] & rows["stream"] & rows["first_token_ms"].notna()]
+
+    def figures(group):
+        return {
+            "streaming_requests": len(group),
+            "avg_first_token_ms": _mean(group["first_token_ms"]),
+            "p50_first_token_ms": _quantile(group["first_token_ms"], 0.5),
+            "p90_first_token_ms": _quantile(group["first_token_ms"], 0.9),
+            "p99_first_token_ms": _quantile(group["first_token_ms"], 0.99),
+        }
+
+    return _breakdown(streamed, "model", figures)
+
+
+def throughput_by_model(rows):
+    defined = rows[rows["throughput_tps"].notna()]
+
+    def figures(group):
+        return {
+            "throughput_requests": len(group),
+            "avg_throughput_tps": _throughput(group),
+            "p50_throughput_tps": _quantile(group["throughput_tps"], 0.5),
+            "p90_throughput_tps": _quantile(group["throughput_tps"], 0.9),
+        }
+
+    return _breakdown(defined, "model", figures)
+
+
+# mart -> (reference function, breakdown dimension or None)
+MARTS = {
+    "mart_usage_summary": (usage_summary, None),
+    "mart_usage_by_token_type": (usage_by_token_type, None),
+    "mart_web_search_usage": (web_search_usage, None),
+    "mart_provider_summary": (provider_summary, None),
+    "mart_performance_summary": (performance_summary, None),
+    "mart_usage_by_model": (usage_by_model, "model"),
+    "mart_usage_by_api_key": (usage_by_api_key, "api_key_id"),
+    "mart_provider_distribution": (provider_distribution, "provider"),
+    "mart_latency_by_model": (latency_by_model, "model"),
+    "mart_first_token_latency_by_model": (first_token_latency_by_model, "model"),
+    "mart_throughput_by_model": (throughput_by_model, "model"),
+}
+
+
+def select(rows: pd.DataFrame, api_key_id="*", model="*", provider="*") -> pd.DataFrame:
+    """The requests one filter combination covers ('*' = all)."""
+    keep = pd.Series(True, index=rows.index)
+    for column, value in zip(DIMENSIONS, (api_key_id, model, provider)):
+        if value != "*":
+            keep &= rows[column] == value
+    return rows[keep]
+
+
+def same(actual, expected) -> bool:
+    """Integers and names exactly, reals to 1e-9 relative, NULL only where expected."""
+    if expected is None or (isinstance(expected, float) and np.isnan(expected)):
+        return actual is None or (isinstance(actual, float) and np.isnan(actual))
+    if actual is None or (isinstance(actual, float) and np.isnan(actual)):
+        return False
+    if isinstance(expected, str):
+        return actual == expected
+    if isinstance(expected, (int, np.integer)) and not isinstance(expected, bool):
+        return float(actual).is_integer() and int(actual) == int(expected)
+    return bool(np.isclose(float(actual), float(expected), rtol=1e-9, atol=0.0))

@@ -1,0 +1,214 @@
+"""The log contract: the loader's SQL checks decide like a JSON Schema validator, the
+reasons name the field, generated records keep the contract, and the format document
+describes every field of the machine-readable schema."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from pathlib import Path
+
+import duckdb
+import jsonschema
+import pytest
+
+from ingest.generate import generate_logs
+from ingest.load import load_partition
+from reference import SCHEMA_PATH, read_landing
+
+DOC = Path(__file__).resolve().parent.parent / "docs" / "request-log-format.md"
+SCHEMA = json.loads(SCHEMA_PATH.read_text())
+DAY = date(2026, 3, 2)
+
+BASE = {
+    "request_id": "req_0001", "created_at": "2026-03-02T10:00:00.123Z", "api_key_id": "key_a",
+    "api_key_name": "prod", "model": "anthropic/claude-sonnet-4.5", "provider": "amazon-bedrock",
+    "billing_mode": "pay_as_you_go", "status": "success", "http_status": 200,
+    "error_type": None, "finish_reason": "stop", "stream": True, "input_tokens": 1200,
+    "output_tokens": 300, "cached_input_tokens": 1000, "cache_write_tokens": 0,
+    "reasoning_tokens": 50, "web_search_calls": 1, "latency_ms": 4100.5, "first_token_ms": 900,
+    "cost_usd": 0.0123, "schema_version": 1,
+}
+COUNTS = ["input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+          "reasoning_tokens", "web_search_calls"]
+MISSING = object()
+
+
+def _variant(**changes) -> dict:
+    record = dict(BASE)
+    for name, value in changes.items():
+        if value is MISSING:
+            record.pop(name)
+        else:
+            record[name] = value
+    return record
+
+
+# (label, the field whose rule is broken or None, the line)
+CASES: list[tuple[str, str | None, str]] = [
+    ("complete", None, json.dumps(BASE)),
+    ("required only", None, json.dumps({k: BASE[k] for k in SCHEMA["required"]})),
+    ("optional nulls", None, json.dumps(_variant(
+        api_key_name=None, http_status=None, error_type=None, finish_reason=None,
+        cached_input_tokens=None, cache_write_tokens=None, reasoning_tokens=None,
+        web_search_calls=None, first_token_ms=None, cost_usd=None, schema_version=None))),
+    ("whole-numbered doubles", None, json.dumps(_variant(input_tokens=1200.0, http_status=200.0))),
+    ("offset +05:30", None, json.dumps(_variant(created_at="2026-03-02T15:30:00+05:30"))),
+    ("no fraction, lower-case z", None, json.dumps(_variant(created_at="2026-03-02t10:00:00z"))),
+    ("unknown and nested fields", None, json.dumps(_variant(
+        usage={"input_tokens": 1200}, route={"region": "eu"}, tags=["a"]))),
+    ("zero everything", None, json.dumps(_variant(
+        input_tokens=0, output_tokens=0, latency_ms=0, cost_usd=0, web_search_calls=0))),
+    ("spaces around", None, "  " + json.dumps(BASE) + "  "),
+    ("unicode", None, json.dumps(_variant(api_key_name="équipe ☃"), ensure_ascii=False)),
+]
+for name in SCHEMA["required"]:
+    CASES.append((f"missing {name}", name, json.dumps(_variant(**{name: MISSING}))))
+    CASES.append((f"null {name}", name, json.dumps(_variant(**{name: None}))))
+for name in COUNTS:
+    CASES.append((f"negative {name}", name, json.dumps(_variant(**{name: -1}))))
+    CASES.append((f"string {name}", name, json.dumps(_variant(**{name: "12"}))))
+    CASES.append((f"fraction {name}", name, json.dumps(_variant(**{name: 1.5}))))
+CASES += [
+    ("latency as text", "latency_ms", json.dumps(_variant(latency_ms="900"))),
+    ("negative latency", "latency_ms", json.dumps(_variant(latency_ms=-0.5))),
+    ("negative first token", "first_token_ms", json.dumps(_variant(first_token_ms=-1))),
+    ("stream as text", "stream", json.dumps(_variant(stream="true"))),
+    ("stream as number", "stream", json.dumps(_variant(stream=1))),
+    ("http status too small", "http_status", json.dumps(_variant(http_status=99))),
+    ("http status too large", "http_status", json.dumps(_variant(http_status=600))),
+    ("bad billing mode", "billing_mode", json.dumps(_variant(billing_mode="PAYG"))),
+    ("bad status", "status", json.dumps(_variant(status="failed"))),
+    ("empty request_id", "request_id", json.dumps(_variant(request_id=""))),
+    ("numeric request_id", "request_id", json.dumps(_variant(request_id=17))),
+    ("model as object", "model", json.dumps(_variant(model={"slug": "x"}))),
+    ("created_at without offset", "created_at", json.dumps(_variant(created_at="2026-03-02T10:00:00"))),
+    ("offset without colon", "created_at", json.dumps(_variant(created_at="2026-03-02T15:30:00+0530"))),
+    ("created_at date only", "created_at", json.dumps(_variant(created_at="2026-03-02"))),
+    ("created_at impossible day", "created_at", json.dumps(_variant(created_at="2026-02-30T10:00:00Z"))),
+    ("created_at as epoch", "created_at", json.dumps(_variant(created_at=1772445600))),
+    ("created_at words", "created_at", json.dumps(_variant(created_at="yesterday"))),
+    ("schema_version 0", "schema_version", json.dumps(_variant(schema_version=0))),
+    ("cost as text", "cost_usd", json.dumps(_variant(cost_usd="0.01"))),
+    ("error_type as number", "error_type", json.dumps(_variant(error_type=500))),
+    ("api_key_name as list", "api_key_name", json.dumps(_variant(api_key_name=["a"]))),
+    ("array", None, json.dumps([BASE])),
+    ("string", None, json.dumps("request")),
+    ("truncated", None, json.dumps(BASE)[:40]),
+    ("html", None, "<html><body>502 Bad Gateway</body></html>"),
+    ("empty", None, ""),
+]
+
+
+def _is_rfc3339(value) -> bool:
+    # Written from RFC 3339 section 5.6 (date-time = full-date "T" full-time), with the
+    # space separator its note allows; then the calendar must know the day.
+    if not isinstance(value, str):
+        return True  # format applies to strings only; the type rule catches the rest
+    if not re.fullmatch(
+        r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value
+    ):
+        return False
+    try:
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00")).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def _schema_accepts(line: str) -> bool:
+    checker = jsonschema.FormatChecker(formats=())
+    checker.checks("date-time")(_is_rfc3339)
+    validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=checker)
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return False
+    return validator.is_valid(record)
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    """Every case as one line of one file, loaded; returns line number -> reason."""
+    from conftest import use_data_dir
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        settings = use_data_dir(monkeypatch, tmp_path_factory.mktemp("contract") / "data")
+        folder = settings.landing_dir / f"dt={DAY}"
+        folder.mkdir(parents=True)
+        (folder / "cases.jsonl").write_text(
+            "\n".join(line for _, _, line in CASES) + "\n", encoding="utf-8"
+        )
+        load_partition(settings, DAY)
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+            rejected = dict(connection.execute(
+                "SELECT line_number, reason FROM raw.request_logs_rejected").fetchall())
+            loaded = {row[0] for row in connection.execute(
+                "SELECT line_number FROM raw.request_logs").fetchall()}
+        yield rejected, loaded
+
+
+@pytest.mark.parametrize("number, case", list(enumerate(CASES, start=1)), ids=[c[0] for c in CASES])
+def test_loader_decides_like_the_json_schema(checked, number, case):
+    rejected, loaded = checked
+    label, field, line = case
+    assert (number in loaded) == _schema_accepts(line), rejected.get(number)
+    assert (number in loaded) != (number in rejected)
+    if field is not None:
+        assert f'"{field}"' in rejected[number]  # the reason names the field to fix
+
+
+def test_reasons_say_what_was_found(checked):
+    rejected, _ = checked
+    by_label = {label: rejected.get(n) for n, (label, _, _) in enumerate(CASES, start=1)}
+    assert by_label["missing provider"] == 'missing required field "provider"'
+    assert by_label["bad billing mode"] == (
+        '"billing_mode" must be one of pay_as_you_go | subscription, got "PAYG"'
+    )
+    assert by_label["negative input_tokens"] == '"input_tokens" must be >= 0, got -1'
+    assert by_label["string output_tokens"] == '"output_tokens" must be an integer, got "12"'
+    assert by_label["html"].startswith("line is not valid JSON: <html>")
+    assert by_label["array"] == "line is JSON but not an object"
+    assert by_label["empty"] == "empty line"
+
+
+def test_integers_beyond_64_bits_are_rejected_not_crashing_the_load(data_dir):
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    huge = json.dumps(_variant(input_tokens=2**64)).replace('"request_id": "req_0001"', '"request_id": "big"')
+    (folder / "a.jsonl").write_text(json.dumps(BASE) + "\n" + huge + "\n")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 1)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_generated_records_keep_the_contract(tmp_path, fmt):
+    generate_logs(tmp_path, DAY, 1, requests_per_day=400, seed=2, fmt=fmt)
+    deliveries, invalid = read_landing(tmp_path)
+    assert invalid == 0 and len(deliveries) > 300
+
+
+def test_the_format_document_describes_every_schema_field():
+    doc = DOC.read_text()
+    rows = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r"^\| `([a-z_]+)` \|([^\n]*)$", doc, flags=re.MULTILINE)
+    }
+    assert set(SCHEMA["properties"]) <= set(rows), set(SCHEMA["properties"]) - set(rows)
+    for name in SCHEMA["properties"]:
+        says_required = rows[name].split("|")[0].strip() == "required"
+        assert says_required == (name in SCHEMA["required"]), name
+
+
+def test_strings_are_loaded_as_written_escapes_included(data_dir):
+    names = ['tab\there "quoted" \\ back', "équipe ☃", "plain", ""]
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    lines = [json.dumps(_variant(request_id=f"r{n}", api_key_name=name)) for n, name in enumerate(names)]
+    lines.append(json.dumps(_variant(request_id="r_raw", api_key_name="équipe"), ensure_ascii=False))
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    load_partition(data_dir, DAY)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        loaded = dict(connection.execute(
+            "SELECT request_id, api_key_name FROM raw.request_logs").fetchall())
+    assert loaded == {**{f"r{n}": name for n, name in enumerate(names)}, "r_raw": "équipe"}

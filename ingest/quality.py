@@ -275,7 +275,7 @@ RAW_CHECKS = [
               "Streamed successes have first_token_ms, and it is <= latency_ms."),
     CheckSpec("throughput_plausible", ERROR, "Derived output throughput is below the ceiling."),
     CheckSpec("request_keys_valid", ERROR,
-              "request_id is present and names one request (redeliveries repeat it)."),
+              "request_id is present (and, on the fact, unique)."),
     CheckSpec("created_at_in_window", ERROR,
               "created_at falls in the landing day or within the allowed lateness before it."),
     CheckSpec("provider_error_rate", WARNING,
@@ -608,24 +608,16 @@ def run_request_id_uniqueness(
     outcome: CheckOutcome,
     thresholds: Thresholds,
     validator: GxValidator,
-    *,
-    redeliveries_allowed: bool,
 ) -> None:
-    """Add the uniqueness expectation to `outcome` (the request_keys_valid check).
-
-    The raw layer holds every delivery, and a redelivery repeats the record: there a
-    request_id must name one created_at. The fact keeps one row per request.
-    """
+    """Add the uniqueness expectation to `outcome` (the fact's request_keys_valid check)."""
     source, params = relation
-    repeated = "count(distinct created_at)" if redeliveries_allowed else "count(*)"
-    distinct = "distinct" if redeliveries_allowed else ""
     frame = connection.execute(
         f"""
         with repeated as (
             select request_id from {source} where request_id is not null
-            group by request_id having {repeated} > 1
+            group by request_id having count(*) > 1
         )
-        select {distinct} request_id, cast(created_at as varchar) as created_at
+        select request_id, cast(created_at as varchar) as created_at
         from {source} semi join repeated using (request_id)
         order by request_id
         """,
@@ -638,8 +630,7 @@ def run_request_id_uniqueness(
     outcome.expectations.append(
         ExpectationOutcome(
             "request_id_unique",
-            "one request per request_id"
-            + (" (identical redeliveries allowed)" if redeliveries_allowed else ""),
+            "one row per request_id",
             bool(result.success), int(result.result.get("unexpected_count") or 0),
             outcome.rows_checked, _examples(result, thresholds.examples),
         )
@@ -653,10 +644,9 @@ def check_raw(
     validator = GxValidator()
     relation = raw_relation(first, last)
     outcomes = run_row_rules(connection, relation, RAW_ROW_RULES, RAW_CHECKS, thresholds, validator)
-    keys = next(o for o in outcomes if o.name == "request_keys_valid")
-    run_request_id_uniqueness(
-        connection, relation, keys, thresholds, validator, redeliveries_allowed=True
-    )
+    # No uniqueness rule here: the raw layer keeps every delivery, and a redelivery may
+    # correct the record (the contract: a second delivery replaces the first). The fact,
+    # one row per request, is where request_id must be unique.
     outcomes += run_distribution_guards(connection, first, last, thresholds, validator)
     order = [c.name for c in RAW_CHECKS]
     return sorted(outcomes, key=lambda o: order.index(o.name))
@@ -696,8 +686,6 @@ def check_fact(
         connection, relation, FACT_ROW_RULES, FACT_CHECKS, thresholds, validator
     )
     keys = next(o for o in outcomes if o.name == "request_keys_valid")
-    run_request_id_uniqueness(
-        connection, relation, keys, thresholds, validator, redeliveries_allowed=False
-    )
+    run_request_id_uniqueness(connection, relation, keys, thresholds, validator)
     order = [c.name for c in FACT_CHECKS]
     return sorted(outcomes, key=lambda o: order.index(o.name))

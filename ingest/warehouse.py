@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS raw.request_logs_rejected (
     ingested_at  TIMESTAMPTZ NOT NULL
 );
 
+-- Landing days a blocking data-quality check rejected (orchestration/checks.py). Staging
+-- leaves their records out, so a later run that rebuilds one of their event days (for a
+-- late record) cannot carry them into the facts; a re-run that passes lifts the hold.
+CREATE TABLE IF NOT EXISTS raw.quality_holds (
+    landing_date  DATE NOT NULL,
+    failed_checks VARCHAR NOT NULL,
+    held_at       TIMESTAMPTZ NOT NULL
+);
+
 -- Every file read, one row per landing day and file.
 CREATE TABLE IF NOT EXISTS raw.ingested_files (
     landing_date  DATE NOT NULL,

@@ -70,6 +70,9 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
         f"{summary.malformed:,} malformed) in {len(summary.files)} files under {out_dir} "
         f"in {summary.seconds:.1f} s ({summary.records / max(summary.seconds, 1e-9):,.0f} records/s)"
     )
+    if summary.semantic:
+        faults = ", ".join(f"{name}={value}" for name, value in summary.semantic.items())
+        print(f"Semantic faults the data-quality checks should catch: {faults}")
 
 
 # ------------------------------------------------------------------------- materialize
@@ -127,6 +130,23 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
     seconds = time.monotonic() - started
     _print_ingest_progress(settings, start, end)
     if not result.success:
+        blocked = False
+        for evaluation in result.get_asset_check_evaluations():
+            if not evaluation.passed:
+                blocked = blocked or evaluation.blocking
+                print(
+                    f"CHECK FAILED {evaluation.asset_key.to_user_string()} "
+                    f"{evaluation.check_name} ({evaluation.severity.value}): "
+                    f"{evaluation.description}",
+                    file=sys.stderr,
+                )
+        if blocked:
+            print(
+                f"A blocking data-quality check failed, so the facts and marts were not "
+                f"changed. Fix or replace the files under {settings.landing_dir}/dt=... for "
+                f"{first} .. {last} and materialize those days again.",
+                file=sys.stderr,
+            )
         failed = [e for e in result.all_events if e.is_failure]
         for event in failed:
             print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)

@@ -6,6 +6,7 @@ from dagster import Definitions
 from dagster_dbt import DbtCliResource
 
 from ingest.settings import Settings
+from orchestration.checks import fct_requests_quality, raw_request_logs_quality
 from orchestration.dbt_assets import DBT_EXECUTABLE, dbt_project, warehouse_dbt_models
 from orchestration.ingest_assets import raw_request_logs
 from orchestration.jobs import nightly_job, nightly_schedule
@@ -17,6 +18,7 @@ Settings.from_env().export()
 
 defs = Definitions(
     assets=[raw_request_logs, warehouse_dbt_models],
+    asset_checks=[raw_request_logs_quality, fct_requests_quality],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
     sensors=[late_landing_files_sensor, abandoned_cli_runs_sensor],

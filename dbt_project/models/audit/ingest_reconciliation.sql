@@ -3,22 +3,34 @@
 -- record is either its request's kept delivery in fct_requests or a dropped duplicate.
 -- A view, so it always describes the warehouse as it is now.
 
-with ranked as (
-    -- The same rule as fct_requests: the latest delivery of a request_id is kept.
+with deliveries as (
+    select
+        landing_date, request_id, source_file, line_number,
+        landing_date in (select landing_date from raw.quality_holds) as held
+    from {{ source('raw', 'request_logs') }}
+),
+
+ranked as (
+    -- The same rule as fct_requests: the latest delivery of a request_id is kept, among
+    -- the landing days staging reads (held days, see below, are not).
     select
         landing_date,
-        row_number() over (
-            partition by request_id
+        held,
+        not held and row_number() over (
+            partition by held, request_id
             order by landing_date desc, source_file desc, line_number desc
         ) > 1 as superseded
-    from {{ source('raw', 'request_logs') }}
+    from deliveries
 ),
 
 loaded as (
     select
         landing_date,
         count(*) as rows_loaded,
-        count(*) filter (where superseded) as duplicates_dropped
+        count(*) filter (where superseded) as duplicates_dropped,
+        -- Records of a landing day a blocking data-quality check rejected: kept in raw,
+        -- held out of staging and the facts until a run over the day passes.
+        count(*) filter (where held) as held_records
     from ranked
     group by landing_date
 ),
@@ -69,6 +81,7 @@ counts as (
         coalesce(l.rows_loaded, 0) as rows_loaded,
         coalesce(r.rows_rejected, 0) as rows_rejected,
         coalesce(l.duplicates_dropped, 0) as duplicates_dropped,
+        coalesce(l.held_records, 0) as held_records,
         coalesce(k.requests_in_facts, 0) as requests_in_facts,
         coalesce(k.pay_as_you_go_requests, 0) as pay_as_you_go_requests,
         coalesce(k.subscription_requests, 0) as subscription_requests,
@@ -89,11 +102,12 @@ select
     rows_loaded,
     rows_rejected,
     duplicates_dropped,
+    held_records,
     requests_in_facts,
     pay_as_you_go_requests,
     subscription_requests,
-    rows_loaded - duplicates_dropped - requests_in_facts as unaccounted_records,
-    rows_loaded - duplicates_dropped - requests_in_facts = 0
+    rows_loaded - duplicates_dropped - held_records - requests_in_facts as unaccounted_records,
+    rows_loaded - duplicates_dropped - held_records - requests_in_facts = 0
         and rows_loaded = rows_loaded_per_files
         and rows_rejected = rows_rejected_per_files as reconciles
 from counts

@@ -1,0 +1,18 @@
+{{ config(meta={'dagster': {'ref': {'name': 'fct_usage_daily'}}}) }}
+-- METRICS.md invariant 2, day level: each daily row = the sums over fct_requests of its
+-- day, key, model, provider and billing mode (and no group is missing on either side).
+{%- set grain = ['event_date', 'api_key_id', 'model', 'provider', 'billing_mode'] %}
+with from_requests as (
+    select {{ grain | join(', ') }}, count(*) as requests, sum(total_tokens) as total_tokens,
+           sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens
+    from {{ ref('fct_requests') }}
+    group by all
+)
+select *
+from from_requests as r
+full outer join {{ ref('fct_usage_daily') }} as d
+    using ({{ grain | join(', ') }})
+where r.requests is distinct from d.requests
+   or r.total_tokens is distinct from d.total_tokens
+   or r.input_tokens is distinct from d.input_tokens
+   or r.output_tokens is distinct from d.output_tokens

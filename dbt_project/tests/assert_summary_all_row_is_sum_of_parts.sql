@@ -1,0 +1,21 @@
+-- METRICS.md invariant 3: for each filter (api key, model, provider), the '*' row of an
+-- additive figure = the sum of the rows for each single value, the other filters fixed.
+{%- set dimensions = filter_dimensions() %}
+{%- set measures = ['total_tokens', 'input_tokens', 'output_tokens', 'requests'] %}
+{%- for dimension in dimensions %}
+{%- set others = dimensions | reject('equalto', dimension) | list %}
+select '{{ dimension }}' as summed_over, all_row.grain, all_row.period_start,
+       {% for o in others %}all_row.{{ o }}, {% endfor %}
+       {% for m in measures %}all_row.{{ m }} as all_{{ m }}, parts.{{ m }} as parts_{{ m }}{{ ", " if not loop.last }}{% endfor %}
+from {{ ref('mart_usage_summary') }} as all_row
+left join (
+    select grain, period_start, {{ others | join(', ') }},
+           {% for m in measures %}sum({{ m }}) as {{ m }}{{ ", " if not loop.last }}{% endfor %}
+    from {{ ref('mart_usage_summary') }}
+    where {{ dimension }} <> '*'
+    group by all
+) as parts using (grain, period_start, {{ others | join(', ') }})
+where all_row.{{ dimension }} = '*'
+  and ({% for m in measures %}all_row.{{ m }} is distinct from parts.{{ m }}{{ " or " if not loop.last }}{% endfor %})
+{{ "union all" if not loop.last }}
+{%- endfor %}

@@ -1,0 +1,156 @@
+"""Data-quality gates: the rules of `ingest.quality` as Dagster asset checks.
+
+Checks on `raw/request_logs` run right after a landing day is loaded. The error-severity
+ones are blocking: if one fails, Dagster fails the check step and skips every dbt model
+of the run, so a bad day never reaches the facts or marts (and the days already built
+stay as they were). Warning checks (distribution guards) are shown, never block.
+
+Checks on `facts/fct_requests` re-validate the built fact after dbt. dbt builds the
+fact and the marts in one step, so nothing outside that step is left to block; what
+stops a bad fact row from reaching the marts inside it are the dbt tests on the fact
+(dbt build skips a model's children when its tests fail).
+
+Every failed check carries, as metadata, which expectation failed, how many rows, and
+example request_ids with their values.
+"""
+
+from datetime import date
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    multi_asset_check,
+)
+
+from ingest.quality import (
+    ERROR,
+    FACT_CHECKS,
+    RAW_CHECKS,
+    CheckOutcome,
+    CheckSpec,
+    Thresholds,
+    check_fact,
+    check_raw,
+    record_holds,
+)
+from ingest.settings import Settings
+from ingest.warehouse import connect, ensure_raw_schema
+from orchestration.ingest_assets import WAREHOUSE_POOL
+
+RAW_KEY = AssetKey(["raw", "request_logs"])
+FACT_KEY = AssetKey(["facts", "fct_requests"])
+
+
+def _spec(asset_key: AssetKey, check: CheckSpec, blocking: bool) -> AssetCheckSpec:
+    return AssetCheckSpec(
+        name=check.name,
+        asset=asset_key,
+        description=f"{check.description} ({check.severity}"
+        + (", blocks downstream models)" if blocking else ")"),
+        blocking=blocking,
+    )
+
+
+def _landing_window(context: AssetCheckExecutionContext) -> tuple[date, date]:
+    keys = context.partition_keys
+    return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
+
+
+def _examples_table(outcome: CheckOutcome) -> str:
+    lines = []
+    for e in outcome.expectations:
+        if e.success:
+            continue
+        lines.append(
+            f"**{e.name}**: {e.unexpected_count:,} of {e.rows_checked:,} {e.unit} fail "
+            f"({e.description})\n"
+        )
+        if e.examples:
+            columns = list(e.examples[0])
+            lines.append("| " + " | ".join(columns) + " |")
+            lines.append("|" + "---|" * len(columns))
+            for row in e.examples:
+                lines.append("| " + " | ".join(str(row.get(c)) for c in columns) + " |")
+            lines.append("")
+    return "\n".join(lines) or "All expectations met."
+
+
+def to_check_result(
+    asset_key: AssetKey, outcome: CheckOutcome, first: date, last: date
+) -> AssetCheckResult:
+    failed = [e for e in outcome.expectations if not e.success]
+    return AssetCheckResult(
+        asset_key=asset_key,
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=AssetCheckSeverity.ERROR if outcome.severity == ERROR else AssetCheckSeverity.WARN,
+        description=outcome.explanation(),
+        metadata={
+            "landing_days": f"{first} .. {last}" if first != last else str(first),
+            "rows_checked": outcome.rows_checked,
+            "unexpected_count": outcome.unexpected_count,
+            "failed_expectations": MetadataValue.json([e.name for e in failed]),
+            "expectations": MetadataValue.json(
+                [
+                    {
+                        "expectation": e.name,
+                        "description": e.description,
+                        "success": e.success,
+                        "unexpected_count": e.unexpected_count,
+                        "checked": e.rows_checked,
+                        "unit": e.unit,
+                        "examples": e.examples,
+                    }
+                    for e in outcome.expectations
+                ]
+            ),
+            "explanation": MetadataValue.md(_examples_table(outcome)),
+        },
+    )
+
+
+@multi_asset_check(
+    name="raw_request_logs_quality",
+    specs=[_spec(RAW_KEY, c, blocking=c.severity == ERROR) for c in RAW_CHECKS],
+    description="Great Expectations rules on the landing days just loaded.",
+    compute_kind="great_expectations",
+    pool=WAREHOUSE_POOL,
+)
+def raw_request_logs_quality(context: AssetCheckExecutionContext):
+    first, last = _landing_window(context)
+    settings = Settings.from_env()
+    # Read-write: the outcome also holds failed landing days out of staging.
+    with connect(settings, wait_seconds=60) as connection:
+        ensure_raw_schema(connection)
+        outcomes = check_raw(connection, first, last, Thresholds.from_env())
+        if record_holds(connection, first, last, outcomes):
+            context.log.warning(
+                f"Landing days {first} .. {last} are held out of the facts and marts until "
+                "their files are fixed and a run over them passes these checks."
+            )
+    for outcome in outcomes:
+        if not outcome.passed:
+            context.log.warning(f"{outcome.name} ({outcome.severity}):\n{outcome.explanation()}")
+        yield to_check_result(RAW_KEY, outcome, first, last)
+
+
+@multi_asset_check(
+    name="fct_requests_quality",
+    specs=[_spec(FACT_KEY, c, blocking=False) for c in FACT_CHECKS],
+    description="Great Expectations rules on the requests whose latest delivery the run loaded.",
+    compute_kind="great_expectations",
+    pool=WAREHOUSE_POOL,
+)
+def fct_requests_quality(context: AssetCheckExecutionContext):
+    first, last = _landing_window(context)
+    settings = Settings.from_env()
+    with connect(settings, read_only=True, wait_seconds=60) as connection:
+        outcomes = check_fact(connection, first, last, Thresholds.from_env())
+    for outcome in outcomes:
+        if not outcome.passed:
+            context.log.warning(f"{outcome.name} ({outcome.severity}):\n{outcome.explanation()}")
+        yield to_check_result(FACT_KEY, outcome, first, last)

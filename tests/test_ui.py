@@ -218,7 +218,8 @@ def test_the_ui_path(server):
         for r in finished
         for s in dagster.query(STEPS, runId=r["runId"])["runOrError"]["stepStats"]
     ]
-    assert len(steps) == 4
+    # Load, raw checks, dbt and fact checks, in each of the two runs.
+    assert len(steps) == 2 * 4
     for i, a in enumerate(steps):
         for b in steps[i + 1:]:
             assert a[1] <= b[0] or b[1] <= a[0], (a, b)

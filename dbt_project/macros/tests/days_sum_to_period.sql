@@ -1,0 +1,25 @@
+{#- METRICS.md invariant 2, for one rolled-up fact: every measure of `period_fact` equals
+    the sum of the daily rows of its period (counts exactly; milliseconds and seconds to
+    rounding). Returns the rows that disagree; used by the singular tests. -#}
+{% macro days_sum_to_period(period_column, period_fact) -%}
+{%- set keys = ['api_key_id', 'model', 'provider', 'billing_mode'] %}
+{%- set period_of_day = week_start('event_date') if period_column == 'week_start' else month_start('event_date') %}
+with days as (
+    select {{ period_of_day }} as {{ period_column }}, {{ keys | join(', ') }},
+        {{ sum_usage_measures(from_request_grain=false) }}
+    from {{ ref('fct_usage_daily') }}
+    group by all
+)
+select *
+from days as d
+full outer join {{ ref(period_fact) }} as p
+    using ({{ period_column }}, {{ keys | join(', ') }})
+where false
+{%- for name in usage_measures() %}
+    {%- if usage_measure_type(name) == 'double' %}
+   or abs(coalesce(d.{{ name }}, -1) - coalesce(p.{{ name }}, -2)) > 1e-6 * greatest(1, abs(d.{{ name }}))
+    {%- else %}
+   or d.{{ name }} is distinct from p.{{ name }}
+    {%- endif %}
+{%- endfor %}
+{%- endmacro %}

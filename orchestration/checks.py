@@ -113,6 +113,14 @@ def to_check_result(
     )
 
 
+def _check_results(context: AssetCheckExecutionContext, key, outcomes, first, last):
+    """One check result per rule; failures are also logged so the run log explains them."""
+    for outcome in outcomes:
+        if not outcome.passed:
+            context.log.warning(f"{outcome.name} ({outcome.severity}):\n{outcome.explanation()}")
+        yield to_check_result(key, outcome, first, last)
+
+
 @multi_asset_check(
     name="raw_request_logs_quality",
     specs=[_spec(RAW_KEY, c, blocking=c.severity == ERROR) for c in RAW_CHECKS],
@@ -132,10 +140,7 @@ def raw_request_logs_quality(context: AssetCheckExecutionContext):
                 f"Landing days {first} .. {last} are held out of the facts and marts until "
                 "their files are fixed and a run over them passes these checks."
             )
-    for outcome in outcomes:
-        if not outcome.passed:
-            context.log.warning(f"{outcome.name} ({outcome.severity}):\n{outcome.explanation()}")
-        yield to_check_result(RAW_KEY, outcome, first, last)
+    yield from _check_results(context, RAW_KEY, outcomes, first, last)
 
 
 @multi_asset_check(
@@ -150,7 +155,4 @@ def fct_requests_quality(context: AssetCheckExecutionContext):
     settings = Settings.from_env()
     with connect(settings, read_only=True, wait_seconds=60) as connection:
         outcomes = check_fact(connection, first, last, Thresholds.from_env())
-    for outcome in outcomes:
-        if not outcome.passed:
-            context.log.warning(f"{outcome.name} ({outcome.severity}):\n{outcome.explanation()}")
-        yield to_check_result(FACT_KEY, outcome, first, last)
+    yield from _check_results(context, FACT_KEY, outcomes, first, last)

@@ -5,7 +5,7 @@ One run generates gateway logs at a chosen scale and measures, on the same files
 1. the generator's rate (records/s);
 2. our ingest of the new landing day (`ingest.load.load_partition`) against the floor:
    DuckDB's own `read_json` with typed columns into a table, no validation;
-3. the nightly dbt step for that day (`dbt build --vars` over one landing day) after a
+3. the nightly dbt step for that day (`dbt build` of one queued landing day) after a
    short history (default 7 days) and after a long one (default 30 days);
 4. the whole nightly run for the day through Dagster (`llm-usage materialize`, the job
    the schedule runs), in its own process: wall time and peak memory of the process tree;
@@ -45,6 +45,8 @@ from ingest import contract  # noqa: E402
 from ingest.generate import generate_logs  # noqa: E402
 from ingest.load import load_partition  # noqa: E402
 from ingest.settings import Settings  # noqa: E402
+from ingest.warehouse import connect, request_model_build  # noqa: E402
+from orchestration.partitions import landing_days_between  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO / "dbt_project"
@@ -220,10 +222,15 @@ class DbtRun:
 
 
 def dbt_build(warehouse: Warehouse, first: date, end: date, target_dir: Path) -> DbtRun:
-    """`dbt build` over landing days [first, end), as the Dagster dbt asset runs it."""
-    dbt_vars = {"min_date": first.isoformat(), "max_date": end.isoformat()}
+    """`dbt build` over landing days [first, end), as the Dagster dbt asset runs it: the
+    days are queued for dbt, which rebuilds what the queue holds."""
+    connection = connect(warehouse.settings())
+    try:
+        request_model_build(connection, landing_days_between(first, end - timedelta(days=1)), "dbt step")
+    finally:
+        connection.close()
     command = [
-        str(BIN / "dbt"), "build", "--vars", json.dumps(dbt_vars),
+        str(BIN / "dbt"), "build",
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         # A target folder of the benchmark's own keeps dbt's partial-parse cache warm
         # between runs, as in a deployment, without touching the project's target/.

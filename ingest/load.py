@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from ingest import contract
 from ingest.settings import Settings
-from ingest.warehouse import connect, ensure_raw_schema
+from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 SKIPPED_REASON = "not loaded: only .jsonl, .jsonl.gz and .parquet files are read"
@@ -283,6 +283,8 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     now,
                 ],
             )
+        # The facts and marts are now behind this day until a dbt build catches up.
+        request_model_build(connection, [landing_date], "ingest")
         connection.execute("COMMIT")
 
         report.duplicates_in_day, report.duplicates_across_days = connection.execute(

@@ -8,6 +8,7 @@ raw lock traceback.
 from __future__ import annotations
 
 import time
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -64,6 +65,17 @@ CREATE TABLE IF NOT EXISTS raw.quality_holds (
     landing_date  DATE NOT NULL,
     failed_checks VARCHAR NOT NULL,
     held_at       TIMESTAMPTZ NOT NULL
+);
+
+-- Landing days whose raw records changed after the facts and marts last caught up with
+-- them: ingest adds its day in the same transaction as the load, the Dagster dbt step
+-- adds its window, and a dbt build that rebuilt every model removes the rows it started
+-- from (dbt_project/macros/pending_model_builds.sql). A build that died midway leaves
+-- its rows here, so the next build of any day rebuilds those days too.
+CREATE TABLE IF NOT EXISTS raw.pending_model_builds (
+    landing_date DATE NOT NULL,
+    requested_by VARCHAR NOT NULL,          -- 'ingest' or 'dbt step'
+    requested_at TIMESTAMPTZ NOT NULL
 );
 
 -- Every file read, one row per landing day and file.
@@ -135,3 +147,38 @@ def connect(
 
 def ensure_raw_schema(connection: duckdb.DuckDBPyConnection) -> None:
     connection.execute(RAW_SCHEMA_DDL)
+
+
+def request_model_build(
+    connection: duckdb.DuckDBPyConnection, landing_dates: list[date], requested_by: str
+) -> None:
+    """Queue landing days for the next dbt build (raw.pending_model_builds).
+
+    Runs in the caller's transaction, if it has one, so that a load and its request
+    commit together.
+    """
+    connection.execute(
+        "DELETE FROM raw.pending_model_builds WHERE landing_date IN (SELECT unnest(?))",
+        [landing_dates],
+    )
+    connection.executemany(
+        "INSERT INTO raw.pending_model_builds VALUES (?, ?, now())",
+        [(day, requested_by) for day in landing_dates],
+    )
+
+
+def pending_model_builds(connection: duckdb.DuckDBPyConnection) -> list[tuple[date, datetime]]:
+    """The landing days the facts and marts have not caught up with, oldest request first.
+
+    Empty on a warehouse built before the table existed.
+    """
+    exists = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'raw' AND table_name = 'pending_model_builds'"
+    ).fetchone()[0]
+    if not exists:
+        return []
+    return connection.execute(
+        "SELECT landing_date, requested_at FROM raw.pending_model_builds "
+        "ORDER BY requested_at, landing_date"
+    ).fetchall()

@@ -13,7 +13,12 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from ingest.settings import Settings, SettingsError  # noqa: E402
-from ingest.warehouse import WarehouseBusyError, WarehouseMissingError, connect  # noqa: E402
+from ingest.warehouse import (  # noqa: E402
+    WarehouseBusyError,
+    WarehouseMissingError,
+    connect,
+    pending_model_builds,
+)
 
 READER_WAIT_SECONDS = 10
 
@@ -214,9 +219,30 @@ def read_query(settings: Settings, query: str, params: list | None = None):
         connection.close()
 
 
+def note_models_behind(settings: Settings) -> None:
+    """Tell a reader, on stderr, which landing days the facts and marts have not caught
+    up with: tables can disagree about those days' event days until a build finishes."""
+    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
+    try:
+        pending = pending_model_builds(connection)
+    finally:
+        connection.close()
+    if pending:
+        days = ", ".join(day.isoformat() for day, _ in pending)
+        since = min(requested_at for _, requested_at in pending).astimezone(timezone.utc)
+        print(
+            f"Note: the facts and marts have not caught up with landing day(s) {days} "
+            f"(queued since {since:%Y-%m-%d %H:%M} UTC): a run is rebuilding them, or one "
+            "stopped before it finished and the next run will. Until then, figures for the "
+            "days those records touch may disagree between tables.",
+            file=sys.stderr,
+        )
+
+
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     import pandas as pd
 
+    note_models_behind(settings)
     frame = read_query(settings, args.query)
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
         print(frame.to_string(index=False, max_rows=args.max_rows))
@@ -229,6 +255,7 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
 def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
     from orchestration.report import dashboard, latest_period, period_containing, render
 
+    note_models_behind(settings)
     chosen = {"api_key_id": args.api_key, "model": args.model, "provider": args.provider}
     described = ", ".join(f"{k}={v}" for k, v in chosen.items())
     if args.date is None:

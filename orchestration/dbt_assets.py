@@ -1,20 +1,22 @@
 """The dbt project as Dagster assets, partitioned by landing day like the raw layer."""
 
 
-import json
+import importlib.metadata
 import shutil
 import sys
 import time
+from functools import cached_property
 from pathlib import Path
 
 from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from packaging.version import Version
 
 from ingest.settings import Settings
-from ingest.warehouse import connect
+from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.ingest_assets import WAREHOUSE_POOL
 from orchestration.jobs import NIGHTLY_FRESHNESS
-from orchestration.partitions import dbt_window_vars, landing_days
+from orchestration.partitions import landing_days, landing_days_in_window
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -23,6 +25,27 @@ _venv_dbt = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_venv_dbt) if _venv_dbt.exists() else (shutil.which("dbt") or "dbt")
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+
+class WarehouseDbtCli(DbtCliResource):
+    """dagster-dbt's dbt CLI resource without two start-up costs it pays per dbt call.
+
+    It runs `dbt --version` in a subprocess (seconds: it imports dbt) although the dbt it
+    runs is the dbt-core installed beside this Python, and it builds a dbt adapter in
+    this process, which serves only the row-count and column metadata fetches that this
+    project does not use.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        return Version(importlib.metadata.version("dbt-core"))
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
+def dbt_resource() -> WarehouseDbtCli:
+    return WarehouseDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
 
 
 def _manifest_is_stale(project: DbtProject) -> bool:
@@ -60,8 +83,15 @@ prepare_manifest()
 DBT_LOCK_WAIT_SECONDS = 120
 
 
-def _wait_for_write_lock(settings: Settings, deadline: float) -> None:
-    connect(settings, wait_seconds=max(0.0, deadline - time.monotonic())).close()
+def _queue_for_build(settings: Settings, landing_dates: list, deadline: float) -> None:
+    """Wait for the write lock, then queue the window's landing days for dbt, which
+    rebuilds what raw.pending_model_builds holds (and empties it when it finishes)."""
+    connection = connect(settings, wait_seconds=max(0.0, deadline - time.monotonic()))
+    try:
+        ensure_raw_schema(connection)
+        request_model_build(connection, landing_dates, "dbt step")
+    finally:
+        connection.close()
 
 
 def _lost_the_lock(invocation, error: Exception) -> bool:
@@ -87,7 +117,7 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 )
 def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
-    dbt_vars = dbt_window_vars(window.start, window.end)
+    landing_dates = landing_days_in_window(window.start, window.end)
     settings = Settings.from_env()
     # The pool keeps other writers out, but a reader (`llm-usage sql`, the late-file
     # sensor) may hold the file for a moment, and dbt-duckdb fails at once when it cannot
@@ -95,10 +125,8 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     # between: the lock is taken before any model runs, so nothing was half done.
     deadline = time.monotonic() + DBT_LOCK_WAIT_SECONDS
     while True:
-        _wait_for_write_lock(settings, deadline)
-        invocation = dbt.cli(
-            ["build", "--vars", json.dumps(dbt_vars)], context=context, raise_on_error=False
-        )
+        _queue_for_build(settings, landing_dates, deadline)
+        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         yield from invocation.stream()
         if invocation.is_successful():
             return

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dagster import Definitions
-from dagster_dbt import DbtCliResource
 
 from ingest.settings import Settings
 from orchestration.checks import fct_requests_quality, raw_request_logs_quality
-from orchestration.dbt_assets import DBT_EXECUTABLE, dbt_project, warehouse_dbt_models
+from orchestration.dbt_assets import dbt_resource, warehouse_dbt_models
 from orchestration.ingest_assets import raw_request_logs
 from orchestration.jobs import nightly_job, nightly_schedule
-from orchestration.sensors import abandoned_cli_runs_sensor, late_landing_files_sensor
+from orchestration.sensors import (
+    abandoned_cli_runs_sensor,
+    late_landing_files_sensor,
+    unfinished_model_builds_sensor,
+)
 
 # dbt's profiles.yml reads the warehouse path from the environment; resolving the
 # defaults here makes the Dagster UI, the CLI and dbt agree on one file.
@@ -21,6 +24,6 @@ defs = Definitions(
     asset_checks=[raw_request_logs_quality, fct_requests_quality],
     jobs=[nightly_job],
     schedules=[nightly_schedule],
-    sensors=[late_landing_files_sensor, abandoned_cli_runs_sensor],
-    resources={"dbt": DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)},
+    sensors=[late_landing_files_sensor, unfinished_model_builds_sensor, abandoned_cli_runs_sensor],
+    resources={"dbt": dbt_resource()},
 )

@@ -15,13 +15,9 @@ FIRST_LANDING_DAY = os.environ.get("LLM_USAGE_FIRST_LANDING_DAY") or "2024-01-01
 landing_days = DailyPartitionsDefinition(start_date=FIRST_LANDING_DAY, timezone="UTC", end_offset=1)
 
 
-def dbt_window_vars(window_start: datetime, window_end: datetime) -> dict[str, str]:
-    """The dbt vars for a run over landing days [window_start, window_end).
-
-    Half-open like Dagster's time windows; the models themselves widen this to every
-    event day, week and month that the window's records touch.
-    """
-    return {"min_date": window_start.date().isoformat(), "max_date": window_end.date().isoformat()}
+def landing_days_in_window(window_start: datetime, window_end: datetime) -> list[date]:
+    """The landing days of a partition time window, [window_start, window_end)."""
+    return landing_days_between(window_start.date(), window_end.date() - timedelta(days=1))
 
 
 def landing_days_between(first: date, last: date) -> list[date]:

@@ -1,4 +1,5 @@
-"""Sensors: re-run a loaded landing day when its files change; free dead CLI runs' slots.
+"""Sensors: re-run a loaded landing day when its files change; finish a dbt build that
+stopped midway; free dead CLI runs' slots.
 
 A gateway sometimes uploads a day late (after the nightly run loaded it empty) or
 replaces a file with a corrected one. Every minute the sensor compares each loaded day's
@@ -13,8 +14,10 @@ from datetime import date
 
 from dagster import (
     AssetKey,
+    DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
+    RunsFilter,
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
@@ -23,12 +26,25 @@ from dagster import (
 
 from ingest.landing_state import changed_landing_days, recorded_files
 from ingest.settings import Settings
-from ingest.warehouse import WarehouseBusyError, WarehouseMissingError, connect
+from ingest.warehouse import (
+    WarehouseBusyError,
+    WarehouseMissingError,
+    connect,
+    pending_model_builds,
+)
+from orchestration.dbt_assets import warehouse_dbt_models
 from orchestration.instance import fail_abandoned_cli_runs
 from orchestration.jobs import nightly_job
 from orchestration.partitions import landing_days
 
 RAW_ASSET = AssetKey(["raw", "request_logs"])
+RUN_IN_PROGRESS = [
+    DagsterRunStatus.QUEUED,
+    DagsterRunStatus.NOT_STARTED,
+    DagsterRunStatus.STARTING,
+    DagsterRunStatus.STARTED,
+    DagsterRunStatus.CANCELING,
+]
 
 
 @sensor(
@@ -106,3 +122,48 @@ def abandoned_cli_runs_sensor(context: SensorEvaluationContext) -> SkipReason:
     if abandoned:
         return SkipReason(f"Freed the warehouse slot of dead CLI runs {', '.join(abandoned)}.")
     return SkipReason("No CLI run lost its process.")
+
+
+@sensor(
+    name="unfinished_model_builds_sensor",
+    job=nightly_job,
+    minimum_interval_seconds=60,
+    default_status=DefaultSensorStatus.RUNNING,
+    description=(
+        "Rebuilds the facts and marts for landing days a dbt build did not finish (its run "
+        "was killed or failed), once no run is in progress; once per state of the queue."
+    ),
+)
+def unfinished_model_builds_sensor(context: SensorEvaluationContext):
+    settings = Settings.from_env()
+    try:
+        connection = connect(settings, read_only=True)
+    except WarehouseMissingError:
+        return SkipReason(f"No warehouse at {settings.warehouse_path} yet; nothing is built.")
+    except WarehouseBusyError:
+        return SkipReason("A run is writing the warehouse; the build queue is read next tick.")
+    try:
+        pending = pending_model_builds(connection)
+    finally:
+        connection.close()
+    if not pending:
+        return SkipReason("The facts and marts have caught up with every landing day.")
+    # While a run is queued or running, the queue is normally its own work in progress.
+    if context.instance.get_runs(filters=RunsFilter(statuses=RUN_IN_PROGRESS), limit=1):
+        return SkipReason("A run is queued or in progress; it rebuilds the queued days.")
+    days = sorted({day.isoformat() for day, _ in pending})
+    if days[-1] not in landing_days.get_partition_keys():
+        return SkipReason(
+            f"Landing day {days[-1]} is not a partition Dagster knows; rebuild with "
+            "`llm-usage materialize` after setting LLM_USAGE_FIRST_LANDING_DAY."
+        )
+    latest = max(requested_at for _, requested_at in pending)
+    context.log.info(f"The facts and marts are behind landing day(s) {', '.join(days)}.")
+    # dbt rebuilds every queued day whatever the partition, so one partition is enough;
+    # the newest keeps the run beside the latest data in the UI.
+    return RunRequest(
+        run_key=f"unfinished-builds-{'+'.join(days)}-{latest.isoformat()}",
+        partition_key=days[-1],
+        asset_selection=list(warehouse_dbt_models.keys),
+        tags={"llm-usage/trigger": "unfinished-model-builds"},
+    )

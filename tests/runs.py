@@ -16,7 +16,7 @@ from ingest.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Columns that record when a row was written, not what it says.
-WRITE_TIME_COLUMNS = {"built_at", "ingested_at"}
+WRITE_TIME_COLUMNS = {"built_at", "ingested_at", "requested_at"}
 LANDING_PATH_COLUMNS = {"path", "source_file"}
 
 
@@ -72,9 +72,10 @@ def warehouse_state(settings: Settings) -> dict[str, pd.DataFrame]:
             frame = connection.execute(
                 f"SELECT {select} FROM {schema}.{table} ORDER BY ALL"
             ).fetchdf()
-            # File paths relative to the landing folder, so copies of a data set compare.
+            # File paths from the landing day's folder on, so copies of a data set compare
+            # (a copied warehouse keeps the original's paths until a day is re-loaded).
             for column in LANDING_PATH_COLUMNS & set(frame.columns):
-                frame[column] = frame[column].str.removeprefix(f"{settings.landing_dir}/")
+                frame[column] = frame[column].str.replace(r"^.*/(?=dt=)", "", regex=True)
             state[f"{schema}.{table}"] = frame
         return state
     finally:

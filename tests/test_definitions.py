@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from dagster import AssetKey
@@ -54,10 +54,10 @@ def test_nightly_schedule_targets_the_previous_day():
     assert landing_day_for_tick(tick) == "2026-03-08"
 
 
-def test_partition_window_becomes_half_open_dbt_vars():
-    from orchestration.partitions import dbt_window_vars
+def test_partition_window_becomes_its_landing_days():
+    from orchestration.partitions import landing_days_in_window
 
-    vars_ = dbt_window_vars(
+    days = landing_days_in_window(
         datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)
     )
-    assert vars_ == {"min_date": "2026-03-01", "max_date": "2026-03-04"}
+    assert days == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]

@@ -14,7 +14,6 @@ import duckdb
 import pandas as pd
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
-from dagster_dbt import DbtCliResource
 
 from conftest import use_data_dir
 from ingest.generate import generate_logs
@@ -172,15 +171,24 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
     _kill_when(settings, days[1], _dbt_built_a_model)
     killed_in_dbt = warehouse_state(settings)
 
-    code, out, err = finish(start_cli(settings, "materialize", "--start", days[1], "--end", days[1]))
+    # The day whose build died stays queued, and readers are told.
+    queued = killed_in_dbt["raw.pending_model_builds"]
+    assert queued["landing_date"].astype(str).tolist() == [days[1]]
+    code, out, err = finish(start_cli(settings, "sql", "SELECT 1 AS one"))
+    assert code == 0 and f"not caught up with landing day(s) {days[1]}" in err, out + err
+
+    # The next run, of the other day, catches up with the queued one as well.
+    code, out, err = finish(start_cli(settings, "materialize", "--start", days[0], "--end", days[0]))
     assert code == 0, out + err
     assert out.count("lost its process") == 1  # the second kill's run; the first was freed
     after = warehouse_state(settings)
+    assert after["raw.pending_model_builds"].empty
     with _instance(settings) as instance:
         statuses = sorted(r.status.value for r in instance.get_runs())
     assert statuses.count("FAILURE") == 2 and statuses.count("SUCCESS") == len(days) + 1
 
-    raw = [t for t in after if t.startswith("raw.")]
+    queue = ["raw.pending_model_builds"]
+    raw = [t for t in after if t.startswith("raw.") and t not in queue]
     models = [t for t in after if not t.startswith("raw.")]
     assert not all(same_table(before[t], after[t]) for t in raw + models)  # the change counts
     for killed in (killed_in_ingest, killed_in_dbt):
@@ -193,16 +201,18 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
             assert same_table(killed[table], before[table]) or same_table(
                 killed[table], after[table]
             ), table
+    assert same_table(killed_in_ingest[queue[0]], before[queue[0]])
     # The dbt kill came after ingest committed: raw already held the corrected day.
     assert all(same_table(killed_in_dbt[t], after[t]) for t in raw)
 
     reqs = requests(read_landing(settings.landing_dir)[0])
     paid = reqs[reqs["billing_mode"] == "pay_as_you_go"]
-    mart = after["main_marts.mart_usage_summary"].query(
-        "grain == 'month' and api_key_id == '*' and model == '*' and provider == '*'"
-    )
-    assert mart["requests"].tolist() == paid.groupby("month_start").size().tolist()
-    assert mart["total_tokens"].tolist() == paid.groupby("month_start")["total_tokens"].sum().tolist()
+    for grain, period in (("day", "event_date"), ("month", "month_start")):
+        mart = after["main_marts.mart_usage_summary"].query(
+            "grain == @grain and api_key_id == '*' and model == '*' and provider == '*'"
+        )
+        assert mart["requests"].tolist() == paid.groupby(period).size().tolist()
+        assert mart["total_tokens"].tolist() == paid.groupby(period)["total_tokens"].sum().tolist()
 
 
 def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monkeypatch):
@@ -220,27 +230,26 @@ def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monk
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
     )
     waits = []
-    wait_for_write_lock = dbt_assets._wait_for_write_lock
+    queue_for_build = dbt_assets._queue_for_build
 
-    def reader_slips_in(settings_, deadline):
+    def reader_slips_in(settings_, landing_dates, deadline):
         waits.append(1)
         if len(waits) == 2:
             reader.stdin.close()  # the reader is done: the second wait gets the lock
-        wait_for_write_lock(settings_, deadline)
+        queue_for_build(settings_, landing_dates, deadline)
         if len(waits) == 1:  # the reader opens the file just after dbt's first wait
             reader.stdin.write("go\n")
             reader.stdin.flush()
             assert reader.stdout.readline().strip() == "reading"
 
-    monkeypatch.setattr(dbt_assets, "_wait_for_write_lock", reader_slips_in)
+    monkeypatch.setattr(dbt_assets, "_queue_for_build", reader_slips_in)
     try:
         with DagsterInstance.ephemeral() as instance:
             result = materialize(
                 [dbt_assets.warehouse_dbt_models],
                 partition_key=days[0],
                 instance=instance,
-                resources={"dbt": DbtCliResource(project_dir=dbt_assets.dbt_project,
-                                                  dbt_executable=dbt_assets.DBT_EXECUTABLE)},
+                resources={"dbt": dbt_assets.dbt_resource()},
                 raise_on_error=False,
             )
     finally:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from datetime import date, timedelta
 
+import duckdb
 import pytest
 from dagster import AssetMaterialization, DagsterInstance, SkipReason, build_sensor_context
 
@@ -162,3 +163,35 @@ def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
         assert "No CLI run" in abandoned_cli_runs_sensor(
             build_sensor_context(instance=instance)
         ).skip_message
+
+
+def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(loaded):
+    """load_partition queues its day for dbt; with no dbt build after it (as when a run
+    is killed during dbt), the sensor asks for one dbt run once nothing else runs."""
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from orchestration.dbt_assets import warehouse_dbt_models
+    from orchestration.sensors import unfinished_model_builds_sensor
+
+    settings, instance, _ = loaded
+
+    def tick():
+        return unfinished_model_builds_sensor(build_sensor_context(instance=instance))
+
+    instance.add_run(DagsterRun(job_name="nightly_job", run_id="running",
+                                status=DagsterRunStatus.STARTED))
+    assert "in progress" in tick().skip_message
+    instance.report_run_failed(instance.get_run_by_id("running"))
+
+    request = tick()
+    assert request.partition_key == NEXT.isoformat()  # both days queued; dbt takes all
+    assert set(request.asset_selection) == set(warehouse_dbt_models.keys)
+    assert DAY.isoformat() in request.run_key and NEXT.isoformat() in request.run_key
+    assert tick().run_key == request.run_key  # same queue, same key: Dagster runs it once
+
+    load_partition(settings, DAY)  # re-queued: a new state of the queue
+    assert tick().run_key != request.run_key
+
+    with duckdb.connect(str(settings.warehouse_path)) as connection:
+        connection.execute("DELETE FROM raw.pending_model_builds")
+    assert "caught up" in tick().skip_message

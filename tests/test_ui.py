@@ -149,7 +149,9 @@ def test_the_ui_path(server):
         "nightly_schedule": ("0 2 * * *", "RUNNING")
     }
     assert {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]} == {
-        "late_landing_files_sensor": "RUNNING", "abandoned_cli_runs_sensor": "RUNNING"
+        "late_landing_files_sensor": "RUNNING",
+        "unfinished_model_builds_sensor": "RUNNING",
+        "abandoned_cli_runs_sensor": "RUNNING",
     }
 
     # The asset graph: files -> raw -> staging -> facts -> marts, daily partitions,

@@ -31,3 +31,16 @@
 {% macro month_start(date_column) -%}
     cast({{ dbt.date_trunc('month', date_column) }} as date)
 {%- endmacro %}
+
+{#- The instant a UTC calendar day (a date or timestamp expression) begins. -#}
+{% macro utc_midnight(day_expression) -%}
+    {{ return(adapter.dispatch('utc_midnight', 'llm_usage')(day_expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__utc_midnight(day_expression) -%}
+    timezone('UTC', cast(cast({{ day_expression }} as date) as timestamp))
+{%- endmacro %}
+
+{% macro spark__utc_midnight(day_expression) -%}
+    to_utc_timestamp(cast(cast({{ day_expression }} as date) as timestamp), 'UTC')
+{%- endmacro %}

@@ -9,7 +9,8 @@ with delivered as (
     select *
     from {{ ref('stg_gateway__request_logs') }}
     {% if is_incremental() %}
-    where event_date in {{ touched_event_dates() }}
+    where {{ near_touched_event_dates('created_at') }}
+      and event_date in {{ touched_event_dates() }}
     {% endif %}
 ),
 

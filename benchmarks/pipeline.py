@@ -46,6 +46,7 @@ from ingest.generate import generate_logs  # noqa: E402
 from ingest.load import load_partition  # noqa: E402
 from ingest.settings import Settings  # noqa: E402
 from ingest.warehouse import connect, request_model_build  # noqa: E402
+from orchestration.dbt_assets import NIGHTLY_EXCLUDE  # noqa: E402
 from orchestration.partitions import landing_days_between  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -230,7 +231,7 @@ def dbt_build(warehouse: Warehouse, first: date, end: date, target_dir: Path) ->
     finally:
         connection.close()
     command = [
-        str(BIN / "dbt"), "build",
+        str(BIN / "dbt"), "build", "--exclude", NIGHTLY_EXCLUDE,
         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         # A target folder of the benchmark's own keeps dbt's partial-parse cache warm
         # between runs, as in a deployment, without touching the project's target/.

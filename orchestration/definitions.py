@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions
 
 from ingest.settings import Settings
+from orchestration.audit import weekly_audit_job, weekly_audit_schedule
 from orchestration.checks import fct_requests_quality, raw_request_logs_quality
 from orchestration.dbt_assets import dbt_resource, warehouse_dbt_models
 from orchestration.ingest_assets import raw_request_logs
@@ -22,8 +23,8 @@ Settings.from_env().export()
 defs = Definitions(
     assets=[raw_request_logs, warehouse_dbt_models],
     asset_checks=[raw_request_logs_quality, fct_requests_quality],
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
+    jobs=[nightly_job, weekly_audit_job],
+    schedules=[nightly_schedule, weekly_audit_schedule],
     sensors=[late_landing_files_sensor, unfinished_model_builds_sensor, abandoned_cli_runs_sensor],
     resources={"dbt": dbt_resource()},
 )

@@ -146,7 +146,8 @@ def test_the_ui_path(server):
     dagster, settings = server
     repo = _repository(dagster)
     assert {s["name"]: (s["cronSchedule"], s["scheduleState"]["status"]) for s in repo["schedules"]} == {
-        "nightly_schedule": ("0 2 * * *", "RUNNING")
+        "nightly_schedule": ("0 2 * * *", "RUNNING"),
+        "weekly_audit_schedule": ("0 4 * * 0", "RUNNING"),
     }
     assert {s["name"]: s["sensorState"]["status"] for s in repo["sensors"]} == {
         "late_landing_files_sensor": "RUNNING",

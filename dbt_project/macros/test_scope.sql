@@ -1,0 +1,48 @@
+{#- What a data test checks on a nightly build. A test on a table that grows with history
+    (raw, staging, fct_requests) names the part it checks in its `where` config with a
+    placeholder, so that the nightly cost does not grow with history:
+
+      __landing_days_in_build__  the landing days this build caught up with
+      __event_dates_in_build__   the event days this build rebuilt
+
+    The first build queues every loaded day, so it checks everything; a --full-refresh
+    checks everything too, and so does `--vars '{test_scope: all}'`, which the weekly
+    audit passes: it runs every test over all of history, the tests tagged full_history
+    (too slow for the nightly build, which leaves them out) included.
+    dbt calls this macro for every test with a `where` config (it overrides dbt's own). -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if not where or not execute -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- if not tests_limited_to_build() -%}
+        {{ return(relation) }}
+    {%- endif -%}
+    {%- set where = where
+            | replace('__landing_days_in_build__',
+                      '(select landing_date from ' ~ _model_relation('int_landing_days_in_build') ~ ')')
+            | replace('__event_dates_in_build__',
+                      '(select event_date from ' ~ _model_relation('int_event_dates_touched_by_run') ~ ')') -%}
+    {{ return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') }}
+{%- endmacro %}
+
+{#- A model's relation from the graph: a test's config cannot ref() a model it does not
+    test without making it a parent. -#}
+{% macro _model_relation(name) -%}
+    {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
+            | selectattr('name', 'equalto', name) | first -%}
+    {{- return(api.Relation.create(database=node.database, schema=node.schema, identifier=node.alias)) -}}
+{%- endmacro %}
+
+{#- The same scope for singular tests over fct_requests: a predicate on its event day. -#}
+{% macro event_date_in_build(column='event_date') -%}
+    {%- if not tests_limited_to_build() -%}
+        true
+    {%- else -%}
+        {{ column }} in {{ touched_event_dates() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro tests_limited_to_build() -%}
+    {{ return(not flags.FULL_REFRESH and var('test_scope') != 'all') }}
+{%- endmacro %}

@@ -194,6 +194,65 @@ def _rule_failures(field: Field, index: int) -> list[str]:
     return failures
 
 
+def _value(index: int) -> str:
+    """Column holding field `index` as the JSON text DuckDB wrote (NULL when absent)."""
+    return f"v{index}"
+
+
+def _fast(index: int) -> str:
+    """Column holding field `index` as its SQL type, read the quick way (see _quick_value)."""
+    return f"f{index}"
+
+
+def _quick_value(field: Field, index: int) -> str:
+    """The field's typed value when its JSON text has the plain shape nearly every record
+    has (a string without escapes, a decimal integer, a number, true/false); else NULL.
+
+    Every shape read here is one the full rules read the same way, so where _quick_ok
+    holds, this equals _typed_value and no rule is broken."""
+    value = _value(index)
+    if field.json_type == "string":
+        text = f"CASE WHEN starts_with({value}, '\"') AND NOT contains({value}, '\\') THEN {value}[2:-2] END"
+        return f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)" if field.date_time else text
+    if field.json_type == "boolean":
+        return f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END"
+    # DuckDB writes a JSON number as digits, a real with '.' or 'e', or NaN/Infinity;
+    # the first character tells a number from a string, boolean, null, object or array.
+    is_number = f"({value} >= '-' AND {value} < ':')"
+    if field.json_type == "integer":
+        # Only plain digits: casting '1.5' or '1e2' to BIGINT would round where the full
+        # rules check that the double is whole.
+        return (
+            f"CASE WHEN {is_number} AND NOT (contains({value}, '.') OR contains({value}, 'e') "
+            f"OR contains({value}, 'E')) THEN TRY_CAST({value} AS BIGINT) END"
+        )
+    return f"CASE WHEN {is_number} THEN TRY_CAST({value} AS DOUBLE) END"
+
+
+def _quick_ok(field: Field, index: int) -> str:
+    """True when the field's quick value is set and keeps every rule, or the field is
+    absent or null where the contract allows that; NULL or false sends the line to the
+    full rules."""
+    value, fast = _value(index), _fast(index)
+    checks = [f"{fast} IS NOT NULL"]
+    if field.minimum is not None:
+        checks.append(f"{fast} >= {field.minimum}")
+    if field.maximum is not None:
+        checks.append(f"{fast} <= {field.maximum}")
+    if field.min_length:
+        checks.append(f"length({fast}) >= {field.min_length}")
+    if field.enum:
+        checks.append(f"{fast} IN ({', '.join(_quote(v) for v in field.enum)})")
+    if field.date_time:
+        checks.append(f"regexp_matches({value}[2:-2], {_quote(_RFC3339)})")
+    ok = " AND ".join(checks)
+    if not field.required:
+        ok = f"{value} IS NULL OR ({ok})"
+        if field.nullable:
+            ok = f"{value} = 'null' OR {ok}"
+    return f"({ok})"
+
+
 def validated_lines_sql(lines_relation: str) -> str:
     """A query over `lines_relation(source_file, line_number, raw_line, read_error)` that
     adds `reason` (NULL for a valid record) and one typed column per contract field.
@@ -201,17 +260,26 @@ def validated_lines_sql(lines_relation: str) -> str:
     `read_error`, when set, is a reason found while reading the line (bad UTF-8)."""
     contract_fields = fields()
     paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
-    # Each line is parsed once, into the JSON text of each contract field; every rule
-    # then reads plain columns instead of parsing JSON again.
+    values = ",\n        ".join(
+        f"CAST(vals[{i + 1}] AS VARCHAR) AS {_value(i)}" for i in range(len(contract_fields))
+    )
+    quick = ",\n        ".join(
+        f"{_quick_value(f, i)} AS {_fast(i)}" for i, f in enumerate(contract_fields)
+    )
+    quick_ok = "\n        AND ".join(_quick_ok(f, i) for i, f in enumerate(contract_fields))
+    # The full rules run only for the lines the quick check did not pass: a CASE
+    # evaluates its ELSE branch for those rows alone.
     split = ",\n        ".join(
-        f"{_json_kind(f'vals[{i + 1}]')} AS {_kind(i)}, {_plain_text(f'vals[{i + 1}]')} AS {_text(i)}"
+        f"CASE WHEN quick THEN NULL ELSE {_json_kind(_value(i))} END AS {_kind(i)}, "
+        f"CASE WHEN quick THEN NULL ELSE {_plain_text(_value(i))} END AS {_text(i)}"
         for i in range(len(contract_fields))
     )
     failures = [
         expr for index, field in enumerate(contract_fields) for expr in _rule_failures(field, index)
     ]
     typed = ",\n    ".join(
-        f"CASE WHEN reason IS NULL THEN {_typed_value(f, i)} END AS {f.name}"
+        f"CASE WHEN quick THEN {_fast(i)} WHEN reason IS NULL THEN {_typed_value(f, i)} END "
+        f"AS {f.name}"
         for i, f in enumerate(contract_fields)
     )
     return f"""
@@ -221,26 +289,56 @@ WITH parsed AS (
         line_number,
         raw_line,
         read_error,
-        json_valid(raw_line) AS is_json,
-        -- Valid JSON that starts with '{{' is an object.
-        CASE WHEN json_valid(raw_line) AND starts_with(ltrim(raw_line), '{{')
-             THEN json_extract(raw_line, [{paths}]) END AS vals
+        json_valid(raw_line) AS is_json
     FROM {lines_relation}
+),
+extracted AS (
+    SELECT
+        *,
+        -- Valid JSON that starts with '{{' is an object.
+        CASE WHEN is_json AND (starts_with(raw_line, '{{') OR starts_with(ltrim(raw_line), '{{'))
+             THEN json_extract(raw_line, [{paths}]) END AS vals
+    FROM parsed
+),
+field_values AS (
+    SELECT
+        source_file,
+        line_number,
+        raw_line,
+        read_error,
+        is_json,
+        vals IS NOT NULL AS is_object,
+        {values}
+    FROM extracted
+),
+quick_values AS (
+    SELECT
+        *,
+        {quick}
+    FROM field_values
+),
+quick_checked AS (
+    SELECT
+        *,
+        read_error IS NULL AND is_object
+        AND {quick_ok} AS quick
+    FROM quick_values
 ),
 split AS (
     SELECT
         *,
         {split}
-    FROM parsed
+    FROM quick_checked
 ),
 checked AS (
     SELECT
         *,
         CASE
+            WHEN quick THEN NULL
             WHEN read_error IS NOT NULL THEN read_error
             WHEN trim(raw_line) = '' THEN 'empty line'
             WHEN NOT is_json THEN 'line is not valid JSON: ' || left(raw_line, 60)
-            WHEN vals IS NULL THEN 'line is JSON but not an object'
+            WHEN NOT is_object THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
         END AS reason
     FROM split

@@ -199,86 +199,90 @@ def _value(index: int) -> str:
     return f"v{index}"
 
 
-def _fast(index: int) -> str:
-    """Column holding field `index` as its SQL type, read the quick way (see _quick_value)."""
-    return f"f{index}"
+def _quick_kind(index: int) -> str:
+    """Column holding json_type() of field `index` (NULL when absent)."""
+    return f"k{index}"
 
 
-def _quick_value(field: Field, index: int) -> str:
-    """The field's typed value when its JSON text has the plain shape nearly every record
-    has (a string without escapes, a decimal integer, a number, true/false); else NULL.
-
-    Every shape read here is one the full rules read the same way, so where _quick_ok
-    holds, this equals _typed_value and no rule is broken."""
-    value = _value(index)
-    if field.json_type == "string":
-        text = f"CASE WHEN starts_with({value}, '\"') AND NOT contains({value}, '\\') THEN {value}[2:-2] END"
-        return f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)" if field.date_time else text
-    if field.json_type == "boolean":
-        return f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END"
-    # DuckDB writes a JSON number as digits, a real with '.' or 'e', or NaN/Infinity;
-    # the first character tells a number from a string, boolean, null, object or array.
-    is_number = f"({value} >= '-' AND {value} < ':')"
-    if field.json_type == "integer":
-        # Only plain digits: casting '1.5' or '1e2' to BIGINT would round where the full
-        # rules check that the double is whole.
-        return (
-            f"CASE WHEN {is_number} AND NOT (contains({value}, '.') OR contains({value}, 'e') "
-            f"OR contains({value}, 'E')) THEN TRY_CAST({value} AS BIGINT) END"
-        )
-    return f"CASE WHEN {is_number} THEN TRY_CAST({value} AS DOUBLE) END"
+def _quick(index: int) -> str:
+    """Column holding field `index` as its SQL type, read by from_json (see _quick_ok)."""
+    return f"q{index}"
 
 
 def _quick_ok(field: Field, index: int) -> str:
-    """True when the field's quick value is set and keeps every rule, or the field is
-    absent or null where the contract allows that; NULL or false sends the line to the
-    full rules."""
-    value, fast = _value(index), _fast(index)
-    checks = [f"{fast} IS NOT NULL"]
+    """True when the field is of its JSON type and keeps every rule, or is absent or null
+    where the contract allows that; NULL or false sends the line to the full rules.
+
+    from_json converts leniently ("12" to 12), so the JSON type is checked beside it; for
+    the types accepted here its value equals _typed_value, and only a double field's
+    infinities, which DuckDB reads and writes in its own ways, are left to the full rules."""
+    kind, value = _quick_kind(index), _quick(index)
+    accepted = ", ".join(_quote(t) for t in _JSON_TYPES[field.json_type])
+    checks = [f"{kind} IN ({accepted})", f"{value} IS NOT NULL"]
+    if field.json_type == "number":
+        checks.append(f"isfinite({value})")
     if field.minimum is not None:
-        checks.append(f"{fast} >= {field.minimum}")
+        checks.append(f"{value} >= {field.minimum}")
     if field.maximum is not None:
-        checks.append(f"{fast} <= {field.maximum}")
+        checks.append(f"{value} <= {field.maximum}")
     if field.min_length:
-        checks.append(f"length({fast}) >= {field.min_length}")
+        checks.append(f"length({value}) >= {field.min_length}")
     if field.enum:
-        checks.append(f"{fast} IN ({', '.join(_quote(v) for v in field.enum)})")
+        checks.append(f"{value} IN ({', '.join(_quote(v) for v in field.enum)})")
     if field.date_time:
-        checks.append(f"regexp_matches({value}[2:-2], {_quote(_RFC3339)})")
+        checks.append(f"regexp_matches(record.{field.name}, {_quote(_RFC3339)})")
     ok = " AND ".join(checks)
     if not field.required:
-        ok = f"{value} IS NULL OR ({ok})"
+        ok = f"{kind} IS NULL OR ({ok})"
         if field.nullable:
-            ok = f"{value} = 'null' OR {ok}"
+            ok = f"{kind} = 'NULL' OR {ok}"
     return f"({ok})"
+
+
+def _quick_value(field: Field, index: int) -> str:
+    if field.date_time:
+        # RFC 3339 allows a lower-case t and z; DuckDB does not
+        return f"TRY_CAST(upper(record.{field.name}) AS TIMESTAMPTZ)"
+    return f"record.{field.name}"
 
 
 def validated_lines_sql(lines_relation: str) -> str:
     """A query over `lines_relation(source_file, line_number, raw_line, read_error)` that
     adds `reason` (NULL for a valid record) and one typed column per contract field.
 
+    `raw_line` may still end with its line end ("\n", "\r\n"): JSON allows that space
+    after a value, and the reasons and the returned `raw_line` go without it. The returned
+    `raw_line` is set only for rejected lines, the only ones kept verbatim.
     `read_error`, when set, is a reason found while reading the line (bad UTF-8)."""
     contract_fields = fields()
     paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
-    values = ",\n        ".join(
-        f"CAST(vals[{i + 1}] AS VARCHAR) AS {_value(i)}" for i in range(len(contract_fields))
+    # Dates are read as text: from_json's own date parsing is not the contract's.
+    record_type = _quote(
+        "{"
+        + ", ".join(
+            f'"{f.name}": "{"VARCHAR" if f.date_time else f.sql_type}"' for f in contract_fields
+        )
+        + "}"
     )
     quick = ",\n        ".join(
-        f"{_quick_value(f, i)} AS {_fast(i)}" for i, f in enumerate(contract_fields)
+        f"kinds[{i + 1}] AS {_quick_kind(i)}, {_quick_value(f, i)} AS {_quick(i)}"
+        for i, f in enumerate(contract_fields)
     )
     quick_ok = "\n        AND ".join(_quick_ok(f, i) for i, f in enumerate(contract_fields))
     # The full rules run only for the lines the quick check did not pass: a CASE
-    # evaluates its ELSE branch for those rows alone.
+    # evaluates its other branches for those rows alone.
+    values = ",\n        ".join(
+        f"CAST(vals[{i + 1}] AS VARCHAR) AS {_value(i)}" for i in range(len(contract_fields))
+    )
     split = ",\n        ".join(
-        f"CASE WHEN quick THEN NULL ELSE {_json_kind(_value(i))} END AS {_kind(i)}, "
-        f"CASE WHEN quick THEN NULL ELSE {_plain_text(_value(i))} END AS {_text(i)}"
+        f"{_json_kind(_value(i))} AS {_kind(i)}, {_plain_text(_value(i))} AS {_text(i)}"
         for i in range(len(contract_fields))
     )
     failures = [
         expr for index, field in enumerate(contract_fields) for expr in _rule_failures(field, index)
     ]
     typed = ",\n    ".join(
-        f"CASE WHEN quick THEN {_fast(i)} WHEN reason IS NULL THEN {_typed_value(f, i)} END "
+        f"CASE WHEN quick THEN {_quick(i)} WHEN reason IS NULL THEN {_typed_value(f, i)} END "
         f"AS {f.name}"
         for i, f in enumerate(contract_fields)
     )
@@ -292,30 +296,32 @@ WITH parsed AS (
         json_valid(raw_line) AS is_json
     FROM {lines_relation}
 ),
-extracted AS (
+objects AS (
     SELECT
         *,
         -- Valid JSON that starts with '{{' is an object.
-        CASE WHEN is_json AND (starts_with(raw_line, '{{') OR starts_with(ltrim(raw_line), '{{'))
-             THEN json_extract(raw_line, [{paths}]) END AS vals
+        is_json AND (starts_with(raw_line, '{{') OR starts_with(ltrim(raw_line), '{{'))
+            AS is_object
     FROM parsed
 ),
-field_values AS (
+records AS (
+    SELECT
+        *,
+        CASE WHEN is_object THEN json_type(raw_line, [{paths}]) END AS kinds,
+        CASE WHEN is_object THEN from_json(raw_line, {record_type}) END AS record
+    FROM objects
+),
+quick_values AS (
     SELECT
         source_file,
         line_number,
         raw_line,
         read_error,
         is_json,
-        vals IS NOT NULL AS is_object,
-        {values}
-    FROM extracted
-),
-quick_values AS (
-    SELECT
-        *,
+        is_object,
+        record,
         {quick}
-    FROM field_values
+    FROM records
 ),
 quick_checked AS (
     SELECT
@@ -324,11 +330,25 @@ quick_checked AS (
         AND {quick_ok} AS quick
     FROM quick_values
 ),
+extracted AS (
+    SELECT
+        *,
+        CASE WHEN quick THEN NULL ELSE rtrim(raw_line, chr(13) || chr(10)) END AS line,
+        CASE WHEN quick THEN NULL WHEN is_object
+             THEN json_extract(raw_line, [{paths}]) END AS vals
+    FROM quick_checked
+),
+field_values AS (
+    SELECT
+        *,
+        {values}
+    FROM extracted
+),
 split AS (
     SELECT
         *,
         {split}
-    FROM quick_checked
+    FROM field_values
 ),
 checked AS (
     SELECT
@@ -336,8 +356,8 @@ checked AS (
         CASE
             WHEN quick THEN NULL
             WHEN read_error IS NOT NULL THEN read_error
-            WHEN trim(raw_line) = '' THEN 'empty line'
-            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(raw_line, 60)
+            WHEN trim(line) = '' THEN 'empty line'
+            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(line, 60)
             WHEN NOT is_object THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
         END AS reason
@@ -346,7 +366,7 @@ checked AS (
 SELECT
     source_file,
     line_number,
-    raw_line,
+    CASE WHEN reason IS NOT NULL THEN line END AS raw_line,
     reason,
     {typed}
 FROM checked

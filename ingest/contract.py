@@ -199,51 +199,83 @@ def _value(index: int) -> str:
     return f"v{index}"
 
 
-def _quick_kind(index: int) -> str:
-    """Column holding json_type() of field `index` (NULL when absent)."""
-    return f"k{index}"
-
-
 def _quick(index: int) -> str:
-    """Column holding field `index` as its SQL type, read by from_json (see _quick_ok)."""
+    """Column holding field `index` as its SQL type, read the quick way (see _quick_ok)."""
     return f"q{index}"
 
 
-def _quick_ok(field: Field, index: int) -> str:
-    """True when the field is of its JSON type and keeps every rule, or is absent or null
-    where the contract allows that; NULL or false sends the line to the full rules.
+def _quick_read_type(field: Field) -> str:
+    """How from_json reads the field for the quick check: a string as its text, any other
+    field as its JSON text. Reading 3 or "3" as BIGINT would give 3 either way."""
+    return "VARCHAR" if field.json_type == "string" else "JSON"
 
-    from_json converts leniently ("12" to 12), so the JSON type is checked beside it; for
-    the types accepted here its value equals _typed_value, and only a double field's
-    infinities, which DuckDB reads and writes in its own ways, are left to the full rules."""
-    kind, value = _quick_kind(index), _quick(index)
-    accepted = ", ".join(_quote(t) for t in _JSON_TYPES[field.json_type])
-    checks = [f"{kind} IN ({accepted})", f"{value} IS NOT NULL"]
+
+def _quick_value(field: Field) -> str:
+    """The field's value as its SQL type when it has the plain shape a record of the
+    contract has (a string, a decimal integer, a number, true/false); else NULL.
+
+    These shapes are read as _typed_value reads them, so where _quick_ok holds, the two
+    are equal and no rule is broken."""
+    value = f"record.{field.name}"
+    if field.json_type == "string":
+        # RFC 3339 allows a lower-case t and z; DuckDB does not
+        return f"TRY_CAST(upper({value}) AS TIMESTAMPTZ)" if field.date_time else value
+    value = f"CAST({value} AS VARCHAR)"  # compared as text, not as JSON
+    if field.json_type == "boolean":
+        return f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END"
+    # DuckDB writes a JSON number as digits, a real with '.' or 'e', or NaN/Infinity;
+    # the first character tells a number from a string, boolean, object or array.
+    is_number = f"({value} >= '-' AND {value} < ':')"
+    if field.json_type == "integer":
+        # Only plain digits: casting '1.5' or '1e2' to BIGINT would round where the full
+        # rules check that the double is whole.
+        return (
+            f"CASE WHEN {is_number} AND NOT (contains({value}, '.') OR contains({value}, 'e') "
+            f"OR contains({value}, 'E')) THEN TRY_CAST({value} AS BIGINT) END"
+        )
+    return f"CASE WHEN {is_number} THEN TRY_CAST({value} AS DOUBLE) END"
+
+
+def _renders_a_non_string(text: str) -> str:
+    """Whether `text`, read by from_json as VARCHAR, could be the JSON text of a number,
+    true/false, an object or an array rather than the content of a JSON string.
+
+    Numbers start with '-' or a digit, or are NaN or Infinity (any case); a text that
+    only starts like those is cast, to keep "inference/..." out of the full rules."""
+    starts = ", ".join(str(ord(c)) for c in "-0123456789{[")
+    nan_or_infinity = ", ".join(str(ord(c)) for c in "NnIi")
+    return (
+        f"(CASE WHEN ascii({text}) IN ({nan_or_infinity}) "
+        f"THEN TRY_CAST({text} AS DOUBLE) IS NOT NULL "
+        f"ELSE ascii({text}) IN ({starts}) OR {text} IN ('true', 'false') END)"
+    )
+
+
+def _quick_ok(field: Field, index: int) -> str:
+    """True when the field keeps every rule, read the quick way, or is absent or null
+    where the contract allows both; NULL or false sends the line to the full rules."""
+    value, quick = f"record.{field.name}", _quick(index)
+    checks = [f"{quick} IS NOT NULL"]
+    if field.json_type == "string" and not field.date_time:
+        # (A date-time's pattern below, with its colons, matches no other JSON text.)
+        checks.append(f"NOT {_renders_a_non_string(value)}")
     if field.json_type == "number":
-        checks.append(f"isfinite({value})")
+        checks.append(f"isfinite({quick})")  # DuckDB writes and reads infinities its own ways
     if field.minimum is not None:
-        checks.append(f"{value} >= {field.minimum}")
+        checks.append(f"{quick} >= {field.minimum}")
     if field.maximum is not None:
-        checks.append(f"{value} <= {field.maximum}")
+        checks.append(f"{quick} <= {field.maximum}")
     if field.min_length:
         checks.append(f"length({value}) >= {field.min_length}")
     if field.enum:
         checks.append(f"{value} IN ({', '.join(_quote(v) for v in field.enum)})")
     if field.date_time:
-        checks.append(f"regexp_matches(record.{field.name}, {_quote(_RFC3339)})")
+        checks.append(f"regexp_matches({value}, {_quote(_RFC3339)})")
     ok = " AND ".join(checks)
-    if not field.required:
-        ok = f"{kind} IS NULL OR ({ok})"
-        if field.nullable:
-            ok = f"{kind} = 'NULL' OR {ok}"
+    if not field.required and field.nullable:
+        # from_json gives NULL for an absent key and for a JSON null alike.
+        ok = f"{value} IS NULL OR ({ok})"
     return f"({ok})"
-
-
-def _quick_value(field: Field, index: int) -> str:
-    if field.date_time:
-        # RFC 3339 allows a lower-case t and z; DuckDB does not
-        return f"TRY_CAST(upper(record.{field.name}) AS TIMESTAMPTZ)"
-    return f"record.{field.name}"
 
 
 def validated_lines_sql(lines_relation: str) -> str:
@@ -256,17 +288,11 @@ def validated_lines_sql(lines_relation: str) -> str:
     `read_error`, when set, is a reason found while reading the line (bad UTF-8)."""
     contract_fields = fields()
     paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
-    # Dates are read as text: from_json's own date parsing is not the contract's.
     record_type = _quote(
-        "{"
-        + ", ".join(
-            f'"{f.name}": "{"VARCHAR" if f.date_time else f.sql_type}"' for f in contract_fields
-        )
-        + "}"
+        "{" + ", ".join(f'"{f.name}": "{_quick_read_type(f)}"' for f in contract_fields) + "}"
     )
     quick = ",\n        ".join(
-        f"kinds[{i + 1}] AS {_quick_kind(i)}, {_quick_value(f, i)} AS {_quick(i)}"
-        for i, f in enumerate(contract_fields)
+        f"{_quick_value(f)} AS {_quick(i)}" for i, f in enumerate(contract_fields)
     )
     quick_ok = "\n        AND ".join(_quick_ok(f, i) for i, f in enumerate(contract_fields))
     # The full rules run only for the lines the quick check did not pass: a CASE
@@ -307,7 +333,6 @@ objects AS (
 records AS (
     SELECT
         *,
-        CASE WHEN is_object THEN json_type(raw_line, [{paths}]) END AS kinds,
         CASE WHEN is_object THEN from_json(raw_line, {record_type}) END AS record
     FROM objects
 ),

@@ -194,24 +194,122 @@ def _rule_failures(field: Field, index: int) -> list[str]:
     return failures
 
 
+def _value(index: int) -> str:
+    """Column holding field `index` as the JSON text DuckDB wrote (NULL when absent)."""
+    return f"v{index}"
+
+
+def _quick(index: int) -> str:
+    """Column holding field `index` as its SQL type, read the quick way (see _quick_ok)."""
+    return f"q{index}"
+
+
+def _quick_read_type(field: Field) -> str:
+    """How from_json reads the field for the quick check: a string as its text, any other
+    field as its JSON text. Reading 3 or "3" as BIGINT would give 3 either way."""
+    return "VARCHAR" if field.json_type == "string" else "JSON"
+
+
+def _quick_value(field: Field) -> str:
+    """The field's value as its SQL type when it has the plain shape a record of the
+    contract has (a string, a decimal integer, a number, true/false); else NULL.
+
+    These shapes are read as _typed_value reads them, so where _quick_ok holds, the two
+    are equal and no rule is broken."""
+    value = f"record.{field.name}"
+    if field.json_type == "string":
+        # RFC 3339 allows a lower-case t and z; DuckDB does not
+        return f"TRY_CAST(upper({value}) AS TIMESTAMPTZ)" if field.date_time else value
+    value = f"CAST({value} AS VARCHAR)"  # compared as text, not as JSON
+    if field.json_type == "boolean":
+        return f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END"
+    # DuckDB writes a JSON number as digits, a real with '.' or 'e', or NaN/Infinity;
+    # the first character tells a number from a string, boolean, object or array.
+    is_number = f"({value} >= '-' AND {value} < ':')"
+    if field.json_type == "integer":
+        # Only plain digits: casting '1.5' or '1e2' to BIGINT would round where the full
+        # rules check that the double is whole.
+        return (
+            f"CASE WHEN {is_number} AND NOT (contains({value}, '.') OR contains({value}, 'e') "
+            f"OR contains({value}, 'E')) THEN TRY_CAST({value} AS BIGINT) END"
+        )
+    return f"CASE WHEN {is_number} THEN TRY_CAST({value} AS DOUBLE) END"
+
+
+def _renders_a_non_string(text: str) -> str:
+    """Whether `text`, read by from_json as VARCHAR, could be the JSON text of a number,
+    true/false, an object or an array rather than the content of a JSON string.
+
+    Numbers start with '-' or a digit, or are NaN or Infinity (any case); a text that
+    only starts like those is cast, to keep "inference/..." out of the full rules."""
+    starts = ", ".join(str(ord(c)) for c in "-0123456789{[")
+    nan_or_infinity = ", ".join(str(ord(c)) for c in "NnIi")
+    return (
+        f"(CASE WHEN ascii({text}) IN ({nan_or_infinity}) "
+        f"THEN TRY_CAST({text} AS DOUBLE) IS NOT NULL "
+        f"ELSE ascii({text}) IN ({starts}) OR {text} IN ('true', 'false') END)"
+    )
+
+
+def _quick_ok(field: Field, index: int) -> str:
+    """True when the field keeps every rule, read the quick way, or is absent or null
+    where the contract allows both; NULL or false sends the line to the full rules."""
+    value, quick = f"record.{field.name}", _quick(index)
+    checks = [f"{quick} IS NOT NULL"]
+    if field.json_type == "string" and not field.date_time:
+        # (A date-time's pattern below, with its colons, matches no other JSON text.)
+        checks.append(f"NOT {_renders_a_non_string(value)}")
+    if field.json_type == "number":
+        checks.append(f"isfinite({quick})")  # DuckDB writes and reads infinities its own ways
+    if field.minimum is not None:
+        checks.append(f"{quick} >= {field.minimum}")
+    if field.maximum is not None:
+        checks.append(f"{quick} <= {field.maximum}")
+    if field.min_length:
+        checks.append(f"length({value}) >= {field.min_length}")
+    if field.enum:
+        checks.append(f"{value} IN ({', '.join(_quote(v) for v in field.enum)})")
+    if field.date_time:
+        checks.append(f"regexp_matches({value}, {_quote(_RFC3339)})")
+    ok = " AND ".join(checks)
+    if not field.required and field.nullable:
+        # from_json gives NULL for an absent key and for a JSON null alike.
+        ok = f"{value} IS NULL OR ({ok})"
+    return f"({ok})"
+
+
 def validated_lines_sql(lines_relation: str) -> str:
     """A query over `lines_relation(source_file, line_number, raw_line, read_error)` that
     adds `reason` (NULL for a valid record) and one typed column per contract field.
 
+    `raw_line` may still end with its line end ("\n", "\r\n"): JSON allows that space
+    after a value, and the reasons and the returned `raw_line` go without it. The returned
+    `raw_line` is set only for rejected lines, the only ones kept verbatim.
     `read_error`, when set, is a reason found while reading the line (bad UTF-8)."""
     contract_fields = fields()
     paths = ", ".join(_quote(f"$.{f.name}") for f in contract_fields)
-    # Each line is parsed once, into the JSON text of each contract field; every rule
-    # then reads plain columns instead of parsing JSON again.
+    record_type = _quote(
+        "{" + ", ".join(f'"{f.name}": "{_quick_read_type(f)}"' for f in contract_fields) + "}"
+    )
+    quick = ",\n        ".join(
+        f"{_quick_value(f)} AS {_quick(i)}" for i, f in enumerate(contract_fields)
+    )
+    quick_ok = "\n        AND ".join(_quick_ok(f, i) for i, f in enumerate(contract_fields))
+    # The full rules run only for the lines the quick check did not pass: a CASE
+    # evaluates its other branches for those rows alone.
+    values = ",\n        ".join(
+        f"CAST(vals[{i + 1}] AS VARCHAR) AS {_value(i)}" for i in range(len(contract_fields))
+    )
     split = ",\n        ".join(
-        f"{_json_kind(f'vals[{i + 1}]')} AS {_kind(i)}, {_plain_text(f'vals[{i + 1}]')} AS {_text(i)}"
+        f"{_json_kind(_value(i))} AS {_kind(i)}, {_plain_text(_value(i))} AS {_text(i)}"
         for i in range(len(contract_fields))
     )
     failures = [
         expr for index, field in enumerate(contract_fields) for expr in _rule_failures(field, index)
     ]
     typed = ",\n    ".join(
-        f"CASE WHEN reason IS NULL THEN {_typed_value(f, i)} END AS {f.name}"
+        f"CASE WHEN quick THEN {_quick(i)} WHEN reason IS NULL THEN {_typed_value(f, i)} END "
+        f"AS {f.name}"
         for i, f in enumerate(contract_fields)
     )
     return f"""
@@ -221,26 +319,71 @@ WITH parsed AS (
         line_number,
         raw_line,
         read_error,
-        json_valid(raw_line) AS is_json,
-        -- Valid JSON that starts with '{{' is an object.
-        CASE WHEN json_valid(raw_line) AND starts_with(ltrim(raw_line), '{{')
-             THEN json_extract(raw_line, [{paths}]) END AS vals
+        json_valid(raw_line) AS is_json
     FROM {lines_relation}
+),
+objects AS (
+    SELECT
+        *,
+        -- Valid JSON that starts with '{{' is an object.
+        is_json AND (starts_with(raw_line, '{{') OR starts_with(ltrim(raw_line), '{{'))
+            AS is_object
+    FROM parsed
+),
+records AS (
+    SELECT
+        *,
+        CASE WHEN is_object THEN from_json(raw_line, {record_type}) END AS record
+    FROM objects
+),
+quick_values AS (
+    SELECT
+        source_file,
+        line_number,
+        raw_line,
+        read_error,
+        is_json,
+        is_object,
+        record,
+        {quick}
+    FROM records
+),
+quick_checked AS (
+    SELECT
+        *,
+        read_error IS NULL AND is_object
+        AND {quick_ok} AS quick
+    FROM quick_values
+),
+extracted AS (
+    SELECT
+        *,
+        CASE WHEN quick THEN NULL ELSE rtrim(raw_line, chr(13) || chr(10)) END AS line,
+        CASE WHEN quick THEN NULL WHEN is_object
+             THEN json_extract(raw_line, [{paths}]) END AS vals
+    FROM quick_checked
+),
+field_values AS (
+    SELECT
+        *,
+        {values}
+    FROM extracted
 ),
 split AS (
     SELECT
         *,
         {split}
-    FROM parsed
+    FROM field_values
 ),
 checked AS (
     SELECT
         *,
         CASE
+            WHEN quick THEN NULL
             WHEN read_error IS NOT NULL THEN read_error
-            WHEN trim(raw_line) = '' THEN 'empty line'
-            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(raw_line, 60)
-            WHEN vals IS NULL THEN 'line is JSON but not an object'
+            WHEN trim(line) = '' THEN 'empty line'
+            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(line, 60)
+            WHEN NOT is_object THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
         END AS reason
     FROM split
@@ -248,7 +391,7 @@ checked AS (
 SELECT
     source_file,
     line_number,
-    raw_line,
+    CASE WHEN reason IS NOT NULL THEN line END AS raw_line,
     reason,
     {typed}
 FROM checked

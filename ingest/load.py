@@ -19,7 +19,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from ingest import contract
 from ingest.settings import Settings
@@ -85,36 +84,56 @@ def _landing_files(folder: Path) -> tuple[list[Path], list[Path]]:
     return supported, [p for p in candidates if p not in supported]
 
 
+# What _read_lines returns for each file.
+LINES_SCHEMA = pa.schema(
+    [("line_number", pa.int64()), ("raw_line", pa.large_string()), ("read_error", pa.string())]
+)
+# Rows per Arrow record batch handed to DuckDB: it scans batches in parallel.
+BATCH_ROWS = 100_000
+# Bytes searched for newlines at a time: a search this size stays in the CPU cache.
+NEWLINE_SEARCH_BYTES = 1 << 20
+
+
+def _line_starts(data: bytes, start: int) -> np.ndarray:
+    """Offsets where each line of `data[start:]` begins, and where the last one ends.
+
+    A line keeps its "\n"; the empty piece after a final newline is not a line."""
+    buffer = np.frombuffer(data, np.uint8)
+    newline_ends = [
+        np.flatnonzero(buffer[at : at + NEWLINE_SEARCH_BYTES] == ord("\n")) + (at + 1)
+        for at in range(start, len(data), NEWLINE_SEARCH_BYTES)
+    ]
+    offsets = np.concatenate([np.array([start], np.int64), *newline_ends])
+    if offsets[-1] != len(data):
+        offsets = np.append(offsets, len(data))  # the last line has no newline
+    return offsets
+
+
 def _lines_of_text_file(path: Path) -> pa.Table:
     """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
-    read_error); the lines are split as bytes by Arrow, never decoded line by line."""
+    read_error). raw_line still ends with its "\n" or "\r\n" (the contract's query
+    drops it): the lines are then a view of the decompressed bytes, never copied."""
     data = path.read_bytes()
     if path.name.endswith(".gz"):
         data = gzip.decompress(data)
-    if data.startswith(codecs.BOM_UTF8):
-        data = data[len(codecs.BOM_UTF8) :]
-    whole = pa.LargeBinaryArray.from_buffers(  # the bytes as one Arrow value, not copied
-        pa.large_binary(),
-        1,
-        [None, pa.py_buffer(np.array([0, len(data)], np.int64)), pa.py_buffer(data)],
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    offsets = _line_starts(data, start)
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
     )
-    lines = pc.split_pattern(whole, b"\n").flatten()
-    if len(lines) and len(lines[-1].as_py()) == 0:
-        lines = lines.slice(0, len(lines) - 1)  # the newline ending the last line
     read_errors = pa.nulls(len(lines), pa.string())
     try:
-        text = lines.cast(pa.large_string())
+        text = lines.cast(pa.large_string())  # checks the UTF-8, copies nothing
     except pa.ArrowInvalid:
         text, read_errors = _decode_line_by_line(lines)
-    if b"\r" in data:
-        text = pc.utf8_rtrim(text, "\r")  # Windows line ends
-    return pa.table(
+    table = pa.table(
         {
             "line_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
             "raw_line": text,
             "read_error": read_errors,
         }
     )
+    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
 
 
 def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -122,6 +141,7 @@ def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
     as U+FFFD) with a reason, so it is rejected instead of loaded with altered text."""
     texts, errors = [], []
     for raw in lines.to_pylist():
+        raw = raw.removesuffix(b"\n")
         try:
             texts.append(raw.decode("utf-8"))
             errors.append(None)
@@ -191,10 +211,16 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     try:
         ensure_raw_schema(connection)
         file_rows = []
-        connection.execute(
-            "CREATE OR REPLACE TEMP TABLE landing_lines "
-            "(source_file VARCHAR, line_number BIGINT, raw_line VARCHAR, read_error VARCHAR)"
+        # Each file's lines are checked straight from Arrow into landing_checked, which
+        # keeps the typed records and only the rejected lines' text.
+        checked_sql = contract.validated_lines_sql(
+            "(SELECT ? AS source_file, line_number, raw_line, read_error FROM file_lines)"
         )
+        connection.register("file_lines", LINES_SCHEMA.empty_table())
+        connection.execute(
+            f"CREATE OR REPLACE TEMP TABLE landing_checked AS {checked_sql} WITH NO DATA", [""]
+        )
+        connection.unregister("file_lines")
         for path in files:
             stat = path.stat()
             file_report = FileReport(path=str(path))
@@ -205,15 +231,10 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 # An unreadable file is reported by name; the day's other files still load.
                 file_report.error = _describe_read_error(path, error)
             else:
-                lines = lines.append_column(
-                    "source_file", pa.array([str(path)] * len(lines), pa.string())
-                )
                 connection.register("file_lines", lines)
-                connection.execute(
-                    "INSERT INTO landing_lines "
-                    "SELECT source_file, line_number, raw_line, read_error FROM file_lines"
-                )
+                connection.execute(f"INSERT INTO landing_checked {checked_sql}", [str(path)])
                 connection.unregister("file_lines")
+                del lines  # frees the file's bytes before the next file is read
             file_rows.append(
                 (
                     landing_date,
@@ -225,10 +246,6 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 )
             )
 
-        connection.execute(
-            "CREATE OR REPLACE TEMP TABLE landing_checked AS "
-            + contract.validated_lines_sql("landing_lines")
-        )
         per_file = dict(
             (row[0], (row[1], row[2]))
             for row in connection.execute(
@@ -251,7 +268,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         connection.execute(
             f"INSERT INTO raw.request_logs (landing_date, source_file, line_number, {columns}, "
             "ingested_at) "
-            # landing_lines was filled file by file, line by line, and DuckDB keeps
+            # landing_checked was filled file by file, line by line, and DuckDB keeps
             # insertion order, so the rows arrive in file and line order without a sort.
             f"SELECT ?, source_file, line_number, {columns}, ? FROM landing_checked "
             "WHERE reason IS NULL",

@@ -62,6 +62,8 @@ CASES: list[tuple[str, str | None, str]] = [
         input_tokens=0, output_tokens=0, latency_ms=0, cost_usd=0, web_search_calls=0))),
     ("spaces around", None, "  " + json.dumps(BASE) + "  "),
     ("unicode", None, json.dumps(_variant(api_key_name="équipe ☃"), ensure_ascii=False)),
+    ("exponent integer", None, json.dumps(BASE).replace('"input_tokens": 1200', '"input_tokens": 1.2e3')),
+    ("NaN latency", None, json.dumps(_variant(latency_ms=float("nan")))),
 ]
 for name in SCHEMA["required"]:
     CASES.append((f"missing {name}", name, json.dumps(_variant(**{name: MISSING}))))
@@ -212,3 +214,19 @@ def test_strings_are_loaded_as_written_escapes_included(data_dir):
         loaded = dict(connection.execute(
             "SELECT request_id, api_key_name FROM raw.request_logs").fetchall())
     assert loaded == {**{f"r{n}": name for n, name in enumerate(names)}, "r_raw": "équipe"}
+
+
+def test_strings_that_read_like_other_json_values_are_loaded_as_written(data_dir):
+    """A string such as "12", "true" or "NaN" is still a string, however it reads."""
+    names = ["12", "-3", "true", "false", "NaN", "Infinity", "{x}", "[1]", "inference", "null"]
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    lines = [json.dumps(_variant(request_id=name, model=name, api_key_name=name)) for name in names]
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (len(names), 0)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        loaded = connection.execute(
+            "SELECT request_id, model, api_key_name FROM raw.request_logs ORDER BY line_number"
+        ).fetchall()
+    assert loaded == [(name, name, name) for name in names]

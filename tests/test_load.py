@@ -268,3 +268,40 @@ def test_naive_parquet_timestamp_is_rejected_with_a_reason(data_dir):
     assert (report.rows_loaded, report.rows_rejected) == (0, 1)
     reason = _table(data_dir, "SELECT reason FROM raw.request_logs_rejected")["reason"].item()
     assert reason.startswith('"created_at" must be an RFC 3339 time with an offset')
+
+
+def test_line_ends_blank_lines_and_a_last_line_without_newline(data_dir, monkeypatch):
+    """Lines are split on "\\n" only: "\\r" before it is dropped, a blank or space-only
+    line is rejected where it stands, and a last line without "\\n" is still a line.
+    Tiny search and batch sizes make line and batch boundaries fall everywhere."""
+    monkeypatch.setattr(ingest.load, "NEWLINE_SEARCH_BYTES", 7)
+    monkeypatch.setattr(ingest.load, "BATCH_ROWS", 2)
+    folder = _folder(data_dir)
+    one, two, three = (json.dumps(_record(request_id=f"req_{n}")).encode() for n in (1, 2, 3))
+    (folder / "a.jsonl.gz").write_bytes(gzip.compress(
+        b"\xef\xbb\xbf" + one + b"\r\n" + b"\n" + b"\r\n" + two + b"\r\r\n" + b"  \n" + three
+    ))
+    (folder / "b.jsonl").write_bytes(b"\n")
+    (folder / "c.jsonl").write_bytes(one + b"\n" + b'{"request_id": "caf\xc3')  # cut mid-character
+
+    report = load_partition(data_dir, DAY)
+
+    assert (report.rows_loaded, report.rows_rejected) == (4, 5)
+    loaded = _table(data_dir, "SELECT source_file, line_number, request_id FROM raw.request_logs")
+    assert loaded.values.tolist() == [
+        [str(folder / "a.jsonl.gz"), 1, "req_1"],
+        [str(folder / "a.jsonl.gz"), 4, "req_2"],
+        [str(folder / "a.jsonl.gz"), 6, "req_3"],
+        [str(folder / "c.jsonl"), 1, "req_1"],
+    ]
+    rejected = _table(
+        data_dir, "SELECT source_file, line_number, raw_line, reason FROM raw.request_logs_rejected"
+    )
+    assert rejected.values.tolist() == [
+        [str(folder / "a.jsonl.gz"), 2, "", "empty line"],
+        [str(folder / "a.jsonl.gz"), 3, "", "empty line"],
+        [str(folder / "a.jsonl.gz"), 5, "  ", "empty line"],
+        [str(folder / "b.jsonl"), 1, "", "empty line"],
+        [str(folder / "c.jsonl"), 2, '{"request_id": "caf\ufffd',
+         "line is not valid UTF-8 (bad byte at position 20)"],
+    ]

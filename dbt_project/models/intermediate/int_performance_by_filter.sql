@@ -7,8 +7,9 @@
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Every performance figure of the Performance tab, computed once per run for the
--- performance marts, which only select from it: reading the request rows of the touched
--- day, week and month once here, rather than once per mart, is most of their time.
+-- performance marts, which only select from it: each mart used to re-read the touched
+-- day, week and month of requests and aggregate them again, the summary the same
+-- throughput median the throughput mart takes.
 -- Grain: grain x period_start x api_key_id x model x provider ('*' = all), one row per
 -- combination with any pay-as-you-go request. Percentiles other than the median
 -- throughput are shown per model only, so they are computed only for rows with a real

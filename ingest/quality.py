@@ -18,7 +18,9 @@ No Dagster here: `orchestration/checks.py` turns the outcomes into asset checks.
 
 from __future__ import annotations
 
+import importlib
 import os
+import threading
 from dataclasses import dataclass, field, fields
 from datetime import date
 from typing import Any, Callable
@@ -358,6 +360,22 @@ class CheckOutcome:
 
 
 # ----------------------------------------------------------------------------- GX
+
+
+def start_importing_great_expectations() -> threading.Thread:
+    """Import GX in a background thread and return it.
+
+    The import costs seconds of CPU once per process. A caller that has other work first
+    (the nightly run: the ingest, which spends its time inside DuckDB) can overlap the
+    two; GxValidator() then finds the modules loaded, or waits on Python's import lock
+    for the rest.
+    """
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    thread = threading.Thread(
+        target=importlib.import_module, args=("great_expectations",), name="import-gx", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 class GxValidator:

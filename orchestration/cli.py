@@ -99,6 +99,7 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
     from dagster import DagsterInstance
 
+    from ingest.quality import start_importing_great_expectations
     from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
     from orchestration.partitions import landing_days
 
@@ -117,6 +118,8 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
 
     job = defs.resolve_job_def("nightly_job")
     print(f"Materializing landing days {first} .. {last} and everything downstream ...")
+    # The run executes in this process, so its data-quality checks can find GX imported.
+    start_importing_great_expectations()
     started = time.monotonic()
     with DagsterInstance.get() as instance:
         for run_id in fail_abandoned_cli_runs(instance):

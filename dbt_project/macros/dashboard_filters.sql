@@ -58,11 +58,10 @@
 
 {#- Pay-as-you-go rows of `fact_for_grain(grain)` at all three grains, each tagged with
     its grain and period_start, limited on incremental runs to the periods this run
-    touches. `columns` (default all) names the columns to carry: the union is
-    materialized before a CUBE, so every column carried costs time. -#}
-{% macro _pay_as_you_go_by_grain(request_grain, columns=none) -%}
+    touches. -#}
+{% macro _pay_as_you_go_by_grain(request_grain) -%}
     {%- for g in reporting_grains() %}
-    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, {{ columns | join(', ') if columns else '*' }}
+    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, *
     from {{ ref('fct_requests') if request_grain else ref(g.fact) }}
     where billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
@@ -79,21 +78,6 @@
 
 {#- Non-additive figures (means, percentiles, picks): one row per request, repeated once
     per grain. -#}
-{% macro pay_as_you_go_requests(columns=none) -%}
-    {{ _pay_as_you_go_by_grain(request_grain=true, columns=columns) }}
-{%- endmacro %}
-
-{#- On incremental runs, the rows of a model keyed by (grain, period_start) that belong
-    to the periods this run touches; true otherwise. For models built from another such
-    model rather than from the facts. -#}
-{% macro in_touched_periods() -%}
-    {%- if is_incremental() -%}
-    (
-        {%- for g in reporting_grains() %}
-        (grain = '{{ g.grain }}' and period_start in {{ touched_periods(g.grain) }}){{ " or" if not loop.last }}
-        {%- endfor %}
-    )
-    {%- else -%}
-    true
-    {%- endif -%}
+{% macro pay_as_you_go_requests() -%}
+    {{ _pay_as_you_go_by_grain(request_grain=true) }}
 {%- endmacro %}

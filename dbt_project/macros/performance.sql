@@ -9,13 +9,11 @@
              'sum(generation_ms / 1000.0) filter (where throughput_tps is not null)') }}
 {%- endmacro %}
 
-{#- Exact percentiles with linear interpolation between the two nearest ranks (DuckDB
-    quantile_cont; the same as pandas' default Series.quantile), as a list in the order
-    of `fractions`. One aggregate for several fractions orders the values once instead of
-    once per fraction. Never averaged across periods: each period and filter computes
-    them from its own requests. -#}
-{% macro percentiles(column, fractions) -%}
-    quantile_cont({{ column }}, [{{ fractions | join(', ') }}])
+{#- Exact percentile with linear interpolation between the two nearest ranks (DuckDB
+    quantile_cont; the same as pandas' default Series.quantile). Never averaged across
+    periods: each period and filter computes it from its own requests. -#}
+{% macro percentile(column, fraction) -%}
+    quantile_cont({{ column }}, {{ fraction }})
 {%- endmacro %}
 
 {#- The candidate (model or provider) that comes first by `order_by` among candidates

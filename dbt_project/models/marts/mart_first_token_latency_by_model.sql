@@ -4,13 +4,20 @@
 -- Performance tab, First Token Latency by Model: first_token_ms of successful streaming
 -- requests. Grain: grain x period_start x model (real values) x api_key_id x provider
 -- ('*' = all). Pay-as-you-go requests only; a model without such requests has no row.
+with requests as (
+    {{ pay_as_you_go_requests() }}
+)
+
 select
-    {{ filter_key() }},
-    streaming_requests,
-    avg_first_token_ms,
-    p50_first_token_ms,
-    p90_first_token_ms,
-    p99_first_token_ms,
+    grain,
+    period_start,
+    {{ filter_columns(breakdown='model') }},
+    count(*) as streaming_requests,
+    avg(first_token_ms) as avg_first_token_ms,
+    {{ percentile('first_token_ms', 0.5) }} as p50_first_token_ms,
+    {{ percentile('first_token_ms', 0.9) }} as p90_first_token_ms,
+    {{ percentile('first_token_ms', 0.99) }} as p99_first_token_ms,
     current_timestamp as built_at
-from {{ ref('int_performance_by_filter') }}
-where model <> '*' and streaming_requests > 0 and {{ in_touched_periods() }}
+from requests
+where is_success and stream and first_token_ms is not null
+{{ group_by_filters(breakdown='model') }}

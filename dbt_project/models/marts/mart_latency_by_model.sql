@@ -4,13 +4,20 @@
 -- Performance tab, Latency by Model: latency_ms of successful requests. Grain: grain x
 -- period_start x model (real values) x api_key_id x provider ('*' = all).
 -- Pay-as-you-go requests only; a model without successful requests has no row.
+with requests as (
+    {{ pay_as_you_go_requests() }}
+)
+
 select
-    {{ filter_key() }},
-    successful_requests,
-    avg_latency_ms,
-    p50_latency_ms,
-    p90_latency_ms,
-    p99_latency_ms,
+    grain,
+    period_start,
+    {{ filter_columns(breakdown='model') }},
+    count(*) as successful_requests,
+    avg(latency_ms) as avg_latency_ms,
+    {{ percentile('latency_ms', 0.5) }} as p50_latency_ms,
+    {{ percentile('latency_ms', 0.9) }} as p90_latency_ms,
+    {{ percentile('latency_ms', 0.99) }} as p99_latency_ms,
     current_timestamp as built_at
-from {{ ref('int_performance_by_filter') }}
-where model <> '*' and successful_requests > 0 and {{ in_touched_periods() }}
+from requests
+where is_success
+{{ group_by_filters(breakdown='model') }}

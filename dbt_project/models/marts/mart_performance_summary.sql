@@ -5,28 +5,36 @@
 -- provider ('*' = all). Pay-as-you-go requests only; latency and throughput use
 -- successful requests. The picks rank the models within each filter combination, from
 -- that combination's own requests.
-with by_filter as (
-    select *
-    from {{ ref('int_performance_by_filter') }}
-    where {{ in_touched_periods() }}
+with requests as (
+    select *, model as candidate
+    from ({{ pay_as_you_go_requests() }}) as by_grain
 ),
 
--- The candidates of a filter are its rows with a real model: a row of model m is the
--- candidate m both in its own filter and in the all-models filter of the same key and
--- provider, with the figures of exactly the requests that candidate has there.
+overall as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns() }},
+        count(*) as requests,
+        count(*) filter (where is_success) as successful_requests,
+        avg(latency_ms) filter (where is_success) as avg_latency_ms,
+        {{ average_throughput() }} as avg_throughput_tps,
+        {{ percentile('throughput_tps', 0.5) }} as median_throughput_tps
+    from requests
+    {{ group_by_filters() }}
+),
+
 per_model as (
     select
         grain,
         period_start,
-        api_key_id,
-        model_filter as model,
-        provider,
-        model as candidate,
-        successful_requests,
-        avg_latency_ms,
-        avg_throughput_tps
-    from by_filter, unnest(['*', model]) as filters(model_filter)
-    where model <> '*'
+        {{ filter_columns() }},
+        candidate,
+        count(*) filter (where is_success) as successful_requests,
+        avg(latency_ms) filter (where is_success) as avg_latency_ms,
+        {{ average_throughput() }} as avg_throughput_tps
+    from requests
+    {{ group_by_filters(extra=['candidate']) }}
 ),
 
 picks as (
@@ -45,13 +53,8 @@ picks as (
 )
 
 select
-    {{ filter_key() }},
-    by_filter.requests,
-    by_filter.successful_requests,
-    by_filter.avg_latency_ms,
-    by_filter.avg_throughput_tps,
-    by_filter.p50_throughput_tps as median_throughput_tps,
+    overall.*,
     picks.* exclude ({{ filter_key() }}),
     current_timestamp as built_at
-from by_filter
+from overall
 inner join picks using ({{ filter_key() }})

@@ -5,12 +5,19 @@
 -- (successful, output_tokens > 0, generation_ms > 0). Grain: grain x period_start x
 -- model (real values) x api_key_id x provider ('*' = all). Pay-as-you-go requests only;
 -- a model without such requests has no row.
+with requests as (
+    {{ pay_as_you_go_requests() }}
+)
+
 select
-    {{ filter_key() }},
-    throughput_requests,
-    avg_throughput_tps,
-    p50_throughput_tps,
-    p90_throughput_tps,
+    grain,
+    period_start,
+    {{ filter_columns(breakdown='model') }},
+    count(*) as throughput_requests,
+    {{ average_throughput() }} as avg_throughput_tps,
+    {{ percentile('throughput_tps', 0.5) }} as p50_throughput_tps,
+    {{ percentile('throughput_tps', 0.9) }} as p90_throughput_tps,
     current_timestamp as built_at
-from {{ ref('int_performance_by_filter') }}
-where model <> '*' and throughput_requests > 0 and {{ in_touched_periods() }}
+from requests
+where throughput_tps is not null
+{{ group_by_filters(breakdown='model') }}

@@ -58,10 +58,11 @@
 
 {#- Pay-as-you-go rows of `fact_for_grain(grain)` at all three grains, each tagged with
     its grain and period_start, limited on incremental runs to the periods this run
-    touches. -#}
-{% macro _pay_as_you_go_by_grain(request_grain) -%}
+    touches. `columns` (default all) names the columns to carry: the union is
+    materialized before a CUBE, so every column carried costs time. -#}
+{% macro _pay_as_you_go_by_grain(request_grain, columns=none) -%}
     {%- for g in reporting_grains() %}
-    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, *
+    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, {{ columns | join(', ') if columns else '*' }}
     from {{ ref('fct_requests') if request_grain else ref(g.fact) }}
     where billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
@@ -78,6 +79,6 @@
 
 {#- Non-additive figures (means, percentiles, picks): one row per request, repeated once
     per grain. -#}
-{% macro pay_as_you_go_requests() -%}
-    {{ _pay_as_you_go_by_grain(request_grain=true) }}
+{% macro pay_as_you_go_requests(columns=none) -%}
+    {{ _pay_as_you_go_by_grain(request_grain=true, columns=columns) }}
 {%- endmacro %}

@@ -82,3 +82,18 @@
 {% macro pay_as_you_go_requests(columns=none) -%}
     {{ _pay_as_you_go_by_grain(request_grain=true, columns=columns) }}
 {%- endmacro %}
+
+{#- On incremental runs, the rows of a model keyed by (grain, period_start) that belong
+    to the periods this run touches; true otherwise. For a mart built partly from
+    another mart rather than from the facts. -#}
+{% macro in_touched_periods() -%}
+    {%- if is_incremental() -%}
+    (
+        {%- for g in reporting_grains() %}
+        (grain = '{{ g.grain }}' and period_start in {{ touched_periods(g.grain) }}){{ " or" if not loop.last }}
+        {%- endfor %}
+    )
+    {%- else -%}
+    true
+    {%- endif -%}
+{%- endmacro %}

@@ -5,9 +5,15 @@
 -- provider ('*' = all). Pay-as-you-go requests only; latency and throughput use
 -- successful requests. The picks rank the models within each filter combination, from
 -- that combination's own requests.
-with requests as (
+--
+-- Counts and means come from the usage facts' sums (success_latency_ms_sum,
+-- throughput_output_tokens, ...), so only the median throughput reads request rows, and
+-- only for all models ('*'): per model it is mart_throughput_by_model's p50, over the
+-- same requests. Reading requests for every grouping set of the cube twice was most of
+-- the nightly dbt step.
+with usage as (
     select *, model as candidate
-    from ({{ pay_as_you_go_requests() }}) as by_grain
+    from ({{ pay_as_you_go_usage() }}) as by_grain
 ),
 
 overall as (
@@ -15,12 +21,11 @@ overall as (
         grain,
         period_start,
         {{ filter_columns() }},
-        count(*) as requests,
-        count(*) filter (where is_success) as successful_requests,
-        avg(latency_ms) filter (where is_success) as avg_latency_ms,
-        {{ average_throughput() }} as avg_throughput_tps,
-        {{ percentile('throughput_tps', 0.5) }} as median_throughput_tps
-    from requests
+        cast(sum(requests) as bigint) as requests,
+        cast(sum(successful_requests) as bigint) as successful_requests,
+        {{ ratio('sum(success_latency_ms_sum)', 'sum(successful_requests)') }} as avg_latency_ms,
+        {{ ratio('sum(throughput_output_tokens)', 'sum(throughput_generation_seconds)') }} as avg_throughput_tps
+    from usage
     {{ group_by_filters() }}
 ),
 
@@ -30,10 +35,10 @@ per_model as (
         period_start,
         {{ filter_columns() }},
         candidate,
-        count(*) filter (where is_success) as successful_requests,
-        avg(latency_ms) filter (where is_success) as avg_latency_ms,
-        {{ average_throughput() }} as avg_throughput_tps
-    from requests
+        cast(sum(successful_requests) as bigint) as successful_requests,
+        {{ ratio('sum(success_latency_ms_sum)', 'sum(successful_requests)') }} as avg_latency_ms,
+        {{ ratio('sum(throughput_output_tokens)', 'sum(throughput_generation_seconds)') }} as avg_throughput_tps
+    from usage
     {{ group_by_filters(extra=['candidate']) }}
 ),
 
@@ -50,11 +55,33 @@ picks as (
         {{ pick_ranked_value('candidate', 'avg_throughput_tps', 'avg_throughput_tps') }} as lowest_throughput_tps
     from per_model
     group by {{ filter_key() }}
+),
+
+all_models_median as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='model') }},
+        {{ percentile('throughput_tps', 0.5) }} as median_throughput_tps
+    from ({{ pay_as_you_go_requests(columns=['api_key_id', 'provider', "'*' as model", 'throughput_tps']) }}) as requests
+    where throughput_tps is not null
+    {{ group_by_filters(breakdown='model') }}
+),
+
+medians as (
+    select {{ filter_key() }}, median_throughput_tps
+    from all_models_median
+    union all
+    select {{ filter_key() }}, p50_throughput_tps
+    from {{ ref('mart_throughput_by_model') }}
+    where {{ in_touched_periods() }}
 )
 
 select
     overall.*,
+    medians.median_throughput_tps,
     picks.* exclude ({{ filter_key() }}),
     current_timestamp as built_at
 from overall
 inner join picks using ({{ filter_key() }})
+left join medians using ({{ filter_key() }})

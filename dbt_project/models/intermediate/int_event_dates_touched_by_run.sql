@@ -6,10 +6,18 @@
 -- build: late records land on earlier days, and a request delivered again with a
 -- corrected created_at moves to another day, whose old day must be rebuilt too or the
 -- request would be counted on both.
-select distinct event_date
-from {{ ref('stg_gateway__request_logs') }}
-where request_id in (
+--
+-- Read from the raw table, not the staging view: finding the other deliveries takes one
+-- pass over every request_id in history, and through the view DuckDB also computes the
+-- view's columns and hold filter for all of them (4-10 s instead of about 1 s at 31
+-- million deliveries). Deliveries of a held landing day, which staging leaves out, may
+-- add a day here: rebuilding one day too many is harmless.
+with requests_of_the_build as (
     select request_id
-    from {{ ref('stg_gateway__request_logs') }}
+    from {{ source('raw', 'request_logs') }}
     where landing_date in (select landing_date from {{ ref('int_landing_days_in_build') }})
 )
+
+select distinct {{ to_reporting_date('created_at') }} as event_date
+from {{ source('raw', 'request_logs') }}
+where request_id in (select request_id from requests_of_the_build)

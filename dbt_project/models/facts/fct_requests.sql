@@ -2,8 +2,9 @@
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Grain: one row per request (request_id), de-duplicated, keyed by its event day in the
--- reporting time zone. Each run replaces whole event days: every day its landing window
--- has records for, with all deliveries of those days from any landing day.
+-- reporting time zone. Each build replaces whole event days: every day that records of
+-- its queued landing days fall on, with all deliveries of those days from any landing
+-- day.
 
 with delivered as (
     select *

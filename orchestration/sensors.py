@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from typing import Callable, TypeVar
+
+import duckdb
 
 from dagster import (
     AssetKey,
@@ -37,6 +40,8 @@ from orchestration.instance import fail_abandoned_cli_runs
 from orchestration.jobs import nightly_job
 from orchestration.partitions import landing_days
 
+T = TypeVar("T")
+
 RAW_ASSET = AssetKey(["raw", "request_logs"])
 RUN_IN_PROGRESS = [
     DagsterRunStatus.QUEUED,
@@ -45,6 +50,21 @@ RUN_IN_PROGRESS = [
     DagsterRunStatus.STARTED,
     DagsterRunStatus.CANCELING,
 ]
+
+
+def _read_warehouse(settings: Settings, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T | SkipReason:
+    """`read(connection)` on the warehouse, opened read-only and without waiting: a writer
+    holding the file only delays the tick, which then says why it skipped."""
+    try:
+        connection = connect(settings, read_only=True)
+    except WarehouseMissingError:
+        return SkipReason(f"No warehouse at {settings.warehouse_path} yet; nothing is loaded.")
+    except WarehouseBusyError:
+        return SkipReason("A run is writing the warehouse; it is read again next tick.")
+    try:
+        return read(connection)
+    finally:
+        connection.close()
 
 
 @sensor(
@@ -59,17 +79,9 @@ RUN_IN_PROGRESS = [
 )
 def late_landing_files_sensor(context: SensorEvaluationContext):
     settings = Settings.from_env()
-    try:
-        # Read-only and without waiting: a writer holding the file only delays this tick.
-        connection = connect(settings, read_only=True)
-    except WarehouseMissingError:
-        return SkipReason(f"No warehouse at {settings.warehouse_path} yet; nothing is loaded.")
-    except WarehouseBusyError:
-        return SkipReason("A run is writing the warehouse; landing files are checked next tick.")
-    try:
-        recorded = recorded_files(connection)
-    finally:
-        connection.close()
+    recorded = _read_warehouse(settings, recorded_files)
+    if isinstance(recorded, SkipReason):
+        return recorded
 
     partition_keys = set(landing_days.get_partition_keys())
     # Days loaded while their folder was missing have no file rows; Dagster knows them.
@@ -135,17 +147,9 @@ def abandoned_cli_runs_sensor(context: SensorEvaluationContext) -> SkipReason:
     ),
 )
 def unfinished_model_builds_sensor(context: SensorEvaluationContext):
-    settings = Settings.from_env()
-    try:
-        connection = connect(settings, read_only=True)
-    except WarehouseMissingError:
-        return SkipReason(f"No warehouse at {settings.warehouse_path} yet; nothing is built.")
-    except WarehouseBusyError:
-        return SkipReason("A run is writing the warehouse; the build queue is read next tick.")
-    try:
-        pending = pending_model_builds(connection)
-    finally:
-        connection.close()
+    pending = _read_warehouse(Settings.from_env(), pending_model_builds)
+    if isinstance(pending, SkipReason):
+        return pending
     if not pending:
         return SkipReason("The facts and marts have caught up with every landing day.")
     # While a run is queued or running, the queue is normally its own work in progress.

@@ -15,8 +15,6 @@
         {%- set missing = models | reject('in', rebuilt) | list -%}
         {%- if missing | length == 0 -%}
             {#- Relations from the graph: a hook cannot ref() a model. -#}
-            {%- set snapshot = graph.nodes.values()
-                    | selectattr('name', 'equalto', 'int_landing_days_in_build') | first -%}
             {%- set queue = graph.sources.values()
                     | selectattr('source_name', 'equalto', 'raw')
                     | selectattr('name', 'equalto', 'pending_model_builds') | first -%}
@@ -24,8 +22,7 @@
                                                identifier=queue.identifier) }} as queued
             where exists (
                 select 1
-                from {{ api.Relation.create(database=snapshot.database, schema=snapshot.schema,
-                                            identifier=snapshot.alias) }} as caught_up
+                from {{ _model_relation('int_landing_days_in_build') }} as caught_up
                 where caught_up.landing_date = queued.landing_date
                   and caught_up.requested_at = queued.requested_at
             )

@@ -26,8 +26,8 @@
     {{ return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') }}
 {%- endmacro %}
 
-{#- A model's relation from the graph: a test's config cannot ref() a model it does not
-    test without making it a parent. -#}
+{#- A model's relation from the graph, for the places that cannot ref() it: a test's
+    `where` (ref would make the model a parent of the test) and the on-run-end hook. -#}
 {% macro _model_relation(name) -%}
     {%- set node = graph.nodes.values() | selectattr('resource_type', 'equalto', 'model')
             | selectattr('name', 'equalto', name) | first -%}

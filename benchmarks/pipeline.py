@@ -42,9 +42,9 @@ import pandas as pd  # noqa: E402
 import psutil  # noqa: E402
 
 from ingest import contract  # noqa: E402
-from ingest.generate import generate_logs  # noqa: E402
+from sample_data.generate import generate_logs  # noqa: E402
 from ingest.load import load_partition  # noqa: E402
-from ingest.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from ingest.warehouse import connect, request_model_build  # noqa: E402
 from orchestration.dbt_assets import NIGHTLY_EXCLUDE  # noqa: E402
 from orchestration.partitions import landing_days_between  # noqa: E402
@@ -398,7 +398,7 @@ def whole_nightly_run(warehouse: Warehouse, new_day: date) -> dict:
     # storage set-up is not part of a night.
     run_command(
         [str(BIN / "python"), "-c",
-         "from dagster import DagsterInstance; from ingest.settings import Settings; "
+         "from dagster import DagsterInstance; from config.settings import Settings; "
          "from orchestration.instance import prepare_dagster_home; "
          "prepare_dagster_home(Settings.from_env()); DagsterInstance.get().dispose()"],
         env,

@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.load import SUPPORTED_SUFFIXES, file_sha256, landing_path
-from ingest.settings import Settings
+from config.settings import Settings
 
 
 @dataclass(frozen=True)

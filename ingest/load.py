@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from ingest import contract
-from ingest.settings import Settings
+from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 RAW_SCHEMA_DDL = """
 CREATE SCHEMA IF NOT EXISTS raw;

@@ -1,4 +1,4 @@
-"""Data-quality gates: the rules of `ingest.quality` as Dagster asset checks.
+"""Data-quality gates: the rules of `quality.rules` as Dagster asset checks.
 
 Checks on `raw/request_logs` run right after a landing day is loaded. The error-severity
 ones are blocking: if one fails, Dagster fails the check step and skips every dbt model
@@ -26,7 +26,7 @@ from dagster import (
     multi_asset_check,
 )
 
-from ingest.quality import (
+from quality.rules import (
     ERROR,
     FACT_CHECKS,
     RAW_CHECKS,
@@ -37,7 +37,7 @@ from ingest.quality import (
     check_raw,
     record_holds,
 )
-from ingest.settings import Settings
+from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.ingest_assets import WAREHOUSE_POOL
 

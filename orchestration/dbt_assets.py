@@ -12,7 +12,7 @@ from dagster import AssetExecutionContext, BackfillPolicy
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging.version import Version
 
-from ingest.settings import Settings
+from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.ingest_assets import WAREHOUSE_POOL
 from orchestration.jobs import NIGHTLY_FRESHNESS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from ingest.settings import Settings
+from config.settings import Settings
 from orchestration.audit import weekly_audit_job, weekly_audit_schedule
 from orchestration.checks import fct_requests_quality, raw_request_logs_quality
 from orchestration.dbt_assets import dbt_resource, warehouse_dbt_models

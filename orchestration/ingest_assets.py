@@ -14,7 +14,7 @@ from dagster import (
 )
 
 from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
-from ingest.settings import Settings
+from config.settings import Settings
 from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
 

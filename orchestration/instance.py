@@ -9,7 +9,7 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ingest.settings import Settings
+from config.settings import Settings
 
 if TYPE_CHECKING:
     from dagster import DagsterInstance

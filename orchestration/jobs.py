@@ -15,7 +15,7 @@ from dagster import (
     schedule,
 )
 
-from ingest.settings import SettingsError
+from config.settings import SettingsError
 from orchestration.partitions import landing_days
 
 # Every asset, so that one landing day flows from files to marts in one run.

@@ -28,7 +28,7 @@ from dagster import (
 )
 
 from ingest.landing_state import changed_landing_days, recorded_files
-from ingest.settings import Settings
+from config.settings import Settings
 from ingest.warehouse import (
     WarehouseBusyError,
     WarehouseMissingError,

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from ingest.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 
 _ENV_KEYS = (
     "LLM_USAGE_DATA_DIR",

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 
 from ingest.load import landing_path, load_partition
-from ingest.settings import Settings
+from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.partitions import landing_days_between

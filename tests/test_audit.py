@@ -7,7 +7,7 @@ from datetime import date
 import duckdb
 from dagster import DagsterInstance
 
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from nightly import run_window
 
 FIRST = date(2026, 3, 1)

@@ -13,7 +13,7 @@ import duckdb
 import jsonschema
 import pytest
 
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from ingest.load import load_partition
 from reference import SCHEMA_PATH, read_landing
 

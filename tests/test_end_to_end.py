@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from conftest import SAMPLE_DAYS, SAMPLE_REQUESTS_PER_DAY, SAMPLE_START, use_data_dir
-from ingest.generate import generate_logs
-from orchestration.cli import materialize, read_query
+from sample_data.generate import generate_logs
+from cli.main import materialize
+from readers.warehouse import read_query
 from reference import read_landing, requests, usage_totals
 
 LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)

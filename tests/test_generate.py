@@ -16,7 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 
 START = date(2026, 3, 5)  # a Thursday: runs cross a weekend
 FAULTS = dict(duplicate_rate=0.03, late_rate=0.04, malformed_rate=0.02)

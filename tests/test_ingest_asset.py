@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from dagster import AssetKey, DagsterInstance, materialize
 
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from orchestration.ingest_assets import raw_request_logs
 from reference import count_lines, read_landing
 

@@ -16,8 +16,9 @@ import pandas as pd
 import pytest
 
 from conftest import use_data_dir
-from ingest.generate import generate_logs
-from orchestration.cli import materialize, read_query
+from sample_data.generate import generate_logs
+from cli.main import materialize
+from readers.warehouse import read_query
 from reference import count_lines, read_landing, requests
 
 START = date(2026, 2, 27)  # across a month end

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import ingest.load
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from ingest.load import load_partition
 from reference import count_lines, read_landing
 

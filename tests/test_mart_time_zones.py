@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from conftest import use_data_dir
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from mart_reference import MARTS
 from nightly import run_window
-from orchestration.cli import landing_days_present, read_query
+from cli.main import landing_days_present
+from readers.warehouse import read_query
 from reference import read_landing, requests, usage_totals
 
 ZONES = ("America/New_York", "Asia/Shanghai")

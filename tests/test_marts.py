@@ -12,10 +12,11 @@ import pandas as pd
 import pytest
 
 from conftest import use_data_dir
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from mart_reference import DIMENSIONS, MARTS, same, select, with_performance_fields
 from nightly import run_window
-from orchestration.cli import landing_days_present, read_query
+from cli.main import landing_days_present
+from readers.warehouse import read_query
 from reference import read_landing, requests
 
 # Thursday 2026-01-29 .. Monday 2026-02-02: two partial ISO weeks and two months; late
@@ -240,7 +241,7 @@ def test_report_prints_the_marts_figures_for_a_filter(built, capsys):
     import io
     import json
 
-    from orchestration.cli import main
+    from cli.main import main
 
     settings, rows, _ = built
     key = rows["api_key_id"].value_counts().index[0]
@@ -273,7 +274,7 @@ def test_report_prints_the_marts_figures_for_a_filter(built, capsys):
 
 
 def test_report_says_when_a_filter_matches_nothing(built, capsys):
-    from orchestration.cli import main
+    from cli.main import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["report", "--period", "week", "--model", "no/such-model"])
@@ -295,11 +296,11 @@ BRIEF_NUMBERS = (
 
 
 def test_metrics_doc_is_generated_covers_the_brief_and_its_examples_run(built):
-    from orchestration.metrics_doc import METRICS_DOC, example_sql, load_marts, metric_columns, render
+    from tools.metrics_doc import METRICS_DOC, example_sql, load_marts, metric_columns, render
 
     settings, _, _ = built
     models = load_marts()
-    assert METRICS_DOC.read_text() == render(models), "run python -m orchestration.metrics_doc"
+    assert METRICS_DOC.read_text() == render(models), "run python -m tools.metrics_doc"
     assert {m["name"] for m in models} == set(MARTS)
     named = {c["config"]["meta"]["metric"].split(" (")[0] for m in models for c in metric_columns(m)}
     assert set(BRIEF_NUMBERS) <= named

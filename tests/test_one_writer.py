@@ -16,7 +16,7 @@ import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
 
 from conftest import use_data_dir
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from reference import read_landing, requests
 from runs import finish, same_table, settings_for, start_cli, wait_for, warehouse_state
 

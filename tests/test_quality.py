@@ -1,4 +1,4 @@
-"""The data-quality rules (ingest/quality.py) on a loaded landing day, without Dagster.
+"""The data-quality rules (quality/rules.py) on a loaded landing day, without Dagster.
 
 Expected counts come from the generator's fault log and from pandas over the landing
 files (tests/reference.py); the DuckDB pushdown is compared with Great Expectations run
@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from conftest import use_data_dir
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from ingest.load import load_partition
-from ingest.quality import (
+from quality.rules import (
     DERIVED_SQL,
     RAW_ROW_RULES,
     ERROR,

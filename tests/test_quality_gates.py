@@ -20,9 +20,10 @@ import pytest
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 
 from conftest import use_data_dir
-from ingest.generate import generate_logs
-from ingest.quality import FACT_CHECKS, RAW_CHECKS, Thresholds, check_fact
-from orchestration.cli import materialize, read_query
+from sample_data.generate import generate_logs
+from quality.rules import FACT_CHECKS, RAW_CHECKS, Thresholds, check_fact
+from cli.main import materialize
+from readers.warehouse import read_query
 from orchestration.dbt_assets import DBT_PROJECT_DIR
 from reference import read_landing, requests, usage_totals
 

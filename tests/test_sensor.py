@@ -19,7 +19,7 @@ from dagster import (
     materialize,
 )
 
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from ingest.load import load_partition
 from orchestration.sensors import RAW_ASSET, late_landing_files_sensor
 

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 import pytest
 import requests
 
-from ingest.generate import generate_logs
+from sample_data.generate import generate_logs
 from orchestration.instance import prepare_dagster_home
 from reference import read_landing
 from reference import requests as request_rows

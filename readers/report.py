@@ -10,7 +10,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from ingest.settings import Settings
+from config.settings import Settings
+from readers.warehouse import read_query
 
 FILTERS = ("api_key_id", "model", "provider")
 HIDDEN = {"grain", "period_start", "built_at"}
@@ -62,8 +63,6 @@ def _filter_sql(chosen: dict[str, str], breakdown: str | None) -> tuple[str, lis
 
 
 def latest_period(settings: Settings, grain: str, chosen: dict[str, str]) -> date | None:
-    from orchestration.cli import read_query
-
     where, params = _filter_sql(chosen, None)
     frame = read_query(
         settings,
@@ -76,8 +75,6 @@ def latest_period(settings: Settings, grain: str, chosen: dict[str, str]) -> dat
 
 def dashboard(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> dict[Panel, pd.DataFrame]:
     """Each panel's rows for the period and filter (empty frames when nothing matches)."""
-    from orchestration.cli import read_query
-
     panels = {}
     for panel in PANELS:
         where, params = _filter_sql(chosen, panel.breakdown)

@@ -12,15 +12,14 @@ from pathlib import Path
 # Great Expectations phones home on import unless told not to; set before anything loads it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from ingest.settings import Settings, SettingsError  # noqa: E402
-from ingest.warehouse import (  # noqa: E402
-    WarehouseBusyError,
-    WarehouseMissingError,
-    connect,
-    pending_model_builds,
+from config.settings import Settings, SettingsError  # noqa: E402
+from ingest.warehouse import WarehouseBusyError, WarehouseMissingError, connect  # noqa: E402
+from readers.warehouse import (  # noqa: E402
+    READER_WAIT_SECONDS,
+    QueryError,
+    note_models_behind,
+    read_query,
 )
-
-READER_WAIT_SECONDS = 10
 
 
 class UsageError(Exception):
@@ -54,7 +53,7 @@ def _rate(text: str) -> float:
 
 
 def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.generate import generate_logs
+    from sample_data.generate import generate_logs
 
     out_dir = Path(args.out) if args.out else settings.landing_dir
     summary = generate_logs(
@@ -99,7 +98,7 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
     from dagster import DagsterInstance
 
-    from ingest.quality import start_importing_great_expectations
+    from quality.rules import start_importing_great_expectations
     from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
     from orchestration.partitions import landing_days
 
@@ -209,39 +208,6 @@ def cmd_materialize(args: argparse.Namespace, settings: Settings) -> None:
 # --------------------------------------------------------------------------------- sql
 
 
-def read_query(settings: Settings, query: str, params: list | None = None):
-    """Run a read-only query on the warehouse and return a pandas DataFrame."""
-    import duckdb
-
-    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
-    try:
-        return connection.execute(query, params or []).fetchdf()
-    except duckdb.Error as error:
-        raise UsageError(f"The query failed: {str(error).splitlines()[0]}") from None
-    finally:
-        connection.close()
-
-
-def note_models_behind(settings: Settings) -> None:
-    """Tell a reader, on stderr, which landing days the facts and marts have not caught
-    up with: tables can disagree about those days' event days until a build finishes."""
-    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
-    try:
-        pending = pending_model_builds(connection)
-    finally:
-        connection.close()
-    if pending:
-        days = ", ".join(day.isoformat() for day, _ in pending)
-        since = min(requested_at for _, requested_at in pending).astimezone(timezone.utc)
-        print(
-            f"Note: the facts and marts have not caught up with landing day(s) {days} "
-            f"(queued since {since:%Y-%m-%d %H:%M} UTC): a run is rebuilding them, or one "
-            "stopped before it finished and the next run will. Until then, figures for the "
-            "days those records touch may disagree between tables.",
-            file=sys.stderr,
-        )
-
-
 def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     import pandas as pd
 
@@ -256,7 +222,7 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
-    from orchestration.report import dashboard, latest_period, period_containing, render
+    from readers.report import dashboard, latest_period, period_containing, render
 
     note_models_behind(settings)
     chosen = {"api_key_id": args.api_key, "model": args.model, "provider": args.provider}
@@ -322,7 +288,7 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
-    from ingest.generate import generate_logs
+    from sample_data.generate import generate_logs
 
     today = datetime.now(timezone.utc).date()
     month_start, month_end = last_full_month(today)
@@ -429,7 +395,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings.from_env()
         args.handler(args, settings)
-    except (UsageError, SettingsError, WarehouseBusyError, WarehouseMissingError) as error:
+    except (UsageError, QueryError, SettingsError, WarehouseBusyError, WarehouseMissingError) as error:
         print(f"llm-usage: {error}", file=sys.stderr)
         sys.exit(2)
 

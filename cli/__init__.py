@@ -1,0 +1,1 @@
+"""The `llm-usage` command line: a thin entry over orchestration/ and readers/."""

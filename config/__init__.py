@@ -1,0 +1,1 @@
+"""Settings of the warehouse, read once from the environment."""

@@ -1,0 +1,1 @@
+"""The sample gateway-log generator: realistic traffic for demos, tests and benchmarks."""

@@ -13,6 +13,13 @@ each part can be moved on its own:
 | LLM_USAGE_REPORTING_TIMEZONE | UTC                              |
 | LLM_USAGE_DUCKDB_MEMORY_LIMIT| 4GB                              |
 | LLM_USAGE_DUCKDB_THREADS     | number of cores                  |
+| LLM_USAGE_ENGINE             | duckdb (or spark)                |
+| LLM_USAGE_LAKE_DIR           | $LLM_USAGE_DATA_DIR/lake (spark) |
+| LLM_USAGE_SPARK_MASTER       | local[number of cores] (spark)   |
+| LLM_USAGE_SPARK_DRIVER_MEMORY| 4g (spark)                       |
+
+With LLM_USAGE_ENGINE=spark the raw tables are Parquet under the lake directory and dbt
+builds on Spark (docs/scaling.md); DuckDB stays the default.
 """
 
 from __future__ import annotations
@@ -21,6 +28,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+
+ENGINES = ("duckdb", "spark")
 
 
 class SettingsError(ValueError):
@@ -36,6 +46,10 @@ class Settings:
     reporting_timezone: str
     duckdb_memory_limit: str
     duckdb_threads: int
+    engine: str = "duckdb"
+    lake_dir: Path | None = None  # spark only: raw Parquet tables and Spark's own tables
+    spark_master: str = "local[1]"
+    spark_driver_memory: str = "4g"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -54,6 +68,12 @@ class Settings:
             raise SettingsError(
                 f"LLM_USAGE_DUCKDB_THREADS={threads_text!r} must be a positive whole number."
             )
+        engine = (env.get("LLM_USAGE_ENGINE") or "duckdb").strip().lower()
+        if engine not in ENGINES:
+            raise SettingsError(
+                f"LLM_USAGE_ENGINE={env.get('LLM_USAGE_ENGINE')!r} is not an engine the "
+                "warehouse runs on; use 'duckdb' (the default) or 'spark'."
+            )
         return cls(
             data_dir=data_dir,
             landing_dir=Path(env.get("LLM_USAGE_LANDING_DIR") or data_dir / "landing").absolute(),
@@ -64,7 +84,15 @@ class Settings:
             reporting_timezone=timezone,
             duckdb_memory_limit=env.get("LLM_USAGE_DUCKDB_MEMORY_LIMIT") or "4GB",
             duckdb_threads=int(threads_text),
+            engine=engine,
+            lake_dir=Path(env.get("LLM_USAGE_LAKE_DIR") or data_dir / "lake").absolute(),
+            spark_master=env.get("LLM_USAGE_SPARK_MASTER") or f"local[{os.cpu_count() or 1}]",
+            spark_driver_memory=env.get("LLM_USAGE_SPARK_DRIVER_MEMORY") or "4g",
         )
+
+    @property
+    def on_spark(self) -> bool:
+        return self.engine == "spark"
 
     def export(self) -> None:
         """Put the resolved paths into this process's environment.
@@ -79,3 +107,7 @@ class Settings:
         os.environ["LLM_USAGE_REPORTING_TIMEZONE"] = self.reporting_timezone
         os.environ["LLM_USAGE_DUCKDB_MEMORY_LIMIT"] = self.duckdb_memory_limit
         os.environ["LLM_USAGE_DUCKDB_THREADS"] = str(self.duckdb_threads)
+        os.environ["LLM_USAGE_ENGINE"] = self.engine
+        os.environ["LLM_USAGE_LAKE_DIR"] = str(self.lake_dir)
+        os.environ["LLM_USAGE_SPARK_MASTER"] = self.spark_master
+        os.environ["LLM_USAGE_SPARK_DRIVER_MEMORY"] = self.spark_driver_memory

@@ -20,10 +20,12 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ingest import contract
+from ingest import contract, lake
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
+# The raw tables whose rows of a landing day a load replaces.
+LANDING_DAY_TABLES = ("request_logs", "request_logs_rejected", "ingested_files")
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 SKIPPED_REASON = "not loaded: only .jsonl, .jsonl.gz and .parquet files are read"
 
@@ -207,7 +209,12 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     report.skipped_files = [str(p) for p in skipped]
     now = datetime.now(timezone.utc)
 
-    connection = connect(settings, wait_seconds=60)
+    # On Spark the day is checked in an in-memory DuckDB, whose raw tables then hold just
+    # this day, and written to the lake as Parquet (ingest/lake.py).
+    connection = (
+        lake.scratch_connection(settings) if settings.on_spark
+        else connect(settings, wait_seconds=60)
+    )
     try:
         ensure_raw_schema(connection)
         file_rows = []
@@ -263,8 +270,8 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
 
         columns = ", ".join(contract.field_names())
         connection.execute("BEGIN TRANSACTION")
-        for table in ("raw.request_logs", "raw.request_logs_rejected", "raw.ingested_files"):
-            connection.execute(f"DELETE FROM {table} WHERE landing_date = ?", [landing_date])
+        for table in LANDING_DAY_TABLES:
+            connection.execute(f"DELETE FROM raw.{table} WHERE landing_date = ?", [landing_date])
         connection.execute(
             f"INSERT INTO raw.request_logs (landing_date, source_file, line_number, {columns}, "
             "ingested_at) "
@@ -303,6 +310,17 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         # The facts and marts are now behind this day until a dbt build catches up.
         request_model_build(connection, [landing_date], "ingest")
         connection.execute("COMMIT")
+        if settings.on_spark:
+            # The queue entry last: a crash before it leaves the day queued from before or
+            # not at all, as on DuckDB, where both commit together.
+            for table in (*LANDING_DAY_TABLES, "pending_model_builds"):
+                lake.replace_day(
+                    connection, settings, table, landing_date,
+                    f"SELECT * EXCLUDE (landing_date) FROM raw.{table} WHERE landing_date = ?",
+                    [landing_date],
+                )
+            connection.close()
+            connection = lake.connect_lake(settings)
 
         report.duplicates_in_day, report.duplicates_across_days = connection.execute(
             """

@@ -111,7 +111,20 @@ def connect(
     read_only: bool = False,
     wait_seconds: float = 0.0,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting up to `wait_seconds` while another process writes it."""
+    """Open the warehouse, waiting up to `wait_seconds` while another process writes it.
+
+    On Spark (LLM_USAGE_ENGINE=spark) readers get the lake instead: an in-memory DuckDB
+    over its Parquet files (ingest/lake.py), with the same schema and table names.
+    """
+    if settings.on_spark and read_only:
+        from ingest import lake
+
+        if not settings.lake_dir.is_dir():
+            raise WarehouseMissingError(
+                f"No lake at {settings.lake_dir}. Run `llm-usage materialize` first, or "
+                "point LLM_USAGE_LAKE_DIR at an existing one."
+            )
+        return lake.connect_lake(settings)
     path: Path = settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseMissingError(

@@ -61,6 +61,9 @@
     touches. `columns` (default all) names the columns to carry: the union is
     materialized before a CUBE, so every column carried costs time. -#}
 {% macro _pay_as_you_go_by_grain(request_grain, columns=none) -%}
+    {#- The usage facts differ in their period columns, so their rows are unioned by an
+        explicit column list (a plain union all runs on every engine). -#}
+    {%- set columns = columns or (none if request_grain else usage_fact_columns()) %}
     {%- for g in reporting_grains() %}
     select '{{ g.grain }}' as grain, {{ g.period }} as period_start, {{ columns | join(', ') if columns else '*' }}
     from {{ ref('fct_requests') if request_grain else ref(g.fact) }}
@@ -68,8 +71,13 @@
     {%- if is_incremental() %}
       and {{ g.period }} in {{ touched_periods(g.grain) }}
     {%- endif %}
-    {{ "union all by name" if not loop.last }}
+    {{ "union all" if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- The columns every usage fact has: its grain's dimensions and the measures. -#}
+{% macro usage_fact_columns() -%}
+    {{ return(['api_key_id', 'model', 'provider', 'billing_mode'] + usage_measures().keys() | list) }}
 {%- endmacro %}
 
 {#- Additive figures: the usage facts' sums and counts. -#}

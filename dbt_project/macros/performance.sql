@@ -13,7 +13,16 @@
     quantile_cont; the same as pandas' default Series.quantile). Never averaged across
     periods: each period and filter computes it from its own requests. -#}
 {% macro percentile(column, fraction) -%}
+    {{ return(adapter.dispatch('percentile', 'llm_usage')(column, fraction)) }}
+{%- endmacro %}
+
+{% macro duckdb__percentile(column, fraction) -%}
     quantile_cont({{ column }}, {{ fraction }})
+{%- endmacro %}
+
+{#- Spark's percentile() is exact with the same linear interpolation. -#}
+{% macro spark__percentile(column, fraction) -%}
+    percentile({{ column }}, {{ fraction }})
 {%- endmacro %}
 
 {#- Several exact percentiles of one column as a list, in the order of `fractions`: one
@@ -21,18 +30,28 @@
     once each (at a million requests a day, 5.4 -> 2.0 CPU-seconds for the latency mart's
     three). Pick the elements with [1], [2], ... -#}
 {% macro percentiles(column, fractions) -%}
+    {{ return(adapter.dispatch('percentiles', 'llm_usage')(column, fractions)) }}
+{%- endmacro %}
+
+{% macro duckdb__percentiles(column, fractions) -%}
     quantile_cont({{ column }}, [{{ fractions | join(', ') }}])
+{%- endmacro %}
+
+{#- Spark indexes arrays from 0 where DuckDB lists start at 1: a NULL in front keeps
+    the models' [1], [2], ... picking the same fractions on both engines. -#}
+{% macro spark__percentiles(column, fractions) -%}
+    concat(array(cast(null as double)), percentile({{ column }}, array({{ fractions | join(', ') }})))
 {%- endmacro %}
 
 {#- The candidate (model or provider) that comes first by `order_by` among candidates
     with at least var('min_sample') successful requests; NULL when none qualifies.
     `order_by` ends with the candidate name, so ties break alphabetically. -#}
 {% macro pick_ranked(candidate, order_by, value) -%}
-    first({{ candidate }} order by {{ order_by }}, {{ candidate }})
+    {{ first_by(candidate, order_by ~ ', ' ~ candidate) }}
         filter (where successful_requests >= {{ var('min_sample') }} and {{ value }} is not null)
 {%- endmacro %}
 
 {% macro pick_ranked_value(candidate, order_by, value) -%}
-    first({{ value }} order by {{ order_by }}, {{ candidate }})
+    {{ first_by(value, order_by ~ ', ' ~ candidate) }}
         filter (where successful_requests >= {{ var('min_sample') }} and {{ value }} is not null)
 {%- endmacro %}

@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test ui bench lock clean
+.PHONY: setup demo test test-spark ui bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -20,6 +20,12 @@ demo: setup
 test: setup
 	$(BIN)/pytest
 
+# The pipeline on a local Spark session, compared with the DuckDB build (docs/scaling.md).
+# Needs Java 17 (Debian: apt-get install openjdk-17-jre-headless); adds the spark extra.
+test-spark: setup
+	$(BIN)/uv pip install --quiet -p $(BIN)/python -r requirements.lock -r requirements-spark.lock -e '.[spark]'
+	$(BIN)/pytest -m spark tests/test_spark.py
+
 ui: setup
 	$(BIN)/llm-usage ui
 
@@ -31,6 +37,8 @@ bench: setup
 # Re-resolve the pins after changing dependencies in pyproject.toml.
 lock:
 	$(BIN)/uv pip compile -p 3.11 pyproject.toml --extra dev -o requirements.lock --no-header --no-annotate
+	$(BIN)/uv pip compile -p 3.11 pyproject.toml --extra dev --extra spark -c requirements.lock --no-header --no-annotate \
+		| grep -vxFf requirements.lock > requirements-spark.lock
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs

@@ -166,3 +166,36 @@ def connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
                     f"read_parquet('{table_dir}/**/*.parquet', hive_partitioning = true)"
                 )
     return connection
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
+
+
+def request_model_build(settings: Settings, landing_dates: list[date], requested_by: str) -> None:
+    """Queue landing days for the next dbt build: ingest/warehouse.py's
+    request_model_build, on the lake."""
+    connection = scratch_connection(settings)
+    try:
+        for day in landing_dates:
+            replace_day(
+                connection, settings, "pending_model_builds", day,
+                "SELECT CAST(? AS VARCHAR) AS requested_by, now() AS requested_at", [requested_by],
+            )
+    finally:
+        connection.close()
+
+
+def replace_quality_holds(settings: Settings, first: date, last: date, failed_checks: list[str]) -> None:
+    """Hold landing days [first, last] out of staging when `failed_checks` is not empty,
+    else release them: quality/rules.py's record_holds, on the lake."""
+    connection = scratch_connection(settings)
+    try:
+        for day in _days(first, last):
+            replace_day(
+                connection, settings, "quality_holds", day,
+                "SELECT CAST(? AS VARCHAR) AS failed_checks, now() AS held_at WHERE ?",
+                [", ".join(failed_checks), bool(failed_checks)],
+            )
+    finally:
+        connection.close()

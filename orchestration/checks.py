@@ -36,6 +36,7 @@ from quality.rules import (
     check_fact,
     check_raw,
     record_holds,
+    record_holds_in_lake,
 )
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema
@@ -131,15 +132,22 @@ def _check_results(context: AssetCheckExecutionContext, key, outcomes, first, la
 def raw_request_logs_quality(context: AssetCheckExecutionContext):
     first, last = _landing_window(context)
     settings = Settings.from_env()
-    # Read-write: the outcome also holds failed landing days out of staging.
-    with connect(settings, wait_seconds=60) as connection:
-        ensure_raw_schema(connection)
-        outcomes = check_raw(connection, first, last, Thresholds.from_env())
-        if record_holds(connection, first, last, outcomes):
-            context.log.warning(
-                f"Landing days {first} .. {last} are held out of the facts and marts until "
-                "their files are fixed and a run over them passes these checks."
-            )
+    if settings.on_spark:
+        # The raw Parquet files, read by DuckDB; the holds are written beside them.
+        with connect(settings, read_only=True, wait_seconds=60) as connection:
+            outcomes = check_raw(connection, first, last, Thresholds.from_env())
+        held = record_holds_in_lake(settings, first, last, outcomes)
+    else:
+        # Read-write: the outcome also holds failed landing days out of staging.
+        with connect(settings, wait_seconds=60) as connection:
+            ensure_raw_schema(connection)
+            outcomes = check_raw(connection, first, last, Thresholds.from_env())
+            held = record_holds(connection, first, last, outcomes)
+    if held:
+        context.log.warning(
+            f"Landing days {first} .. {last} are held out of the facts and marts until "
+            "their files are fixed and a run over them passes these checks."
+        )
     yield from _check_results(context, RAW_KEY, outcomes, first, last)
 
 

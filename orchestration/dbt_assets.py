@@ -13,6 +13,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging.version import Version
 
 from config.settings import Settings
+from ingest import lake
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.ingest_assets import WAREHOUSE_POOL
 from orchestration.jobs import NIGHTLY_FRESHNESS
@@ -45,7 +46,11 @@ class WarehouseDbtCli(DbtCliResource):
 
 
 def dbt_resource() -> WarehouseDbtCli:
-    return WarehouseDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+    # The dbt target is the engine (profiles.yml has one output per engine), so one
+    # setting, LLM_USAGE_ENGINE, moves every dbt step of every job.
+    return WarehouseDbtCli(
+        project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, target=Settings.from_env().engine
+    )
 
 
 def _manifest_is_stale(project: DbtProject) -> bool:
@@ -84,13 +89,20 @@ DBT_LOCK_WAIT_SECONDS = 120
 
 
 def wait_for_write_lock(seconds: float) -> None:
-    """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise."""
-    connect(Settings.from_env(), wait_seconds=seconds).close()
+    """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise.
+
+    Spark's tables are files that readers do not lock: nothing to wait for."""
+    settings = Settings.from_env()
+    if not settings.on_spark:
+        connect(settings, wait_seconds=seconds).close()
 
 
 def _queue_for_build(settings: Settings, landing_dates: list, deadline: float) -> None:
     """Wait for the write lock, then queue the window's landing days for dbt, which
     rebuilds what raw.pending_model_builds holds (and empties it when it finishes)."""
+    if settings.on_spark:
+        lake.request_model_build(settings, landing_dates, "dbt step")
+        return
     connection = connect(settings, wait_seconds=max(0.0, deadline - time.monotonic()))
     try:
         ensure_raw_schema(connection)

@@ -28,6 +28,9 @@ from typing import Any, Callable
 import duckdb
 import pandas as pd
 
+from config.settings import Settings
+from ingest import lake
+
 ERROR = "error"  # a failure keeps the partition out of the facts and marts
 WARNING = "warning"  # a failure is shown, never blocks
 
@@ -670,6 +673,19 @@ def check_raw(
     return sorted(outcomes, key=lambda o: order.index(o.name))
 
 
+def failed_blocking_checks(outcomes: list[CheckOutcome]) -> list[str]:
+    return [o.name for o in outcomes if o.severity == ERROR and not o.passed]
+
+
+def record_holds_in_lake(
+    settings: Settings, first: date, last: date, outcomes: list[CheckOutcome]
+) -> list[str]:
+    """`record_holds` for LLM_USAGE_ENGINE=spark, whose raw tables are Parquet files."""
+    failed = failed_blocking_checks(outcomes)
+    lake.replace_quality_holds(settings, first, last, failed)
+    return failed
+
+
 def record_holds(
     connection: duckdb.DuckDBPyConnection, first: date, last: date, outcomes: list[CheckOutcome]
 ) -> list[str]:
@@ -678,7 +694,7 @@ def record_holds(
     The checks judge the window as a whole, and a failed blocking check stops the whole
     run, so every day of the window is held until a run over it passes.
     """
-    failed = [o.name for o in outcomes if o.severity == ERROR and not o.passed]
+    failed = failed_blocking_checks(outcomes)
     connection.execute("BEGIN TRANSACTION")
     connection.execute(
         "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]

@@ -1,0 +1,453 @@
+"""The Usage Analytics page: the brief's Usage, Provider and Performance tabs.
+
+Started by `llm-usage dashboard` (Streamlit runs this file as a script). Every number
+shown is a mart column read by `readers.dashboard_data`; this page formats and draws.
+Queries are cached per warehouse file version, so a filter change only reads the marts
+once and a tab change does not rerun the script at all (all three tabs are drawn).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from config.settings import Settings, SettingsError
+from ingest.warehouse import WarehouseBusyError, WarehouseMissingError
+from readers.dashboard_data import (
+    ALL,
+    GRAINS,
+    Catalog,
+    View,
+    load_catalog,
+    load_view,
+    period_end,
+    warehouse_version,
+)
+from readers.warehouse import QueryError
+
+DAGSTER_UI = "http://127.0.0.1:3000"
+TOKEN_PARTS = (  # Usage by Token Type: the five parts of total_tokens, in reading order
+    ("uncached_input_tokens", "Uncached input"),
+    ("cache_read_tokens", "Cache read"),
+    ("cache_write_tokens", "Cache write"),
+    ("output_excl_reasoning_tokens", "Output (excl. reasoning)"),
+    ("reasoning_tokens", "Reasoning"),
+)
+# The Usage tab's cards: (label, mart_usage_summary column). Spend columns, when the
+# usage marts carry them, are one more line each here and in `_USAGE_TABLE_COLUMNS`.
+USAGE_CARDS = (
+    ("Total Token Usage", "total_tokens"),
+    ("Input Token Usage", "input_tokens"),
+    ("Output Token Usage", "output_tokens"),
+    ("Total API Requests", "requests"),
+)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def count(value) -> str:
+    """A whole number with thousands separators; '-' for a missing value."""
+    return "-" if value is None or pd.isna(value) else f"{int(value):,}"
+
+
+def percent(share) -> str:
+    """A 0..1 share as a percentage with one decimal."""
+    return "-" if share is None or pd.isna(share) else f"{100 * float(share):.1f}%"
+
+
+def milliseconds(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):,.0f} ms"
+
+
+def tokens_per_second(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"{float(value):,.1f} tokens/s"
+
+
+def name(value, missing: str = "not enough requests to rank") -> str:
+    return missing if value is None or pd.isna(value) else str(value)
+
+
+def period_label(grain: str, start: date, partial: bool) -> str:
+    if grain == "month":
+        text = start.strftime("%B %Y")
+    elif grain == "week":
+        end = period_end(grain, start)
+        text = f"Week of {start:%Y-%m-%d} – {end:%Y-%m-%d}"
+    else:
+        text = start.strftime("%Y-%m-%d (%a)")
+    return text + (" · partial" if partial else "")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _catalog(warehouse: str, version: tuple[float, float]) -> Catalog:
+    return load_catalog(Settings.from_env())
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _view(warehouse: str, version: tuple[float, float], grain: str, period_start: date,
+          api_key_id: str, model: str, provider: str) -> View:
+    chosen = {"api_key_id": api_key_id, "model": model, "provider": provider}
+    return load_view(Settings.from_env(), grain, period_start, chosen)
+
+
+def _stop(sentence: str, kind: str = "info") -> None:
+    getattr(st, kind)(sentence)
+    _footer()
+    st.stop()
+
+
+def _footer() -> None:
+    st.caption(
+        f"Jobs run in the Dagster UI at {DAGSTER_UI} (start it with `llm-usage ui`). "
+        "This page only reads the warehouse."
+    )
+
+
+# ----------------------------------------------------------------------------- charts
+
+
+def _bar(frame: pd.DataFrame, category: str, value: str, title: str, value_format: str,
+         share: str | None = None, color: str = "#4c78a8") -> alt.Chart:
+    """A horizontal bar per category, largest first, with the value (and share) on hover."""
+    tooltip = [alt.Tooltip(category, title=category.replace("_", " ").capitalize()),
+               alt.Tooltip(value, title=title, format=value_format)]
+    if share:
+        tooltip.append(alt.Tooltip(share, title="Share", format=".1%"))
+    height = max(90, 28 * len(frame))
+    bars = alt.Chart(frame).mark_bar(color=color).encode(
+        x=alt.X(value, title=title, axis=alt.Axis(format=value_format if "%" in value_format else "~s")),
+        y=alt.Y(category, sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
+        tooltip=tooltip,
+    )
+    if share:
+        labels = bars.mark_text(align="left", dx=4, color="#333").encode(
+            text=alt.Text(share, format=".1%"))
+        bars = bars + labels
+    return bars.properties(height=height)
+
+
+def _grouped(frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str) -> alt.Chart:
+    """Several statistics per model as grouped horizontal bars (mean, p50, p90, p99)."""
+    long = frame.melt(id_vars="model", value_vars=list(columns), var_name="stat", value_name="value")
+    long["stat"] = long["stat"].map(columns)
+    long = long.dropna(subset=["value"])
+    order = list(columns.values())
+    return alt.Chart(long).mark_bar().encode(
+        x=alt.X("value:Q", title=title),
+        y=alt.Y("model:N", title=None, sort=frame["model"].tolist(), axis=alt.Axis(labelLimit=320)),
+        yOffset=alt.YOffset("stat:N", sort=order),
+        color=alt.Color("stat:N", sort=order, title=None, legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("model:N", title="Model"), alt.Tooltip("stat:N", title="Statistic"),
+                 alt.Tooltip("value:Q", title=title, format=value_format)],
+    ).properties(height=max(120, 22 * len(columns) * len(frame)))
+
+
+def _chart(chart: alt.Chart) -> None:
+    st.altair_chart(chart, width="stretch")
+
+
+def _table(frame: pd.DataFrame, config: dict) -> None:
+    st.dataframe(frame, width="stretch", hide_index=True, column_config=config)
+
+
+COUNT_COLUMN = {"format": "localized"}
+SHARE_COLUMN = {"format": "percent"}
+
+
+def _counts(label: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, **COUNT_COLUMN)
+
+
+def _share(label: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, **SHARE_COLUMN)
+
+
+# ------------------------------------------------------------------------------- tabs
+
+
+def _change(current, previous: pd.Series | None, column: str, grain: str) -> str | None:
+    """The difference against the previous period of the same grain, as card delta."""
+    if previous is None:
+        return None
+    before = previous[column]
+    difference = int(current) - int(before)
+    relative = f" ({difference / before:+.1%})" if before else ""
+    return f"{difference:+,}{relative} vs previous {grain}"
+
+
+def usage_tab(view: View) -> None:
+    summary = view.row("mart_usage_summary")
+    previous = None if view.previous.empty else view.previous.iloc[0]
+    for column_slot, (label, column) in zip(st.columns(len(USAGE_CARDS)), USAGE_CARDS):
+        column_slot.metric(
+            label, count(summary[column]), _change(summary[column], previous, column, view.grain),
+            border=True,
+            help=None if previous is not None else f"No usage in the previous {view.grain} to compare with.",
+        )
+
+    if view.grain == "day":
+        st.subheader(f"Tokens per day, the {len(pd.date_range(view.trend_first, view.trend_last))} days "
+                     f"up to {view.period_start:%Y-%m-%d}")
+    else:
+        st.subheader(f"Tokens per day in the {view.grain}")
+    _trend_chart(view)
+
+    st.subheader("Usage by Model")
+    models = view.panels["mart_usage_by_model"]
+    left, right = st.columns([3, 2])
+    with left:
+        _chart(_bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
+    with right:
+        _table(models[["model", "total_tokens", "input_tokens", "output_tokens", "requests", "token_share"]], {
+            "model": "Model", "total_tokens": _counts("Total tokens"), "input_tokens": _counts("Input"),
+            "output_tokens": _counts("Output"), "requests": _counts("Requests"),
+            "token_share": _share("Token share"),
+        })
+
+    st.subheader("Usage by Token Type")
+    token_row = view.row("mart_usage_by_token_type")
+    parts = pd.DataFrame({
+        "token_type": [label for _, label in TOKEN_PARTS],
+        "tokens": [int(token_row[column]) for column, _ in TOKEN_PARTS],
+    })
+    # A part's share of the total is plain arithmetic on mart values: the five parts add
+    # up exactly to total_tokens on every row (a dbt test checks it).
+    parts["share"] = parts["tokens"] / summary["total_tokens"] if summary["total_tokens"] else None
+    left, right = st.columns([3, 2])
+    with left:
+        _chart(_bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"))
+    with right:
+        _table(parts, {"token_type": "Token type", "tokens": _counts("Tokens"), "share": _share("Share of total")})
+        st.caption(f"The five parts add up to the total of {count(summary['total_tokens'])} tokens.")
+
+    st.subheader("Usage by API Key")
+    keys = view.panels["mart_usage_by_api_key"].copy()
+    names = st.session_state.get("_key_names", {})
+    keys.insert(0, "name", [names.get(key) or "(no name)" for key in keys["api_key_id"]])
+    _table(keys[["name", "api_key_id", "total_tokens", "input_tokens", "output_tokens", "requests",
+                 "token_share", "request_share"]], {
+        "name": "Key name", "api_key_id": "Key id", "total_tokens": _counts("Total tokens"),
+        "input_tokens": _counts("Input"), "output_tokens": _counts("Output"),
+        "requests": _counts("Requests"), "token_share": _share("Token share"),
+        "request_share": _share("Request share"),
+    })
+    st.caption("Click a column header to sort.")
+
+    st.subheader("Web Search Usage")
+    web = view.row("mart_web_search_usage")
+    cards = st.columns(4)
+    cards[0].metric("Web search requests", count(web["web_search_requests"]), border=True)
+    cards[1].metric("Web search calls", count(web["web_search_calls"]), border=True)
+    cards[2].metric("Tokens of web search requests", count(web["web_search_total_tokens"]), border=True)
+    cards[3].metric("Share of requests", percent(web["web_search_request_share"]), border=True)
+
+
+def _trend_chart(view: View) -> None:
+    days = pd.DataFrame({"day": pd.date_range(view.trend_first, view.trend_last, freq="D")})
+    trend = view.trend.assign(day=pd.to_datetime(view.trend["day"]))
+    # A day without a row had no matching requests: it is drawn as zero, not left out.
+    trend = days.merge(trend, on="day", how="left").fillna(0)
+    if not trend["total_tokens"].any():
+        st.info("No matching requests on these days.")
+        return
+    long = trend.melt(id_vars=["day", "total_tokens", "requests"], value_vars=["input_tokens", "output_tokens"],
+                      var_name="part", value_name="tokens")
+    long["part"] = long["part"].map({"input_tokens": "Input", "output_tokens": "Output"})
+    chart = alt.Chart(long).mark_bar().encode(
+        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=-45)),
+        y=alt.Y("tokens:Q", title="Tokens", stack="zero", axis=alt.Axis(format="~s")),
+        color=alt.Color("part:N", title=None, sort=["Input", "Output"], legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(range=["#4c78a8", "#f58518"])),
+        order=alt.Order("part:N", sort="ascending"),
+        tooltip=[alt.Tooltip("day:T", title="Day", format="%Y-%m-%d"),
+                 alt.Tooltip("part:N", title="Part"), alt.Tooltip("tokens:Q", title="Tokens", format=",d"),
+                 alt.Tooltip("total_tokens:Q", title="Total tokens", format=",d"),
+                 alt.Tooltip("requests:Q", title="Requests", format=",d")],
+    ).properties(height=280)
+    _chart(chart)
+
+
+def provider_tab(view: View) -> None:
+    summary = view.row("mart_provider_summary")
+    cards = st.columns(4)
+    cards[0].metric("Primary Provider", name(summary["primary_provider"]), border=True)
+    cards[1].metric("Provider Count", count(summary["provider_count"]), border=True)
+    cards[2].metric("Average Success Rate", percent(summary["success_rate"]), border=True)
+    cards[3].metric(
+        "Fastest Response Provider", name(summary["fastest_response_provider"]),
+        None if pd.isna(summary["fastest_response_avg_latency_ms"])
+        else f"{milliseconds(summary['fastest_response_avg_latency_ms'])} mean latency",
+        delta_color="off", delta_arrow="off", border=True,
+    )
+    providers = view.panels["mart_provider_distribution"]
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Token Distribution")
+        _chart(_bar(providers, "provider", "total_tokens", "Total tokens", ",d", share="token_share"))
+    with right:
+        st.subheader("Request Distribution")
+        _chart(_bar(providers, "provider", "requests", "Requests", ",d", share="request_share", color="#f58518"))
+    st.subheader("Success Rate by Provider")
+    left, right = st.columns([3, 2])
+    with left:
+        _chart(_bar(providers, "provider", "success_rate", "Success rate", ".1%", color="#54a24b")
+               .encode(x=alt.X("success_rate:Q", title="Success rate", scale=alt.Scale(domain=[0, 1]),
+                               axis=alt.Axis(format="%"))))
+    with right:
+        _table(providers[["provider", "total_tokens", "token_share", "requests", "request_share", "success_rate"]], {
+            "provider": "Provider", "total_tokens": _counts("Total tokens"), "token_share": _share("Token share"),
+            "requests": _counts("Requests"), "request_share": _share("Request share"),
+            "success_rate": _share("Success rate"),
+        })
+
+
+def performance_tab(view: View) -> None:
+    summary = view.row("mart_performance_summary")
+    cards = st.columns(2)
+    cards[0].metric("Average Latency", milliseconds(summary["avg_latency_ms"]), border=True,
+                    help="Mean latency of successful requests.")
+    cards[1].metric("Average Throughput", tokens_per_second(summary["avg_throughput_tps"]), border=True,
+                    help="Output tokens over generation seconds, token-weighted; per-request median "
+                         f"{tokens_per_second(summary['median_throughput_tps'])}.")
+    picks = st.columns(4)
+    for slot, (label, pick, figure, show) in zip(picks, (
+        ("Fastest Model", "fastest_model", "fastest_model_avg_latency_ms", milliseconds),
+        ("Slowest Model", "slowest_model", "slowest_model_avg_latency_ms", milliseconds),
+        ("Highest Throughput Model", "highest_throughput_model", "highest_throughput_tps", tokens_per_second),
+        ("Lowest Throughput Model", "lowest_throughput_model", "lowest_throughput_tps", tokens_per_second),
+    )):
+        slot.metric(label, name(summary[pick]), None if pd.isna(summary[figure]) else show(summary[figure]),
+                    delta_color="off", delta_arrow="off", border=True)
+
+    first_token = view.panels["mart_first_token_latency_by_model"]
+    st.subheader("First Token Latency by Model")
+    if first_token.empty:
+        st.info("No successful streaming requests match, so there is no first-token latency to show.")
+    else:
+        _chart(_grouped(first_token, {"avg_first_token_ms": "mean", "p50_first_token_ms": "p50",
+                                      "p90_first_token_ms": "p90", "p99_first_token_ms": "p99"},
+                        "First token latency (ms)", ",.0f"))
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Throughput by Model")
+        throughput = view.panels["mart_throughput_by_model"]
+        if throughput.empty:
+            st.info("No successful requests with output match, so there is no throughput to show.")
+        else:
+            _chart(_grouped(throughput, {"avg_throughput_tps": "average", "p50_throughput_tps": "p50",
+                                         "p90_throughput_tps": "p90"}, "Tokens per second", ",.1f"))
+    with right:
+        st.subheader("Latency by Model")
+        latency = view.panels["mart_latency_by_model"]
+        if latency.empty:
+            st.info("No successful requests match, so there is no latency to show.")
+        else:
+            _chart(_grouped(latency, {"avg_latency_ms": "mean", "p50_latency_ms": "p50",
+                                      "p90_latency_ms": "p90", "p99_latency_ms": "p99"}, "Latency (ms)", ",.0f"))
+
+
+# ------------------------------------------------------------------------------- page
+
+
+def _notes(catalog: Catalog) -> None:
+    if catalog.behind_note:
+        st.warning(catalog.behind_note)
+    if catalog.quality_holds:
+        held = ", ".join(f"{day:%Y-%m-%d} ({checks})" for day, checks in catalog.quality_holds)
+        st.warning(
+            f"On quality hold, not in any figure: landing day(s) {held}. Fix or replace those "
+            "days' files and materialize them again (Dagster UI or `llm-usage materialize`)."
+        )
+
+
+def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
+    grain_slot, period_slot, key_slot, model_slot, provider_slot = st.columns([1.2, 2, 2, 2, 2])
+    with grain_slot:
+        grain = st.segmented_control("Time range", GRAINS, default="month", required=True,
+                                     format_func=str.capitalize, key="grain")
+    periods = catalog.periods[grain]
+    with period_slot:
+        period_start = st.selectbox(
+            "Period", periods, index=periods.index(catalog.default_period(grain)), key=f"period_{grain}",
+            format_func=lambda start: period_label(grain, start, catalog.is_partial(grain, start)),
+        )
+    with key_slot:
+        api_key_id = st.selectbox(
+            "API key", [ALL, *catalog.api_keys], key="api_key_id",
+            format_func=lambda key: "All keys" if key == ALL else (
+                f"{catalog.api_keys[key]} ({key})" if catalog.api_keys[key] not in (None, key) else key),
+        )
+    with model_slot:
+        model = st.selectbox("Model", [ALL, *catalog.models], key="model",
+                             format_func=lambda value: "All models" if value == ALL else value)
+    with provider_slot:
+        provider = st.selectbox("Provider", [ALL, *catalog.providers], key="provider",
+                                format_func=lambda value: "All providers" if value == ALL else value)
+    return grain, period_start, {"api_key_id": api_key_id, "model": model, "provider": provider}
+
+
+def main() -> None:
+    st.set_page_config(page_title="Usage Analytics", layout="wide")
+    st.title("Usage Analytics")
+    st.caption("Pay-as-you-go requests only; subscription usage is not counted.")
+    try:
+        settings = Settings.from_env()
+        version = warehouse_version(settings)
+        catalog = _catalog(str(settings.warehouse_path), version)
+    except WarehouseMissingError:
+        _stop(f"There is no warehouse yet at {settings.warehouse_path}. Build one with `make demo` "
+              "(sample data) or `llm-usage materialize`, then reload this page.")
+    except WarehouseBusyError:
+        _stop("The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.", "warning")
+    except (QueryError, SettingsError) as error:
+        _stop(f"The warehouse cannot be read yet ({error}). Run `llm-usage materialize` to build the "
+              "marts.", "error")
+    if not catalog.periods["day"]:
+        _stop(f"The warehouse at {settings.warehouse_path} has no pay-as-you-go requests yet. Load some "
+              "with `llm-usage materialize` (or `make demo`).")
+    st.session_state["_key_names"] = catalog.api_keys
+
+    _notes(catalog)
+    grain, period_start, chosen = _filters(catalog)
+    try:
+        view = _view(str(settings.warehouse_path), version, grain, period_start,
+                     chosen["api_key_id"], chosen["model"], chosen["provider"])
+    except WarehouseBusyError:
+        _stop("The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.", "warning")
+    except QueryError as error:
+        _stop(f"The marts could not be read ({error}).", "error")
+
+    built = view.row("mart_usage_summary")
+    stamp = catalog.built_at if built is None else pd.Timestamp(built["built_at"])
+    st.caption(
+        f"{period_label(grain, period_start, catalog.is_partial(grain, period_start))} · data from "
+        f"{catalog.first_day:%Y-%m-%d} to {catalog.last_day:%Y-%m-%d} · figures built at "
+        f"{stamp:%Y-%m-%d %H:%M} UTC · warehouse {settings.warehouse_path}"
+    )
+    if view.empty:
+        described = [label for label, value in (
+            ("API key " + chosen["api_key_id"], chosen["api_key_id"]), ("model " + chosen["model"], chosen["model"]),
+            ("provider " + chosen["provider"], chosen["provider"])) if value != ALL]
+        _stop(f"No pay-as-you-go requests match {' and '.join(described) or 'this filter'} in this "
+              f"{grain}. Pick another period or widen the filter.")
+
+    usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])
+    with usage:
+        usage_tab(view)
+    with provider:
+        provider_tab(view)
+    with performance:
+        performance_tab(view)
+    _footer()
+
+
+# Streamlit runs this file as __main__; importing it (tests, tools) draws nothing.
+if __name__ == "__main__":
+    main()

@@ -120,9 +120,9 @@ def _bar(frame: pd.DataFrame, category: str, value: str, title: str, value_forma
                alt.Tooltip(value, title=title, format=value_format)]
     if share:
         tooltip.append(alt.Tooltip(share, title="Share", format=".1%"))
-    height = max(90, 28 * len(frame))
     bars = alt.Chart(frame).mark_bar(color=color).encode(
-        x=alt.X(value, title=title, axis=alt.Axis(format=value_format if "%" in value_format else "~s")),
+        x=alt.X(value, title=title, axis=alt.Axis(format="%" if "%" in value_format else "~s"),
+                scale=alt.Scale(domain=[0, 1]) if "%" in value_format else alt.Undefined),
         y=alt.Y(category, sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
         tooltip=tooltip,
     )
@@ -130,23 +130,29 @@ def _bar(frame: pd.DataFrame, category: str, value: str, title: str, value_forma
         labels = bars.mark_text(align="left", dx=4, color="#333").encode(
             text=alt.Text(share, format=".1%"))
         bars = bars + labels
-    return bars.properties(height=height)
+    return bars.properties(height=alt.Step(24))
 
 
-def _grouped(frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str) -> alt.Chart:
-    """Several statistics per model as grouped horizontal bars (mean, p50, p90, p99)."""
+def _spread(frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str) -> alt.Chart:
+    """Several statistics per model on one line each (mean, p50, p90, p99 as dots, joined
+    by a rule from the lowest to the highest), models in the mart's order."""
     long = frame.melt(id_vars="model", value_vars=list(columns), var_name="stat", value_name="value")
     long["stat"] = long["stat"].map(columns)
     long = long.dropna(subset=["value"])
     order = list(columns.values())
-    return alt.Chart(long).mark_bar().encode(
-        x=alt.X("value:Q", title=title),
-        y=alt.Y("model:N", title=None, sort=frame["model"].tolist(), axis=alt.Axis(labelLimit=320)),
-        yOffset=alt.YOffset("stat:N", sort=order),
-        color=alt.Color("stat:N", sort=order, title=None, legend=alt.Legend(orient="top")),
+    y = alt.Y("model:N", title=None, sort=frame["model"].tolist(), axis=alt.Axis(labelLimit=320))
+    rules = alt.Chart(long).mark_rule(color="#bbbbbb", strokeWidth=2).encode(
+        x=alt.X("min(value):Q", title=title), x2="max(value):Q", y=y)
+    dots = alt.Chart(long).mark_point(filled=True, size=90, opacity=1).encode(
+        x=alt.X("value:Q", title=title, axis=alt.Axis(format="~s")),
+        y=y,
+        color=alt.Color("stat:N", sort=order, title=None, legend=alt.Legend(orient="top"),
+                        scale=alt.Scale(range=["#4c78a8", "#54a24b", "#f58518", "#e45756"])),
+        shape=alt.Shape("stat:N", sort=order, title=None),
         tooltip=[alt.Tooltip("model:N", title="Model"), alt.Tooltip("stat:N", title="Statistic"),
                  alt.Tooltip("value:Q", title=title, format=value_format)],
-    ).properties(height=max(120, 22 * len(columns) * len(frame)))
+    )
+    return (rules + dots).properties(height=alt.Step(24))
 
 
 def _chart(chart: alt.Chart) -> None:
@@ -154,11 +160,16 @@ def _chart(chart: alt.Chart) -> None:
 
 
 def _table(frame: pd.DataFrame, config: dict) -> None:
-    st.dataframe(frame, width="stretch", hide_index=True, column_config=config)
+    shown = frame.copy()
+    for column, setting in config.items():
+        if isinstance(setting, dict) and setting.get("type_config", {}).get("format") == SHARE_FORMAT:
+            shown[column] = 100 * shown[column]  # 0..1 share shown as percent
+    st.dataframe(shown, width="stretch", hide_index=True, column_config=config)
 
 
+SHARE_FORMAT = "%.1f%%"
 COUNT_COLUMN = {"format": "localized"}
-SHARE_COLUMN = {"format": "percent"}
+SHARE_COLUMN = {"format": SHARE_FORMAT}
 
 
 def _counts(label: str) -> st.column_config.NumberColumn:
@@ -188,7 +199,7 @@ def usage_tab(view: View) -> None:
     for column_slot, (label, column) in zip(st.columns(len(USAGE_CARDS)), USAGE_CARDS):
         column_slot.metric(
             label, count(summary[column]), _change(summary[column], previous, column, view.grain),
-            border=True,
+            border=True, height="stretch",
             help=None if previous is not None else f"No usage in the previous {view.grain} to compare with.",
         )
 
@@ -201,7 +212,7 @@ def usage_tab(view: View) -> None:
 
     st.subheader("Usage by Model")
     models = view.panels["mart_usage_by_model"]
-    left, right = st.columns([3, 2])
+    left, right = st.columns(2)
     with left:
         _chart(_bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
     with right:
@@ -243,10 +254,10 @@ def usage_tab(view: View) -> None:
     st.subheader("Web Search Usage")
     web = view.row("mart_web_search_usage")
     cards = st.columns(4)
-    cards[0].metric("Web search requests", count(web["web_search_requests"]), border=True)
-    cards[1].metric("Web search calls", count(web["web_search_calls"]), border=True)
-    cards[2].metric("Tokens of web search requests", count(web["web_search_total_tokens"]), border=True)
-    cards[3].metric("Share of requests", percent(web["web_search_request_share"]), border=True)
+    cards[0].metric("Web search requests", count(web["web_search_requests"]), border=True, height="stretch")
+    cards[1].metric("Web search calls", count(web["web_search_calls"]), border=True, height="stretch")
+    cards[2].metric("Tokens of web search requests", count(web["web_search_total_tokens"]), border=True, height="stretch")
+    cards[3].metric("Share of requests", percent(web["web_search_request_share"]), border=True, height="stretch")
 
 
 def _trend_chart(view: View) -> None:
@@ -277,14 +288,14 @@ def _trend_chart(view: View) -> None:
 def provider_tab(view: View) -> None:
     summary = view.row("mart_provider_summary")
     cards = st.columns(4)
-    cards[0].metric("Primary Provider", name(summary["primary_provider"]), border=True)
-    cards[1].metric("Provider Count", count(summary["provider_count"]), border=True)
-    cards[2].metric("Average Success Rate", percent(summary["success_rate"]), border=True)
+    cards[0].metric("Primary Provider", name(summary["primary_provider"]), border=True, height="stretch")
+    cards[1].metric("Provider Count", count(summary["provider_count"]), border=True, height="stretch")
+    cards[2].metric("Average Success Rate", percent(summary["success_rate"]), border=True, height="stretch")
     cards[3].metric(
         "Fastest Response Provider", name(summary["fastest_response_provider"]),
         None if pd.isna(summary["fastest_response_avg_latency_ms"])
         else f"{milliseconds(summary['fastest_response_avg_latency_ms'])} mean latency",
-        delta_color="off", delta_arrow="off", border=True,
+        delta_color="off", delta_arrow="off", border=True, height="stretch",
     )
     providers = view.panels["mart_provider_distribution"]
     left, right = st.columns(2)
@@ -295,11 +306,10 @@ def provider_tab(view: View) -> None:
         st.subheader("Request Distribution")
         _chart(_bar(providers, "provider", "requests", "Requests", ",d", share="request_share", color="#f58518"))
     st.subheader("Success Rate by Provider")
-    left, right = st.columns([3, 2])
+    left, right = st.columns([2, 3])
     with left:
-        _chart(_bar(providers, "provider", "success_rate", "Success rate", ".1%", color="#54a24b")
-               .encode(x=alt.X("success_rate:Q", title="Success rate", scale=alt.Scale(domain=[0, 1]),
-                               axis=alt.Axis(format="%"))))
+        _chart(_bar(providers, "provider", "success_rate", "Success rate", ".1%", share="success_rate",
+                    color="#54a24b"))
     with right:
         _table(providers[["provider", "total_tokens", "token_share", "requests", "request_share", "success_rate"]], {
             "provider": "Provider", "total_tokens": _counts("Total tokens"), "token_share": _share("Token share"),
@@ -308,12 +318,21 @@ def provider_tab(view: View) -> None:
         })
 
 
+def _model_table(frame: pd.DataFrame, stats: dict[str, str], unit: str, number_format: str = "localized") -> None:
+    with st.expander("Table"):
+        shown = frame[["model", *stats]].copy()
+        if number_format == "localized":
+            shown[list(stats)] = shown[list(stats)].round()  # milliseconds without decimals
+        _table(shown, {"model": "Model", **{column: st.column_config.NumberColumn(label + unit, format=number_format)
+                                            for column, label in stats.items()}})
+
+
 def performance_tab(view: View) -> None:
     summary = view.row("mart_performance_summary")
     cards = st.columns(2)
-    cards[0].metric("Average Latency", milliseconds(summary["avg_latency_ms"]), border=True,
+    cards[0].metric("Average Latency", milliseconds(summary["avg_latency_ms"]), border=True, height="stretch",
                     help="Mean latency of successful requests.")
-    cards[1].metric("Average Throughput", tokens_per_second(summary["avg_throughput_tps"]), border=True,
+    cards[1].metric("Average Throughput", tokens_per_second(summary["avg_throughput_tps"]), border=True, height="stretch",
                     help="Output tokens over generation seconds, token-weighted; per-request median "
                          f"{tokens_per_second(summary['median_throughput_tps'])}.")
     picks = st.columns(4)
@@ -324,16 +343,17 @@ def performance_tab(view: View) -> None:
         ("Lowest Throughput Model", "lowest_throughput_model", "lowest_throughput_tps", tokens_per_second),
     )):
         slot.metric(label, name(summary[pick]), None if pd.isna(summary[figure]) else show(summary[figure]),
-                    delta_color="off", delta_arrow="off", border=True)
+                    delta_color="off", delta_arrow="off", border=True, height="stretch")
 
     first_token = view.panels["mart_first_token_latency_by_model"]
     st.subheader("First Token Latency by Model")
     if first_token.empty:
         st.info("No successful streaming requests match, so there is no first-token latency to show.")
     else:
-        _chart(_grouped(first_token, {"avg_first_token_ms": "mean", "p50_first_token_ms": "p50",
-                                      "p90_first_token_ms": "p90", "p99_first_token_ms": "p99"},
-                        "First token latency (ms)", ",.0f"))
+        stats = {"avg_first_token_ms": "mean", "p50_first_token_ms": "p50",
+                 "p90_first_token_ms": "p90", "p99_first_token_ms": "p99"}
+        _chart(_spread(first_token, stats, "First token latency (ms)", ",.0f"))
+        _model_table(first_token, stats, " (ms)")
     left, right = st.columns(2)
     with left:
         st.subheader("Throughput by Model")
@@ -341,16 +361,19 @@ def performance_tab(view: View) -> None:
         if throughput.empty:
             st.info("No successful requests with output match, so there is no throughput to show.")
         else:
-            _chart(_grouped(throughput, {"avg_throughput_tps": "average", "p50_throughput_tps": "p50",
-                                         "p90_throughput_tps": "p90"}, "Tokens per second", ",.1f"))
+            stats = {"avg_throughput_tps": "average", "p50_throughput_tps": "p50", "p90_throughput_tps": "p90"}
+            _chart(_spread(throughput, stats, "Tokens per second", ",.1f"))
+            _model_table(throughput, stats, " (tokens/s)", "%.1f")
     with right:
         st.subheader("Latency by Model")
         latency = view.panels["mart_latency_by_model"]
         if latency.empty:
             st.info("No successful requests match, so there is no latency to show.")
         else:
-            _chart(_grouped(latency, {"avg_latency_ms": "mean", "p50_latency_ms": "p50",
-                                      "p90_latency_ms": "p90", "p99_latency_ms": "p99"}, "Latency (ms)", ",.0f"))
+            stats = {"avg_latency_ms": "mean", "p50_latency_ms": "p50", "p90_latency_ms": "p90",
+                     "p99_latency_ms": "p99"}
+            _chart(_spread(latency, stats, "Latency (ms)", ",.0f"))
+            _model_table(latency, stats, " (ms)")
 
 
 # ------------------------------------------------------------------------------- page
@@ -368,7 +391,7 @@ def _notes(catalog: Catalog) -> None:
 
 
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
-    grain_slot, period_slot, key_slot, model_slot, provider_slot = st.columns([1.2, 2, 2, 2, 2])
+    grain_slot, period_slot, key_slot, model_slot, provider_slot = st.columns([1.6, 2, 2.2, 2.2, 1.8])
     with grain_slot:
         grain = st.segmented_control("Time range", GRAINS, default="month", required=True,
                                      format_func=str.capitalize, key="grain")
@@ -395,6 +418,10 @@ def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
 
 def main() -> None:
     st.set_page_config(page_title="Usage Analytics", layout="wide")
+    # Card values wrap rather than cut a long model name short with an ellipsis.
+    st.html("<style>[data-testid='stMetricValue'] * {white-space: normal !important; overflow-wrap: anywhere;"
+            " text-overflow: clip !important; overflow: visible !important; font-size: 1.9rem;"
+            " line-height: 1.2}</style>")
     st.title("Usage Analytics")
     st.caption("Pay-as-you-go requests only; subscription usage is not counted.")
     try:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import altair as alt
 import pandas as pd
 import streamlit as st
 
@@ -85,12 +84,15 @@ def period_label(grain: str, start: date, partial: bool) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+# Cached per warehouse file version (`version`): a run that writes the warehouse makes
+# the next redraw read afresh. cache_resource hands back the same objects instead of
+# unpickling copies on every redraw; the page never changes them.
+@st.cache_resource(show_spinner=False, max_entries=8)
 def _catalog(warehouse: str, version: tuple[float, float]) -> Catalog:
     return load_catalog(Settings.from_env())
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
+@st.cache_resource(show_spinner=False, max_entries=64)
 def _view(warehouse: str, version: tuple[float, float], grain: str, period_start: date,
           api_key_id: str, model: str, provider: str) -> View:
     chosen = {"api_key_id": api_key_id, "model": model, "provider": provider}
@@ -111,52 +113,73 @@ def _footer() -> None:
 
 
 # ----------------------------------------------------------------------------- charts
+# Charts are Vega-Lite specs handed to Streamlit as dicts: building them with Altair
+# validated each against the Vega-Lite JSON schema on every redraw, which alone took
+# over a second for the page's nine charts.
 
 
 def _bar(frame: pd.DataFrame, category: str, value: str, title: str, value_format: str,
-         share: str | None = None, color: str = "#4c78a8") -> alt.Chart:
+         share: str | None = None, color: str = "#4c78a8") -> dict:
     """A horizontal bar per category, largest first, with the value (and share) on hover."""
-    tooltip = [alt.Tooltip(category, title=category.replace("_", " ").capitalize()),
-               alt.Tooltip(value, title=title, format=value_format)]
+    is_share = "%" in value_format
+    x = {"field": value, "type": "quantitative", "title": title,
+         "axis": {"format": "%" if is_share else "~s"}}
+    if is_share:
+        x["scale"] = {"domain": [0, 1]}
+    tooltip = [{"field": category, "type": "nominal", "title": category.replace("_", " ").capitalize()},
+               {"field": value, "type": "quantitative", "title": title, "format": value_format}]
+    if share and share != value:
+        tooltip.append({"field": share, "type": "quantitative", "title": "Share", "format": ".1%"})
+    layers = [{"mark": {"type": "bar", "color": color}}]
     if share:
-        tooltip.append(alt.Tooltip(share, title="Share", format=".1%"))
-    bars = alt.Chart(frame).mark_bar(color=color).encode(
-        x=alt.X(value, title=title, axis=alt.Axis(format="%" if "%" in value_format else "~s"),
-                scale=alt.Scale(domain=[0, 1]) if "%" in value_format else alt.Undefined),
-        y=alt.Y(category, sort="-x", title=None, axis=alt.Axis(labelLimit=320)),
-        tooltip=tooltip,
-    )
-    if share:
-        labels = bars.mark_text(align="left", dx=4, color="#333").encode(
-            text=alt.Text(share, format=".1%"))
-        bars = bars + labels
-    return bars.properties(height=alt.Step(24))
+        layers.append({"mark": {"type": "text", "align": "left", "dx": 4, "color": "#333333"},
+                       "encoding": {"text": {"field": share, "type": "quantitative", "format": ".1%"}}})
+    return {
+        "height": {"step": 24},
+        "encoding": {
+            "x": x,
+            "y": {"field": category, "type": "nominal", "sort": "-x", "title": None, "axis": {"labelLimit": 320}},
+            "tooltip": tooltip,
+        },
+        "layer": layers,
+    }
 
 
-def _spread(frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str) -> alt.Chart:
+def _spread(frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str) -> tuple[pd.DataFrame, dict]:
     """Several statistics per model on one line each (mean, p50, p90, p99 as dots, joined
     by a rule from the lowest to the highest), models in the mart's order."""
     long = frame.melt(id_vars="model", value_vars=list(columns), var_name="stat", value_name="value")
     long["stat"] = long["stat"].map(columns)
     long = long.dropna(subset=["value"])
     order = list(columns.values())
-    y = alt.Y("model:N", title=None, sort=frame["model"].tolist(), axis=alt.Axis(labelLimit=320))
-    rules = alt.Chart(long).mark_rule(color="#bbbbbb", strokeWidth=2).encode(
-        x=alt.X("min(value):Q", title=title), x2="max(value):Q", y=y)
-    dots = alt.Chart(long).mark_point(filled=True, size=90, opacity=1).encode(
-        x=alt.X("value:Q", title=title, axis=alt.Axis(format="~s")),
-        y=y,
-        color=alt.Color("stat:N", sort=order, title=None, legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(range=["#4c78a8", "#54a24b", "#f58518", "#e45756"])),
-        shape=alt.Shape("stat:N", sort=order, title=None),
-        tooltip=[alt.Tooltip("model:N", title="Model"), alt.Tooltip("stat:N", title="Statistic"),
-                 alt.Tooltip("value:Q", title=title, format=value_format)],
-    )
-    return (rules + dots).properties(height=alt.Step(24))
+    y = {"field": "model", "type": "nominal", "title": None, "sort": frame["model"].tolist(),
+         "axis": {"labelLimit": 320}}
+    spec = {
+        "height": {"step": 24},
+        "layer": [
+            {"mark": {"type": "rule", "color": "#bbbbbb", "strokeWidth": 2},
+             "encoding": {"y": y, "x": {"aggregate": "min", "field": "value", "type": "quantitative", "title": title},
+                          "x2": {"aggregate": "max", "field": "value"}}},
+            {"mark": {"type": "point", "filled": True, "size": 90, "opacity": 1},
+             "encoding": {
+                 "y": y,
+                 "x": {"field": "value", "type": "quantitative", "title": title, "axis": {"format": "~s"}},
+                 "color": {"field": "stat", "type": "nominal", "sort": order, "title": None,
+                           "legend": {"orient": "top"},
+                           "scale": {"domain": order, "range": ["#4c78a8", "#54a24b", "#f58518", "#e45756"][:len(order)]}},
+                 "shape": {"field": "stat", "type": "nominal", "sort": order, "title": None,
+                           "scale": {"domain": order}},
+                 "tooltip": [{"field": "model", "type": "nominal", "title": "Model"},
+                             {"field": "stat", "type": "nominal", "title": "Statistic"},
+                             {"field": "value", "type": "quantitative", "title": title, "format": value_format}],
+             }},
+        ],
+    }
+    return long, spec
 
 
-def _chart(chart: alt.Chart) -> None:
-    st.altair_chart(chart, width="stretch")
+def _chart(data: pd.DataFrame, spec: dict) -> None:
+    st.vega_lite_chart(data, spec, width="stretch")
 
 
 def _table(frame: pd.DataFrame, config: dict) -> None:
@@ -214,7 +237,7 @@ def usage_tab(view: View) -> None:
     models = view.panels["mart_usage_by_model"]
     left, right = st.columns(2)
     with left:
-        _chart(_bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
+        _chart(models, _bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
     with right:
         _table(models[["model", "total_tokens", "input_tokens", "output_tokens", "requests", "token_share"]], {
             "model": "Model", "total_tokens": _counts("Total tokens"), "input_tokens": _counts("Input"),
@@ -233,7 +256,7 @@ def usage_tab(view: View) -> None:
     parts["share"] = parts["tokens"] / summary["total_tokens"] if summary["total_tokens"] else None
     left, right = st.columns([3, 2])
     with left:
-        _chart(_bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"))
+        _chart(parts, _bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"))
     with right:
         _table(parts, {"token_type": "Token type", "tokens": _counts("Tokens"), "share": _share("Share of total")})
         st.caption(f"The five parts add up to the total of {count(summary['total_tokens'])} tokens.")
@@ -271,18 +294,25 @@ def _trend_chart(view: View) -> None:
     long = trend.melt(id_vars=["day", "total_tokens", "requests"], value_vars=["input_tokens", "output_tokens"],
                       var_name="part", value_name="tokens")
     long["part"] = long["part"].map({"input_tokens": "Input", "output_tokens": "Output"})
-    chart = alt.Chart(long).mark_bar().encode(
-        x=alt.X("yearmonthdate(day):O", title=None, axis=alt.Axis(format="%b %d", labelAngle=-45)),
-        y=alt.Y("tokens:Q", title="Tokens", stack="zero", axis=alt.Axis(format="~s")),
-        color=alt.Color("part:N", title=None, sort=["Input", "Output"], legend=alt.Legend(orient="top"),
-                        scale=alt.Scale(range=["#4c78a8", "#f58518"])),
-        order=alt.Order("part:N", sort="ascending"),
-        tooltip=[alt.Tooltip("day:T", title="Day", format="%Y-%m-%d"),
-                 alt.Tooltip("part:N", title="Part"), alt.Tooltip("tokens:Q", title="Tokens", format=",d"),
-                 alt.Tooltip("total_tokens:Q", title="Total tokens", format=",d"),
-                 alt.Tooltip("requests:Q", title="Requests", format=",d")],
-    ).properties(height=280)
-    _chart(chart)
+    long["day"] = long["day"].dt.strftime("%Y-%m-%d")
+    _chart(long, {
+        "height": 280,
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": {"field": "day", "type": "ordinal", "title": None, "axis": {"labelAngle": -45}},
+            "y": {"field": "tokens", "type": "quantitative", "title": "Tokens", "stack": "zero",
+                  "axis": {"format": "~s"}},
+            "color": {"field": "part", "type": "nominal", "title": None, "sort": ["Input", "Output"],
+                      "legend": {"orient": "top"},
+                      "scale": {"domain": ["Input", "Output"], "range": ["#4c78a8", "#f58518"]}},
+            "order": {"field": "part", "sort": "ascending"},
+            "tooltip": [{"field": "day", "type": "ordinal", "title": "Day"},
+                        {"field": "part", "type": "nominal", "title": "Part"},
+                        {"field": "tokens", "type": "quantitative", "title": "Tokens", "format": ",d"},
+                        {"field": "total_tokens", "type": "quantitative", "title": "Total tokens", "format": ",d"},
+                        {"field": "requests", "type": "quantitative", "title": "Requests", "format": ",d"}],
+        },
+    })
 
 
 def provider_tab(view: View) -> None:
@@ -301,14 +331,14 @@ def provider_tab(view: View) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Token Distribution")
-        _chart(_bar(providers, "provider", "total_tokens", "Total tokens", ",d", share="token_share"))
+        _chart(providers, _bar(providers, "provider", "total_tokens", "Total tokens", ",d", share="token_share"))
     with right:
         st.subheader("Request Distribution")
-        _chart(_bar(providers, "provider", "requests", "Requests", ",d", share="request_share", color="#f58518"))
+        _chart(providers, _bar(providers, "provider", "requests", "Requests", ",d", share="request_share", color="#f58518"))
     st.subheader("Success Rate by Provider")
     left, right = st.columns([2, 3])
     with left:
-        _chart(_bar(providers, "provider", "success_rate", "Success rate", ".1%", share="success_rate",
+        _chart(providers, _bar(providers, "provider", "success_rate", "Success rate", ".1%", share="success_rate",
                     color="#54a24b"))
     with right:
         _table(providers[["provider", "total_tokens", "token_share", "requests", "request_share", "success_rate"]], {
@@ -352,7 +382,7 @@ def performance_tab(view: View) -> None:
     else:
         stats = {"avg_first_token_ms": "mean", "p50_first_token_ms": "p50",
                  "p90_first_token_ms": "p90", "p99_first_token_ms": "p99"}
-        _chart(_spread(first_token, stats, "First token latency (ms)", ",.0f"))
+        _chart(*_spread(first_token, stats, "First token latency (ms)", ",.0f"))
         _model_table(first_token, stats, " (ms)")
     left, right = st.columns(2)
     with left:
@@ -362,7 +392,7 @@ def performance_tab(view: View) -> None:
             st.info("No successful requests with output match, so there is no throughput to show.")
         else:
             stats = {"avg_throughput_tps": "average", "p50_throughput_tps": "p50", "p90_throughput_tps": "p90"}
-            _chart(_spread(throughput, stats, "Tokens per second", ",.1f"))
+            _chart(*_spread(throughput, stats, "Tokens per second", ",.1f"))
             _model_table(throughput, stats, " (tokens/s)", "%.1f")
     with right:
         st.subheader("Latency by Model")
@@ -372,7 +402,7 @@ def performance_tab(view: View) -> None:
         else:
             stats = {"avg_latency_ms": "mean", "p50_latency_ms": "p50", "p90_latency_ms": "p90",
                      "p99_latency_ms": "p99"}
-            _chart(_spread(latency, stats, "Latency (ms)", ",.0f"))
+            _chart(*_spread(latency, stats, "Latency (ms)", ",.0f"))
             _model_table(latency, stats, " (ms)")
 
 

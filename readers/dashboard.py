@@ -163,7 +163,7 @@ def _spread(frame: pd.DataFrame, columns: dict[str, str], title: str, value_form
             {"mark": {"type": "point", "filled": True, "size": 90, "opacity": 1},
              "encoding": {
                  "y": y,
-                 "x": {"field": "value", "type": "quantitative", "title": title, "axis": {"format": "~s"}},
+                 "x": {"field": "value", "type": "quantitative", "title": title, "axis": {"format": value_format}},
                  "color": {"field": "stat", "type": "nominal", "sort": order, "title": None,
                            "legend": {"orient": "top"},
                            "scale": {"domain": order, "range": ["#4c78a8", "#54a24b", "#f58518", "#e45756"][:len(order)]}},
@@ -235,7 +235,7 @@ def usage_tab(view: View) -> None:
 
     st.subheader("Usage by Model")
     models = view.panels["mart_usage_by_model"]
-    left, right = st.columns(2)
+    left, right = st.columns([2, 3])
     with left:
         _chart(models, _bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
     with right:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
-from readers.report import FILTERS, PANELS, Panel, panel_query, period_containing
+from readers.report import FILTERS, PANELS, panel_query, period_containing
 from readers.warehouse import QueryError, behind_sentence
 
 GRAINS = ("month", "week", "day")
@@ -27,7 +27,6 @@ ALL = "*"  # the marts' value for "every key / model / provider"
 TREND_DAYS = 30  # a day's trend shows the 30 days up to and including it
 # A page should not hang for the readers' full wait while a run writes the file.
 PAGE_WAIT_SECONDS = 3
-MART = {panel.mart: panel for panel in PANELS}
 
 
 def warehouse_version(settings: Settings) -> tuple[float, float]:

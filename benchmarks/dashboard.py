@@ -26,7 +26,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -38,7 +37,6 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PAGE = REPO / "readers" / "dashboard.py"
 TARGET_SECONDS = 1.0
-BUILD_DAYS = 7  # the month is materialized a week of landing days at a time
 
 
 def progress(message: str) -> None:
@@ -46,19 +44,21 @@ def progress(message: str) -> None:
 
 
 def build(data_dir: Path, start: date, days: int, requests_per_day: int) -> float:
-    """Generate and materialize `days` landing days from `start`; the seconds it took."""
-    env = {**os.environ, "LLM_USAGE_DATA_DIR": str(data_dir)}
-    for key in ("LLM_USAGE_LANDING_DIR", "LLM_USAGE_WAREHOUSE", "DAGSTER_HOME"):
-        env.pop(key, None)
+    """Generate `days` landing days from `start` and load and build them as the pipeline
+    benchmark builds its history (benchmarks/pipeline.py: a week at a time, ingest then
+    `dbt build`, without the Dagster run's data-quality gates, which a generated month
+    of millions of requests can trip on one odd record); the seconds it took."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    import pipeline
+
     began = time.monotonic()
-    subprocess.run([str(BIN / "llm-usage"), "generate", "--start", start.isoformat(), "--days", str(days),
-                    "--requests-per-day", str(requests_per_day)], env=env, check=True)
-    for offset in range(0, days, BUILD_DAYS):
-        first = start + timedelta(days=offset)
-        last = start + timedelta(days=min(offset + BUILD_DAYS, days) - 1)
-        progress(f"materialize {first} .. {last}")
-        subprocess.run([str(BIN / "llm-usage"), "materialize", "--start", first.isoformat(),
-                        "--end", last.isoformat()], env=env, check=True, stdout=subprocess.DEVNULL)
+    landing = data_dir / "landing"
+    if not landing.exists():
+        pipeline.generate(landing, start, days, requests_per_day, seed=7, duplicate_rate=0.0, late_rate=0.0)
+    defaults = pipeline.Settings.from_env()
+    warehouse = pipeline.Warehouse("warehouse", data_dir, landing, defaults.duckdb_memory_limit,
+                                   defaults.duckdb_threads)
+    pipeline.build_history(warehouse, start, start + timedelta(days=days), data_dir / "dbt_target")
     return time.monotonic() - began
 
 

@@ -118,12 +118,16 @@ def _footer() -> None:
 # over a second for the page's nine charts.
 
 
+# Axis labels like 200M and 1.5B (d3's SI prefixes say G for a billion).
+SI_AXIS = {"format": "~s", "labelExpr": "replace(datum.label, 'G', 'B')"}
+
+
 def _bar(frame: pd.DataFrame, category: str, value: str, title: str, value_format: str,
          share: str | None = None, color: str = "#4c78a8") -> dict:
     """A horizontal bar per category, largest first, with the value (and share) on hover."""
     is_share = "%" in value_format
     x = {"field": value, "type": "quantitative", "title": title,
-         "axis": {"format": "%" if is_share else "~s"}}
+         "axis": {"format": "%"} if is_share else SI_AXIS}
     if is_share:
         x["scale"] = {"domain": [0, 1]}
     tooltip = [{"field": category, "type": "nominal", "title": category.replace("_", " ").capitalize()},
@@ -301,7 +305,7 @@ def _trend_chart(view: View) -> None:
         "encoding": {
             "x": {"field": "day", "type": "ordinal", "title": None, "axis": {"labelAngle": -45}},
             "y": {"field": "tokens", "type": "quantitative", "title": "Tokens", "stack": "zero",
-                  "axis": {"format": "~s"}},
+                  "axis": SI_AXIS},
             "color": {"field": "part", "type": "nominal", "title": None, "sort": ["Input", "Output"],
                       "legend": {"orient": "top"},
                       "scale": {"domain": ["Input", "Output"], "range": ["#4c78a8", "#f58518"]}},

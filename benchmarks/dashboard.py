@@ -86,9 +86,9 @@ def measure(warehouse: Path) -> dict:
     model, provider = catalog.models[0], catalog.providers[0]
 
     app = AppTest.from_file(str(PAGE), default_timeout=120)
-    began = time.perf_counter()
+    began, began_cpu = time.perf_counter(), time.process_time()
     app.run()
-    first_load = time.perf_counter() - began
+    first_load, first_load_cpu = time.perf_counter() - began, time.process_time() - began_cpu
     assert not app.exception, app.exception
 
     # Each step changes one filter to a selection the page has not read yet.
@@ -108,21 +108,23 @@ def measure(warehouse: Path) -> dict:
     redraws = []
     for label, change in steps:
         change()
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         app.run()
-        seconds = time.perf_counter() - began
+        seconds, cpu = time.perf_counter() - began, time.process_time() - began_cpu
         assert not app.exception, (label, app.exception)
-        redraws.append({"change": label, "seconds": round(seconds, 3), "cached": label.startswith("all")
-                        or label in ("grain month", "latest month")})
-        progress(f"{label}: {seconds:.3f} s")
+        redraws.append({"change": label, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+                        "cached": label.startswith("all") or label in ("grain month", "latest month")})
+        progress(f"{label}: {seconds:.3f} s wall, {cpu:.3f} s CPU")
 
     reads = []
     for grain in ("month", "week", "day"):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         load_view(settings, grain, catalog.default_period(grain), {"api_key_id": "*", "model": "*", "provider": "*"})
-        reads.append({"grain": grain, "seconds": round(time.perf_counter() - began, 3)})
+        reads.append({"grain": grain, "seconds": round(time.perf_counter() - began, 3),
+                      "cpu_seconds": round(time.process_time() - began_cpu, 3)})
 
     uncached = [r["seconds"] for r in redraws if not r["cached"]]
+    uncached_cpu = [r["cpu_seconds"] for r in redraws if not r["cached"]]
     return {
         "warehouse": str(warehouse),
         "warehouse_bytes": warehouse.stat().st_size,
@@ -130,13 +132,20 @@ def measure(warehouse: Path) -> dict:
         "requests_in_month": requests,
         "mart_usage_summary_rows": int(rows),
         "first_load_seconds": round(first_load, 3),
+        "first_load_cpu_seconds": round(first_load_cpu, 3),
         "redraws": redraws,
         "uncached_redraw_max_seconds": max(uncached),
         "uncached_redraw_median_seconds": statistics.median(uncached),
         "cached_redraw_max_seconds": max(r["seconds"] for r in redraws if r["cached"]),
+        # CPU time of this process (the page's thread and DuckDB's): what a redraw costs
+        # when the two cores are not shared with other work, which wall time on a busy
+        # machine overstates.
+        "uncached_redraw_max_cpu_seconds": max(uncached_cpu),
+        "uncached_redraw_median_cpu_seconds": statistics.median(uncached_cpu),
         "read_only_seconds": reads,
         "target_seconds": TARGET_SECONDS,
-        "target_met": max(uncached) < TARGET_SECONDS,
+        "target_met_wall": max(uncached) < TARGET_SECONDS,
+        "target_met_cpu": max(uncached_cpu) < TARGET_SECONDS,
     }
 
 

@@ -376,3 +376,19 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
         finally:
             browser.close()
     print(f"screenshots in {shots}")
+
+
+def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
+    """benchmarks/dashboard.py measures every step and writes its JSON (no timing is checked)."""
+    import json
+
+    out = tmp_path / "result.json"
+    env = {**os.environ, "LLM_USAGE_WAREHOUSE": str(sample.warehouse_path)}
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "dashboard.py"), "--warehouse",
+                    str(sample.warehouse_path), "--json", str(out)], env=env, check=True, cwd=REPO,
+                   capture_output=True, timeout=600)
+    result = json.loads(out.read_text())
+    assert result["requests_in_month"] == int(_row(sample, "mart_usage_summary", "month", DEFAULT_PERIOD["month"],
+                                                   {"api_key_id": ALL, "model": ALL, "provider": ALL})["requests"])
+    assert len(result["redraws"]) == 11 and all(r["seconds"] > 0 for r in result["redraws"])
+    assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(result)

@@ -220,7 +220,7 @@ def _change(current, previous: pd.Series | None, column: str, grain: str) -> str
     return f"{difference:+,}{relative} vs previous {grain}"
 
 
-def usage_tab(view: View) -> None:
+def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     summary = view.row("mart_usage_summary")
     previous = None if view.previous.empty else view.previous.iloc[0]
     for column_slot, (label, column) in zip(st.columns(len(USAGE_CARDS)), USAGE_CARDS):
@@ -267,8 +267,7 @@ def usage_tab(view: View) -> None:
 
     st.subheader("Usage by API Key")
     keys = view.panels["mart_usage_by_api_key"].copy()
-    names = st.session_state.get("_key_names", {})
-    keys.insert(0, "name", [names.get(key) or "(no name)" for key in keys["api_key_id"]])
+    keys.insert(0, "name", [key_names.get(key) or "(no name)" for key in keys["api_key_id"]])
     _table(keys[["name", "api_key_id", "total_tokens", "input_tokens", "output_tokens", "requests",
                  "token_share", "request_share"]], {
         "name": "Key name", "api_key_id": "Key id", "total_tokens": _counts("Total tokens"),
@@ -467,13 +466,14 @@ def main() -> None:
               "(sample data) or `llm-usage materialize`, then reload this page.")
     except WarehouseBusyError:
         _stop("The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.", "warning")
-    except (QueryError, SettingsError) as error:
+    except SettingsError as error:
+        _stop(str(error), "error")
+    except QueryError as error:
         _stop(f"The warehouse cannot be read yet ({error}). Run `llm-usage materialize` to build the "
               "marts.", "error")
     if not catalog.periods["day"]:
         _stop(f"The warehouse at {settings.warehouse_path} has no pay-as-you-go requests yet. Load some "
               "with `llm-usage materialize` (or `make demo`).")
-    st.session_state["_key_names"] = catalog.api_keys
 
     _notes(catalog)
     grain, period_start, chosen = _filters(catalog)
@@ -501,7 +501,7 @@ def main() -> None:
 
     usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])
     with usage:
-        usage_tab(view)
+        usage_tab(view, catalog.api_keys)
     with provider:
         provider_tab(view)
     with performance:

@@ -256,6 +256,19 @@ def _copy(sample, tmp_path) -> Path:
     return copy
 
 
+def test_marts_without_rows_say_there_is_no_usage_yet(sample, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    copy = _copy(sample, tmp_path)
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute("DELETE FROM main_marts.mart_usage_summary")
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    assert "has no pay-as-you-go requests yet" in page.info[0].value
+    assert not page.metric and not page.selectbox
+
+
 def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

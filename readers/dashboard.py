@@ -35,14 +35,17 @@ TOKEN_PARTS = (  # Usage by Token Type: the five parts of total_tokens, in readi
     ("output_excl_reasoning_tokens", "Output (excl. reasoning)"),
     ("reasoning_tokens", "Reasoning"),
 )
-# The Usage tab's cards: (label, mart_usage_summary column). Spend columns, when the
-# usage marts carry them, are one more line each here and in `_USAGE_TABLE_COLUMNS`.
+# The Usage tab's cards: (label, mart_usage_summary column).
 USAGE_CARDS = (
     ("Total Token Usage", "total_tokens"),
     ("Input Token Usage", "input_tokens"),
     ("Output Token Usage", "output_tokens"),
     ("Total API Requests", "requests"),
 )
+# Spend: shown wherever a mart carries these columns (the usage marts gain them when the
+# gateway's logs carry a cost per request); absent columns draw nothing.
+SPEND = "spend_usd"
+SPEND_SHARE = "spend_share"
 
 
 # --------------------------------------------------------------------------- formats
@@ -60,6 +63,10 @@ def percent(share) -> str:
 
 def milliseconds(value) -> str:
     return "-" if value is None or pd.isna(value) else f"{float(value):,.0f} ms"
+
+
+def dollars(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"${float(value):,.2f}"
 
 
 def tokens_per_second(value) -> str:
@@ -212,23 +219,43 @@ def _share(label: str) -> st.column_config.NumberColumn:
 
 def _change(current, previous: pd.Series | None, column: str, grain: str) -> str | None:
     """The difference against the previous period of the same grain, as card delta."""
-    if previous is None:
+    if previous is None or pd.isna(current) or pd.isna(previous[column]):
         return None
     before = previous[column]
-    difference = int(current) - int(before)
+    if column == SPEND:
+        difference = float(current) - float(before)
+        shown = f"{'+' if difference >= 0 else '-'}${abs(difference):,.2f}"
+    else:
+        difference = int(current) - int(before)
+        shown = f"{difference:+,}"
     relative = f" ({difference / before:+.1%})" if before else ""
-    return f"{difference:+,}{relative} vs previous {grain}"
+    return f"{shown}{relative} vs previous {grain}"
+
+
+def _spend_columns(frame: pd.DataFrame) -> dict:
+    """Table columns for spend, when the mart has them."""
+    config = {}
+    if SPEND in frame.columns:
+        config[SPEND] = st.column_config.NumberColumn("Spend", format="dollar")
+    if SPEND_SHARE in frame.columns:
+        config[SPEND_SHARE] = _share("Spend share")
+    return config
 
 
 def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     summary = view.row("mart_usage_summary")
     previous = None if view.previous.empty else view.previous.iloc[0]
-    for column_slot, (label, column) in zip(st.columns(len(USAGE_CARDS)), USAGE_CARDS):
+    cards = USAGE_CARDS + ((("Spend", SPEND),) if SPEND in summary.index else ())
+    for column_slot, (label, column) in zip(st.columns(len(cards)), cards):
         column_slot.metric(
-            label, count(summary[column]), _change(summary[column], previous, column, view.grain),
+            label, (dollars if column == SPEND else count)(summary[column]),
+            _change(summary[column], previous, column, view.grain),
             border=True, height="stretch",
             help=None if previous is not None else f"No usage in the previous {view.grain} to compare with.",
         )
+    if "cost_coverage" in summary.index:
+        st.caption(f"Spend counts the requests whose logs carry a cost: {percent(summary['cost_coverage'])} of "
+                   f"them; {dollars(summary.get('cost_per_million_tokens'))} per million tokens.")
 
     if view.grain == "day":
         st.subheader(f"Tokens per day, the {len(pd.date_range(view.trend_first, view.trend_last))} days "
@@ -243,11 +270,12 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     with left:
         _chart(models, _bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
     with right:
-        _table(models[["model", "total_tokens", "input_tokens", "output_tokens", "requests", "token_share"]], {
+        config = {
             "model": "Model", "total_tokens": _counts("Total tokens"), "input_tokens": _counts("Input"),
             "output_tokens": _counts("Output"), "requests": _counts("Requests"),
-            "token_share": _share("Token share"),
-        })
+            "token_share": _share("Token share"), **_spend_columns(models),
+        }
+        _table(models[list(config)], config)
 
     st.subheader("Usage by Token Type")
     token_row = view.row("mart_usage_by_token_type")
@@ -267,14 +295,16 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
 
     st.subheader("Usage by API Key")
     keys = view.panels["mart_usage_by_api_key"].copy()
-    keys.insert(0, "name", [key_names.get(key) or "(no name)" for key in keys["api_key_id"]])
-    _table(keys[["name", "api_key_id", "total_tokens", "input_tokens", "output_tokens", "requests",
-                 "token_share", "request_share"]], {
+    # The mart's own key name when it carries one, else the latest name in the facts.
+    names = keys["api_key_name"] if "api_key_name" in keys.columns else keys["api_key_id"].map(key_names)
+    keys.insert(0, "name", names.fillna("(no name)"))
+    config = {
         "name": "Key name", "api_key_id": "Key id", "total_tokens": _counts("Total tokens"),
         "input_tokens": _counts("Input"), "output_tokens": _counts("Output"),
         "requests": _counts("Requests"), "token_share": _share("Token share"),
-        "request_share": _share("Request share"),
-    })
+        "request_share": _share("Request share"), **_spend_columns(keys),
+    }
+    _table(keys[list(config)], config)
     st.caption("Click a column header to sort.")
 
     st.subheader("Web Search Usage")
@@ -344,11 +374,12 @@ def provider_tab(view: View) -> None:
         _chart(providers, _bar(providers, "provider", "success_rate", "Success rate", ".1%", share="success_rate",
                     color="#54a24b"))
     with right:
-        _table(providers[["provider", "total_tokens", "token_share", "requests", "request_share", "success_rate"]], {
+        config = {
             "provider": "Provider", "total_tokens": _counts("Total tokens"), "token_share": _share("Token share"),
             "requests": _counts("Requests"), "request_share": _share("Request share"),
-            "success_rate": _share("Success rate"),
-        })
+            "success_rate": _share("Success rate"), **_spend_columns(providers),
+        }
+        _table(providers[list(config)], config)
 
 
 def _model_table(frame: pd.DataFrame, stats: dict[str, str], unit: str, number_format: str = "localized") -> None:

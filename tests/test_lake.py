@@ -90,3 +90,12 @@ def test_holds_and_the_queue_on_the_lake(tmp_path):
     pending = _table(settings, "pending_model_builds")
     assert pending["requested_by"].tolist() == ["ingest"]
     assert pending["requested_at"][0] > pd.Timestamp(datetime(2000, 1, 1, tzinfo=timezone.utc))
+
+
+def test_the_dagster_dbt_resource_targets_the_engine(monkeypatch):
+    from orchestration.dbt_assets import dbt_resource
+
+    monkeypatch.delenv("LLM_USAGE_ENGINE", raising=False)
+    assert dbt_resource().target == "duckdb"
+    monkeypatch.setenv("LLM_USAGE_ENGINE", "spark")
+    assert dbt_resource().target == "spark"

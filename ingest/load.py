@@ -311,8 +311,10 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         request_model_build(connection, [landing_date], "ingest")
         connection.execute("COMMIT")
         if settings.on_spark:
-            # The queue entry last: a crash before it leaves the day queued from before or
-            # not at all, as on DuckDB, where both commit together.
+            # Files, unlike DuckDB, give no transaction over the four tables. The queue
+            # entry goes last so a queued day always has its rows written; a crash before
+            # it leaves the day written but not queued by ingest, and the dbt step queues
+            # its whole window anyway (orchestration/dbt_assets.py).
             for table in (*LANDING_DAY_TABLES, "pending_model_builds"):
                 lake.replace_day(
                     connection, settings, table, landing_date,

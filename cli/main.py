@@ -270,6 +270,10 @@ class _Progress(logging.Handler):
                 first = (evaluation.description or "").splitlines()[:1]
                 self.say(f"  warning: {evaluation.check_name} on "
                          f"{evaluation.asset_key.to_user_string()}: {' '.join(first)}")
+        elif kind == "STEP_FAILURE":
+            if step.endswith("_quality"):
+                self.say(f"  {self.checks['passed']} checks passed, {self.checks['failed']} failed.")
+            self.say(f"  {STEP_NAMES.get(step, step)} failed (what to do: below).")
         elif kind == "STEP_SUCCESS":
             seconds = time.monotonic() - self.step_started.get(step, time.monotonic())
             if step == "warehouse_dbt_models":
@@ -325,11 +329,14 @@ def _print_failed_check(evaluation, out) -> None:
         print(f"  {e['expectation']}: {e['unexpected_count']:,} of {e['checked']:,} {e['unit']} "
               f"fail ({e['description']})", file=out)
         for example in e.get("examples") or []:
-            print("    e.g. " + ", ".join(f"{k}={v}" for k, v in example.items()), file=out)
+            # request_id first: it is what a person looks up in the landing files
+            ordered = sorted(example.items(), key=lambda item: item[0] != "request_id")
+            print("    e.g. " + ", ".join(f"{k}={v}" for k, v in ordered), file=out)
 
 
 def materialize(settings: Settings, start: date, end: date, *, verbose: bool = False) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
+    check_landing_days(settings, start, end)  # before importing Dagster: it takes seconds
     from dagster import DagsterInstance, LoggerDefinition
 
     from quality.rules import start_importing_great_expectations
@@ -346,7 +353,6 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
                 f"({available[0]} .. {available[-1]}); set LLM_USAGE_FIRST_LANDING_DAY "
                 "earlier, or pick days up to today (UTC)."
             )
-    check_landing_days(settings, start, end)
     prepare_dagster_home(settings)
     from orchestration.dbt_assets import warehouse_dbt_models
     from orchestration.definitions import defs
@@ -410,6 +416,8 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
         step = event.step_key or "?"
         error = event.event_specific_data.error if event.event_specific_data else None
         root = _root_error(error) if error else None
+        if blocked and root is not None and root.cls_name == "DagsterAssetCheckFailedError":
+            continue  # the failed checks were summarised above
         message = " ".join((root.message if root else event.message or "").split())
         if step == "warehouse_dbt_models" and dbt_output.problems:
             message = "; ".join(dict.fromkeys(dbt_output.problems[-6:]))

@@ -84,6 +84,11 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
             raise QueryError(
                 f"The query was refused: {message} (the warehouse is read-only for readers)."
             ) from None
+        if message.startswith("Catalog Error") and "does not exist" in message:
+            message += (
+                " (llm-usage sql \"SHOW ALL TABLES\" lists the tables; the facts and marts "
+                "exist once `llm-usage materialize` has built them)"
+            )
         raise QueryError(f"The query failed: {message}") from None
     finally:
         connection.close()
@@ -148,7 +153,8 @@ def quality_hold_note(settings: Settings) -> str | None:
         f"Note: landing day(s) {_day_ranges(days)} are on quality hold: a blocking "
         f"data-quality check failed ({', '.join(reasons)}), so their records are left "
         "out of the facts and marts (figures for the days they cover are missing them). "
-        f"To release: fix or replace the files in {settings.landing_dir}/dt=YYYY-MM-DD and "
+        f"To release: fix or replace the files in {settings.landing_dir}/"
+        f"dt={first if first == last else 'YYYY-MM-DD'} and "
         f"run `llm-usage materialize --start {first} --end {last}`; a run whose checks "
         "pass lifts the hold. Held days: llm-usage sql \"SELECT * FROM raw.quality_holds\"."
     )

@@ -419,13 +419,15 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
         if blocked and root is not None and root.cls_name == "DagsterAssetCheckFailedError":
             continue  # the failed checks were summarised above
         message = " ".join((root.message if root else event.message or "").split())
+        if root is not None and root.cls_name:  # "ingest.warehouse.WarehouseBusyError: The ..."
+            message = re.sub(rf"^(?:\w+\.)*{re.escape(root.cls_name)}: ", "", message)
         if step == "warehouse_dbt_models" and dbt_output.problems:
             message = "; ".join(dict.fromkeys(dbt_output.problems[-6:]))
         if len(message) > 400:
             message = message[:400] + " ..."
         what = STEP_NAMES.get(step, step)
         print(f"FAILED {what} for landing day(s) {days}: {message} -> "
-              f"{_what_to_do(settings, message + ' ' + (error.to_string() if error else ''), step, days)}",
+              f"{_what_to_do(settings, message + ' ' + (root.message if root else ''), step, days)}",
               file=err)
         if verbose and error is not None:
             print(error.to_string(), file=err)

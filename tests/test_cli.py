@@ -317,3 +317,40 @@ def test_ui_listens_on_this_machine_only_unless_told(data_dir, monkeypatch, extr
     command = started["command"]
     assert command[1:2] == ["dev"]
     assert command[command.index("-h") + 1] == host and command[command.index("-p") + 1] == port
+
+
+# ---------------------------------------------------------- materialize: failure lines
+
+
+def test_verbose_dbt_lines_have_no_colour_codes_when_piped():
+    """What `materialize --verbose` passes on from dbt, when stdout is a pipe or file."""
+    from cli.main import _DbtOutput
+
+    piped = io.StringIO()  # isatty() is False, as for `llm-usage materialize --verbose > log`
+    output = _DbtOutput(piped, verbose=True)
+    output.write("1 of 9 OK created sql table model main_facts.fct_requests  [\x1b[32mOK\x1b[0m in 0.4s]\n")
+    output.write("2 of 9 FAIL 3 unique_fct_requests_request_id  [\x1b[31mFAIL 3\x1b[0m in 0.1s]\n")
+    assert piped.getvalue() == (
+        "    dbt| 1 of 9 OK created sql table model main_facts.fct_requests  [OK in 0.4s]\n"
+        "    dbt| 2 of 9 FAIL 3 unique_fct_requests_request_id  [FAIL 3 in 0.1s]\n"
+    )
+    quiet = io.StringIO()
+    kept = _DbtOutput(quiet, verbose=False)
+    kept.write("2 of 9 FAIL 3 unique_fct_requests_request_id  [\x1b[31mFAIL 3\x1b[0m in 0.1s]\n")
+    assert quiet.getvalue() == ""  # without --verbose, dbt's lines are not printed ...
+    assert kept.problems == ["2 of 9 FAIL 3 unique_fct_requests_request_id  [FAIL 3 in 0.1s]"]  # ... but kept
+
+
+@pytest.mark.parametrize("error, action", [
+    ('IO Error: Cannot open file "/data/warehouse.duckdb": Read-only file system',
+     "cannot be written; make it writable for this user"),
+    ("IO Error: Could not write file: No space left on device", "is full; free space"),
+    ("Out of Range Error: Overflow in addition of INT64 (9223372036854775000 + 9000)!",
+     "is too large to add up; find the record"),
+    ("Out of Memory Error: could not allocate block of size 256.0 KiB", "raise LLM_USAGE_DUCKDB_MEMORY_LIMIT"),
+])
+def test_each_failure_class_gets_its_action(data_dir, error, action):
+    from cli.main import _what_to_do
+
+    text = _what_to_do(data_dir, error, "raw_request_logs", "2026-02-10")
+    assert action in text and text.endswith(("again.", "(`llm-usage materialize --start 2026-02-10 --end 2026-02-10`)."))

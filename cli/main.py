@@ -115,8 +115,8 @@ def _days_loaded_before(settings: Settings, start: date, end: date) -> set[date]
             "SELECT DISTINCT landing_date FROM raw.ingested_files WHERE landing_date BETWEEN ? AND ?",
             [start, end],
         )
-    except (WarehouseMissingError, QueryError):
-        return set()
+    except (WarehouseMissingError, WarehouseBusyError, QueryError):
+        return set()  # no earlier load to tell about (or the run itself will wait for the writer)
     return {value.date() if hasattr(value, "date") else value for value in frame["landing_date"]}
 
 
@@ -160,9 +160,9 @@ def _span(first: date, last: date) -> str:
 
 
 def _list_days(days: list[date]) -> str:
-    from readers.warehouse import _day_ranges
+    from readers.warehouse import describe_days
 
-    return _day_ranges(sorted(days))
+    return describe_days(sorted(days))
 
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -609,9 +609,12 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
         "ORDER BY total_tokens DESC LIMIT 5",
         [grain, period_start],
     )
-    print("  Top models by tokens:")
-    for line in top.to_string(index=False).splitlines():
-        print("    " + line)
+    print("  Top models by tokens (share: % of all models' tokens):")
+    width = max(len("model"), *(len(m) for m in top["model"]))
+    print(f"    {'model':<{width}}  {'total_tokens':>14}  {'requests':>10}  {'share':>6}")
+    for row in top.itertuples():
+        print(f"    {row.model:<{width}}  {int(row.total_tokens):>14,}  {int(row.requests):>10,}  "
+              f"{row.token_share_pct:>5.1f}%")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:

@@ -130,7 +130,7 @@ def held_days(settings: Settings) -> list[HeldDay]:
     return [HeldDay(day, checks, at) for day, checks, at in rows]
 
 
-def _day_ranges(days: list[date]) -> str:
+def describe_days(days: list[date]) -> str:
     """'2026-03-01 .. 2026-03-03, 2026-03-05' for sorted days."""
     spans: list[list[date]] = []
     for day in days:
@@ -150,7 +150,7 @@ def quality_hold_note(settings: Settings) -> str | None:
     reasons = sorted({check.strip() for h in held for check in h.failed_checks.split(",")})
     first, last = days[0], days[-1]
     return (
-        f"Note: landing day(s) {_day_ranges(days)} are on quality hold: a blocking "
+        f"Note: landing day(s) {describe_days(days)} are on quality hold: a blocking "
         f"data-quality check failed ({', '.join(reasons)}), so their records are left "
         "out of the facts and marts (figures for the days they cover are missing them). "
         f"To release: fix or replace the files in {settings.landing_dir}/"

@@ -13,8 +13,8 @@ DESCRIBE/SUMMARIZE) over the warehouse's own tables and in-memory temporary tabl
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, timezone
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -103,13 +103,11 @@ def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str
     )
 
 
-@dataclass(frozen=True)
-class HeldDay:
-    """A landing day a blocking data-quality check held out of the facts and marts."""
+class HeldDay(NamedTuple):
+    """A landing day a data-quality check holds out of the facts and marts, and why."""
 
     landing_date: date
     failed_checks: str  # the failed checks' names, comma-separated
-    held_at: datetime
 
 
 def held_days(settings: Settings) -> list[HeldDay]:
@@ -122,12 +120,11 @@ def held_days(settings: Settings) -> list[HeldDay]:
         if not _table_exists(connection, "raw", "quality_holds"):
             return []
         rows = connection.execute(
-            "SELECT landing_date, failed_checks, max(held_at) FROM raw.quality_holds "
-            "GROUP BY ALL ORDER BY landing_date"
+            "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date"
         ).fetchall()
     finally:
         connection.close()
-    return [HeldDay(day, checks, at) for day, checks, at in rows]
+    return [HeldDay(day, checks) for day, checks in rows]
 
 
 def describe_days(days: list[date]) -> str:

@@ -19,7 +19,6 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 from config.settings import Settings, SettingsError  # noqa: E402
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError  # noqa: E402
 from readers.warehouse import (  # noqa: E402
-    READER_WAIT_SECONDS,
     QueryError,
     note_models_behind,
     read_query,
@@ -406,7 +405,7 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
         print(
             f"FAILED: a blocking data-quality check failed for landing day(s) {days}, so the "
             f"facts and marts were not changed and those days are on quality hold. Fix or "
-            f"replace their files under {settings.landing_dir}/dt=YYYY-MM-DD and run "
+            f"replace their files under {settings.landing_dir}/dt={first if first == last else 'YYYY-MM-DD'} and run "
             f"`llm-usage materialize --start {first} --end {last}` again.",
             file=err,
         )
@@ -417,6 +416,8 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
         error = event.event_specific_data.error if event.event_specific_data else None
         root = _root_error(error) if error else None
         if blocked and root is not None and root.cls_name == "DagsterAssetCheckFailedError":
+            if verbose:
+                print(error.to_string(), file=err)
             continue  # the failed checks were summarised above
         message = " ".join((root.message if root else event.message or "").split())
         if root is not None and root.cls_name:  # "ingest.warehouse.WarehouseBusyError: The ..."
@@ -431,6 +432,10 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
               file=err)
         if verbose and error is not None:
             print(error.to_string(), file=err)
+    if not blocked and not any(e.event_type_value == "STEP_FAILURE" for e in result.all_events):
+        reasons = [e.message for e in result.all_events if e.event_type_value == "RUN_FAILURE"]
+        print(f"FAILED the run for landing day(s) {days}: "
+              f"{' '.join((reasons or ['no step failed'])[-1].split())}", file=err)
     hint = "" if verbose else " (--verbose prints the traces)"
     print(
         f"Run {result.run_id} failed after {seconds:.1f} s; its full log and traces are in the "

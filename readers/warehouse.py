@@ -177,6 +177,11 @@ def models_behind_note(settings: Settings) -> str | None:
     finally:
         connection.close()
     pending = [(day, at) for day, at in pending if day not in held]
+    return behind_sentence(pending)
+
+
+def behind_sentence(pending: list) -> str | None:
+    """`models_behind_note`'s sentence for rows of `pending_model_builds` already read."""
     if not pending:
         return None
     days = ", ".join(day.isoformat() for day, _ in pending)

@@ -202,6 +202,8 @@ def share_base(panel: Panel, column: str) -> str | None:
         return f"of {among} tokens"
     if column == "request_share":
         return f"of {among} requests"
+    if column == "spend_share":
+        return f"of {among} spend"
     if column == "success_rate" or column.endswith("_share"):
         return "of requests"
     return None
@@ -228,6 +230,8 @@ def _show(panel: Panel, column: str, value) -> str:
         return f"{100 * value:,.1f}%"
     if column.endswith("_ms"):
         return f"{round(value):,} ms"
+    if column.endswith("_usd"):
+        return f"${value:,.2f}"
     if column.endswith("_tps"):
         return f"{value:,.1f} tok/s"
     if isinstance(value, int) or _is_count(column):

@@ -20,7 +20,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ingest import contract
+from ingest import contract, sources
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
@@ -203,8 +203,12 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     folder = landing_path(settings, landing_date)
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
     files, skipped = _landing_files(folder) if folder.is_dir() else ([], [])
-    report.missing = not folder.is_dir()
-    report.skipped_files = [str(p) for p in skipped]
+    # Folders of other gateways' records declared in sources.toml (ingest/sources/).
+    source_days = sources.source_days(settings, landing_date)
+    report.missing = not folder.is_dir() and not source_days
+    report.skipped_files = [str(p) for p in skipped] + [
+        str(p) for day in source_days for p in day.skipped
+    ]
     now = datetime.now(timezone.utc)
 
     connection = connect(settings, wait_seconds=60)
@@ -245,6 +249,17 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     file_report,
                 )
             )
+        for batch in sources.read_day(source_days):
+            # Each batch's records are mapped onto the contract and checked in one query.
+            for read in batch.files:
+                file_report = FileReport(path=str(read.path), error=read.error)
+                report.files.append(file_report)
+                file_rows.append((landing_date, str(read.path), read.size_bytes,
+                                  read.modified_at, read.sha256, file_report))
+            if batch.records is not None:
+                connection.register(sources.RECORDS_RELATION, batch.records)
+                connection.execute(f"INSERT INTO landing_checked {batch.sql}")
+                connection.unregister(sources.RECORDS_RELATION)
 
         per_file = dict(
             (row[0], (row[1], row[2]))

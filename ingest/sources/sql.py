@@ -1,0 +1,181 @@
+"""SQL building blocks the source adapters share: reading a source field's JSON value as
+a typed value, and the sentence that names the source field when it cannot be.
+
+Every adapter reads each record with one `from_json` whose leaves are typed JSON, so a
+field's value arrives as the JSON text DuckDB wrote (NULL when the key is absent or null).
+The helpers below turn that text into the contract's types over all records at once, and
+each broken expectation into a sentence such as
+
+    "startTime" must be epoch seconds, got "yesterday"
+
+that names the field as the source spells it. Values of CSV files arrive as JSON strings;
+with `text=True` a number, boolean or date-time written as text is read as such.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Epoch seconds the adapters accept: 2000-01-01 .. 2100-01-01 UTC. A value outside is not
+# a time a gateway wrote today (milliseconds given as seconds land in the year 58000).
+EPOCH_MIN, EPOCH_MAX = 946_684_800, 4_102_444_800
+SHOWN_CHARS = 60  # of a wrong value, in its reason
+
+
+def quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def struct_type(paths: list[str]) -> str:
+    """The from_json structure that reads each dotted path as a JSON leaf."""
+    tree: dict = {}
+    for path in paths:
+        node = tree
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = "JSON"
+
+    def render(node: dict) -> str:
+        return "{" + ", ".join(
+            f'"{key}": ' + (render(value) if isinstance(value, dict) else f'"{value}"')
+            for key, value in node.items()
+        ) + "}"
+
+    return quote(render(tree))
+
+
+def kind(value: str) -> str:
+    """The JSON type of a JSON text DuckDB wrote, from its first character."""
+    return (
+        f"(CASE left({value}::VARCHAR, 1) WHEN '\"' THEN 'string' WHEN 't' THEN 'boolean' "
+        f"WHEN 'f' THEN 'boolean' WHEN '{{' THEN 'object' WHEN '[' THEN 'array' "
+        f"WHEN 'n' THEN NULL ELSE 'number' END)"
+    )
+
+
+def text_of(value: str) -> str:
+    """A JSON string's content; any other JSON value as its JSON text."""
+    return f"(CASE WHEN left({value}::VARCHAR, 1) = '\"' THEN {value}->>'$' ELSE {value}::VARCHAR END)"
+
+
+def shown(value: str) -> str:
+    return f"left({value}::VARCHAR, {SHOWN_CHARS})"
+
+
+@dataclass(frozen=True)
+class Read:
+    """One source field read as one contract type: `value` (NULL where it cannot be read)
+    and `failure` (a sentence naming the source field, NULL where it is fine)."""
+
+    value: str
+    failure: str
+
+
+def _failure(cases: list[tuple[str, str]]) -> str:
+    whens = " ".join(f"WHEN {condition} THEN {sentence}" for condition, sentence in cases)
+    return f"(CASE {whens} END)"
+
+
+def _missing(name: str, value: str, required: bool) -> list[tuple[str, str]]:
+    if not required:
+        return []
+    return [(f"{value} IS NULL", quote(f'missing required field "{name}"'))]
+
+
+def read_string(name: str, value: str, *, required: bool = False, non_empty: bool = False) -> Read:
+    ok_kind = f"{kind(value)} = 'string'"
+    text = f"({value}->>'$')"
+    cases = _missing(name, value, required)
+    cases.append((f"{value} IS NOT NULL AND NOT {ok_kind}",
+                   quote(f'"{name}" must be a string, got ') + f" || {shown(value)}"))
+    if non_empty:
+        cases.append((f"{ok_kind} AND {text} = ''", quote(f'"{name}" must not be empty')))
+        return Read(f"CASE WHEN {ok_kind} THEN nullif({text}, '') END", _failure(cases))
+    return Read(f"CASE WHEN {ok_kind} THEN {text} END", _failure(cases))
+
+
+def _number_text(value: str, text: bool) -> str:
+    """The digits of a JSON number, or (text=True) of a string holding one."""
+    if text:
+        return f"(CASE {kind(value)} WHEN 'number' THEN {value}::VARCHAR WHEN 'string' THEN trim({value}->>'$') END)"
+    return f"(CASE WHEN {kind(value)} = 'number' THEN {value}::VARCHAR END)"
+
+
+def read_number(name: str, value: str, *, required: bool = False, text: bool = False,
+                minimum: float | None = 0) -> Read:
+    number = f"TRY_CAST({_number_text(value, text)} AS DOUBLE)"
+    ok = f"({number} IS NOT NULL AND isfinite({number}))"
+    cases = _missing(name, value, required)
+    cases.append((f"{value} IS NOT NULL AND NOT {ok}",
+                  quote(f'"{name}" must be a number, got ') + f" || {shown(value)}"))
+    if minimum is not None:
+        cases.append((f"{number} < {minimum}",
+                      quote(f'"{name}" must be >= {minimum:g}, got ') + f" || {shown(value)}"))
+    valid = f"{ok}" + (f" AND {number} >= {minimum}" if minimum is not None else "")
+    return Read(f"CASE WHEN {valid} THEN {number} END", _failure(cases))
+
+
+def read_integer(name: str, value: str, *, required: bool = False, text: bool = False) -> Read:
+    """A count: a whole number >= 0 (3.0 counts as 3, as in JSON Schema)."""
+    number = f"TRY_CAST({_number_text(value, text)} AS DOUBLE)"
+    whole = f"({number} IS NOT NULL AND {number} = floor({number}) AND abs({number}) < 9.2e18)"
+    cases = _missing(name, value, required)
+    cases.append((f"{value} IS NOT NULL AND NOT {whole}",
+                  quote(f'"{name}" must be an integer, got ') + f" || {shown(value)}"))
+    cases.append((f"{number} < 0", quote(f'"{name}" must be >= 0, got ') + f" || {shown(value)}"))
+    return Read(f"CASE WHEN {whole} AND {number} >= 0 THEN CAST({number} AS BIGINT) END",
+                _failure(cases))
+
+
+def read_boolean(name: str, value: str, *, required: bool = False, text: bool = False) -> Read:
+    source = f"lower({text_of(value)})" if text else f"{value}::VARCHAR"
+    parsed = f"(CASE {source} WHEN 'true' THEN true WHEN 'false' THEN false END)"
+    if not text:
+        parsed = f"(CASE WHEN {kind(value)} = 'boolean' THEN {parsed} END)"
+    cases = _missing(name, value, required)
+    cases.append((f"{value} IS NOT NULL AND {parsed} IS NULL",
+                  quote(f'"{name}" must be true or false, got ') + f" || {shown(value)}"))
+    return Read(parsed, _failure(cases))
+
+
+def read_epoch(name: str, value: str, *, required: bool = False) -> Read:
+    """Epoch seconds (a JSON number), as a DOUBLE: differences of two keep every digit."""
+    number = f"TRY_CAST({_number_text(value, False)} AS DOUBLE)"
+    ok = f"({number} >= {EPOCH_MIN} AND {number} < {EPOCH_MAX})"
+    cases = _missing(name, value, required)
+    cases.append((f"{value} IS NOT NULL AND NOT coalesce({ok}, false)",
+                  quote(f'"{name}" must be epoch seconds between 2000 and 2100, got ')
+                  + f" || {shown(value)}"))
+    return Read(f"CASE WHEN {ok} THEN {number} END", _failure(cases))
+
+
+# An ISO 8601 / RFC 3339 date-time: date, 'T' or ' ', time, optional fraction and offset.
+_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}(:?\d{2})?)?$"
+_HAS_OFFSET = r"([Zz]|[+-]\d{2}(:?\d{2})?)$"
+
+
+def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
+    """An ISO 8601 date-time string as a TIMESTAMPTZ; one without an offset is UTC (what
+    a database export of a UTC `timestamp` column and these APIs write)."""
+    text = f"trim({value}->>'$')"
+    with_offset = f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)"
+    as_utc = f"timezone('UTC', TRY_CAST({text} AS TIMESTAMP))"
+    parsed = (
+        f"CASE WHEN {kind(value)} = 'string' AND regexp_matches({text}, {quote(_DATE_TIME)}) THEN "
+        f"CASE WHEN regexp_matches({text}, {quote(_HAS_OFFSET)}) THEN {with_offset} ELSE {as_utc} END END"
+    )
+    cases = _missing(name, value, required)
+    cases.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL",
+                  quote(f'"{name}" must be an ISO 8601 date-time, got ') + f" || {shown(value)}"))
+    return Read(f"({parsed})", _failure(cases))
+
+
+def failures(*expressions: str) -> str:
+    """Every sentence that applies, joined with '; ' (NULL when none does)."""
+    return f"nullif(concat_ws('; ', {', '.join(expressions)}), '')"
+
+
+def rfc3339(timestamp: str) -> str:
+    """A TIMESTAMPTZ as the contract's created_at text, in UTC with microseconds."""
+    return f"strftime(timezone('UTC', {timestamp}), '%Y-%m-%dT%H:%M:%S.%fZ')"

@@ -192,7 +192,7 @@ def _rows_as_json(rows: pa.StructArray) -> pa.Array:
     connection = duckdb.connect()
     try:
         connection.register("csv_rows", pa.table({"row": rows}))
-        return connection.execute(
+        return connection.sql(
             "SELECT CAST(to_json(row) AS VARCHAR) AS record FROM csv_rows"
         ).to_arrow_table()["record"].combine_chunks()
     finally:

@@ -1,7 +1,9 @@
 """Load one landing day of gateway logs into the raw tables, atomically.
 
 `load_partition` reads every file of `landing/dt=YYYY-MM-DD/` (`.jsonl`, `.jsonl.gz`,
-`.parquet`), checks every record against the contract, and replaces that day's rows in
+`.parquet`), and the day's folder of every source `landing/sources.toml` declares (other
+gateways' records, mapped onto the contract by ingest/sources/), checks every record
+against the contract, and replaces that day's rows in
 `raw.request_logs`, `raw.request_logs_rejected` and `raw.ingested_files` in one
 transaction: a re-run gives the same rows, and a crash half-way leaves the previous day.
 """

@@ -303,20 +303,19 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     "INSERT INTO raw.request_logs_rejected VALUES (?, ?, NULL, NULL, ?, ?)",
                     [landing, path, f"unreadable file: {file_report.error}", now],
                 )
-            connection.execute(
-                "INSERT INTO raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    landing,
-                    path,
-                    size,
-                    mtime,
-                    sha,
-                    file_report.rows_loaded,
-                    file_report.rows_rejected,
-                    file_report.error,
-                    now,
-                ],
-            )
+        # One insert for all files: a source folder can hold a file per request.
+        connection.register("day_files", pa.table({
+            "landing_date": pa.array([row[0] for row in file_rows], pa.date32()),
+            "path": pa.array([row[1] for row in file_rows], pa.string()),
+            "size_bytes": pa.array([row[2] for row in file_rows], pa.int64()),
+            "modified_at": pa.array([row[3] for row in file_rows], pa.timestamp("us", "UTC")),
+            "sha256": pa.array([row[4] for row in file_rows], pa.string()),
+            "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
+            "rows_rejected": pa.array([row[5].rows_rejected for row in file_rows], pa.int64()),
+            "error": pa.array([row[5].error for row in file_rows], pa.string()),
+        }))
+        connection.execute("INSERT INTO raw.ingested_files SELECT *, ? FROM day_files", [now])
+        connection.unregister("day_files")
         # The facts and marts are now behind this day until a dbt build catches up.
         request_model_build(connection, [landing_date], "ingest")
         connection.execute("COMMIT")

@@ -31,22 +31,38 @@ KEY_B = {"user_api_key_hash": "5e2b51ef1b8d4b1fd0a7a1d0a4b5d2f1e44c8a1c0c4b0f8a1
 PLAN_TAG = "plan"  # a request tag the tests declare as subscription usage
 
 
+_LOGGER = None
+
+
+def _bucket_logger():
+    """One logger for the process: LiteLLM keeps the callbacks it was first given."""
+    global _LOGGER
+    if _LOGGER is None:
+        import litellm
+        from litellm.integrations.custom_logger import CustomLogger
+
+        class BucketLogger(CustomLogger):
+            """Keeps what LiteLLM's S3 / GCS / Azure loggers upload: the standard logging object."""
+
+            written: list[dict] = []
+
+            def log_success_event(self, kwargs, response_obj, start_time, end_time):
+                self.written.append(copy.deepcopy(kwargs["standard_logging_object"]))
+
+            log_failure_event = log_success_event
+
+        _LOGGER = BucketLogger()
+        litellm.callbacks = [_LOGGER]
+    return _LOGGER
+
+
 def litellm_payloads() -> list[dict]:
     """Standard logging payloads of several models and providers, streamed and not, with
     cached, cache-write and reasoning tokens, web search, an unpriced model and failures."""
     import litellm
     from litellm import ModelResponse, Usage
-    from litellm.integrations.custom_logger import CustomLogger
 
-    written: list[dict] = []
-
-    class BucketLogger(CustomLogger):
-        """Keeps what LiteLLM's S3 / GCS / Azure loggers upload: the standard logging object."""
-
-        def log_success_event(self, kwargs, response_obj, start_time, end_time):
-            written.append(copy.deepcopy(kwargs["standard_logging_object"]))
-
-        log_failure_event = log_success_event
+    written = _bucket_logger().written = []
 
     def cached_reply(model: str) -> ModelResponse:
         return ModelResponse(
@@ -73,21 +89,17 @@ def litellm_payloads() -> list[dict]:
         dict(model="anthropic/claude-sonnet-4-5", mock_response=Exception("overloaded"), stream=True,
              metadata=KEY_B),
     ]
-    litellm.callbacks = [BucketLogger()]
-    try:
-        for call in calls:
-            try:
-                response = litellm.completion(messages=messages, **call)
-                if call.get("stream"):
-                    for _ in response:
-                        pass
-            except Exception:  # the mocked failures: LiteLLM has logged them
-                pass
-        deadline = time.monotonic() + 30
-        while len(written) < len(calls) and time.monotonic() < deadline:
-            time.sleep(0.05)
-    finally:
-        litellm.callbacks = []
+    for call in calls:
+        try:
+            response = litellm.completion(messages=messages, **call)
+            if call.get("stream"):
+                for _ in response:
+                    pass
+        except Exception:  # the mocked failures: LiteLLM has logged them
+            pass
+    deadline = time.monotonic() + 30
+    while len(written) < len(calls) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert len(written) == len(calls), f"LiteLLM logged {len(written)} of {len(calls)} calls"
     return [json.loads(json.dumps(p, default=str)) for p in written]
 

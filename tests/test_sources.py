@@ -182,7 +182,8 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
     rows = pd.DataFrame([e for _, e in expected])
     rows["total_tokens"] = rows["input_tokens"] + rows["output_tokens"]
     rows["cost_usd"] = rows["cost_usd"].astype("float64")
-    rows["event_date"] = pd.to_datetime(rows["created_at"].map(lambda t: t.date()))
+    rows["created_at"] = pd.to_datetime(rows["created_at"], utc=True)
+    rows["event_date"] = rows["created_at"].dt.tz_localize(None).dt.normalize()
     rows = with_performance_fields(rows)
     for name in ("mart_usage_summary", "mart_usage_by_model", "mart_usage_by_api_key", "mart_provider_distribution"):
         figures, breakdown = MARTS[name]

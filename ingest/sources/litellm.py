@@ -76,12 +76,14 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "cache_creation_input": cache_creation_input, "reasoning": reasoning,
         "searches": searches, "prompt_searches": prompt_searches,
     }
-    values = {name: read.value for name, read in reads.items()}
-    values.update(
-        request_id="coalesce(call_id, payload_id)",
-        is_success="status_text = 'success'",
-        api_key=f"coalesce(key_hash, {quote(folder.api_key_id) if folder.api_key_id else 'NULL'})",
-    )
+    values = [
+        {name: read.value for name, read in reads.items()},
+        {
+            "request_id": "coalesce(call_id, payload_id)",
+            "is_success": "status_text = 'success'",
+            "api_key": f"coalesce(key_hash, {quote(folder.api_key_id) if folder.api_key_id else 'NULL'})",
+        },
+    ]
     folder_key_name = quote(folder.api_key_name) if folder.api_key_name else "NULL"
     first_token_ms = (
         "CASE WHEN coalesce(streamed, false) AND is_success "
@@ -122,8 +124,7 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "cost_usd": "CASE WHEN r.response_cost_failure_debug_info IS NULL THEN cost END",
         "schema_version": "NULL::BIGINT",
     }
-    reasons = [read.failure for read in reads.values()]
-    reasons += [
+    reasons = [
         "CASE WHEN r.litellm_call_id IS NULL AND r.id IS NULL "
         "THEN 'missing required field \"litellm_call_id\" (or \"id\")' END",
         "CASE WHEN status_text NOT IN ('success', 'failure') "
@@ -140,4 +141,4 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "AND NOT (completion_start_s BETWEEN start_s AND end_s) "
         "THEN '\"completionStartTime\" is not between \"startTime\" and \"endTime\"' END",
     ]
-    return mapped_lines_sql(records, PATHS, values, columns, reasons)
+    return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)

@@ -12,6 +12,9 @@ from __future__ import annotations
 from ingest.sources.config import SourceFolder
 from ingest.sources.mapping import billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
+    as_struct,
+    extract,
+    path_columns,
     kind,
     quote,
     read_date_time,
@@ -19,7 +22,6 @@ from ingest.sources.sql import (
     read_number,
     read_string,
     rfc3339,
-    struct_type,
     text_of,
 )
 
@@ -91,27 +93,29 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
     }
     folder_key = quote(folder.api_key_id) if folder.api_key_id else "NULL"
     folder_key_name = quote(folder.api_key_name) if folder.api_key_name else "NULL"
-    values = {
-        # metadata first: the reads below look into it.
-        "m": f"try(from_json({_json('r.metadata')}, {struct_type(METADATA_PATHS)}))",
-        "response": _json("r.response"),
-        # The request body, where the proxy stored it, says whether the client streamed.
-        "request_stream": (
-            f"(CASE {_json('r.proxy_server_request')}->>'$.stream' "
-            "WHEN 'true' THEN true WHEN 'false' THEN false END)"
-        ),
-        **{name: read.value for name, read in reads.items()},
-    }
-    values.update(
-        # The proxy's own rule: a row is a failure only when it says so.
-        status_text="coalesce(status_column, status_metadata, 'success')",
-        api_key=f"coalesce(nullif(key_hash, ''), {folder_key})",
-    )
-    values.update(
-        is_success="status_text = 'success'",
-        # LiteLLM sets completionStartTime to endTime for a response it did not stream.
-        streamed="coalesce(request_stream, completion_start_at < end_at, false)",
-    )
+    values = [
+        {
+            "metadata_values": extract(_json("r.metadata"), METADATA_PATHS),
+            "response": _json("r.response"),
+            # The request body, where the proxy stored it, says whether the client streamed.
+            "request_stream": (
+                f"(CASE {_json('r.proxy_server_request')}->>'$.stream' "
+                "WHEN 'true' THEN true WHEN 'false' THEN false END)"
+            ),
+        },
+        # The reads look into it.
+        {"m": as_struct("metadata_values", METADATA_PATHS),
+         **path_columns("m", "metadata_values", METADATA_PATHS)},
+        {name: read.value for name, read in reads.items()},
+        {
+            # The proxy's own rule: a row is a failure only when it says so.
+            "status_text": "coalesce(status_column, status_metadata, 'success')",
+            "api_key": f"coalesce(nullif(key_hash, ''), {folder_key})",
+            # LiteLLM sets completionStartTime to endTime for a response it did not stream.
+            "streamed_text": "coalesce(request_stream, completion_start_at < end_at, false)",
+        },
+        {"is_success": "status_text = 'success'", "streamed": "streamed_text"},
+    ]
     columns = {
         "request_id": "id",
         "created_at": rfc3339("start_at"),
@@ -142,8 +146,7 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "cost_usd": "spend_usd",
         "schema_version": "NULL::BIGINT",
     }
-    reasons = [read.failure for read in reads.values()]
-    reasons += [
+    reasons = [
         f"CASE WHEN r.metadata IS NOT NULL AND {kind('r.metadata')} IN ('string', 'object') "
         f"AND m IS NULL THEN '\"metadata\" must be a JSON object or JSON text of one' END",
         "CASE WHEN status_text NOT IN ('success', 'failure') "
@@ -158,4 +161,4 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "CASE WHEN streamed AND is_success AND NOT (completion_start_at BETWEEN start_at AND end_at) "
         "THEN '\"completionStartTime\" is not between \"startTime\" and \"endTime\"' END",
     ]
-    return mapped_lines_sql(records, PATHS, values, columns, reasons)
+    return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from ingest import contract
 from ingest.sources.config import SourceFolder
-from ingest.sources.sql import failures, quote, struct_type
+from ingest.sources.sql import Read, as_struct, extract, failures, path_columns, quote
 
 
 def billing_mode_sql(folder: SourceFolder, api_key_id: str, *, tags: str | None = None,
@@ -41,43 +41,62 @@ def billing_mode_sql(folder: SourceFolder, api_key_id: str, *, tags: str | None 
 def mapped_lines_sql(
     records: str,
     paths: list[str],
-    values: dict[str, str],
+    reads: dict[str, Read],
+    values: list[dict[str, str]],
     columns: dict[str, str],
     reasons: list[str],
 ) -> str:
     """Source records -> canonical lines (see the module docstring).
 
-    `paths`: the source fields read; inside `values`, `reasons` and `columns`, the JSON
-    text of path `a.b` is `r.a.b`. `values`: named intermediate expressions, each able to
-    use the ones before it. `columns`: every contract field -> its expression over the
-    values. `reasons`: expressions giving a sentence (or NULL) each.
+    `paths`: the source fields read; inside the expressions, the JSON text of path `a.b`
+    is `r.a.b`. `reads`: source fields read as contract types, by the name their value
+    gets in `values`. `values`: stages of named expressions (the reads' values among
+    them); an expression may use those of the stages before its own. (Few stages: a
+    chain of one projection per value takes DuckDB's optimizer seconds to plan.) `columns`: every contract field -> its expression over those. `reasons`:
+    expressions giving a sentence (or NULL) each, besides the reads' own.
     """
     missing = set(contract.field_names()) - set(columns)
     if missing:
         raise ValueError(f"adapter leaves contract fields unmapped: {sorted(missing)}")
     stages = []
-    for name, expression in values.items():
-        stages.append(f"SELECT *, {expression} AS {name} FROM stage{len(stages)}")
+    for stage in values:
+        expressions = ", ".join(f"{expression} AS {name}" for name, expression in stage.items())
+        stages.append(f"SELECT *, {expressions} FROM stage{len(stages)}")
     stage_ctes = ",\n".join(
         f"stage{index + 1} AS ({sql})" for index, sql in enumerate(stages)
     )
     last = f"stage{len(stages)}"
+    # The reads' sentences are worked out only for records where some read failed.
+    reads_ok = " AND ".join(read.ok(name) for name, read in reads.items()) or "true"
+    read_failures = (
+        f"CASE WHEN NOT ({reads_ok}) THEN {failures(*(r.failure for r in reads.values()))} END"
+    )
     canonical = ", ".join(f"{field} := {columns[field]}" for field in contract.field_names())
     return f"""
-WITH stage0 AS (
+WITH extracted AS (
     SELECT
         source_file,
         line_number,
         record,
         read_error,
-        -- One parse per record; NULL for text that is not a JSON object.
-        CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{')
-             THEN try(from_json(record, {struct_type(paths)})) END AS r
+        -- One extraction per record; NULL for text that is not a JSON object.
+        CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{') AND json_valid(record)
+             THEN {extract('record', paths)} END AS source_values
     FROM {records}
+),
+stage0 AS (
+    SELECT
+        * EXCLUDE (source_values),
+        {as_struct('source_values', paths)} AS r,
+        {", ".join(f"{sql} AS {name}" for name, sql in path_columns("r", "source_values", paths).items())}
+    FROM extracted
 ),
 {stage_ctes},
 judged AS (
-    SELECT *, {failures(*reasons)} AS reason FROM {last}
+    SELECT
+        *,
+        {failures(read_failures, *reasons)} AS reason
+    FROM {last}
 )
 SELECT
     source_file,

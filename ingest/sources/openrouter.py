@@ -47,13 +47,15 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "cost": read_number("total_cost", "r.total_cost", text=text),
         "byok": read_boolean("is_byok", "r.is_byok", text=text),
     }
-    values = {name: read.value for name, read in reads.items()}
-    values.update(
-        # An error is what OpenRouter's normalized finish_reason says; a generation the
-        # client cancelled did not succeed either.
-        is_success="NOT (coalesce(finish, '') = 'error' OR coalesce(cancelled, false))",
-        is_streamed="coalesce(streamed, false)",
-    )
+    values = [
+        {name: read.value for name, read in reads.items()},
+        {
+            # An error is what OpenRouter's normalized finish_reason says; a generation
+            # the client cancelled did not succeed either.
+            "is_success": "NOT (coalesce(finish, '') = 'error' OR coalesce(cancelled, false))",
+            "is_streamed": "coalesce(streamed, false)",
+        },
+    ]
     columns = {
         "request_id": "generation_id",
         "created_at": rfc3339("created"),
@@ -87,8 +89,7 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "cost_usd": "cost",
         "schema_version": "NULL::BIGINT",
     }
-    reasons = [read.failure for read in reads.values()]
-    reasons += [
+    reasons = [
         "CASE WHEN is_success AND nullif(provider_name, '') IS NULL "
         "THEN 'missing required field \"provider_name\" (a success names its provider)' END",
         "CASE WHEN is_streamed AND is_success AND r.generation_time IS NULL "
@@ -96,4 +97,4 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "CASE WHEN is_streamed AND is_success AND generation > latency_total "
         "THEN '\"generation_time\" is longer than \"latency\"' END",
     ]
-    return mapped_lines_sql(records, PATHS, values, columns, reasons)
+    return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)

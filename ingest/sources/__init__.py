@@ -73,7 +73,8 @@ def source_days(settings: Settings, landing_date: date) -> list[SourceDay]:
         )
         suffixes = ADAPTERS[folder.format].suffixes
         files = [p for p in candidates if p.name.endswith(suffixes)]
-        days.append(SourceDay(folder, files, [p for p in candidates if p not in files]))
+        skipped = [p for p in candidates if not p.name.endswith(suffixes)]
+        days.append(SourceDay(folder, files, skipped))
     return days
 
 
@@ -91,29 +92,36 @@ def landing_days(settings: Settings) -> set[date]:
 
 # A .json document holds one record, an array of records, or an API response whose
 # "data" member holds either; each record is numbered by its place in the document.
+_WRAPPED = "(starts_with(ltrim(record), '[') OR contains(record, '\"data\":'))"
 _DOCUMENT_RECORDS = f"""(
-    WITH shaped AS (
-        SELECT
-            source_file,
-            record AS document,
-            read_error,
-            CASE WHEN read_error IS NULL AND json_valid(record) THEN
-                CASE WHEN json_type(record) = 'OBJECT'
-                          AND json_type(record, '$.data') IN ('OBJECT', 'ARRAY')
-                     THEN json_extract(record, '$.data') ELSE CAST(record AS JSON) END
-            END AS body
-        FROM {RECORDS_RELATION}
+    -- Most documents are one record: only those that may be an array or an envelope
+    -- (a cheap look at the text) are parsed here.
+    SELECT source_file, 1 AS line_number, record, read_error
+    FROM {RECORDS_RELATION} WHERE NOT {_WRAPPED}
+    UNION ALL (
+        WITH shaped AS (
+            SELECT
+                source_file,
+                record AS document,
+                read_error,
+                CASE WHEN read_error IS NULL AND json_valid(record) THEN
+                    CASE WHEN json_type(record) = 'OBJECT'
+                              AND json_type(record, '$.data') IN ('OBJECT', 'ARRAY')
+                         THEN json_extract(record, '$.data') ELSE CAST(record AS JSON) END
+                END AS body
+            FROM {RECORDS_RELATION} WHERE {_WRAPPED}
+        )
+        SELECT source_file, 1 AS line_number,
+               CASE WHEN body IS NULL THEN document ELSE CAST(body AS VARCHAR) END AS record,
+               read_error
+        FROM shaped
+        WHERE body IS NULL OR json_type(body) <> 'ARRAY'
+        UNION ALL
+        SELECT source_file, generate_subscripts(items, 1) AS line_number,
+               CAST(unnest(items) AS VARCHAR) AS record, NULL AS read_error
+        FROM (SELECT source_file, json_extract(body, '$[*]') AS items
+              FROM shaped WHERE json_type(body) = 'ARRAY')
     )
-    SELECT source_file, 1 AS line_number,
-           CASE WHEN body IS NULL THEN document ELSE CAST(body AS VARCHAR) END AS record,
-           read_error
-    FROM shaped
-    WHERE body IS NULL OR json_type(body) <> 'ARRAY'
-    UNION ALL
-    SELECT source_file, generate_subscripts(items, 1) AS line_number,
-           CAST(unnest(items) AS VARCHAR) AS record, NULL AS read_error
-    FROM (SELECT source_file, json_extract(body, '$[*]') AS items
-          FROM shaped WHERE json_type(body) = 'ARRAY')
 )"""
 _RECORDS = {
     "lines": f"(SELECT source_file, line_number, record, read_error FROM {RECORDS_RELATION})",

@@ -80,8 +80,8 @@ WITH extracted AS (
         record,
         read_error,
         -- One extraction per record; NULL for text that is not a JSON object.
-        CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{') AND json_valid(record)
-             THEN {extract('record', paths)} END AS source_values
+        CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{')
+             THEN try({extract('record', paths)}) END AS source_values
     FROM {records}
 ),
 stage0 AS (

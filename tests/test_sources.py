@@ -334,3 +334,24 @@ def test_without_a_sources_file_only_our_format_is_read(data_dir):
     assert source_folders(data_dir) == []
     report = load_partition(data_dir, date(2026, 3, 2))
     assert report.missing and report.rows_loaded == 0
+
+
+def test_landing_days_and_late_files_include_source_folders(data_dir):
+    from cli.main import landing_days_present
+    from ingest.landing_state import changed_landing_days, recorded_files
+
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text('[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n')
+    day = date(2026, 3, 2)
+    folder = _day_folder(data_dir, "or", day)
+    (folder / "a.jsonl").write_text(json.dumps(openrouter_generations()[0]) + "\n")
+    (folder / "notes.txt").write_text("not a record")
+    assert landing_days_present(data_dir) == [day]
+    report = load_partition(data_dir, day)
+    assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        recorded = recorded_files(connection)
+    assert changed_landing_days(data_dir, recorded) == []
+    (folder / "b.jsonl").write_text(json.dumps(openrouter_generations()[1]) + "\n")
+    (change,) = changed_landing_days(data_dir, recorded)
+    assert change.added == ("or/b.jsonl",) and not change.changed and not change.removed

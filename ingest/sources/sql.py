@@ -88,9 +88,17 @@ def _kind(value: str) -> str:
     )
 
 
+def unquoted(value: str) -> str:
+    """The content of a JSON string: the text between its quotes, unless it has escapes
+    (only those are parsed again)."""
+    text = f"CAST({value} AS VARCHAR)"
+    return f"(CASE WHEN contains({text}, '\\') THEN {value}->>'$' ELSE {text}[2:-2] END)"
+
+
 def text_of(value: str) -> str:
     """A JSON string's content; any other JSON value as its JSON text."""
-    return f"(CASE WHEN left({value}::VARCHAR, 1) = '\"' THEN {value}->>'$' ELSE {value}::VARCHAR END)"
+    value = path_column(value)
+    return f"(CASE WHEN {kind(value)} = 'string' THEN {unquoted(value)} ELSE {value}::VARCHAR END)"
 
 
 def shown(value: str) -> str:
@@ -130,7 +138,7 @@ def _missing(name: str, value: str, required: bool) -> list[tuple[str, str]]:
 def read_string(name: str, value: str, *, required: bool = False, non_empty: bool = False) -> Read:
     raw, value = value, path_column(value)
     ok_kind = f"{kind(value)} = 'string'"
-    text = f"({value}->>'$')"
+    text = unquoted(value)
     cases = _missing(name, value, required)
     cases.append((f"{value} IS NOT NULL AND NOT {ok_kind}",
                    quote(f'"{name}" must be a string, got ') + f" || {shown(value)}"))
@@ -143,7 +151,7 @@ def read_string(name: str, value: str, *, required: bool = False, non_empty: boo
 def _number_text(value: str, text: bool) -> str:
     """The digits of a JSON number, or (text=True) of a string holding one."""
     if text:
-        return f"(CASE {kind(value)} WHEN 'number' THEN {value}::VARCHAR WHEN 'string' THEN trim({value}->>'$') END)"
+        return f"(CASE {kind(value)} WHEN 'number' THEN {value}::VARCHAR WHEN 'string' THEN trim({unquoted(value)}) END)"
     return f"(CASE WHEN {kind(value)} = 'number' THEN {value}::VARCHAR END)"
 
 
@@ -208,7 +216,7 @@ def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
     """An ISO 8601 date-time string as a TIMESTAMPTZ; one without an offset is UTC (what
     a database export of a UTC `timestamp` column and these APIs write)."""
     raw, value = value, path_column(value)
-    text = f"trim({value}->>'$')"
+    text = f"trim({unquoted(value)})"
     with_offset = f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)"
     as_utc = f"timezone('UTC', TRY_CAST({text} AS TIMESTAMP))"
     parsed = (

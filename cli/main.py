@@ -88,10 +88,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 def landing_days_present(settings: Settings) -> list[date]:
     if not settings.landing_dir.is_dir():
         return []
-    days = []
+    from ingest.sources import landing_days
+
+    days = landing_days(settings)  # of the source folders sources.toml declares
     for folder in settings.landing_dir.glob("dt=*"):
         try:
-            days.append(date.fromisoformat(folder.name[3:]))
+            days.add(date.fromisoformat(folder.name[3:]))
         except ValueError:
             continue
     return sorted(days)

@@ -110,11 +110,17 @@ def connect(
     *,
     read_only: bool = False,
     wait_seconds: float = 0.0,
+    config: dict | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting up to `wait_seconds` while another process writes it.
 
+    `config` adds DuckDB settings to the connection (readers use it to lock themselves
+    inside the warehouse file).
+
     On Spark (LLM_USAGE_ENGINE=spark) readers get the lake instead: an in-memory DuckDB
-    over its Parquet files (ingest/lake.py), with the same schema and table names.
+    over its Parquet files (ingest/lake.py), with the same schema and table names. It
+    must read those files, so `config`'s confinement does not apply there
+    (docs/scaling.md).
     """
     if settings.on_spark and read_only:
         from ingest import lake
@@ -141,6 +147,7 @@ def connect(
                 config={
                     "memory_limit": settings.duckdb_memory_limit,
                     "threads": settings.duckdb_threads,
+                    **(config or {}),
                 },
             )
             # Sessions render and truncate timestamps in UTC; reporting time zones are

@@ -77,7 +77,8 @@
 
 {#- The columns every usage fact has: its grain's dimensions and the measures. -#}
 {% macro usage_fact_columns() -%}
-    {{ return(['api_key_id', 'model', 'provider', 'billing_mode'] + usage_measures().keys() | list) }}
+    {{ return(['api_key_id', 'api_key_name', 'last_request_at', 'model', 'provider', 'billing_mode']
+              + usage_measures().keys() | list) }}
 {%- endmacro %}
 
 {#- Additive figures: the usage facts' sums and counts. -#}

@@ -83,15 +83,10 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def landing_days_present(settings: Settings) -> list[date]:
-    if not settings.landing_dir.is_dir():
-        return []
-    days = []
-    for folder in settings.landing_dir.glob("dt=*"):
-        try:
-            days.append(date.fromisoformat(folder.name[3:]))
-        except ValueError:
-            continue
-    return sorted(days)
+    from ingest.load import landing_days_on_disk
+
+    # Only dt=YYYY-MM-DD folders of real days; the loader reports the others.
+    return landing_days_on_disk(settings)[0]
 
 
 def materialize(settings: Settings, start: date, end: date) -> bool:

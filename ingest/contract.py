@@ -431,3 +431,24 @@ FROM checked
 
 def field_names() -> list[str]:
     return [f.name for f in fields()]
+
+
+@cache
+def repeated_field_pattern() -> str:
+    """An RE2 pattern that matches a line naming one contract field twice. RE2 has no
+    back-references, so it lists one alternative per field; it runs as one automaton
+    over the line."""
+    return "|".join(f'"{name}"\\s*:.*"{name}"\\s*:' for name in field_names())
+
+
+def last_value_wins(line: str) -> str:
+    """The line with each repeated key reduced to its last value, as Python's json,
+    JavaScript's JSON.parse and Go's encoding/json read it (DuckDB's JSON functions keep
+    the first). A line Python cannot read is returned unchanged for the rules to judge."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict):
+        return line
+    return json.dumps(record, ensure_ascii=False)

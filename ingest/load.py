@@ -379,6 +379,28 @@ def _describe_read_error(path: Path, error: Exception) -> str:
     return f"could not be read ({type(error).__name__}: {error})"
 
 
+def _last_value_wins(connection: duckdb.DuckDBPyConnection, lines: pa.Table) -> pa.Table:
+    """`lines` (registered as file_lines) with every line that repeats a contract field
+    rewritten so the last value counts, as common JSON readers do; DuckDB, which the
+    contract's SQL uses, would take the first. Such lines are rare, so they are found
+    with one pattern scan and rewritten in Python."""
+    repeated = [
+        row[0]
+        for row in connection.execute(
+            "SELECT line_number FROM file_lines WHERE regexp_matches(raw_line, ?)",
+            [contract.repeated_field_pattern()],
+        ).fetchall()
+    ]
+    if not repeated:
+        return lines
+    column = lines.column("raw_line").to_pylist()
+    for number in repeated:
+        column[number - 1] = contract.last_value_wins(column[number - 1])
+    return lines.set_column(
+        lines.schema.get_field_index("raw_line"), "raw_line", pa.array(column, pa.large_string())
+    )
+
+
 def file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
@@ -435,6 +457,8 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             else:
                 if cut:
                     file_report.error, file_report.cut_short = cut, True
+                connection.register("file_lines", lines)
+                lines = _last_value_wins(connection, lines)
                 connection.register("file_lines", lines)
                 connection.execute(f"INSERT INTO landing_checked {checked_sql}", [str(path)])
                 connection.unregister("file_lines")

@@ -7,7 +7,7 @@ every failure a user can cause into one sentence. Nothing here imports Dagster.
 from __future__ import annotations
 
 import sys
-from datetime import timezone
+from datetime import date, timezone
 
 import duckdb
 import pandas as pd
@@ -55,8 +55,35 @@ def models_behind_note(settings: Settings) -> str | None:
     )
 
 
+def held_days(settings: Settings) -> list[tuple[date, str]]:
+    """Landing days a data-quality check holds out of the facts and marts, with the
+    reason (raw.quality_holds: a systemic fault, or checks that could not run), oldest
+    first. Empty on a warehouse built before holds existed."""
+    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
+    try:
+        exists = connection.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE schema_name = 'raw' AND table_name = 'quality_holds'"
+        ).fetchone()[0]
+        if not exists:
+            return []
+        return connection.execute(
+            "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
 def note_models_behind(settings: Settings) -> None:
-    """Print `models_behind_note` on stderr, if there is one."""
+    """Print `models_behind_note` on stderr, if there is one, and name held days."""
     note = models_behind_note(settings)
     if note:
         print(note, file=sys.stderr)
+    held = held_days(settings)
+    if held:
+        print(
+            "Note: landing day(s) " + ", ".join(day.isoformat() for day, _ in held)
+            + " are held out of the facts and marts by a data-quality check "
+            "(raw.quality_holds says why).",
+            file=sys.stderr,
+        )

@@ -90,6 +90,9 @@ def raw_request_logs(context: AssetExecutionContext):
             context.log.warning(f"No landing folder for {key}: {report.landing_path}")
         for path in report.skipped_files:
             context.log.warning(f"Skipped {path}: {SKIPPED_REASON}")
+        for anomaly in report.anomalies:
+            if anomaly.path not in report.skipped_files:
+                context.log.warning(f"Not read: {anomaly.describe()}")
         # Each landing day's own counts go on that partition's materialization, also
         # when one run (a backfill) loads many days.
         context.add_asset_metadata(
@@ -117,4 +120,9 @@ def _partition_metadata(report: PartitionReport) -> dict:
             [{"path": f.path, "error": f.error} for f in report.unreadable_files]
         ),
         "skipped_files": MetadataValue.json(report.skipped_files),
+        # Links, folders and dt= names not read (raw.landing_anomalies), and how many.
+        "entries_not_read": len(report.anomalies),
+        "not_read": MetadataValue.json(
+            [{"path": a.path, "kind": a.kind, "reason": a.reason} for a in report.anomalies]
+        ),
     }

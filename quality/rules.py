@@ -730,13 +730,17 @@ def quarantine_and_hold(
             """,
             params,
         ).fetchall()
+        check_of = {rule.name: rule.check for rule in RAW_ROW_RULES}
         held = {}
         for day, failing_records, records, rules in shares:
             share = failing_records / records
             if share > thresholds.max_failing_record_share:
+                rule_names = sorted(set(rules.split(", ")))
+                checks = sorted({check_of[r] for r in rule_names})
                 held[day] = (
                     f"{failing_records:,} of {records:,} records ({share:.1%}) break blocking "
-                    f"rules ({rules}), more than max_failing_record_share "
+                    f"checks {', '.join(checks)} ({', '.join(rule_names)}), more than "
+                    "max_failing_record_share "
                     f"{thresholds.max_failing_record_share:.1%}: a systemic fault, so the "
                     "whole day is held"
                 )

@@ -80,6 +80,13 @@ def _build(scratch: Path) -> None:
         "run", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
         "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs"),
     ])
+    # dbt-duckdb keeps its DuckDB connection open in the process; close it, or the next
+    # load (another connection configuration) cannot open the file.
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
     assert result.success, result.exception
 
 
@@ -160,7 +167,7 @@ def _assert_warehouse_equals_landing(settings) -> None:
     max_examples=4, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(st.lists(steps, min_size=2, max_size=6))
+@given(sequence=st.lists(steps, min_size=2, max_size=6))
 def test_facts_and_marts_equal_the_landing_folders_after_any_sequence(sequence, monkeypatch):
     work = Path(tempfile.mkdtemp(prefix="delivery-property-"))
     try:

@@ -229,7 +229,7 @@ def test_item7_a_few_odd_records_are_quarantined_and_the_day_loads(data_dir, tmp
     assert by_name["first_token_null_share"].passed
     assert by_name["first_token_valid"].passed
 
-    run(data_dir, [DAY_1], tmp_path)
+    run(data_dir, [DAY_1], tmp_path, checks=True)  # load, check (as the job does), build
     in_facts = query(data_dir, "SELECT request_id FROM main_facts.fct_requests")["request_id"]
     assert len(in_facts) == 1603 - 4 and not in_facts.str.startswith("fast_").any()
     reconciled = query(data_dir, "SELECT * FROM main_audit.ingest_reconciliation")
@@ -372,3 +372,29 @@ def test_item11_duplicate_keys_last_one_wins_like_python_json(data_dir):
     row = got[got.request_id == "dup"].iloc[0]
     assert (row.output_tokens, row.model) == (expected["output_tokens"], expected["model"])
     assert row.created_at == pd.Timestamp(expected["created_at"])
+
+
+def test_reconciliation_counts_lines_apart_from_parsing_and_shows_a_loss(data_dir, tmp_path, monkeypatch):
+    """records_read used to be loaded + rejected, taken from the database, so a record
+    lost inside the loader could not show. Lines are now counted from the file's bytes:
+    a line the reader drops shows as records_lost_in_reading and reconciles = false."""
+    import ingest.load
+
+    write(data_dir, DAY_1, "a.jsonl", [record(f"r{n}", "2026-03-02T10:00:00Z") for n in range(5)]
+          + [{"not": "a record"}])
+    write(data_dir, DAY_2, "a.jsonl", [record("s1", "2026-03-03T10:00:00Z")])
+    real = ingest.load._lines_of_text_file
+
+    def drops_the_last_line(path):
+        lines, count, cut = real(path)
+        return (lines.slice(0, lines.num_rows - 1) if DAY_2.isoformat() in str(path) else lines), count, cut
+
+    monkeypatch.setattr(ingest.load, "_lines_of_text_file", drops_the_last_line)
+    run(data_dir, [DAY_1, DAY_2], tmp_path)
+    view = query(data_dir, "SELECT landing_date, lines_read, records_read, rows_loaded, rows_rejected, "
+                           "records_lost_in_reading, files_not_reconciled, reconciles "
+                           "FROM main_audit.ingest_reconciliation ORDER BY landing_date")
+    assert view[["lines_read", "rows_loaded", "rows_rejected"]].values.tolist() == [[6, 5, 1], [1, 0, 0]]
+    assert view["records_lost_in_reading"].tolist() == [0, 1]
+    assert view["files_not_reconciled"].tolist() == [0, 1]
+    assert view["reconciles"].tolist() == [True, False]

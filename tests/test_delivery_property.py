@@ -164,10 +164,10 @@ def _assert_warehouse_equals_landing(settings) -> None:
 
 @pytest.mark.filterwarnings("ignore")
 @hypothesis_settings(
-    max_examples=4, deadline=None, derandomize=True, database=None,
+    max_examples=3, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(sequence=st.lists(steps, min_size=2, max_size=6))
+@given(sequence=st.lists(steps, min_size=2, max_size=5))
 def test_facts_and_marts_equal_the_landing_folders_after_any_sequence(sequence, monkeypatch):
     work = Path(tempfile.mkdtemp(prefix="delivery-property-"))
     try:

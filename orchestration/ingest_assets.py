@@ -38,6 +38,7 @@ REQUEST_LOGS = AssetKey(["raw", "request_logs"])
 REJECTED = AssetKey(["raw", "request_logs_rejected"])
 INGESTED_FILES = AssetKey(["raw", "ingested_files"])
 PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
+REPLACED_DELIVERIES = AssetKey(["raw", "replaced_deliveries"])
 
 
 @multi_asset(
@@ -60,6 +61,16 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
         AssetSpec(
             INGESTED_FILES,
             description="Every file of the day that was read, with its hash and counts.",
+            kinds={"duckdb"},
+            freshness_policy=NIGHTLY_FRESHNESS,
+        ),
+        AssetSpec(
+            REPLACED_DELIVERIES,
+            description=(
+                "Deliveries a re-load took away or changed (a file removed, a record "
+                "withdrawn or corrected): the next build rebuilds the event days they were "
+                "on, then clears them."
+            ),
             kinds={"duckdb"},
             freshness_policy=NIGHTLY_FRESHNESS,
         ),
@@ -105,6 +116,7 @@ def raw_request_logs(context: AssetExecutionContext):
     )
     yield MaterializeResult(asset_key=REJECTED)
     yield MaterializeResult(asset_key=INGESTED_FILES)
+    yield MaterializeResult(asset_key=REPLACED_DELIVERIES)
     yield MaterializeResult(asset_key=PENDING_MODEL_BUILDS)
 
 

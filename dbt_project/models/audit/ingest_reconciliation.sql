@@ -10,7 +10,7 @@ with deliveries as (
         delivery.landing_date in (select landing_date from raw.quality_holds) as held,
         quarantined.line_number is not null as quarantined
     from {{ source('raw', 'request_logs') }} as delivery
-    left join {{ source('raw', 'quarantined_records') }} as quarantined
+    left join raw.quarantined_records as quarantined
         on quarantined.landing_date = delivery.landing_date
        and quarantined.source_file = delivery.source_file
        and quarantined.line_number = delivery.line_number

@@ -33,10 +33,11 @@ from {{ source('raw', 'request_logs') }} as delivery
 -- is not a dbt source because it is bookkeeping of the same Dagster run, not data anyone
 -- materializes.
 where landing_date not in (select landing_date from raw.quality_holds)
-  -- Single records a blocking rule rejected stay out; the rest of their day loads.
+  -- Single records a blocking rule rejected stay out; the rest of their day loads. Not
+  -- a dbt source either, for the same reason as raw.quality_holds.
   and not exists (
       select 1
-      from {{ source('raw', 'quarantined_records') }} as quarantined
+      from raw.quarantined_records as quarantined
       where quarantined.landing_date = delivery.landing_date
         and quarantined.source_file = delivery.source_file
         and quarantined.line_number = delivery.line_number

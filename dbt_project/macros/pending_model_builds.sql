@@ -15,9 +15,10 @@
                 | selectattr('status', 'equalto', 'success')
                 | map(attribute='node.unique_id') | list -%}
         {%- set missing = models | reject('in', rebuilt) | list -%}
-        {#- 'warn' is a warning-severity test that found rows: shown, never blocking. -#}
+        {#- 'warn' is a warning-severity test that found rows: shown, never blocking;
+            'no-op' is a node with nothing to run (an exposure, say). -#}
         {%- set failed = results
-                | rejectattr('status', 'in', ['success', 'pass', 'warn'])
+                | rejectattr('status', 'in', ['success', 'pass', 'warn', 'no-op'])
                 | map(attribute='node.unique_id') | list -%}
         {%- if missing | length == 0 and failed | length == 0 -%}
             {#- Relations from the graph: a hook cannot ref() a model. -#}

@@ -86,17 +86,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def landing_days_present(settings: Settings) -> list[date]:
-    if not settings.landing_dir.is_dir():
-        return []
+    from ingest.load import landing_days_on_disk
     from ingest.sources import landing_days
 
-    days = landing_days(settings)  # of the source folders sources.toml declares
-    for folder in settings.landing_dir.glob("dt=*"):
-        try:
-            days.add(date.fromisoformat(folder.name[3:]))
-        except ValueError:
-            continue
-    return sorted(days)
+    # Only dt=YYYY-MM-DD folders of real days (the loader reports the others), and the
+    # days of the source folders sources.toml declares.
+    return sorted(set(landing_days_on_disk(settings)[0]) | set(landing_days(settings)))
 
 
 def _day_has_files(settings: Settings, day: date) -> bool:

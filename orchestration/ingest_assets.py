@@ -38,6 +38,7 @@ REQUEST_LOGS = AssetKey(["raw", "request_logs"])
 REJECTED = AssetKey(["raw", "request_logs_rejected"])
 INGESTED_FILES = AssetKey(["raw", "ingested_files"])
 PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
+REPLACED_DELIVERIES = AssetKey(["raw", "replaced_deliveries"])
 
 
 @multi_asset(
@@ -60,6 +61,16 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
         AssetSpec(
             INGESTED_FILES,
             description="Every file of the day that was read, with its hash and counts.",
+            kinds={"duckdb"},
+            freshness_policy=NIGHTLY_FRESHNESS,
+        ),
+        AssetSpec(
+            REPLACED_DELIVERIES,
+            description=(
+                "Deliveries a re-load took away or changed (a file removed, a record "
+                "withdrawn or corrected): the next build rebuilds the event days they were "
+                "on, then clears them."
+            ),
             kinds={"duckdb"},
             freshness_policy=NIGHTLY_FRESHNESS,
         ),
@@ -90,6 +101,9 @@ def raw_request_logs(context: AssetExecutionContext):
             context.log.warning(f"No landing folder for {key}: {report.landing_path}")
         for path in report.skipped_files:
             context.log.warning(f"Skipped {path}: {SKIPPED_REASON}")
+        for anomaly in report.anomalies:
+            if anomaly.path not in report.skipped_files:
+                context.log.warning(f"Not read: {anomaly.describe()}")
         # Each landing day's own counts go on that partition's materialization, also
         # when one run (a backfill) loads many days.
         context.add_asset_metadata(
@@ -102,6 +116,7 @@ def raw_request_logs(context: AssetExecutionContext):
     )
     yield MaterializeResult(asset_key=REJECTED)
     yield MaterializeResult(asset_key=INGESTED_FILES)
+    yield MaterializeResult(asset_key=REPLACED_DELIVERIES)
     yield MaterializeResult(asset_key=PENDING_MODEL_BUILDS)
 
 
@@ -117,4 +132,9 @@ def _partition_metadata(report: PartitionReport) -> dict:
             [{"path": f.path, "error": f.error} for f in report.unreadable_files]
         ),
         "skipped_files": MetadataValue.json(report.skipped_files),
+        # Links, folders and dt= names not read (raw.landing_anomalies), and how many.
+        "entries_not_read": len(report.anomalies),
+        "not_read": MetadataValue.json(
+            [{"path": a.path, "kind": a.kind, "reason": a.reason} for a in report.anomalies]
+        ),
     }

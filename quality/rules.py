@@ -54,6 +54,10 @@ class Thresholds:
     min_requests: int = 20
     # Share of streamed successful requests that lack first_token_ms.
     max_first_token_null_share: float = 0.05
+    # Share of a landing day's records that may break blocking record-level rules before
+    # the whole day is held (a systemic fault: a gateway writing every latency in
+    # seconds). Below it, the failing records are quarantined and the rest loads.
+    max_failing_record_share: float = 0.01
     # A model's mean latency may be at most this multiple of its trailing mean.
     max_latency_ratio_to_trailing: float = 2.0
     # How many earlier landing days make up "the trailing days".
@@ -204,13 +208,9 @@ _LATENCY_RULES = [
             max_value=lambda t: t.max_latency_ms, strict_max=True,
         ),
     ),
-    RowRule(
-        "first_token_valid", "first_token_present_when_streamed",
-        "first_token_ms is present for streamed successful requests",
-        ("first_token_ms", "stream", "status"),
-        "first_token_ms is null", _not_null("first_token_ms"),
-        scope="stream and status = 'success'",
-    ),
+    # No rule on a missing first_token_ms: such a record is otherwise sound (its tokens,
+    # cost and latency count), so quarantining it, or holding its day, would hide real
+    # usage; the warning check first_token_null_share watches how many lack it.
     RowRule(
         "first_token_valid", "first_token_le_latency",
         "first_token_ms <= latency_ms (the first token comes before the last byte)",
@@ -273,8 +273,7 @@ RAW_CHECKS = [
     CheckSpec("output_tokens_plausible", ERROR,
               "No request reports more output tokens than one request can produce."),
     CheckSpec("latency_valid", ERROR, "latency_ms is positive and below the ceiling."),
-    CheckSpec("first_token_valid", ERROR,
-              "Streamed successes have first_token_ms, and it is <= latency_ms."),
+    CheckSpec("first_token_valid", ERROR, "first_token_ms is <= latency_ms."),
     CheckSpec("throughput_plausible", ERROR, "Derived output throughput is below the ceiling."),
     CheckSpec("request_keys_valid", ERROR,
               "request_id is present (and, on the fact, unique)."),
@@ -670,28 +669,125 @@ def check_raw(
     return sorted(outcomes, key=lambda o: order.index(o.name))
 
 
-def record_holds(
-    connection: duckdb.DuckDBPyConnection, first: date, last: date, outcomes: list[CheckOutcome]
-) -> list[str]:
-    """Hold landing days [first, last] out of staging if an error check failed, else release them.
-
-    The checks judge the window as a whole, and a failed blocking check stops the whole
-    run, so every day of the window is held until a run over it passes.
-    """
-    failed = [o.name for o in outcomes if o.severity == ERROR and not o.passed]
-    connection.execute("BEGIN TRANSACTION")
+def _hold_every_day(connection: duckdb.DuckDBPyConnection, first: date, last: date, why: str) -> None:
     connection.execute(
-        "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]
+        "INSERT INTO raw.quality_holds SELECT CAST(day AS DATE), ?, now() "
+        "FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, "
+        "INTERVAL 1 DAY) AS days(day)",
+        [why, first, last],
     )
-    if failed:
+
+
+def quarantine_and_hold(
+    connection: duckdb.DuckDBPyConnection, first: date, last: date, thresholds: Thresholds
+) -> dict[date, str]:
+    """Quarantine the records of landing days [first, last] that break a blocking
+    record-level rule (raw.quarantined_records, the rules as the reason), and hold a day
+    (raw.quality_holds) only when the share of its records that fail passes
+    `max_failing_record_share`. Returns the held days with the reason.
+
+    Every blocking rule is a record-level rule (the aggregate checks are warnings), so a
+    record that fails belongs to the quarantine, and the rest of its day loads.
+    """
+    source, params = raw_relation(first, last)
+    failing = " union all ".join(
+        f"select landing_date, source_file, line_number, request_id, '{rule.check}' as check_name, "
+        f"'{rule.name}' as rule from {source} "
+        f"where ({rule.scope}) and ({_format(rule.violation, thresholds)})"
+        for rule in RAW_ROW_RULES
+        if next(c for c in RAW_CHECKS if c.name == rule.check).severity == ERROR
+    )
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        for table in ("raw.quarantined_records", "raw.quality_holds"):
+            connection.execute(
+                f"DELETE FROM {table} WHERE landing_date BETWEEN $first AND $last", params
+            )
         connection.execute(
-            "INSERT INTO raw.quality_holds SELECT CAST(day AS DATE), ?, now() "
-            "FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, "
-            "INTERVAL 1 DAY) AS days(day)",
-            [", ".join(failed), first, last],
+            f"""
+            INSERT INTO raw.quarantined_records
+            SELECT landing_date, source_file, line_number, request_id,
+                   'failed ' || string_agg(DISTINCT rule, ', ' ORDER BY rule), now()
+            FROM ({failing})
+            GROUP BY ALL
+            """,
+            params,
         )
-    connection.execute("COMMIT")
-    return failed
+        shares = connection.execute(
+            """
+            WITH days AS (
+                SELECT landing_date, count(*) AS records FROM raw.request_logs
+                WHERE landing_date BETWEEN $first AND $last GROUP BY ALL
+            ),
+            failed AS (
+                SELECT landing_date, count(*) AS failing,
+                       string_agg(DISTINCT replace(reason, 'failed ', ''), ', ') AS rules
+                FROM raw.quarantined_records
+                WHERE landing_date BETWEEN $first AND $last GROUP BY ALL
+            )
+            SELECT landing_date, failing, records, rules
+            FROM failed JOIN days USING (landing_date) ORDER BY landing_date
+            """,
+            params,
+        ).fetchall()
+        check_of = {rule.name: rule.check for rule in RAW_ROW_RULES}
+        held = {}
+        for day, failing_records, records, rules in shares:
+            share = failing_records / records
+            if share > thresholds.max_failing_record_share:
+                rule_names = sorted(set(rules.split(", ")))
+                checks = sorted({check_of[r] for r in rule_names})
+                held[day] = (
+                    f"{failing_records:,} of {records:,} records ({share:.1%}) break blocking "
+                    f"checks {', '.join(checks)} ({', '.join(rule_names)}), more than "
+                    "max_failing_record_share "
+                    f"{thresholds.max_failing_record_share:.1%}: a systemic fault, so the "
+                    "whole day is held"
+                )
+                connection.execute(
+                    "INSERT INTO raw.quality_holds VALUES (?, ?, now())", [day, held[day]]
+                )
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    return held
+
+
+class ChecksCrashed(RuntimeError):
+    """The checks of a window could not run; its landing days are held."""
+
+
+def check_raw_and_hold(
+    connection: duckdb.DuckDBPyConnection, first: date, last: date, thresholds: Thresholds
+) -> tuple[list[CheckOutcome], dict[date, str]]:
+    """Run every raw check on landing days [first, last], quarantine the records that
+    fail, hold the days with a systemic fault; returns the outcomes and the held days.
+
+    A check that cannot run (a crash, not a verdict) holds every day of the window, as a
+    failed blocking check would: otherwise a later build of another day, rebuilding an
+    event day those records touch, would carry unchecked records into the facts. The
+    error is raised again (ChecksCrashed) after the hold is committed.
+    """
+    try:
+        outcomes = check_raw(connection, first, last, thresholds)
+        held = quarantine_and_hold(connection, first, last, thresholds)
+    except Exception as error:
+        reason = f"the checks could not run ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''})"
+        try:
+            connection.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # no transaction was open
+        connection.execute("BEGIN TRANSACTION")
+        connection.execute(
+            "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]
+        )
+        _hold_every_day(connection, first, last, reason)
+        connection.execute("COMMIT")
+        raise ChecksCrashed(
+            f"Landing days {first} .. {last} are held: {reason}. Fix the cause and run them again."
+        ) from error
+    return outcomes, held
 
 
 def check_fact(

@@ -127,7 +127,6 @@ TAMPERING = {
     "latency_ms_in_range": "latency_ms = 0, first_token_ms = 0",
     "reasoning_le_output": "reasoning_tokens = output_tokens + 7",
     "cache_write_tokens_non_negative": "cache_write_tokens = -5",
-    "first_token_present_when_streamed": "first_token_ms = NULL",
     "throughput_below_ceiling":
         "output_tokens = 60000, reasoning_tokens = 0, latency_ms = 2000, first_token_ms = 1000",
     "created_at_in_landing_window": "created_at = created_at + INTERVAL 3 DAY",

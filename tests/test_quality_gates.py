@@ -51,8 +51,12 @@ def _latest_checks(asset_key, names):
 def bad_day(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         # The burst hour of a small sample day has a few dozen requests; judge it.
+        # Threshold 0: every failing record makes its day a systemic fault, so the few
+        # injected faults hold the whole day (tests/test_reliability.py covers the
+        # quarantine below the threshold).
         settings = use_data_dir(
-            monkeypatch, tmp_path_factory.mktemp("gates") / "data", LLM_USAGE_DQ_MIN_REQUESTS="10"
+            monkeypatch, tmp_path_factory.mktemp("gates") / "data", LLM_USAGE_DQ_MIN_REQUESTS="10",
+            LLM_USAGE_DQ_MAX_FAILING_RECORD_SHARE="0",
         )
         generate_logs(settings.landing_dir, START, CLEAN_DAYS, REQUESTS_PER_DAY, seed=SEED)
         assert materialize(settings, START, BAD_DAY - timedelta(days=1))

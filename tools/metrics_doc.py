@@ -42,8 +42,8 @@ How every mart reads:
   and has one row per value; the other two filters still take `'*'`.
 - **Periods** are days, ISO weeks (Monday start) and calendar months in the reporting
   time zone, `LLM_USAGE_REPORTING_TIMEZONE` (an IANA name, default `UTC`; DST is
-  handled). `period_start` is the period's first local day. After changing the zone,
-  rebuild history: `cd dbt_project && dbt build --full-refresh`.
+  handled). `period_start` is the period's first local day. After a change of zone, the
+  next run rebuilds history by itself (the warehouse records the zone it was built with).
 - **Scope.** Pay-as-you-go requests only; subscription requests stay in
   `main_facts.fct_requests` (with `billing_mode`) and appear in no mart.
 - **Exact, never rolled up.** Means, percentiles, shares and picks are computed for

@@ -1,0 +1,126 @@
+"""The folder layout of the README holds: no import cycle, and no package imports a higher layer.
+
+Layers, lowest first (README, "Folders"): config < ingest, sample_data < quality, readers
+< orchestration, tools < cli. A package may import its own modules and any package of a
+lower layer; `readers` (read-only access for people) imports nothing from Dagster or the
+orchestration. Every import counts, including those inside functions, as a lazy import is
+still a dependency. The test parses the sources and imports nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+
+LAYERS = {
+    "config": 0,
+    "ingest": 1,
+    "sample_data": 1,
+    "quality": 2,
+    "readers": 2,
+    "orchestration": 3,
+    "tools": 3,
+    "cli": 4,
+}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def _imports() -> dict[str, set[str]]:
+    """Every project module and the project modules (or packages) it imports."""
+    graph: dict[str, set[str]] = {}
+    for package in LAYERS:
+        for path in sorted((REPO / package).rglob("*.py")):
+            module = _module_name(path)
+            targets: set[str] = set()
+            for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+                else:
+                    continue
+                targets.update(names)
+            graph[module] = targets
+    return graph
+
+
+def _project_targets(graph: dict[str, set[str]], module: str) -> set[str]:
+    """The imported names that are project modules (longest module prefix of each name)."""
+    found = set()
+    for name in graph[module]:
+        parts = name.split(".")
+        for end in range(len(parts), 0, -1):
+            candidate = ".".join(parts[:end])
+            if candidate in graph:
+                if candidate != module:
+                    found.add(candidate)
+                break
+    return found
+
+
+def test_the_packages_of_the_readme_exist():
+    graph = _imports()
+    assert {module.split(".")[0] for module in graph} == set(LAYERS)
+    readme = (REPO / "README.md").read_text()
+    for package in LAYERS:
+        assert f"| `{package}/` |" in readme, f"README's folder map misses {package}/"
+
+
+def test_no_import_goes_to_a_higher_layer_or_across_one():
+    graph = _imports()
+    wrong = []
+    for module in graph:
+        source = module.split(".")[0]
+        for target in _project_targets(graph, module):
+            target_package = target.split(".")[0]
+            if target_package == source:
+                continue
+            if LAYERS[target_package] >= LAYERS[source]:
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, "imports against the layering:\n" + "\n".join(sorted(wrong))
+
+
+def test_readers_import_nothing_from_dagster():
+    graph = _imports()
+    wrong = [
+        f"{module} imports {name}"
+        for module, names in graph.items()
+        if module.split(".")[0] == "readers"
+        for name in names
+        if name.split(".")[0] in {"dagster", "dagster_dbt", "dagster_webserver", "orchestration"}
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_no_import_cycle():
+    graph = _imports()
+    edges = {module: _project_targets(graph, module) for module in graph}
+    # A package's __init__ is imported with any of its modules; a module importing its own
+    # package's __init__ is no cycle of concern.
+    for module, targets in edges.items():
+        edges[module] = {t for t in targets if not module.startswith(t + ".")}
+    visiting, done, cycles = set(), set(), []
+
+    def visit(module: str, path: list[str]) -> None:
+        if module in done:
+            return
+        if module in visiting:
+            cycles.append(path[path.index(module):] + [module])
+            return
+        visiting.add(module)
+        for target in sorted(edges[module]):
+            visit(target, path + [target])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in sorted(edges):
+        visit(module, [module])
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)

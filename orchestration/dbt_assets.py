@@ -104,12 +104,34 @@ def _lost_the_lock(invocation, error: Exception) -> bool:
     return ran_nothing and "Could not set lock on file" in str(error)
 
 
+# The run-control models: which landing days a build catches up with, and which event
+# days it rebuilds. They steer the build but are no business data, so the asset graph
+# shows them in a group of their own, apart from the lineage raw -> staging -> facts ->
+# marts -> audit (docs/decisions/0001-model-build-queue.md).
+BOOKKEEPING_GROUP = "bookkeeping"
+BOOKKEEPING_MODELS = frozenset({"int_landing_days_in_build", "int_event_dates_touched_by_run"})
+
+
+def dbt_group(node: dict) -> str:
+    """A model's asset group: its folder under models/ (staging, facts, marts, audit)."""
+    if node.get("name") in BOOKKEEPING_MODELS:
+        return BOOKKEEPING_GROUP
+    fqn = node.get("fqn") or []
+    # fqn is [project, folder, ..., model]; a model at the top of models/ has no folder.
+    return fqn[1] if len(fqn) > 2 else "default"
+
+
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """dbt models are rebuilt by the nightly run, so they go stale when it is missed."""
+    """dbt models are grouped by their folder, and go stale when the nightly run is missed."""
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
-        return spec.replace_attributes(freshness_policy=NIGHTLY_FRESHNESS)
+        node = (manifest.get("nodes") or {}).get(unique_id)
+        if node is None or node.get("resource_type") != "model":
+            return spec
+        return spec.replace_attributes(
+            freshness_policy=NIGHTLY_FRESHNESS, group_name=dbt_group(node)
+        )
 
 
 # Data tests that read all of history run in the weekly audit (orchestration/audit.py).

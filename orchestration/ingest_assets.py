@@ -8,12 +8,13 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     multi_asset,
 )
 
-from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
+from ingest.load import SKIPPED_REASON, PartitionReport, landing_path, load_partition
 from config.settings import Settings
 from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
@@ -39,11 +40,16 @@ REJECTED = AssetKey(["raw", "request_logs_rejected"])
 INGESTED_FILES = AssetKey(["raw", "ingested_files"])
 PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
 
+RAW_GROUP = "raw"
+# Run control, not business data: the same group as the dbt models that read the queue.
+BOOKKEEPING_GROUP = "bookkeeping"
+
 
 @multi_asset(
     specs=[
         AssetSpec(
             REQUEST_LOGS,
+            group_name=RAW_GROUP,
             description=(
                 "Valid gateway request records of one landing day (landing/dt=YYYY-MM-DD), "
                 "one row per delivery. Re-running a day replaces it."
@@ -53,18 +59,21 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
         ),
         AssetSpec(
             REJECTED,
+            group_name=RAW_GROUP,
             description="Lines of the day that broke the log contract, with the reason.",
             kinds={"duckdb"},
             freshness_policy=NIGHTLY_FRESHNESS,
         ),
         AssetSpec(
             INGESTED_FILES,
+            group_name=RAW_GROUP,
             description="Every file of the day that was read, with its hash and counts.",
             kinds={"duckdb"},
             freshness_policy=NIGHTLY_FRESHNESS,
         ),
         AssetSpec(
             PENDING_MODEL_BUILDS,
+            group_name=BOOKKEEPING_GROUP,
             description=(
                 "Landing days the facts and marts have not caught up with yet: the load "
                 "queues its day, and a dbt build that rebuilt every model removes it."
@@ -74,7 +83,6 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
         ),
     ],
     name="raw_request_logs",
-    group_name="raw",
     partitions_def=landing_days,
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
@@ -82,12 +90,11 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
 def raw_request_logs(context: AssetExecutionContext):
     """One `load_partition` per landing day writes the raw tables in one transaction."""
     settings = Settings.from_env()
+    _require_landing_folders(settings, context.partition_keys)
     reports = []
     for key in context.partition_keys:
         report = load_partition(settings, date.fromisoformat(key))
         context.log.info(report.summary())
-        if report.missing:
-            context.log.warning(f"No landing folder for {key}: {report.landing_path}")
         for path in report.skipped_files:
             context.log.warning(f"Skipped {path}: {SKIPPED_REASON}")
         # Each landing day's own counts go on that partition's materialization, also
@@ -103,6 +110,29 @@ def raw_request_logs(context: AssetExecutionContext):
     yield MaterializeResult(asset_key=REJECTED)
     yield MaterializeResult(asset_key=INGESTED_FILES)
     yield MaterializeResult(asset_key=PENDING_MODEL_BUILDS)
+
+
+def _require_landing_folders(settings: Settings, partition_keys: list[str]) -> None:
+    """Fail the step, before anything is loaded, when a landing day of the run has no folder.
+
+    A materialized partition says "this day's files are in the warehouse"; a day whose
+    files never arrived must not say so. One run materializes all of its partitions or
+    none (the backfill policy is one run for a range), so the step fails as a whole and
+    leaves every partition of the run as it was. An empty folder is a deliberate day of
+    no records (it clears an earlier load of the day) and is loaded as such.
+    """
+    absent = [key for key in partition_keys if not landing_path(settings, date.fromisoformat(key)).is_dir()]
+    if absent:
+        shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+        raise Failure(
+            description=(
+                f"No landing folder for {shown} under {settings.landing_dir}: nothing was "
+                "loaded. Materialize only landing days that have files "
+                "(`llm-usage materialize` picks them by default)."
+            ),
+            metadata={"days_without_landing_folder": MetadataValue.json(absent)},
+            allow_retries=False,
+        )
 
 
 def _partition_metadata(report: PartitionReport) -> dict:

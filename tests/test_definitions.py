@@ -35,6 +35,29 @@ def test_definitions_load_with_the_expected_graph(data_dir):
         assert graph.get(AssetKey.from_user_string(key)).pools == {"warehouse"}
 
 
+def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    # The README's layers, and the run-control tables in a group of their own.
+    assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping"}
+    assert groups["bookkeeping"] == {
+        "raw/pending_model_builds",
+        "intermediate/int_landing_days_in_build",
+        "intermediate/int_event_dates_touched_by_run",
+    }
+    assert groups["raw"] == {"raw/request_logs", "raw/request_logs_rejected", "raw/ingested_files"}
+    for group in ("staging", "facts", "marts", "audit"):
+        assert all(key.startswith(f"{group}/") for key in groups[group]), groups[group]
+    assert len(groups["marts"]) == 11
+    # The intermediate folder holds run control only: none of it among business assets.
+    business = set().union(*(groups[g] for g in ("raw", "staging", "facts", "marts", "audit")))
+    assert not any(key.startswith("intermediate/") for key in business)
+
+
 def test_workspace_validates_with_the_dagster_cli(data_dir):
     from orchestration.instance import prepare_dagster_home
 

@@ -231,6 +231,7 @@ def test_derived_columns_match_the_metric_catalogue():
         }
     )
     with duckdb.connect() as connection:
+        connection.register("frame", frame)
         values = connection.execute(
             f"select {DERIVED_SQL['throughput_tps']} from frame"
         ).fetchall()

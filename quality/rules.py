@@ -23,6 +23,7 @@ import os
 import threading
 from dataclasses import dataclass, field, fields
 from datetime import date
+from pathlib import Path
 from typing import Any, Callable
 
 import duckdb
@@ -141,14 +142,27 @@ TOKEN_COLUMNS = (
     "reasoning_tokens",
 )
 
+# Throughput is a metric, so dbt defines it (dbt_project/macros/derived_fields.sql, used
+# by fct_requests). The raw checks run before dbt, on records no model has read yet, so
+# they render the same macros with plain Jinja rather than restate the formula.
+DERIVED_FIELDS_MACROS = (
+    Path(__file__).resolve().parent.parent / "dbt_project" / "macros" / "derived_fields.sql"
+)
+
+
+def _dbt_derived_field(macro: str, **columns: str) -> str:
+    import jinja2
+
+    module = jinja2.Environment().from_string(DERIVED_FIELDS_MACROS.read_text()).module
+    return " ".join(str(getattr(module, macro)(**columns)).split())
+
+
 # Derived columns both relations expose (see `raw_relation` / `fact_relation`).
-_GENERATION_MS = "(latency_ms - coalesce(first_token_ms, 0))"
 DERIVED_SQL = {
     "cache_read_plus_write": "coalesce(cached_input_tokens, 0) + coalesce(cache_write_tokens, 0)",
     "input_plus_output": "input_tokens + output_tokens",
-    "throughput_tps": (
-        f"case when status = 'success' and output_tokens > 0 and {_GENERATION_MS} > 0 "
-        f"then output_tokens / ({_GENERATION_MS} / 1000.0) end"
+    "throughput_tps": _dbt_derived_field(
+        "throughput_tps", generation_ms=f"({_dbt_derived_field('generation_ms')})"
     ),
     # Hours from the start of the landing day (UTC) to created_at.
     "hours_from_landing_day": (

@@ -124,3 +124,68 @@ def test_no_import_cycle():
     for module in sorted(edges):
         visit(module, [module])
     assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def _declared() -> tuple[set[str], set[str]]:
+    import re
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+
+    def names(specs):
+        return {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+
+    return names(project["dependencies"]), names(project["optional-dependencies"]["dev"])
+
+
+def _third_party_imports(folders: list[str]) -> dict[str, set[str]]:
+    import sys
+
+    local = set(LAYERS) | {p.stem for p in (REPO / "tests").glob("*.py")} | {"benchmarks"}
+    found: dict[str, set[str]] = {}
+    for folder in folders:
+        for path in (REPO / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    tops = [alias.name.split(".")[0] for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    tops = [node.module.split(".")[0]]
+                else:
+                    continue
+                for top in tops:
+                    if top not in local and top not in sys.stdlib_module_names:
+                        found.setdefault(top, set()).add(str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_imported_package_is_declared():
+    from importlib.metadata import packages_distributions
+
+    runtime, dev = _declared()
+    distributions = packages_distributions()
+
+    def undeclared(imports: dict[str, set[str]], allowed: set[str]) -> list[str]:
+        missing = []
+        for top, files in sorted(imports.items()):
+            dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+            if not dists & allowed:
+                missing.append(f"{top} ({', '.join(sorted(dists))}) in {sorted(files)[0]}")
+        return missing
+
+    assert not undeclared(_third_party_imports(list(LAYERS)), runtime), "runtime imports"
+    assert not undeclared(_third_party_imports(["tests", "benchmarks"]), runtime | dev), "dev imports"
+
+
+def test_no_runtime_dependency_is_used_only_by_tests():
+    runtime, _ = _declared()
+    from importlib.metadata import packages_distributions
+
+    distributions = packages_distributions()
+    used = {
+        d.lower().replace("_", "-")
+        for top in _third_party_imports(list(LAYERS))
+        for d in distributions.get(top, [top])
+    }
+    # Installed for what they run, not imported: the UI server and dbt's DuckDB adapter.
+    run_not_imported = {"dagster-webserver", "dbt-core", "dbt-duckdb"}
+    assert runtime - used - run_not_imported == set()

@@ -221,7 +221,7 @@ def test_a_bad_threshold_names_the_variable(value):
 
 
 def test_derived_columns_match_the_metric_catalogue():
-    """throughput as METRICS.md defines it, computed by DuckDB on a tiny example."""
+    """throughput as dbt defines it (macros/derived_fields.sql), computed by DuckDB on a tiny example."""
     frame = pd.DataFrame(
         {
             "status": ["success", "success", "error", "success"],

@@ -14,12 +14,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
+from readers.panels import MARTS_YAML, TABS, load_mart_models
 
 REPO = Path(__file__).resolve().parent.parent
-MARTS_YAML = REPO / "dbt_project" / "models" / "marts" / "_marts__models.yml"
 METRICS_DOC = REPO / "docs" / "metrics.md"
-TABS = ("Usage", "Provider", "Performance")
 FILTERS = ("api_key_id", "model", "provider")
 EXAMPLE_MONTH = "2026-01-01"
 
@@ -66,7 +64,8 @@ The same figures in a terminal: `llm-usage report --period week --model openai/g
 
 
 def load_marts(path: Path = MARTS_YAML) -> list[dict]:
-    return yaml.safe_load(path.read_text())["models"]
+    """The marts' YAML, read by the same loader as the report's and dashboard's panels."""
+    return load_mart_models(path)
 
 
 def _meta(node: dict) -> dict:

@@ -2,7 +2,7 @@
 
 `generate_logs` writes one folder per landing day, ``out_dir/dt=YYYY-MM-DD/part-NNNNN.<ext>``,
 holding one JSON object per line (``jsonl`` / ``jsonl.gz``) or the same columns as Parquet.
-What a record means is defined in ``shared/design/METRICS.md``; the columns are
+What a record means is defined in ``docs/metrics.md``; the columns are
 ``RECORD_SCHEMA`` and the rules between fields are listed in `_simulate_day`. Every valid
 record passes the loader's contract (``ingest/schema/request_log.schema.json``); every
 malformed line fails it.

@@ -1,4 +1,4 @@
--- Grain: one row per landing day. METRICS.md invariant 4, "nothing is lost", as a
+-- Grain: one row per landing day. docs/metrics.md invariant 4, "nothing is lost", as a
 -- table a user can query: every line read was loaded or rejected, and every loaded
 -- record is either its request's kept delivery in fct_requests or a dropped duplicate.
 -- A view, so it always describes the warehouse as it is now.

@@ -189,3 +189,21 @@ def test_no_runtime_dependency_is_used_only_by_tests():
     # Installed for what they run, not imported: the UI server and dbt's DuckDB adapter.
     run_not_imported = {"dagster-webserver", "dbt-core", "dbt-duckdb"}
     assert runtime - used - run_not_imported == set()
+
+
+def test_the_project_cites_only_its_own_metric_reference():
+    # The metric definitions and invariants are docs/metrics.md's; no file points at a
+    # design note outside the repository.
+    import subprocess
+
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split()
+    citing = [
+        name
+        for name in files
+        if name.endswith((".py", ".sql", ".yml", ".md"))
+        and name != "tests/test_layout.py"
+        and "METRICS.md" in (REPO / name).read_text(errors="ignore")
+    ]
+    assert citing == [], citing

@@ -35,8 +35,8 @@ from quality.rules import (
     Thresholds,
     check_fact,
     check_raw,
-    record_holds,
 )
+from quality.holds import record_holds
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.ingest_assets import WAREHOUSE_POOL

@@ -684,30 +684,6 @@ def check_raw(
     return sorted(outcomes, key=lambda o: order.index(o.name))
 
 
-def record_holds(
-    connection: duckdb.DuckDBPyConnection, first: date, last: date, outcomes: list[CheckOutcome]
-) -> list[str]:
-    """Hold landing days [first, last] out of staging if an error check failed, else release them.
-
-    The checks judge the window as a whole, and a failed blocking check stops the whole
-    run, so every day of the window is held until a run over it passes.
-    """
-    failed = [o.name for o in outcomes if o.severity == ERROR and not o.passed]
-    connection.execute("BEGIN TRANSACTION")
-    connection.execute(
-        "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]
-    )
-    if failed:
-        connection.execute(
-            "INSERT INTO raw.quality_holds SELECT CAST(day AS DATE), ?, now() "
-            "FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, "
-            "INTERVAL 1 DAY) AS days(day)",
-            [", ".join(failed), first, last],
-        )
-    connection.execute("COMMIT")
-    return failed
-
-
 def check_fact(
     connection: duckdb.DuckDBPyConnection, first: date, last: date, thresholds: Thresholds
 ) -> list[CheckOutcome]:

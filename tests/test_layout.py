@@ -207,3 +207,13 @@ def test_the_project_cites_only_its_own_metric_reference():
         and "METRICS.md" in (REPO / name).read_text(errors="ignore")
     ]
     assert citing == [], citing
+
+
+def test_the_time_zone_check_lives_in_the_settings_only():
+    checking = sorted(
+        str(path.relative_to(REPO))
+        for package in LAYERS
+        for path in (REPO / package).rglob("*.py")
+        if "ZoneInfoNotFoundError" in path.read_text()
+    )
+    assert checking == ["config/settings.py"]

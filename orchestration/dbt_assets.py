@@ -84,8 +84,13 @@ DBT_LOCK_WAIT_SECONDS = 120
 
 
 def wait_for_write_lock(seconds: float) -> None:
-    """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise."""
-    connect(Settings.from_env(), wait_seconds=seconds).close()
+    """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise.
+
+    Also exports the resolved settings, for dbt's profiles.yml, as dbt runs next.
+    """
+    settings = Settings.from_env()
+    settings.export()
+    connect(settings, wait_seconds=seconds).close()
 
 
 def _queue_for_build(settings: Settings, landing_dates: list, deadline: float) -> None:
@@ -151,6 +156,9 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
     landing_dates = landing_days_in_window(window.start, window.end)
     settings = Settings.from_env()
+    # dbt's profiles.yml reads the warehouse path from the environment; resolving the
+    # defaults here makes the Dagster UI, the CLI and dbt agree on one file.
+    settings.export()
     # The pool keeps other writers out, but a reader (`llm-usage sql`, the late-file
     # sensor) may hold the file for a moment, and dbt-duckdb fails at once when it cannot
     # take the write lock. Wait for the lock, and start dbt again if a reader slipped in

@@ -84,3 +84,15 @@ def test_partition_window_becomes_its_landing_days():
         datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)
     )
     assert days == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+
+
+def test_importing_the_definitions_writes_no_environment(data_dir, monkeypatch):
+    import importlib
+    import os
+
+    import orchestration.definitions
+
+    monkeypatch.delenv("LLM_USAGE_WAREHOUSE", raising=False)
+    before = dict(os.environ)
+    importlib.reload(orchestration.definitions)
+    assert dict(os.environ) == before

@@ -14,7 +14,7 @@ from dagster import (
     multi_asset,
 )
 
-from ingest.load import SKIPPED_REASON, PartitionReport, landing_path, load_partition
+from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from config.settings import Settings
 from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
@@ -90,7 +90,6 @@ BOOKKEEPING_GROUP = "bookkeeping"
 def raw_request_logs(context: AssetExecutionContext):
     """One `load_partition` per landing day writes the raw tables in one transaction."""
     settings = Settings.from_env()
-    _require_landing_folders(settings, context.partition_keys)
     reports = []
     for key in context.partition_keys:
         report = load_partition(settings, date.fromisoformat(key))
@@ -103,6 +102,7 @@ def raw_request_logs(context: AssetExecutionContext):
             _partition_metadata(report), asset_key=REQUEST_LOGS, partition_key=key
         )
         reports.append(report)
+    _fail_on_missing_landing_folders(settings, reports)
     yield MaterializeResult(
         asset_key=REQUEST_LOGS,
         metadata={"run_landing_days": MetadataValue.md(_report_table(reports))},
@@ -112,27 +112,33 @@ def raw_request_logs(context: AssetExecutionContext):
     yield MaterializeResult(asset_key=PENDING_MODEL_BUILDS)
 
 
-def _require_landing_folders(settings: Settings, partition_keys: list[str]) -> None:
-    """Fail the step, before anything is loaded, when a landing day of the run has no folder.
+def _fail_on_missing_landing_folders(settings: Settings, reports: list[PartitionReport]) -> None:
+    """Fail the step when a landing day of the run has no folder, so that no partition
+    of the run shows as materialized.
 
     A materialized partition says "this day's files are in the warehouse"; a day whose
     files never arrived must not say so. One run materializes all of its partitions or
-    none (the backfill policy is one run for a range), so the step fails as a whole and
-    leaves every partition of the run as it was. An empty folder is a deliberate day of
-    no records (it clears an earlier load of the day) and is loaded as such.
+    none (the backfill policy makes a range one run), so the step fails as a whole, after
+    loading: `load_partition` of a day without folder clears what an earlier load left
+    (the folder was removed) and records the day as attempted, so that files arriving
+    later are picked up by late_landing_files_sensor; the days with files are loaded and
+    queued for the next build. An empty folder is a deliberate day of no records and is
+    materialized as such.
     """
-    absent = [key for key in partition_keys if not landing_path(settings, date.fromisoformat(key)).is_dir()]
-    if absent:
-        shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
-        raise Failure(
-            description=(
-                f"No landing folder for {shown} under {settings.landing_dir}: nothing was "
-                "loaded. Materialize only landing days that have files "
-                "(`llm-usage materialize` picks them by default)."
-            ),
-            metadata={"days_without_landing_folder": MetadataValue.json(absent)},
-            allow_retries=False,
-        )
+    absent = [r.landing_date.isoformat() for r in reports if r.missing]
+    if not absent:
+        return
+    shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    raise Failure(
+        description=(
+            f"No landing folder for {shown} under {settings.landing_dir}: no partition of "
+            "this run is marked materialized. Materialize only landing days that have files "
+            "(`llm-usage materialize` picks them by default); files that arrive later for "
+            "these days are loaded by late_landing_files_sensor."
+        ),
+        metadata={"days_without_landing_folder": MetadataValue.json(absent)},
+        allow_retries=False,
+    )
 
 
 def _partition_metadata(report: PartitionReport) -> dict:

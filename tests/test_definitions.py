@@ -96,3 +96,15 @@ def test_importing_the_definitions_writes_no_environment(data_dir, monkeypatch):
     before = dict(os.environ)
     importlib.reload(orchestration.definitions)
     assert dict(os.environ) == before
+
+
+def test_the_dbt_resource_overrides_methods_dagster_dbt_still_has():
+    # orchestration/dbt_assets.py WarehouseDbtCli replaces two private methods to save
+    # dbt start-up time; if dagster-dbt renamed them, the overrides would silently do nothing.
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_assets import WarehouseDbtCli
+
+    for name in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hasattr(DbtCliResource, name), name
+        assert name in WarehouseDbtCli.__dict__, name

@@ -604,11 +604,11 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
     print(f"  Total API Requests  {int(row.requests):>16,}")
     top = read_query(
         settings,
-        "SELECT model, total_tokens, requests, "
-        "round(100.0 * total_tokens / sum(total_tokens) OVER (), 1) AS token_share_pct "
-        "FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = '*' AND model <> '*' AND provider = '*' "
-        "ORDER BY total_tokens DESC LIMIT 5",
+        # The share is the mart's (Usage by Model); only its display as a percentage is here.
+        "SELECT model, total_tokens, requests, round(100 * token_share, 1) AS token_share_pct "
+        "FROM main_marts.mart_usage_by_model WHERE grain = ? AND period_start = ? "
+        "AND api_key_id = '*' AND provider = '*' "
+        "ORDER BY total_tokens DESC, model LIMIT 5",
         [grain, period_start],
     )
     print("  Top models by tokens (share: % of all models' tokens):")

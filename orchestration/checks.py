@@ -34,8 +34,8 @@ from quality.rules import (
     CheckSpec,
     Thresholds,
     check_fact,
-    check_raw_and_hold,
 )
+from quality.holds import check_raw_and_hold
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema
 from orchestration.ingest_assets import WAREHOUSE_POOL

@@ -47,7 +47,8 @@ def run(
     try:
         ensure_raw_schema(connection)
         if checks:
-            from quality.rules import Thresholds, check_raw_and_hold
+            from quality.holds import check_raw_and_hold
+            from quality.rules import Thresholds
 
             for day in days:
                 check_raw_and_hold(connection, day, day, Thresholds.from_env())

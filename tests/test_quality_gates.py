@@ -70,6 +70,16 @@ def bad_day(tmp_path_factory):
         yield settings, faults, succeeded, raw_checks, marts_before, marts_after
 
 
+def test_the_held_day_does_not_show_as_built(bad_day):
+    # Its records are loaded (raw, with the failed blocking checks beside it), but no
+    # model downstream shows the held day as materialized; the clean days are.
+    with DagsterInstance.get() as instance:
+        for key in (FACT, AssetKey(["marts", "mart_usage_summary"])):
+            built = instance.get_materialized_partitions(key)
+            assert BAD_DAY.isoformat() not in built
+            assert {(START + timedelta(days=n)).isoformat() for n in range(CLEAN_DAYS)} <= built
+
+
 def test_the_right_checks_fail_with_the_injected_counts(bad_day):
     _, faults, succeeded, checks, _, _ = bad_day
     assert not succeeded

@@ -164,7 +164,8 @@ def test_item5_one_huge_token_count_does_not_block_any_day(data_dir, tmp_path):
 
 def _check(settings, day, **thresholds):
     from ingest.warehouse import connect
-    from quality.rules import Thresholds, check_raw_and_hold
+    from quality.holds import check_raw_and_hold
+    from quality.rules import Thresholds
 
     with connect(settings) as connection:
         return check_raw_and_hold(connection, day, day, Thresholds(**thresholds))
@@ -174,7 +175,7 @@ def test_item6_a_check_that_crashes_holds_its_day(data_dir, tmp_path, monkeypatc
     """A check that cannot run recorded no hold, so a later build of another day pulled
     the unchecked records into the facts. Now it holds its day like a failed check."""
     import quality.rules
-    from quality.rules import ChecksCrashed
+    from quality.holds import ChecksCrashed
 
     write(data_dir, DAY_1, "a.jsonl", [record("unchecked", "2026-03-02T10:00:00Z")])
     load_partition(data_dir, DAY_1)

@@ -1,4 +1,4 @@
--- Grain: one row per landing day. METRICS.md invariant 4, "nothing is lost", as a
+-- Grain: one row per landing day. docs/metrics.md invariant 4, "nothing is lost", as a
 -- table a user can query: every line the files hold (counted from their bytes, apart
 -- from parsing) was loaded or rejected, and every loaded record is its request's kept
 -- delivery in fct_requests, a dropped duplicate, quarantined, or held with its day.

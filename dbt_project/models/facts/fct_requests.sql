@@ -44,9 +44,7 @@ latest_delivery as (
 timed as (
     select
         *,
-        -- Time spent generating after the first token (all of it when there was none).
-        case when first_token_ms is not null then latency_ms - first_token_ms
-             else latency_ms end as generation_ms
+        {{ generation_ms() }} as generation_ms
     from latest_delivery
     {% if is_incremental() %}
     where event_date in {{ touched_event_dates() }}
@@ -84,9 +82,7 @@ select
     latency_ms,
     first_token_ms,
     generation_ms,
-    -- Defined only where it means something: a success that produced tokens over time.
-    case when status = 'success' and output_tokens > 0 and generation_ms > 0
-         then output_tokens / (generation_ms / 1000.0) end as throughput_tps,
+    {{ throughput_tps() }} as throughput_tps,
     cost_usd,
     current_timestamp as built_at
 from timed

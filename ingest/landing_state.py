@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 
 from ingest import sources
-from ingest.load import SUPPORTED_SUFFIXES, file_sha256, landing_path
+from ingest.landing_files import file_sha256
+from ingest.load import SUPPORTED_SUFFIXES, landing_path
 from config.settings import Settings
 
 

@@ -10,9 +10,7 @@ transaction: a re-run gives the same rows, and a crash half-way leaves the previ
 
 from __future__ import annotations
 
-import codecs
 import gzip
-import hashlib
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -20,11 +18,11 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest import contract, sources
+from ingest.landing_files import LINES_SCHEMA, _lines_of_text_file, file_sha256
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
@@ -215,125 +213,6 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
 
 
 # What _read_lines returns for each file.
-LINES_SCHEMA = pa.schema(
-    [("line_number", pa.int64()), ("raw_line", pa.large_string()), ("read_error", pa.string())]
-)
-# Rows per Arrow record batch handed to DuckDB: it scans batches in parallel.
-BATCH_ROWS = 100_000
-# Bytes searched for newlines at a time: a search this size stays in the CPU cache.
-NEWLINE_SEARCH_BYTES = 1 << 20
-
-
-def _line_starts(data: bytes, start: int) -> np.ndarray:
-    """Offsets where each line of `data[start:]` begins, and where the last one ends.
-
-    A line keeps its "\n"; the empty piece after a final newline is not a line."""
-    buffer = np.frombuffer(data, np.uint8)
-    newline_ends = [
-        np.flatnonzero(buffer[at : at + NEWLINE_SEARCH_BYTES] == ord("\n")) + (at + 1)
-        for at in range(start, len(data), NEWLINE_SEARCH_BYTES)
-    ]
-    offsets = np.concatenate([np.array([start], np.int64), *newline_ends])
-    if offsets[-1] != len(data):
-        offsets = np.append(offsets, len(data))  # the last line has no newline
-    return offsets
-
-
-class CutShort(Exception):
-    """A gzip file ended before its end-of-stream marker: the bytes before the cut."""
-
-    def __init__(self, data: bytes, error: Exception) -> None:
-        super().__init__(str(error))
-        self.data = data
-
-
-def _gunzip(compressed: bytes) -> bytes:
-    """Decompress every gzip member of `compressed`; raise CutShort with what came out
-    before the cut when the file ends early (an upload that stopped), so the lines read
-    before it are checked like any others and counted."""
-    pieces, rest = [], compressed
-    while rest:
-        inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
-        try:
-            pieces.append(inflater.decompress(rest))
-            pieces.append(inflater.flush())
-        except zlib.error as error:
-            if not pieces:
-                raise  # not gzip at all: the file is unreadable, nothing came out
-            raise CutShort(b"".join(pieces), error) from None
-        if not inflater.eof:
-            if not pieces or not any(pieces):
-                raise EOFError("the gzip stream ends before any data")
-            raise CutShort(b"".join(pieces), EOFError("the gzip stream ends early"))
-        rest = inflater.unused_data
-        if rest.strip(b"\0") == b"":  # padding after the last member, as gzip allows
-            break
-    return b"".join(pieces)
-
-
-def count_lines_in(data: bytes) -> int:
-    """Lines of JSON Lines text counted from its bytes alone: each "\n" ends one, and a
-    last line without one still counts. The reconciliation compares the loader's rows
-    with this number, so it shares nothing with the line splitting below."""
-    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
-
-
-def _lines_of_text_file(path: Path) -> tuple[pa.Table, int, str | None]:
-    """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
-    read_error), with the line count and, for a gzip file cut short, what happened.
-    raw_line still ends with its "\n" or "\r\n" (the contract's query drops it): the
-    lines are then a view of the decompressed bytes, never copied."""
-    data = path.read_bytes()
-    cut = None
-    if path.name.endswith(".gz"):
-        try:
-            data = _gunzip(data)
-        except CutShort as short:
-            data = short.data
-            cut = (
-                f"gzip file cut short after {count_lines_in(data):,} lines ({short}); the lines "
-                "before the cut were read, the last one may be partial; replace it with a "
-                "complete .jsonl.gz"
-            )
-    lines_read = count_lines_in(data)
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    offsets = _line_starts(data, start)
-    lines = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-    read_errors = pa.nulls(len(lines), pa.string())
-    try:
-        text = lines.cast(pa.large_string())  # checks the UTF-8, copies nothing
-    except pa.ArrowInvalid:
-        text, read_errors = _decode_line_by_line(lines)
-    table = pa.table(
-        {
-            "line_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
-            "raw_line": text,
-            "read_error": read_errors,
-        }
-    )
-    if start and lines_read == 1 and len(data) == start:
-        lines_read = 0  # a byte order mark alone is no line
-    table = pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
-    return table, lines_read, cut
-
-
-def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Decode a file that is not all UTF-8: a bad line is kept (undecodable bytes shown
-    as U+FFFD) with a reason, so it is rejected instead of loaded with altered text."""
-    texts, errors = [], []
-    for raw in lines.to_pylist():
-        raw = raw.removesuffix(b"\n")
-        try:
-            texts.append(raw.decode("utf-8"))
-            errors.append(None)
-        except UnicodeDecodeError as error:
-            texts.append(raw.decode("utf-8", errors="replace"))
-            errors.append(f"line is not valid UTF-8 (bad byte at position {error.start + 1})")
-    return pa.array(texts, pa.large_string()), pa.array(errors, pa.string())
-
-
 def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
     # Parquet rows become JSON objects so that both formats pass the same contract checks.
     columns = connection.execute(
@@ -401,14 +280,6 @@ def _last_value_wins(connection: duckdb.DuckDBPyConnection, lines: pa.Table) -> 
     return lines.set_column(
         lines.schema.get_field_index("raw_line"), "raw_line", pa.array(column, pa.large_string())
     )
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
@@ -487,9 +358,13 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         for batch in sources.read_day(source_days):
             # Each batch's records are mapped onto the contract and checked in one query.
             for read in batch.files:
-                # Lines of source files are not counted apart from parsing (yet): NULL,
-                # which the reconciliation reads as "loaded + rejected".
-                file_report = FileReport(path=str(read.path), error=read.error, lines_read=None)
+                # JSON Lines source files are counted apart from parsing like ours; a
+                # one-document or CSV file has NULL, which the reconciliation reads as
+                # "loaded + rejected".
+                file_report = FileReport(
+                    path=str(read.path), error=read.error, lines_read=read.lines_read,
+                    cut_short=read.cut_short,
+                )
                 report.files.append(file_report)
                 file_rows.append((landing_date, str(read.path), read.size_bytes,
                                   read.modified_at, read.sha256, file_report))

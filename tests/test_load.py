@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+import ingest.landing_files
 import ingest.load
 from sample_data.generate import generate_logs
 from ingest.load import load_partition
@@ -285,8 +286,8 @@ def test_line_ends_blank_lines_and_a_last_line_without_newline(data_dir, monkeyp
     """Lines are split on "\\n" only: "\\r" before it is dropped, a blank or space-only
     line is rejected where it stands, and a last line without "\\n" is still a line.
     Tiny search and batch sizes make line and batch boundaries fall everywhere."""
-    monkeypatch.setattr(ingest.load, "NEWLINE_SEARCH_BYTES", 7)
-    monkeypatch.setattr(ingest.load, "BATCH_ROWS", 2)
+    monkeypatch.setattr(ingest.landing_files, "NEWLINE_SEARCH_BYTES", 7)
+    monkeypatch.setattr(ingest.landing_files, "BATCH_ROWS", 2)
     folder = _folder(data_dir)
     one, two, three = (json.dumps(_record(request_id=f"req_{n}")).encode() for n in (1, 2, 3))
     (folder / "a.jsonl.gz").write_bytes(gzip.compress(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+
+from ingest.landing_files import _lines_of_text_file, file_sha256
 
 # Bytes of .json documents read into one batch.
 BATCH_BYTES = 64 << 20
@@ -48,18 +49,16 @@ class FileRead:
     modified_at: datetime
     sha256: str
     error: str | None = None  # why the file could not be read
+    # Lines the file holds, counted from its bytes apart from parsing (JSON Lines files
+    # only; None where the file is one document or a CSV table).
+    lines_read: int | None = None
+    cut_short: bool = False  # a gzip file cut short: the lines before the cut are read
 
 
 def _state(path: Path, data: bytes | None = None) -> FileRead:
     stat = path.stat()
-    digest = hashlib.sha256(data).hexdigest() if data is not None else _file_sha256(path)
+    digest = hashlib.sha256(data).hexdigest() if data is not None else file_sha256(path)
     return FileRead(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc), digest)
-
-
-def _file_sha256(path: Path) -> str:
-    from ingest.load import file_sha256  # ingest.load imports this package
-
-    return file_sha256(path)
 
 
 def _shape(path: Path) -> str:
@@ -114,14 +113,15 @@ def _unreadable(path: Path, error: Exception) -> FileRead:
 
 
 def _read_lines(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
-    from ingest.load import _lines_of_text_file  # the reader of our own JSON Lines
-
     try:
-        lines = _lines_of_text_file(path)
+        lines, lines_read, cut = _lines_of_text_file(path)
     except (OSError, EOFError, zlib.error, UnicodeError) as error:
         return [_unreadable(path, error)], None, "lines"
     table = _records(path, lines["line_number"], lines["raw_line"].combine_chunks(), lines["read_error"])
-    return [_state(path)], table, "lines"
+    state = _state(path)
+    state.lines_read = lines_read
+    state.error, state.cut_short = cut, cut is not None
+    return [state], table, "lines"
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:

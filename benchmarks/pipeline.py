@@ -457,7 +457,10 @@ def whole_nightly_run(warehouse: Warehouse, new_day: date) -> dict:
     day = new_day.isoformat()
     timed = run_command([str(BIN / "llm-usage"), "materialize", "--start", day, "--end", day], env)
     progress(f"[{warehouse.name}]   {timed.seconds:.1f} s, peak {timed.peak_bytes / GIB:.2f} GiB")
-    timeline = json.loads(run_command([str(BIN / "python"), "-c", _RUN_TIMELINE], env).output.strip().splitlines()[-1])
+    try:
+        timeline = json.loads(run_command([str(BIN / "python"), "-c", _RUN_TIMELINE], env).output.strip().splitlines()[-1])
+    except (RuntimeError, ValueError, IndexError) as error:  # the run itself was measured
+        timeline = {"error": str(error)[-2000:], "events": 0, "before_first_step_seconds": None, "steps": {}}
     return {"seconds": round(timed.seconds, 3), "peak_rss_bytes": timed.peak_bytes, "run": timeline}
 
 
@@ -677,6 +680,13 @@ def main(argv: list[str] | None = None) -> dict:
         "results": {},
     }
     results = report["results"]
+    out = args.json or REPO / "benchmarks" / "results" / f"{started_at:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def save_partial() -> None:
+        # A long run on a busy machine: what was measured so far survives a failure.
+        out.with_suffix(".partial.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
+
     same_scale = args.history_requests_per_day == args.requests_per_day
 
     # 1. Generator. At one scale, one landing folder serves both histories; its first day
@@ -718,26 +728,14 @@ def main(argv: list[str] | None = None) -> dict:
 
     # pandas on the same files, checked against the mart the step just built.
     results["pandas"] = pandas_baseline(short, files, new_day)
+    save_partial()
 
     # 4. The whole nightly run through Dagster, from the state before the night, and the
     #    imports it pays before the run starts.
     results["nightly_run"] = whole_nightly_run(before_night, new_day)
     results["imports"] = import_seconds(before_night.env())
     progress(f"  imports: {results['imports']}")
-
-    # 6. A bigger night through Dagster on the same short history.
-    if big_night is not None:
-        big_landing = work / "landing_big_night"
-        results["generate_big_night"] = generate(
-            big_landing, new_day, 1, args.big_night_requests, args.seed + 1,
-            args.duplicate_rate, args.late_rate,
-        )
-        big_night.landing_dir = big_landing
-        big = whole_nightly_run(big_night, new_day)
-        big_night.path.unlink()
-        factor = args.big_night_requests / args.requests_per_day
-        results["big_night"] = {**big, "requests_per_day": args.big_night_requests, "factor": factor,
-                                "vs_night": round(big["seconds"] / results["nightly_run"]["seconds"], 3)}
+    save_partial()
 
     # 3b / 5. The long history from scratch in one dbt build, its night, then the whole
     #    month rebuilt in one build.
@@ -772,13 +770,27 @@ def main(argv: list[str] | None = None) -> dict:
     }
     results["month_backfill"] = full_refresh(long, target_dir)
     results["month_backfill"]["days"] = (new_day - long_first).days + 1
+    save_partial()
+    # 6. A bigger night through Dagster on the short history (last: the longest step).
+    if big_night is not None:
+        big_landing = work / "landing_big_night"
+        results["generate_big_night"] = generate(
+            big_landing, new_day, 1, args.big_night_requests, args.seed + 1,
+            args.duplicate_rate, args.late_rate,
+        )
+        big_night.landing_dir = big_landing
+        big = whole_nightly_run(big_night, new_day)
+        big_night.path.unlink()
+        factor = args.big_night_requests / args.requests_per_day
+        results["big_night"] = {**big, "requests_per_day": args.big_night_requests, "factor": factor,
+                                "vs_night": round(big["seconds"] / results["nightly_run"]["seconds"], 3)}
+
     report["targets"] = targets(results, args.requests_per_day)
     report["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
     report["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
 
-    out = args.json or REPO / "benchmarks" / "results" / f"{started_at:%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
+    out.with_suffix(".partial.json").unlink(missing_ok=True)
     print_table(report)
     print(f"\nWritten to {out}")
     if not args.keep:

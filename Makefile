@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test ui bench lock clean
+.PHONY: setup demo test ui dashboard bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ test: setup
 
 ui: setup
 	$(BIN)/llm-usage ui
+
+# The Usage Analytics page on http://127.0.0.1:8501 (DASHBOARD_ARGS="--port 8600").
+dashboard: setup
+	$(BIN)/llm-usage dashboard $(DASHBOARD_ARGS)
 
 # The pipeline benchmark at full scale (1,000,000 requests a day; takes many minutes).
 # Pass options with BENCH_ARGS="--requests-per-day 50000"; see docs/benchmarks.md.

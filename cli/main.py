@@ -329,6 +329,26 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
     os.execv(command[0], command)
 
 
+# --------------------------------------------------------------------------- dashboard
+
+
+def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> None:
+    """Serve the Usage Analytics page (readers/dashboard.py) with Streamlit."""
+    settings.export()
+    page = Path(__file__).resolve().parent.parent / "readers" / "dashboard.py"
+    streamlit = Path(sys.executable).with_name("streamlit")
+    command = [
+        str(streamlit), "run", str(page),
+        "--server.address", args.host, "--server.port", str(args.port),
+        # A server, not a notebook: no browser to open, no usage statistics sent, no
+        # reload on source edits.
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+    ]
+    print(f"Usage Analytics page: http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
+    os.execv(command[0], command)
+
+
 # -------------------------------------------------------------------------------- main
 
 
@@ -383,6 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate a month of sample logs, build, and report")
     demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)
     demo.set_defaults(handler=cmd_demo)
+
+    dashboard = commands.add_parser("dashboard", help="serve the Usage Analytics web page (Streamlit)")
+    dashboard.add_argument("--port", type=_positive_int, default=8501)
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    dashboard.set_defaults(handler=cmd_dashboard)
 
     ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev)")
     ui.add_argument("--port", type=_positive_int, default=3000)

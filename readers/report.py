@@ -73,17 +73,21 @@ def latest_period(settings: Settings, grain: str, chosen: dict[str, str]) -> dat
     return None if pd.isna(latest) else pd.Timestamp(latest).date()
 
 
+def panel_query(panel: Panel, grain: str, period_start: date, chosen: dict[str, str]) -> tuple[str, list]:
+    """The SQL and parameters that read a panel's rows for one period and filter."""
+    where, params = _filter_sql(chosen, panel.breakdown)
+    order = f" ORDER BY {panel.order_by}, {panel.breakdown}" if panel.breakdown else ""
+    return (
+        f"SELECT * FROM main_marts.{panel.mart} WHERE grain = ? AND period_start = ? AND {where}{order}",
+        [grain, period_start, *params],
+    )
+
+
 def dashboard(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> dict[Panel, pd.DataFrame]:
     """Each panel's rows for the period and filter (empty frames when nothing matches)."""
     panels = {}
     for panel in PANELS:
-        where, params = _filter_sql(chosen, panel.breakdown)
-        order = f" ORDER BY {panel.order_by}, {panel.breakdown}" if panel.breakdown else ""
-        frame = read_query(
-            settings,
-            f"SELECT * FROM main_marts.{panel.mart} WHERE grain = ? AND period_start = ? AND {where}{order}",
-            [grain, period_start, *params],
-        )
+        frame = read_query(settings, *panel_query(panel, grain, period_start, chosen))
         keep = [c for c in frame.columns if c not in HIDDEN and (c == panel.breakdown or c not in FILTERS)]
         panels[panel] = frame[keep]
     return panels

@@ -43,6 +43,11 @@ def models_behind_note(settings: Settings) -> str | None:
         pending = pending_model_builds(connection)
     finally:
         connection.close()
+    return behind_sentence(pending)
+
+
+def behind_sentence(pending: list) -> str | None:
+    """`models_behind_note`'s sentence for rows of `pending_model_builds` already read."""
     if not pending:
         return None
     days = ", ".join(day.isoformat() for day, _ in pending)

@@ -1,0 +1,204 @@
+"""What the Usage Analytics page (`readers/dashboard.py`) reads from the warehouse.
+
+Every figure comes from a mart row as it is; this module only picks the rows (one
+`WHERE` on the grain, the period and the three filter columns) and never computes a
+metric. It imports no Streamlit, so the benchmark and the tests can call it directly;
+the page caches its results per warehouse file version (`warehouse_version`).
+
+Each function opens the warehouse read-only once, runs all its queries on that one
+connection and closes it, so a Dagster run is never kept waiting by an idle page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import duckdb
+import pandas as pd
+
+from config.settings import Settings
+from ingest.warehouse import connect, pending_model_builds
+from readers.report import FILTERS, PANELS, panel_query, period_containing
+from readers.warehouse import QueryError, behind_sentence
+
+GRAINS = ("month", "week", "day")
+ALL = "*"  # the marts' value for "every key / model / provider"
+TREND_DAYS = 30  # a day's trend shows the 30 days up to and including it
+# A page should not hang for the readers' full wait while a run writes the file.
+PAGE_WAIT_SECONDS = 3
+
+
+def warehouse_version(settings: Settings) -> tuple[float, float]:
+    """Modification times of the warehouse file and its write-ahead log: the cache key.
+
+    A run that changes anything changes one of them, so cached figures never outlive
+    the data they were read from.
+    """
+    path = settings.warehouse_path
+    wal = path.with_name(path.name + ".wal")
+    return (
+        path.stat().st_mtime if path.exists() else 0.0,
+        wal.stat().st_mtime if wal.exists() else 0.0,
+    )
+
+
+def period_end(grain: str, start: date) -> date:
+    """The last day of the day / ISO week / calendar month starting at `start`."""
+    if grain == "day":
+        return start
+    if grain == "week":
+        return start + timedelta(days=6)
+    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
+
+
+def previous_period(grain: str, start: date) -> date:
+    return period_containing(grain, start - timedelta(days=1))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What the filters offer, and the notes the page shows above them."""
+
+    first_day: date | None
+    last_day: date | None
+    periods: dict[str, list[date]]  # grain -> periods with data, latest first
+    api_keys: dict[str, str | None]  # id -> the latest name the logs gave it, if any
+    models: list[str]
+    providers: list[str]
+    built_at: pd.Timestamp | None  # when the marts were last written
+    behind_note: str | None
+    quality_holds: list[tuple[date, str]] = field(default_factory=list)
+
+    def is_partial(self, grain: str, start: date) -> bool:
+        """True when the data does not cover the whole period (it starts or ends inside it)."""
+        if self.first_day is None or self.last_day is None:
+            return False
+        return start < self.first_day or period_end(grain, start) > self.last_day
+
+    def default_period(self, grain: str) -> date | None:
+        """The latest complete period, or the latest one when none is complete."""
+        periods = self.periods.get(grain, [])
+        for start in periods:
+            if not self.is_partial(grain, start):
+                return start
+        return periods[0] if periods else None
+
+
+def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pd.DataFrame:
+    try:
+        return connection.execute(query, params or []).fetchdf()
+    except duckdb.Error as error:
+        raise QueryError(f"The query failed: {str(error).splitlines()[0]}") from None
+
+
+def _distinct(connection, dimension: str) -> list[str]:
+    # Month rows are the fewest; every value that has data is in some month.
+    others = " AND ".join(f"{d} = '{ALL}'" for d in FILTERS if d != dimension)
+    frame = _frame(
+        connection,
+        f"SELECT DISTINCT {dimension} AS value FROM main_marts.mart_usage_summary "
+        f"WHERE grain = 'month' AND {dimension} <> '{ALL}' AND {others} ORDER BY 1",
+    )
+    return frame["value"].tolist()
+
+
+def load_catalog(settings: Settings) -> Catalog:
+    connection = connect(settings, read_only=True, wait_seconds=PAGE_WAIT_SECONDS)
+    try:
+        all_filters = " AND ".join(f"{d} = '{ALL}'" for d in FILTERS)
+        periods = _frame(
+            connection,
+            "SELECT grain, period_start FROM main_marts.mart_usage_summary "
+            f"WHERE {all_filters} ORDER BY grain, period_start DESC",
+        )
+        by_grain = {
+            grain: [pd.Timestamp(day).date() for day in periods.loc[periods.grain == grain, "period_start"]]
+            for grain in GRAINS
+        }
+        days = by_grain["day"]
+        built_at = _frame(connection, "SELECT max(built_at) AS built_at FROM main_marts.mart_usage_summary")
+        # Key names are labels, not figures: the latest name each key was logged with.
+        names = _frame(
+            connection,
+            "SELECT api_key_id, arg_max(api_key_name, created_at) "
+            "FILTER (WHERE api_key_name IS NOT NULL) AS api_key_name "
+            "FROM main_facts.fct_requests WHERE billing_mode = 'pay_as_you_go' GROUP BY 1",
+        )
+        holds = _frame(
+            connection, "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date"
+        )
+        pending = pending_model_builds(connection)
+        keys, models, providers = (_distinct(connection, d) for d in FILTERS)
+    finally:
+        connection.close()
+    named = dict(zip(names.api_key_id, names.api_key_name))
+    stamp = built_at["built_at"].iloc[0]
+    return Catalog(
+        first_day=min(days) if days else None,
+        last_day=max(days) if days else None,
+        periods=by_grain,
+        api_keys={key: None if pd.isna(named.get(key)) else str(named[key]) for key in keys},
+        models=models,
+        providers=providers,
+        built_at=None if pd.isna(stamp) else pd.Timestamp(stamp),
+        behind_note=behind_sentence(pending),
+        quality_holds=[(pd.Timestamp(d).date(), str(c)) for d, c in zip(holds.landing_date, holds.failed_checks)],
+    )
+
+
+@dataclass(frozen=True)
+class View:
+    """The rows behind one redraw: every panel for the chosen period and filter, the
+    usage summary of the period before, and the day rows of the token trend."""
+
+    grain: str
+    period_start: date
+    chosen: dict[str, str]
+    panels: dict[str, pd.DataFrame]  # mart name -> rows (one row, or one per breakdown value)
+    previous: pd.DataFrame  # mart_usage_summary, the previous period of the same grain
+    trend: pd.DataFrame  # mart_usage_summary day rows: period_start, input_tokens, output_tokens
+    trend_first: date
+    trend_last: date
+
+    def row(self, mart: str) -> pd.Series | None:
+        """The one row of a headline panel, or None when nothing matches."""
+        frame = self.panels[mart]
+        return None if frame.empty else frame.iloc[0]
+
+    @property
+    def empty(self) -> bool:
+        return self.panels["mart_usage_summary"].empty
+
+
+def trend_window(grain: str, period_start: date) -> tuple[date, date]:
+    """The days of the token trend: the chosen month or week, or the 30 days up to a day."""
+    if grain == "day":
+        return period_start - timedelta(days=TREND_DAYS - 1), period_start
+    return period_start, period_end(grain, period_start)
+
+
+def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> View:
+    where = " AND ".join(f"{d} = ?" for d in FILTERS)
+    values = [chosen[d] for d in FILTERS]
+    first, last = trend_window(grain, period_start)
+    connection = connect(settings, read_only=True, wait_seconds=PAGE_WAIT_SECONDS)
+    try:
+        panels = {panel.mart: _frame(connection, *panel_query(panel, grain, period_start, chosen))
+                  for panel in PANELS}
+        previous = _frame(
+            connection,
+            f"SELECT * FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? AND {where}",
+            [grain, previous_period(grain, period_start), *values],
+        )
+        trend = _frame(
+            connection,
+            "SELECT period_start AS day, input_tokens, output_tokens, total_tokens, requests "
+            "FROM main_marts.mart_usage_summary WHERE grain = 'day' "
+            f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
+            [first, last, *values],
+        )
+    finally:
+        connection.close()
+    return View(grain, period_start, dict(chosen), panels, previous, trend, first, last)

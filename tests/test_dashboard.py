@@ -1,0 +1,437 @@
+"""The Usage Analytics page (readers/dashboard.py) shows the marts' figures.
+
+Headless: Streamlit's AppTest runs the page script in this process, for each grain and
+for all / one key / one model / one provider / model x provider, and every card is
+compared with the mart row read here with SQL. The states a user can meet (no
+warehouse, no marts, no match, busy, not caught up, quality hold) each show a sentence.
+
+In a browser: `llm-usage dashboard` serves the page on a free port and headless
+Chromium (Debian's /usr/bin/chromium, driven by Playwright) opens each tab.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import requests
+
+from conftest import SAMPLE_DAYS, SAMPLE_REQUESTS_PER_DAY, SAMPLE_START, use_data_dir
+from cli.main import materialize
+from config.settings import Settings
+from ingest.warehouse import request_model_build
+from readers.warehouse import read_query
+from sample_data.generate import generate_logs
+
+REPO = Path(__file__).resolve().parent.parent
+PAGE = str(REPO / "readers" / "dashboard.py")
+BIN = Path(sys.executable).parent
+LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)  # 2026-02-04, a Wednesday
+# The sample runs Monday 2026-01-26 .. Wednesday 2026-02-04: both months are partial, so
+# the page opens on the latest one; the first ISO week is the latest complete one.
+DEFAULT_PERIOD = {"month": date(2026, 2, 1), "week": date(2026, 1, 26), "day": LAST_DAY}
+CHROMIUM = Path("/usr/bin/chromium")
+ALL = "*"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        settings = use_data_dir(monkeypatch, tmp_path_factory.mktemp("dashboard") / "data")
+        generate_logs(settings.landing_dir, SAMPLE_START, SAMPLE_DAYS,
+                      requests_per_day=SAMPLE_REQUESTS_PER_DAY, seed=13)
+        assert materialize(settings, SAMPLE_START, LAST_DAY)
+        yield settings
+
+
+@pytest.fixture
+def page(sample, monkeypatch):
+    """A fresh page on the sample warehouse (the env var is what the page reads)."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(sample.warehouse_path))
+    return AppTest.from_file(PAGE, default_timeout=120)
+
+
+def _row(settings, mart: str, grain: str, period: date, chosen: dict[str, str]) -> pd.Series | None:
+    frame = read_query(
+        settings,
+        f"SELECT * FROM main_marts.{mart} WHERE grain = ? AND period_start = ? "
+        "AND api_key_id = ? AND model = ? AND provider = ?",
+        [grain, period, chosen["api_key_id"], chosen["model"], chosen["provider"]],
+    )
+    assert len(frame) <= 1
+    return None if frame.empty else frame.iloc[0]
+
+
+def _filters(settings) -> dict[str, dict[str, str]]:
+    """All / the busiest key / the top model / the top provider / that model x provider."""
+    def top(dimension: str) -> str:
+        return read_query(
+            settings,
+            f"SELECT {dimension} AS value FROM main_marts.mart_usage_summary WHERE grain = 'month' "
+            f"AND period_start = ? AND {dimension} <> '*' AND "
+            + " AND ".join(f"{d} = '*'" for d in ("api_key_id", "model", "provider") if d != dimension)
+            + " ORDER BY requests DESC, value LIMIT 1",
+            [DEFAULT_PERIOD["month"]],
+        )["value"].iloc[0]
+
+    key, model = top("api_key_id"), top("model")
+    provider = read_query(
+        settings,
+        "SELECT provider FROM main_marts.mart_provider_distribution WHERE grain = 'month' "
+        "AND period_start = ? AND api_key_id = '*' AND model = ? ORDER BY requests DESC LIMIT 1",
+        [DEFAULT_PERIOD["month"], model],
+    )["provider"].iloc[0]
+    return {
+        "all": {"api_key_id": ALL, "model": ALL, "provider": ALL},
+        "one key": {"api_key_id": key, "model": ALL, "provider": ALL},
+        "one model": {"api_key_id": ALL, "model": model, "provider": ALL},
+        "one provider": {"api_key_id": ALL, "model": ALL, "provider": top("provider")},
+        "model x provider": {"api_key_id": ALL, "model": model, "provider": provider},
+    }
+
+
+def _open(page, grain: str, chosen: dict[str, str], period: date | None = None):
+    page.run()
+    assert not page.exception, page.exception
+    page.segmented_control(key="grain").set_value(grain).run()
+    if period is not None:
+        page.selectbox(key=f"period_{grain}").set_value(period)
+    for dimension, value in chosen.items():
+        page.selectbox(key=dimension).set_value(value)
+    page.run()
+    assert not page.exception, page.exception
+    return page
+
+
+def _cards(page) -> dict[str, tuple[str, str]]:
+    return {metric.label: (metric.value, metric.delta) for metric in page.metric}
+
+
+def _count(value) -> str:
+    return f"{int(value):,}"
+
+
+def _pct(value) -> str:
+    return f"{100 * float(value):.1f}%"
+
+
+def _ms(value) -> str:
+    return f"{float(value):,.0f} ms"
+
+
+def _tps(value) -> str:
+    return f"{float(value):,.1f} tokens/s"
+
+
+def _pick(value) -> str:
+    return "not enough requests to rank" if pd.isna(value) else str(value)
+
+
+def _previous(grain: str, start: date) -> date:
+    day = start - timedelta(days=1)
+    return {"day": day, "week": day - timedelta(days=day.weekday()), "month": day.replace(day=1)}[grain]
+
+
+@pytest.mark.parametrize("grain", ["month", "week", "day"])
+def test_every_card_is_the_mart_value(sample, page, grain):
+    for label, chosen in _filters(sample).items():
+        _open(page, grain, chosen)
+        period = page.selectbox(key=f"period_{grain}").value
+        assert period == DEFAULT_PERIOD[grain], (label, period)
+        summary = _row(sample, "mart_usage_summary", grain, period, chosen)
+        if summary is None:
+            assert "No pay-as-you-go requests match" in page.info[0].value, label
+            assert not page.metric
+            continue
+        cards = _cards(page)
+        previous = _row(sample, "mart_usage_summary", grain, _previous(grain, period), chosen)
+        for card, column in (("Total Token Usage", "total_tokens"), ("Input Token Usage", "input_tokens"),
+                             ("Output Token Usage", "output_tokens"), ("Total API Requests", "requests")):
+            value, delta = cards[card]
+            assert value == _count(summary[column]), (label, card)
+            if previous is None:
+                assert not delta, (label, card)
+            else:
+                assert delta.startswith(f"{int(summary[column]) - int(previous[column]):+,}"), (label, card, delta)
+
+        web = _row(sample, "mart_web_search_usage", grain, period, chosen)
+        assert cards["Web search requests"][0] == _count(web["web_search_requests"])
+        assert cards["Web search calls"][0] == _count(web["web_search_calls"])
+        assert cards["Tokens of web search requests"][0] == _count(web["web_search_total_tokens"])
+        assert cards["Share of requests"][0] == _pct(web["web_search_request_share"])
+
+        providers = _row(sample, "mart_provider_summary", grain, period, chosen)
+        assert cards["Primary Provider"][0] == providers["primary_provider"], label
+        assert cards["Provider Count"][0] == _count(providers["provider_count"])
+        assert cards["Average Success Rate"][0] == _pct(providers["success_rate"])
+        assert cards["Fastest Response Provider"][0] == _pick(providers["fastest_response_provider"]), label
+
+        performance = _row(sample, "mart_performance_summary", grain, period, chosen)
+        assert cards["Average Latency"][0] == _ms(performance["avg_latency_ms"]), label
+        assert cards["Average Throughput"][0] == _tps(performance["avg_throughput_tps"]), label
+        assert cards["Fastest Model"][0] == _pick(performance["fastest_model"]), label
+        assert cards["Slowest Model"][0] == _pick(performance["slowest_model"]), label
+        assert cards["Highest Throughput Model"][0] == _pick(performance["highest_throughput_model"]), label
+        assert cards["Lowest Throughput Model"][0] == _pick(performance["lowest_throughput_model"]), label
+
+        # The breakdown tables list the mart's rows as they are.
+        by_key = read_query(
+            sample,
+            "SELECT api_key_id, total_tokens, requests FROM main_marts.mart_usage_by_api_key "
+            "WHERE grain = ? AND period_start = ? AND model = ? AND provider = ? "
+            + ("AND api_key_id = ? " if chosen["api_key_id"] != ALL else "")
+            + "ORDER BY total_tokens DESC, api_key_id",
+            [grain, period, chosen["model"], chosen["provider"]]
+            + ([chosen["api_key_id"]] if chosen["api_key_id"] != ALL else []),
+        )
+        shown = next(frame.value for frame in page.dataframe if "api_key_id" in frame.value.columns)
+        assert shown["api_key_id"].tolist() == by_key["api_key_id"].tolist(), label
+        assert shown["total_tokens"].tolist() == by_key["total_tokens"].tolist(), label
+
+
+def test_periods_are_labelled_and_the_trend_covers_the_period(sample, page):
+    page.run()
+    # AppTest lists a select box's options as the labels the user sees.
+    assert page.selectbox(key="period_month").options == ["February 2026 · partial", "January 2026 · partial"]
+    _open(page, "week", {"api_key_id": ALL, "model": ALL, "provider": ALL})
+    assert page.selectbox(key="period_week").options == [
+        "Week of 2026-02-02 – 2026-02-08 · partial", "Week of 2026-01-26 – 2026-02-01"]
+    assert any("Tokens per day in the week" in header.value for header in page.subheader)
+    _open(page, "day", {"api_key_id": ALL, "model": ALL, "provider": ALL})
+    assert any("the 30 days up to 2026-02-04" in header.value for header in page.subheader)
+
+
+def test_a_filter_that_matches_nothing_says_so(sample, page):
+    # A key with requests in the sample but none on its last day.
+    key = read_query(
+        sample,
+        "SELECT api_key_id FROM main_marts.mart_usage_summary WHERE grain = 'month' "
+        "AND model = '*' AND provider = '*' AND api_key_id <> '*' EXCEPT "
+        "SELECT api_key_id FROM main_marts.mart_usage_summary WHERE grain = 'day' AND period_start = ? "
+        "AND model = '*' AND provider = '*' ORDER BY 1 LIMIT 1",
+        [LAST_DAY],
+    )["api_key_id"].iloc[0]
+    _open(page, "day", {"api_key_id": key, "model": ALL, "provider": ALL})
+    assert not page.metric and not page.dataframe
+    assert page.info[0].value.startswith(f"No pay-as-you-go requests match API key {key} in this day.")
+
+
+def test_without_a_warehouse_the_page_says_how_to_build_one(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(tmp_path / "missing.duckdb"))
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    assert "There is no warehouse yet" in page.info[0].value and "make demo" in page.info[0].value
+    assert not page.metric
+    assert "http://127.0.0.1:3000" in page.caption[-1].value
+
+
+def test_a_warehouse_without_marts_says_to_materialize(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    empty = tmp_path / "empty.duckdb"
+    duckdb.connect(str(empty)).close()
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(empty))
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    assert "llm-usage materialize" in page.error[0].value
+    assert not page.metric
+
+
+def _copy(sample, tmp_path) -> Path:
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(sample.warehouse_path, copy)
+    return copy
+
+
+def test_marts_without_rows_say_there_is_no_usage_yet(sample, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    copy = _copy(sample, tmp_path)
+    with duckdb.connect(str(copy)) as connection:
+        connection.execute("DELETE FROM main_marts.mart_usage_summary")
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    assert "has no pay-as-you-go requests yet" in page.info[0].value
+    assert not page.metric and not page.selectbox
+
+
+def test_spend_shows_where_the_marts_carry_it(sample, tmp_path, monkeypatch):
+    """Marts with spend columns (what the gateway-cost work adds) get a Spend card and
+    spend columns in the breakdown tables; the figures are the mart's."""
+    from streamlit.testing.v1 import AppTest
+
+    copy = _copy(sample, tmp_path)
+    with duckdb.connect(str(copy)) as connection:
+        for mart in ("mart_usage_summary", "mart_usage_by_model", "mart_usage_by_api_key",
+                     "mart_provider_distribution"):
+            connection.execute(f"ALTER TABLE main_marts.{mart} ADD COLUMN spend_usd DOUBLE")
+            connection.execute(f"UPDATE main_marts.{mart} SET spend_usd = total_tokens / 1e6 * 3.25")
+            if mart != "mart_usage_summary":
+                connection.execute(f"ALTER TABLE main_marts.{mart} ADD COLUMN spend_share DOUBLE")
+                connection.execute(f"UPDATE main_marts.{mart} SET spend_share = token_share")
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    settings = Settings.from_env({"LLM_USAGE_WAREHOUSE": str(copy)})
+    everything = {"api_key_id": ALL, "model": ALL, "provider": ALL}
+    summary = _row(settings, "mart_usage_summary", "month", DEFAULT_PERIOD["month"], everything)
+    previous = _row(settings, "mart_usage_summary", "month", date(2026, 1, 1), everything)
+    value, delta = _cards(page)["Spend"]
+    assert value == f"${summary['spend_usd']:,.2f}"
+    assert delta.startswith(f"-${previous['spend_usd'] - summary['spend_usd']:,.2f}")
+    for table in ("model", "api_key_id", "provider"):
+        shown = next(frame.value for frame in page.dataframe if table in frame.value.columns)
+        assert {"spend_usd", "spend_share"} <= set(shown.columns), table
+
+
+def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    copy = _copy(sample, tmp_path)
+    with duckdb.connect(str(copy)) as connection:
+        request_model_build(connection, [LAST_DAY], "ingest")  # as a load that no build followed
+        connection.execute("INSERT INTO raw.quality_holds VALUES (DATE '2026-02-05', 'requests_per_day', now())")
+    monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
+    page = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not page.exception
+    warnings = [warning.value for warning in page.warning]
+    assert any("not caught up with landing day(s) 2026-02-04" in text for text in warnings), warnings
+    assert any("On quality hold" in text and "2026-02-05 (requests_per_day)" in text for text in warnings), warnings
+    assert page.metric  # the figures are still shown under the notes
+
+
+def test_a_busy_warehouse_is_named_not_a_traceback(sample, tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    copy = _copy(sample, tmp_path)
+    writer = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)",
+         str(copy)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert writer.stdout.readline().strip() == "open"
+        monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
+        page = AppTest.from_file(PAGE, default_timeout=60).run()
+        assert not page.exception
+        assert "The warehouse is busy" in page.warning[0].value
+    finally:
+        writer.kill()
+        writer.wait()
+
+
+# ----------------------------------------------------------------------------- browser
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(sample):
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests")
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    port = _free_port()
+    log_path = sample.data_dir / "dashboard.log"
+    env = {**os.environ, "LLM_USAGE_DATA_DIR": str(sample.data_dir),
+           "LLM_USAGE_WAREHOUSE": str(sample.warehouse_path)}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "llm-usage"), "dashboard", "--port", str(port)],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, log_path.read_text()
+            try:
+                if requests.get(f"{url}/_stcore/health", timeout=5).ok:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert time.monotonic() < deadline, "the dashboard did not answer in 120 s:\n" + log_path.read_text()
+            time.sleep(0.5)
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+@pytest.mark.browser
+def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    total = _row(sample, "mart_usage_summary", "month", DEFAULT_PERIOD["month"],
+                 {"api_key_id": ALL, "model": ALL, "provider": ALL})["total_tokens"]
+    shots = tmp_path_factory.mktemp("screenshots")
+    first_card = {"Usage": "Total Token Usage", "Provider": "Primary Provider", "Performance": "Average Latency"}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            page.goto(served, timeout=120_000)
+            page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
+            for tab, card in first_card.items():
+                page.get_by_role("tab", name=tab).click()
+                metric = page.locator('[data-testid="stMetric"]', has_text=card)
+                metric.wait_for(state="visible", timeout=60_000)
+                # Charts are drawn by the browser: wait until each visible one has its canvas.
+                page.wait_for_function(
+                    "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
+                    ".filter(c => c.offsetParent).every(c => c.querySelector('canvas, svg'))",
+                    timeout=60_000,
+                )
+                assert page.locator('[data-testid="stException"]').count() == 0
+                if tab == "Usage":
+                    value = metric.locator('[data-testid="stMetricValue"]').inner_text()
+                    assert value == f"{int(total):,}"
+                page.screenshot(path=str(shots / f"dashboard-{tab.lower()}.png"), full_page=True)
+                assert (shots / f"dashboard-{tab.lower()}.png").stat().st_size > 10_000
+        finally:
+            browser.close()
+    print(f"screenshots in {shots}")
+
+
+def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
+    """benchmarks/dashboard.py measures every step and writes its JSON (no timing is checked)."""
+    import json
+
+    out = tmp_path / "result.json"
+    env = {**os.environ, "LLM_USAGE_WAREHOUSE": str(sample.warehouse_path)}
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "dashboard.py"), "--warehouse",
+                    str(sample.warehouse_path), "--json", str(out)], env=env, check=True, cwd=REPO,
+                   capture_output=True, timeout=600)
+    result = json.loads(out.read_text())
+    assert result["requests_in_month"] == int(_row(sample, "mart_usage_summary", "month", DEFAULT_PERIOD["month"],
+                                                   {"api_key_id": ALL, "model": ALL, "provider": ALL})["requests"])
+    assert len(result["redraws"]) == 11 and all(r["seconds"] > 0 for r in result["redraws"])
+    assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(result)

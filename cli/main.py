@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
+import logging
 import os
+import re
 import sys
 import time
 from datetime import date, datetime, timedelta, timezone
@@ -13,9 +17,8 @@ from pathlib import Path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 from config.settings import Settings, SettingsError  # noqa: E402
-from ingest.warehouse import WarehouseBusyError, WarehouseMissingError, connect  # noqa: E402
+from ingest.warehouse import WarehouseBusyError, WarehouseMissingError  # noqa: E402
 from readers.warehouse import (  # noqa: E402
-    READER_WAIT_SECONDS,
     QueryError,
     note_models_behind,
     read_query,
@@ -85,25 +88,263 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 def landing_days_present(settings: Settings) -> list[date]:
     if not settings.landing_dir.is_dir():
         return []
-    days = []
+    from ingest.sources import landing_days
+
+    days = landing_days(settings)  # of the source folders sources.toml declares
     for folder in settings.landing_dir.glob("dt=*"):
         try:
-            days.append(date.fromisoformat(folder.name[3:]))
+            days.add(date.fromisoformat(folder.name[3:]))
         except ValueError:
             continue
     return sorted(days)
 
 
-def materialize(settings: Settings, start: date, end: date) -> bool:
+def _day_has_files(settings: Settings, day: date) -> bool:
+    from ingest.load import SUPPORTED_SUFFIXES
+
+    folder = settings.landing_dir / f"dt={day.isoformat()}"
+    return folder.is_dir() and any(
+        p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES) for p in folder.iterdir()
+    )
+
+
+def _days_loaded_before(settings: Settings, start: date, end: date) -> set[date]:
+    """Landing days in [start, end] that an earlier run loaded files of."""
+    try:
+        frame = read_query(
+            settings,
+            "SELECT DISTINCT landing_date FROM raw.ingested_files WHERE landing_date BETWEEN ? AND ?",
+            [start, end],
+        )
+    except (WarehouseMissingError, WarehouseBusyError, QueryError):
+        return set()  # no earlier load to tell about (or the run itself will wait for the writer)
+    return {value.date() if hasattr(value, "date") else value for value in frame["landing_date"]}
+
+
+def _days(start: date, end: date) -> list[date]:
+    return [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+
+
+def check_landing_days(settings: Settings, start: date, end: date) -> list[date]:
+    """The days of [start, end] that have files (or had, in an earlier load); says which
+    have nothing, and refuses a range where no day has anything."""
+    requested = _days(start, end)
+    with_files = [day for day in requested if _day_has_files(settings, day)]
+    empty = [day for day in requested if day not in with_files]
+    emptied = sorted(_days_loaded_before(settings, start, end) & set(empty)) if empty else []
+    nothing = [day for day in empty if day not in emptied]
+    if not with_files and not emptied:
+        present = landing_days_present(settings)
+        known = f"landing days found: {present[0]} .. {present[-1]}" if present else "no landing days found"
+        raise UsageError(
+            f"No landing files for {_span(start, end)} under {settings.landing_dir} "
+            f"({known}); nothing was run. Pick days that have dt=YYYY-MM-DD folders with "
+            ".jsonl, .jsonl.gz or .parquet files."
+        )
+    if nothing:
+        print(
+            f"Warning: no landing files for {_list_days(nothing)}: nothing to load there, "
+            "so those days are not counted as loaded.",
+            file=sys.stderr,
+        )
+    if emptied:
+        print(
+            f"Warning: {_list_days(emptied)} had files loaded before but has none now: "
+            "its earlier load is replaced by nothing.",
+            file=sys.stderr,
+        )
+    return sorted(with_files + emptied)
+
+
+def _span(first: date, last: date) -> str:
+    return str(first) if first == last else f"{first} .. {last}"
+
+
+def _list_days(days: list[date]) -> str:
+    from readers.warehouse import describe_days
+
+    return describe_days(sorted(days))
+
+
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+# Numbers in the ingest's per-day summary, not digits of dates or paths.
+_SUMMARY_NUMBER = re.compile(r"(?<![\w/.:-])(\d{4,})(?= (?:files|rows|rejected|duplicate|already))")
+
+STEP_NAMES = {
+    "raw_request_logs": "loading the landing files",
+    "raw_request_logs_quality": "the data-quality checks on raw/request_logs",
+    "warehouse_dbt_models": "the dbt build of the facts and marts",
+    "fct_requests_quality": "the data-quality checks on facts/fct_requests",
+}
+
+
+class _DbtOutput(io.TextIOBase):
+    """Stands in for sys.stdout while the run executes: dbt's per-model lines (which
+    dagster-dbt writes there) go to the terminal only with --verbose, without colour codes
+    when it is not a terminal, and the failing ones are kept for the summary."""
+
+    def __init__(self, real, verbose: bool):
+        self.real, self.verbose = real, verbose
+        self.colour = real.isatty()
+        self.problems: list[str] = []
+        self._partial = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._partial += text
+        *lines, self._partial = self._partial.split("\n")
+        for line in lines:
+            plain = ANSI_ESCAPE.sub("", line)
+            if re.search(r"\b(ERROR|FAIL|Failure|Error|WARN)\b", plain) and " START " not in plain:
+                self.problems.append(plain.strip())
+            if self.verbose:
+                self.real.write("    dbt| " + (line if self.colour else plain) + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.real.flush()
+
+
+class _Progress(logging.Handler):
+    """Turns the run's Dagster events into a few lines a person can follow as they happen."""
+
+    def __init__(self, out, dbt_groups: dict[str, int], verbose: bool):
+        super().__init__(logging.DEBUG)
+        self.out, self.dbt_groups, self.verbose = out, dbt_groups, verbose
+        self.built: dict[str, set] = {group: set() for group in dbt_groups}
+        self.tests = {"passed": 0, "failed": 0}
+        self.checks = {"passed": 0, "failed": 0}
+        self.step_started: dict[str, float] = {}
+        self.stage_started = time.monotonic()
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._emit(record)
+        except Exception:  # progress output must never break the run
+            pass
+
+    def _emit(self, record: logging.LogRecord) -> None:
+        meta = getattr(record, "dagster_meta", None) or {}
+        event = meta.get("dagster_event")
+        step = meta.get("step_key") or ""
+        if event is None:
+            message = meta.get("orig_message", record.getMessage())
+            if step == "raw_request_logs" and record.levelno == logging.INFO:
+                for line in message.splitlines():
+                    self.say("  " + _SUMMARY_NUMBER.sub(lambda m: f"{int(m.group(1)):,}", line.strip()))
+            elif step == "raw_request_logs" and record.levelno >= logging.WARNING:
+                if not message.startswith("No landing folder"):  # the CLI said so before the run
+                    self.say(f"  warning: {message}")
+            elif self.verbose and record.levelno >= logging.INFO:
+                self.say(f"    {step}: {message}")
+            return
+        kind = event.event_type_value
+        if kind == "STEP_START":
+            self.step_started[step] = self.stage_started = time.monotonic()
+            self.say({
+                "raw_request_logs": "Loading landing days ...",
+                "raw_request_logs_quality": "Checking the loaded records (data-quality rules) ...",
+                "warehouse_dbt_models": "Building staging, facts and marts with dbt ...",
+                "fct_requests_quality": "Checking the facts (data-quality rules) ...",
+            }.get(step, f"Running {step} ..."))
+        elif kind == "ASSET_MATERIALIZATION" and step == "warehouse_dbt_models":
+            group = event.asset_key.path[0]
+            if group in self.built and event.asset_key not in self.built[group]:
+                self.built[group].add(event.asset_key)
+                if len(self.built[group]) == self.dbt_groups[group]:
+                    seconds = time.monotonic() - self.step_started.get(step, time.monotonic())
+                    count = self.dbt_groups[group]
+                    self.say(f"  dbt: {group} built ({count} model{'s' * (count != 1)}) after {seconds:.0f} s")
+        elif kind == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if step == "warehouse_dbt_models":
+                self.tests["passed" if evaluation.passed else "failed"] += 1
+                return
+            self.checks["passed" if evaluation.passed else "failed"] += 1
+            if not evaluation.passed and evaluation.severity.value == "WARN":
+                first = (evaluation.description or "").splitlines()[:1]
+                self.say(f"  warning: {evaluation.check_name} on "
+                         f"{evaluation.asset_key.to_user_string()}: {' '.join(first)}")
+        elif kind == "STEP_FAILURE":
+            if step.endswith("_quality"):
+                self.say(f"  {self.checks['passed']} checks passed, {self.checks['failed']} failed.")
+            self.say(f"  {STEP_NAMES.get(step, step)} failed (what to do: below).")
+        elif kind == "STEP_SUCCESS":
+            seconds = time.monotonic() - self.step_started.get(step, time.monotonic())
+            if step == "warehouse_dbt_models":
+                tests = f", {self.tests['passed']} tests passed" if self.tests["passed"] else ""
+                self.say(f"  dbt done in {seconds:.0f} s{tests}.")
+            elif step.endswith("_quality"):
+                failed = f", {self.checks['failed']} failed" if self.checks["failed"] else ""
+                self.say(f"  {self.checks['passed']} checks passed{failed} in {seconds:.0f} s.")
+                self.checks = {"passed": 0, "failed": 0}
+
+
+def _root_error(error):
+    """The innermost cause of a Dagster step error: the exception the step's code raised."""
+    while error.cause is not None:
+        error = error.cause
+    return error
+
+
+def _what_to_do(settings: Settings, text: str, step: str, days: str) -> str:
+    """The action a person takes for a failure, from what its error says."""
+    lowered = text.lower()
+    retry = f"llm-usage materialize --start {days.split(' .. ')[0]} --end {days.split(' .. ')[-1]}"
+    if "being written by another process" in lowered or "could not set lock" in lowered:
+        return f"another process (a Dagster run?) is writing the warehouse; wait until it has finished, then run `{retry}` again."
+    if "read-only" in lowered or "permission denied" in lowered or "readonly" in lowered:
+        return f"the warehouse {settings.warehouse_path} (or its folder) cannot be written; make it writable for this user and run `{retry}` again."
+    if "no space left" in lowered or "disk full" in lowered or "out of disk" in lowered:
+        return f"the disk holding {settings.warehouse_path.parent} is full; free space and run `{retry}` again."
+    if "out of memory" in lowered:
+        return f"DuckDB ran out of memory; raise LLM_USAGE_DUCKDB_MEMORY_LIMIT or run fewer days at a time (`{retry}`)."
+    if "overflow" in lowered or "out of range" in lowered:
+        return (f"a value in the landing files of {days} is too large to add up; find the record "
+                f"(llm-usage sql on raw.request_logs), fix or replace its file and run `{retry}` again.")
+    if step == "warehouse_dbt_models":
+        return (f"the facts and marts keep their last good state and {days} stay queued; "
+                f"the failing dbt models or tests are named above (all of dbt's output: --verbose); "
+                f"fix the cause and run `{retry}` again.")
+    return f"fix the cause and run `{retry}` again (--verbose shows the full trace)."
+
+
+def _print_failed_check(evaluation, out) -> None:
+    """A failed check's own summary: each failed expectation with example request_ids."""
+    metadata = evaluation.metadata or {}
+    days = getattr(metadata.get("landing_days"), "value", None) or "?"
+    print(f"CHECK FAILED {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
+          f"for landing day(s) {days} ({evaluation.severity.value.lower()}):", file=out)
+    expectations = getattr(metadata.get("expectations"), "value", None) or []
+    failed = [e for e in expectations if not e.get("success")]
+    if not failed:
+        for line in (evaluation.description or "").splitlines():
+            print(f"  {line}", file=out)
+    for e in failed:
+        print(f"  {e['expectation']}: {e['unexpected_count']:,} of {e['checked']:,} {e['unit']} "
+              f"fail ({e['description']})", file=out)
+        for example in e.get("examples") or []:
+            # request_id first: it is what a person looks up in the landing files
+            ordered = sorted(example.items(), key=lambda item: item[0] != "request_id")
+            print("    e.g. " + ", ".join(f"{k}={v}" for k, v in ordered), file=out)
+
+
+def materialize(settings: Settings, start: date, end: date, *, verbose: bool = False) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
-    from dagster import DagsterInstance
+    check_landing_days(settings, start, end)  # before importing Dagster: it takes seconds
+    from dagster import DagsterInstance, LoggerDefinition
 
     from quality.rules import start_importing_great_expectations
     from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
     from orchestration.partitions import landing_days
 
     settings.export()
-    prepare_dagster_home(settings)
     first, last = start.isoformat(), end.isoformat()
     available = landing_days.get_partition_keys()
     for key in (first, last):
@@ -113,79 +354,97 @@ def materialize(settings: Settings, start: date, end: date) -> bool:
                 f"({available[0]} .. {available[-1]}); set LLM_USAGE_FIRST_LANDING_DAY "
                 "earlier, or pick days up to today (UTC)."
             )
+    prepare_dagster_home(settings)
+    from orchestration.dbt_assets import warehouse_dbt_models
     from orchestration.definitions import defs
 
-    job = defs.resolve_job_def("nightly_job")
-    print(f"Materializing landing days {first} .. {last} and everything downstream ...")
+    dbt_groups: dict[str, int] = {}
+    for key in warehouse_dbt_models.keys:
+        dbt_groups[key.path[0]] = dbt_groups.get(key.path[0], 0) + 1
+    real_stdout = sys.stdout
+    progress = _Progress(real_stdout, dbt_groups, verbose)
+    # The run's own log lines go to `progress` instead of Dagster's console logger, whose
+    # stack traces come before the line that matters; the traces stay in the run's event
+    # log (the Dagster UI) and --verbose prints them.
+    run_logger = logging.getLogger(f"llm_usage.materialize.{os.getpid()}")
+    run_logger.handlers, run_logger.propagate = [progress], False
+    run_logger.setLevel(logging.DEBUG)
+    job = defs.resolve_job_def("nightly_job").with_logger_defs(
+        {"progress": LoggerDefinition(lambda _init: run_logger)}
+    )
+    print(f"Materializing landing days {_span(start, end)} and everything downstream ...", flush=True)
     # The run executes in this process, so its data-quality checks can find GX imported.
     start_importing_great_expectations()
     started = time.monotonic()
+    dbt_output = _DbtOutput(real_stdout, verbose)
     with DagsterInstance.get() as instance:
         for run_id in fail_abandoned_cli_runs(instance):
             print(f"Run {run_id} lost its process; marked it failed and freed its warehouse slot.")
         # Waits while another run holds the "warehouse" pool (dagster.yaml), then runs.
-        result = job.execute_in_process(
-            instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-                **cli_run_tags(),
-            },
-            run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
-            raise_on_error=False,
-        )
-    seconds = time.monotonic() - started
-    _print_ingest_progress(settings, start, end)
-    if not result.success:
-        blocked = False
-        for evaluation in result.get_asset_check_evaluations():
-            if not evaluation.passed:
-                blocked = blocked or evaluation.blocking
-                print(
-                    f"CHECK FAILED {evaluation.asset_key.to_user_string()} "
-                    f"{evaluation.check_name} ({evaluation.severity.value}): "
-                    f"{evaluation.description}",
-                    file=sys.stderr,
-                )
-        if blocked:
-            print(
-                f"A blocking data-quality check failed, so the facts and marts were not "
-                f"changed. Fix or replace the files under {settings.landing_dir}/dt=... for "
-                f"{first} .. {last} and materialize those days again.",
-                file=sys.stderr,
+        with contextlib.redirect_stdout(dbt_output):
+            result = job.execute_in_process(
+                instance=instance,
+                tags={
+                    "dagster/asset_partition_range_start": first,
+                    "dagster/asset_partition_range_end": last,
+                    **cli_run_tags(),
+                },
+                run_config={"loggers": {"progress": {}}},
+                raise_on_error=False,
             )
-        failed = [e for e in result.all_events if e.is_failure]
-        for event in failed:
-            print(f"FAILED {event.step_key}: {event.message}", file=sys.stderr)
-        print(f"Run {result.run_id} failed after {seconds:.1f} s.", file=sys.stderr)
-        return False
-    print(f"Run {result.run_id} succeeded in {seconds:.1f} s.")
-    return True
-
-
-def _print_ingest_progress(settings: Settings, start: date, end: date) -> None:
-    try:
-        connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
-    except WarehouseMissingError:
-        return
-    with connection:
-        rows = dict(
-            (row[0], row[1:])
-            for row in connection.execute(
-                "SELECT landing_date, count(*), sum(rows_loaded), sum(rows_rejected), "
-                "count(error) FROM raw.ingested_files "
-                "WHERE landing_date BETWEEN ? AND ? GROUP BY landing_date",
-                [start, end],
-            ).fetchall()
+    seconds = time.monotonic() - started
+    if result.success:
+        print(f"Run {result.run_id} succeeded in {seconds:.1f} s.")
+        return True
+    days = _span(start, end)
+    err = sys.stderr
+    blocked = []
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.blocking:
+            blocked.append(evaluation)
+            _print_failed_check(evaluation, err)
+    if blocked:
+        print(
+            f"FAILED: a blocking data-quality check failed for landing day(s) {days}, so the "
+            f"facts and marts were not changed and those days are on quality hold. Fix or "
+            f"replace their files under {settings.landing_dir}/dt={first if first == last else 'YYYY-MM-DD'} and run "
+            f"`llm-usage materialize --start {first} --end {last}` again.",
+            file=err,
         )
-    for offset in range((end - start).days + 1):
-        day = start + timedelta(days=offset)
-        if day in rows:
-            files, loaded, rejected, unreadable = rows[day]
-            note = f", {unreadable} unreadable files" if unreadable else ""
-            print(f"  {day}: {files} files, {loaded:,} rows loaded, {rejected:,} rejected{note}")
-        else:
-            print(f"  {day}: no landing files")
+    for event in result.all_events:
+        if event.event_type_value != "STEP_FAILURE":
+            continue
+        step = event.step_key or "?"
+        error = event.event_specific_data.error if event.event_specific_data else None
+        root = _root_error(error) if error else None
+        if blocked and root is not None and root.cls_name == "DagsterAssetCheckFailedError":
+            if verbose:
+                print(error.to_string(), file=err)
+            continue  # the failed checks were summarised above
+        message = " ".join((root.message if root else event.message or "").split())
+        if root is not None and root.cls_name:  # "ingest.warehouse.WarehouseBusyError: The ..."
+            message = re.sub(rf"^(?:\w+\.)*{re.escape(root.cls_name)}: ", "", message)
+        if step == "warehouse_dbt_models" and dbt_output.problems:
+            message = "; ".join(dict.fromkeys(dbt_output.problems[-6:]))
+        if len(message) > 400:
+            message = message[:400] + " ..."
+        what = STEP_NAMES.get(step, step)
+        print(f"FAILED {what} for landing day(s) {days}: {message} -> "
+              f"{_what_to_do(settings, message + ' ' + (root.message if root else ''), step, days)}",
+              file=err)
+        if verbose and error is not None:
+            print(error.to_string(), file=err)
+    if not blocked and not any(e.event_type_value == "STEP_FAILURE" for e in result.all_events):
+        reasons = [e.message for e in result.all_events if e.event_type_value == "RUN_FAILURE"]
+        print(f"FAILED the run for landing day(s) {days}: "
+              f"{' '.join((reasons or ['no step failed'])[-1].split())}", file=err)
+    hint = "" if verbose else " (--verbose prints the traces)"
+    print(
+        f"Run {result.run_id} failed after {seconds:.1f} s; its full log and traces are in the "
+        f"Dagster UI (`llm-usage ui`, Runs){hint}.",
+        file=err,
+    )
+    return False
 
 
 def cmd_materialize(args: argparse.Namespace, settings: Settings) -> None:
@@ -201,7 +460,7 @@ def cmd_materialize(args: argparse.Namespace, settings: Settings) -> None:
         end = end or present[-1]
     if end < start:
         raise UsageError(f"--end {end} is before --start {start}.")
-    if not materialize(settings, start, end):
+    if not materialize(settings, start, end, verbose=args.verbose):
         sys.exit(1)
 
 
@@ -213,38 +472,113 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
 
     note_models_behind(settings)
     frame = read_query(settings, args.query)
+    if frame.empty:
+        columns = ", ".join(map(str, frame.columns)) or "(the statement returns no columns)"
+        print(f"columns: {columns}")
+        print("0 rows")
+        return
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
         print(frame.to_string(index=False, max_rows=args.max_rows))
-    print(f"({len(frame)} rows)")
+    print(f"({len(frame):,} row{'s' * (len(frame) != 1)})")
 
 
 # ------------------------------------------------------------------------------ report
 
 
+FILTER_NAMES = {"api_key_id": ("key", "keys"), "model": ("model", "models"), "provider": ("provider", "providers")}
+
+
+def _check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
+    """Refuse a filter value no request has, naming the one it probably meant."""
+    from readers.report import dimension_values, did_you_mean
+
+    for dimension, value in chosen.items():
+        if value == "*" or value in set(dimension_values(settings, dimension)[dimension]):
+            continue
+        one, many = FILTER_NAMES[dimension]
+        suggestion = did_you_mean(settings, dimension, value)
+        hint = f"did you mean {suggestion!r}? " if suggestion else ""
+        raise UsageError(
+            f"No pay-as-you-go requests match {dimension}={value!r} in any period; {hint}"
+            f"`llm-usage list {many}` lists every {one} with its requests."
+        )
+
+
+def _resolve_period(settings: Settings, grain: str, day: date | None, chosen: dict[str, str]) -> date:
+    from readers.report import latest_period, period_containing
+
+    if day is not None:
+        return period_containing(grain, day)
+    period_start = latest_period(settings, grain, chosen)
+    if period_start is None:
+        described = ", ".join(f"{k}={v}" for k, v in chosen.items())
+        raise UsageError(
+            f"No pay-as-you-go requests match {described} in any {grain}; run "
+            "`llm-usage materialize` first (or `llm-usage list keys|models|providers`)."
+        )
+    return period_start
+
+
 def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
-    from readers.report import dashboard, latest_period, period_containing, render
+    from readers.report import dashboard, data_days, is_partial, nearest_periods, period_end, render
 
     note_models_behind(settings)
     chosen = {"api_key_id": args.api_key, "model": args.model, "provider": args.provider}
-    described = ", ".join(f"{k}={v}" for k, v in chosen.items())
-    if args.date is None:
-        period_start = latest_period(settings, args.period, chosen)
-        if period_start is None:
-            raise UsageError(
-                f"No pay-as-you-go requests match {described} in any {args.period}; check the "
-                "names (llm-usage sql \"SELECT DISTINCT api_key_id, model, provider FROM "
-                "main_marts.mart_usage_summary\") "
-                "or run `llm-usage materialize` first."
-            )
-    else:
-        period_start = period_containing(args.period, args.date)
+    _check_filter_values(settings, chosen)
+    period_start = _resolve_period(settings, args.period, args.date, chosen)
+    last_day = period_end(args.period, period_start)
     panels = dashboard(settings, args.period, period_start, chosen)
     if all(frame.empty for frame in panels.values()):
+        described = ", ".join(f"{k}={v}" for k, v in chosen.items())
+        before, after = nearest_periods(settings, args.period, chosen, period_start)
+        nearest = [f"{p} (before)" for p in [before] if p] + [f"{p} (after)" for p in [after] if p]
         raise UsageError(
-            f"No pay-as-you-go requests match {described} in the {args.period} starting {period_start}."
+            f"No pay-as-you-go requests match {described} in the {args.period} "
+            f"{_span(period_start, last_day)}. "
+            + (f"Nearest {args.period}s with data start {' and '.join(nearest)}." if nearest
+               else "No period has any; run `llm-usage materialize` first.")
         )
-    heading = {"grain": args.period, "period_start": period_start.isoformat(), "filter": chosen}
+    days = data_days(settings)
+    partial = is_partial(args.period, period_start, days)
+    heading = {
+        "grain": args.period,
+        "period_start": period_start.isoformat(),
+        "period_end": last_day.isoformat(),
+        "partial": partial,
+        "data_covers": _span(max(days[0], period_start), min(days[1], last_day)) if days else None,
+        "filters": chosen,
+    }
     sys.stdout.write(render(panels, heading, args.format))
+
+
+# -------------------------------------------------------------------------------- list
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
+    from readers.report import LISTABLE, dimension_values, period_end
+
+    note_models_behind(settings)
+    dimension = LISTABLE[args.what]
+    if args.date and not args.period:
+        raise UsageError("--date picks a day inside --period; pass --period day, week or month too.")
+    if args.period:
+        everything = {"api_key_id": "*", "model": "*", "provider": "*"}
+        period_start = _resolve_period(settings, args.period, args.date, everything)
+        scope = f"in the {args.period} {_span(period_start, period_end(args.period, period_start))}"
+        frame = dimension_values(settings, dimension, args.period, period_start)
+    else:
+        scope = "over all loaded days"
+        frame = dimension_values(settings, dimension)
+    if frame.empty:
+        print(f"No {args.what} with pay-as-you-go requests {scope}.")
+        return
+    print(f"{len(frame):,} {args.what} with pay-as-you-go requests {scope}:")
+    width = max(len(dimension), *(len(v) for v in frame[dimension]))
+    counts = [f"{int(n):,}" for n in frame["requests"]]
+    count_width = max(len("requests"), *(len(c) for c in counts))
+    print(f"  {dimension:<{width}}  {'requests':>{count_width}}")
+    for value, count in zip(frame[dimension], counts):
+        print(f"  {value:<{width}}  {count:>{count_width}}")
 
 
 # -------------------------------------------------------------------------------- demo
@@ -282,9 +616,12 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
         "ORDER BY total_tokens DESC LIMIT 5",
         [grain, period_start],
     )
-    print("  Top models by tokens:")
-    for line in top.to_string(index=False).splitlines():
-        print("    " + line)
+    print("  Top models by tokens (share: % of all models' tokens):")
+    width = max(len("model"), *(len(m) for m in top["model"]))
+    print(f"    {'model':<{width}}  {'total_tokens':>14}  {'requests':>10}  {'share':>6}")
+    for row in top.itertuples():
+        print(f"    {row.model:<{width}}  {int(row.total_tokens):>14,}  {int(row.requests):>10,}  "
+              f"{row.token_share_pct:>5.1f}%")
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -324,7 +661,10 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
     prepare_dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
     repo = Path(__file__).resolve().parent.parent
-    command = [str(dagster), "dev", "-w", str(repo / "workspace.yaml"), "-p", str(args.port)]
+    command = [
+        str(dagster), "dev", "-w", str(repo / "workspace.yaml"),
+        "-h", args.host, "-p", str(args.port),
+    ]
     os.chdir(repo)
     os.execv(command[0], command)
 
@@ -381,6 +721,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     materialize_cmd.add_argument("--start", type=_parse_day, help="first landing day (inclusive)")
     materialize_cmd.add_argument("--end", type=_parse_day, help="last landing day (inclusive)")
+    materialize_cmd.add_argument(
+        "--verbose", action="store_true",
+        help="also print dbt's per-model output and the full traces of failures",
+    )
     materialize_cmd.set_defaults(handler=cmd_materialize)
 
     sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
@@ -392,13 +736,23 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--period", choices=["day", "week", "month"], required=True)
     report.add_argument(
         "--date", type=_parse_day,
-        help="any day in the period, YYYY-MM-DD (default: the latest period with data)",
+        help="any day in the period, YYYY-MM-DD (default: the latest complete period)",
     )
     report.add_argument("--api-key", default="*", help="one API key id (default: all)")
     report.add_argument("--model", default="*", help="one model slug (default: all)")
     report.add_argument("--provider", default="*", help="one provider (default: all)")
     report.add_argument("--format", choices=["table", "json", "csv"], default="table")
     report.set_defaults(handler=cmd_report)
+
+    listing = commands.add_parser(
+        "list", help="the API keys, models or providers the marts hold, with their requests"
+    )
+    listing.add_argument("what", choices=["keys", "models", "providers"])
+    listing.add_argument("--period", choices=["day", "week", "month"],
+                         help="count within one period (default: over all loaded days)")
+    listing.add_argument("--date", type=_parse_day,
+                         help="any day in that period (default: the latest complete one)")
+    listing.set_defaults(handler=cmd_list)
 
     demo = commands.add_parser("demo", help="generate a month of sample logs, build, and report")
     demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)
@@ -410,7 +764,11 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.set_defaults(handler=cmd_dashboard)
 
     ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev)")
-    ui.add_argument("--port", type=_positive_int, default=3000)
+    ui.add_argument("--port", type=_positive_int, default=3000, help="web server port (default 3000)")
+    ui.add_argument(
+        "--host", default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)",
+    )
     ui.set_defaults(handler=cmd_ui)
     return parser
 
@@ -423,6 +781,10 @@ def main(argv: list[str] | None = None) -> None:
     except (UsageError, QueryError, SettingsError, WarehouseBusyError, WarehouseMissingError) as error:
         print(f"llm-usage: {error}", file=sys.stderr)
         sys.exit(2)
+    except BrokenPipeError:
+        # The reader of our output went away (`llm-usage list keys | head`): not an error.
+        sys.stderr.close()
+        os._exit(0)
 
 
 if __name__ == "__main__":

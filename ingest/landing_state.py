@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest import sources
 from ingest.load import SUPPORTED_SUFFIXES, file_sha256, landing_path
 from config.settings import Settings
 
@@ -45,24 +46,39 @@ class LandingDayChange:
         return f"{self.landing_date}: " + "; ".join(parts)
 
 
-def current_files(settings: Settings, landing_date: date) -> dict[str, FileState]:
-    """The landing files of one day as they are now, by file name."""
+def _key(settings: Settings, path: Path) -> str:
+    """How a landing file is named here: by its name in our own format's day folder,
+    as `SOURCE/name` in a source folder's (ingest/sources/)."""
+    try:
+        parts = path.relative_to(settings.landing_dir).parts
+    except ValueError:
+        return path.name  # read from a landing root that has moved since
+    return "/".join(parts[:-2] + parts[-1:])  # without the dt=... folder
+
+
+def _current_paths(settings: Settings, landing_date: date) -> dict[str, Path]:
+    paths = []
     folder = landing_path(settings, landing_date)
-    if not folder.is_dir():
-        return {}
+    if folder.is_dir():
+        paths = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES)]
+    for day in sources.source_days(settings, landing_date):
+        paths += day.files
+    return {_key(settings, path): path for path in paths}
+
+
+def current_files(settings: Settings, landing_date: date) -> dict[str, FileState]:
+    """The landing files of one day as they are now, by name (`SOURCE/name` for a
+    source folder's)."""
     states = {}
-    for path in folder.iterdir():
-        if path.is_file() and path.name.endswith(SUPPORTED_SUFFIXES):
-            stat = path.stat()
-            # The same conversion load_partition stores, so equal files compare equal.
-            states[path.name] = FileState(
-                stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc)
-            )
+    for key, path in _current_paths(settings, landing_date).items():
+        stat = path.stat()
+        # The same conversion load_partition stores, so equal files compare equal.
+        states[key] = FileState(stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc))
     return states
 
 
 def recorded_files(connection: duckdb.DuckDBPyConnection) -> dict[date, dict[str, FileState]]:
-    """What the last load of each landing day read, by day and file name."""
+    """What the last load of each landing day read, by day and file path."""
     exists = connection.execute(
         "SELECT count(*) FROM duckdb_tables() "
         "WHERE schema_name = 'raw' AND table_name = 'ingested_files'"
@@ -73,7 +89,7 @@ def recorded_files(connection: duckdb.DuckDBPyConnection) -> dict[date, dict[str
     for day, path, size, modified_at, sha in connection.execute(
         "SELECT landing_date, path, size_bytes, modified_at, sha256 FROM raw.ingested_files"
     ).fetchall():
-        recorded.setdefault(day, {})[Path(path).name] = FileState(size, modified_at, sha)
+        recorded.setdefault(day, {})[path] = FileState(size, modified_at, sha)
     return recorded
 
 
@@ -97,7 +113,8 @@ def changed_landing_days(
     """
     changes = []
     for day in sorted(set(recorded) | set(also_loaded)):
-        before = recorded.get(day, {})
+        before = {_key(settings, Path(p)): state for p, state in recorded.get(day, {}).items()}
+        paths = _current_paths(settings, day)
         now = current_files(settings, day)
         added = sorted(set(now) - set(before))
         removed = sorted(set(before) - set(now))
@@ -107,7 +124,7 @@ def changed_landing_days(
             if old.size_bytes != new.size_bytes:
                 changed.append(name)
             elif old.modified_at != new.modified_at:
-                if file_sha256(landing_path(settings, day) / name) != old.sha256:
+                if file_sha256(paths[name]) != old.sha256:
                     changed.append(name)
         if added or removed or changed:
             changes.append(

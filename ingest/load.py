@@ -1,7 +1,9 @@
 """Load one landing day of gateway logs into the raw tables, atomically.
 
 `load_partition` reads every file of `landing/dt=YYYY-MM-DD/` (`.jsonl`, `.jsonl.gz`,
-`.parquet`), checks every record against the contract, and replaces that day's rows in
+`.parquet`), and the day's folder of every source `landing/sources.toml` declares (other
+gateways' records, mapped onto the contract by ingest/sources/), checks every record
+against the contract, and replaces that day's rows in
 `raw.request_logs`, `raw.request_logs_rejected` and `raw.ingested_files` in one
 transaction: a re-run gives the same rows, and a crash half-way leaves the previous day.
 """
@@ -20,7 +22,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ingest import contract
+from ingest import contract, sources
 from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
@@ -203,8 +205,12 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     folder = landing_path(settings, landing_date)
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
     files, skipped = _landing_files(folder) if folder.is_dir() else ([], [])
-    report.missing = not folder.is_dir()
-    report.skipped_files = [str(p) for p in skipped]
+    # Folders of other gateways' records declared in sources.toml (ingest/sources/).
+    source_days = sources.source_days(settings, landing_date)
+    report.missing = not folder.is_dir() and not source_days
+    report.skipped_files = [str(p) for p in skipped] + [
+        str(p) for day in source_days for p in day.skipped
+    ]
     now = datetime.now(timezone.utc)
 
     connection = connect(settings, wait_seconds=60)
@@ -245,6 +251,17 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     file_report,
                 )
             )
+        for batch in sources.read_day(source_days):
+            # Each batch's records are mapped onto the contract and checked in one query.
+            for read in batch.files:
+                file_report = FileReport(path=str(read.path), error=read.error)
+                report.files.append(file_report)
+                file_rows.append((landing_date, str(read.path), read.size_bytes,
+                                  read.modified_at, read.sha256, file_report))
+            if batch.records is not None:
+                connection.register(sources.RECORDS_RELATION, batch.records)
+                connection.execute(f"INSERT INTO landing_checked {batch.sql}")
+                connection.unregister(sources.RECORDS_RELATION)
 
         per_file = dict(
             (row[0], (row[1], row[2]))
@@ -286,20 +303,19 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     "INSERT INTO raw.request_logs_rejected VALUES (?, ?, NULL, NULL, ?, ?)",
                     [landing, path, f"unreadable file: {file_report.error}", now],
                 )
-            connection.execute(
-                "INSERT INTO raw.ingested_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    landing,
-                    path,
-                    size,
-                    mtime,
-                    sha,
-                    file_report.rows_loaded,
-                    file_report.rows_rejected,
-                    file_report.error,
-                    now,
-                ],
-            )
+        # One insert for all files: a source folder can hold a file per request.
+        connection.register("day_files", pa.table({
+            "landing_date": pa.array([row[0] for row in file_rows], pa.date32()),
+            "path": pa.array([row[1] for row in file_rows], pa.string()),
+            "size_bytes": pa.array([row[2] for row in file_rows], pa.int64()),
+            "modified_at": pa.array([row[3] for row in file_rows], pa.timestamp("us", "UTC")),
+            "sha256": pa.array([row[4] for row in file_rows], pa.string()),
+            "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
+            "rows_rejected": pa.array([row[5].rows_rejected for row in file_rows], pa.int64()),
+            "error": pa.array([row[5].error for row in file_rows], pa.string()),
+        }))
+        connection.execute("INSERT INTO raw.ingested_files SELECT *, ? FROM day_files", [now])
+        connection.unregister("day_files")
         # The facts and marts are now behind this day until a dbt build catches up.
         request_model_build(connection, [landing_date], "ingest")
         connection.execute("COMMIT")

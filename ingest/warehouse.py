@@ -110,8 +110,13 @@ def connect(
     *,
     read_only: bool = False,
     wait_seconds: float = 0.0,
+    config: dict | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the warehouse, waiting up to `wait_seconds` while another process writes it."""
+    """Open the warehouse, waiting up to `wait_seconds` while another process writes it.
+
+    `config` adds DuckDB settings to the connection (readers use it to lock themselves
+    inside the warehouse file).
+    """
     path: Path = settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseMissingError(
@@ -128,6 +133,7 @@ def connect(
                 config={
                     "memory_limit": settings.duckdb_memory_limit,
                     "threads": settings.duckdb_threads,
+                    **(config or {}),
                 },
             )
             # Sessions render and truncate timestamps in UTC; reporting time zones are

@@ -19,7 +19,7 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
-from readers.report import FILTERS, PANELS, panel_query, period_containing
+from readers.report import FILTERS, PANELS, panel_query, period_containing, period_end  # noqa: F401 (period_end: the page's too)
 from readers.warehouse import QueryError, behind_sentence
 
 GRAINS = ("month", "week", "day")
@@ -41,16 +41,6 @@ def warehouse_version(settings: Settings) -> tuple[float, float]:
         path.stat().st_mtime if path.exists() else 0.0,
         wal.stat().st_mtime if wal.exists() else 0.0,
     )
-
-
-def period_end(grain: str, start: date) -> date:
-    """The last day of the day / ISO week / calendar month starting at `start`."""
-    if grain == "day":
-        return start
-    if grain == "week":
-        return start + timedelta(days=6)
-    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return following - timedelta(days=1)
 
 
 def previous_period(grain: str, start: date) -> date:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,15 +63,104 @@ def _filter_sql(chosen: dict[str, str], breakdown: str | None) -> tuple[str, lis
     return " AND ".join(clauses), params
 
 
-def latest_period(settings: Settings, grain: str, chosen: dict[str, str]) -> date | None:
+def period_end(grain: str, period_start: date) -> date:
+    """The last day of the day / ISO week / month starting on `period_start`."""
+    if grain == "week":
+        return period_start + timedelta(days=6)
+    if grain == "month":
+        following = (period_start.replace(day=28) + timedelta(days=4)).replace(day=1)
+        return following - timedelta(days=1)
+    return period_start
+
+
+def data_days(settings: Settings) -> tuple[date, date] | None:
+    """The first and last day (reporting time zone) on which the marts have any request."""
+    frame = read_query(
+        settings,
+        "SELECT min(period_start) AS first, max(period_start) AS last "
+        "FROM main_marts.mart_usage_summary WHERE grain = 'day' "
+        "AND api_key_id = '*' AND model = '*' AND provider = '*'",
+    )
+    first, last = frame["first"].iloc[0], frame["last"].iloc[0]
+    if pd.isna(first):
+        return None
+    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+
+
+def is_partial(grain: str, period_start: date, days: tuple[date, date] | None) -> bool:
+    """Whether the data covers only part of the period (it starts or ends inside it)."""
+    if days is None:
+        return False
+    return period_start < days[0] or period_end(grain, period_start) > days[1]
+
+
+def periods_with_data(settings: Settings, grain: str, chosen: dict[str, str]) -> list[date]:
     where, params = _filter_sql(chosen, None)
     frame = read_query(
         settings,
-        f"SELECT max(period_start) AS latest FROM main_marts.mart_usage_summary WHERE grain = ? AND {where}",
+        f"SELECT DISTINCT period_start FROM main_marts.mart_usage_summary WHERE grain = ? "
+        f"AND {where} ORDER BY period_start",
         [grain, *params],
     )
-    latest = frame["latest"].iloc[0]
-    return None if pd.isna(latest) else pd.Timestamp(latest).date()
+    return [pd.Timestamp(v).date() for v in frame["period_start"]]
+
+
+def latest_period(settings: Settings, grain: str, chosen: dict[str, str]) -> date | None:
+    """The latest complete period with data for the filter; else the latest partial one."""
+    periods = periods_with_data(settings, grain, chosen)
+    if not periods:
+        return None
+    days = data_days(settings)
+    complete = [p for p in periods if not is_partial(grain, p, days)]
+    return (complete or periods)[-1]
+
+
+def nearest_periods(
+    settings: Settings, grain: str, chosen: dict[str, str], period_start: date
+) -> tuple[date | None, date | None]:
+    """The nearest periods before and after `period_start` that have data for the filter."""
+    periods = periods_with_data(settings, grain, chosen)
+    before = [p for p in periods if p < period_start]
+    after = [p for p in periods if p > period_start]
+    return (before[-1] if before else None), (after[0] if after else None)
+
+
+LISTABLE = {"keys": "api_key_id", "models": "model", "providers": "provider"}
+
+
+def dimension_values(
+    settings: Settings, dimension: str, grain: str | None = None, period_start: date | None = None
+) -> pd.DataFrame:
+    """Every value of a filter dimension with its pay-as-you-go requests, busiest first:
+    over all of history (the months add up to it), or within one period."""
+    others = " AND ".join(f"{d} = '*'" for d in FILTERS if d != dimension)
+    if grain is None:
+        where, params = "grain = 'month'", []
+    else:
+        where, params = "grain = ? AND period_start = ?", [grain, period_start]
+    return read_query(
+        settings,
+        f"SELECT {dimension}, sum(requests)::BIGINT AS requests "
+        f"FROM main_marts.mart_usage_summary WHERE {where} AND {others} AND {dimension} <> '*' "
+        f"GROUP BY ALL ORDER BY requests DESC, {dimension}",
+        params,
+    )
+
+
+def did_you_mean(settings: Settings, dimension: str, value: str) -> str | None:
+    """An existing value that `value` names ignoring case (or nearly), if there is one."""
+    import difflib
+
+    existing = list(dimension_values(settings, dimension)[dimension])
+    if value in existing:
+        return None
+    same = [v for v in existing if v.lower() == value.lower()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(value.lower(), [v.lower() for v in existing], n=1, cutoff=0.8)
+    if close:
+        return next(v for v in existing if v.lower() == close[0])
+    return None
 
 
 def panel_query(panel: Panel, grain: str, period_start: date, chosen: dict[str, str]) -> tuple[str, list]:
@@ -93,51 +183,115 @@ def dashboard(settings: Settings, grain: str, period_start: date, chosen: dict[s
     return panels
 
 
-def _plain(value):
-    """A JSON/CSV-ready value: NULL as None, numpy scalars as Python numbers."""
+def panel_key(panel: Panel) -> str:
+    """The panel's name in JSON and CSV: snake_case of its title."""
+    return re.sub(r"[^a-z0-9]+", "_", panel.title.lower()).strip("_")
+
+
+PLURAL = {"model": "models", "api_key_id": "keys", "provider": "providers"}
+
+
+def _is_count(column: str) -> bool:
+    return column.endswith(("_tokens", "requests", "_calls", "_count"))
+
+
+def share_base(panel: Panel, column: str) -> str | None:
+    """What a share column is a share of, in words; None for other columns."""
+    among = f"all {PLURAL[panel.breakdown]}'" if panel.breakdown else "all"
+    if column == "token_share":
+        return f"of {among} tokens"
+    if column == "request_share":
+        return f"of {among} requests"
+    if column == "spend_share":
+        return f"of {among} spend"
+    if column == "success_rate" or column.endswith("_share"):
+        return "of requests"
+    return None
+
+
+def _plain(column: str, value):
+    """A JSON/CSV-ready value: NULL as None, numpy scalars as Python numbers, counts as int."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    return value.item() if hasattr(value, "item") else value
+    value = value.item() if hasattr(value, "item") else value
+    if isinstance(value, float) and _is_count(column) and value.is_integer():
+        return int(value)
+    return value
 
 
-def _show(value) -> str:
-    value = _plain(value)
+def _show(panel: Panel, column: str, value) -> str:
+    """A figure as a person reads it: separators, whole ms, shares in percent."""
+    value = _plain(column, value)
     if value is None:
         return "-"
-    if isinstance(value, float):
-        return f"{value:,.3f}"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
+    if isinstance(value, bool) or isinstance(value, str):
+        return str(value)
+    if share_base(panel, column):
+        return f"{100 * value:,.1f}%"
+    if column.endswith("_ms"):
+        return f"{round(value):,} ms"
+    if column.endswith("_usd"):
+        return f"${value:,.2f}"
+    if column.endswith("_tps"):
+        return f"{value:,.1f} tok/s"
+    if isinstance(value, int) or _is_count(column):
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
 
 
-def as_records(panels: dict[Panel, pd.DataFrame]) -> list[dict]:
-    """Long form: one record per (panel, row, figure)."""
+def as_records(panels: dict[Panel, pd.DataFrame], heading: dict) -> list[dict]:
+    """Long form: one record per figure, keyed like the mart row it comes from."""
     records = []
     for panel, frame in panels.items():
         for row in frame.to_dict("records"):
-            item = row.get(panel.breakdown) if panel.breakdown else None
+            filters = dict(heading["filters"])
+            if panel.breakdown:
+                filters[panel.breakdown] = row[panel.breakdown]
             for column, value in row.items():
                 if column != panel.breakdown:
-                    records.append({"tab": panel.tab, "panel": panel.title, "item": item,
-                                    "metric": column, "value": _plain(value)})
+                    records.append({
+                        "grain": heading["grain"], "period_start": heading["period_start"],
+                        **filters, "panel": panel_key(panel), "metric": column,
+                        "value": _plain(column, value),
+                    })
     return records
+
+
+CSV_COLUMNS = ["grain", "period_start", *FILTERS, "panel", "metric", "value"]
+
+
+def _table(panel: Panel, frame: pd.DataFrame) -> list[str]:
+    """A breakdown panel as aligned text; share columns name their base in the header."""
+    shown = pd.DataFrame({
+        (f"{c} (% {share_base(panel, c)})" if share_base(panel, c) else c):
+            [str(v) if c == panel.breakdown else _show(panel, c, v) for v in frame[c]]
+        for c in frame.columns
+    })
+    widths = {c: max(len(c), *(len(v) for v in shown[c])) for c in shown.columns}
+    first = shown.columns[0]
+    def line(cells):
+        return "  ".join(
+            str(cells[c]).ljust(widths[c]) if c == first else str(cells[c]).rjust(widths[c])
+            for c in shown.columns
+        ).rstrip()
+    return [line({c: c for c in shown.columns})] + [line(row) for row in shown.to_dict("records")]
 
 
 def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
     if fmt == "json":
         body = {**heading, "panels": {
-            panel.title: [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-            if panel.breakdown else {k: _plain(v) for k, v in (frame.to_dict("records") or [{}])[0].items()}
+            panel_key(panel): [{k: _plain(k, v) for k, v in row.items()} for row in frame.to_dict("records")]
+            if panel.breakdown else {k: _plain(k, v) for k, v in (frame.to_dict("records") or [{}])[0].items()}
             for panel, frame in panels.items()
         }}
-        return json.dumps(body, indent=2, default=str)
+        return json.dumps(body, indent=2, default=str) + "\n"
     if fmt == "csv":
-        return pd.DataFrame(as_records(panels), columns=["tab", "panel", "item", "metric", "value"]).to_csv(index=False)
+        return pd.DataFrame(as_records(panels, heading), columns=CSV_COLUMNS).to_csv(index=False)
+    partial = f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
     lines = [
-        f"{heading['grain'].capitalize()} starting {heading['period_start']}  "
-        + "  ".join(f"{k}={heading['filter'][k]}" for k in FILTERS)
-        + "   ('*' = all; pay-as-you-go only)"
+        f"{heading['grain'].capitalize()} {heading['period_start']} .. {heading['period_end']}  "
+        + "  ".join(f"{k}={heading['filters'][k]}" for k in FILTERS)
+        + "   ('*' = all; pay-as-you-go only)" + partial
     ]
     tab = None
     for panel, frame in panels.items():
@@ -148,11 +302,11 @@ def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
         if frame.empty:
             lines.append("   (no rows)")
         elif panel.breakdown:
-            text = frame.head(TABLE_ROWS).to_string(index=False, float_format=lambda v: f"{v:,.3f}")
-            lines += ["   " + line for line in text.splitlines()]
+            lines += ["   " + line for line in _table(panel, frame.head(TABLE_ROWS))]
             if len(frame) > TABLE_ROWS:
                 lines.append(f"   ... {len(frame) - TABLE_ROWS} more rows (--format csv or json lists all)")
         else:
             for column, value in frame.iloc[0].items():
-                lines.append(f"   {column:<34} {_show(value)}")
+                base = share_base(panel, column)
+                lines.append(f"   {column:<34} {_show(panel, column, value)}" + (f" {base}" if base else ""))
     return "\n".join(lines) + "\n"

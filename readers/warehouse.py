@@ -2,12 +2,19 @@
 
 Readers open the file read-only, wait a bounded time while a run writes it, and turn
 every failure a user can cause into one sentence. Nothing here imports Dagster.
+
+A reader's connection is also shut inside the warehouse file: DuckDB's own settings
+refuse every query that would reach another file, the network or an extension (COPY ...
+TO, EXPORT DATABASE, ATTACH, read_csv('/etc/passwd'), INSTALL/LOAD), and the settings are
+locked, so a query cannot SET them back. What remains is SELECT (and PRAGMA/SHOW/
+DESCRIBE/SUMMARIZE) over the warehouse's own tables and in-memory temporary tables.
 """
 
 from __future__ import annotations
 
 import sys
-from datetime import timezone
+from datetime import date, timezone
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
@@ -17,32 +24,159 @@ from ingest.warehouse import connect, pending_model_builds
 
 READER_WAIT_SECONDS = 10
 
+# DuckDB settings of every reader's connection (see the module docstring). With external
+# access off, the database file opened at connect time (and DuckDB's spill files beside
+# it) is the only file the connection can touch; no directory is allowed beyond it.
+READER_SANDBOX = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "allow_unsigned_extensions": False,
+}
+
 
 class QueryError(Exception):
     """A query a reader sent could not run; the message is one sentence for the user."""
 
 
+def reader_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """The warehouse opened read-only, confined to its own file, with its settings locked."""
+    connection = connect(
+        settings, read_only=True, wait_seconds=READER_WAIT_SECONDS, config=READER_SANDBOX
+    )
+    # Last, after connect() set the session time zone: from here on no SET or PRAGMA
+    # that changes a setting is accepted (it would be the way to undo the sandbox).
+    connection.execute("SET lock_configuration = true")
+    return connection
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
 def read_query(settings: Settings, query: str, params: list | None = None) -> pd.DataFrame:
     """Run a read-only query on the warehouse and return a pandas DataFrame."""
-    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
+    if not query.strip().strip(";").strip():
+        raise QueryError(
+            "The query is empty; pass one SQL statement, for example "
+            "\"SELECT * FROM main_marts.mart_usage_summary LIMIT 10\"."
+        )
+    connection = reader_connection(settings)
     try:
-        return connection.execute(query, params or []).fetchdf()
+        connection.execute(query, params or [])
+        if connection.description is None:  # a statement that returns no rows at all
+            return pd.DataFrame()
+        return connection.fetchdf()
+    except duckdb.PermissionException as error:
+        raise QueryError(
+            f"The query was refused: {_first_line(error)} (readers may only read the "
+            "warehouse's own tables; they cannot read or write other files, attach "
+            "databases or load extensions)."
+        ) from None
     except duckdb.Error as error:
-        raise QueryError(f"The query failed: {str(error).splitlines()[0]}") from None
+        message = _first_line(error)
+        if "the configuration has been locked" in message:
+            raise QueryError(
+                f"The query was refused: {message} (reader settings are fixed)."
+            ) from None
+        if "read-only mode" in message:
+            raise QueryError(
+                f"The query was refused: {message} (the warehouse is read-only for readers)."
+            ) from None
+        if message.startswith("Catalog Error") and "does not exist" in message:
+            message += (
+                " (llm-usage sql \"SHOW ALL TABLES\" lists the tables; the facts and marts "
+                "exist once `llm-usage materialize` has built them)"
+            )
+        raise QueryError(f"The query failed: {message}") from None
     finally:
         connection.close()
+
+
+def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(
+        connection.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
+
+
+class HeldDay(NamedTuple):
+    """A landing day a data-quality check holds out of the facts and marts, and why."""
+
+    landing_date: date
+    failed_checks: str  # the failed checks' names, comma-separated
+
+
+def held_days(settings: Settings) -> list[HeldDay]:
+    """Landing days on quality hold (raw.quality_holds), oldest first.
+
+    Empty on a warehouse built before the table existed.
+    """
+    connection = reader_connection(settings)
+    try:
+        if not _table_exists(connection, "raw", "quality_holds"):
+            return []
+        rows = connection.execute(
+            "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date"
+        ).fetchall()
+    finally:
+        connection.close()
+    return [HeldDay(day, checks) for day, checks in rows]
+
+
+def describe_days(days: list[date]) -> str:
+    """'2026-03-01 .. 2026-03-03, 2026-03-05' for sorted days."""
+    spans: list[list[date]] = []
+    for day in days:
+        if spans and (day - spans[-1][1]).days == 1:
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return ", ".join(str(a) if a == b else f"{a} .. {b}" for a, b in spans)
+
+
+def quality_hold_note(settings: Settings) -> str | None:
+    """Which landing days are on quality hold, why, and how to release them, as a note."""
+    held = held_days(settings)
+    if not held:
+        return None
+    days = [h.landing_date for h in held]
+    reasons = sorted({check.strip() for h in held for check in h.failed_checks.split(",")})
+    first, last = days[0], days[-1]
+    return (
+        f"Note: landing day(s) {describe_days(days)} are on quality hold: a blocking "
+        f"data-quality check failed ({', '.join(reasons)}), so their records are left "
+        "out of the facts and marts (figures for the days they cover are missing them). "
+        f"To release: fix or replace the files in {settings.landing_dir}/"
+        f"dt={first if first == last else 'YYYY-MM-DD'} and "
+        f"run `llm-usage materialize --start {first} --end {last}`; a run whose checks "
+        "pass lifts the hold. Held days: llm-usage sql \"SELECT * FROM raw.quality_holds\"."
+    )
 
 
 def models_behind_note(settings: Settings) -> str | None:
     """Which landing days the facts and marts have not caught up with, as a sentence.
 
-    Tables can disagree about those days' event days until a build finishes.
+    Tables can disagree about those days' event days until a build finishes. Days on
+    quality hold are left to `quality_hold_note`: they wait for new files, not for a run.
     """
-    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
+    connection = reader_connection(settings)
     try:
         pending = pending_model_builds(connection)
+        held = set()
+        if pending and _table_exists(connection, "raw", "quality_holds"):
+            held = {
+                row[0]
+                for row in connection.execute(
+                    "SELECT DISTINCT landing_date FROM raw.quality_holds"
+                ).fetchall()
+            }
     finally:
         connection.close()
+    pending = [(day, at) for day, at in pending if day not in held]
     return behind_sentence(pending)
 
 
@@ -61,7 +195,7 @@ def behind_sentence(pending: list) -> str | None:
 
 
 def note_models_behind(settings: Settings) -> None:
-    """Print `models_behind_note` on stderr, if there is one."""
-    note = models_behind_note(settings)
-    if note:
-        print(note, file=sys.stderr)
+    """Print the quality-hold and caught-up notes on stderr, if there are any."""
+    for note in (quality_hold_note(settings), models_behind_note(settings)):
+        if note:
+            print(note, file=sys.stderr)

@@ -108,12 +108,25 @@ def _pick(stats: pd.DataFrame, value: str, highest: bool):
 # ------------------------------------------------------------------ one filter, one row
 
 
+def spend(rows):
+    """Spend over the requests that have a cost (a missing cost is unknown, not free)."""
+    costed = rows[rows["cost_usd"].notna()] if "cost_usd" in rows else rows.iloc[0:0]
+    total = float(costed["cost_usd"].sum())
+    return {
+        "spend_usd": total,
+        "requests_with_cost": len(costed),
+        "cost_coverage": _ratio(len(costed), len(rows)),
+        "cost_per_million_tokens": _ratio(total * 1_000_000, int(costed["total_tokens"].sum())),
+    }
+
+
 def usage_summary(rows):
     return {
         "total_tokens": int(rows["total_tokens"].sum()),
         "input_tokens": int(rows["input_tokens"].sum()),
         "output_tokens": int(rows["output_tokens"].sum()),
         "requests": len(rows),
+        **spend(rows),
     }
 
 
@@ -190,21 +203,37 @@ def performance_summary(rows):
 # ------------------------------------------------- breakdowns: one row per dimension value
 
 
+SHARE_NAMES = {"total_tokens": "token_share", "requests": "request_share", "spend_usd": "spend_share"}
+
+
 def _breakdown(rows, dimension, figures, shares=()):
     out = {value: figures(group) for value, group in rows.groupby(dimension) if len(group)}
     for column in shares:
         whole = sum(row[column] for row in out.values())
         for row in out.values():
-            row[f"{'token' if column == 'total_tokens' else 'request'}_share"] = _ratio(row[column], whole)
+            row[SHARE_NAMES[column]] = _ratio(row[column], whole)
     return out
 
 
 def usage_by_model(rows):
-    return _breakdown(rows, "model", usage_summary, shares=("total_tokens",))
+    return _breakdown(rows, "model", usage_summary, shares=("total_tokens", "spend_usd"))
+
+
+def _key_name(rows):
+    """The name the key carried on its latest request (the id where the log gave none)."""
+    at = rows["created_at"]
+    if not pd.api.types.is_datetime64_any_dtype(at):
+        at = pd.to_datetime(at, utc=True, format="ISO8601")
+    latest = rows.assign(at=at).sort_values("at").iloc[-1]
+    name = latest.get("api_key_name")
+    return latest["api_key_id"] if name is None or pd.isna(name) else name
 
 
 def usage_by_api_key(rows):
-    return _breakdown(rows, "api_key_id", usage_summary, shares=("total_tokens", "requests"))
+    def figures(group):
+        return {"api_key_name": _key_name(group), **usage_summary(group)}
+
+    return _breakdown(rows, "api_key_id", figures, shares=("total_tokens", "requests", "spend_usd"))
 
 
 def provider_distribution(rows):
@@ -215,9 +244,10 @@ def provider_distribution(rows):
             "requests": len(group),
             "successful_requests": ok,
             "success_rate": _ratio(ok, len(group)),
+            **spend(group),
         }
 
-    return _breakdown(rows, "provider", figures, shares=("total_tokens", "requests"))
+    return _breakdown(rows, "provider", figures, shares=("total_tokens", "requests", "spend_usd"))
 
 
 def latency_by_model(rows):

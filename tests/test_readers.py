@@ -52,4 +52,4 @@ def test_sql_waits_for_a_short_writer(warehouse):
     finally:
         holder.wait()
     assert code == 0, err
-    assert "42" in out and "(1 rows)" in out
+    assert "42" in out and "(1 row)" in out

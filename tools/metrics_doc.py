@@ -69,6 +69,11 @@ How every mart reads:
   successful requests in the row's period and filter (dbt var, default 20:
   `dbt build --vars '{{min_sample: 50}}'`); ties go to the alphabetically first name; NULL
   when no candidate qualifies.
+- **Spend** is USD as the gateway reported each request's `cost_usd`. A request without
+  a cost is unknown, not free: `spend_usd` sums the known costs, `cost_coverage` says
+  which share of the requests had one, and cost per million tokens divides by the tokens
+  of those requests only. Like tokens, spend adds up: the all-keys row is the sum of the
+  per-key rows.
 - **Empty is empty.** A period and filter without requests has no row; a ratio whose
   denominator is zero is NULL, never NaN.
 - **Time.** The examples use the month starting {EXAMPLE_MONTH}; use `grain = 'day'` or

@@ -23,16 +23,42 @@
         'throughput_requests': 'case when throughput_tps is not null then 1 else 0 end',
         'throughput_output_tokens': 'case when throughput_tps is not null then output_tokens else 0 end',
         'throughput_generation_seconds': 'case when throughput_tps is not null then generation_ms / 1000.0 else 0 end',
+        'spend_usd': 'coalesce(cost_usd, 0)',
+        'requests_with_cost': 'case when cost_usd is not null then 1 else 0 end',
+        'tokens_with_cost': 'case when cost_usd is not null then total_tokens else 0 end',
     }) }}
 {%- endmacro %}
 
-{#- Measures in milliseconds or seconds are real numbers; all others are counts. -#}
+{#- Measures in milliseconds, seconds or USD are real numbers; all others are counts. -#}
 {% macro usage_measure_type(name) -%}
-    {{ 'double' if name in ('success_latency_ms_sum', 'throughput_generation_seconds') else 'bigint' }}
+    {{ 'double' if name in ('success_latency_ms_sum', 'throughput_generation_seconds', 'spend_usd') else 'bigint' }}
+{%- endmacro %}
+
+{#- The key's name as of its latest request in the period (names can change; each period
+    shows the one its own requests last carried). From the request grain or from a finer
+    fact's columns. -#}
+{% macro latest_key_name(from_request_grain) -%}
+    {%- if from_request_grain %}
+    arg_max(api_key_name, created_at) as api_key_name,
+    max(created_at) as last_request_at
+    {%- else %}
+    arg_max(api_key_name, last_request_at) as api_key_name,
+    max(last_request_at) as last_request_at
+    {%- endif %}
 {%- endmacro %}
 
 {% macro sum_usage_measures(from_request_grain) -%}
     {%- for name, expression in usage_measures().items() %}
     cast(sum({{ expression if from_request_grain else name }}) as {{ usage_measure_type(name) }}) as {{ name }}{{ "," if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- Spend figures of one filter row (or breakdown row), from the usage facts' sums:
+    Spend, its cost coverage and the cost per million tokens over requests with a cost.
+    Columns: spend_usd, requests_with_cost, cost_coverage, cost_per_million_tokens. -#}
+{% macro spend_figures() -%}
+    cast(sum(spend_usd) as double) as spend_usd,
+    cast(sum(requests_with_cost) as bigint) as requests_with_cost,
+    {{ ratio('sum(requests_with_cost)', 'sum(requests)') }} as cost_coverage,
+    {{ ratio('sum(spend_usd) * 1000000.0', 'sum(tokens_with_cost)') }} as cost_per_million_tokens
 {%- endmacro %}

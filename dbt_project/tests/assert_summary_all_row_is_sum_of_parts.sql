@@ -1,7 +1,7 @@
 -- METRICS.md invariant 3: for each filter (api key, model, provider), the '*' row of an
 -- additive figure = the sum of the rows for each single value, the other filters fixed.
 {%- set dimensions = filter_dimensions() %}
-{%- set measures = ['total_tokens', 'input_tokens', 'output_tokens', 'requests'] %}
+{%- set measures = ['total_tokens', 'input_tokens', 'output_tokens', 'requests', 'requests_with_cost', 'spend_usd'] %}
 {%- for dimension in dimensions %}
 {%- set others = dimensions | reject('equalto', dimension) | list %}
 select '{{ dimension }}' as summed_over, all_row.grain, all_row.period_start,
@@ -16,6 +16,8 @@ left join (
     group by all
 ) as parts using (grain, period_start, {{ others | join(', ') }})
 where all_row.{{ dimension }} = '*'
-  and ({% for m in measures %}all_row.{{ m }} is distinct from parts.{{ m }}{{ " or " if not loop.last }}{% endfor %})
+  and ({% for m in measures if m != 'spend_usd' %}all_row.{{ m }} is distinct from parts.{{ m }} or {% endfor %}
+       -- Spend is a sum of reals: equal to rounding.
+       abs(all_row.spend_usd - coalesce(parts.spend_usd, -1)) > 1e-9 * greatest(1, abs(all_row.spend_usd)))
 {{ "union all" if not loop.last }}
 {%- endfor %}

@@ -11,6 +11,7 @@ select
     provider,
     billing_mode,
     {{ sum_usage_measures(from_request_grain=true) }},
+    {{ latest_key_name(from_request_grain=true) }},
     current_timestamp as built_at
 from {{ ref('fct_requests') }}
 {% if is_incremental() %}

@@ -10,6 +10,7 @@ select
     provider,
     billing_mode,
     {{ sum_usage_measures(from_request_grain=false) }},
+    {{ latest_key_name(from_request_grain=false) }},
     current_timestamp as built_at
 from {{ ref('fct_usage_daily') }}
 {% if is_incremental() %}

@@ -15,7 +15,8 @@ per_provider as (
         {{ filter_columns(breakdown='provider') }},
         cast(sum(total_tokens) as bigint) as total_tokens,
         cast(sum(requests) as bigint) as requests,
-        cast(sum(successful_requests) as bigint) as successful_requests
+        cast(sum(successful_requests) as bigint) as successful_requests,
+        {{ spend_figures() }}
     from usage
     {{ group_by_filters(breakdown='provider') }}
 )
@@ -24,6 +25,7 @@ select
     *,
     {{ share_within_filter('total_tokens', 'provider') }} as token_share,
     {{ share_within_filter('requests', 'provider') }} as request_share,
+    {{ share_within_filter('spend_usd', 'provider') }} as spend_share,
     {{ ratio('successful_requests', 'requests') }} as success_rate,
     current_timestamp as built_at
 from per_provider

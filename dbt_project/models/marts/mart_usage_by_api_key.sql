@@ -12,10 +12,13 @@ per_key as (
         grain,
         period_start,
         {{ filter_columns(breakdown='api_key_id') }},
+        -- The name the key carried on its latest request in the period.
+        arg_max(api_key_name, last_request_at) as api_key_name,
         cast(sum(total_tokens) as bigint) as total_tokens,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,
-        cast(sum(requests) as bigint) as requests
+        cast(sum(requests) as bigint) as requests,
+        {{ spend_figures() }}
     from usage
     {{ group_by_filters(breakdown='api_key_id') }}
 )
@@ -24,5 +27,6 @@ select
     *,
     {{ share_within_filter('total_tokens', 'api_key_id') }} as token_share,
     {{ share_within_filter('requests', 'api_key_id') }} as request_share,
+    {{ share_within_filter('spend_usd', 'api_key_id') }} as spend_share,
     current_timestamp as built_at
 from per_key

@@ -15,7 +15,8 @@ per_model as (
         cast(sum(total_tokens) as bigint) as total_tokens,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,
-        cast(sum(requests) as bigint) as requests
+        cast(sum(requests) as bigint) as requests,
+        {{ spend_figures() }}
     from usage
     {{ group_by_filters(breakdown='model') }}
 )
@@ -23,5 +24,6 @@ per_model as (
 select
     *,
     {{ share_within_filter('total_tokens', 'model') }} as token_share,
+    {{ share_within_filter('spend_usd', 'model') }} as spend_share,
     current_timestamp as built_at
 from per_model

@@ -15,6 +15,7 @@ select
     cast(sum(input_tokens) as bigint) as input_tokens,
     cast(sum(output_tokens) as bigint) as output_tokens,
     cast(sum(requests) as bigint) as requests,
+    {{ spend_figures() }},
     current_timestamp as built_at
 from usage
 {{ group_by_filters() }}

@@ -1,0 +1,268 @@
+"""Benchmark of the source adapters: loading a landing day of LiteLLM payloads, LiteLLM
+spend logs and OpenRouter generation records against the same requests in our own format.
+
+One run generates N requests in our own format (sample_data.generate), writes the same
+requests as each source's records, and times `ingest.load.load_partition` on each folder
+(a fresh warehouse each time, best of --repeat). Records are realistic in size: the
+LiteLLM payloads start from one LiteLLM really logged (model map, hidden params, cost
+breakdown and all), so they are several times larger than ours.
+
+    .venv/bin/python benchmarks/sources.py --records 200000
+
+Layouts: one JSON Lines file per source (the same as ours), plus LiteLLM's bucket-logger
+layout of one .json file per call at --per-file-records. The target (each source within
+1.5x of our own format) is reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import duckdb  # noqa: E402
+import pyarrow as pa  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from config.settings import Settings  # noqa: E402
+from ingest.load import load_partition  # noqa: E402
+from sample_data.generate import generate_logs  # noqa: E402
+
+DAY = date(2026, 3, 18)
+TARGET_RATIO = 1.5
+SOURCES_TOML = """
+[sources.litellm]
+format = "litellm"
+[sources.litellm-files]
+format = "litellm"
+[sources.spend-logs]
+format = "litellm_spend_logs"
+[sources.openrouter]
+format = "openrouter"
+api_key_id = "or-key-bench"
+"""
+
+
+def litellm_template() -> str:
+    """One payload LiteLLM really logged for a mocked call: the shape every record copies."""
+    import litellm
+    from litellm.integrations.custom_logger import CustomLogger
+
+    kept = []
+
+    class Keep(CustomLogger):
+        def log_success_event(self, kwargs, response_obj, start_time, end_time):
+            kept.append(kwargs["standard_logging_object"])
+
+    litellm.callbacks = [Keep()]
+    litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}],
+                       mock_response="Hello! How can I help you today?",
+                       metadata={"user_api_key_hash": "x", "user_api_key_alias": "y"})
+    deadline = time.monotonic() + 30
+    while not kept and time.monotonic() < deadline:
+        time.sleep(0.05)
+    litellm.callbacks = []
+    return json.dumps(kept[0], default=str)
+
+
+def _write_lines(connection: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
+    table = connection.sql(sql).to_arrow_table()
+    texts = table.column(0).to_pylist()
+    path.write_text("\n".join(texts) + "\n")
+    return len(texts)
+
+
+def write_sources(own_file: Path, landing: Path, per_file: int) -> dict[str, int]:
+    """The requests of our own file as each source's records; {folder: records}."""
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(
+        f"CREATE TABLE own AS SELECT * FROM read_json('{own_file}', format = 'newline_delimited', "
+        "columns = {request_id: 'VARCHAR', created_at: 'TIMESTAMPTZ', api_key_id: 'VARCHAR', "
+        "api_key_name: 'VARCHAR', model: 'VARCHAR', provider: 'VARCHAR', status: 'VARCHAR', "
+        "error_type: 'VARCHAR', finish_reason: 'VARCHAR', stream: 'BOOLEAN', input_tokens: 'BIGINT', "
+        "output_tokens: 'BIGINT', cached_input_tokens: 'BIGINT', cache_write_tokens: 'BIGINT', "
+        "reasoning_tokens: 'BIGINT', web_search_calls: 'BIGINT', latency_ms: 'DOUBLE', "
+        "first_token_ms: 'DOUBLE', cost_usd: 'DOUBLE'})"
+    )
+    connection.execute("""
+        CREATE TABLE timed AS SELECT *,
+            epoch(created_at) AS start_s,
+            epoch(created_at) + latency_ms / 1000 AS end_s,
+            CASE WHEN stream AND status = 'success' THEN epoch(created_at) + first_token_ms / 1000
+                 ELSE epoch(created_at) + latency_ms / 1000 END AS first_s
+        FROM own""")
+    template = litellm_template().replace("'", "''")
+    payload = f"""
+        SELECT CAST(json_merge_patch('{template}', json_object(
+            'id', 'chatcmpl-' || request_id, 'litellm_call_id', request_id,
+            'startTime', start_s, 'endTime', end_s, 'completionStartTime', first_s,
+            'model', model, 'custom_llm_provider', provider,
+            'status', CASE WHEN status = 'success' THEN 'success' ELSE 'failure' END,
+            'stream', stream, 'prompt_tokens', input_tokens, 'completion_tokens', output_tokens,
+            'total_tokens', input_tokens + output_tokens, 'response_cost', coalesce(cost_usd, 0),
+            'metadata', json_object('user_api_key_hash', api_key_id, 'user_api_key_alias', api_key_name,
+                'usage_object', json_object('prompt_tokens', input_tokens, 'completion_tokens', output_tokens,
+                    'prompt_tokens_details', json_object('cached_tokens', cached_input_tokens,
+                                                         'cache_write_tokens', cache_write_tokens),
+                    'completion_tokens_details', json_object('reasoning_tokens', reasoning_tokens),
+                    'server_tool_use', json_object('web_search_requests', web_search_calls))))) AS VARCHAR)
+        FROM timed"""
+    counts = {}
+    folder = landing / "litellm" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    counts["litellm"] = _write_lines(connection, payload, folder / "payloads.jsonl")
+    folder = landing / "litellm-files" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    for number, text in enumerate(connection.sql(f"{payload} LIMIT {per_file}").to_arrow_table().column(0).to_pylist()):
+        (folder / f"{number:07d}.json").write_text(text)
+    counts["litellm-files"] = per_file
+
+    folder = landing / "spend-logs" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    connection.execute(f"""
+        COPY (SELECT request_id, 'acompletion' AS call_type, api_key_id AS api_key,
+                coalesce(cost_usd, 0) AS spend, input_tokens + output_tokens AS total_tokens,
+                input_tokens AS prompt_tokens, output_tokens AS completion_tokens,
+                timezone('UTC', to_timestamp(start_s)) AS "startTime",
+                timezone('UTC', to_timestamp(end_s)) AS "endTime",
+                timezone('UTC', to_timestamp(first_s)) AS "completionStartTime",
+                model, model AS model_group, provider AS custom_llm_provider, '' AS api_base, '' AS "user",
+                CAST(json_object('user_api_key', api_key_id, 'user_api_key_alias', api_key_name,
+                    'status', CASE WHEN status = 'success' THEN 'success' ELSE 'failure' END,
+                    'error_information', CASE WHEN status <> 'success' THEN json_object('error_code', '429',
+                        'error_class', 'RateLimitError') END,
+                    'additional_usage_values', json_object('cache_read_input_tokens', cached_input_tokens,
+                        'cache_creation_input_tokens', cache_write_tokens,
+                        'completion_tokens_details', json_object('reasoning_tokens', reasoning_tokens),
+                        'server_tool_use', json_object('web_search_requests', web_search_calls)),
+                    'usage_object', json_object('prompt_tokens', input_tokens, 'completion_tokens', output_tokens))
+                    AS VARCHAR) AS metadata,
+                'None' AS cache_hit, 'Cache OFF' AS cache_key, '[]' AS request_tags,
+                CASE WHEN status = 'success' THEN 'success' ELSE 'failure' END AS status
+              FROM timed) TO '{folder / "spend_logs.csv"}' (HEADER)""")
+    counts["spend-logs"] = counts["litellm"]
+
+    folder = landing / "openrouter" / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    counts["openrouter"] = _write_lines(connection, """
+        SELECT CAST(json_object(
+            'api_type', 'completions', 'app_id', NULL, 'cache_discount', NULL, 'cancelled', false,
+            'created_at', strftime(timezone('UTC', created_at), '%Y-%m-%dT%H:%M:%S.%f+00:00'),
+            'data_region', 'global', 'external_user', NULL,
+            'finish_reason', CASE WHEN status = 'success' THEN coalesce(finish_reason, 'stop') ELSE 'error' END,
+            'generation_time', CASE WHEN stream THEN latency_ms - first_token_ms ELSE latency_ms * 0.9 END,
+            'http_referer', NULL, 'id', 'gen-' || request_id, 'is_byok', false, 'latency', latency_ms,
+            'model', model, 'moderation_latency', NULL, 'native_finish_reason', finish_reason,
+            'native_tokens_cached', cached_input_tokens, 'native_tokens_completion', output_tokens,
+            'native_tokens_completion_images', 0, 'native_tokens_prompt', input_tokens,
+            'native_tokens_reasoning', reasoning_tokens, 'num_fetches', 0, 'num_input_audio_prompt', 0,
+            'num_media_completion', 0, 'num_media_prompt', 0,
+            'num_search_results', CASE WHEN web_search_calls > 0 THEN 5 ELSE 0 END,
+            'origin', 'https://example.test/', 'preset_id', NULL, 'provider_name', provider,
+            'provider_responses', NULL, 'router', NULL, 'service_tier', NULL, 'streamed', stream,
+            'tokens_completion', output_tokens, 'tokens_prompt', input_tokens,
+            'total_cost', coalesce(cost_usd, 0), 'upstream_id', 'chatcmpl-' || request_id,
+            'upstream_inference_cost', NULL, 'usage', coalesce(cost_usd, 0), 'user_agent', NULL,
+            'web_search_engine', NULL, 'workspace_id', NULL) AS VARCHAR)
+        FROM timed""", folder / "generations.jsonl")
+    connection.close()
+    return counts
+
+
+def time_load(landing: Path, only: str | None, work: Path, memory_limit: str, threads: int,
+              repeat: int) -> tuple[float, int, int, int]:
+    """Best wall time of load_partition over `repeat` fresh warehouses reading one folder
+    (`only`: a source folder name, None: our own format), with rows loaded / rejected and
+    the folder's bytes."""
+    best, report = None, None
+    view = work / f"view-{only or 'own'}"
+    shutil.rmtree(view, ignore_errors=True)
+    view.mkdir(parents=True)
+    # A landing root holding just the one folder (links, so nothing is copied).
+    if only is None:
+        (view / f"dt={DAY}").symlink_to(landing / f"dt={DAY}")
+    else:
+        (view / only).symlink_to(landing / only)
+        table = SOURCES_TOML.split(f"[sources.{only}]")[1].split("[sources.")[0]
+        (view / "sources.toml").write_text(f"[sources.{only}]{table}")
+    folder = view / f"dt={DAY}" if only is None else view / only / f"dt={DAY}"
+    size = sum(p.stat().st_size for p in folder.iterdir())
+    for attempt in range(repeat):
+        warehouse = work / f"{only or 'own'}-{attempt}.duckdb"
+        settings = Settings.from_env({
+            "LLM_USAGE_DATA_DIR": str(work), "LLM_USAGE_LANDING_DIR": str(view),
+            "LLM_USAGE_WAREHOUSE": str(warehouse), "LLM_USAGE_DUCKDB_MEMORY_LIMIT": memory_limit,
+            "LLM_USAGE_DUCKDB_THREADS": str(threads),
+        })
+        began = time.perf_counter()
+        report = load_partition(settings, DAY)
+        seconds = time.perf_counter() - began
+        best = seconds if best is None else min(best, seconds)
+        warehouse.unlink()
+    return best, report.rows_loaded, report.rows_rejected, size
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=200_000, help="requests per source (about)")
+    parser.add_argument("--per-file-records", type=int, default=20_000,
+                        help="LiteLLM calls written one .json file each")
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--memory-limit", default="4GB")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--work-dir", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    args = parser.parse_args(argv)
+
+    work = args.work_dir or Path(tempfile.mkdtemp(prefix="bench-sources-"))
+    landing = work / "landing"
+    try:
+        generate_logs(landing, DAY, 1, requests_per_day=args.records, seed=11, fmt="jsonl")
+        own_file = next((landing / f"dt={DAY}").glob("*.jsonl"))
+        counts = write_sources(own_file, landing, min(args.per_file_records, args.records))
+        results = {}
+        own_seconds, own_rows, own_rejected, own_size = time_load(
+            landing, None, work, args.memory_limit, args.threads, args.repeat)
+        results["own format (.jsonl)"] = {
+            "records": own_rows + own_rejected, "bytes": own_size, "seconds": own_seconds,
+            "records_per_second": (own_rows + own_rejected) / own_seconds, "ratio": 1.0}
+        for folder, label in (("litellm", "LiteLLM payloads (.jsonl)"),
+                              ("spend-logs", "LiteLLM spend logs (.csv)"),
+                              ("openrouter", "OpenRouter generations (.jsonl)"),
+                              ("litellm-files", "LiteLLM payloads (one .json per call)")):
+            seconds, rows, rejected, size = time_load(
+                landing, folder, work, args.memory_limit, args.threads, args.repeat)
+            assert rejected == 0 and rows == counts[folder], (folder, rows, rejected, counts[folder])
+            per_record = seconds / rows
+            results[label] = {
+                "records": rows, "bytes": size, "seconds": seconds, "records_per_second": rows / seconds,
+                # against our own format of the same number of records
+                "ratio": per_record / (own_seconds / (own_rows + own_rejected)),
+            }
+        print(f"{'layout':<40} {'records':>9} {'MB':>7} {'seconds':>8} {'records/s':>10} {'x own':>6}")
+        for label, r in results.items():
+            print(f"{label:<40} {r['records']:>9,} {r['bytes'] / 1e6:>7.1f} {r['seconds']:>8.2f} "
+                  f"{r['records_per_second']:>10,.0f} {r['ratio']:>6.2f}")
+        print(f"target: every source within {TARGET_RATIO}x of our own format per record")
+        report = {"config": {"records": args.records, "threads": args.threads,
+                             "memory_limit": args.memory_limit, "repeat": args.repeat},
+                  "results": results}
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=2))
+        return report
+    finally:
+        if args.work_dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Reading a source folder's files into Arrow batches of raw records.
+
+Three shapes, by file name, never by content:
+
+- `.jsonl`, `.jsonl.gz`: JSON Lines, read exactly as our own format's files are (line
+  numbers, a byte-order mark, bad UTF-8 kept with a reason);
+- `.json`: one JSON document per file, what LiteLLM's bucket loggers write (one call per
+  object) and what an API response saved to a file holds; many small files are read into
+  one batch, so that a day of a million one-record files is mapped in a few queries;
+- `.csv`, `.csv.gz`: a CSV export with a header row; every value is kept as text, an
+  empty cell as null, and each row becomes a JSON object of its cells.
+
+Each batch comes with what the loader records per file (size, modification time,
+SHA-256, or why the file could not be read).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+# Bytes of .json documents read into one batch.
+BATCH_BYTES = 64 << 20
+
+RECORDS_SCHEMA = pa.schema([
+    ("source_file", pa.string()),
+    ("line_number", pa.int64()),
+    ("record", pa.large_string()),
+    ("read_error", pa.string()),
+])
+
+
+@dataclass
+class FileRead:
+    path: Path
+    size_bytes: int
+    modified_at: datetime
+    sha256: str
+    error: str | None = None  # why the file could not be read
+
+
+def _state(path: Path, data: bytes | None = None) -> FileRead:
+    stat = path.stat()
+    digest = hashlib.sha256(data).hexdigest() if data is not None else _file_sha256(path)
+    return FileRead(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc), digest)
+
+
+def _file_sha256(path: Path) -> str:
+    from ingest.load import file_sha256  # ingest.load imports this package
+
+    return file_sha256(path)
+
+
+def _shape(path: Path) -> str:
+    name = path.name
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".json"):
+        return "documents"
+    return "lines"
+
+
+def read_batches(paths: list[Path]) -> Iterator[tuple[list[FileRead], pa.Table | None, str]]:
+    """(files, records, shape) for the given files of one folder, in name order; records
+    is None when none of the batch's files could be read."""
+    documents: list[Path] = []
+    for path in paths:
+        shape = _shape(path)
+        if shape == "documents":
+            documents.append(path)
+        elif shape == "csv":
+            yield _read_csv(path)
+        else:
+            yield _read_lines(path)
+    batch, size = [], 0
+    for path in documents:
+        batch.append(path)
+        size += path.stat().st_size
+        if size >= BATCH_BYTES:
+            yield _read_documents(batch)
+            batch, size = [], 0
+    if batch:
+        yield _read_documents(batch)
+
+
+def _records(path: Path, line_numbers, texts: pa.Array, errors: pa.Array) -> pa.Table:
+    return pa.table(
+        [pa.array([str(path)] * len(texts), pa.string()), pa.array(line_numbers, pa.int64()),
+         texts.cast(pa.large_string()), errors],
+        schema=RECORDS_SCHEMA,
+    )
+
+
+def _unreadable(path: Path, error: Exception) -> FileRead:
+    state = _state(path)
+    if isinstance(error, (gzip.BadGzipFile, zlib.error, EOFError)):
+        state.error = f"not a readable gzip file ({error}); replace it with a complete one"
+    elif isinstance(error, pa.ArrowInvalid):
+        state.error = f"not a readable CSV file ({str(error).splitlines()[0]})"
+    else:
+        state.error = f"could not be read ({type(error).__name__}: {error})"
+    return state
+
+
+def _read_lines(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
+    from ingest.load import _lines_of_text_file  # the reader of our own JSON Lines
+
+    try:
+        lines = _lines_of_text_file(path)
+    except (OSError, EOFError, zlib.error, UnicodeError) as error:
+        return [_unreadable(path, error)], None, "lines"
+    table = _records(path, lines["line_number"], lines["raw_line"].combine_chunks(), lines["read_error"])
+    return [_state(path)], table, "lines"
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError as error:
+        return (data.decode("utf-8", errors="replace"),
+                f"file is not valid UTF-8 (bad byte at position {error.start + 1})")
+
+
+def _read_documents(paths: list[Path]) -> tuple[list[FileRead], pa.Table | None, str]:
+    reads, names, texts, errors = [], [], [], []
+    for path in paths:
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            reads.append(_unreadable(path, error))
+            continue
+        reads.append(_state(path, data))
+        text, error = _decode(data)
+        names.append(str(path))
+        texts.append(text)
+        errors.append(error)
+    if not names:
+        return reads, None, "documents"
+    table = pa.table(
+        [pa.array(names, pa.string()), pa.array(np.ones(len(names), np.int64)),
+         pa.array(texts, pa.large_string()), pa.array(errors, pa.string())],
+        schema=RECORDS_SCHEMA,
+    )
+    return reads, table, "documents"
+
+
+def _header(path: Path) -> list[str]:
+    opener = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+        return next(csv.reader(handle), [])
+
+
+def _read_csv(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
+    """Every cell as text (an empty one as null); quoted cells may hold newlines."""
+    try:
+        names = _header(path)
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in names}, strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (OSError, EOFError, zlib.error, UnicodeError, pa.ArrowInvalid, csv.Error) as error:
+        return [_unreadable(path, error)], None, "csv"
+    fields = pa.StructArray.from_arrays(
+        [column.combine_chunks() for column in table.columns], names=table.column_names
+    ) if table.num_columns else pa.array([{}] * table.num_rows)
+    texts = _rows_as_json(fields)
+    numbers = np.arange(1, table.num_rows + 1, dtype=np.int64)
+    return [_state(path)], _records(path, numbers, texts, pa.nulls(table.num_rows, pa.string())), "csv"
+
+
+def _rows_as_json(rows: pa.StructArray) -> pa.Array:
+    """Each row as a JSON object of its cells, written by DuckDB (no Python per row)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    try:
+        connection.register("csv_rows", pa.table({"row": rows}))
+        return connection.sql(
+            "SELECT CAST(to_json(row) AS VARCHAR) AS record FROM csv_rows"
+        ).to_arrow_table()["record"].combine_chunks()
+    finally:
+        connection.close()

@@ -1,0 +1,109 @@
+"""The shape every adapter's SQL shares: source records in, canonical lines out.
+
+An adapter names the source fields it reads (dotted paths) and gives, for each contract
+field, an SQL expression over them, plus the sentences of what makes a record
+unmappable. `mapped_lines_sql` wraps these into one query over a relation of records
+`(source_file, line_number, record, read_error)` that returns
+`(source_file, line_number, raw_line, read_error)`, the relation the contract's query reads
+(ingest/contract.py `validated_lines_sql`):
+
+- a record that maps becomes one canonical JSON line, which then passes through the same
+  checks, quarantine and de-duplication as a line of our own format;
+- a record that does not keeps its own text as `raw_line`, and `read_error` says which
+  source fields broke which expectation, so the contract quarantines it verbatim;
+- text that is not a JSON object is passed on as it is, for the contract to reject
+  ("line is not valid JSON", "empty line", ...).
+"""
+
+from __future__ import annotations
+
+from ingest import contract
+from ingest.sources.config import SourceFolder
+from ingest.sources.sql import Read, as_struct, extract, failures, path_columns, quote
+
+
+def billing_mode_sql(folder: SourceFolder, api_key_id: str, *, tags: str | None = None,
+                     byok: str | None = None) -> str:
+    """The record's billing mode under the folder's settings (docs/sources.md)."""
+    cases = []
+    if folder.subscription_api_keys:
+        keys = ", ".join(quote(k) for k in folder.subscription_api_keys)
+        cases.append(f"WHEN {api_key_id} IN ({keys}) THEN 'subscription'")
+    if folder.subscription_tags and tags is not None:
+        wanted = "[" + ", ".join(quote(t) for t in folder.subscription_tags) + "]"
+        listed = f"try(from_json({tags}, '[\"VARCHAR\"]'))"
+        cases.append(f"WHEN coalesce(list_has_any({listed}, {wanted}), false) THEN 'subscription'")
+    if byok is not None:
+        cases.append(f"WHEN {byok} THEN {quote(folder.byok_billing_mode)}")
+    return f"(CASE {' '.join(cases)} ELSE {quote(folder.billing_mode)} END)" if cases else quote(folder.billing_mode)
+
+
+def mapped_lines_sql(
+    records: str,
+    paths: list[str],
+    reads: dict[str, Read],
+    values: list[dict[str, str]],
+    columns: dict[str, str],
+    reasons: list[str],
+) -> str:
+    """Source records -> canonical lines (see the module docstring).
+
+    `paths`: the source fields read; inside the expressions, the JSON text of path `a.b`
+    is `r.a.b`. `reads`: source fields read as contract types, by the name their value
+    gets in `values`. `values`: stages of named expressions (the reads' values among
+    them); an expression may use those of the stages before its own. (Few stages: a
+    chain of one projection per value takes DuckDB's optimizer seconds to plan.) `columns`: every contract field -> its expression over those. `reasons`:
+    expressions giving a sentence (or NULL) each, besides the reads' own.
+    """
+    missing = set(contract.field_names()) - set(columns)
+    if missing:
+        raise ValueError(f"adapter leaves contract fields unmapped: {sorted(missing)}")
+    stages = []
+    for stage in values:
+        expressions = ", ".join(f"{expression} AS {name}" for name, expression in stage.items())
+        stages.append(f"SELECT *, {expressions} FROM stage{len(stages)}")
+    stage_ctes = ",\n".join(
+        f"stage{index + 1} AS ({sql})" for index, sql in enumerate(stages)
+    )
+    last = f"stage{len(stages)}"
+    # The reads' sentences are worked out only for records where some read failed.
+    reads_ok = " AND ".join(read.ok(name) for name, read in reads.items()) or "true"
+    read_failures = (
+        f"CASE WHEN NOT ({reads_ok}) THEN {failures(*(r.failure for r in reads.values()))} END"
+    )
+    canonical = ", ".join(f"{field} := {columns[field]}" for field in contract.field_names())
+    return f"""
+WITH extracted AS (
+    SELECT
+        source_file,
+        line_number,
+        record,
+        read_error,
+        -- One extraction per record; NULL for text that is not a JSON object.
+        CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{')
+             THEN try({extract('record', paths)}) END AS source_values
+    FROM {records}
+),
+stage0 AS (
+    SELECT
+        * EXCLUDE (source_values),
+        {as_struct('source_values', paths)} AS r,
+        {", ".join(f"{sql} AS {name}" for name, sql in path_columns("r", "source_values", paths).items())}
+    FROM extracted
+),
+{stage_ctes},
+judged AS (
+    SELECT
+        *,
+        {failures(read_failures, *reasons)} AS reason
+    FROM {last}
+)
+SELECT
+    source_file,
+    line_number,
+    CASE WHEN r IS NOT NULL AND reason IS NULL
+         THEN CAST(to_json(struct_pack({canonical})) AS VARCHAR)
+         ELSE record END AS raw_line,
+    CASE WHEN read_error IS NOT NULL THEN read_error WHEN r IS NOT NULL THEN reason END AS read_error
+FROM judged
+"""

@@ -1,0 +1,357 @@
+"""Real LiteLLM and OpenRouter records through the source adapters (ingest/sources/):
+every fact field equals what the record says (docs/sources.md), the spend figures of the
+marts equal an independent computation, and a record that cannot be mapped reaches the
+quarantine with a reason naming its source field while everything else loads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import date, datetime, timezone
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from config.settings import SettingsError
+from conftest import use_data_dir
+from ingest.load import load_partition
+from ingest.sources.config import source_folders
+from mart_reference import MARTS, same, select, with_performance_fields
+from nightly import run_window
+from source_records import (
+    OPENROUTER_KEY,
+    PLAN_TAG,
+    expected_from_generation,
+    expected_from_payload,
+    expected_from_spend_log,
+    litellm_payloads,
+    openrouter_generations,
+    spend_log_columns,
+    spend_log_row,
+    spend_logs_csv,
+    spend_logs_jsonl,
+)
+
+FACT_FIELDS = [
+    "request_id", "created_at", "api_key_id", "api_key_name", "model", "provider", "billing_mode",
+    "status", "http_status", "error_type", "finish_reason", "stream", "input_tokens",
+    "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
+    "web_search_calls", "latency_ms", "first_token_ms", "cost_usd",
+]
+SOURCES_TOML = f"""
+[sources.litellm]
+format = "litellm"
+subscription_tags = ["{PLAN_TAG}"]
+
+[sources.spend-csv]
+format = "litellm_spend_logs"
+subscription_tags = ["{PLAN_TAG}"]
+
+[sources.spend-jsonl]
+format = "litellm_spend_logs"
+subscription_tags = ["{PLAN_TAG}"]
+
+[sources.openrouter]
+format = "openrouter"
+api_key_id = "{OPENROUTER_KEY['api_key_id']}"
+api_key_name = "{OPENROUTER_KEY['api_key_name']}"
+byok_billing_mode = "subscription"
+"""
+
+
+def _day_folder(settings, source: str, day: date):
+    folder = settings.landing_dir / source / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _table(settings, sql: str, params=()) -> pd.DataFrame:
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        return connection.execute(sql, list(params)).fetchdf()
+
+
+def _assert_rows_equal(actual: pd.DataFrame, expected: list[dict], what: str) -> None:
+    actual = actual.set_index("request_id")
+    assert sorted(actual.index) == sorted(e["request_id"] for e in expected), what
+    for want in expected:
+        got = actual.loc[want["request_id"]]
+        for field, value in want.items():
+            if field == "request_id":
+                continue
+            have = got[field]
+            if field == "created_at":
+                have = pd.Timestamp(have).to_pydatetime()
+                assert abs((have - value).total_seconds()) <= 1e-6, (what, want["request_id"], field, have, value)
+            elif isinstance(value, float):
+                assert have is not None and not pd.isna(have) and np.isclose(have, value, rtol=1e-9, atol=1e-6), (
+                    what, want["request_id"], field, have, value)
+            elif value is None:
+                assert have is None or pd.isna(have), (what, want["request_id"], field, have)
+            else:
+                assert have == value, (what, want["request_id"], field, have, value)
+
+
+# ----------------------------------------------------------- one warehouse, every source
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """LiteLLM payloads (one .json file per call, as the bucket loggers write, plus a JSON
+    Lines re-delivery), spend-log exports as CSV and JSON Lines, and OpenRouter
+    generations in JSON Lines and an API-response file, loaded and built by dbt."""
+    root = tmp_path_factory.mktemp("sources")
+    payloads, spend_csv_calls, spend_jsonl_calls = litellm_payloads(), litellm_payloads(), litellm_payloads()
+    generations = openrouter_generations()
+    day = datetime.fromtimestamp(payloads[0]["startTime"], timezone.utc).date()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        settings = use_data_dir(monkeypatch, root / "data")
+        settings.landing_dir.mkdir(parents=True)
+        (settings.landing_dir / "sources.toml").write_text(SOURCES_TOML)
+
+        folder = _day_folder(settings, "litellm", day)
+        for number, payload in enumerate(payloads):
+            (folder / f"{number:04d}-{payload['litellm_call_id']}.json").write_text(json.dumps(payload, indent=2))
+        with gzip.open(folder / "redelivery.jsonl.gz", "wt") as handle:
+            handle.write(json.dumps(payloads[0]) + "\n")
+
+        csv_rows = [spend_log_row(p) for p in spend_csv_calls]
+        jsonl_rows = [spend_log_row(p) for p in spend_jsonl_calls]
+        (_day_folder(settings, "spend-csv", day) / "spend_logs.csv").write_text(spend_logs_csv(csv_rows))
+        (_day_folder(settings, "spend-jsonl", day) / "spend_logs.jsonl").write_text(
+            spend_logs_jsonl(jsonl_rows[:5]) + spend_logs_jsonl(jsonl_rows[5:], metadata_as_text=False))
+
+        folder = _day_folder(settings, "openrouter", day)
+        (folder / "generations.jsonl").write_text("".join(json.dumps(g) + "\n" for g in generations[:-1]))
+        (folder / "gen-byok.json").write_text(json.dumps({"data": generations[-1]}, indent=2))
+
+        report = load_partition(settings, day)
+        run_window(settings, day, day, root)
+        expected = (
+            [("litellm", expected_from_payload(p)) for p in payloads]
+            + [("spend-csv", expected_from_spend_log(r, csv_times=True)) for r in csv_rows]
+            + [("spend-jsonl", expected_from_spend_log(r, csv_times=False)) for r in jsonl_rows]
+            + [("openrouter", expected_from_generation(g, byok_billing_mode="subscription")) for g in generations]
+        )
+        yield settings, report, expected, csv_rows
+
+
+def test_every_source_record_loads(built):
+    settings, report, expected, _ = built
+    assert report.rows_rejected == 0, _table(settings, "SELECT * FROM raw.request_logs_rejected").to_dict("records")
+    assert report.rows_loaded == len(expected) + 1  # the re-delivered payload
+    assert report.duplicates_in_day == 1
+    assert not report.skipped_files and not report.unreadable_files
+
+
+@pytest.mark.parametrize("source", ["litellm", "spend-csv", "spend-jsonl", "openrouter"])
+def test_every_fact_field_equals_the_record(built, source):
+    settings, _, expected, _ = built
+    facts = _table(settings, f"SELECT {', '.join(FACT_FIELDS)}, deliveries FROM main_facts.fct_requests "
+                             "WHERE request_id IN (SELECT unnest(?))",
+                   [[e["request_id"] for s, e in expected if s == source]])
+    _assert_rows_equal(facts, [e for s, e in expected if s == source], source)
+
+
+def test_the_records_cover_what_the_mapping_distinguishes(built):
+    """The LiteLLM and OpenRouter records exercise each rule of docs/sources.md."""
+    _, _, expected, _ = built
+    rows = pd.DataFrame([e for _, e in expected])
+    assert {"openai", "anthropic", "gemini"} <= set(rows["provider"])
+    assert rows["stream"].any() and (~rows["stream"]).any()
+    assert (rows["status"] == "error").sum() >= 4 and rows["http_status"].notna().any()
+    assert (rows["cached_input_tokens"] > 0).any() and (rows["cache_write_tokens"] > 0).any()
+    assert (rows["reasoning_tokens"] > 0).any() and (rows["web_search_calls"] > 0).any()
+    assert rows["cost_usd"].isna().any() and rows["cost_usd"].notna().any()  # an unpriced model
+    assert set(rows["billing_mode"]) == {"pay_as_you_go", "subscription"}
+
+
+def test_spend_log_exports_use_litellms_own_names(built):
+    _, _, _, csv_rows = built
+    columns, metadata_keys = spend_log_columns()
+    for row in csv_rows:
+        assert set(row) <= columns, set(row) - columns
+        assert set(row["metadata"]) <= metadata_keys, set(row["metadata"]) - metadata_keys
+
+
+def test_spend_in_the_marts_equals_an_independent_computation(built):
+    """Each Usage mart's day rows for all keys and for each key (all models and providers
+    where the mart does not break them down) equal tests/mart_reference.py's figures."""
+    settings, _, expected, _ = built
+    rows = pd.DataFrame([e for _, e in expected])
+    rows["total_tokens"] = rows["input_tokens"] + rows["output_tokens"]
+    rows["cost_usd"] = rows["cost_usd"].astype("float64")
+    rows["created_at"] = pd.to_datetime(rows["created_at"], utc=True)
+    rows["event_date"] = rows["created_at"].dt.tz_localize(None).dt.normalize()
+    rows = with_performance_fields(rows)
+    for name in ("mart_usage_summary", "mart_usage_by_model", "mart_usage_by_api_key", "mart_provider_distribution"):
+        figures, breakdown = MARTS[name]
+        mart = _table(settings, f"SELECT * FROM main_marts.{name} WHERE grain = 'day'")
+        mart["period_start"] = pd.to_datetime(mart["period_start"])
+        compared = 0
+        for period, in_period in rows.groupby("event_date"):
+            keys = ["*"] if breakdown == "api_key_id" else ["*", *sorted(in_period["api_key_id"].unique())]
+            for key in keys:
+                chosen = {"api_key_id": key, "model": "*", "provider": "*"}
+                got = mart[mart["period_start"] == period]
+                for dimension, value in chosen.items():
+                    if dimension != breakdown:
+                        got = got[got[dimension] == value]
+                want = figures(select(in_period, **chosen))
+                if not breakdown:
+                    want = {None: want}
+                    got = got.assign(item=None)
+                got = got.set_index(breakdown or "item")
+                assert set(got.index) == set(want), (name, period, key)
+                for item, values in want.items():
+                    for column, value in values.items():
+                        assert same(got.loc[item, column], value), (name, period, key, item, column)
+                        compared += 1
+        assert compared > 20, name
+
+
+def test_key_names_stand_beside_key_ids(built):
+    settings, _, expected, _ = built
+    names = _table(settings, "SELECT DISTINCT api_key_id, api_key_name FROM main_marts.mart_usage_by_api_key")
+    want = {(e["api_key_id"], e["api_key_name"]) for _, e in expected if e["billing_mode"] == "pay_as_you_go"}
+    assert set(map(tuple, names.to_numpy())) == want
+
+
+# ------------------------------------------------------------------------ the quarantine
+
+
+def _rejected(settings) -> pd.DataFrame:
+    return _table(settings, "SELECT line_number, raw_line, reason FROM raw.request_logs_rejected ORDER BY ALL")
+
+
+@pytest.fixture(scope="module")
+def some_payloads():
+    return litellm_payloads()[:4]
+
+
+def _break(record: dict, path: str, value=...) -> dict:
+    """A deep copy of `record` with dotted `path` removed (no value) or set."""
+    broken = json.loads(json.dumps(record))
+    *parents, leaf = path.split(".")
+    node = broken
+    for part in parents:
+        node = node[part]
+    if value is ...:
+        del node[leaf]
+    else:
+        node[leaf] = value
+    return broken
+
+
+BROKEN_PAYLOADS = [
+    ("startTime", ..., 'missing required field "startTime"'),
+    ("prompt_tokens", "12", '"prompt_tokens" must be an integer, got "12"'),
+    ("endTime", 1.7e12, '"endTime" must be epoch seconds between 2000 and 2100, got 17'),
+    ("metadata.user_api_key_hash", 42, '"metadata.user_api_key_hash" must be a string, got 42'),
+]
+
+
+def test_litellm_payloads_that_cannot_be_mapped_are_quarantined(data_dir, some_payloads):
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text('[sources.litellm]\nformat = "litellm"\n')
+    day = date(2026, 3, 2)
+    broken = [_break(some_payloads[0], path, value) for path, value, _ in BROKEN_PAYLOADS]
+    lines = [json.dumps(p) for p in some_payloads] + [json.dumps(b) for b in broken]
+    (_day_folder(data_dir, "litellm", day) / "calls.jsonl").write_text("\n".join(lines) + "\n")
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(some_payloads), len(broken))
+    rejected = _rejected(data_dir)
+    assert list(rejected["line_number"]) == list(range(len(some_payloads) + 1, len(lines) + 1))
+    for (_, _, reason), row, record in zip(BROKEN_PAYLOADS, rejected.to_dict("records"), broken):
+        assert reason in row["reason"], row["reason"]
+        assert json.loads(row["raw_line"]) == record  # kept verbatim
+
+
+def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_payloads):
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text('[sources.spend]\nformat = "litellm_spend_logs"\n')
+    day = date(2026, 3, 2)
+    rows = [spend_log_row(p) for p in some_payloads]
+    broken = [dict(rows[0], request_id=None), dict(rows[0], request_id="r2", completion_tokens="many"),
+              dict(rows[0], request_id="r3", startTime="2026-02-30 10:00:00"),
+              dict(rows[0], request_id="r4", metadata="{not json")]
+    folder = _day_folder(data_dir, "spend", day)
+    (folder / "export.csv").write_text(spend_logs_csv(rows + broken))
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(rows), len(broken))
+    reasons = list(_rejected(data_dir)["reason"])
+    assert reasons[0] == 'missing required field "request_id"'
+    assert reasons[1] == '"completion_tokens" must be an integer, got "many"'
+    assert reasons[2] == '"startTime" must be an ISO 8601 date-time, got "2026-02-30 10:00:00"'
+    assert reasons[3] == '"metadata" must be a JSON object or JSON text of one'
+
+
+def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "or-key"\n')
+    day = date(2026, 3, 2)
+    good = openrouter_generations()
+    broken = [{k: v for k, v in good[0].items() if k != "model"},
+              dict(good[0], id="x2", native_tokens_prompt=1.5),
+              dict(good[0], id="x3", created_at="02/03/2026 09:15"),
+              dict(good[1], id="x4", generation_time=9000.0)]
+    lines = [json.dumps(g) for g in good + broken]
+    (_day_folder(data_dir, "or", day) / "generations.jsonl").write_text("\n".join(lines) + "\n")
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(good), len(broken))
+    reasons = list(_rejected(data_dir)["reason"])
+    assert reasons == [
+        'missing required field "model"',
+        '"native_tokens_prompt" must be an integer, got 1.5',
+        '"created_at" must be an ISO 8601 date-time, got "02/03/2026 09:15"',
+        '"generation_time" is longer than "latency"',
+    ]
+    loaded = _table(data_dir, "SELECT DISTINCT api_key_id FROM raw.request_logs")
+    assert list(loaded["api_key_id"]) == ["or-key"]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[sources.or]\nformat = "openrouter"\n', "set api_key_id"),
+    ('[sources.x]\nformat = "helicone"\n', "must be one of litellm | litellm_spend_logs | openrouter"),
+    ('[sources.x]\nformat = "litellm"\nbilling = "free"\n', "unknown setting billing"),
+    ('[sources."dt=2026-01-01"]\nformat = "litellm"\n', "a source name is a folder name"),
+])
+def test_a_wrong_sources_file_says_what_to_fix(data_dir, text, message):
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(text)
+    with pytest.raises(SettingsError, match=message) as error:
+        source_folders(data_dir)
+    assert "sources.toml" in str(error.value)
+
+
+def test_without_a_sources_file_only_our_format_is_read(data_dir):
+    (data_dir.landing_dir / "litellm" / "dt=2026-03-02").mkdir(parents=True)
+    assert source_folders(data_dir) == []
+    report = load_partition(data_dir, date(2026, 3, 2))
+    assert report.missing and report.rows_loaded == 0
+
+
+def test_landing_days_and_late_files_include_source_folders(data_dir):
+    from cli.main import landing_days_present
+    from ingest.landing_state import changed_landing_days, recorded_files
+
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text('[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n')
+    day = date(2026, 3, 2)
+    folder = _day_folder(data_dir, "or", day)
+    (folder / "a.jsonl").write_text(json.dumps(openrouter_generations()[0]) + "\n")
+    (folder / "notes.txt").write_text("not a record")
+    assert landing_days_present(data_dir) == [day]
+    report = load_partition(data_dir, day)
+    assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        recorded = recorded_files(connection)
+    assert changed_landing_days(data_dir, recorded) == []
+    (folder / "b.jsonl").write_text(json.dumps(openrouter_generations()[1]) + "\n")
+    (change,) = changed_landing_days(data_dir, recorded)
+    assert change.added == ("or/b.jsonl",) and not change.changed and not change.removed

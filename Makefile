@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test ui dashboard bench lock clean
+.PHONY: setup demo test lint ui dashboard bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -19,6 +19,13 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# Python with ruff, the dbt project's SQL with sqlfluff (its dbt templater compiles each
+# model offline against a scratch DuckDB file). .ci/run runs this before the tests.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	LLM_USAGE_WAREHOUSE=$$(mktemp -d)/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 ui: setup
 	$(BIN)/llm-usage ui

@@ -86,17 +86,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def landing_days_present(settings: Settings) -> list[date]:
-    if not settings.landing_dir.is_dir():
-        return []
+    from ingest.load import landing_days_on_disk
     from ingest.sources import landing_days
 
-    days = landing_days(settings)  # of the source folders sources.toml declares
-    for folder in settings.landing_dir.glob("dt=*"):
-        try:
-            days.add(date.fromisoformat(folder.name[3:]))
-        except ValueError:
-            continue
-    return sorted(days)
+    # Only dt=YYYY-MM-DD folders of real days (the loader reports the others), and the
+    # days of the source folders sources.toml declares.
+    return sorted(set(landing_days_on_disk(settings)[0]) | set(landing_days(settings)))
 
 
 def _day_has_files(settings: Settings, day: date) -> bool:
@@ -609,11 +604,11 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
     print(f"  Total API Requests  {int(row.requests):>16,}")
     top = read_query(
         settings,
-        "SELECT model, total_tokens, requests, "
-        "round(100.0 * total_tokens / sum(total_tokens) OVER (), 1) AS token_share_pct "
-        "FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = '*' AND model <> '*' AND provider = '*' "
-        "ORDER BY total_tokens DESC LIMIT 5",
+        # The share is the mart's (Usage by Model); only its display as a percentage is here.
+        "SELECT model, total_tokens, requests, round(100 * token_share, 1) AS token_share_pct "
+        "FROM main_marts.mart_usage_by_model WHERE grain = ? AND period_start = ? "
+        "AND api_key_id = '*' AND provider = '*' "
+        "ORDER BY total_tokens DESC, model LIMIT 5",
         [grain, period_start],
     )
     print("  Top models by tokens (share: % of all models' tokens):")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -21,6 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ingest import contract, sources
 from config.settings import Settings
@@ -36,6 +38,26 @@ class FileReport:
     rows_loaded: int = 0
     rows_rejected: int = 0
     error: str | None = None
+    # Lines (JSON Lines) or rows (Parquet) the file holds, counted from its bytes or its
+    # Parquet footer, apart from the parsing: rows_loaded + rows_rejected must equal it.
+    # For a gzip file cut short, the lines before the cut (they are checked and loaded).
+    lines_read: int = 0
+    cut_short: bool = False  # the file ended early; the lines before the cut were read
+
+
+@dataclass(frozen=True)
+class LandingAnomaly:
+    """An entry of the landing directory that was not read, and why (raw.landing_anomalies)."""
+
+    landing_date: date | None  # None: an entry of the landing directory itself
+    path: str
+    kind: str
+    size_bytes: int | None
+    reason: str
+
+    def describe(self) -> str:
+        size = f", {self.size_bytes:,} bytes" if self.size_bytes is not None else ""
+        return f"{self.kind} {self.path}{size}: {self.reason}"
 
 
 @dataclass
@@ -50,6 +72,9 @@ class PartitionReport:
     event_dates: list[date] = field(default_factory=list)  # UTC days the valid records fall on
     missing: bool = False  # the landing folder does not exist
     skipped_files: list[str] = field(default_factory=list)  # not .jsonl/.jsonl.gz/.parquet
+    # Links, folders and other entries of the day's folder that were not read, and
+    # entries of the landing directory that are not a dt=YYYY-MM-DD folder of a real day.
+    anomalies: list[LandingAnomaly] = field(default_factory=list)
 
     @property
     def unreadable_files(self) -> list[FileReport]:
@@ -67,6 +92,9 @@ class PartitionReport:
             text += f"\n  unreadable file {bad.path}: {bad.error}"
         for path in self.skipped_files:
             text += f"\n  skipped {path}: {SKIPPED_REASON}"
+        for anomaly in self.anomalies:
+            if anomaly.kind != UNSUPPORTED_KIND:  # already listed as skipped
+                text += f"\n  not read: {anomaly.describe()}"
         return text
 
 
@@ -74,16 +102,116 @@ def landing_path(settings: Settings, landing_date: date) -> Path:
     return settings.landing_dir / f"dt={landing_date.isoformat()}"
 
 
-def _landing_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The files to load, and the files of a format the loader does not read.
+UNSUPPORTED_KIND = "unsupported file"
+# A dt= folder name as the loader writes and reads it. date.fromisoformat alone would
+# also take "20260301", which then names no folder the loader looks in.
+_LANDING_FOLDER = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _link_anomaly(settings: Settings, path: Path, landing_date: date | None) -> LandingAnomaly | None:
+    """Why a symbolic link is not followed, or None when it may be.
+
+    A link is followed only when it resolves to an entry inside the landing directory:
+    a link elsewhere (/etc/passwd, another user's files) would copy bytes the gateway
+    never wrote into tables every SQL reader sees."""
+    root = settings.landing_dir.resolve()
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return LandingAnomaly(
+            landing_date, str(path), "broken link", None,
+            "a symbolic link to nothing (its target is missing, or it loops); not read",
+        )
+    if not target.is_relative_to(root):
+        return LandingAnomaly(
+            landing_date, str(path), "link outside the landing directory", _size_or_none(path),
+            "a symbolic link that leaves the landing directory; not followed, nothing read",
+        )
+    return None
+
+
+def _landing_files(
+    settings: Settings, folder: Path, landing_date: date
+) -> tuple[list[Path], list[Path], list[LandingAnomaly]]:
+    """The files to load, the files of a format the loader does not read, and every other
+    entry that is not read (links that leave the landing directory or lead nowhere,
+    sub-folders, sockets), each with its reason.
 
     Names starting with "." or "_" (editor backups, `_SUCCESS` markers) are not logs.
     """
-    candidates = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
-    )
-    supported = [p for p in candidates if p.name.endswith(SUPPORTED_SUFFIXES)]
-    return supported, [p for p in candidates if p not in supported]
+    supported, skipped, anomalies = [], [], []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.is_symlink():
+            anomaly = _link_anomaly(settings, path, landing_date)
+            if anomaly:
+                anomalies.append(anomaly)
+                continue
+        if path.is_dir():
+            anomalies.append(LandingAnomaly(
+                landing_date, str(path), "folder", None,
+                "a folder inside a landing day; files must lie directly in dt=YYYY-MM-DD",
+            ))
+        elif not path.is_file():
+            anomalies.append(LandingAnomaly(
+                landing_date, str(path), "not a regular file", None,
+                "a socket, pipe or device; not read",
+            ))
+        elif path.name.endswith(SUPPORTED_SUFFIXES):
+            supported.append(path)
+        else:
+            skipped.append(path)
+            anomalies.append(LandingAnomaly(
+                landing_date, str(path), UNSUPPORTED_KIND, _size_or_none(path), SKIPPED_REASON
+            ))
+    return supported, skipped, anomalies
+
+
+def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAnomaly]]:
+    """The landing days with a dt=YYYY-MM-DD folder, and the landing directory's entries
+    that are not one (not a real date, another spelling of a date, a file, a link that
+    leaves the directory)."""
+    root = settings.landing_dir
+    if not root.is_dir():
+        return [], []
+    days, anomalies = [], []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        match = _LANDING_FOLDER.fullmatch(path.name)
+        day = None
+        if match:
+            try:
+                day = date.fromisoformat(match.group(1))
+            except ValueError:
+                pass
+        if day is None:
+            anomalies.append(LandingAnomaly(
+                None, str(path), "not a landing day", None,
+                "not a dt=YYYY-MM-DD folder of a real date (e.g. dt=2026-03-01); not read",
+            ))
+            continue
+        if path.is_symlink():
+            anomaly = _link_anomaly(settings, path, None)
+            if anomaly:
+                anomalies.append(anomaly)
+                continue
+        if not path.is_dir():
+            anomalies.append(LandingAnomaly(
+                None, str(path), "not a folder", _size_or_none(path),
+                "a landing day must be a folder; not read",
+            ))
+            continue
+        days.append(day)
+    return days, anomalies
 
 
 # What _read_lines returns for each file.
@@ -111,13 +239,63 @@ def _line_starts(data: bytes, start: int) -> np.ndarray:
     return offsets
 
 
-def _lines_of_text_file(path: Path) -> pa.Table:
+class CutShort(Exception):
+    """A gzip file ended before its end-of-stream marker: the bytes before the cut."""
+
+    def __init__(self, data: bytes, error: Exception) -> None:
+        super().__init__(str(error))
+        self.data = data
+
+
+def _gunzip(compressed: bytes) -> bytes:
+    """Decompress every gzip member of `compressed`; raise CutShort with what came out
+    before the cut when the file ends early (an upload that stopped), so the lines read
+    before it are checked like any others and counted."""
+    pieces, rest = [], compressed
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+        try:
+            pieces.append(inflater.decompress(rest))
+            pieces.append(inflater.flush())
+        except zlib.error as error:
+            if not pieces:
+                raise  # not gzip at all: the file is unreadable, nothing came out
+            raise CutShort(b"".join(pieces), error) from None
+        if not inflater.eof:
+            if not pieces or not any(pieces):
+                raise EOFError("the gzip stream ends before any data")
+            raise CutShort(b"".join(pieces), EOFError("the gzip stream ends early"))
+        rest = inflater.unused_data
+        if rest.strip(b"\0") == b"":  # padding after the last member, as gzip allows
+            break
+    return b"".join(pieces)
+
+
+def count_lines_in(data: bytes) -> int:
+    """Lines of JSON Lines text counted from its bytes alone: each "\n" ends one, and a
+    last line without one still counts. The reconciliation compares the loader's rows
+    with this number, so it shares nothing with the line splitting below."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def _lines_of_text_file(path: Path) -> tuple[pa.Table, int, str | None]:
     """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
-    read_error). raw_line still ends with its "\n" or "\r\n" (the contract's query
-    drops it): the lines are then a view of the decompressed bytes, never copied."""
+    read_error), with the line count and, for a gzip file cut short, what happened.
+    raw_line still ends with its "\n" or "\r\n" (the contract's query drops it): the
+    lines are then a view of the decompressed bytes, never copied."""
     data = path.read_bytes()
+    cut = None
     if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
+        try:
+            data = _gunzip(data)
+        except CutShort as short:
+            data = short.data
+            cut = (
+                f"gzip file cut short after {count_lines_in(data):,} lines ({short}); the lines "
+                "before the cut were read, the last one may be partial; replace it with a "
+                "complete .jsonl.gz"
+            )
+    lines_read = count_lines_in(data)
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     offsets = _line_starts(data, start)
     lines = pa.LargeBinaryArray.from_buffers(
@@ -135,7 +313,10 @@ def _lines_of_text_file(path: Path) -> pa.Table:
             "read_error": read_errors,
         }
     )
-    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
+    if start and lines_read == 1 and len(data) == start:
+        lines_read = 0  # a byte order mark alone is no line
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
+    return table, lines_read, cut
 
 
 def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
@@ -178,18 +359,48 @@ def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) ->
     ).to_arrow_table()
 
 
-def _read_lines(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+def _read_lines(
+    connection: duckdb.DuckDBPyConnection, path: Path
+) -> tuple[pa.Table, int, str | None]:
+    """The file's lines, how many it holds (counted apart from reading them), and why it
+    was cut short, if it was."""
     if path.name.endswith(".parquet"):
-        return _lines_of_parquet_file(connection, path)
+        lines = _lines_of_parquet_file(connection, path)
+        # The row count the Parquet footer states, read by pyarrow rather than DuckDB.
+        return lines, pq.ParquetFile(path).metadata.num_rows, None
     return _lines_of_text_file(path)
 
 
 def _describe_read_error(path: Path, error: Exception) -> str:
     if isinstance(error, (gzip.BadGzipFile, zlib.error, EOFError)):
         return f"not a readable gzip file ({error}); replace it with a complete .jsonl.gz"
-    if isinstance(error, duckdb.Error):
+    if isinstance(error, (duckdb.Error, pa.ArrowException)):
         return f"not a readable Parquet file ({str(error).splitlines()[0]})"
+    if isinstance(error, PermissionError):
+        return "not readable by this process (permission denied); nothing was read"
     return f"could not be read ({type(error).__name__}: {error})"
+
+
+def _last_value_wins(connection: duckdb.DuckDBPyConnection, lines: pa.Table) -> pa.Table:
+    """`lines` (registered as file_lines) with every line that repeats a contract field
+    rewritten so the last value counts, as common JSON readers do; DuckDB, which the
+    contract's SQL uses, would take the first. Such lines are rare, so they are found
+    with one pattern scan and rewritten in Python."""
+    repeated = [
+        row[0]
+        for row in connection.execute(
+            "SELECT line_number FROM file_lines WHERE regexp_matches(raw_line, ?)",
+            [contract.repeated_field_pattern()],
+        ).fetchall()
+    ]
+    if not repeated:
+        return lines
+    column = lines.column("raw_line").to_pylist()
+    for number in repeated:
+        column[number - 1] = contract.last_value_wins(column[number - 1])
+    return lines.set_column(
+        lines.schema.get_field_index("raw_line"), "raw_line", pa.array(column, pa.large_string())
+    )
 
 
 def file_sha256(path: Path) -> str:
@@ -204,13 +415,24 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     """Replace landing day `landing_date` in the raw tables with what its files hold now."""
     folder = landing_path(settings, landing_date)
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
-    files, skipped = _landing_files(folder) if folder.is_dir() else ([], [])
+    refused = _link_anomaly(settings, folder, landing_date) if folder.is_symlink() else None
+    if refused:
+        files, skipped, anomalies = [], [], [refused]
+    elif folder.is_dir():
+        files, skipped, anomalies = _landing_files(settings, folder, landing_date)
+    else:
+        files, skipped, anomalies = [], [], []
+    report.missing = not folder.is_dir() and not refused
     # Folders of other gateways' records declared in sources.toml (ingest/sources/).
     source_days = sources.source_days(settings, landing_date)
-    report.missing = not folder.is_dir() and not source_days
+    report.missing = report.missing and not source_days
     report.skipped_files = [str(p) for p in skipped] + [
         str(p) for day in source_days for p in day.skipped
     ]
+    # The landing directory's own odd entries are listed by every load, so a run's
+    # output names them whichever day it loads.
+    _, directory_anomalies = landing_days_on_disk(settings)
+    report.anomalies = anomalies + directory_anomalies
     now = datetime.now(timezone.utc)
 
     connection = connect(settings, wait_seconds=60)
@@ -232,29 +454,42 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             file_report = FileReport(path=str(path))
             report.files.append(file_report)
             try:
-                lines = _read_lines(connection, path)
-            except (OSError, EOFError, zlib.error, UnicodeError, duckdb.Error) as error:
+                lines, file_report.lines_read, cut = _read_lines(connection, path)
+            except (
+                OSError, EOFError, zlib.error, UnicodeError, duckdb.Error, pa.ArrowException
+            ) as error:
                 # An unreadable file is reported by name; the day's other files still load.
+                # None of its bytes go into a table: only its name, size and the reason.
                 file_report.error = _describe_read_error(path, error)
             else:
+                if cut:
+                    file_report.error, file_report.cut_short = cut, True
+                connection.register("file_lines", lines)
+                lines = _last_value_wins(connection, lines)
                 connection.register("file_lines", lines)
                 connection.execute(f"INSERT INTO landing_checked {checked_sql}", [str(path)])
                 connection.unregister("file_lines")
                 del lines  # frees the file's bytes before the next file is read
+            try:
+                sha = file_sha256(path)
+            except OSError:
+                sha = ""  # unreadable: its error says so
             file_rows.append(
                 (
                     landing_date,
                     str(path),
                     stat.st_size,
                     datetime.fromtimestamp(stat.st_mtime, timezone.utc),
-                    file_sha256(path),
+                    sha,
                     file_report,
                 )
             )
         for batch in sources.read_day(source_days):
             # Each batch's records are mapped onto the contract and checked in one query.
             for read in batch.files:
-                file_report = FileReport(path=str(read.path), error=read.error)
+                # Lines of source files are not counted apart from parsing (yet): NULL,
+                # which the reconciliation reads as "loaded + rejected".
+                file_report = FileReport(path=str(read.path), error=read.error, lines_read=None)
                 report.files.append(file_report)
                 file_rows.append((landing_date, str(read.path), read.size_bytes,
                                   read.modified_at, read.sha256, file_report))
@@ -273,15 +508,43 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         for file_report in report.files:
             loaded, rejected = per_file.get(file_report.path, (0, 0))
             file_report.rows_loaded, file_report.rows_rejected = loaded, rejected
-            if file_report.error:
+            if file_report.error and not file_report.cut_short:
                 file_report.rows_rejected = 1  # the whole file, kept as one rejected entry
         report.rows_loaded = sum(f.rows_loaded for f in report.files)
         report.rows_rejected = sum(f.rows_rejected for f in report.files)
 
         columns = ", ".join(contract.field_names())
         connection.execute("BEGIN TRANSACTION")
-        for table in ("raw.request_logs", "raw.request_logs_rejected", "raw.ingested_files"):
+        # Deliveries the day held before and no longer holds as they were (a file
+        # removed, a record withdrawn or moved to another created_at): raw forgets them
+        # below, but the event days they were on must be rebuilt, so the next build
+        # reads them here (int_event_dates_touched_by_run) and clears them.
+        connection.execute(
+            """
+            INSERT INTO raw.replaced_deliveries
+            SELECT $day, request_id, created_at, $now FROM (
+                SELECT request_id, created_at FROM raw.request_logs WHERE landing_date = $day
+                EXCEPT
+                SELECT request_id, created_at FROM landing_checked WHERE reason IS NULL
+            )
+            """,
+            {"day": landing_date, "now": now},
+        )
+        for table in (
+            "raw.request_logs", "raw.request_logs_rejected", "raw.ingested_files",
+            # The quality checks judge the new records again (quality/rules.py).
+            "raw.quarantined_records",
+        ):
             connection.execute(f"DELETE FROM {table} WHERE landing_date = ?", [landing_date])
+        connection.execute(
+            "DELETE FROM raw.landing_anomalies WHERE landing_date = ? OR landing_date IS NULL",
+            [landing_date],
+        )
+        for a in report.anomalies:
+            connection.execute(
+                "INSERT INTO raw.landing_anomalies VALUES (?, ?, ?, ?, ?, ?)",
+                [a.landing_date, a.path, a.kind, a.size_bytes, a.reason, now],
+            )
         connection.execute(
             f"INSERT INTO raw.request_logs (landing_date, source_file, line_number, {columns}, "
             "ingested_at) "
@@ -298,7 +561,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             [landing_date, now],
         )
         for landing, path, size, mtime, sha, file_report in file_rows:
-            if file_report.error:
+            if file_report.error and not file_report.cut_short:
                 connection.execute(
                     "INSERT INTO raw.request_logs_rejected VALUES (?, ?, NULL, NULL, ?, ?)",
                     [landing, path, f"unreadable file: {file_report.error}", now],
@@ -313,8 +576,15 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
             "rows_rejected": pa.array([row[5].rows_rejected for row in file_rows], pa.int64()),
             "error": pa.array([row[5].error for row in file_rows], pa.string()),
+            "lines_read": pa.array([row[5].lines_read for row in file_rows], pa.int64()),
         }))
-        connection.execute("INSERT INTO raw.ingested_files SELECT *, ? FROM day_files", [now])
+        connection.execute(
+            "INSERT INTO raw.ingested_files (landing_date, path, size_bytes, modified_at, sha256, "
+            "rows_loaded, rows_rejected, error, ingested_at, lines_read) SELECT landing_date, path, "
+            "size_bytes, modified_at, sha256, rows_loaded, rows_rejected, error, ?, lines_read "
+            "FROM day_files",
+            [now],
+        )
         connection.unregister("day_files")
         # The facts and marts are now behind this day until a dbt build catches up.
         request_model_build(connection, [landing_date], "ingest")

@@ -16,6 +16,7 @@ from typing import Callable, TypeVar
 import duckdb
 
 from dagster import (
+    AssetPartitionStatus,
     AssetKey,
     DagsterRunStatus,
     DefaultSensorStatus,
@@ -84,11 +85,16 @@ def late_landing_files_sensor(context: SensorEvaluationContext):
         return recorded
 
     partition_keys = set(landing_days.get_partition_keys())
-    # Days loaded while their folder was missing have no file rows; Dagster knows them.
+    # Days loaded while their folder was empty or missing have no file rows; Dagster
+    # knows them: an empty folder materializes its day, a missing one fails its run
+    # (orchestration/ingest_assets.py) after recording the attempt.
+    statuses = context.instance.get_status_by_partition(
+        RAW_ASSET, sorted(partition_keys), landing_days
+    ) or {}
     loaded_empty = [
         date.fromisoformat(key)
-        for key in context.instance.get_materialized_partitions(RAW_ASSET)
-        if key in partition_keys
+        for key, status in statuses.items()
+        if status in (AssetPartitionStatus.MATERIALIZED, AssetPartitionStatus.FAILED)
     ]
     changes = [
         change

@@ -23,6 +23,7 @@ import os
 import threading
 from dataclasses import dataclass, field, fields
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import duckdb
@@ -58,6 +59,10 @@ class Thresholds:
     min_requests: int = 20
     # Share of streamed successful requests that lack first_token_ms.
     max_first_token_null_share: float = 0.05
+    # Share of a landing day's records that may break blocking record-level rules before
+    # the whole day is held (a systemic fault: a gateway writing every latency in
+    # seconds). Below it, the failing records are quarantined and the rest loads.
+    max_failing_record_share: float = 0.01
     # A model's mean latency may be at most this multiple of its trailing mean.
     max_latency_ratio_to_trailing: float = 2.0
     # How many earlier landing days make up "the trailing days".
@@ -145,14 +150,27 @@ TOKEN_COLUMNS = (
     "reasoning_tokens",
 )
 
+# Throughput is a metric, so dbt defines it (dbt_project/macros/derived_fields.sql, used
+# by fct_requests). The raw checks run before dbt, on records no model has read yet, so
+# they render the same macros with plain Jinja rather than restate the formula.
+DERIVED_FIELDS_MACROS = (
+    Path(__file__).resolve().parent.parent / "dbt_project" / "macros" / "derived_fields.sql"
+)
+
+
+def _dbt_derived_field(macro: str, **columns: str) -> str:
+    import jinja2
+
+    module = jinja2.Environment().from_string(DERIVED_FIELDS_MACROS.read_text()).module
+    return " ".join(str(getattr(module, macro)(**columns)).split())
+
+
 # Derived columns both relations expose (see `raw_relation` / `fact_relation`).
-_GENERATION_MS = "(latency_ms - coalesce(first_token_ms, 0))"
 DERIVED_SQL = {
     "cache_read_plus_write": "coalesce(cached_input_tokens, 0) + coalesce(cache_write_tokens, 0)",
     "input_plus_output": "input_tokens + output_tokens",
-    "throughput_tps": (
-        f"case when status = 'success' and output_tokens > 0 and {_GENERATION_MS} > 0 "
-        f"then output_tokens / ({_GENERATION_MS} / 1000.0) end"
+    "throughput_tps": _dbt_derived_field(
+        "throughput_tps", generation_ms=f"({_dbt_derived_field('generation_ms')})"
     ),
     # Hours from the start of the landing day (UTC) to created_at.
     "hours_from_landing_day": (
@@ -208,13 +226,9 @@ _LATENCY_RULES = [
             max_value=lambda t: t.max_latency_ms, strict_max=True,
         ),
     ),
-    RowRule(
-        "first_token_valid", "first_token_present_when_streamed",
-        "first_token_ms is present for streamed successful requests",
-        ("first_token_ms", "stream", "status"),
-        "first_token_ms is null", _not_null("first_token_ms"),
-        scope="stream and status = 'success'",
-    ),
+    # No rule on a missing first_token_ms: such a record is otherwise sound (its tokens,
+    # cost and latency count), so quarantining it, or holding its day, would hide real
+    # usage; the warning check first_token_null_share watches how many lack it.
     RowRule(
         "first_token_valid", "first_token_le_latency",
         "first_token_ms <= latency_ms (the first token comes before the last byte)",
@@ -277,8 +291,7 @@ RAW_CHECKS = [
     CheckSpec("output_tokens_plausible", ERROR,
               "No request reports more output tokens than one request can produce."),
     CheckSpec("latency_valid", ERROR, "latency_ms is positive and below the ceiling."),
-    CheckSpec("first_token_valid", ERROR,
-              "Streamed successes have first_token_ms, and it is <= latency_ms."),
+    CheckSpec("first_token_valid", ERROR, "first_token_ms is <= latency_ms."),
     CheckSpec("throughput_plausible", ERROR, "Derived output throughput is below the ceiling."),
     CheckSpec("request_keys_valid", ERROR,
               "request_id is present (and, on the fact, unique)."),
@@ -672,30 +685,6 @@ def check_raw(
     outcomes += run_distribution_guards(connection, first, last, thresholds, validator)
     order = [c.name for c in RAW_CHECKS]
     return sorted(outcomes, key=lambda o: order.index(o.name))
-
-
-def record_holds(
-    connection: duckdb.DuckDBPyConnection, first: date, last: date, outcomes: list[CheckOutcome]
-) -> list[str]:
-    """Hold landing days [first, last] out of staging if an error check failed, else release them.
-
-    The checks judge the window as a whole, and a failed blocking check stops the whole
-    run, so every day of the window is held until a run over it passes.
-    """
-    failed = [o.name for o in outcomes if o.severity == ERROR and not o.passed]
-    connection.execute("BEGIN TRANSACTION")
-    connection.execute(
-        "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]
-    )
-    if failed:
-        connection.execute(
-            "INSERT INTO raw.quality_holds SELECT CAST(day AS DATE), ?, now() "
-            "FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, "
-            "INTERVAL 1 DAY) AS days(day)",
-            [", ".join(failed), first, last],
-        )
-    connection.execute("COMMIT")
-    return failed
 
 
 def check_fact(

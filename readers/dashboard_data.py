@@ -19,7 +19,8 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
-from readers.report import FILTERS, PANELS, panel_query, period_containing, period_end  # noqa: F401 (period_end: the page's too)
+from readers.panels import load_panels
+from readers.report import FILTERS, panel_query, period_containing, period_end
 from readers.warehouse import QueryError, behind_sentence
 
 GRAINS = ("month", "week", "day")
@@ -176,7 +177,7 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
     connection = connect(settings, read_only=True, wait_seconds=PAGE_WAIT_SECONDS)
     try:
         panels = {panel.mart: _frame(connection, *panel_query(panel, grain, period_start, chosen))
-                  for panel in PANELS}
+                  for panel in load_panels()}
         previous = _frame(
             connection,
             f"SELECT * FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? AND {where}",

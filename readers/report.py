@@ -6,41 +6,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
 
 from config.settings import Settings
+from readers.panels import Panel, load_panels
 from readers.warehouse import read_query
 
 FILTERS = ("api_key_id", "model", "provider")
 HIDDEN = {"grain", "period_start", "built_at"}
 TABLE_ROWS = 15  # rows of a breakdown panel shown in the terminal table
-
-
-@dataclass(frozen=True)
-class Panel:
-    tab: str
-    title: str
-    mart: str
-    breakdown: str | None = None  # the dimension a breakdown panel lists, one row each
-    order_by: str | None = None
-
-
-PANELS = (
-    Panel("Usage", "Usage summary", "mart_usage_summary"),
-    Panel("Usage", "Usage by Model", "mart_usage_by_model", "model", "total_tokens DESC"),
-    Panel("Usage", "Usage by Token Type", "mart_usage_by_token_type"),
-    Panel("Usage", "Usage by API Key", "mart_usage_by_api_key", "api_key_id", "total_tokens DESC"),
-    Panel("Usage", "Web Search Usage", "mart_web_search_usage"),
-    Panel("Provider", "Provider summary", "mart_provider_summary"),
-    Panel("Provider", "Provider distribution", "mart_provider_distribution", "provider", "requests DESC"),
-    Panel("Performance", "Performance summary", "mart_performance_summary"),
-    Panel("Performance", "Latency by Model", "mart_latency_by_model", "model", "avg_latency_ms"),
-    Panel("Performance", "First Token Latency by Model", "mart_first_token_latency_by_model", "model", "avg_first_token_ms"),
-    Panel("Performance", "Throughput by Model", "mart_throughput_by_model", "model", "avg_throughput_tps DESC"),
-)
 
 
 def period_containing(grain: str, day: date) -> date:
@@ -176,7 +152,7 @@ def panel_query(panel: Panel, grain: str, period_start: date, chosen: dict[str, 
 def dashboard(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> dict[Panel, pd.DataFrame]:
     """Each panel's rows for the period and filter (empty frames when nothing matches)."""
     panels = {}
-    for panel in PANELS:
+    for panel in load_panels():  # as the marts' YAML declares them
         frame = read_query(settings, *panel_query(panel, grain, period_start, chosen))
         keep = [c for c in frame.columns if c not in HIDDEN and (c == panel.breakdown or c not in FILTERS)]
         panels[panel] = frame[keep]

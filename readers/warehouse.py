@@ -194,6 +194,25 @@ def behind_sentence(pending: list) -> str | None:
     )
 
 
+def held_days(settings: Settings) -> list[tuple[date, str]]:
+    """Landing days a data-quality check holds out of the facts and marts, with the
+    reason (raw.quality_holds: a systemic fault, or checks that could not run), oldest
+    first. Empty on a warehouse built before holds existed."""
+    connection = connect(settings, read_only=True, wait_seconds=READER_WAIT_SECONDS)
+    try:
+        exists = connection.execute(
+            "SELECT count(*) FROM duckdb_tables() "
+            "WHERE schema_name = 'raw' AND table_name = 'quality_holds'"
+        ).fetchone()[0]
+        if not exists:
+            return []
+        return connection.execute(
+            "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date"
+        ).fetchall()
+    finally:
+        connection.close()
+
+
 def note_models_behind(settings: Settings) -> None:
     """Print the quality-hold and caught-up notes on stderr, if there are any."""
     for note in (quality_hold_note(settings), models_behind_note(settings)):

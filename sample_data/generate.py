@@ -2,7 +2,7 @@
 
 `generate_logs` writes one folder per landing day, ``out_dir/dt=YYYY-MM-DD/part-NNNNN.<ext>``,
 holding one JSON object per line (``jsonl`` / ``jsonl.gz``) or the same columns as Parquet.
-What a record means is defined in ``shared/design/METRICS.md``; the columns are
+What a record means is defined in ``docs/metrics.md``; the columns are
 ``RECORD_SCHEMA`` and the rules between fields are listed in `_simulate_day`. Every valid
 record passes the loader's contract (``ingest/schema/request_log.schema.json``); every
 malformed line fails it.
@@ -30,6 +30,7 @@ while the next batch is encoded.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import zlib
@@ -48,147 +49,55 @@ __all__ = ["FORMATS", "RECORD_SCHEMA", "GenerateSummary", "generate_logs"]
 
 # --------------------------------------------------------------------------- catalogue
 
-# provider: (error rate, omits unknown token fields). A provider that "omits" leaves
-# cached_input_tokens / cache_write_tokens / reasoning_tokens out of the record when the
-# model cannot produce them (absent = unknown); the others report 0.
+# The tables are data, in catalogue.json beside this file (package data); the names
+# below keep the shapes the code uses. The fields, and why they look as they do:
+#
+# providers: error rate, and whether it omits unknown token fields. A provider that
+#   "omits" leaves cached_input_tokens / cache_write_tokens / reasoning_tokens out of the
+#   record when the model cannot produce them (absent = unknown); the others report 0.
+# models (MODEL_FIELDS): weight: popularity; reasoning: share of requests that reason
+#   (0 = model cannot); in/out: median prompt and visible completion tokens; max_out /
+#   context: hard caps; prices in USD per million tokens (input, output, cache read,
+#   cache write).
+# routes (ROUTE_FIELDS): who serves a model. share: the model's traffic going to this
+#   provider; cache: "rw" reports cache reads and writes, "r" reads only (writes are free,
+#   reported 0), "" no prompt caching; time to first token and decode speed are
+#   log-normal per route, given as (median, sigma) -- e.g. Groq is an order of magnitude
+#   faster to decode.
+# error_types: share of errors, HTTP statuses, prompt billed, latency median ms, sigma.
+#   Rejections (429, 400) never reach the model, so they carry no input tokens.
+# finish_reasons: of successful requests that did not hit max_out (those end in "length").
+# hourly_traffic / weekday_traffic: relative traffic per UTC hour (Americas + Europe
+#   working hours overlap in the afternoon) and per weekday (Monday first); both average
+#   to 1.
+# timestamp_offsets_min: non-zero UTC offsets some gateway nodes write timestamps in
+#   (minutes east of UTC).
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
+_CATALOGUE = json.loads(CATALOGUE_PATH.read_text())
+
 PROVIDERS: dict[str, tuple[float, bool]] = {
-    "anthropic": (0.025, False),
-    "amazon-bedrock": (0.015, False),
-    "google-vertex": (0.020, False),
-    "openai": (0.012, False),
-    "azure": (0.010, False),
-    "google-ai-studio": (0.035, False),
-    "deepseek": (0.060, False),
-    "moonshotai": (0.040, False),
-    "x-ai": (0.030, False),
-    "mistral": (0.020, False),
-    "alibaba": (0.030, False),
-    "z-ai": (0.045, True),
-    "groq": (0.050, True),
-    "together": (0.030, True),
-    "fireworks": (0.025, True),
+    name: (p["error_rate"], p["omits_unknown_token_fields"])
+    for name, p in _CATALOGUE["providers"].items()
 }
-
-# Models. weight: popularity; reasoning: share of requests that reason (0 = model cannot);
-# in/out: median prompt and visible completion tokens; max_out / context: hard caps;
-# prices in USD per million tokens (input, output, cache read, cache write).
-MODEL_FIELDS = ("slug", "weight", "reasoning", "in_median", "out_median", "max_out", "context",
-                "p_in", "p_out", "p_cache_read", "p_cache_write")
-MODELS: list[tuple] = [
-    ("anthropic/claude-sonnet-4.5",            14.0, 0.25, 3500,  450,  64000,  200000, 3.00, 15.00, 0.300, 3.75),
-    ("anthropic/claude-sonnet-4",               3.0, 0.15, 3000,  420,  64000,  200000, 3.00, 15.00, 0.300, 3.75),
-    ("anthropic/claude-opus-4.1",               2.0, 0.35, 4000,  500,  32000,  200000, 15.00, 75.00, 1.500, 18.75),
-    ("anthropic/claude-haiku-4.5",              6.0, 0.10, 2500,  300,  64000,  200000, 1.00, 5.00, 0.100, 1.25),
-    ("openai/gpt-5",                           10.0, 1.00, 2800,  700, 128000,  272000, 1.25, 10.00, 0.125, 0.0),
-    ("openai/gpt-5-mini",                       8.0, 1.00, 2000,  500, 128000,  272000, 0.25, 2.00, 0.025, 0.0),
-    ("openai/gpt-4.1",                          4.0, 0.00, 2200,  380,  32768, 1047576, 2.00, 8.00, 0.500, 0.0),
-    ("openai/gpt-4o-mini",                      6.0, 0.00, 1200,  250,  16384,  128000, 0.15, 0.60, 0.075, 0.0),
-    ("openai/o4-mini",                          1.5, 1.00, 1800,  900, 100000,  200000, 1.10, 4.40, 0.275, 0.0),
-    ("openai/gpt-oss-120b",                     4.0, 1.00, 1500,  600,  32768,  131072, 0.15, 0.60, 0.0, 0.0),
-    ("google/gemini-2.5-pro",                   7.0, 1.00, 4000,  800,  65536, 1048576, 1.25, 10.00, 0.310, 0.0),
-    ("google/gemini-2.5-flash",                 9.0, 0.50, 2500,  400,  65536, 1048576, 0.30, 2.50, 0.075, 0.0),
-    ("google/gemini-2.5-flash-lite",            4.0, 0.00, 1500,  250,  65536, 1048576, 0.10, 0.40, 0.025, 0.0),
-    ("deepseek/deepseek-chat-v3.1",             5.0, 0.00, 2000,  400,   8192,  163840, 0.27, 1.10, 0.070, 0.0),
-    ("deepseek/deepseek-r1",                    2.0, 1.00, 1500, 1200,  32768,  163840, 0.55, 2.19, 0.140, 0.0),
-    ("moonshotai/kimi-k2",                      3.0, 0.00, 2500,  450,  16384,  262144, 0.60, 2.50, 0.150, 0.0),
-    ("x-ai/grok-4",                             2.0, 1.00, 3000,  700,  64000,  256000, 3.00, 15.00, 0.750, 0.0),
-    ("x-ai/grok-code-fast-1",                   3.0, 1.00, 6000,  600,  10000,  256000, 0.20, 1.50, 0.020, 0.0),
-    ("mistralai/mistral-medium-3.1",            1.5, 0.00, 1500,  350,  32768,  131072, 0.40, 2.00, 0.0, 0.0),
-    ("mistralai/codestral-2508",                1.0, 0.00, 3000,  250,  32768,  256000, 0.30, 0.90, 0.0, 0.0),
-    ("meta-llama/llama-3.3-70b-instruct",       3.0, 0.00, 1200,  300,  32768,  131072, 0.59, 0.79, 0.0, 0.0),
-    ("meta-llama/llama-4-maverick",             1.5, 0.00, 1500,  300,  16384, 1048576, 0.20, 0.60, 0.0, 0.0),
-    ("qwen/qwen3-coder",                        3.0, 0.00, 5000,  500,  65536,  262144, 0.40, 1.60, 0.0, 0.0),
-    ("qwen/qwen3-235b-a22b-thinking-2507",      1.5, 1.00, 2000, 1100,  32768,  262144, 0.30, 2.90, 0.0, 0.0),
-    ("z-ai/glm-4.6",                            2.0, 0.50, 3000,  500,  32768,  202752, 0.60, 2.20, 0.110, 0.0),
-]
-
-# Routes: who serves a model. share: the model's traffic going to this provider;
-# cache: "rw" reports cache reads and writes, "r" reads only (writes are free, reported 0),
-# "" no prompt caching; time to first token and decode speed are log-normal per route,
-# given as (median, sigma) -- e.g. Groq is an order of magnitude faster to decode.
-ROUTE_FIELDS = ("model", "provider", "share", "cache", "ttft_ms", "ttft_sigma", "tps", "tps_sigma")
-ROUTES: list[tuple] = [
-    ("anthropic/claude-sonnet-4.5", "anthropic",        0.60, "rw", 1400, 0.45,  68, 0.30),
-    ("anthropic/claude-sonnet-4.5", "amazon-bedrock",   0.25, "rw", 1700, 0.50,  58, 0.30),
-    ("anthropic/claude-sonnet-4.5", "google-vertex",    0.15, "rw", 1550, 0.45,  62, 0.30),
-    ("anthropic/claude-sonnet-4",   "anthropic",        0.50, "rw", 1300, 0.45,  60, 0.30),
-    ("anthropic/claude-sonnet-4",   "amazon-bedrock",   0.50, "rw", 1600, 0.50,  52, 0.30),
-    ("anthropic/claude-opus-4.1",   "anthropic",        0.70, "rw", 2200, 0.50,  35, 0.30),
-    ("anthropic/claude-opus-4.1",   "amazon-bedrock",   0.30, "rw", 2500, 0.50,  32, 0.30),
-    ("anthropic/claude-haiku-4.5",  "anthropic",        0.70, "rw",  650, 0.40, 130, 0.30),
-    ("anthropic/claude-haiku-4.5",  "amazon-bedrock",   0.30, "rw",  800, 0.45, 115, 0.30),
-    ("openai/gpt-5",                "openai",           0.75, "r",  3500, 0.60,  80, 0.35),
-    ("openai/gpt-5",                "azure",            0.25, "r",  3800, 0.60,  75, 0.35),
-    ("openai/gpt-5-mini",           "openai",           0.80, "r",  2200, 0.60, 110, 0.35),
-    ("openai/gpt-5-mini",           "azure",            0.20, "r",  2400, 0.60, 105, 0.35),
-    ("openai/gpt-4.1",              "openai",           0.60, "r",   600, 0.40,  95, 0.30),
-    ("openai/gpt-4.1",              "azure",            0.40, "r",   650, 0.40,  90, 0.30),
-    ("openai/gpt-4o-mini",          "openai",           0.70, "r",   450, 0.40, 120, 0.30),
-    ("openai/gpt-4o-mini",          "azure",            0.30, "r",   500, 0.40, 115, 0.30),
-    ("openai/o4-mini",              "openai",           1.00, "r",  2500, 0.60, 140, 0.35),
-    ("openai/gpt-oss-120b",         "groq",             0.40, "",    220, 0.50, 480, 0.25),
-    ("openai/gpt-oss-120b",         "together",         0.30, "",    450, 0.50, 180, 0.30),
-    ("openai/gpt-oss-120b",         "fireworks",        0.30, "",    380, 0.50, 220, 0.30),
-    ("google/gemini-2.5-pro",       "google-vertex",    0.55, "r",  2800, 0.50,  85, 0.30),
-    ("google/gemini-2.5-pro",       "google-ai-studio", 0.45, "r",  3000, 0.55,  80, 0.35),
-    ("google/gemini-2.5-flash",     "google-vertex",    0.50, "r",   900, 0.45, 190, 0.30),
-    ("google/gemini-2.5-flash",     "google-ai-studio", 0.50, "r",   950, 0.50, 180, 0.35),
-    ("google/gemini-2.5-flash-lite", "google-ai-studio", 0.60, "r",  400, 0.40, 300, 0.30),
-    ("google/gemini-2.5-flash-lite", "google-vertex",   0.40, "r",   420, 0.40, 290, 0.30),
-    ("deepseek/deepseek-chat-v3.1", "deepseek",         0.60, "r",  1600, 0.60,  35, 0.35),
-    ("deepseek/deepseek-chat-v3.1", "together",         0.20, "",    700, 0.50,  75, 0.30),
-    ("deepseek/deepseek-chat-v3.1", "fireworks",        0.20, "",    600, 0.50,  90, 0.30),
-    ("deepseek/deepseek-r1",        "deepseek",         0.70, "r",  2500, 0.60,  30, 0.35),
-    ("deepseek/deepseek-r1",        "together",         0.30, "",    900, 0.50,  70, 0.30),
-    ("moonshotai/kimi-k2",          "moonshotai",       0.50, "r",  1200, 0.55,  45, 0.35),
-    ("moonshotai/kimi-k2",          "groq",             0.30, "",    300, 0.50, 250, 0.25),
-    ("moonshotai/kimi-k2",          "together",         0.20, "",    800, 0.50,  90, 0.30),
-    ("x-ai/grok-4",                 "x-ai",             1.00, "r",  4500, 0.60,  45, 0.35),
-    ("x-ai/grok-code-fast-1",       "x-ai",             1.00, "r",   700, 0.50, 160, 0.30),
-    ("mistralai/mistral-medium-3.1", "mistral",         1.00, "",    500, 0.45,  85, 0.30),
-    ("mistralai/codestral-2508",    "mistral",          1.00, "",    300, 0.40, 150, 0.30),
-    ("meta-llama/llama-3.3-70b-instruct", "groq",       0.50, "",    180, 0.45, 280, 0.25),
-    ("meta-llama/llama-3.3-70b-instruct", "together",   0.25, "",    450, 0.45, 110, 0.30),
-    ("meta-llama/llama-3.3-70b-instruct", "fireworks",  0.25, "",    380, 0.45, 130, 0.30),
-    ("meta-llama/llama-4-maverick", "groq",             0.40, "",    200, 0.45, 420, 0.25),
-    ("meta-llama/llama-4-maverick", "together",         0.30, "",    420, 0.45, 150, 0.30),
-    ("meta-llama/llama-4-maverick", "fireworks",        0.30, "",    350, 0.45, 170, 0.30),
-    ("qwen/qwen3-coder",            "alibaba",          0.50, "r",  1100, 0.50,  80, 0.30),
-    ("qwen/qwen3-coder",            "together",         0.25, "",    600, 0.50, 110, 0.30),
-    ("qwen/qwen3-coder",            "fireworks",        0.25, "",    550, 0.50, 120, 0.30),
-    ("qwen/qwen3-235b-a22b-thinking-2507", "alibaba",   0.60, "r",  1200, 0.50,  70, 0.30),
-    ("qwen/qwen3-235b-a22b-thinking-2507", "together",  0.40, "",    700, 0.50,  95, 0.30),
-    ("z-ai/glm-4.6",                "z-ai",             0.60, "r",  1300, 0.55,  60, 0.35),
-    ("z-ai/glm-4.6",                "fireworks",        0.40, "",    700, 0.50, 100, 0.30),
-]
-
-# error_type: (share of errors, HTTP statuses, prompt billed, latency median ms, sigma).
-# Rejections (429, 400) never reach the model, so they carry no input tokens.
+MODEL_FIELDS = tuple(_CATALOGUE["model_fields"])
+MODELS: list[tuple] = [tuple(row) for row in _CATALOGUE["models"]]
+ROUTE_FIELDS = tuple(_CATALOGUE["route_fields"])
+ROUTES: list[tuple] = [tuple(row) for row in _CATALOGUE["routes"]]
 ERROR_TYPES: dict[str, tuple[float, tuple[int, ...], bool, float, float]] = {
-    "rate_limited":     (0.35, (429,),     False,    60, 0.6),
-    "upstream_error":   (0.25, (500, 502), True,   1500, 0.9),
-    "overloaded":       (0.15, (503,),     True,    400, 0.7),
-    "upstream_timeout": (0.12, (504,),     True,  60000, 0.3),
-    "invalid_request":  (0.13, (400,),     False,    90, 0.5),
+    name: (e["share"], tuple(e["http_statuses"]), e["prompt_billed"],
+           e["latency_median_ms"], e["latency_sigma"])
+    for name, e in _CATALOGUE["error_types"].items()
 }
+FINISH_REASONS: dict[str, float] = dict(_CATALOGUE["finish_reasons"])
+HOURLY_TRAFFIC = tuple(_CATALOGUE["hourly_traffic"])
+WEEKDAY_TRAFFIC = tuple(_CATALOGUE["weekday_traffic"])
+TIMESTAMP_OFFSETS_MIN = tuple(_CATALOGUE["timestamp_offsets_min"])
+KEY_NAME_STEMS = tuple(_CATALOGUE["key_name_stems"])
 
-# finish_reason of successful requests that did not hit max_out (those end in "length").
-FINISH_REASONS: dict[str, float] = {"stop": 0.800, "tool_calls": 0.165, "length": 0.030, "content_filter": 0.005}
-
-# Relative traffic per UTC hour (Americas + Europe working hours overlap in the afternoon)
-# and per weekday (Monday first); both tables average to 1.
-HOURLY_TRAFFIC = (0.55, 0.47, 0.42, 0.40, 0.42, 0.50, 0.64, 0.82, 1.00, 1.15, 1.25, 1.32,
-                  1.38, 1.44, 1.50, 1.52, 1.48, 1.40, 1.30, 1.18, 1.05, 0.92, 0.78, 0.66)
-WEEKDAY_TRAFFIC = (1.07, 1.10, 1.10, 1.08, 1.01, 0.80, 0.84)
-
-# Non-zero UTC offsets some gateway nodes write timestamps in (minutes east of UTC).
-TIMESTAMP_OFFSETS_MIN = (480, -300, 330, 540, -420, 60, 120, -180)
 OFFSET_SHARE = 0.05
 
 N_KEYS = 300
 KEY_ZIPF_EXPONENT = 1.1
-KEY_NAME_STEMS = ("prod-chat", "staging", "batch-eval", "support-bot", "code-assistant", "data-pipeline",
-                  "research", "mobile-app", "internal-tools", "agent-runner", "docs-search", "ci")
 SUBSCRIPTION_SHARE = 0.10   # of requests, reached by putting whole keys on a plan
 STREAM_SHARE = 0.60
 WEB_SEARCH_SHARE = 0.04

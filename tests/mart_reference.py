@@ -1,6 +1,6 @@
 """Every mart figure recomputed in pandas from request records (tests/reference.py).
 
-Written from shared/design/METRICS.md, sharing no code with the dbt models: a test
+Written from docs/metrics.md, sharing no code with the dbt models: a test
 picks the requests of one period and filter, calls the function for a mart, and
 compares the mart's row(s) with the result.
 """

@@ -74,7 +74,7 @@ def read_landing(landing_dir: Path, days: list[date] | None = None) -> tuple[pd.
 
 
 def requests(deliveries: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
-    """One row per request (latest delivery wins) with the derived fields of METRICS.md."""
+    """One row per request (latest delivery wins) with the derived fields of docs/metrics.md."""
     frame = deliveries.sort_values(["landing_date", "source_file", "line_number"])
     frame = frame.drop_duplicates("request_id", keep="last").copy()
     created = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")

@@ -63,8 +63,36 @@ CASES: list[tuple[str, str | None, str]] = [
     ("spaces around", None, "  " + json.dumps(BASE) + "  "),
     ("unicode", None, json.dumps(_variant(api_key_name="équipe ☃"), ensure_ascii=False)),
     ("exponent integer", None, json.dumps(BASE).replace('"input_tokens": 1200', '"input_tokens": 1.2e3')),
-    ("NaN latency", None, json.dumps(_variant(latency_ms=float("nan")))),
 ]
+# Issue 11 item 4: JSON has no NaN or Infinity, and 1e400 overflows a double to infinity;
+# DuckDB, like Python, reads all three. Each must be rejected, in every number field.
+for name in ("latency_ms", "first_token_ms", "cost_usd"):
+    CASES += [
+        (f"NaN {name}", name, json.dumps(_variant(**{name: float("nan")}))),
+        (f"Infinity {name}", name, json.dumps(_variant(**{name: float("inf")}))),
+        (f"-Infinity {name}", name, json.dumps(_variant(**{name: float("-inf")}))),
+        (f"overflowing {name}", name,
+         json.dumps(_variant(**{name: 1.5})).replace(f'"{name}": 1.5', f'"{name}": 1e400')),
+    ]
+# Item 5: token counts are bounded (1e9 each; docs/request-log-format.md) so no sum can
+# overflow 64 bits; 2^62 passed before and broke every later build.
+for name in COUNTS:
+    CASES.append((f"huge {name}", name, json.dumps(_variant(**{name: 2**62}))))
+CASES.append(("largest allowed tokens", None, json.dumps(_variant(
+    input_tokens=10**9, output_tokens=10**9, cached_input_tokens=0, reasoning_tokens=0))))
+# Item 3: '*' means "all" in every mart, so no key, model or provider may be literally '*'.
+for name in ("api_key_id", "model", "provider"):
+    CASES.append((f"{name} is the all marker", name, json.dumps(_variant(**{name: "*"}))))
+CASES.append(("star inside a name is fine", None, json.dumps(_variant(model="a*b", api_key_id="**"))))
+# Item 11: offsets and times outside RFC 3339's ranges shifted the time by hours or days.
+for label, value in [
+    ("offset +24:00", "2026-03-02T10:00:00+24:00"), ("offset +99:99", "2026-03-02T10:00:00+99:99"),
+    ("offset +05:60", "2026-03-02T10:00:00+05:60"), ("hour 24", "2026-03-02T24:00:00Z"),
+    ("minute 60", "2026-03-02T10:60:00Z"), ("leap second", "2016-12-31T23:59:60Z"),
+]:
+    CASES.append((label, "created_at", json.dumps(_variant(created_at=value))))
+CASES.append(("offset -23:59", None, json.dumps(_variant(created_at="2026-03-02T10:00:00-23:59"))))
+
 for name in SCHEMA["required"]:
     CASES.append((f"missing {name}", name, json.dumps(_variant(**{name: MISSING}))))
     CASES.append((f"null {name}", name, json.dumps(_variant(**{name: None}))))
@@ -108,8 +136,12 @@ def _is_rfc3339(value) -> bool:
     # space separator its note allows; then the calendar must know the day.
     if not isinstance(value, str):
         return True  # format applies to strings only; the type rule catches the rest
+    # time-hour 00-23, time-minute 00-59, time-second 00-59: the leap second (60) RFC 3339
+    # allows is rejected by decision (docs/request-log-format.md).
+    hour, minute = "([01]\\d|2[0-3])", "[0-5]\\d"
     if not re.fullmatch(
-        r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value
+        rf"\d{{4}}-\d\d-\d\d[Tt ]{hour}:{minute}:{minute}(\.\d+)?([Zz]|[+-]{hour}:{minute})",
+        value,
     ):
         return False
     try:
@@ -123,10 +155,22 @@ def _schema_accepts(line: str) -> bool:
     checker.checks("date-time")(_is_rfc3339)
     validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=checker)
     try:
-        record = json.loads(line)
+        # JSON itself (RFC 8259) has no NaN or Infinity, and a number must fit a double.
+        record = json.loads(line, parse_constant=_not_json, parse_float=_finite)
     except ValueError:
         return False
     return validator.is_valid(record)
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} does not fit a double")
+    return value
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +274,27 @@ def test_strings_that_read_like_other_json_values_are_loaded_as_written(data_dir
             "SELECT request_id, model, api_key_name FROM raw.request_logs ORDER BY line_number"
         ).fetchall()
     assert loaded == [(name, name, name) for name in names]
+
+
+def test_parquet_nan_and_infinity_are_rejected_like_in_json_lines(data_dir):
+    """Issue 11 item 4, Parquet side: a double column holds NaN and infinities natively."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [
+        _variant(request_id="ok"),
+        _variant(request_id="nan_latency", latency_ms=float("nan")),
+        _variant(request_id="inf_first_token", first_token_ms=float("inf")),
+        _variant(request_id="minus_inf_cost", cost_usd=float("-inf")),
+    ]
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    # pyarrow keeps NaN as NaN (pandas would write it as null).
+    pq.write_table(pa.Table.from_pylist(records), folder / "a.parquet")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 3)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        reasons = [r[0] for r in connection.execute(
+            "SELECT reason FROM raw.request_logs_rejected ORDER BY line_number").fetchall()]
+    assert [r.split(" must")[0] for r in reasons] == ['"latency_ms"', '"first_token_ms"', '"cost_usd"']
+    assert all("must be a finite number" in r for r in reasons)

@@ -35,6 +35,29 @@ def test_definitions_load_with_the_expected_graph(data_dir):
         assert graph.get(AssetKey.from_user_string(key)).pools == {"warehouse"}
 
 
+def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    # The README's layers, and the run-control tables in a group of their own.
+    assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping"}
+    assert groups["bookkeeping"] == {
+        "raw/pending_model_builds",
+        "intermediate/int_landing_days_in_build",
+        "intermediate/int_event_dates_touched_by_run",
+    }
+    assert groups["raw"] == {"raw/request_logs", "raw/request_logs_rejected", "raw/ingested_files"}
+    for group in ("staging", "facts", "marts", "audit"):
+        assert all(key.startswith(f"{group}/") for key in groups[group]), groups[group]
+    assert len(groups["marts"]) == 11
+    # The intermediate folder holds run control only: none of it among business assets.
+    business = set().union(*(groups[g] for g in ("raw", "staging", "facts", "marts", "audit")))
+    assert not any(key.startswith("intermediate/") for key in business)
+
+
 def test_workspace_validates_with_the_dagster_cli(data_dir):
     from orchestration.instance import prepare_dagster_home
 
@@ -61,3 +84,27 @@ def test_partition_window_becomes_its_landing_days():
         datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)
     )
     assert days == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+
+
+def test_importing_the_definitions_writes_no_environment(data_dir, monkeypatch):
+    import importlib
+    import os
+
+    import orchestration.definitions
+
+    monkeypatch.delenv("LLM_USAGE_WAREHOUSE", raising=False)
+    before = dict(os.environ)
+    importlib.reload(orchestration.definitions)
+    assert dict(os.environ) == before
+
+
+def test_the_dbt_resource_overrides_methods_dagster_dbt_still_has():
+    # orchestration/dbt_assets.py WarehouseDbtCli replaces two private methods to save
+    # dbt start-up time; if dagster-dbt renamed them, the overrides would silently do nothing.
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_assets import WarehouseDbtCli
+
+    for name in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hasattr(DbtCliResource, name), name
+        assert name in WarehouseDbtCli.__dict__, name

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import zlib
 from datetime import date, datetime, timezone
 
 import duckdb
@@ -83,7 +84,7 @@ def test_every_file_read_is_recorded_with_hash_size_and_counts(data_dir):
         assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert row.size_bytes == path.stat().st_size
         assert row.modified_at.timestamp() == pytest.approx(path.stat().st_mtime, abs=1e-3)
-        assert row.rows_loaded + row.rows_rejected == count_lines_of(path)
+        assert row.rows_loaded + row.rows_rejected == count_lines_of(path) == row.lines_read
         assert row.error is None
     assert files["rows_loaded"].sum() == report.rows_loaded
     assert files["rows_rejected"].sum() == report.rows_rejected
@@ -99,23 +100,33 @@ def test_corrupt_gzip_is_named_and_the_other_files_still_load(data_dir):
     folder = _folder(data_dir)
     good = count_lines(data_dir.landing_dir, [DAY])
     truncated = folder / "part-90000.jsonl.gz"
-    whole = gzip.compress(b"".join(b'{"request_id": "%d"}\n' % n for n in range(5000)))
+    records = [json.dumps(_record(request_id=f"cut_{n}")).encode() + b"\n" for n in range(5000)]
+    whole = gzip.compress(b"".join(records))
     truncated.write_bytes(whole[: len(whole) // 2])  # a copy that was cut off
     not_gzip = folder / "part-90001.jsonl.gz"
     not_gzip.write_text('{"request_id": "plain text, not gzip"}\n')
 
     report = load_partition(data_dir, DAY)
 
-    assert report.rows_loaded == good
+    # Issue 11, reconciliation: the lines read before the cut are checked and counted
+    # (the last one may be partial), so loaded + rejected = lines read for that file too.
+    before_cut = zlib.decompressobj(wbits=31).decompress(truncated.read_bytes())
+    lines_before_cut = before_cut.count(b"\n") + (not before_cut.endswith(b"\n"))
+    cut = next(f for f in report.files if f.path == str(truncated))
+    assert cut.lines_read == lines_before_cut > 100
+    assert cut.rows_loaded + cut.rows_rejected == lines_before_cut
+    assert cut.rows_loaded >= lines_before_cut - 1
+    assert report.rows_loaded == good + cut.rows_loaded
     assert sorted(f.path for f in report.unreadable_files) == [str(truncated), str(not_gzip)]
     assert all("gzip" in f.error for f in report.unreadable_files)
-    assert str(truncated) in report.summary()
-    rejected = _table(data_dir, "SELECT * FROM raw.request_logs_rejected ORDER BY source_file")
-    assert rejected["source_file"].tolist() == [str(truncated), str(not_gzip)]
-    assert rejected["line_number"].isna().all()
+    assert "cut short" in cut.error and str(truncated) in report.summary()
+    rejected = _table(data_dir, "SELECT * FROM raw.request_logs_rejected WHERE line_number IS NULL")
+    assert rejected["source_file"].tolist() == [str(not_gzip)]
     assert rejected["reason"].str.startswith("unreadable file: not a readable gzip file").all()
-    errors = _table(data_dir, "SELECT path, error FROM raw.ingested_files WHERE error IS NOT NULL")
-    assert sorted(errors["path"]) == [str(truncated), str(not_gzip)]
+    files = _table(data_dir, "SELECT path, error, lines_read, rows_loaded, rows_rejected "
+                   "FROM raw.ingested_files WHERE error IS NOT NULL ORDER BY path")
+    assert files["path"].tolist() == [str(truncated), str(not_gzip)]
+    assert files["lines_read"].tolist() == [lines_before_cut, 0]
 
 
 def test_corrupt_parquet_is_named_and_the_other_files_still_load(data_dir):

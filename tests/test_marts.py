@@ -1,5 +1,5 @@
 """Every dashboard mart equals an independent pandas computation, for every grain and
-the filters the brief names; the METRICS.md invariants hold; and building the days one
+the filters the brief names; the docs/metrics.md invariants hold; and building the days one
 at a time (the nightly way) gives the same marts as one backfill, rebuilding only the
 periods a day touches."""
 

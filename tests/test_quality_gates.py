@@ -51,8 +51,12 @@ def _latest_checks(asset_key, names):
 def bad_day(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         # The burst hour of a small sample day has a few dozen requests; judge it.
+        # Threshold 0: every failing record makes its day a systemic fault, so the few
+        # injected faults hold the whole day (tests/test_reliability.py covers the
+        # quarantine below the threshold).
         settings = use_data_dir(
-            monkeypatch, tmp_path_factory.mktemp("gates") / "data", LLM_USAGE_DQ_MIN_REQUESTS="10"
+            monkeypatch, tmp_path_factory.mktemp("gates") / "data", LLM_USAGE_DQ_MIN_REQUESTS="10",
+            LLM_USAGE_DQ_MAX_FAILING_RECORD_SHARE="0",
         )
         generate_logs(settings.landing_dir, START, CLEAN_DAYS, REQUESTS_PER_DAY, seed=SEED)
         assert materialize(settings, START, BAD_DAY - timedelta(days=1))
@@ -64,6 +68,16 @@ def bad_day(tmp_path_factory):
         raw_checks = _latest_checks(RAW, [c.name for c in RAW_CHECKS])
         marts_after = read_query(settings, MART_SQL)
         yield settings, faults, succeeded, raw_checks, marts_before, marts_after
+
+
+def test_the_held_day_does_not_show_as_built(bad_day):
+    # Its records are loaded (raw, with the failed blocking checks beside it), but no
+    # model downstream shows the held day as materialized; the clean days are.
+    with DagsterInstance.get() as instance:
+        for key in (FACT, AssetKey(["marts", "mart_usage_summary"])):
+            built = instance.get_materialized_partitions(key)
+            assert BAD_DAY.isoformat() not in built
+            assert {(START + timedelta(days=n)).isoformat() for n in range(CLEAN_DAYS)} <= built
 
 
 def test_the_right_checks_fail_with_the_injected_counts(bad_day):

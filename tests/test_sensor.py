@@ -12,7 +12,6 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 from dagster import (
-    AssetMaterialization,
     DagsterInstance,
     SkipReason,
     build_sensor_context,
@@ -21,6 +20,7 @@ from dagster import (
 
 from sample_data.generate import generate_logs
 from ingest.load import load_partition
+from orchestration.ingest_assets import raw_request_logs
 from orchestration.sensors import RAW_ASSET, late_landing_files_sensor
 
 DAY = date(2026, 3, 2)
@@ -100,12 +100,14 @@ def test_removed_file_and_untouched_days(loaded):
 def test_files_arriving_for_a_day_loaded_empty_count_as_late(loaded):
     settings, instance, spare = loaded
     empty_day = DAY - timedelta(days=1)
-    # The nightly run loaded the day before its files arrived: Dagster knows the partition
-    # was materialized, the warehouse holds no file of it.
-    load_partition(settings, empty_day)
-    instance.report_runless_asset_event(
-        AssetMaterialization(asset_key=RAW_ASSET, partition=empty_day.isoformat())
+    # The nightly run came before the day's files: it failed (the partition is not
+    # materialized), and the warehouse holds no file of it.
+    result = materialize(
+        [raw_request_logs], partition_key=empty_day.isoformat(), instance=instance,
+        raise_on_error=False,
     )
+    assert not result.success
+    assert empty_day.isoformat() not in instance.get_materialized_partitions(RAW_ASSET)
     assert evaluate(instance)[:2] == ([], [])
     folder(settings, empty_day).mkdir(parents=True)
     shutil.copy(spare, folder(settings, empty_day) / "part-00000.jsonl")

@@ -1,8 +1,10 @@
 {#- Empties the part of raw.pending_model_builds this build caught up with, but only when
-    the build rebuilt every model of the project: after a partial selection, a failed
-    model or a skipped one, the facts and marts may still disagree for those days, so
-    they stay queued and the next build rebuilds them. A build killed midway never gets
-    here, which is the point. -#}
+    the build rebuilt every model of the project and no data test failed or errored:
+    after a partial selection, a failed or skipped model, or a failing test (a mart with
+    two '*' rows, say), the facts and marts may still be wrong for those days, so they
+    stay queued and the next build rebuilds them. A build killed midway never gets here,
+    which is the point. The same build clears the replaced deliveries it read and
+    records the reporting time zone it built with (reporting_zone_changed()). -#}
 {% macro finish_pending_model_builds(results) -%}
     {%- if execute -%}
         {%- set models = graph.nodes.values()
@@ -13,22 +15,41 @@
                 | selectattr('status', 'equalto', 'success')
                 | map(attribute='node.unique_id') | list -%}
         {%- set missing = models | reject('in', rebuilt) | list -%}
-        {%- if missing | length == 0 -%}
+        {#- 'warn' is a warning-severity test that found rows: shown, never blocking;
+            'no-op' is a node with nothing to run (an exposure, say). -#}
+        {%- set failed = results
+                | rejectattr('status', 'in', ['success', 'pass', 'warn', 'no-op'])
+                | map(attribute='node.unique_id') | list -%}
+        {%- if missing | length == 0 and failed | length == 0 -%}
             {#- Relations from the graph: a hook cannot ref() a model. -#}
-            {%- set queue = graph.sources.values()
-                    | selectattr('source_name', 'equalto', 'raw')
-                    | selectattr('name', 'equalto', 'pending_model_builds') | first -%}
-            delete from {{ api.Relation.create(database=queue.database, schema=queue.schema,
-                                               identifier=queue.identifier) }} as queued
+            {%- set caught_up = _model_relation('int_landing_days_in_build') -%}
+            delete from {{ _raw_relation('replaced_deliveries') }} as replaced
             where exists (
                 select 1
-                from {{ _model_relation('int_landing_days_in_build') }} as caught_up
+                from {{ caught_up }} as caught_up
+                where caught_up.landing_date = replaced.landing_date
+                  and replaced.replaced_at <= caught_up.requested_at
+            );
+            delete from {{ _raw_relation('pending_model_builds') }} as queued
+            where exists (
+                select 1
+                from {{ caught_up }} as caught_up
                 where caught_up.landing_date = queued.landing_date
                   and caught_up.requested_at = queued.requested_at
-            )
-        {%- elif rebuilt -%}
+            );
+            {{ record_reporting_zone() }}
+        {%- elif rebuilt or failed -%}
             {{ log("Landing days stay queued for the next build: " ~ missing | length
-                   ~ " model(s) were not rebuilt", info=true) }}
+                   ~ " model(s) were not rebuilt, " ~ failed | length
+                   ~ " node(s) failed or were skipped", info=true) }}
         {%- endif -%}
     {%- endif -%}
+{%- endmacro %}
+
+{% macro _raw_relation(name) -%}
+    {%- set table = graph.sources.values()
+            | selectattr('source_name', 'equalto', 'raw')
+            | selectattr('name', 'equalto', name) | first -%}
+    {{- return(api.Relation.create(database=table.database, schema=table.schema,
+                                   identifier=table.identifier)) -}}
 {%- endmacro %}

@@ -24,10 +24,14 @@ import threading
 from dataclasses import dataclass, field, fields
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:
+    # Only in annotations: the code location should not pay pandas' import (seconds on a
+    # busy machine) before a run starts; GX imports it in the background during ingest.
+    import pandas as pd
 
 ERROR = "error"  # a failure keeps the partition out of the facts and marts
 WARNING = "warning"  # a failure is shown, never blocks

@@ -98,10 +98,24 @@ against an independent pandas computation.
   next run rebuilds history by itself (the warehouse records the zone it was built with).
 - **Scope.** Pay-as-you-go requests only; subscription requests stay in
   `main_facts.fct_requests` (with `billing_mode`) and appear in no mart.
-- **Exact, never rolled up.** Means, percentiles, shares and picks are computed for
-  each row from that row's own requests, never summed or averaged from other rows.
-  Percentiles are exact: DuckDB `quantile_cont`, linear interpolation between the two
-  nearest ranks (the same as pandas' default `Series.quantile`).
+- **Exact, never rolled up.** Counts, sums, means, shares and picks are exact: each
+  row's own requests, from sums of the usage facts, never averaged from other rows.
+- **Percentiles are sketch-based, within 1%.** Every p50 / p90 / p99 and median
+  (the columns that say "sketch-based") is read from a merged relative-error histogram
+  (the DDSketch idea; `main_facts.fct_latency_sketch_daily`, `macros/sketch.sql`), not
+  from the raw requests, so that no week or month reads its requests again. A value
+  x > 0 goes to bucket i = ceil(ln x / ln gamma), gamma = (1 + a) / (1 - a) with
+  a = 0.01 (so gamma^(i-1) < x <= gamma^i); zero has its own bucket. A row adds the
+  bucket counts of its days and filter (exact: integers). With n values, the
+  percentile q is the **nearest-rank** one, the k-th smallest value with
+  k = ceil(q n): the answer is the bucket where the running count first reaches k,
+  read back as 2 gamma^i / (gamma + 1). Buckets keep the order of values, so that
+  bucket holds the exact k-th value, and the answer is within a relative error of
+  **1%** of it. Against pandas' default (`Series.quantile`, linear interpolation at
+  position (n - 1) q) the answer is within 1% of the range between the (k-1)-th and
+  (k+1)-th values, which holds pandas' value; with dense data those neighbours are
+  close and so are the two definitions. Tests: `tests/test_sketches.py` (uniform,
+  log-normal and Pareto latencies and throughputs, every grain and filter).
 - **Picks.** Primary Provider: most requests, then more total tokens, then name.
   Fastest / slowest / highest / lowest: only candidates with at least `min_sample`
   successful requests in the row's period and filter (dbt var, default 20:

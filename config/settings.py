@@ -42,7 +42,9 @@ def iana_zone_setting(name: str, environ: Mapping[str, str] | None = None) -> st
     return value
 
 
-def clock_setting(name: str, default: int, upper: int, environ: Mapping[str, str] | None = None) -> int:
+def clock_setting(
+    name: str, default: int, upper: int, environ: Mapping[str, str] | None = None
+) -> int:
     """A whole number from 0 to upper - 1 in environment variable `name` (an hour, a minute)."""
     env = os.environ if environ is None else environ
     text = env.get(name) or str(default)
@@ -62,7 +64,7 @@ class Settings:
     duckdb_threads: int
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("LLM_USAGE_DATA_DIR") or "data").absolute()
         timezone = iana_zone_setting("LLM_USAGE_REPORTING_TIMEZONE", env)

@@ -205,7 +205,7 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         failures.append(
             f"CASE WHEN {well_typed} AND {text} IN ({reserved}) "
             f"THEN '\"{field.name}\" must not be ' || {shown} || ': the marts use that "
-            f"value to mean \"all\"' END"
+            f'value to mean "all"\' END'
         )
     if field.enum:
         allowed = ", ".join(_quote(v) for v in field.enum)
@@ -217,7 +217,7 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         failures.append(
             f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
             f"OR TRY_CAST(upper({text}) AS TIMESTAMPTZ) IS NULL) "
-            f"THEN '\"{field.name}\" must be an RFC 3339 time with an offset (hours 00-23, "
+            f'THEN \'"{field.name}" must be an RFC 3339 time with an offset (hours 00-23, '
             f"minutes and seconds 00-59, no leap second), got ' || {shown} END"
         )
     return failures

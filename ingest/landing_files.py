@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-
 LINES_SCHEMA = pa.schema(
     [("line_number", pa.int64()), ("raw_line", pa.large_string()), ("read_error", pa.string())]
 )

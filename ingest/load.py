@@ -14,16 +14,16 @@ import gzip
 import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from config.settings import Settings
 from ingest import contract, sources
 from ingest.landing_files import LINES_SCHEMA, _lines_of_text_file, file_sha256
-from config.settings import Settings
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
@@ -113,7 +113,9 @@ def _size_or_none(path: Path) -> int | None:
         return None
 
 
-def _link_anomaly(settings: Settings, path: Path, landing_date: date | None) -> LandingAnomaly | None:
+def _link_anomaly(
+    settings: Settings, path: Path, landing_date: date | None
+) -> LandingAnomaly | None:
     """Why a symbolic link is not followed, or None when it may be.
 
     A link is followed only when it resolves to an entry inside the landing directory:
@@ -124,12 +126,18 @@ def _link_anomaly(settings: Settings, path: Path, landing_date: date | None) -> 
         target = path.resolve(strict=True)
     except (OSError, RuntimeError):
         return LandingAnomaly(
-            landing_date, str(path), "broken link", None,
+            landing_date,
+            str(path),
+            "broken link",
+            None,
             "a symbolic link to nothing (its target is missing, or it loops); not read",
         )
     if not target.is_relative_to(root):
         return LandingAnomaly(
-            landing_date, str(path), "link outside the landing directory", _size_or_none(path),
+            landing_date,
+            str(path),
+            "link outside the landing directory",
+            _size_or_none(path),
             "a symbolic link that leaves the landing directory; not followed, nothing read",
         )
     return None
@@ -154,22 +162,34 @@ def _landing_files(
                 anomalies.append(anomaly)
                 continue
         if path.is_dir():
-            anomalies.append(LandingAnomaly(
-                landing_date, str(path), "folder", None,
-                "a folder inside a landing day; files must lie directly in dt=YYYY-MM-DD",
-            ))
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date,
+                    str(path),
+                    "folder",
+                    None,
+                    "a folder inside a landing day; files must lie directly in dt=YYYY-MM-DD",
+                )
+            )
         elif not path.is_file():
-            anomalies.append(LandingAnomaly(
-                landing_date, str(path), "not a regular file", None,
-                "a socket, pipe or device; not read",
-            ))
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date,
+                    str(path),
+                    "not a regular file",
+                    None,
+                    "a socket, pipe or device; not read",
+                )
+            )
         elif path.name.endswith(SUPPORTED_SUFFIXES):
             supported.append(path)
         else:
             skipped.append(path)
-            anomalies.append(LandingAnomaly(
-                landing_date, str(path), UNSUPPORTED_KIND, _size_or_none(path), SKIPPED_REASON
-            ))
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date, str(path), UNSUPPORTED_KIND, _size_or_none(path), SKIPPED_REASON
+                )
+            )
     return supported, skipped, anomalies
 
 
@@ -192,10 +212,15 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
             except ValueError:
                 pass
         if day is None:
-            anomalies.append(LandingAnomaly(
-                None, str(path), "not a landing day", None,
-                "not a dt=YYYY-MM-DD folder of a real date (e.g. dt=2026-03-01); not read",
-            ))
+            anomalies.append(
+                LandingAnomaly(
+                    None,
+                    str(path),
+                    "not a landing day",
+                    None,
+                    "not a dt=YYYY-MM-DD folder of a real date (e.g. dt=2026-03-01); not read",
+                )
+            )
             continue
         if path.is_symlink():
             anomaly = _link_anomaly(settings, path, None)
@@ -203,10 +228,15 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
                 anomalies.append(anomaly)
                 continue
         if not path.is_dir():
-            anomalies.append(LandingAnomaly(
-                None, str(path), "not a folder", _size_or_none(path),
-                "a landing day must be a folder; not read",
-            ))
+            anomalies.append(
+                LandingAnomaly(
+                    None,
+                    str(path),
+                    "not a folder",
+                    _size_or_none(path),
+                    "a landing day must be a folder; not read",
+                )
+            )
             continue
         days.append(day)
     return days, anomalies
@@ -215,9 +245,7 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
 # What _read_lines returns for each file.
 def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
     # Parquet rows become JSON objects so that both formats pass the same contract checks.
-    columns = connection.execute(
-        "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
-    ).fetchall()
+    columns = connection.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     fields = []
     for name, column_type, *_ in columns:
         quoted = '"' + name.replace('"', '""') + '"'
@@ -304,7 +332,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     # output names them whichever day it loads.
     _, directory_anomalies = landing_days_on_disk(settings)
     report.anomalies = anomalies + directory_anomalies
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
 
     connection = connect(settings, wait_seconds=60)
     try:
@@ -327,7 +355,12 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             try:
                 lines, file_report.lines_read, cut = _read_lines(connection, path)
             except (
-                OSError, EOFError, zlib.error, UnicodeError, duckdb.Error, pa.ArrowException
+                OSError,
+                EOFError,
+                zlib.error,
+                UnicodeError,
+                duckdb.Error,
+                pa.ArrowException,
             ) as error:
                 # An unreadable file is reported by name; the day's other files still load.
                 # None of its bytes go into a table: only its name, size and the reason.
@@ -350,7 +383,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     landing_date,
                     str(path),
                     stat.st_size,
-                    datetime.fromtimestamp(stat.st_mtime, timezone.utc),
+                    datetime.fromtimestamp(stat.st_mtime, UTC),
                     sha,
                     file_report,
                 )
@@ -362,12 +395,22 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 # one-document or CSV file has NULL, which the reconciliation reads as
                 # "loaded + rejected".
                 file_report = FileReport(
-                    path=str(read.path), error=read.error, lines_read=read.lines_read,
+                    path=str(read.path),
+                    error=read.error,
+                    lines_read=read.lines_read,
                     cut_short=read.cut_short,
                 )
                 report.files.append(file_report)
-                file_rows.append((landing_date, str(read.path), read.size_bytes,
-                                  read.modified_at, read.sha256, file_report))
+                file_rows.append(
+                    (
+                        landing_date,
+                        str(read.path),
+                        read.size_bytes,
+                        read.modified_at,
+                        read.sha256,
+                        file_report,
+                    )
+                )
             if batch.records is not None:
                 connection.register(sources.RECORDS_RELATION, batch.records)
                 connection.execute(f"INSERT INTO landing_checked {batch.sql}")
@@ -406,7 +449,9 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             {"day": landing_date, "now": now},
         )
         for table in (
-            "raw.request_logs", "raw.request_logs_rejected", "raw.ingested_files",
+            "raw.request_logs",
+            "raw.request_logs_rejected",
+            "raw.ingested_files",
             # The quality checks judge the new records again (quality/rules.py).
             "raw.quarantined_records",
         ):
@@ -442,17 +487,26 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                     [landing, path, f"unreadable file: {file_report.error}", now],
                 )
         # One insert for all files: a source folder can hold a file per request.
-        connection.register("day_files", pa.table({
-            "landing_date": pa.array([row[0] for row in file_rows], pa.date32()),
-            "path": pa.array([row[1] for row in file_rows], pa.string()),
-            "size_bytes": pa.array([row[2] for row in file_rows], pa.int64()),
-            "modified_at": pa.array([row[3] for row in file_rows], pa.timestamp("us", "UTC")),
-            "sha256": pa.array([row[4] for row in file_rows], pa.string()),
-            "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
-            "rows_rejected": pa.array([row[5].rows_rejected for row in file_rows], pa.int64()),
-            "error": pa.array([row[5].error for row in file_rows], pa.string()),
-            "lines_read": pa.array([row[5].lines_read for row in file_rows], pa.int64()),
-        }))
+        connection.register(
+            "day_files",
+            pa.table(
+                {
+                    "landing_date": pa.array([row[0] for row in file_rows], pa.date32()),
+                    "path": pa.array([row[1] for row in file_rows], pa.string()),
+                    "size_bytes": pa.array([row[2] for row in file_rows], pa.int64()),
+                    "modified_at": pa.array(
+                        [row[3] for row in file_rows], pa.timestamp("us", "UTC")
+                    ),
+                    "sha256": pa.array([row[4] for row in file_rows], pa.string()),
+                    "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
+                    "rows_rejected": pa.array(
+                        [row[5].rows_rejected for row in file_rows], pa.int64()
+                    ),
+                    "error": pa.array([row[5].error for row in file_rows], pa.string()),
+                    "lines_read": pa.array([row[5].lines_read for row in file_rows], pa.int64()),
+                }
+            ),
+        )
         connection.execute(
             "INSERT INTO raw.ingested_files (landing_date, path, size_bytes, modified_at, sha256, "
             "rows_loaded, rows_rejected, error, ingested_at, lines_read) SELECT landing_date, path, "

@@ -26,6 +26,10 @@ from dagster import (
     multi_asset_check,
 )
 
+from config.settings import Settings
+from ingest.warehouse import connect, ensure_raw_schema
+from orchestration.ingest_assets import WAREHOUSE_POOL
+from quality.holds import check_raw_and_hold
 from quality.rules import (
     ERROR,
     FACT_CHECKS,
@@ -35,10 +39,6 @@ from quality.rules import (
     Thresholds,
     check_fact,
 )
-from quality.holds import check_raw_and_hold
-from config.settings import Settings
-from ingest.warehouse import connect, ensure_raw_schema
-from orchestration.ingest_assets import WAREHOUSE_POOL
 
 RAW_KEY = AssetKey(["raw", "request_logs"])
 FACT_KEY = AssetKey(["facts", "fct_requests"])

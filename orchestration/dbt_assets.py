@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets, partitioned by landing day like the raw layer."""
 
-
 import importlib.metadata
 import shutil
 import sys
@@ -179,4 +178,3 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
         if not _lost_the_lock(invocation, error) or time.monotonic() >= deadline:
             raise error
         context.log.warning("A reader held the warehouse as dbt started; starting dbt again.")
-

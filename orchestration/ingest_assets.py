@@ -1,6 +1,5 @@
 """The raw layer: one landing day of gateway logs into raw.request_logs."""
 
-
 from datetime import date
 
 from dagster import (
@@ -14,8 +13,8 @@ from dagster import (
     multi_asset,
 )
 
-from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from config.settings import Settings
+from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
 

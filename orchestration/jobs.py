@@ -1,7 +1,6 @@
 """The nightly job, its schedule, and when its assets count as fresh."""
 
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetSelection,
@@ -41,7 +40,7 @@ NIGHTLY_FRESHNESS = FreshnessPolicy.cron(
 
 def landing_day_for_tick(tick: datetime) -> str:
     """The landing day a nightly tick loads: the last UTC day complete at the tick."""
-    return (tick.astimezone(timezone.utc).date() - timedelta(days=1)).isoformat()
+    return (tick.astimezone(UTC).date() - timedelta(days=1)).isoformat()
 
 
 @schedule(

@@ -28,7 +28,9 @@ from quality.rules import (
 )
 
 
-def _hold_every_day(connection: duckdb.DuckDBPyConnection, first: date, last: date, why: str) -> None:
+def _hold_every_day(
+    connection: duckdb.DuckDBPyConnection, first: date, last: date, why: str
+) -> None:
     connection.execute(
         "INSERT INTO raw.quality_holds SELECT CAST(day AS DATE), ?, now() "
         "FROM range(CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP) + INTERVAL 1 DAY, "

@@ -22,7 +22,13 @@ import yaml
 
 # The dbt project sits beside the packages in the checkout (installed editable by
 # `make setup`), so the path is found from the code itself, whatever the working directory.
-MARTS_YAML = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "marts" / "_marts__models.yml"
+MARTS_YAML = (
+    Path(__file__).resolve().parent.parent
+    / "dbt_project"
+    / "models"
+    / "marts"
+    / "_marts__models.yml"
+)
 TABS = ("Usage", "Provider", "Performance")
 
 
@@ -73,7 +79,9 @@ def panels_from_models(models: list[dict]) -> tuple[Panel, ...]:
                 breakdown=meta.get("breakdown"),
                 order_by=meta.get("order_by"),
                 metrics=tuple(
-                    Metric(c["name"], _meta(c)["metric"], " ".join(c.get("description", "").split()))
+                    Metric(
+                        c["name"], _meta(c)["metric"], " ".join(c.get("description", "").split())
+                    )
                     for c in model["columns"]
                     if "metric" in _meta(c)
                 ),

@@ -37,7 +37,7 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +84,13 @@ MODELS: list[tuple] = [tuple(row) for row in _CATALOGUE["models"]]
 ROUTE_FIELDS = tuple(_CATALOGUE["route_fields"])
 ROUTES: list[tuple] = [tuple(row) for row in _CATALOGUE["routes"]]
 ERROR_TYPES: dict[str, tuple[float, tuple[int, ...], bool, float, float]] = {
-    name: (e["share"], tuple(e["http_statuses"]), e["prompt_billed"],
-           e["latency_median_ms"], e["latency_sigma"])
+    name: (
+        e["share"],
+        tuple(e["http_statuses"]),
+        e["prompt_billed"],
+        e["latency_median_ms"],
+        e["latency_sigma"],
+    )
     for name, e in _CATALOGUE["error_types"].items()
 }
 FINISH_REASONS: dict[str, float] = dict(_CATALOGUE["finish_reasons"])
@@ -98,11 +103,11 @@ OFFSET_SHARE = 0.05
 
 N_KEYS = 300
 KEY_ZIPF_EXPONENT = 1.1
-SUBSCRIPTION_SHARE = 0.10   # of requests, reached by putting whole keys on a plan
+SUBSCRIPTION_SHARE = 0.10  # of requests, reached by putting whole keys on a plan
 STREAM_SHARE = 0.60
 WEB_SEARCH_SHARE = 0.04
 WEB_SEARCH_PRICE_USD = 0.01  # per call
-PREFILL_TPS = 8000.0         # uncached prompt tokens per second added to time to first token
+PREFILL_TPS = 8000.0  # uncached prompt tokens per second added to time to first token
 CACHED_PREFILL_TPS = 80000.0
 MAX_PROMPT_TOKENS = 200_000
 MIN_CACHEABLE_PROMPT = 1024  # providers only cache prompts at least this long
@@ -111,8 +116,14 @@ MIN_CACHEABLE_PROMPT = 1024  # providers only cache prompts at least this long
 SEMANTIC_SHARE = 0.002
 SEMANTIC_FAULTS = ("first_token_after_last_byte", "cached_above_input", "provider_error_burst")
 
-MALFORMED_KINDS_JSON = ("truncated_json", "not_json", "negative_tokens", "string_for_int",
-                        "missing_required", "bad_billing_mode")
+MALFORMED_KINDS_JSON = (
+    "truncated_json",
+    "not_json",
+    "negative_tokens",
+    "string_for_int",
+    "missing_required",
+    "bad_billing_mode",
+)
 # Parquet columns are typed, so only the kinds a typed file can carry apply there.
 MALFORMED_KINDS_PARQUET = ("negative_tokens", "missing_required", "bad_billing_mode")
 NOT_JSON_LINES = (
@@ -122,46 +133,71 @@ NOT_JSON_LINES = (
     "request_id,created_at,model",
     "Traceback (most recent call last):",
 )
-REQUIRED_FIELDS = ("request_id", "created_at", "api_key_id", "model", "provider", "billing_mode",
-                   "status", "stream", "input_tokens", "output_tokens", "latency_ms")
+REQUIRED_FIELDS = (
+    "request_id",
+    "created_at",
+    "api_key_id",
+    "model",
+    "provider",
+    "billing_mode",
+    "status",
+    "stream",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+)
 BAD_BILLING_MODES = ("prepaid", "PAYG", "free_tier", "enterprise")
 
-FORMATS = {"jsonl.gz": "jsonl.gz", "jsonl": "jsonl", "parquet": "parquet"}  # format -> file extension
-GZIP_LEVEL = 1          # speed over size: the files are rewritten often and read once
+FORMATS = {
+    "jsonl.gz": "jsonl.gz",
+    "jsonl": "jsonl",
+    "parquet": "parquet",
+}  # format -> file extension
+GZIP_LEVEL = 1  # speed over size: the files are rewritten often and read once
 ENCODE_BATCH_ROWS = 250_000
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
 # Seed-stream ids, so that e.g. adding malformed lines never changes the valid records.
-_STREAM_CATALOGUE, _STREAM_COUNT, _STREAM_RECORDS, _STREAM_DELIVERY, _STREAM_MALFORMED, _STREAM_SEMANTIC = range(6)
+(
+    _STREAM_CATALOGUE,
+    _STREAM_COUNT,
+    _STREAM_RECORDS,
+    _STREAM_DELIVERY,
+    _STREAM_MALFORMED,
+    _STREAM_SEMANTIC,
+) = range(6)
 
-RECORD_SCHEMA = pa.schema([
-    ("request_id", pa.string()),
-    ("created_at", pa.string()),
-    ("api_key_id", pa.string()),
-    ("api_key_name", pa.string()),
-    ("model", pa.string()),
-    ("provider", pa.string()),
-    ("billing_mode", pa.string()),
-    ("status", pa.string()),
-    ("http_status", pa.int64()),
-    ("error_type", pa.string()),
-    ("finish_reason", pa.string()),
-    ("stream", pa.bool_()),
-    ("input_tokens", pa.int64()),
-    ("output_tokens", pa.int64()),
-    ("cached_input_tokens", pa.int64()),
-    ("cache_write_tokens", pa.int64()),
-    ("reasoning_tokens", pa.int64()),
-    ("web_search_calls", pa.int64()),
-    ("latency_ms", pa.int64()),
-    ("first_token_ms", pa.int64()),
-    ("cost_usd", pa.float64()),
-    ("schema_version", pa.int64()),
-])
+RECORD_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("created_at", pa.string()),
+        ("api_key_id", pa.string()),
+        ("api_key_name", pa.string()),
+        ("model", pa.string()),
+        ("provider", pa.string()),
+        ("billing_mode", pa.string()),
+        ("status", pa.string()),
+        ("http_status", pa.int64()),
+        ("error_type", pa.string()),
+        ("finish_reason", pa.string()),
+        ("stream", pa.bool_()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cached_input_tokens", pa.int64()),
+        ("cache_write_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("web_search_calls", pa.int64()),
+        ("latency_ms", pa.int64()),
+        ("first_token_ms", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("schema_version", pa.int64()),
+    ]
+)
 # How a null is written in JSON: optional keys are left out, nullable ones written as null.
-_OPTIONAL_KEYS = frozenset({"api_key_name", "cached_input_tokens", "cache_write_tokens",
-                            "reasoning_tokens", "cost_usd"})
+_OPTIONAL_KEYS = frozenset(
+    {"api_key_name", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd"}
+)
 _NULLABLE_KEYS = frozenset({"error_type", "finish_reason", "first_token_ms"})
 _LINE_OVERRIDE = "_line"  # extra column carrying a pre-broken JSON line for malformed rows
 
@@ -170,27 +206,34 @@ _LINE_OVERRIDE = "_line"  # extra column carrying a pre-broken JSON line for mal
 class GenerateSummary:
     """What one `generate_logs` call wrote. lines_written = records + duplicates + malformed."""
 
-    days: list[date]                 # event days generated (files may also land on the day after)
+    days: list[date]  # event days generated (files may also land on the day after)
     files: list[Path]
-    records: int                     # distinct valid requests
-    lines_written: int               # every line / row written
-    duplicates: int                  # extra deliveries of a valid record
-    late: int                        # records whose first delivery is in the next day's folder
-    malformed: int                   # broken extra lines
+    records: int  # distinct valid requests
+    lines_written: int  # every line / row written
+    duplicates: int  # extra deliveries of a valid record
+    late: int  # records whose first delivery is in the next day's folder
+    malformed: int  # broken extra lines
     semantic: dict[str, int | str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- public API
 
-def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int = 20_000, seed: int = 7,
-                  *, fmt: str = "jsonl.gz",
-                  duplicate_rate: float = 0.0,
-                  late_rate: float = 0.0,
-                  malformed_rate: float = 0.0,
-                  semantic_faults: bool = False,
-                  files_per_day: int = 1,
-                  ) -> GenerateSummary:
+
+def generate_logs(
+    out_dir: Path,
+    start: date,
+    days: int,
+    requests_per_day: int = 20_000,
+    seed: int = 7,
+    *,
+    fmt: str = "jsonl.gz",
+    duplicate_rate: float = 0.0,
+    late_rate: float = 0.0,
+    malformed_rate: float = 0.0,
+    semantic_faults: bool = False,
+    files_per_day: int = 1,
+) -> GenerateSummary:
     """Write `days` days of gateway logs starting at `start` under `out_dir`; return a summary.
 
     requests_per_day is the mean over a week; each day's count follows the weekly cycle.
@@ -203,15 +246,24 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
     began = time.perf_counter()
     out_dir = Path(out_dir)
     start = start.date() if isinstance(start, datetime) else start
-    _check_arguments(days, requests_per_day, seed, fmt, duplicate_rate, late_rate, malformed_rate, files_per_day)
+    _check_arguments(
+        days, requests_per_day, seed, fmt, duplicate_rate, late_rate, malformed_rate, files_per_day
+    )
 
     catalogue = _Catalogue.build()
     cat_rng = _rng(seed, 0, _STREAM_CATALOGUE)
     keys = _Keys.build(catalogue, cat_rng)
     burst_provider = _pick_burst_provider(catalogue, cat_rng)
 
-    summary = GenerateSummary(days=[start + timedelta(d) for d in range(days)], files=[], records=0,
-                              lines_written=0, duplicates=0, late=0, malformed=0)
+    summary = GenerateSummary(
+        days=[start + timedelta(d) for d in range(days)],
+        files=[],
+        records=0,
+        lines_written=0,
+        duplicates=0,
+        late=0,
+        malformed=0,
+    )
     if semantic_faults:
         summary.semantic = {name: 0 for name in SEMANTIC_FAULTS}
         summary.semantic["provider_error_burst_provider"] = burst_provider
@@ -220,23 +272,36 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
         carry: _Delivery | None = None  # yesterday's records landing today
         for day in summary.days:
             n = _records_for_day(requests_per_day, seed, day)
-            cols = _simulate_day(catalogue, keys, day, n, _rng(seed, day.toordinal(), _STREAM_RECORDS))
+            cols = _simulate_day(
+                catalogue, keys, day, n, _rng(seed, day.toordinal(), _STREAM_RECORDS)
+            )
             if semantic_faults:
-                found = _inject_semantic_faults(cols, catalogue, burst_provider,
-                                                _rng(seed, day.toordinal(), _STREAM_SEMANTIC))
+                found = _inject_semantic_faults(
+                    cols, catalogue, burst_provider, _rng(seed, day.toordinal(), _STREAM_SEMANTIC)
+                )
                 for name, count in found.items():
                     summary.semantic[name] += count
             table = _to_table(cols, catalogue, keys)
-            plan = _plan_delivery(cols, day, duplicate_rate, late_rate, _rng(seed, day.toordinal(), _STREAM_DELIVERY))
+            plan = _plan_delivery(
+                cols, day, duplicate_rate, late_rate, _rng(seed, day.toordinal(), _STREAM_DELIVERY)
+            )
 
             n_malformed = round(malformed_rate * n)
-            malformed = _malformed_rows(catalogue, keys, day, n_malformed, fmt,
-                                        _rng(seed, day.toordinal(), _STREAM_MALFORMED))
+            malformed = _malformed_rows(
+                catalogue,
+                keys,
+                day,
+                n_malformed,
+                fmt,
+                _rng(seed, day.toordinal(), _STREAM_MALFORMED),
+            )
             today = [_Delivery(table, plan.today_arrival, rows=plan.today_rows), malformed]
             if carry is not None:
                 today.append(carry)
             summary.files += writer.write_day(_day_folder(out_dir, day), today, files_per_day)
-            carry = _Delivery(table.take(plan.next_rows), plan.next_arrival)  # small: keep only these
+            carry = _Delivery(
+                table.take(plan.next_rows), plan.next_arrival
+            )  # small: keep only these
 
             summary.records += n
             summary.duplicates += plan.duplicates
@@ -245,16 +310,25 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
 
         # The last day's late records and next-day duplicates still have to land somewhere.
         if carry is not None and carry.table.num_rows:
-            summary.files += writer.write_day(_day_folder(out_dir, summary.days[-1] + timedelta(1)),
-                                              [carry], files_per_day)
+            summary.files += writer.write_day(
+                _day_folder(out_dir, summary.days[-1] + timedelta(1)), [carry], files_per_day
+            )
         summary.lines_written = writer.lines_written
 
     summary.seconds = time.perf_counter() - began
     return summary
 
 
-def _check_arguments(days: int, requests_per_day: int, seed: int, fmt: str, duplicate_rate: float,
-                     late_rate: float, malformed_rate: float, files_per_day: int) -> None:
+def _check_arguments(
+    days: int,
+    requests_per_day: int,
+    seed: int,
+    fmt: str,
+    duplicate_rate: float,
+    late_rate: float,
+    malformed_rate: float,
+    files_per_day: int,
+) -> None:
     if seed < 0:
         raise ValueError(f"seed={seed}: must be a non-negative integer")
     if fmt not in FORMATS:
@@ -265,8 +339,11 @@ def _check_arguments(days: int, requests_per_day: int, seed: int, fmt: str, dupl
         raise ValueError(f"requests_per_day={requests_per_day}: must be at least 1")
     if files_per_day < 1:
         raise ValueError(f"files_per_day={files_per_day}: must be at least 1")
-    for name, rate in (("duplicate_rate", duplicate_rate), ("late_rate", late_rate),
-                       ("malformed_rate", malformed_rate)):
+    for name, rate in (
+        ("duplicate_rate", duplicate_rate),
+        ("late_rate", late_rate),
+        ("malformed_rate", malformed_rate),
+    ):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name}={rate}: must be a share between 0 and 1")
 
@@ -287,6 +364,7 @@ def _records_for_day(requests_per_day: int, seed: int, day: date) -> int:
 
 # --------------------------------------------------------------------------- catalogue & keys
 
+
 @dataclass
 class _Catalogue:
     """The tables above as numpy arrays indexed by model / route / provider number."""
@@ -299,19 +377,19 @@ class _Catalogue:
     model_out_median: np.ndarray
     model_max_out: np.ndarray
     model_prompt_cap: np.ndarray
-    model_prices: np.ndarray          # (models, 4): input, output, cache read, cache write
+    model_prices: np.ndarray  # (models, 4): input, output, cache read, cache write
     route_model: np.ndarray
     route_provider: np.ndarray
-    route_cache: np.ndarray           # 0 none, 1 reads, 2 reads and writes
-    route_ttft: np.ndarray            # (routes, 2) median, sigma
-    route_tps: np.ndarray             # (routes, 2) median, sigma
-    model_route_cdf: np.ndarray       # (models, max routes per model)
-    model_route_ids: np.ndarray       # (models, max routes per model) -> route number
+    route_cache: np.ndarray  # 0 none, 1 reads, 2 reads and writes
+    route_ttft: np.ndarray  # (routes, 2) median, sigma
+    route_tps: np.ndarray  # (routes, 2) median, sigma
+    model_route_cdf: np.ndarray  # (models, max routes per model)
+    model_route_ids: np.ndarray  # (models, max routes per model) -> route number
     provider_error_rate: np.ndarray
     provider_omits: np.ndarray
 
     @classmethod
-    def build(cls) -> "_Catalogue":
+    def build(cls) -> _Catalogue:
         models = [m[0] for m in MODELS]
         providers = list(PROVIDERS)
         m = {name: np.array([row[i] for row in MODELS]) for i, name in enumerate(MODEL_FIELDS)}
@@ -324,9 +402,9 @@ class _Catalogue:
             mine = np.flatnonzero(route_model == model)
             if mine.size == 0:
                 raise ValueError(f"catalogue: model {models[model]} has no route")
-            shares[model, :mine.size] = np.array(r["share"])[mine]
-            ids[model, :mine.size] = mine
-            ids[model, mine.size:] = mine[-1]
+            shares[model, : mine.size] = np.array(r["share"])[mine]
+            ids[model, : mine.size] = mine
+            ids[model, mine.size :] = mine[-1]
         return cls(
             models=models,
             providers=providers,
@@ -336,7 +414,9 @@ class _Catalogue:
             model_out_median=m["out_median"].astype(float),
             model_max_out=m["max_out"].astype(np.int64),
             model_prompt_cap=np.minimum(m["context"], MAX_PROMPT_TOKENS).astype(np.int64),
-            model_prices=np.stack([m["p_in"], m["p_out"], m["p_cache_read"], m["p_cache_write"]], 1).astype(float),
+            model_prices=np.stack(
+                [m["p_in"], m["p_out"], m["p_cache_read"], m["p_cache_write"]], 1
+            ).astype(float),
             route_model=route_model,
             route_provider=np.array([providers.index(x) for x in r["provider"]]),
             route_cache=np.array([{"": 0, "r": 1, "rw": 2}[x] for x in r["cache"]]),
@@ -361,15 +441,15 @@ class _Keys:
 
     ids: list[str]
     names: list[str | None]
-    cdf: np.ndarray                 # traffic CDF over keys (Zipf-like)
-    model_cdf: np.ndarray           # (keys, models) each key's model taste
-    subscription: np.ndarray        # bool: key is on a subscription plan
+    cdf: np.ndarray  # traffic CDF over keys (Zipf-like)
+    model_cdf: np.ndarray  # (keys, models) each key's model taste
+    subscription: np.ndarray  # bool: key is on a subscription plan
     stream_p: np.ndarray
     web_search_p: np.ndarray
-    prompt_scale: np.ndarray        # agents with long contexts vs. short chat prompts
+    prompt_scale: np.ndarray  # agents with long contexts vs. short chat prompts
 
     @classmethod
-    def build(cls, cat: _Catalogue, rng: np.random.Generator) -> "_Keys":
+    def build(cls, cat: _Catalogue, rng: np.random.Generator) -> _Keys:
         weight = 1.0 / np.arange(1, N_KEYS + 1) ** KEY_ZIPF_EXPONENT
         weight /= weight.sum()
         alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
@@ -377,7 +457,10 @@ class _Keys:
         ids = ["key_" + row.tobytes().decode() for row in chars]
         stems = rng.integers(0, len(KEY_NAME_STEMS), N_KEYS)
         named = rng.random(N_KEYS) >= 0.08
-        names = [f"{KEY_NAME_STEMS[s]}-{i + 1}" if keep else None for i, (s, keep) in enumerate(zip(stems, named))]
+        names = [
+            f"{KEY_NAME_STEMS[s]}-{i + 1}" if keep else None
+            for i, (s, keep) in enumerate(zip(stems, named))
+        ]
 
         # A third of the keys are single-purpose and stick to one to three models;
         # the rest follow overall popularity with a taste of their own.
@@ -385,7 +468,9 @@ class _Keys:
         taste = popularity * rng.gamma(1.5, 1.0, (N_KEYS, len(cat.models)))
         narrow = rng.random(N_KEYS) < 0.35
         for key in np.flatnonzero(narrow):
-            picked = rng.choice(len(cat.models), size=rng.integers(1, 4), replace=False, p=popularity)
+            picked = rng.choice(
+                len(cat.models), size=rng.integers(1, 4), replace=False, p=popularity
+            )
             taste[key] = 0.0
             taste[key, picked] = popularity[picked]
 
@@ -396,7 +481,9 @@ class _Keys:
             model_cdf=_row_cdf(taste),
             subscription=_subscription_keys(weight, rng),
             stream_p=_calibrate(rng.beta(1.2, 0.8, N_KEYS), weight, STREAM_SHARE),
-            web_search_p=_calibrate(np.where(rng.random(N_KEYS) < 0.3, 0.12, 0.01), weight, WEB_SEARCH_SHARE),
+            web_search_p=_calibrate(
+                np.where(rng.random(N_KEYS) < 0.3, 0.12, 0.01), weight, WEB_SEARCH_SHARE
+            ),
             prompt_scale=rng.lognormal(0.0, 0.5, N_KEYS),
         )
 
@@ -441,9 +528,10 @@ def _pick_burst_provider(cat: _Catalogue, rng: np.random.Generator) -> str:
 
 # --------------------------------------------------------------------------- sampling helpers
 
+
 def _cdf(weight: np.ndarray) -> np.ndarray:
     cdf = np.cumsum(weight) / np.sum(weight)
-    cdf[np.flatnonzero(weight)[-1]:] = 1.0
+    cdf[np.flatnonzero(weight)[-1] :] = 1.0
     return cdf
 
 
@@ -475,13 +563,18 @@ def _choose_per_row(cdf: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarr
     return np.clip(col, 0, _last_positive(np.diff(cdf, axis=1, prepend=0.0))[row])
 
 
-def _lognormal(rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray | float) -> np.ndarray:
+def _lognormal(
+    rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray | float
+) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(np.shape(median)))
 
 
 # --------------------------------------------------------------------------- one day of records
 
-def _simulate_day(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator) -> dict:
+
+def _simulate_day(
+    cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator
+) -> dict:
     """Draw the day's n valid records as numpy columns (dict name -> array), by created_at.
 
     Rules every record keeps (the ingest contract):
@@ -499,7 +592,9 @@ def _simulate_day(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.rando
     return cols
 
 
-def _draw_requests(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator) -> dict:
+def _draw_requests(
+    cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator
+) -> dict:
     """When, by whom, to which model and provider; ids and timestamp offsets."""
     hour = _choose(_cdf(np.array(HOURLY_TRAFFIC)), rng.random(n))
     created_ms = np.sort(_epoch_ms(day) + hour * HOUR_MS + rng.integers(0, HOUR_MS, n))
@@ -511,11 +606,15 @@ def _draw_requests(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.rand
         created_ms=created_ms,
         offset_min=np.where(rng.random(n) < OFFSET_SHARE, offsets, 0),
         request_bytes=rng.integers(0, 256, (n, 12), dtype=np.uint8),
-        key=key, model=model, route=route, provider=cat.route_provider[route],
+        key=key,
+        model=model,
+        route=route,
+        provider=cat.route_provider[route],
         subscription=keys.subscription[key],
         stream=rng.random(n) < keys.stream_p[key],
-        web_calls=np.where(rng.random(n) < keys.web_search_p[key],
-                           np.minimum(rng.geometric(0.55, n), 5), 0).astype(np.int64),
+        web_calls=np.where(
+            rng.random(n) < keys.web_search_p[key], np.minimum(rng.geometric(0.55, n), 5), 0
+        ).astype(np.int64),
     )
 
 
@@ -546,7 +645,9 @@ def _draw_tokens(cols: dict, cat: _Catalogue, keys: _Keys, rng: np.random.Genera
     # Completions: visible text plus hidden reasoning on reasoning requests, capped at max_out.
     visible = np.ceil(_lognormal(rng, cat.model_out_median[model], 1.0))
     reasons = rng.random(n) < cat.model_reasoning[model]
-    reasoning = np.where(reasons, np.ceil(_lognormal(rng, 2.0 * cat.model_out_median[model], 1.1)), 0.0)
+    reasoning = np.where(
+        reasons, np.ceil(_lognormal(rng, 2.0 * cat.model_out_median[model], 1.1)), 0.0
+    )
     max_out = cat.model_max_out[model]
     output_tokens = np.minimum(visible + reasoning, max_out).astype(np.int64)
     finish = _choose(_cdf(np.array(list(FINISH_REASONS.values()))), rng.random(n))
@@ -558,15 +659,21 @@ def _draw_tokens(cols: dict, cat: _Catalogue, keys: _Keys, rng: np.random.Genera
     read = cacheable & (rng.random(n) < 0.55)
     cached = np.where(read, np.floor(input_tokens * rng.uniform(0.35, 0.97, n)), 0).astype(np.int64)
     write = cacheable & (cache_mode == 2) & (rng.random(n) < 0.30)
-    cache_write = np.where(write, np.floor((input_tokens - cached) * rng.uniform(0.3, 1.0, n)), 0).astype(np.int64)
+    cache_write = np.where(
+        write, np.floor((input_tokens - cached) * rng.uniform(0.3, 1.0, n)), 0
+    ).astype(np.int64)
 
     # Providers that cannot measure a count leave it out, unless they are "report 0" kind.
     omits = cat.provider_omits[cols["provider"]]
     cols.update(
-        input_tokens=input_tokens, output_tokens=output_tokens, finish=finish,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        finish=finish,
         reasoning=np.minimum(reasoning, output_tokens).astype(np.int64),
         reasoning_known=(cat.model_reasoning[model] > 0) | ~omits,
-        cached=cached, cache_write=cache_write, cache_known=(cache_mode > 0) | ~omits,
+        cached=cached,
+        cache_write=cache_write,
+        cache_known=(cache_mode > 0) | ~omits,
     )
 
 
@@ -578,9 +685,12 @@ def _draw_latency(cols: dict, cat: _Catalogue, rng: np.random.Generator) -> None
     """
     route, n = cols["route"], cols["route"].size
     uncached = cols["input_tokens"] - cols["cached"]
-    ttft = (_lognormal(rng, cat.route_ttft[route, 0], cat.route_ttft[route, 1])
-            + uncached / PREFILL_TPS * 1000 + cols["cached"] / CACHED_PREFILL_TPS * 1000
-            + cols["web_calls"] * _lognormal(rng, np.full(n, 900.0), 0.5))
+    ttft = (
+        _lognormal(rng, cat.route_ttft[route, 0], cat.route_ttft[route, 1])
+        + uncached / PREFILL_TPS * 1000
+        + cols["cached"] / CACHED_PREFILL_TPS * 1000
+        + cols["web_calls"] * _lognormal(rng, np.full(n, 900.0), 0.5)
+    )
     tps = _lognormal(rng, cat.route_tps[route, 0], cat.route_tps[route, 1])
     first_token = np.maximum(np.ceil(ttft), 1).astype(np.int64)
     decode_ms = np.round(cols["output_tokens"] / tps * 1000).astype(np.int64)
@@ -592,7 +702,9 @@ def _blank_failures(cols: dict, rng: np.random.Generator) -> None:
     error = cols["error"]
     for code, (_, _, billed, median, sigma) in enumerate(ERROR_TYPES.values()):
         mine = error & (cols["error_type"] == code)
-        cols["latency"][mine] = np.maximum(np.ceil(_lognormal(rng, np.full(int(mine.sum()), float(median)), sigma)), 1)
+        cols["latency"][mine] = np.maximum(
+            np.ceil(_lognormal(rng, np.full(int(mine.sum()), float(median)), sigma)), 1
+        )
         if not billed:
             cols["input_tokens"][mine] = 0
     for name in ("output_tokens", "reasoning", "cached", "cache_write", "web_calls"):
@@ -604,20 +716,26 @@ def _cost_micro_usd(cols: dict, cat: _Catalogue) -> np.ndarray:
     """List-price cost in micro-dollars (so JSON and Parquet round to the same 6 decimals)."""
     prices = cat.model_prices[cols["model"]]
     uncached = cols["input_tokens"] - cols["cached"] - cols["cache_write"]
-    usd = (uncached * prices[:, 0] + cols["output_tokens"] * prices[:, 1]
-           + cols["cached"] * prices[:, 2] + cols["cache_write"] * prices[:, 3]) / 1e6
+    usd = (
+        uncached * prices[:, 0]
+        + cols["output_tokens"] * prices[:, 1]
+        + cols["cached"] * prices[:, 2]
+        + cols["cache_write"] * prices[:, 3]
+    ) / 1e6
     usd = usd + cols["web_calls"] * WEB_SEARCH_PRICE_USD
     return np.where(cols["error"], 0, np.round(usd * 1e6)).astype(np.int64)
 
 
 def _epoch_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 # --------------------------------------------------------------------------- semantic faults
 
-def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
-                            rng: np.random.Generator) -> dict[str, int]:
+
+def _inject_semantic_faults(
+    cols: dict, cat: _Catalogue, burst_provider: str, rng: np.random.Generator
+) -> dict[str, int]:
     """Break business rules in a known number of well-typed records; return the counts.
 
     The three faults touch disjoint records so each count is exact.
@@ -634,7 +752,9 @@ def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
     cols["http_status"][burst] = 503
     cols["error_type"][burst] = overloaded
     cols["finish"][burst] = -1
-    cols["latency"][burst] = np.maximum(np.ceil(_lognormal(rng, np.full(int(burst.sum()), 400.0), 0.7)), 1)
+    cols["latency"][burst] = np.maximum(
+        np.ceil(_lognormal(rng, np.full(int(burst.sum()), 400.0), 0.7)), 1
+    )
     for name in ("output_tokens", "reasoning", "cached", "cache_write", "web_calls", "cost_micro"):
         cols[name][burst] = 0
 
@@ -646,11 +766,15 @@ def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
     candidates = ok & cols["cache_known"]
     candidates[late_first_token] = False
     over_cached = _pick(rng, np.flatnonzero(candidates), per_rule)
-    cols["cached"][over_cached] = cols["input_tokens"][over_cached] + rng.integers(1, 5000, over_cached.size)
+    cols["cached"][over_cached] = cols["input_tokens"][over_cached] + rng.integers(
+        1, 5000, over_cached.size
+    )
 
-    return {"first_token_after_last_byte": int(late_first_token.size),
-            "cached_above_input": int(over_cached.size),
-            "provider_error_burst": int(burst.sum())}
+    return {
+        "first_token_after_last_byte": int(late_first_token.size),
+        "cached_above_input": int(over_cached.size),
+        "provider_error_burst": int(burst.sum()),
+    }
 
 
 def _pick(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarray:
@@ -658,6 +782,7 @@ def _pick(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarra
 
 
 # --------------------------------------------------------------------------- columns -> Arrow
+
 
 def _to_table(cols: dict, cat: _Catalogue, keys: _Keys) -> pa.Table:
     """Turn the numpy columns into a table with RECORD_SCHEMA (nulls where a field is absent)."""
@@ -671,7 +796,9 @@ def _to_table(cols: dict, cat: _Catalogue, keys: _Keys) -> pa.Table:
         "api_key_name": _labels(keys.names, cols["key"]),
         "model": _labels(cat.models, cols["model"]),
         "provider": _labels(cat.providers, cols["provider"]),
-        "billing_mode": _labels(["pay_as_you_go", "subscription"], cols["subscription"].astype(np.int64)),
+        "billing_mode": _labels(
+            ["pay_as_you_go", "subscription"], cols["subscription"].astype(np.int64)
+        ),
         "status": _labels(["success", "error"], cols["error"].astype(np.int64)),
         "http_status": pa.array(cols["http_status"]),
         "error_type": _labels(list(ERROR_TYPES), cols["error_type"]),
@@ -720,8 +847,10 @@ def _rfc3339_ms(created_ms: np.ndarray, offset_min: np.ndarray) -> pa.Array:
     local = created_ms + offset_min.astype(np.int64) * 60_000
     day_no, ms = np.divmod(local, DAY_MS)
     days, which = np.unique(day_no, return_inverse=True)
-    dates = np.array([list((date(1970, 1, 1) + timedelta(int(d))).isoformat().encode()) for d in days],
-                     dtype=np.uint8).reshape(len(days), 10)
+    dates = np.array(
+        [list((date(1970, 1, 1) + timedelta(int(d))).isoformat().encode()) for d in days],
+        dtype=np.uint8,
+    ).reshape(len(days), 10)
     out = np.empty((local.size, 23), dtype=np.uint8)
     out[:, :10] = dates[which.ravel()]
     out[:, 10:] = np.frombuffer(b"T00:00:00.000", dtype=np.uint8)
@@ -730,23 +859,30 @@ def _rfc3339_ms(created_ms: np.ndarray, offset_min: np.ndarray) -> pa.Array:
     ss, milli = np.divmod(rest, 1000)
     for pos, value, width in ((11, hh, 2), (14, mm, 2), (17, ss, 2), (20, milli, 3)):
         for digit in range(width):
-            out[:, pos + width - 1 - digit] += ((value // 10 ** digit) % 10).astype(np.uint8)
-    suffixes = ["Z"] + [f"{'+' if m > 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-                        for m in TIMESTAMP_OFFSETS_MIN]
+            out[:, pos + width - 1 - digit] += ((value // 10**digit) % 10).astype(np.uint8)
+    suffixes = ["Z"] + [
+        f"{'+' if m > 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+        for m in TIMESTAMP_OFFSETS_MIN
+    ]
     suffix_code = np.zeros(local.size, dtype=np.int64)
     for code, minutes in enumerate(TIMESTAMP_OFFSETS_MIN, start=1):
         suffix_code[offset_min == minutes] = code
-    return pc.binary_join_element_wise(_fixed_width_strings(out), _labels(suffixes, suffix_code), "")
+    return pc.binary_join_element_wise(
+        _fixed_width_strings(out), _labels(suffixes, suffix_code), ""
+    )
 
 
 def _fixed_width_strings(chars: np.ndarray) -> pa.Array:
     """An Arrow string array over an (n, width) ASCII byte matrix, without a Python loop."""
     n, width = chars.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars))
+    )
 
 
 # --------------------------------------------------------------------------- delivery faults
+
 
 @dataclass
 class _Plan:
@@ -766,14 +902,15 @@ class _Delivery:
 
     table: pa.Table
     arrival_ms: np.ndarray
-    rows: np.ndarray | None = None   # row numbers in table, one per arrival_ms entry; None = all
+    rows: np.ndarray | None = None  # row numbers in table, one per arrival_ms entry; None = all
 
     def row_numbers(self) -> np.ndarray:
         return np.arange(self.table.num_rows) if self.rows is None else self.rows
 
 
-def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: float,
-                   rng: np.random.Generator) -> _Plan:
+def _plan_delivery(
+    cols: dict, day: date, duplicate_rate: float, late_rate: float, rng: np.random.Generator
+) -> _Plan:
     """Choose exactly round(rate * n) late records and duplicated records.
 
     Late records lean towards the end of the day, where a log shipper's lag pushes them
@@ -803,11 +940,14 @@ def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: floa
     today_arrival = np.concatenate([created[on_time], resent])
     next_rows = np.concatenate([np.flatnonzero(late), dup[dup_next]])
     next_arrival = next_start + rng.integers(0, 6 * HOUR_MS, next_rows.size)
-    return _Plan(today_rows, today_arrival, next_rows, next_arrival, duplicates=int(dup.size), late=n_late)
+    return _Plan(
+        today_rows, today_arrival, next_rows, next_arrival, duplicates=int(dup.size), late=n_late
+    )
 
 
-def _malformed_rows(cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str,
-                    rng: np.random.Generator) -> _Delivery:
+def _malformed_rows(
+    cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str, rng: np.random.Generator
+) -> _Delivery:
     """m broken extra rows, made from fresh records (own seed stream, so new request ids).
 
     Every kind appears (almost) equally often. For JSON the broken line travels in the
@@ -823,7 +963,9 @@ def _malformed_rows(cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str,
         return _Delivery(_break_columns(template, kinds, rng), arrival)
     lines = [line[:-1] for line in _json_lines(template).to_pylist()]
     broken = [_break_line(line, kind, rng) + "\n" for line, kind in zip(lines, kinds)]
-    return _Delivery(template.append_column(_LINE_OVERRIDE, pa.array(broken, type=pa.string())), arrival)
+    return _Delivery(
+        template.append_column(_LINE_OVERRIDE, pa.array(broken, type=pa.string())), arrival
+    )
 
 
 def _break_line(line: str, kind: str, rng: np.random.Generator) -> str:
@@ -834,7 +976,9 @@ def _break_line(line: str, kind: str, rng: np.random.Generator) -> str:
         return NOT_JSON_LINES[int(rng.integers(len(NOT_JSON_LINES)))]
     if kind == "negative_tokens":
         name = ("input_tokens", "output_tokens")[int(rng.integers(2))]
-        return re.sub(rf'"{name}":(\d+)', lambda mt: f'"{name}":-{int(mt.group(1)) + 1}', line, count=1)
+        return re.sub(
+            rf'"{name}":(\d+)', lambda mt: f'"{name}":-{int(mt.group(1)) + 1}', line, count=1
+        )
     if kind == "string_for_int":
         name = ("input_tokens", "output_tokens", "latency_ms", "http_status")[int(rng.integers(4))]
         return re.sub(rf'"{name}":(\d+)', rf'"{name}":"\1"', line, count=1)
@@ -854,23 +998,34 @@ def _break_columns(table: pa.Table, kinds: list[str], rng: np.random.Generator) 
     on_input = negative & (rng.random(len(kinds)) < 0.5)
     for name, mask in (("input_tokens", on_input), ("output_tokens", negative & ~on_input)):
         col = table[name]
-        table = table.set_column(table.schema.get_field_index(name), name,
-                                 pc.if_else(pa.array(mask), pc.subtract(pc.negate(col), 1), col))
+        table = table.set_column(
+            table.schema.get_field_index(name),
+            name,
+            pc.if_else(pa.array(mask), pc.subtract(pc.negate(col), 1), col),
+        )
     missing = np.flatnonzero(kinds_arr == "missing_required")
     drop = rng.integers(0, len(REQUIRED_FIELDS), missing.size)
     for i, name in enumerate(REQUIRED_FIELDS):
         mask = np.zeros(len(kinds), dtype=bool)
         mask[missing[drop == i]] = True
         col = table[name]
-        table = table.set_column(table.schema.get_field_index(name), name,
-                                 pc.if_else(pa.array(mask), pa.scalar(None, col.type), col))
+        table = table.set_column(
+            table.schema.get_field_index(name),
+            name,
+            pc.if_else(pa.array(mask), pa.scalar(None, col.type), col),
+        )
     bad = kinds_arr == "bad_billing_mode"
-    bad_values = _labels(list(BAD_BILLING_MODES), rng.integers(0, len(BAD_BILLING_MODES), len(kinds)))
+    bad_values = _labels(
+        list(BAD_BILLING_MODES), rng.integers(0, len(BAD_BILLING_MODES), len(kinds))
+    )
     idx = table.schema.get_field_index("billing_mode")
-    return table.set_column(idx, "billing_mode", pc.if_else(pa.array(bad), bad_values, table["billing_mode"]))
+    return table.set_column(
+        idx, "billing_mode", pc.if_else(pa.array(bad), bad_values, table["billing_mode"])
+    )
 
 
 # --------------------------------------------------------------------------- serialisation
+
 
 def _json_lines(table: pa.Table) -> pa.ChunkedArray:
     """One JSON object per row, each ending in a newline, built column-wise.
@@ -904,14 +1059,19 @@ def _six_decimals(col: pa.ChunkedArray) -> pa.ChunkedArray:
     micro = pc.cast(pc.round(pc.multiply(col, 1e6)), pa.int64())
     whole = pc.divide(micro, 1_000_000)
     frac = pc.subtract(micro, pc.multiply(whole, 1_000_000))
-    return pc.binary_join_element_wise(pc.cast(whole, pa.string()),
-                                       pc.utf8_lpad(pc.cast(frac, pa.string()), width=6, padding="0"), ".")
+    return pc.binary_join_element_wise(
+        pc.cast(whole, pa.string()),
+        pc.utf8_lpad(pc.cast(frac, pa.string()), width=6, padding="0"),
+        ".",
+    )
 
 
 def _string_bytes(arr: pa.Array) -> memoryview:
     """The concatenated characters of a null-free string array, without copying."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
-    return memoryview(arr.buffers()[2])[offsets[0]:offsets[-1]]
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4
+    )
+    return memoryview(arr.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 class _Writer:
@@ -931,7 +1091,7 @@ class _Writer:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._queued: deque[Future] = deque()
 
-    def __enter__(self) -> "_Writer":
+    def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -941,14 +1101,18 @@ class _Writer:
         finally:
             self._pool.shutdown(wait=True)
 
-    def write_day(self, folder: Path, deliveries: list[_Delivery], files_per_day: int) -> list[Path]:
+    def write_day(
+        self, folder: Path, deliveries: list[_Delivery], files_per_day: int
+    ) -> list[Path]:
         """Write the day's rows in arrival order, split into at most files_per_day files."""
         folder.mkdir(parents=True, exist_ok=True)
         _clear_parts(folder)
         table = _in_arrival_order(deliveries)
         bounds = np.linspace(0, table.num_rows, files_per_day + 1).round().astype(int)
         paths = []
-        for number, (begin, end) in enumerate((b, e) for b, e in zip(bounds[:-1], bounds[1:]) if e > b):
+        for number, (begin, end) in enumerate(
+            (b, e) for b, e in zip(bounds[:-1], bounds[1:]) if e > b
+        ):
             path = folder / f"part-{number:05d}.{self.ext}"
             part = table.slice(begin, end - begin)
             if self.fmt == "parquet":
@@ -962,7 +1126,9 @@ class _Writer:
     def _write_json(self, path: Path, table: pa.Table) -> None:
         sink = _JsonSink(path, gzip=self.fmt == "jsonl.gz")
         for begin in range(0, table.num_rows, ENCODE_BATCH_ROWS):
-            self._queue(sink.write, _json_lines(table.slice(begin, ENCODE_BATCH_ROWS)).combine_chunks())
+            self._queue(
+                sink.write, _json_lines(table.slice(begin, ENCODE_BATCH_ROWS)).combine_chunks()
+            )
         self._queue(sink.close)
 
     def _queue(self, task, *args) -> None:

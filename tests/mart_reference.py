@@ -137,7 +137,9 @@ def usage_by_token_type(rows):
         ),
         "cache_read_tokens": int(rows["cached_input_tokens"].sum()),
         "cache_write_tokens": int(rows["cache_write_tokens"].sum()),
-        "output_excl_reasoning_tokens": int((rows["output_tokens"] - rows["reasoning_tokens"]).sum()),
+        "output_excl_reasoning_tokens": int(
+            (rows["output_tokens"] - rows["reasoning_tokens"]).sum()
+        ),
         "reasoning_tokens": int(rows["reasoning_tokens"].sum()),
         "total_tokens": int(rows["total_tokens"].sum()),
     }
@@ -161,9 +163,11 @@ def provider_summary(rows):
         successful=("is_success", "sum"),
     )
     stats["latency"] = rows[rows["is_success"]].groupby("provider")["latency_ms"].mean()
-    primary = stats.assign(name=stats.index).sort_values(
-        ["requests", "tokens", "name"], ascending=[False, False, True]
-    ).index[0]
+    primary = (
+        stats.assign(name=stats.index)
+        .sort_values(["requests", "tokens", "name"], ascending=[False, False, True])
+        .index[0]
+    )
     fastest, fastest_latency = _pick(stats, "latency", highest=False)
     return {
         "primary_provider": primary,
@@ -203,7 +207,11 @@ def performance_summary(rows):
 # ------------------------------------------------- breakdowns: one row per dimension value
 
 
-SHARE_NAMES = {"total_tokens": "token_share", "requests": "request_share", "spend_usd": "spend_share"}
+SHARE_NAMES = {
+    "total_tokens": "token_share",
+    "requests": "request_share",
+    "spend_usd": "spend_share",
+}
 
 
 def _breakdown(rows, dimension, figures, shares=()):

@@ -22,9 +22,17 @@ from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
 def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
-            DBT_EXECUTABLE, "build", "--quiet",
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs"),
+            DBT_EXECUTABLE,
+            "build",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
             *extra,
         ],
         env={
@@ -38,7 +46,12 @@ def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.Comp
 
 
 def run(
-    settings: Settings, days: list[date], scratch: Path, *, checks: bool = False, expect_ok: bool = True
+    settings: Settings,
+    days: list[date],
+    scratch: Path,
+    *,
+    checks: bool = False,
+    expect_ok: bool = True,
 ) -> subprocess.CompletedProcess:
     """Load `days`, optionally run the raw checks on them, and build."""
     for day in days:

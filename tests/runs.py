@@ -40,8 +40,13 @@ def cli_env(settings: Settings) -> dict[str, str]:
 def start_cli(settings: Settings, *args: str) -> subprocess.Popen:
     """Start `llm-usage ARGS` in its own process group (so a test can kill all of it)."""
     return subprocess.Popen(
-        [str(BIN / "llm-usage"), *args], cwd=REPO, env=cli_env(settings),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [str(BIN / "llm-usage"), *args],
+        cwd=REPO,
+        env=cli_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -64,7 +69,8 @@ def warehouse_state(settings: Settings) -> dict[str, pd.DataFrame]:
                 row[0]
                 for row in connection.execute(
                     "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? "
-                    "AND table_name = ? ORDER BY column_index", [schema, table]
+                    "AND table_name = ? ORDER BY column_index",
+                    [schema, table],
                 ).fetchall()
                 if row[0] not in WRITE_TIME_COLUMNS
             ]

@@ -19,12 +19,29 @@ def test_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
     result_path = tmp_path / "result.json"
     completed = subprocess.run(
         [
-            sys.executable, str(REPO / "benchmarks" / "pipeline.py"),
-            "--requests-per-day", "2000", "--days", "2", "--history-days", "3",
-            "--memory-limit", "1GB", "--threads", "1", "--big-night-requests", "4000",
-            "--work-dir", str(tmp_path / "work"), "--json", str(result_path),
+            sys.executable,
+            str(REPO / "benchmarks" / "pipeline.py"),
+            "--requests-per-day",
+            "2000",
+            "--days",
+            "2",
+            "--history-days",
+            "3",
+            "--memory-limit",
+            "1GB",
+            "--threads",
+            "1",
+            "--big-night-requests",
+            "4000",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--json",
+            str(result_path),
         ],
-        cwd=REPO, capture_output=True, text=True, timeout=600,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     report = json.loads(result_path.read_text())
@@ -56,8 +73,13 @@ def test_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
     assert results["pandas"]["matches_mart"], results["pandas"]["differences"]
     assert results["pandas"]["models"] > 5
     assert set(report["targets"]) == {
-        "ingest_vs_floor", "history_growth", "ingest_history_growth", "nightly_seconds",
-        "nightly_peak_memory", "month_end_night_peak_memory", "month_backfill_peak_memory",
+        "ingest_vs_floor",
+        "history_growth",
+        "ingest_history_growth",
+        "nightly_seconds",
+        "nightly_peak_memory",
+        "month_end_night_peak_memory",
+        "month_backfill_peak_memory",
         "big_night_vs_night",
     }
     assert "Targets:" in completed.stdout

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dagster import AssetKey
@@ -65,7 +65,10 @@ def test_workspace_validates_with_the_dagster_cli(data_dir):
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -73,7 +76,7 @@ def test_workspace_validates_with_the_dagster_cli(data_dir):
 def test_nightly_schedule_targets_the_previous_day():
     from orchestration.jobs import landing_day_for_tick
 
-    tick = datetime(2026, 3, 9, 2, 0, tzinfo=timezone.utc)
+    tick = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
     assert landing_day_for_tick(tick) == "2026-03-08"
 
 
@@ -81,7 +84,7 @@ def test_partition_window_becomes_its_landing_days():
     from orchestration.partitions import landing_days_in_window
 
     days = landing_days_in_window(
-        datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)
+        datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)
     )
     assert days == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
 

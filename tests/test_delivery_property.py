@@ -18,44 +18,60 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-
 from conftest import use_data_dir
-from ingest.load import load_partition
-from ingest.warehouse import connect, ensure_raw_schema, request_model_build
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 from mart_reference import DIMENSIONS, MARTS, same, select, with_performance_fields
-from orchestration.dbt_assets import DBT_PROJECT_DIR
 from pipeline_in_process import query
 from reference import read_landing, requests
 
+from ingest.load import load_partition
+from ingest.warehouse import connect, ensure_raw_schema, request_model_build
+from orchestration.dbt_assets import DBT_PROJECT_DIR
+
 LANDING_DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]  # Sun .. Tue: two ISO weeks
 REQUEST_IDS = [f"r{n}" for n in range(6)]
-KEYS, MODELS, PROVIDERS = ["key_a", "key_b"], ["openai/gpt-5", "anthropic/claude-x"], ["openai", "bedrock"]
+KEYS, MODELS, PROVIDERS = (
+    ["key_a", "key_b"],
+    ["openai/gpt-5", "anthropic/claude-x"],
+    ["openai", "bedrock"],
+)
 ADDITIVE_MARTS = [
-    "mart_usage_summary", "mart_usage_by_token_type", "mart_web_search_usage",
-    "mart_usage_by_model", "mart_usage_by_api_key", "mart_provider_distribution",
+    "mart_usage_summary",
+    "mart_usage_by_token_type",
+    "mart_web_search_usage",
+    "mart_usage_by_model",
+    "mart_usage_by_api_key",
+    "mart_provider_distribution",
 ]
 PERIOD_COLUMN = {"day": "event_date", "week": "week_start", "month": "month_start"}
 
 # One delivered record: which request, on which landing day relative to its created_at
 # (0 = same day, -1 = the day before: a late record), and its figures.
-records = st.fixed_dictionaries({
-    "request_id": st.sampled_from(REQUEST_IDS),
-    "days_before_landing": st.sampled_from([0, 0, 1]),
-    "hour": st.sampled_from([0, 11, 23]),
-    "api_key_id": st.sampled_from(KEYS),
-    "model": st.sampled_from(MODELS),
-    "provider": st.sampled_from(PROVIDERS),
-    "billing_mode": st.sampled_from(["pay_as_you_go", "pay_as_you_go", "subscription"]),
-    "input_tokens": st.integers(0, 5000),
-    "output_tokens": st.integers(0, 500),
-    "web_search_calls": st.sampled_from([0, 0, 2]),
-})
+records = st.fixed_dictionaries(
+    {
+        "request_id": st.sampled_from(REQUEST_IDS),
+        "days_before_landing": st.sampled_from([0, 0, 1]),
+        "hour": st.sampled_from([0, 11, 23]),
+        "api_key_id": st.sampled_from(KEYS),
+        "model": st.sampled_from(MODELS),
+        "provider": st.sampled_from(PROVIDERS),
+        "billing_mode": st.sampled_from(["pay_as_you_go", "pay_as_you_go", "subscription"]),
+        "input_tokens": st.integers(0, 5000),
+        "output_tokens": st.integers(0, 500),
+        "web_search_calls": st.sampled_from([0, 0, 2]),
+    }
+)
 # A step changes one landing day's folder, or re-runs some days (as the nightly run or
 # the late-file sensor would).
 steps = st.one_of(
-    st.tuples(st.just("deliver"), st.sampled_from(LANDING_DAYS), st.sampled_from(["a", "b"]),
-              st.lists(records, min_size=1, max_size=4)),  # writes or replaces (corrects) a file
+    st.tuples(
+        st.just("deliver"),
+        st.sampled_from(LANDING_DAYS),
+        st.sampled_from(["a", "b"]),
+        st.lists(records, min_size=1, max_size=4),
+    ),  # writes or replaces (corrects) a file
     st.tuples(st.just("remove"), st.sampled_from(LANDING_DAYS), st.sampled_from(["a", "b"])),
     st.tuples(st.just("run"), st.sets(st.sampled_from(LANDING_DAYS), min_size=1)),
 )
@@ -63,23 +79,43 @@ steps = st.one_of(
 
 def _line(landing: date, r: dict) -> str:
     created = landing - timedelta(days=r["days_before_landing"])
-    return json.dumps({
-        "request_id": r["request_id"], "created_at": f"{created}T{r['hour']:02d}:30:00Z",
-        "api_key_id": r["api_key_id"], "model": r["model"], "provider": r["provider"],
-        "billing_mode": r["billing_mode"], "status": "success", "stream": False,
-        "input_tokens": r["input_tokens"], "output_tokens": r["output_tokens"],
-        "cached_input_tokens": r["input_tokens"] // 3, "reasoning_tokens": r["output_tokens"] // 4,
-        "web_search_calls": r["web_search_calls"], "latency_ms": 1000.0 + r["output_tokens"],
-    })
+    return json.dumps(
+        {
+            "request_id": r["request_id"],
+            "created_at": f"{created}T{r['hour']:02d}:30:00Z",
+            "api_key_id": r["api_key_id"],
+            "model": r["model"],
+            "provider": r["provider"],
+            "billing_mode": r["billing_mode"],
+            "status": "success",
+            "stream": False,
+            "input_tokens": r["input_tokens"],
+            "output_tokens": r["output_tokens"],
+            "cached_input_tokens": r["input_tokens"] // 3,
+            "reasoning_tokens": r["output_tokens"] // 4,
+            "web_search_calls": r["web_search_calls"],
+            "latency_ms": 1000.0 + r["output_tokens"],
+        }
+    )
 
 
 def _build(scratch: Path) -> None:
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke([
-        "run", "--quiet", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-        "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs"),
-    ])
+    result = dbtRunner().invoke(
+        [
+            "run",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
+        ]
+    )
     # dbt-duckdb keeps its DuckDB connection open in the process; close it, or the next
     # load (another connection configuration) cannot open the file.
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
@@ -106,7 +142,10 @@ def _expected_mart(name: str, rows: pd.DataFrame) -> dict:
     expected = {}
     for grain, column in PERIOD_COLUMN.items():
         for period, in_period in rows.groupby(column):
-            choices = [["*", *sorted(in_period[d].unique())] if d != breakdown else ["*"] for d in DIMENSIONS]
+            choices = [
+                ["*", *sorted(in_period[d].unique())] if d != breakdown else ["*"]
+                for d in DIMENSIONS
+            ]
             for combination in pd.MultiIndex.from_product(choices):
                 chosen = dict(zip(DIMENSIONS, combination))
                 matching = select(in_period, **chosen)
@@ -124,8 +163,11 @@ def _expected_mart(name: str, rows: pd.DataFrame) -> dict:
 def _assert_warehouse_equals_landing(settings) -> None:
     deliveries, invalid = read_landing(settings.landing_dir)
     assert invalid == 0
-    facts = query(settings, "SELECT request_id, event_date, landing_date, input_tokens, output_tokens, "
-                            "billing_mode FROM main_facts.fct_requests ORDER BY request_id")
+    facts = query(
+        settings,
+        "SELECT request_id, event_date, landing_date, input_tokens, output_tokens, "
+        "billing_mode FROM main_facts.fct_requests ORDER BY request_id",
+    )
     if deliveries.empty:
         assert facts.empty
         for name in ADDITIVE_MARTS:
@@ -133,18 +175,30 @@ def _assert_warehouse_equals_landing(settings) -> None:
         return
     reference = requests(deliveries)
     expected_facts = reference.sort_values("request_id")[
-        ["request_id", "event_date", "landing_date", "input_tokens", "output_tokens", "billing_mode"]
+        [
+            "request_id",
+            "event_date",
+            "landing_date",
+            "input_tokens",
+            "output_tokens",
+            "billing_mode",
+        ]
     ].reset_index(drop=True)
     expected_facts["landing_date"] = pd.to_datetime(expected_facts["landing_date"])
     pd.testing.assert_frame_equal(facts, expected_facts, check_dtype=False)
 
-    daily = query(settings, "SELECT event_date, api_key_id, model, provider, billing_mode, requests, "
-                            "input_tokens, output_tokens FROM main_facts.fct_usage_daily "
-                            "ORDER BY ALL")
+    daily = query(
+        settings,
+        "SELECT event_date, api_key_id, model, provider, billing_mode, requests, "
+        "input_tokens, output_tokens FROM main_facts.fct_usage_daily "
+        "ORDER BY ALL",
+    )
     expected_daily = (
         reference.assign(requests=1)
-        .groupby(["event_date", "api_key_id", "model", "provider", "billing_mode"], as_index=False)
-        [["requests", "input_tokens", "output_tokens"]].sum()
+        .groupby(["event_date", "api_key_id", "model", "provider", "billing_mode"], as_index=False)[
+            ["requests", "input_tokens", "output_tokens"]
+        ]
+        .sum()
         .sort_values(["event_date", "api_key_id", "model", "provider", "billing_mode"])
         .reset_index(drop=True)
     )
@@ -159,12 +213,21 @@ def _assert_warehouse_equals_landing(settings) -> None:
         assert set(mart.index) == set(expected), name  # no row missing, none left over
         for key, figures in expected.items():
             for column, value in figures.items():
-                assert same(mart.loc[key, column], value), (name, key, column, mart.loc[key, column], value)
+                assert same(mart.loc[key, column], value), (
+                    name,
+                    key,
+                    column,
+                    mart.loc[key, column],
+                    value,
+                )
 
 
 @pytest.mark.filterwarnings("ignore")
 @hypothesis_settings(
-    max_examples=3, deadline=None, derandomize=True, database=None,
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(sequence=st.lists(steps, min_size=2, max_size=5))

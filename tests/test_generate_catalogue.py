@@ -23,11 +23,20 @@ from sample_data.generate import generate_logs
 
 CASES = {
     "jsonl.gz": (
-        dict(fmt="jsonl.gz", duplicate_rate=0.02, late_rate=0.03, malformed_rate=0.01,
-             semantic_faults=True, files_per_day=2),
+        dict(
+            fmt="jsonl.gz",
+            duplicate_rate=0.02,
+            late_rate=0.03,
+            malformed_rate=0.01,
+            semantic_faults=True,
+            files_per_day=2,
+        ),
         "8d2abb74e8e6c44b196c98b7f9ba0cc83c88dc94a47c8f6c2db85b471442f2f0",
     ),
-    "jsonl": (dict(fmt="jsonl"), "b1682cdc18333ab341d59d8fa6f38ab4acf47831584a97837535e8b91e5a5d96"),
+    "jsonl": (
+        dict(fmt="jsonl"),
+        "b1682cdc18333ab341d59d8fa6f38ab4acf47831584a97837535e8b91e5a5d96",
+    ),
     "parquet": (
         dict(fmt="parquet", duplicate_rate=0.02, late_rate=0.03, malformed_rate=0.01),
         "8fbb9f806c1bae2382ea752e112c9d1f5083fc37f2af93a3d584acac23550580",

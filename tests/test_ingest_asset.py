@@ -6,10 +6,10 @@ import gzip
 from datetime import date, timedelta
 
 from dagster import AssetKey, DagsterInstance, materialize
-
-from sample_data.generate import generate_logs
-from orchestration.ingest_assets import raw_request_logs
 from reference import count_lines, read_landing
+
+from orchestration.ingest_assets import raw_request_logs
+from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
 REQUEST_LOGS = AssetKey(["raw", "request_logs"])
@@ -25,8 +25,14 @@ def _metadata_by_partition(result) -> dict[str, dict]:
 
 def test_single_partition_run_reports_files_rows_rejected_duplicates(data_dir):
     summary = generate_logs(
-        data_dir.landing_dir, DAY, 1, requests_per_day=300, seed=4, files_per_day=2,
-        duplicate_rate=0.05, malformed_rate=0.05,
+        data_dir.landing_dir,
+        DAY,
+        1,
+        requests_per_day=300,
+        seed=4,
+        files_per_day=2,
+        duplicate_rate=0.05,
+        malformed_rate=0.05,
     )
     deliveries, invalid = read_landing(data_dir.landing_dir, [DAY])
     broken = data_dir.landing_dir / f"dt={DAY}" / "part-99999.jsonl.gz"
@@ -60,7 +66,10 @@ def test_multi_day_run_gives_each_day_its_own_counts(data_dir):
     with DagsterInstance.ephemeral() as instance:
         result = materialize([raw_request_logs], instance=instance, tags=_range_tags(first, last))
         assert result.success
-        assert instance.get_materialized_partitions(REQUEST_LOGS) == {first.isoformat(), last.isoformat()}
+        assert instance.get_materialized_partitions(REQUEST_LOGS) == {
+            first.isoformat(),
+            last.isoformat(),
+        }
     metadata = _metadata_by_partition(result)
     assert sorted(metadata) == [first.isoformat(), last.isoformat()]
     for day in (first, last):
@@ -76,13 +85,17 @@ def test_a_day_without_landing_folder_is_not_materialized(data_dir):
     with DagsterInstance.ephemeral() as instance:
         # Alone: the nightly run of a day whose files never came.
         alone = materialize(
-            [raw_request_logs], partition_key=last.isoformat(), instance=instance,
+            [raw_request_logs],
+            partition_key=last.isoformat(),
+            instance=instance,
             raise_on_error=False,
         )
         # In a range: the run fails as a whole (the days with files are loaded and
         # queued, but no partition shows as materialized).
         in_range = materialize(
-            [raw_request_logs], instance=instance, tags=_range_tags(first, last),
+            [raw_request_logs],
+            instance=instance,
+            tags=_range_tags(first, last),
             raise_on_error=False,
         )
         assert not alone.success and not in_range.success
@@ -95,7 +108,9 @@ def test_a_day_without_landing_folder_is_not_materialized(data_dir):
         ]
     assert len(failures) == 2
     assert all(f"No landing folder for {last}" in message for message in failures)
-    assert read_raw_count(data_dir) == count_lines(data_dir.landing_dir, [first, first + timedelta(days=1)])
+    assert read_raw_count(data_dir) == count_lines(
+        data_dir.landing_dir, [first, first + timedelta(days=1)]
+    )
 
 
 def read_raw_count(settings) -> int:

@@ -113,7 +113,7 @@ def test_no_import_cycle():
         if module in done:
             return
         if module in visiting:
-            cycles.append(path[path.index(module):] + [module])
+            cycles.append(path[path.index(module) :] + [module])
             return
         visiting.add(module)
         for target in sorted(edges[module]):
@@ -133,7 +133,10 @@ def _declared() -> tuple[set[str], set[str]]:
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
     def names(specs):
-        return {re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-") for spec in specs}
+        return {
+            re.split(r"[<>=!~\[; ]", spec, maxsplit=1)[0].lower().replace("_", "-")
+            for spec in specs
+        }
 
     return names(project["dependencies"]), names(project["optional-dependencies"]["dev"])
 
@@ -141,7 +144,11 @@ def _declared() -> tuple[set[str], set[str]]:
 def _third_party_imports(folders: list[str]) -> dict[str, set[str]]:
     import sys
 
-    local = set(LAYERS) | {p.stem for folder in ("tests", "benchmarks") for p in (REPO / folder).glob("*.py")} | {"benchmarks"}
+    local = (
+        set(LAYERS)
+        | {p.stem for folder in ("tests", "benchmarks") for p in (REPO / folder).glob("*.py")}
+        | {"benchmarks"}
+    )
     found: dict[str, set[str]] = {}
     for folder in folders:
         for path in (REPO / folder).rglob("*.py"):
@@ -175,7 +182,9 @@ def test_every_imported_package_is_declared():
     # tools/ holds developer tools (docs generator, screenshots): dev dependencies may serve it.
     shipped = [package for package in LAYERS if package != "tools"]
     assert not undeclared(_third_party_imports(shipped), runtime), "runtime imports"
-    assert not undeclared(_third_party_imports(["tests", "benchmarks", "tools"]), runtime | dev), "dev imports"
+    assert not undeclared(_third_party_imports(["tests", "benchmarks", "tools"]), runtime | dev), (
+        "dev imports"
+    )
 
 
 def test_no_runtime_dependency_is_used_only_by_tests():

@@ -32,5 +32,9 @@ def test_breakdown_panels_say_how_their_rows_are_ordered():
 
 def test_the_usage_by_model_panel_carries_the_marts_share():
     by_model = next(p for p in load_panels() if p.mart == "mart_usage_by_model")
-    assert (by_model.tab, by_model.title, by_model.breakdown) == ("Usage", "Usage by Model", "model")
+    assert (by_model.tab, by_model.title, by_model.breakdown) == (
+        "Usage",
+        "Usage by Model",
+        "model",
+    )
     assert "token_share" in {m.column for m in by_model.metrics}

@@ -24,17 +24,52 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 A = 0.01  # the stated relative accuracy (docs/metrics.md)
 GAMMA = (1 + A) / (1 - A)
-VALUES = [0.0, 1e-6, 0.37, 1.0, 1.5, 2.0, 7.0, 99.0, 100.0, 101.0, 1234.5, 60_000.0, 3.6e6, 1e9,
-          GAMMA, GAMMA**10, GAMMA**-3]
+VALUES = [
+    0.0,
+    1e-6,
+    0.37,
+    1.0,
+    1.5,
+    2.0,
+    7.0,
+    99.0,
+    100.0,
+    101.0,
+    1234.5,
+    60_000.0,
+    3.6e6,
+    1e9,
+    GAMMA,
+    GAMMA**10,
+    GAMMA**-3,
+]
 
 
 def _show(sql: str, tmp_path) -> list[dict]:
     result = subprocess.run(
-        [DBT_EXECUTABLE, "show", "--inline", sql, "--limit", "-1", "--output", "json", "--log-format", "json",
-         "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-         "--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")],
+        [
+            DBT_EXECUTABLE,
+            "show",
+            "--inline",
+            sql,
+            "--limit",
+            "-1",
+            "--output",
+            "json",
+            "--log-format",
+            "json",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(tmp_path / "target"),
+            "--log-path",
+            str(tmp_path / "logs"),
+        ],
         env={**os.environ, "LLM_USAGE_WAREHOUSE": str(tmp_path / "macros.duckdb")},
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for line in result.stdout.splitlines():
@@ -52,7 +87,8 @@ def rendered(tmp_path_factory):
     # A merged histogram: key 'a' has 10 values in buckets 1..10, one each; key 'b' has
     # 99 values in bucket 5 and one in bucket 50; key 'z' only zeros.
     histogram = ", ".join(
-        [f"('a', {b}, 1)" for b in range(1, 11)] + ["('b', 5, 99)", "('b', 50, 1)", "('z', -32768, 3)"]
+        [f"('a', {b}, 1)" for b in range(1, 11)]
+        + ["('b', 5, 99)", "('b', 50, 1)", "('z', -32768, 3)"]
     )
     sql = f"""
 with v(i, x) as (values {values}),

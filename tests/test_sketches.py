@@ -10,18 +10,24 @@ and the same percentiles as one build of all of them."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import use_data_dir
-from mart_reference import DIMENSIONS, SKETCH_RELATIVE_ERROR, exact_percentile, select, with_performance_fields
+from mart_reference import (
+    DIMENSIONS,
+    SKETCH_RELATIVE_ERROR,
+    exact_percentile,
+    select,
+    with_performance_fields,
+)
 from nightly import run_window
+from reference import read_landing, requests
+
 from cli.main import landing_days_present
 from readers.warehouse import read_query
-from reference import read_landing, requests
 
 # Friday 2026-01-30 .. Monday 2026-02-02: two ISO weeks, two months.
 START = date(2026, 1, 30)
@@ -57,22 +63,26 @@ def _records(day: date, rng: np.random.Generator) -> list[dict]:
         seconds = rng.integers(0, 86400, n)
         for i in range(n):
             ok = not failed[i]
-            records.append({
-                "request_id": f"{day}-{shape}-{i}",
-                "created_at": (datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
-                               + timedelta(seconds=int(seconds[i]))).isoformat(),
-                "api_key_id": KEYS[int(rng.integers(len(KEYS)))],
-                "model": f"dist/{shape}",
-                "provider": PROVIDERS[int(rng.integers(len(PROVIDERS)))],
-                "billing_mode": "pay_as_you_go",
-                "status": "success" if ok else "error",
-                "http_status": 200 if ok else 502,
-                "stream": bool(streamed[i]),
-                "input_tokens": 100,
-                "output_tokens": int(output_tokens[i]) if ok else 0,
-                "latency_ms": float(latency[i]),
-                "first_token_ms": float(first_token[i]) if ok and streamed[i] else None,
-            })
+            records.append(
+                {
+                    "request_id": f"{day}-{shape}-{i}",
+                    "created_at": (
+                        datetime(day.year, day.month, day.day, tzinfo=UTC)
+                        + timedelta(seconds=int(seconds[i]))
+                    ).isoformat(),
+                    "api_key_id": KEYS[int(rng.integers(len(KEYS)))],
+                    "model": f"dist/{shape}",
+                    "provider": PROVIDERS[int(rng.integers(len(PROVIDERS)))],
+                    "billing_mode": "pay_as_you_go",
+                    "status": "success" if ok else "error",
+                    "http_status": 200 if ok else 502,
+                    "stream": bool(streamed[i]),
+                    "input_tokens": 100,
+                    "output_tokens": int(output_tokens[i]) if ok else 0,
+                    "latency_ms": float(latency[i]),
+                    "first_token_ms": float(first_token[i]) if ok and streamed[i] else None,
+                }
+            )
     return records
 
 
@@ -82,7 +92,9 @@ def _write_landing(landing, days=DAYS) -> None:
         day = START + timedelta(days=offset)
         folder = landing / f"dt={day}"
         folder.mkdir(parents=True)
-        (folder / "crafted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in _records(day, rng)))
+        (folder / "crafted.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in _records(day, rng))
+        )
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +115,8 @@ def sketched(tmp_path_factory):
 # mart -> (population of the pandas rows, measure column, {mart column: fraction})
 PERCENTILE_MARTS = {
     "mart_latency_by_model": (
-        lambda rows: rows[rows["is_success"]], "latency_ms",
+        lambda rows: rows[rows["is_success"]],
+        "latency_ms",
         {"p50_latency_ms": 0.5, "p90_latency_ms": 0.9, "p99_latency_ms": 0.99},
     ),
     "mart_first_token_latency_by_model": (
@@ -112,11 +125,13 @@ PERCENTILE_MARTS = {
         {"p50_first_token_ms": 0.5, "p90_first_token_ms": 0.9, "p99_first_token_ms": 0.99},
     ),
     "mart_throughput_by_model": (
-        lambda rows: rows[rows["throughput_tps"].notna()], "throughput_tps",
+        lambda rows: rows[rows["throughput_tps"].notna()],
+        "throughput_tps",
         {"p50_throughput_tps": 0.5, "p90_throughput_tps": 0.9},
     ),
     "mart_performance_summary": (
-        lambda rows: rows[rows["throughput_tps"].notna()], "throughput_tps",
+        lambda rows: rows[rows["throughput_tps"].notna()],
+        "throughput_tps",
         {"median_throughput_tps": 0.5},
     ),
 }
@@ -143,7 +158,14 @@ def test_every_percentile_is_within_the_bound_of_the_exact_one(sketched, name):
                 assert pd.isna(row[column]), (name, column, row.to_dict())
                 continue
             actual = float(row[column])
-            assert expected.admits(actual), (name, column, fraction, expected, actual, row.to_dict())
+            assert expected.admits(actual), (
+                name,
+                column,
+                fraction,
+                expected,
+                actual,
+                row.to_dict(),
+            )
             if expected.nearest_rank:
                 error = abs(actual / expected.nearest_rank - 1)
                 worst = max(worst, error)
@@ -182,11 +204,15 @@ def test_night_by_night_equals_one_build_of_all_days(sketched, tmp_path):
     settings, _, root = sketched
     days = landing_days_present(settings)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        nightly = use_data_dir(monkeypatch, tmp_path / "nightly", LLM_USAGE_LANDING_DIR=str(settings.landing_dir))
+        nightly = use_data_dir(
+            monkeypatch, tmp_path / "nightly", LLM_USAGE_LANDING_DIR=str(settings.landing_dir)
+        )
         for day in days:
             run_window(nightly, day, day, tmp_path, command="run")
-        sketch_sql = ("SELECT * EXCLUDE (built_at) FROM main_facts.fct_latency_sketch_daily "
-                      "ORDER BY event_date, api_key_id, model, provider, billing_mode, measure, bucket")
+        sketch_sql = (
+            "SELECT * EXCLUDE (built_at) FROM main_facts.fct_latency_sketch_daily "
+            "ORDER BY event_date, api_key_id, model, provider, billing_mode, measure, bucket"
+        )
         one, many = read_query(settings, sketch_sql), read_query(nightly, sketch_sql)
         assert len(one) > 0
         pd.testing.assert_frame_equal(one.drop(columns="value_sum"), many.drop(columns="value_sum"))

@@ -168,9 +168,7 @@ def test_failure_while_another_process_writes_is_one_line(built, tmp_path):
 def test_sql_says_which_day_is_on_quality_hold_why_and_how_to_release_it(built):
     code, out, err = run(built, "sql", "SELECT landing_date, failed_checks FROM raw.quality_holds")
     assert code == 0, err
-    assert (
-        f"Note: landing day(s) {HELD} are on quality hold ({HELD}: " in err
-    )
+    assert f"Note: landing day(s) {HELD} are on quality hold ({HELD}: " in err
     assert (
         f"run `llm-usage materialize --start {HELD} --end {HELD}`; a run whose checks pass lifts the hold."
         in err

@@ -33,15 +33,15 @@ facts as (
 )
 
 select
-    coalesce(l.request_id, f.request_id) as request_id,
     l.event_date as expected_event_date,
     f.event_date as fact_event_date,
     l.landing_date as expected_landing_date,
-    f.landing_date as fact_landing_date
+    f.landing_date as fact_landing_date,
+    coalesce(l.request_id, f.request_id) as request_id
 from latest as l
 full outer join facts as f
-    on f.request_id = l.request_id
-   and f.event_date = l.event_date
-   and f.landing_date = l.landing_date
-   and f.created_at = l.created_at
+    on l.request_id = f.request_id
+   and l.event_date = f.event_date
+   and l.landing_date = f.landing_date
+   and l.created_at = f.created_at
 where l.request_id is null or f.request_id is null

@@ -11,9 +11,9 @@ with deliveries as (
         quarantined.line_number is not null as quarantined
     from {{ source('raw', 'request_logs') }} as delivery
     left join raw.quarantined_records as quarantined
-        on quarantined.landing_date = delivery.landing_date
-       and quarantined.source_file = delivery.source_file
-       and quarantined.line_number = delivery.line_number
+        on delivery.landing_date = quarantined.landing_date
+       and delivery.source_file = quarantined.source_file
+       and delivery.line_number = quarantined.line_number
 ),
 
 ranked as (
@@ -125,10 +125,10 @@ counts as (
         coalesce(f.rows_rejected_per_files, 0) as rows_rejected_per_files,
         coalesce(f.files_not_reconciled, 0) as files_not_reconciled
     from landing_days as d
-    left join loaded as l on l.landing_date = d.landing_date
-    left join rejected as r on r.landing_date = d.landing_date
-    left join files as f on f.landing_date = d.landing_date
-    left join kept as k on k.landing_date = d.landing_date
+    left join loaded as l on d.landing_date = l.landing_date
+    left join rejected as r on d.landing_date = r.landing_date
+    left join files as f on d.landing_date = f.landing_date
+    left join kept as k on d.landing_date = k.landing_date
 )
 
 select

@@ -355,8 +355,29 @@ def _print_failed_check(evaluation, out) -> None:
 
 
 def materialize(settings: Settings, start: date, end: date, *, verbose: bool = False) -> bool:
+    """Run the nightly job over the landing days of [start, end] that have files (or had,
+    in an earlier load); True if every run succeeded.
+
+    Days with nothing are left out, so that no partition says they were loaded: a range
+    with gaps runs as one run per stretch of consecutive days.
+    """
+    days = check_landing_days(settings, start, end)  # before importing Dagster: it takes seconds
+    stretches: list[list[date]] = []
+    for day in days:
+        if stretches and (day - stretches[-1][-1]).days == 1:
+            stretches[-1].append(day)
+        else:
+            stretches.append([day])
+    succeeded = True
+    for stretch in stretches:
+        succeeded = (
+            _materialize_stretch(settings, stretch[0], stretch[-1], verbose=verbose) and succeeded
+        )
+    return succeeded
+
+
+def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose: bool) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
-    check_landing_days(settings, start, end)  # before importing Dagster: it takes seconds
     from dagster import DagsterInstance, LoggerDefinition
 
     from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home

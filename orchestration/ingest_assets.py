@@ -73,6 +73,7 @@ BOOKKEEPING_GROUP = "bookkeeping"
         ),
         AssetSpec(
             REPLACED_DELIVERIES,
+            group_name=BOOKKEEPING_GROUP,
             description=(
                 "Deliveries a re-load took away or changed (a file removed, a record "
                 "withdrawn or corrected): the next build rebuilds the event days they were "

@@ -46,6 +46,7 @@ def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
     assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping"}
     assert groups["bookkeeping"] == {
         "raw/pending_model_builds",
+        "raw/replaced_deliveries",
         "intermediate/int_landing_days_in_build",
         "intermediate/int_event_dates_touched_by_run",
     }

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -85,6 +85,10 @@ def test_hour_and_time_zone_are_settings():
 
 
 def test_a_bad_nightly_setting_is_one_sentence(data_dir):
+    # A day with files, so the run gets as far as reading the schedule's settings.
+    from sample_data.generate import generate_logs
+
+    generate_logs(data_dir.landing_dir, date(2026, 3, 1), 1, requests_per_day=50, seed=1)
     result = subprocess.run(
         [
             str(Path(sys.executable).with_name("llm-usage")),

@@ -61,6 +61,12 @@ records = st.fixed_dictionaries(
         "input_tokens": st.integers(0, 5000),
         "output_tokens": st.integers(0, 500),
         "web_search_calls": st.sampled_from([0, 0, 2]),
+        # USD as the gateway reports it (micro-dollar steps); None = unknown, not free.
+        "cost_usd": st.one_of(
+            st.none(),
+            st.just(0.0),
+            st.integers(1, 2_000_000).map(lambda micro: micro / 1_000_000),
+        ),
     }
 )
 # A step changes one landing day's folder, or re-runs some days (as the nightly run or
@@ -95,6 +101,7 @@ def _line(landing: date, r: dict) -> str:
             "reasoning_tokens": r["output_tokens"] // 4,
             "web_search_calls": r["web_search_calls"],
             "latency_ms": 1000.0 + r["output_tokens"],
+            "cost_usd": r["cost_usd"],
         }
     )
 
@@ -166,7 +173,7 @@ def _assert_warehouse_equals_landing(settings) -> None:
     facts = query(
         settings,
         "SELECT request_id, event_date, landing_date, input_tokens, output_tokens, "
-        "billing_mode FROM main_facts.fct_requests ORDER BY request_id",
+        "billing_mode, cost_usd FROM main_facts.fct_requests ORDER BY request_id",
     )
     if deliveries.empty:
         assert facts.empty
@@ -182,27 +189,44 @@ def _assert_warehouse_equals_landing(settings) -> None:
             "input_tokens",
             "output_tokens",
             "billing_mode",
+            "cost_usd",
         ]
     ].reset_index(drop=True)
     expected_facts["landing_date"] = pd.to_datetime(expected_facts["landing_date"])
-    pd.testing.assert_frame_equal(facts, expected_facts, check_dtype=False)
+    expected_facts["cost_usd"] = expected_facts["cost_usd"].astype("float64")  # None -> NaN
+    pd.testing.assert_frame_equal(facts, expected_facts, check_dtype=False, rtol=1e-12, atol=0.0)
 
     daily = query(
         settings,
         "SELECT event_date, api_key_id, model, provider, billing_mode, requests, "
-        "input_tokens, output_tokens FROM main_facts.fct_usage_daily "
+        "input_tokens, output_tokens, spend_usd, requests_with_cost, tokens_with_cost "
+        "FROM main_facts.fct_usage_daily "
         "ORDER BY ALL",
     )
+    cost = reference["cost_usd"].astype("float64")
     expected_daily = (
-        reference.assign(requests=1)
+        reference.assign(
+            requests=1,
+            spend_usd=cost.fillna(0.0),  # a missing cost adds nothing (unknown, not free)
+            requests_with_cost=cost.notna().astype("int64"),
+            tokens_with_cost=reference["total_tokens"].where(cost.notna(), 0),
+        )
         .groupby(["event_date", "api_key_id", "model", "provider", "billing_mode"], as_index=False)[
-            ["requests", "input_tokens", "output_tokens"]
+            [
+                "requests",
+                "input_tokens",
+                "output_tokens",
+                "spend_usd",
+                "requests_with_cost",
+                "tokens_with_cost",
+            ]
         ]
         .sum()
         .sort_values(["event_date", "api_key_id", "model", "provider", "billing_mode"])
         .reset_index(drop=True)
     )
-    pd.testing.assert_frame_equal(daily, expected_daily, check_dtype=False)
+    # Spend is a float sum: summed in another order by DuckDB, so within a tiny tolerance.
+    pd.testing.assert_frame_equal(daily, expected_daily, check_dtype=False, rtol=1e-9, atol=1e-12)
 
     rows = with_performance_fields(reference)
     for name in ADDITIVE_MARTS:

@@ -52,7 +52,8 @@ rejected as (
 
 whole_file_entries as (
     -- One rejected entry per file that could not be read at all (it has no lines).
-    select landing_date, source_file as path, count(*) as entries
+    -- `path` is a keyword, but raw.ingested_files names the column so.
+    select landing_date, source_file as path, count(*) as entries  -- noqa: RF04
     from {{ source('raw', 'request_logs_rejected') }}
     where line_number is null
     group by all

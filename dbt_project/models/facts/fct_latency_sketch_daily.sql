@@ -17,7 +17,8 @@ with measured as (
         billing_mode,
         '{{ measure }}' as measure,
         {{ sketch_bucket(value) }} as bucket,
-        cast({{ value }} as double) as value
+        -- `value` is a keyword, but the sketch macros read a column of that name.
+        cast({{ value }} as double) as value  -- noqa: RF04
     from {{ ref('fct_requests') }}
     where {{ population }}
     {%- if is_incremental() %}

@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-spark ui dashboard bench lock clean
+.PHONY: setup demo test test-spark lint ui dashboard bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -21,10 +21,18 @@ test: setup
 	$(BIN)/pytest
 
 # The pipeline on a local Spark session, compared with the DuckDB build (docs/scaling.md).
-# Needs Java 17 (Debian: apt-get install openjdk-17-jre-headless); adds the spark extra.
+# Needs Java 17 or 21 (Debian: apt-get install default-jre-headless); adds the spark extra.
+# One process (-n 0): a Spark session per worker would not fit beside the other.
 test-spark: setup
 	$(BIN)/uv pip install --quiet -p $(BIN)/python -r requirements.lock -r requirements-spark.lock -e '.[spark]'
-	$(BIN)/pytest -m spark tests/test_spark.py
+	$(BIN)/pytest -n 0 -m spark tests/test_spark.py
+
+# Python with ruff, the dbt project's SQL with sqlfluff (its dbt templater compiles each
+# model offline against a scratch DuckDB file). .ci/run runs this before the tests.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	LLM_USAGE_WAREHOUSE=$$(mktemp -d)/lint.duckdb $(BIN)/sqlfluff lint dbt_project/models dbt_project/tests
 
 ui: setup
 	$(BIN)/llm-usage ui

@@ -28,7 +28,7 @@ import platform
 import statistics
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -54,10 +54,13 @@ def build(data_dir: Path, start: date, days: int, requests_per_day: int) -> floa
     began = time.monotonic()
     landing = data_dir / "landing"
     if not landing.exists():
-        pipeline.generate(landing, start, days, requests_per_day, seed=7, duplicate_rate=0.0, late_rate=0.0)
+        pipeline.generate(
+            landing, start, days, requests_per_day, seed=7, duplicate_rate=0.0, late_rate=0.0
+        )
     defaults = pipeline.Settings.from_env()
-    warehouse = pipeline.Warehouse("warehouse", data_dir, landing, defaults.duckdb_memory_limit,
-                                   defaults.duckdb_threads)
+    warehouse = pipeline.Warehouse(
+        "warehouse", data_dir, landing, defaults.duckdb_memory_limit, defaults.duckdb_threads
+    )
     pipeline.build_history(warehouse, start, start + timedelta(days=days), data_dir / "dbt_target")
     return time.monotonic() - began
 
@@ -74,14 +77,23 @@ def measure(warehouse: Path) -> dict:
     requests = None
     from readers.warehouse import read_query
 
-    rows = read_query(settings, "SELECT count(*) AS n FROM main_marts.mart_usage_summary")["n"].iloc[0]
+    rows = read_query(settings, "SELECT count(*) AS n FROM main_marts.mart_usage_summary")[
+        "n"
+    ].iloc[0]
     month = catalog.default_period("month")
-    requests = int(read_query(
-        settings, "SELECT requests FROM main_marts.mart_usage_summary WHERE grain = 'month' "
-        "AND period_start = ? AND api_key_id = '*' AND model = '*' AND provider = '*'", [month])["requests"].iloc[0])
+    requests = int(
+        read_query(
+            settings,
+            "SELECT requests FROM main_marts.mart_usage_summary WHERE grain = 'month' "
+            "AND period_start = ? AND api_key_id = '*' AND model = '*' AND provider = '*'",
+            [month],
+        )["requests"].iloc[0]
+    )
     busiest_key = read_query(
-        settings, "SELECT api_key_id FROM main_marts.mart_usage_by_api_key WHERE grain = 'month' "
-        "AND period_start = ? AND model = '*' AND provider = '*' ORDER BY requests DESC LIMIT 1", [month]
+        settings,
+        "SELECT api_key_id FROM main_marts.mart_usage_by_api_key WHERE grain = 'month' "
+        "AND period_start = ? AND model = '*' AND provider = '*' ORDER BY requests DESC LIMIT 1",
+        [month],
     )["api_key_id"].iloc[0]
     model, provider = catalog.models[0], catalog.providers[0]
 
@@ -96,19 +108,32 @@ def measure(warehouse: Path) -> dict:
         ("grain week", lambda: app.segmented_control(key="grain").set_value("week")),
         ("grain day", lambda: app.segmented_control(key="grain").set_value("day")),
         ("grain month", lambda: app.segmented_control(key="grain").set_value("month")),
-        ("previous month", lambda: app.selectbox(key="period_month").set_value(catalog.periods["month"][-1])),
+        (
+            "previous month",
+            lambda: app.selectbox(key="period_month").set_value(catalog.periods["month"][-1]),
+        ),
         ("latest month", lambda: app.selectbox(key="period_month").set_value(month)),
-        (f"one API key ({busiest_key})", lambda: app.selectbox(key="api_key_id").set_value(busiest_key)),
+        (
+            f"one API key ({busiest_key})",
+            lambda: app.selectbox(key="api_key_id").set_value(busiest_key),
+        ),
         ("all keys", lambda: app.selectbox(key="api_key_id").set_value("*")),
         (f"one model ({model})", lambda: app.selectbox(key="model").set_value(model)),
-        (f"model x provider ({provider})", lambda: app.selectbox(key="provider").set_value(provider)),
+        (
+            f"model x provider ({provider})",
+            lambda: app.selectbox(key="provider").set_value(provider),
+        ),
         ("all models", lambda: app.selectbox(key="model").set_value("*")),
         ("all providers", lambda: app.selectbox(key="provider").set_value("*")),
     ]
+
     def selection() -> tuple:
         grain = app.segmented_control(key="grain").value
-        return (grain, app.selectbox(key=f"period_{grain}").value,
-                *(app.selectbox(key=key).value for key in ("api_key_id", "model", "provider")))
+        return (
+            grain,
+            app.selectbox(key=f"period_{grain}").value,
+            *(app.selectbox(key=key).value for key in ("api_key_id", "model", "provider")),
+        )
 
     seen = {selection()}
     redraws = []
@@ -121,16 +146,32 @@ def measure(warehouse: Path) -> dict:
         # A selection read before is answered from the page's cache.
         cached = selection() in seen
         seen.add(selection())
-        redraws.append({"change": label, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
-                        "cached": cached})
+        redraws.append(
+            {
+                "change": label,
+                "seconds": round(seconds, 3),
+                "cpu_seconds": round(cpu, 3),
+                "cached": cached,
+            }
+        )
         progress(f"{label}: {seconds:.3f} s wall, {cpu:.3f} s CPU{' (cached)' if cached else ''}")
 
     reads = []
     for grain in ("month", "week", "day"):
         began, began_cpu = time.perf_counter(), time.process_time()
-        load_view(settings, grain, catalog.default_period(grain), {"api_key_id": "*", "model": "*", "provider": "*"})
-        reads.append({"grain": grain, "seconds": round(time.perf_counter() - began, 3),
-                      "cpu_seconds": round(time.process_time() - began_cpu, 3)})
+        load_view(
+            settings,
+            grain,
+            catalog.default_period(grain),
+            {"api_key_id": "*", "model": "*", "provider": "*"},
+        )
+        reads.append(
+            {
+                "grain": grain,
+                "seconds": round(time.perf_counter() - began, 3),
+                "cpu_seconds": round(time.process_time() - began_cpu, 3),
+            }
+        )
 
     uncached = [r["seconds"] for r in redraws if not r["cached"]]
     uncached_cpu = [r["cpu_seconds"] for r in redraws if not r["cached"]]
@@ -161,29 +202,47 @@ def measure(warehouse: Path) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests-per-day", type=int, default=1_000_000)
-    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 3, 1),
-                        help="first day of the generated month (default 2026-03-01)")
+    parser.add_argument(
+        "--start",
+        type=date.fromisoformat,
+        default=date(2026, 3, 1),
+        help="first day of the generated month (default 2026-03-01)",
+    )
     parser.add_argument("--days", type=int, default=31)
     parser.add_argument("--work-dir", type=Path, default=REPO / "data" / "bench-dashboard")
-    parser.add_argument("--warehouse", type=Path, help="measure this warehouse instead of building one")
+    parser.add_argument(
+        "--warehouse", type=Path, help="measure this warehouse instead of building one"
+    )
     parser.add_argument("--json", type=Path, help="where to write the result")
     args = parser.parse_args(argv)
 
-    result: dict = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}}
+    result: dict = {
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+    }
     warehouse = args.warehouse
     if warehouse is None:
         warehouse = args.work_dir / "warehouse.duckdb"
         if not warehouse.exists():
-            progress(f"building {args.days} days at {args.requests_per_day:,} requests/day in {args.work_dir}")
-            result["build_seconds"] = round(build(args.work_dir, args.start, args.days, args.requests_per_day), 1)
+            progress(
+                f"building {args.days} days at {args.requests_per_day:,} requests/day in {args.work_dir}"
+            )
+            result["build_seconds"] = round(
+                build(args.work_dir, args.start, args.days, args.requests_per_day), 1
+            )
         result["requests_per_day"] = args.requests_per_day
     load_before = os.getloadavg()
     result.update(measure(warehouse.absolute()))
     # The machine is shared: its load says how much of the two cores the page had.
     result["machine"]["load_average_1m"] = [round(load_before[0], 1), round(os.getloadavg()[0], 1)]
     print(json.dumps(result, indent=2))
-    out = args.json or REPO / "benchmarks" / "results" / f"dashboard-{datetime.now():%Y%m%d-%H%M%S}.json"
+    out = (
+        args.json
+        or REPO / "benchmarks" / "results" / f"dashboard-{datetime.now():%Y%m%d-%H%M%S}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     progress(f"wrote {out}")

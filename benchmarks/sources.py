@@ -29,7 +29,6 @@ from pathlib import Path
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import duckdb  # noqa: E402
-import pyarrow as pa  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from config.settings import Settings  # noqa: E402
@@ -63,9 +62,12 @@ def litellm_template() -> str:
             kept.append(kwargs["standard_logging_object"])
 
     litellm.callbacks = [Keep()]
-    litellm.completion(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hello"}],
-                       mock_response="Hello! How can I help you today?",
-                       metadata={"user_api_key_hash": "x", "user_api_key_alias": "y"})
+    litellm.completion(
+        model="gpt-4o-mini",
+        messages=[{"role": "user", "content": "Hello"}],
+        mock_response="Hello! How can I help you today?",
+        metadata={"user_api_key_hash": "x", "user_api_key_alias": "y"},
+    )
     deadline = time.monotonic() + 30
     while not kept and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -122,7 +124,9 @@ def write_sources(own_file: Path, landing: Path, per_file: int) -> dict[str, int
     counts["litellm"] = _write_lines(connection, payload, folder / "payloads.jsonl")
     folder = landing / "litellm-files" / f"dt={DAY}"
     folder.mkdir(parents=True)
-    for number, text in enumerate(connection.sql(f"{payload} LIMIT {per_file}").to_arrow_table().column(0).to_pylist()):
+    for number, text in enumerate(
+        connection.sql(f"{payload} LIMIT {per_file}").to_arrow_table().column(0).to_pylist()
+    ):
         (folder / f"{number:07d}.json").write_text(text)
     counts["litellm-files"] = per_file
 
@@ -153,7 +157,9 @@ def write_sources(own_file: Path, landing: Path, per_file: int) -> dict[str, int
 
     folder = landing / "openrouter" / f"dt={DAY}"
     folder.mkdir(parents=True)
-    counts["openrouter"] = _write_lines(connection, """
+    counts["openrouter"] = _write_lines(
+        connection,
+        """
         SELECT CAST(json_object(
             'api_type', 'completions', 'app_id', NULL, 'cache_discount', NULL, 'cancelled', false,
             'created_at', strftime(timezone('UTC', created_at), '%Y-%m-%dT%H:%M:%S.%f+00:00'),
@@ -173,13 +179,27 @@ def write_sources(own_file: Path, landing: Path, per_file: int) -> dict[str, int
             'total_cost', coalesce(cost_usd, 0), 'upstream_id', 'chatcmpl-' || request_id,
             'upstream_inference_cost', NULL, 'usage', coalesce(cost_usd, 0), 'user_agent', NULL,
             'web_search_engine', NULL, 'workspace_id', NULL) AS VARCHAR)
-        FROM timed""", folder / "generations.jsonl")
+        FROM timed""",
+        folder / "generations.jsonl",
+    )
     connection.close()
     return counts
 
 
-def time_load(landing: Path, only: str | None, work: Path, memory_limit: str, threads: int,
-              repeat: int) -> tuple[float, int, int, int]:
+def _link_files(source: Path, target: Path) -> None:
+    """Hard-link every file of folder `source` into a new folder `target` (a copy only
+    where a hard link cannot be made)."""
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        try:
+            os.link(path, target / path.name)
+        except OSError:
+            shutil.copy2(path, target / path.name)
+
+
+def time_load(
+    landing: Path, only: str | None, work: Path, memory_limit: str, threads: int, repeat: int
+) -> tuple[float, int, int, int]:
     """Best wall time of load_partition over `repeat` fresh warehouses reading one folder
     (`only`: a source folder name, None: our own format), with rows loaded / rejected and
     the folder's bytes."""
@@ -187,35 +207,49 @@ def time_load(landing: Path, only: str | None, work: Path, memory_limit: str, th
     view = work / f"view-{only or 'own'}"
     shutil.rmtree(view, ignore_errors=True)
     view.mkdir(parents=True)
-    # A landing root holding just the one folder (links, so nothing is copied).
-    if only is None:
-        (view / f"dt={DAY}").symlink_to(landing / f"dt={DAY}")
-    else:
-        (view / only).symlink_to(landing / only)
+    # A landing root holding just the one day folder: real folders of hard links to the
+    # generated files, so nothing is copied. (Not symbolic links: the loader does not
+    # follow a link that leaves the landing directory, and would read nothing.)
+    relative = Path(f"dt={DAY}") if only is None else Path(only) / f"dt={DAY}"
+    folder = view / relative
+    _link_files(landing / relative, folder)
+    if only is not None:
         table = SOURCES_TOML.split(f"[sources.{only}]")[1].split("[sources.")[0]
         (view / "sources.toml").write_text(f"[sources.{only}]{table}")
-    folder = view / f"dt={DAY}" if only is None else view / only / f"dt={DAY}"
     size = sum(p.stat().st_size for p in folder.iterdir())
     for attempt in range(repeat):
         warehouse = work / f"{only or 'own'}-{attempt}.duckdb"
-        settings = Settings.from_env({
-            "LLM_USAGE_DATA_DIR": str(work), "LLM_USAGE_LANDING_DIR": str(view),
-            "LLM_USAGE_WAREHOUSE": str(warehouse), "LLM_USAGE_DUCKDB_MEMORY_LIMIT": memory_limit,
-            "LLM_USAGE_DUCKDB_THREADS": str(threads),
-        })
+        settings = Settings.from_env(
+            {
+                "LLM_USAGE_DATA_DIR": str(work),
+                "LLM_USAGE_LANDING_DIR": str(view),
+                "LLM_USAGE_WAREHOUSE": str(warehouse),
+                "LLM_USAGE_DUCKDB_MEMORY_LIMIT": memory_limit,
+                "LLM_USAGE_DUCKDB_THREADS": str(threads),
+            }
+        )
         began = time.perf_counter()
         report = load_partition(settings, DAY)
         seconds = time.perf_counter() - began
         best = seconds if best is None else min(best, seconds)
         warehouse.unlink()
+    if report.rows_loaded + report.rows_rejected == 0:
+        raise SystemExit(
+            f"benchmark: the load of {only or 'our own format'} read no records from {folder} "
+            f"(landing dir {view}); the timings would mean nothing.\n{report.summary()}"
+        )
     return best, report.rows_loaded, report.rows_rejected, size
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=200_000, help="requests per source (about)")
-    parser.add_argument("--per-file-records", type=int, default=20_000,
-                        help="LiteLLM calls written one .json file each")
+    parser.add_argument(
+        "--per-file-records",
+        type=int,
+        default=20_000,
+        help="LiteLLM calls written one .json file each",
+    )
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
@@ -231,31 +265,57 @@ def main(argv: list[str] | None = None) -> dict:
         counts = write_sources(own_file, landing, min(args.per_file_records, args.records))
         results = {}
         own_seconds, own_rows, own_rejected, own_size = time_load(
-            landing, None, work, args.memory_limit, args.threads, args.repeat)
+            landing, None, work, args.memory_limit, args.threads, args.repeat
+        )
         results["own format (.jsonl)"] = {
-            "records": own_rows + own_rejected, "bytes": own_size, "seconds": own_seconds,
-            "records_per_second": (own_rows + own_rejected) / own_seconds, "ratio": 1.0}
-        for folder, label in (("litellm", "LiteLLM payloads (.jsonl)"),
-                              ("spend-logs", "LiteLLM spend logs (.csv)"),
-                              ("openrouter", "OpenRouter generations (.jsonl)"),
-                              ("litellm-files", "LiteLLM payloads (one .json per call)")):
+            "records": own_rows + own_rejected,
+            "bytes": own_size,
+            "seconds": own_seconds,
+            "records_per_second": (own_rows + own_rejected) / own_seconds,
+            "ratio": 1.0,
+        }
+        for folder, label in (
+            ("litellm", "LiteLLM payloads (.jsonl)"),
+            ("spend-logs", "LiteLLM spend logs (.csv)"),
+            ("openrouter", "OpenRouter generations (.jsonl)"),
+            ("litellm-files", "LiteLLM payloads (one .json per call)"),
+        ):
             seconds, rows, rejected, size = time_load(
-                landing, folder, work, args.memory_limit, args.threads, args.repeat)
-            assert rejected == 0 and rows == counts[folder], (folder, rows, rejected, counts[folder])
+                landing, folder, work, args.memory_limit, args.threads, args.repeat
+            )
+            assert rejected == 0 and rows == counts[folder], (
+                folder,
+                rows,
+                rejected,
+                counts[folder],
+            )
             per_record = seconds / rows
             results[label] = {
-                "records": rows, "bytes": size, "seconds": seconds, "records_per_second": rows / seconds,
+                "records": rows,
+                "bytes": size,
+                "seconds": seconds,
+                "records_per_second": rows / seconds,
                 # against our own format of the same number of records
                 "ratio": per_record / (own_seconds / (own_rows + own_rejected)),
             }
-        print(f"{'layout':<40} {'records':>9} {'MB':>7} {'seconds':>8} {'records/s':>10} {'x own':>6}")
+        print(
+            f"{'layout':<40} {'records':>9} {'MB':>7} {'seconds':>8} {'records/s':>10} {'x own':>6}"
+        )
         for label, r in results.items():
-            print(f"{label:<40} {r['records']:>9,} {r['bytes'] / 1e6:>7.1f} {r['seconds']:>8.2f} "
-                  f"{r['records_per_second']:>10,.0f} {r['ratio']:>6.2f}")
+            print(
+                f"{label:<40} {r['records']:>9,} {r['bytes'] / 1e6:>7.1f} {r['seconds']:>8.2f} "
+                f"{r['records_per_second']:>10,.0f} {r['ratio']:>6.2f}"
+            )
         print(f"target: every source within {TARGET_RATIO}x of our own format per record")
-        report = {"config": {"records": args.records, "threads": args.threads,
-                             "memory_limit": args.memory_limit, "repeat": args.repeat},
-                  "results": results}
+        report = {
+            "config": {
+                "records": args.records,
+                "threads": args.threads,
+                "memory_limit": args.memory_limit,
+                "repeat": args.repeat,
+            },
+            "results": results,
+        }
         if args.json:
             args.json.write_text(json.dumps(report, indent=2))
         return report

@@ -26,7 +26,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -59,8 +59,9 @@ def _tree_rss(process: psutil.Process) -> int:
 def _run_measured(command: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     """Wall seconds and peak resident bytes of a command's process tree, and its output."""
     began = time.perf_counter()
-    process = subprocess.Popen(command, env=env, cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     watched = psutil.Process(process.pid)
     peak = 0
     output: list[str] = []
@@ -75,12 +76,17 @@ def _run_measured(command: list[str], env: dict[str, str]) -> tuple[float, int, 
 
 def run_engine(engine: str, landing: Path, work: Path, args) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_USAGE_")}
-    env.update(LLM_USAGE_DATA_DIR=str(work / engine), LLM_USAGE_LANDING_DIR=str(landing),
-               LLM_USAGE_ENGINE=engine, LLM_USAGE_SPARK_DRIVER_MEMORY=args.spark_driver_memory,
-               LLM_USAGE_SPARK_SHUFFLE_PARTITIONS=str(args.shuffle_partitions))
+    env.update(
+        LLM_USAGE_DATA_DIR=str(work / engine),
+        LLM_USAGE_LANDING_DIR=str(landing),
+        LLM_USAGE_ENGINE=engine,
+        LLM_USAGE_SPARK_DRIVER_MEMORY=args.spark_driver_memory,
+        LLM_USAGE_SPARK_SHUFFLE_PARTITIONS=str(args.shuffle_partitions),
+    )
     settings = Settings.from_env(env)
-    env.update(LLM_USAGE_WAREHOUSE=str(settings.warehouse_path),
-               LLM_USAGE_LAKE_DIR=str(settings.lake_dir))
+    env.update(
+        LLM_USAGE_WAREHOUSE=str(settings.warehouse_path), LLM_USAGE_LAKE_DIR=str(settings.lake_dir)
+    )
     began = time.perf_counter()
     self_process = psutil.Process()
     rss_before = self_process.memory_info().rss
@@ -93,8 +99,18 @@ def run_engine(engine: str, landing: Path, work: Path, args) -> dict:
             ensure_raw_schema(connection)
             request_model_build(connection, [DAY], "dbt step")
     seconds, peak, output = _run_measured(
-        [str(DBT), "build", "--project-dir", "dbt_project", "--profiles-dir", "dbt_project",
-         "--target-path", str(work / f"target-{engine}"), "--log-path", str(work / f"logs-{engine}")],
+        [
+            str(DBT),
+            "build",
+            "--project-dir",
+            "dbt_project",
+            "--profiles-dir",
+            "dbt_project",
+            "--target-path",
+            str(work / f"target-{engine}"),
+            "--log-path",
+            str(work / f"logs-{engine}"),
+        ],
         env,
     )
     ok = "Completed successfully" in output
@@ -127,17 +143,19 @@ def main() -> None:
     results = [run_engine(e, landing, args.work_dir, args) for e in args.engines.split(",")]
     load = os.getloadavg()
     summary = {
-        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.platform()}, {os.cpu_count()} cores, "
-                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB",
         "load_average_at_end": [round(x, 1) for x in load],
         "requests_per_day": args.requests_per_day,
         "results": results,
     }
     for r in results:
-        print(f"{r['engine']:7} ingest {r['ingest_seconds']:7.1f} s   dbt build "
-              f"{r['dbt_build_seconds']:7.1f} s, peak {r['dbt_build_peak_rss_mb']:6} MB   "
-              f"ok={r['dbt_build_ok']}   rows {r['rows_loaded']}")
+        print(
+            f"{r['engine']:7} ingest {r['ingest_seconds']:7.1f} s   dbt build "
+            f"{r['dbt_build_seconds']:7.1f} s, peak {r['dbt_build_peak_rss_mb']:6} MB   "
+            f"ok={r['dbt_build_ok']}   rows {r['rows_loaded']}"
+        )
     print(f"load average at the end: {summary['load_average_at_end']}")
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"spark_vs_duckdb_{args.requests_per_day}.json"

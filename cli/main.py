@@ -10,7 +10,7 @@ import os
 import re
 import sys
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 # Great Expectations phones home on import unless told not to; set before anything loads it.
@@ -86,17 +86,12 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def landing_days_present(settings: Settings) -> list[date]:
-    if not settings.landing_dir.is_dir():
-        return []
+    from ingest.load import landing_days_on_disk
     from ingest.sources import landing_days
 
-    days = landing_days(settings)  # of the source folders sources.toml declares
-    for folder in settings.landing_dir.glob("dt=*"):
-        try:
-            days.add(date.fromisoformat(folder.name[3:]))
-        except ValueError:
-            continue
-    return sorted(days)
+    # Only dt=YYYY-MM-DD folders of real days (the loader reports the others), and the
+    # days of the source folders sources.toml declares.
+    return sorted(set(landing_days_on_disk(settings)[0]) | set(landing_days(settings)))
 
 
 def _day_has_files(settings: Settings, day: date) -> bool:
@@ -135,7 +130,11 @@ def check_landing_days(settings: Settings, start: date, end: date) -> list[date]
     nothing = [day for day in empty if day not in emptied]
     if not with_files and not emptied:
         present = landing_days_present(settings)
-        known = f"landing days found: {present[0]} .. {present[-1]}" if present else "no landing days found"
+        known = (
+            f"landing days found: {present[0]} .. {present[-1]}"
+            if present
+            else "no landing days found"
+        )
         raise UsageError(
             f"No landing files for {_span(start, end)} under {settings.landing_dir} "
             f"({known}); nothing was run. Pick days that have dt=YYYY-MM-DD folders with "
@@ -237,7 +236,9 @@ class _Progress(logging.Handler):
             message = meta.get("orig_message", record.getMessage())
             if step == "raw_request_logs" and record.levelno == logging.INFO:
                 for line in message.splitlines():
-                    self.say("  " + _SUMMARY_NUMBER.sub(lambda m: f"{int(m.group(1)):,}", line.strip()))
+                    self.say(
+                        "  " + _SUMMARY_NUMBER.sub(lambda m: f"{int(m.group(1)):,}", line.strip())
+                    )
             elif step == "raw_request_logs" and record.levelno >= logging.WARNING:
                 if not message.startswith("No landing folder"):  # the CLI said so before the run
                     self.say(f"  warning: {message}")
@@ -247,12 +248,14 @@ class _Progress(logging.Handler):
         kind = event.event_type_value
         if kind == "STEP_START":
             self.step_started[step] = self.stage_started = time.monotonic()
-            self.say({
-                "raw_request_logs": "Loading landing days ...",
-                "raw_request_logs_quality": "Checking the loaded records (data-quality rules) ...",
-                "warehouse_dbt_models": "Building staging, facts and marts with dbt ...",
-                "fct_requests_quality": "Checking the facts (data-quality rules) ...",
-            }.get(step, f"Running {step} ..."))
+            self.say(
+                {
+                    "raw_request_logs": "Loading landing days ...",
+                    "raw_request_logs_quality": "Checking the loaded records (data-quality rules) ...",
+                    "warehouse_dbt_models": "Building staging, facts and marts with dbt ...",
+                    "fct_requests_quality": "Checking the facts (data-quality rules) ...",
+                }.get(step, f"Running {step} ...")
+            )
         elif kind == "ASSET_MATERIALIZATION" and step == "warehouse_dbt_models":
             group = event.asset_key.path[0]
             if group in self.built and event.asset_key not in self.built[group]:
@@ -260,7 +263,9 @@ class _Progress(logging.Handler):
                 if len(self.built[group]) == self.dbt_groups[group]:
                     seconds = time.monotonic() - self.step_started.get(step, time.monotonic())
                     count = self.dbt_groups[group]
-                    self.say(f"  dbt: {group} built ({count} model{'s' * (count != 1)}) after {seconds:.0f} s")
+                    self.say(
+                        f"  dbt: {group} built ({count} model{'s' * (count != 1)}) after {seconds:.0f} s"
+                    )
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if step == "warehouse_dbt_models":
@@ -269,11 +274,15 @@ class _Progress(logging.Handler):
             self.checks["passed" if evaluation.passed else "failed"] += 1
             if not evaluation.passed and evaluation.severity.value == "WARN":
                 first = (evaluation.description or "").splitlines()[:1]
-                self.say(f"  warning: {evaluation.check_name} on "
-                         f"{evaluation.asset_key.to_user_string()}: {' '.join(first)}")
+                self.say(
+                    f"  warning: {evaluation.check_name} on "
+                    f"{evaluation.asset_key.to_user_string()}: {' '.join(first)}"
+                )
         elif kind == "STEP_FAILURE":
             if step.endswith("_quality"):
-                self.say(f"  {self.checks['passed']} checks passed, {self.checks['failed']} failed.")
+                self.say(
+                    f"  {self.checks['passed']} checks passed, {self.checks['failed']} failed."
+                )
             self.say(f"  {STEP_NAMES.get(step, step)} failed (what to do: below).")
         elif kind == "STEP_SUCCESS":
             seconds = time.monotonic() - self.step_started.get(step, time.monotonic())
@@ -306,12 +315,16 @@ def _what_to_do(settings: Settings, text: str, step: str, days: str) -> str:
     if "out of memory" in lowered:
         return f"DuckDB ran out of memory; raise LLM_USAGE_DUCKDB_MEMORY_LIMIT or run fewer days at a time (`{retry}`)."
     if "overflow" in lowered or "out of range" in lowered:
-        return (f"a value in the landing files of {days} is too large to add up; find the record "
-                f"(llm-usage sql on raw.request_logs), fix or replace its file and run `{retry}` again.")
+        return (
+            f"a value in the landing files of {days} is too large to add up; find the record "
+            f"(llm-usage sql on raw.request_logs), fix or replace its file and run `{retry}` again."
+        )
     if step == "warehouse_dbt_models":
-        return (f"the facts and marts keep their last good state and {days} stay queued; "
-                f"the failing dbt models or tests are named above (all of dbt's output: --verbose); "
-                f"fix the cause and run `{retry}` again.")
+        return (
+            f"the facts and marts keep their last good state and {days} stay queued; "
+            f"the failing dbt models or tests are named above (all of dbt's output: --verbose); "
+            f"fix the cause and run `{retry}` again."
+        )
     return f"fix the cause and run `{retry}` again (--verbose shows the full trace)."
 
 
@@ -319,16 +332,22 @@ def _print_failed_check(evaluation, out) -> None:
     """A failed check's own summary: each failed expectation with example request_ids."""
     metadata = evaluation.metadata or {}
     days = getattr(metadata.get("landing_days"), "value", None) or "?"
-    print(f"CHECK FAILED {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
-          f"for landing day(s) {days} ({evaluation.severity.value.lower()}):", file=out)
+    print(
+        f"CHECK FAILED {evaluation.check_name} on {evaluation.asset_key.to_user_string()} "
+        f"for landing day(s) {days} ({evaluation.severity.value.lower()}):",
+        file=out,
+    )
     expectations = getattr(metadata.get("expectations"), "value", None) or []
     failed = [e for e in expectations if not e.get("success")]
     if not failed:
         for line in (evaluation.description or "").splitlines():
             print(f"  {line}", file=out)
     for e in failed:
-        print(f"  {e['expectation']}: {e['unexpected_count']:,} of {e['checked']:,} {e['unit']} "
-              f"fail ({e['description']})", file=out)
+        print(
+            f"  {e['expectation']}: {e['unexpected_count']:,} of {e['checked']:,} {e['unit']} "
+            f"fail ({e['description']})",
+            file=out,
+        )
         for example in e.get("examples") or []:
             # request_id first: it is what a person looks up in the landing files
             ordered = sorted(example.items(), key=lambda item: item[0] != "request_id")
@@ -336,13 +355,34 @@ def _print_failed_check(evaluation, out) -> None:
 
 
 def materialize(settings: Settings, start: date, end: date, *, verbose: bool = False) -> bool:
+    """Run the nightly job over the landing days of [start, end] that have files (or had,
+    in an earlier load); True if every run succeeded.
+
+    Days with nothing are left out, so that no partition says they were loaded: a range
+    with gaps runs as one run per stretch of consecutive days.
+    """
+    days = check_landing_days(settings, start, end)  # before importing Dagster: it takes seconds
+    stretches: list[list[date]] = []
+    for day in days:
+        if stretches and (day - stretches[-1][-1]).days == 1:
+            stretches[-1].append(day)
+        else:
+            stretches.append([day])
+    succeeded = True
+    for stretch in stretches:
+        succeeded = (
+            _materialize_stretch(settings, stretch[0], stretch[-1], verbose=verbose) and succeeded
+        )
+    return succeeded
+
+
+def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose: bool) -> bool:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
-    check_landing_days(settings, start, end)  # before importing Dagster: it takes seconds
     from dagster import DagsterInstance, LoggerDefinition
 
-    from quality.rules import start_importing_great_expectations
     from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
     from orchestration.partitions import landing_days
+    from quality.rules import start_importing_great_expectations
 
     settings.export()
     first, last = start.isoformat(), end.isoformat()
@@ -372,7 +412,9 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
     job = defs.resolve_job_def("nightly_job").with_logger_defs(
         {"progress": LoggerDefinition(lambda _init: run_logger)}
     )
-    print(f"Materializing landing days {_span(start, end)} and everything downstream ...", flush=True)
+    print(
+        f"Materializing landing days {_span(start, end)} and everything downstream ...", flush=True
+    )
     # The run executes in this process, so its data-quality checks can find GX imported.
     start_importing_great_expectations()
     started = time.monotonic()
@@ -429,15 +471,20 @@ def materialize(settings: Settings, start: date, end: date, *, verbose: bool = F
         if len(message) > 400:
             message = message[:400] + " ..."
         what = STEP_NAMES.get(step, step)
-        print(f"FAILED {what} for landing day(s) {days}: {message} -> "
-              f"{_what_to_do(settings, message + ' ' + (root.message if root else ''), step, days)}",
-              file=err)
+        print(
+            f"FAILED {what} for landing day(s) {days}: {message} -> "
+            f"{_what_to_do(settings, message + ' ' + (root.message if root else ''), step, days)}",
+            file=err,
+        )
         if verbose and error is not None:
             print(error.to_string(), file=err)
     if not blocked and not any(e.event_type_value == "STEP_FAILURE" for e in result.all_events):
         reasons = [e.message for e in result.all_events if e.event_type_value == "RUN_FAILURE"]
-        print(f"FAILED the run for landing day(s) {days}: "
-              f"{' '.join((reasons or ['no step failed'])[-1].split())}", file=err)
+        print(
+            f"FAILED the run for landing day(s) {days}: "
+            f"{' '.join((reasons or ['no step failed'])[-1].split())}",
+            file=err,
+        )
     hint = "" if verbose else " (--verbose prints the traces)"
     print(
         f"Run {result.run_id} failed after {seconds:.1f} s; its full log and traces are in the "
@@ -485,12 +532,16 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
 # ------------------------------------------------------------------------------ report
 
 
-FILTER_NAMES = {"api_key_id": ("key", "keys"), "model": ("model", "models"), "provider": ("provider", "providers")}
+FILTER_NAMES = {
+    "api_key_id": ("key", "keys"),
+    "model": ("model", "models"),
+    "provider": ("provider", "providers"),
+}
 
 
 def _check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
     """Refuse a filter value no request has, naming the one it probably meant."""
-    from readers.report import dimension_values, did_you_mean
+    from readers.report import did_you_mean, dimension_values
 
     for dimension, value in chosen.items():
         if value == "*" or value in set(dimension_values(settings, dimension)[dimension]):
@@ -504,7 +555,9 @@ def _check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
         )
 
 
-def _resolve_period(settings: Settings, grain: str, day: date | None, chosen: dict[str, str]) -> date:
+def _resolve_period(
+    settings: Settings, grain: str, day: date | None, chosen: dict[str, str]
+) -> date:
     from readers.report import latest_period, period_containing
 
     if day is not None:
@@ -535,8 +588,11 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
         raise UsageError(
             f"No pay-as-you-go requests match {described} in the {args.period} "
             f"{_span(period_start, last_day)}. "
-            + (f"Nearest {args.period}s with data start {' and '.join(nearest)}." if nearest
-               else "No period has any; run `llm-usage materialize` first.")
+            + (
+                f"Nearest {args.period}s with data start {' and '.join(nearest)}."
+                if nearest
+                else "No period has any; run `llm-usage materialize` first."
+            )
         )
     days = data_days(settings)
     partial = is_partial(args.period, period_start, days)
@@ -560,7 +616,9 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
     note_models_behind(settings)
     dimension = LISTABLE[args.what]
     if args.date and not args.period:
-        raise UsageError("--date picks a day inside --period; pass --period day, week or month too.")
+        raise UsageError(
+            "--date picks a day inside --period; pass --period day, week or month too."
+        )
     if args.period:
         everything = {"api_key_id": "*", "model": "*", "provider": "*"}
         period_start = _resolve_period(settings, args.period, args.date, everything)
@@ -609,25 +667,27 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
     print(f"  Total API Requests  {int(row.requests):>16,}")
     top = read_query(
         settings,
-        "SELECT model, total_tokens, requests, "
-        "round(100.0 * total_tokens / sum(total_tokens) OVER (), 1) AS token_share_pct "
-        "FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = '*' AND model <> '*' AND provider = '*' "
-        "ORDER BY total_tokens DESC LIMIT 5",
+        # The share is the mart's (Usage by Model); only its display as a percentage is here.
+        "SELECT model, total_tokens, requests, round(100 * token_share, 1) AS token_share_pct "
+        "FROM main_marts.mart_usage_by_model WHERE grain = ? AND period_start = ? "
+        "AND api_key_id = '*' AND provider = '*' "
+        "ORDER BY total_tokens DESC, model LIMIT 5",
         [grain, period_start],
     )
     print("  Top models by tokens (share: % of all models' tokens):")
     width = max(len("model"), *(len(m) for m in top["model"]))
     print(f"    {'model':<{width}}  {'total_tokens':>14}  {'requests':>10}  {'share':>6}")
     for row in top.itertuples():
-        print(f"    {row.model:<{width}}  {int(row.total_tokens):>14,}  {int(row.requests):>10,}  "
-              f"{row.token_share_pct:>5.1f}%")
+        print(
+            f"    {row.model:<{width}}  {int(row.total_tokens):>14,}  {int(row.requests):>10,}  "
+            f"{row.token_share_pct:>5.1f}%"
+        )
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     from sample_data.generate import generate_logs
 
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     month_start, month_end = last_full_month(today)
     days = (month_end - month_start).days + 1
     started = time.monotonic()
@@ -644,7 +704,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     print_usage_figures(settings, "week", last_sunday - timedelta(days=6))
     print(
         f"\nDemo done in {time.monotonic() - started:.0f} s: {summary.records:,} requests. "
-        f"Warehouse: {settings.warehouse_path}\nTry: llm-usage sql \"SELECT * FROM "
+        f'Warehouse: {settings.warehouse_path}\nTry: llm-usage sql "SELECT * FROM '
         "main_marts.mart_usage_summary WHERE grain = 'month' AND model = '*' "
         "AND provider = '*' ORDER BY total_tokens DESC LIMIT 10\""
     )
@@ -662,8 +722,14 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
     dagster = Path(sys.executable).with_name("dagster")
     repo = Path(__file__).resolve().parent.parent
     command = [
-        str(dagster), "dev", "-w", str(repo / "workspace.yaml"),
-        "-h", args.host, "-p", str(args.port),
+        str(dagster),
+        "dev",
+        "-w",
+        str(repo / "workspace.yaml"),
+        "-h",
+        args.host,
+        "-p",
+        str(args.port),
     ]
     os.chdir(repo)
     os.execv(command[0], command)
@@ -678,12 +744,23 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> None:
     page = Path(__file__).resolve().parent.parent / "readers" / "dashboard.py"
     streamlit = Path(sys.executable).with_name("streamlit")
     command = [
-        str(streamlit), "run", str(page),
-        "--server.address", args.host, "--server.port", str(args.port),
+        str(streamlit),
+        "run",
+        str(page),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
         # A server, not a notebook: no browser to open, no usage statistics sent, no
         # reload on source edits.
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--server.fileWatcherType", "none", "--client.toolbarMode", "minimal",
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
     ]
     print(f"Usage Analytics page: http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
     os.execv(command[0], command)
@@ -722,7 +799,8 @@ def build_parser() -> argparse.ArgumentParser:
     materialize_cmd.add_argument("--start", type=_parse_day, help="first landing day (inclusive)")
     materialize_cmd.add_argument("--end", type=_parse_day, help="last landing day (inclusive)")
     materialize_cmd.add_argument(
-        "--verbose", action="store_true",
+        "--verbose",
+        action="store_true",
         help="also print dbt's per-model output and the full traces of failures",
     )
     materialize_cmd.set_defaults(handler=cmd_materialize)
@@ -735,7 +813,8 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the dashboard's three tabs from the marts")
     report.add_argument("--period", choices=["day", "week", "month"], required=True)
     report.add_argument(
-        "--date", type=_parse_day,
+        "--date",
+        type=_parse_day,
         help="any day in the period, YYYY-MM-DD (default: the latest complete period)",
     )
     report.add_argument("--api-key", default="*", help="one API key id (default: all)")
@@ -748,25 +827,36 @@ def build_parser() -> argparse.ArgumentParser:
         "list", help="the API keys, models or providers the marts hold, with their requests"
     )
     listing.add_argument("what", choices=["keys", "models", "providers"])
-    listing.add_argument("--period", choices=["day", "week", "month"],
-                         help="count within one period (default: over all loaded days)")
-    listing.add_argument("--date", type=_parse_day,
-                         help="any day in that period (default: the latest complete one)")
+    listing.add_argument(
+        "--period",
+        choices=["day", "week", "month"],
+        help="count within one period (default: over all loaded days)",
+    )
+    listing.add_argument(
+        "--date", type=_parse_day, help="any day in that period (default: the latest complete one)"
+    )
     listing.set_defaults(handler=cmd_list)
 
     demo = commands.add_parser("demo", help="generate a month of sample logs, build, and report")
     demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)
     demo.set_defaults(handler=cmd_demo)
 
-    dashboard = commands.add_parser("dashboard", help="serve the Usage Analytics web page (Streamlit)")
+    dashboard = commands.add_parser(
+        "dashboard", help="serve the Usage Analytics web page (Streamlit)"
+    )
     dashboard.add_argument("--port", type=_positive_int, default=8501)
-    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    dashboard.add_argument(
+        "--host", default="127.0.0.1", help="address to bind (default: this machine only)"
+    )
     dashboard.set_defaults(handler=cmd_dashboard)
 
     ui = commands.add_parser("ui", help="start the Dagster UI and daemon (dagster dev)")
-    ui.add_argument("--port", type=_positive_int, default=3000, help="web server port (default 3000)")
     ui.add_argument(
-        "--host", default="127.0.0.1",
+        "--port", type=_positive_int, default=3000, help="web server port (default 3000)"
+    )
+    ui.add_argument(
+        "--host",
+        default="127.0.0.1",
         help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)",
     )
     ui.set_defaults(handler=cmd_ui)
@@ -778,7 +868,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings.from_env()
         args.handler(args, settings)
-    except (UsageError, QueryError, SettingsError, WarehouseBusyError, WarehouseMissingError) as error:
+    except (
+        UsageError,
+        QueryError,
+        SettingsError,
+        WarehouseBusyError,
+        WarehouseMissingError,
+    ) as error:
         print(f"llm-usage: {error}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:

@@ -25,16 +25,41 @@ builds on Spark (docs/scaling.md); DuckDB stays the default.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 
 ENGINES = ("duckdb", "spark")
 
 
 class SettingsError(ValueError):
     """A setting in the environment has a value the warehouse cannot use."""
+
+
+def iana_zone_setting(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """The IANA time zone in environment variable `name` (default UTC), checked here only."""
+    env = os.environ if environ is None else environ
+    value = env.get(name) or "UTC"
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{name}={value!r} is not an IANA time zone name; use one such as 'UTC', "
+            "'Asia/Shanghai' or 'America/New_York'."
+        ) from None
+    return value
+
+
+def clock_setting(
+    name: str, default: int, upper: int, environ: Mapping[str, str] | None = None
+) -> int:
+    """A whole number from 0 to upper - 1 in environment variable `name` (an hour, a minute)."""
+    env = os.environ if environ is None else environ
+    text = env.get(name) or str(default)
+    if not text.isdigit() or int(text) >= upper:
+        raise SettingsError(f"{name}={text!r} must be a whole number from 0 to {upper - 1}.")
+    return int(text)
 
 
 @dataclass(frozen=True)
@@ -52,17 +77,10 @@ class Settings:
     spark_driver_memory: str = "4g"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
         data_dir = Path(env.get("LLM_USAGE_DATA_DIR") or "data").absolute()
-        timezone = env.get("LLM_USAGE_REPORTING_TIMEZONE") or "UTC"
-        try:
-            ZoneInfo(timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise SettingsError(
-                f"LLM_USAGE_REPORTING_TIMEZONE={timezone!r} is not an IANA time zone name; "
-                "use one such as 'UTC', 'Asia/Shanghai' or 'America/New_York'."
-            ) from None
+        timezone = iana_zone_setting("LLM_USAGE_REPORTING_TIMEZONE", env)
         threads_text = env.get("LLM_USAGE_DUCKDB_THREADS") or str(os.cpu_count() or 1)
         if not threads_text.isdigit() or int(threads_text) < 1:
             raise SettingsError(

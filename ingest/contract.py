@@ -17,8 +17,19 @@ from importlib import resources
 SCHEMA_RESOURCE = "request_log.schema.json"
 
 # RFC 3339 date-time with a mandatory offset. A space instead of 'T' is accepted because
-# Parquet writers render timestamps that way.
-_RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+# Parquet writers render timestamps that way. Hours run 00-23 and minutes 00-59, in the
+# time and in the offset: DuckDB would otherwise read "+24:00", "+99:99" or "T24:00:00"
+# as a time shifted by hours or days. Seconds run 00-59: a leap second (":60", which RFC
+# 3339 allows) is rejected, as no gateway clock emits one (they smear leap seconds) and
+# DuckDB cannot represent it (docs/request-log-format.md).
+_HOUR, _MINUTE = "([01]\\d|2[0-3])", "[0-5]\\d"
+_RFC3339 = (
+    rf"^\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{_HOUR}:{_MINUTE}:{_MINUTE}(\.\d+)?"
+    rf"([Zz]|[+-]{_HOUR}:{_MINUTE})$"
+)
+# Values the marts give a meaning of their own: '*' is the "all" row of every dashboard
+# filter (dbt_project/macros/dashboard_filters.sql). The schema lists them per field as
+# "not": {"enum": [...]}.
 
 # DuckDB's json_type() names for each JSON Schema type.
 _JSON_TYPES = {
@@ -47,6 +58,7 @@ class Field:
     enum: tuple[str, ...] | None
     date_time: bool
     min_length: int | None
+    reserved: tuple[str, ...] = ()  # values the marts use as markers, so a record may not
 
     @property
     def sql_type(self) -> str:
@@ -72,6 +84,7 @@ def fields() -> tuple[Field, ...]:
                 enum=tuple(spec["enum"]) if "enum" in spec else None,
                 date_time=spec.get("format") == "date-time",
                 min_length=spec.get("minLength"),
+                reserved=tuple(spec.get("not", {}).get("enum", ())),
             )
         )
     return tuple(result)
@@ -158,6 +171,14 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         f"CASE WHEN {present} AND NOT {type_ok} "
         f"THEN '\"{field.name}\" must be {article} {field.json_type}, got ' || {shown} END"
     )
+    if field.json_type == "number":
+        # JSON has no NaN or Infinity, but DuckDB (like Python) reads them, and a number
+        # too large for a double (1e400) becomes infinity: any of them would turn sums,
+        # means and rankings into NaN.
+        failures.append(
+            f"CASE WHEN {well_typed} AND NOT isfinite({number}) "
+            f"THEN '\"{field.name}\" must be a finite number, got ' || {shown} END"
+        )
     if field.json_type == "integer":
         # An integer beyond 64 bits is rejected here rather than failing the day's insert.
         failures.append(
@@ -171,13 +192,20 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         )
     if field.maximum is not None:
         failures.append(
-            f"CASE WHEN {well_typed} AND {number} > {field.maximum} "
+            f"CASE WHEN {well_typed} AND isfinite({number}) AND {number} > {field.maximum} "
             f"THEN '\"{field.name}\" must be <= {field.maximum:g}, got ' || {shown} END"
         )
     if field.min_length:
         failures.append(
             f"CASE WHEN {well_typed} AND length({text}) < {field.min_length} "
             f"THEN '\"{field.name}\" must not be empty' END"
+        )
+    if field.reserved:
+        reserved = ", ".join(_quote(v) for v in field.reserved)
+        failures.append(
+            f"CASE WHEN {well_typed} AND {text} IN ({reserved}) "
+            f"THEN '\"{field.name}\" must not be ' || {shown} || ': the marts use that "
+            f'value to mean "all"\' END'
         )
     if field.enum:
         allowed = ", ".join(_quote(v) for v in field.enum)
@@ -189,7 +217,8 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         failures.append(
             f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
             f"OR TRY_CAST(upper({text}) AS TIMESTAMPTZ) IS NULL) "
-            f"THEN '\"{field.name}\" must be an RFC 3339 time with an offset, got ' || {shown} END"
+            f'THEN \'"{field.name}" must be an RFC 3339 time with an offset (hours 00-23, '
+            f"minutes and seconds 00-59, no leap second), got ' || {shown} END"
         )
     return failures
 
@@ -267,6 +296,8 @@ def _quick_ok(field: Field, index: int) -> str:
         checks.append(f"{quick} <= {field.maximum}")
     if field.min_length:
         checks.append(f"length({value}) >= {field.min_length}")
+    if field.reserved:
+        checks.append(f"{value} NOT IN ({', '.join(_quote(v) for v in field.reserved)})")
     if field.enum:
         checks.append(f"{value} IN ({', '.join(_quote(v) for v in field.enum)})")
     if field.date_time:
@@ -400,3 +431,24 @@ FROM checked
 
 def field_names() -> list[str]:
     return [f.name for f in fields()]
+
+
+@cache
+def repeated_field_pattern() -> str:
+    """An RE2 pattern that matches a line naming one contract field twice. RE2 has no
+    back-references, so it lists one alternative per field; it runs as one automaton
+    over the line."""
+    return "|".join(f'"{name}"\\s*:.*"{name}"\\s*:' for name in field_names())
+
+
+def last_value_wins(line: str) -> str:
+    """The line with each repeated key reduced to its last value, as Python's json,
+    JavaScript's JSON.parse and Go's encoding/json read it (DuckDB's JSON functions keep
+    the first). A line Python cannot read is returned unchanged for the rules to judge."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return line
+    if not isinstance(record, dict):
+        return line
+    return json.dumps(record, ensure_ascii=False)

@@ -3,7 +3,9 @@
 On Spark the warehouse is a directory, `settings.lake_dir`:
 
     raw/<table>/landing_date=YYYY-MM-DD/part-0.parquet   one folder per landing day, written here
+    raw/landing_anomalies/part-0.parquet                 one file, rewritten by each load
     raw/model_builds_caught_up/*.parquet                 appended by dbt on Spark
+    raw/model_build_settings/*.parquet                   overwritten by dbt on Spark
     spark-warehouse/<schema>.db/<table>/                 Spark's tables: dbt's facts and marts
     metastore_db/                                        Spark's catalog (embedded Derby)
 
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -30,17 +34,31 @@ import duckdb
 
 from config.settings import Settings
 
-# Table in the DuckDB warehouse -> its folder in the lake. The queue of model builds is
-# the requests (written here) less what builds caught up with (written by dbt), so its
-# lake folder has another name than the view readers see.
+# Table in the DuckDB warehouse -> its folder in the lake, one partition per landing day.
+# The queue of model builds and the replaced deliveries are what ingest writes here less
+# what builds caught up with (written by dbt, which cannot DELETE from Parquet), so their
+# folders have other names than the views readers see.
 LAKE_FOLDERS = {
     "request_logs": "request_logs",
     "request_logs_rejected": "request_logs_rejected",
     "ingested_files": "ingested_files",
     "quality_holds": "quality_holds",
+    "quarantined_records": "quarantined_records",
     "pending_model_builds": "model_build_requests",
+    "replaced_deliveries": "replaced_delivery_records",
 }
 CAUGHT_UP_FOLDER = "model_builds_caught_up"
+# Table -> its folder, one file for the whole table: the landing directory's anomalies
+# include entries of no landing day (landing_date NULL), and there are few of them.
+WHOLE_TABLE_FOLDERS = {"landing_anomalies": "landing_anomalies"}
+# Written by dbt on Spark (dbt_project/macros/spark_raw_tables.sql); read here only.
+SPARK_WRITTEN_FOLDERS = {"model_build_settings": "model_build_settings"}
+# What a caught-up build (landing_date, requested_at) clears, per table ingest writes:
+# a queue entry it started from, a delivery replaced before that request.
+CLEARED_BY_CAUGHT_UP = {
+    "pending_model_builds": "caught_up.requested_at = queued.requested_at",
+    "replaced_deliveries": "queued.replaced_at <= caught_up.requested_at",
+}
 
 
 def raw_dir(settings: Settings) -> Path:
@@ -66,7 +84,7 @@ def scratch_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def ensure_lake(settings: Settings) -> None:
-    for folder in [*LAKE_FOLDERS.values(), CAUGHT_UP_FOLDER]:
+    for folder in [*LAKE_FOLDERS.values(), *WHOLE_TABLE_FOLDERS.values(), CAUGHT_UP_FOLDER]:
         (raw_dir(settings) / folder).mkdir(parents=True, exist_ok=True)
 
 
@@ -87,15 +105,38 @@ def replace_day(
     gap (docs/scaling.md).
     """
     folder = raw_dir(settings) / LAKE_FOLDERS[table]
-    target = folder / f"landing_date={landing_date.isoformat()}"
+    _replace_folder(
+        connection, settings, folder / f"landing_date={landing_date.isoformat()}", query, params
+    )
+
+
+def replace_table(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, table: str, query: str
+) -> None:
+    """Make `query`'s rows the whole of raw table `table` (one of WHOLE_TABLE_FOLDERS),
+    as replace_day does for a day."""
+    _replace_folder(connection, settings, raw_dir(settings) / WHOLE_TABLE_FOLDERS[table], query)
+
+
+def _replace_folder(
+    connection: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    target: Path,
+    query: str,
+    params: list | None = None,
+) -> None:
+    folder = target.parent
     ensure_lake(settings)
     staging = raw_dir(settings) / ".staging" / uuid.uuid4().hex
     staging.mkdir(parents=True)
     try:
         written = staging / "part-0.parquet"
-        has_rows = connection.execute(
-            f"COPY ({query}) TO '{written}' (FORMAT parquet, COMPRESSION zstd)", params or []
-        ).fetchone()[0] > 0
+        has_rows = (
+            connection.execute(
+                f"COPY ({query}) TO '{written}' (FORMAT parquet, COMPRESSION zstd)", params or []
+            ).fetchone()[0]
+            > 0
+        )
         old = staging.with_name(staging.name + "-old")
         if target.exists():
             target.rename(old)
@@ -118,9 +159,11 @@ def connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
     connection = scratch_connection(settings)
     # The warehouse's own DDL, in a schema of empty tables: the columns, their order and
     # types that every view below returns, and the rows of a table with no files yet.
-    connection.execute(RAW_SCHEMA_DDL.replace("raw.", "raw_columns.").replace(
-        "CREATE SCHEMA IF NOT EXISTS raw;", "CREATE SCHEMA raw_columns; CREATE SCHEMA raw;"
-    ))
+    connection.execute(
+        RAW_SCHEMA_DDL.replace("raw.", "raw_columns.").replace(
+            "CREATE SCHEMA IF NOT EXISTS raw;", "CREATE SCHEMA raw_columns; CREATE SCHEMA raw;"
+        )
+    )
     for table, folder_name in LAKE_FOLDERS.items():
         folder = raw_dir(settings) / folder_name
         columns = connection.execute(
@@ -136,8 +179,24 @@ def connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
             )
         else:
             source = f"SELECT * FROM raw_columns.{table}"
-        view = "raw_requests_of_builds" if table == "pending_model_builds" else table
+        view = f"{table}_recorded" if table in CLEARED_BY_CAUGHT_UP else table
         connection.execute(f"CREATE VIEW raw.{view} AS {source}")
+    for table, folder_name in WHOLE_TABLE_FOLDERS.items():
+        folder = raw_dir(settings) / folder_name
+        source = (
+            f"SELECT * FROM read_parquet('{folder}/*.parquet')"
+            if _parquet_files(folder)
+            else f"SELECT * FROM raw_columns.{table}"
+        )
+        connection.execute(f"CREATE VIEW raw.{table} AS {source}")
+    settings_folder = raw_dir(settings) / SPARK_WRITTEN_FOLDERS["model_build_settings"]
+    if _parquet_files(settings_folder):
+        # As on DuckDB, the table exists once a complete build recorded its zone.
+        connection.execute(
+            "CREATE VIEW raw.model_build_settings AS SELECT CAST(reporting_timezone AS VARCHAR) "
+            "AS reporting_timezone, CAST(recorded_at AS TIMESTAMPTZ) AS recorded_at "
+            f"FROM read_parquet('{settings_folder}/*.parquet')"
+        )
     caught_up = raw_dir(settings) / CAUGHT_UP_FOLDER
     caught_up_rows = (
         f"SELECT CAST(landing_date AS DATE) AS landing_date, "
@@ -145,14 +204,14 @@ def connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
         if _parquet_files(caught_up)
         else "SELECT NULL::DATE AS landing_date, NULL::TIMESTAMPTZ AS requested_at WHERE false"
     )
-    connection.execute(
-        f"""CREATE VIEW raw.pending_model_builds AS
-        SELECT * FROM raw.raw_requests_of_builds AS queued
-        WHERE NOT EXISTS (
-            SELECT 1 FROM ({caught_up_rows}) AS caught_up
-            WHERE caught_up.landing_date = queued.landing_date
-              AND caught_up.requested_at = queued.requested_at)"""
-    )
+    for table, cleared in CLEARED_BY_CAUGHT_UP.items():
+        connection.execute(
+            f"""CREATE VIEW raw.{table} AS
+            SELECT * FROM raw.{table}_recorded AS queued
+            WHERE NOT EXISTS (
+                SELECT 1 FROM ({caught_up_rows}) AS caught_up
+                WHERE caught_up.landing_date = queued.landing_date AND {cleared})"""
+        )
     # dbt's tables on Spark, under the schema names dbt gives them on DuckDB. Staging and
     # audit models are Spark views, which only Spark can read.
     warehouse = spark_warehouse_dir(settings)
@@ -172,6 +231,40 @@ def _days(first: date, last: date) -> list[date]:
     return [date.fromordinal(d) for d in range(first.toordinal(), last.toordinal() + 1)]
 
 
+@contextmanager
+def editing_days(
+    settings: Settings, tables: tuple[str, ...], first: date, last: date
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The lake as connect_lake shows it, with raw `tables` as tables that the caller may
+    change as it would the DuckDB warehouse's; on leaving, their landing days [first,
+    last] are written back to the lake, whatever the caller did there (a transaction it
+    rolled back leaves them as they were). Code written for the warehouse, such as the
+    quality holds, thus runs unchanged on the lake.
+    """
+    connection = connect_lake(settings)
+    try:
+        for table in tables:
+            connection.execute(f"CREATE TEMP TABLE lake_{table} AS SELECT * FROM raw.{table}")
+            connection.execute(f"DROP VIEW raw.{table}")
+            connection.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM lake_{table}")
+            connection.execute(f"DROP TABLE lake_{table}")
+        try:
+            yield connection
+        finally:
+            for table in tables:
+                for day in _days(first, last):
+                    replace_day(
+                        connection,
+                        settings,
+                        table,
+                        day,
+                        f"SELECT * EXCLUDE (landing_date) FROM raw.{table} WHERE landing_date = ?",
+                        [day],
+                    )
+    finally:
+        connection.close()
+
+
 def request_model_build(settings: Settings, landing_dates: list[date], requested_by: str) -> None:
     """Queue landing days for the next dbt build: ingest/warehouse.py's
     request_model_build, on the lake."""
@@ -179,21 +272,30 @@ def request_model_build(settings: Settings, landing_dates: list[date], requested
     try:
         for day in landing_dates:
             replace_day(
-                connection, settings, "pending_model_builds", day,
-                "SELECT CAST(? AS VARCHAR) AS requested_by, now() AS requested_at", [requested_by],
+                connection,
+                settings,
+                "pending_model_builds",
+                day,
+                "SELECT CAST(? AS VARCHAR) AS requested_by, now() AS requested_at",
+                [requested_by],
             )
     finally:
         connection.close()
 
 
-def replace_quality_holds(settings: Settings, first: date, last: date, failed_checks: list[str]) -> None:
+def replace_quality_holds(
+    settings: Settings, first: date, last: date, failed_checks: list[str]
+) -> None:
     """Hold landing days [first, last] out of staging when `failed_checks` is not empty,
     else release them: quality/rules.py's record_holds, on the lake."""
     connection = scratch_connection(settings)
     try:
         for day in _days(first, last):
             replace_day(
-                connection, settings, "quality_holds", day,
+                connection,
+                settings,
+                "quality_holds",
+                day,
                 "SELECT CAST(? AS VARCHAR) AS failed_checks, now() AS held_at WHERE ?",
                 [", ".join(failed_checks), bool(failed_checks)],
             )

@@ -11,14 +11,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
 
-from ingest import sources
-from ingest.load import SUPPORTED_SUFFIXES, file_sha256, landing_path
 from config.settings import Settings
+from ingest import sources
+from ingest.landing_files import file_sha256
+from ingest.load import SUPPORTED_SUFFIXES, landing_path
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,11 @@ class LandingDayChange:
     def describe(self) -> str:
         parts = [
             f"{label} {', '.join(names)}"
-            for label, names in (("new", self.added), ("changed", self.changed),
-                                 ("removed", self.removed))
+            for label, names in (
+                ("new", self.added),
+                ("changed", self.changed),
+                ("removed", self.removed),
+            )
             if names
         ]
         return f"{self.landing_date}: " + "; ".join(parts)
@@ -73,7 +77,7 @@ def current_files(settings: Settings, landing_date: date) -> dict[str, FileState
     for key, path in _current_paths(settings, landing_date).items():
         stat = path.stat()
         # The same conversion load_partition stores, so equal files compare equal.
-        states[key] = FileState(stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc))
+        states[key] = FileState(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
     return states
 
 

@@ -10,24 +10,30 @@ transaction: a re-run gives the same rows, and a crash half-way leaves the previ
 
 from __future__ import annotations
 
-import codecs
 import gzip
-import hashlib
+import re
 import zlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ingest import contract, lake, sources
 from config.settings import Settings
+from ingest import contract, lake, sources
+from ingest.landing_files import LINES_SCHEMA, _lines_of_text_file, file_sha256
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
-# The raw tables whose rows of a landing day a load replaces.
-LANDING_DAY_TABLES = ("request_logs", "request_logs_rejected", "ingested_files")
+# The raw tables whose rows of a landing day a load replaces. The quality checks judge
+# the new records again (quality/rules.py), so the day's quarantine goes too.
+LANDING_DAY_TABLES = (
+    "request_logs",
+    "request_logs_rejected",
+    "ingested_files",
+    "quarantined_records",
+)
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 SKIPPED_REASON = "not loaded: only .jsonl, .jsonl.gz and .parquet files are read"
 
@@ -38,6 +44,26 @@ class FileReport:
     rows_loaded: int = 0
     rows_rejected: int = 0
     error: str | None = None
+    # Lines (JSON Lines) or rows (Parquet) the file holds, counted from its bytes or its
+    # Parquet footer, apart from the parsing: rows_loaded + rows_rejected must equal it.
+    # For a gzip file cut short, the lines before the cut (they are checked and loaded).
+    lines_read: int = 0
+    cut_short: bool = False  # the file ended early; the lines before the cut were read
+
+
+@dataclass(frozen=True)
+class LandingAnomaly:
+    """An entry of the landing directory that was not read, and why (raw.landing_anomalies)."""
+
+    landing_date: date | None  # None: an entry of the landing directory itself
+    path: str
+    kind: str
+    size_bytes: int | None
+    reason: str
+
+    def describe(self) -> str:
+        size = f", {self.size_bytes:,} bytes" if self.size_bytes is not None else ""
+        return f"{self.kind} {self.path}{size}: {self.reason}"
 
 
 @dataclass
@@ -52,6 +78,9 @@ class PartitionReport:
     event_dates: list[date] = field(default_factory=list)  # UTC days the valid records fall on
     missing: bool = False  # the landing folder does not exist
     skipped_files: list[str] = field(default_factory=list)  # not .jsonl/.jsonl.gz/.parquet
+    # Links, folders and other entries of the day's folder that were not read, and
+    # entries of the landing directory that are not a dt=YYYY-MM-DD folder of a real day.
+    anomalies: list[LandingAnomaly] = field(default_factory=list)
 
     @property
     def unreadable_files(self) -> list[FileReport]:
@@ -69,6 +98,9 @@ class PartitionReport:
             text += f"\n  unreadable file {bad.path}: {bad.error}"
         for path in self.skipped_files:
             text += f"\n  skipped {path}: {SKIPPED_REASON}"
+        for anomaly in self.anomalies:
+            if anomaly.kind != UNSUPPORTED_KIND:  # already listed as skipped
+                text += f"\n  not read: {anomaly.describe()}"
         return text
 
 
@@ -76,90 +108,152 @@ def landing_path(settings: Settings, landing_date: date) -> Path:
     return settings.landing_dir / f"dt={landing_date.isoformat()}"
 
 
-def _landing_files(folder: Path) -> tuple[list[Path], list[Path]]:
-    """The files to load, and the files of a format the loader does not read.
+UNSUPPORTED_KIND = "unsupported file"
+# A dt= folder name as the loader writes and reads it. date.fromisoformat alone would
+# also take "20260301", which then names no folder the loader looks in.
+_LANDING_FOLDER = re.compile(r"dt=(\d{4}-\d{2}-\d{2})")
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _link_anomaly(
+    settings: Settings, path: Path, landing_date: date | None
+) -> LandingAnomaly | None:
+    """Why a symbolic link is not followed, or None when it may be.
+
+    A link is followed only when it resolves to an entry inside the landing directory:
+    a link elsewhere (/etc/passwd, another user's files) would copy bytes the gateway
+    never wrote into tables every SQL reader sees."""
+    root = settings.landing_dir.resolve()
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return LandingAnomaly(
+            landing_date,
+            str(path),
+            "broken link",
+            None,
+            "a symbolic link to nothing (its target is missing, or it loops); not read",
+        )
+    if not target.is_relative_to(root):
+        return LandingAnomaly(
+            landing_date,
+            str(path),
+            "link outside the landing directory",
+            _size_or_none(path),
+            "a symbolic link that leaves the landing directory; not followed, nothing read",
+        )
+    return None
+
+
+def _landing_files(
+    settings: Settings, folder: Path, landing_date: date
+) -> tuple[list[Path], list[Path], list[LandingAnomaly]]:
+    """The files to load, the files of a format the loader does not read, and every other
+    entry that is not read (links that leave the landing directory or lead nowhere,
+    sub-folders, sockets), each with its reason.
 
     Names starting with "." or "_" (editor backups, `_SUCCESS` markers) are not logs.
     """
-    candidates = sorted(
-        p for p in folder.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
-    )
-    supported = [p for p in candidates if p.name.endswith(SUPPORTED_SUFFIXES)]
-    return supported, [p for p in candidates if p not in supported]
+    supported, skipped, anomalies = [], [], []
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        if path.is_symlink():
+            anomaly = _link_anomaly(settings, path, landing_date)
+            if anomaly:
+                anomalies.append(anomaly)
+                continue
+        if path.is_dir():
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date,
+                    str(path),
+                    "folder",
+                    None,
+                    "a folder inside a landing day; files must lie directly in dt=YYYY-MM-DD",
+                )
+            )
+        elif not path.is_file():
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date,
+                    str(path),
+                    "not a regular file",
+                    None,
+                    "a socket, pipe or device; not read",
+                )
+            )
+        elif path.name.endswith(SUPPORTED_SUFFIXES):
+            supported.append(path)
+        else:
+            skipped.append(path)
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date, str(path), UNSUPPORTED_KIND, _size_or_none(path), SKIPPED_REASON
+                )
+            )
+    return supported, skipped, anomalies
+
+
+def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAnomaly]]:
+    """The landing days with a dt=YYYY-MM-DD folder, and the landing directory's entries
+    that are not one (not a real date, another spelling of a date, a file, a link that
+    leaves the directory)."""
+    root = settings.landing_dir
+    if not root.is_dir():
+        return [], []
+    days, anomalies = [], []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith((".", "_")):
+            continue
+        match = _LANDING_FOLDER.fullmatch(path.name)
+        day = None
+        if match:
+            try:
+                day = date.fromisoformat(match.group(1))
+            except ValueError:
+                pass
+        if day is None:
+            anomalies.append(
+                LandingAnomaly(
+                    None,
+                    str(path),
+                    "not a landing day",
+                    None,
+                    "not a dt=YYYY-MM-DD folder of a real date (e.g. dt=2026-03-01); not read",
+                )
+            )
+            continue
+        if path.is_symlink():
+            anomaly = _link_anomaly(settings, path, None)
+            if anomaly:
+                anomalies.append(anomaly)
+                continue
+        if not path.is_dir():
+            anomalies.append(
+                LandingAnomaly(
+                    None,
+                    str(path),
+                    "not a folder",
+                    _size_or_none(path),
+                    "a landing day must be a folder; not read",
+                )
+            )
+            continue
+        days.append(day)
+    return days, anomalies
 
 
 # What _read_lines returns for each file.
-LINES_SCHEMA = pa.schema(
-    [("line_number", pa.int64()), ("raw_line", pa.large_string()), ("read_error", pa.string())]
-)
-# Rows per Arrow record batch handed to DuckDB: it scans batches in parallel.
-BATCH_ROWS = 100_000
-# Bytes searched for newlines at a time: a search this size stays in the CPU cache.
-NEWLINE_SEARCH_BYTES = 1 << 20
-
-
-def _line_starts(data: bytes, start: int) -> np.ndarray:
-    """Offsets where each line of `data[start:]` begins, and where the last one ends.
-
-    A line keeps its "\n"; the empty piece after a final newline is not a line."""
-    buffer = np.frombuffer(data, np.uint8)
-    newline_ends = [
-        np.flatnonzero(buffer[at : at + NEWLINE_SEARCH_BYTES] == ord("\n")) + (at + 1)
-        for at in range(start, len(data), NEWLINE_SEARCH_BYTES)
-    ]
-    offsets = np.concatenate([np.array([start], np.int64), *newline_ends])
-    if offsets[-1] != len(data):
-        offsets = np.append(offsets, len(data))  # the last line has no newline
-    return offsets
-
-
-def _lines_of_text_file(path: Path) -> pa.Table:
-    """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
-    read_error). raw_line still ends with its "\n" or "\r\n" (the contract's query
-    drops it): the lines are then a view of the decompressed bytes, never copied."""
-    data = path.read_bytes()
-    if path.name.endswith(".gz"):
-        data = gzip.decompress(data)
-    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    offsets = _line_starts(data, start)
-    lines = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
-    )
-    read_errors = pa.nulls(len(lines), pa.string())
-    try:
-        text = lines.cast(pa.large_string())  # checks the UTF-8, copies nothing
-    except pa.ArrowInvalid:
-        text, read_errors = _decode_line_by_line(lines)
-    table = pa.table(
-        {
-            "line_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
-            "raw_line": text,
-            "read_error": read_errors,
-        }
-    )
-    return pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
-
-
-def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
-    """Decode a file that is not all UTF-8: a bad line is kept (undecodable bytes shown
-    as U+FFFD) with a reason, so it is rejected instead of loaded with altered text."""
-    texts, errors = [], []
-    for raw in lines.to_pylist():
-        raw = raw.removesuffix(b"\n")
-        try:
-            texts.append(raw.decode("utf-8"))
-            errors.append(None)
-        except UnicodeDecodeError as error:
-            texts.append(raw.decode("utf-8", errors="replace"))
-            errors.append(f"line is not valid UTF-8 (bad byte at position {error.start + 1})")
-    return pa.array(texts, pa.large_string()), pa.array(errors, pa.string())
-
-
 def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
     # Parquet rows become JSON objects so that both formats pass the same contract checks.
-    columns = connection.execute(
-        "DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]
-    ).fetchall()
+    columns = connection.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     fields = []
     for name, column_type, *_ in columns:
         quoted = '"' + name.replace('"', '""') + '"'
@@ -180,49 +274,110 @@ def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) ->
     ).to_arrow_table()
 
 
-def _read_lines(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+def _read_lines(
+    connection: duckdb.DuckDBPyConnection, path: Path
+) -> tuple[pa.Table, int, str | None]:
+    """The file's lines, how many it holds (counted apart from reading them), and why it
+    was cut short, if it was."""
     if path.name.endswith(".parquet"):
-        return _lines_of_parquet_file(connection, path)
+        lines = _lines_of_parquet_file(connection, path)
+        # The row count the Parquet footer states, read by pyarrow rather than DuckDB.
+        return lines, pq.ParquetFile(path).metadata.num_rows, None
     return _lines_of_text_file(path)
 
 
 def _describe_read_error(path: Path, error: Exception) -> str:
     if isinstance(error, (gzip.BadGzipFile, zlib.error, EOFError)):
         return f"not a readable gzip file ({error}); replace it with a complete .jsonl.gz"
-    if isinstance(error, duckdb.Error):
+    if isinstance(error, (duckdb.Error, pa.ArrowException)):
         return f"not a readable Parquet file ({str(error).splitlines()[0]})"
+    if isinstance(error, PermissionError):
+        return "not readable by this process (permission denied); nothing was read"
     return f"could not be read ({type(error).__name__}: {error})"
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _last_value_wins(connection: duckdb.DuckDBPyConnection, lines: pa.Table) -> pa.Table:
+    """`lines` (registered as file_lines) with every line that repeats a contract field
+    rewritten so the last value counts, as common JSON readers do; DuckDB, which the
+    contract's SQL uses, would take the first. Such lines are rare, so they are found
+    with one pattern scan and rewritten in Python."""
+    repeated = [
+        row[0]
+        for row in connection.execute(
+            "SELECT line_number FROM file_lines WHERE regexp_matches(raw_line, ?)",
+            [contract.repeated_field_pattern()],
+        ).fetchall()
+    ]
+    if not repeated:
+        return lines
+    column = lines.column("raw_line").to_pylist()
+    for number in repeated:
+        column[number - 1] = contract.last_value_wins(column[number - 1])
+    return lines.set_column(
+        lines.schema.get_field_index("raw_line"), "raw_line", pa.array(column, pa.large_string())
+    )
+
+
+def _seed_from_lake(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, landing_date: date
+) -> None:
+    """On Spark, give the in-memory raw tables what the lake holds that this load reads
+    before it replaces it: the day's deliveries (to find the ones it replaces), its
+    replaced deliveries no build has cleared yet, and the landing anomalies (one table
+    for all days). The load's own SQL then runs as on the warehouse file."""
+    lake_connection = lake.connect_lake(settings)
+    try:
+        for table, where in (
+            ("request_logs", "landing_date = ?"),
+            ("replaced_deliveries", "landing_date = ?"),
+            ("landing_anomalies", "true"),
+        ):
+            rows = lake_connection.sql(
+                f"SELECT * FROM raw.{table} WHERE {where}",
+                params=[landing_date] if "?" in where else None,
+            ).to_arrow_table()
+            connection.register("lake_rows", rows)
+            connection.execute(f"INSERT INTO raw.{table} SELECT * FROM lake_rows")
+            connection.unregister("lake_rows")
+    finally:
+        lake_connection.close()
 
 
 def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     """Replace landing day `landing_date` in the raw tables with what its files hold now."""
     folder = landing_path(settings, landing_date)
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
-    files, skipped = _landing_files(folder) if folder.is_dir() else ([], [])
+    refused = _link_anomaly(settings, folder, landing_date) if folder.is_symlink() else None
+    if refused:
+        files, skipped, anomalies = [], [], [refused]
+    elif folder.is_dir():
+        files, skipped, anomalies = _landing_files(settings, folder, landing_date)
+    else:
+        files, skipped, anomalies = [], [], []
+    report.missing = not folder.is_dir() and not refused
     # Folders of other gateways' records declared in sources.toml (ingest/sources/).
     source_days = sources.source_days(settings, landing_date)
-    report.missing = not folder.is_dir() and not source_days
+    report.missing = report.missing and not source_days
     report.skipped_files = [str(p) for p in skipped] + [
         str(p) for day in source_days for p in day.skipped
     ]
-    now = datetime.now(timezone.utc)
+    # The landing directory's own odd entries are listed by every load, so a run's
+    # output names them whichever day it loads.
+    _, directory_anomalies = landing_days_on_disk(settings)
+    report.anomalies = anomalies + directory_anomalies
+    now = datetime.now(UTC)
 
     # On Spark the day is checked in an in-memory DuckDB, whose raw tables then hold just
     # this day, and written to the lake as Parquet (ingest/lake.py).
     connection = (
-        lake.scratch_connection(settings) if settings.on_spark
+        lake.scratch_connection(settings)
+        if settings.on_spark
         else connect(settings, wait_seconds=60)
     )
     try:
         ensure_raw_schema(connection)
+        if settings.on_spark:
+            _seed_from_lake(connection, settings, landing_date)
         file_rows = []
         # Each file's lines are checked straight from Arrow into landing_checked, which
         # keeps the typed records and only the rejected lines' text.
@@ -239,32 +394,64 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             file_report = FileReport(path=str(path))
             report.files.append(file_report)
             try:
-                lines = _read_lines(connection, path)
-            except (OSError, EOFError, zlib.error, UnicodeError, duckdb.Error) as error:
+                lines, file_report.lines_read, cut = _read_lines(connection, path)
+            except (
+                OSError,
+                EOFError,
+                zlib.error,
+                UnicodeError,
+                duckdb.Error,
+                pa.ArrowException,
+            ) as error:
                 # An unreadable file is reported by name; the day's other files still load.
+                # None of its bytes go into a table: only its name, size and the reason.
                 file_report.error = _describe_read_error(path, error)
             else:
+                if cut:
+                    file_report.error, file_report.cut_short = cut, True
+                connection.register("file_lines", lines)
+                lines = _last_value_wins(connection, lines)
                 connection.register("file_lines", lines)
                 connection.execute(f"INSERT INTO landing_checked {checked_sql}", [str(path)])
                 connection.unregister("file_lines")
                 del lines  # frees the file's bytes before the next file is read
+            try:
+                sha = file_sha256(path)
+            except OSError:
+                sha = ""  # unreadable: its error says so
             file_rows.append(
                 (
                     landing_date,
                     str(path),
                     stat.st_size,
-                    datetime.fromtimestamp(stat.st_mtime, timezone.utc),
-                    file_sha256(path),
+                    datetime.fromtimestamp(stat.st_mtime, UTC),
+                    sha,
                     file_report,
                 )
             )
         for batch in sources.read_day(source_days):
             # Each batch's records are mapped onto the contract and checked in one query.
             for read in batch.files:
-                file_report = FileReport(path=str(read.path), error=read.error)
+                # JSON Lines source files are counted apart from parsing like ours; a
+                # one-document or CSV file has NULL, which the reconciliation reads as
+                # "loaded + rejected".
+                file_report = FileReport(
+                    path=str(read.path),
+                    error=read.error,
+                    lines_read=read.lines_read,
+                    cut_short=read.cut_short,
+                )
                 report.files.append(file_report)
-                file_rows.append((landing_date, str(read.path), read.size_bytes,
-                                  read.modified_at, read.sha256, file_report))
+                file_rows.append(
+                    (
+                        landing_date,
+                        str(read.path),
+                        read.size_bytes,
+                        read.modified_at,
+                        read.sha256,
+                        file_report,
+                    )
+                )
             if batch.records is not None:
                 connection.register(sources.RECORDS_RELATION, batch.records)
                 connection.execute(f"INSERT INTO landing_checked {batch.sql}")
@@ -280,15 +467,39 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         for file_report in report.files:
             loaded, rejected = per_file.get(file_report.path, (0, 0))
             file_report.rows_loaded, file_report.rows_rejected = loaded, rejected
-            if file_report.error:
+            if file_report.error and not file_report.cut_short:
                 file_report.rows_rejected = 1  # the whole file, kept as one rejected entry
         report.rows_loaded = sum(f.rows_loaded for f in report.files)
         report.rows_rejected = sum(f.rows_rejected for f in report.files)
 
         columns = ", ".join(contract.field_names())
         connection.execute("BEGIN TRANSACTION")
+        # Deliveries the day held before and no longer holds as they were (a file
+        # removed, a record withdrawn or moved to another created_at): raw forgets them
+        # below, but the event days they were on must be rebuilt, so the next build
+        # reads them here (int_event_dates_touched_by_run) and clears them.
+        connection.execute(
+            """
+            INSERT INTO raw.replaced_deliveries
+            SELECT $day, request_id, created_at, $now FROM (
+                SELECT request_id, created_at FROM raw.request_logs WHERE landing_date = $day
+                EXCEPT
+                SELECT request_id, created_at FROM landing_checked WHERE reason IS NULL
+            )
+            """,
+            {"day": landing_date, "now": now},
+        )
         for table in LANDING_DAY_TABLES:
             connection.execute(f"DELETE FROM raw.{table} WHERE landing_date = ?", [landing_date])
+        connection.execute(
+            "DELETE FROM raw.landing_anomalies WHERE landing_date = ? OR landing_date IS NULL",
+            [landing_date],
+        )
+        for a in report.anomalies:
+            connection.execute(
+                "INSERT INTO raw.landing_anomalies VALUES (?, ?, ?, ?, ?, ?)",
+                [a.landing_date, a.path, a.kind, a.size_bytes, a.reason, now],
+            )
         connection.execute(
             f"INSERT INTO raw.request_logs (landing_date, source_file, line_number, {columns}, "
             "ingested_at) "
@@ -305,23 +516,39 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             [landing_date, now],
         )
         for landing, path, size, mtime, sha, file_report in file_rows:
-            if file_report.error:
+            if file_report.error and not file_report.cut_short:
                 connection.execute(
                     "INSERT INTO raw.request_logs_rejected VALUES (?, ?, NULL, NULL, ?, ?)",
                     [landing, path, f"unreadable file: {file_report.error}", now],
                 )
         # One insert for all files: a source folder can hold a file per request.
-        connection.register("day_files", pa.table({
-            "landing_date": pa.array([row[0] for row in file_rows], pa.date32()),
-            "path": pa.array([row[1] for row in file_rows], pa.string()),
-            "size_bytes": pa.array([row[2] for row in file_rows], pa.int64()),
-            "modified_at": pa.array([row[3] for row in file_rows], pa.timestamp("us", "UTC")),
-            "sha256": pa.array([row[4] for row in file_rows], pa.string()),
-            "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
-            "rows_rejected": pa.array([row[5].rows_rejected for row in file_rows], pa.int64()),
-            "error": pa.array([row[5].error for row in file_rows], pa.string()),
-        }))
-        connection.execute("INSERT INTO raw.ingested_files SELECT *, ? FROM day_files", [now])
+        connection.register(
+            "day_files",
+            pa.table(
+                {
+                    "landing_date": pa.array([row[0] for row in file_rows], pa.date32()),
+                    "path": pa.array([row[1] for row in file_rows], pa.string()),
+                    "size_bytes": pa.array([row[2] for row in file_rows], pa.int64()),
+                    "modified_at": pa.array(
+                        [row[3] for row in file_rows], pa.timestamp("us", "UTC")
+                    ),
+                    "sha256": pa.array([row[4] for row in file_rows], pa.string()),
+                    "rows_loaded": pa.array([row[5].rows_loaded for row in file_rows], pa.int64()),
+                    "rows_rejected": pa.array(
+                        [row[5].rows_rejected for row in file_rows], pa.int64()
+                    ),
+                    "error": pa.array([row[5].error for row in file_rows], pa.string()),
+                    "lines_read": pa.array([row[5].lines_read for row in file_rows], pa.int64()),
+                }
+            ),
+        )
+        connection.execute(
+            "INSERT INTO raw.ingested_files (landing_date, path, size_bytes, modified_at, sha256, "
+            "rows_loaded, rows_rejected, error, ingested_at, lines_read) SELECT landing_date, path, "
+            "size_bytes, modified_at, sha256, rows_loaded, rows_rejected, error, ?, lines_read "
+            "FROM day_files",
+            [now],
+        )
         connection.unregister("day_files")
         # The facts and marts are now behind this day until a dbt build catches up.
         request_model_build(connection, [landing_date], "ingest")
@@ -331,27 +558,45 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             # entry goes last so a queued day always has its rows written; a crash before
             # it leaves the day written but not queued by ingest, and the dbt step queues
             # its whole window anyway (orchestration/dbt_assets.py).
-            for table in (*LANDING_DAY_TABLES, "pending_model_builds"):
+            for table in (*LANDING_DAY_TABLES, "replaced_deliveries", "pending_model_builds"):
                 lake.replace_day(
-                    connection, settings, table, landing_date,
+                    connection,
+                    settings,
+                    table,
+                    landing_date,
                     f"SELECT * EXCLUDE (landing_date) FROM raw.{table} WHERE landing_date = ?",
                     [landing_date],
                 )
+            lake.replace_table(
+                connection, settings, "landing_anomalies", "SELECT * FROM raw.landing_anomalies"
+            )
             connection.close()
             connection = lake.connect_lake(settings)
 
+        # Another delivery of a request carries its created_at, so the other days' copies
+        # lie within the day's created_at span (a day of slack either side, as
+        # fct_requests assumes). Bounds given as constants let DuckDB skip old row groups
+        # by their min/max instead of reading every past request_id: the count stays flat
+        # as history grows.
+        earliest, latest = connection.execute(
+            "SELECT min(created_at) - INTERVAL 1 DAY, max(created_at) + INTERVAL 1 DAY "
+            "FROM raw.request_logs WHERE landing_date = ?",
+            [landing_date],
+        ).fetchone()
         report.duplicates_in_day, report.duplicates_across_days = connection.execute(
             """
             SELECT
                 (SELECT count(*) - count(DISTINCT request_id)
                    FROM raw.request_logs WHERE landing_date = $day),
                 -- The day's ids are the small side, so they are the ones hashed; the
-                -- rest of history is only scanned.
+                -- rest of the created_at window is only scanned.
                 (SELECT count(DISTINCT request_id) FROM raw.request_logs
-                  WHERE landing_date <> $day AND request_id IN (
+                  WHERE landing_date <> $day
+                    AND created_at BETWEEN $earliest AND $latest
+                    AND request_id IN (
                         SELECT request_id FROM raw.request_logs WHERE landing_date = $day))
             """,
-            {"day": landing_date},
+            {"day": landing_date, "earliest": earliest, "latest": latest},
         ).fetchone()
         report.event_dates = [
             row[0]

@@ -90,6 +90,45 @@ CREATE TABLE IF NOT EXISTS raw.ingested_files (
     error         VARCHAR,                  -- why the file could not be read, if it could not
     ingested_at   TIMESTAMPTZ NOT NULL
 );
+-- Lines (or Parquet rows) the file holds, counted from its bytes (or footer) apart from
+-- parsing: rows_loaded + rows_rejected = lines_read for every file read, and for a gzip
+-- file cut short, the lines before the cut. Added after the table first shipped.
+ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS lines_read BIGINT;
+
+-- Deliveries that a re-load of their landing day took away or changed (a file removed, a
+-- record withdrawn or corrected to another created_at). Raw no longer holds them, yet
+-- the event days they were on must be rebuilt; the next build reads them
+-- (int_event_dates_touched_by_run) and its on-run-end hook clears them.
+CREATE TABLE IF NOT EXISTS raw.replaced_deliveries (
+    landing_date DATE NOT NULL,
+    request_id   VARCHAR NOT NULL,
+    created_at   TIMESTAMPTZ NOT NULL,
+    replaced_at  TIMESTAMPTZ NOT NULL
+);
+
+-- Records a blocking record-level data-quality rule rejected (quality/rules.py), with the
+-- rules as the reason. Staging leaves them out; the rest of their landing day loads. A
+-- re-load of the day clears its rows and the checks judge the new records again.
+CREATE TABLE IF NOT EXISTS raw.quarantined_records (
+    landing_date   DATE NOT NULL,
+    source_file    VARCHAR NOT NULL,
+    line_number    BIGINT NOT NULL,
+    request_id     VARCHAR,
+    reason         VARCHAR NOT NULL,
+    quarantined_at TIMESTAMPTZ NOT NULL
+);
+
+-- Entries of the landing directory that were not read, and why: links that leave it or
+-- lead nowhere, folders inside a landing day, files of other formats, dt= folders that
+-- are not a real date. Nothing of their content is read or stored.
+CREATE TABLE IF NOT EXISTS raw.landing_anomalies (
+    landing_date DATE,                      -- NULL: an entry of the landing directory itself
+    path         VARCHAR NOT NULL,
+    kind         VARCHAR NOT NULL,
+    size_bytes   BIGINT,
+    reason       VARCHAR NOT NULL,
+    detected_at  TIMESTAMPTZ NOT NULL
+);
 """
 
 

@@ -47,7 +47,9 @@ def dbt_tests_over_all_history(context: OpExecutionContext, dbt: DbtCliResource)
         )
 
 
-@job(description="Weekly: every dbt data test over all of history (the nightly tests what it rebuilt).")
+@job(
+    description="Weekly: every dbt data test over all of history (the nightly tests what it rebuilt)."
+)
 def weekly_audit_job():
     dbt_tests_over_all_history()
 

@@ -1,6 +1,5 @@
 """The dbt project as Dagster assets, partitioned by landing day like the raw layer."""
 
-
 import importlib.metadata
 import shutil
 import sys
@@ -34,7 +33,12 @@ class WarehouseDbtCli(DbtCliResource):
     It runs `dbt --version` in a subprocess (seconds: it imports dbt) although the dbt it
     runs is the dbt-core installed beside this Python, and it builds a dbt adapter in
     this process, which serves only the row-count and column metadata fetches that this
-    project does not use.
+    project does not use. Together about 5-10 s per dbt step on the 2-core machine.
+
+    Both are private methods of dagster-dbt 0.29; the stock resource is kept otherwise.
+    tests/test_definitions.py checks that DbtCliResource still has them (an upgrade that
+    renames them would make these overrides dead code, not an error), and every test that
+    runs the dbt assets (test_end_to_end, test_quality_gates) runs dbt through this class.
     """
 
     @cached_property
@@ -91,8 +95,11 @@ DBT_LOCK_WAIT_SECONDS = 120
 def wait_for_write_lock(seconds: float) -> None:
     """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise.
 
-    Spark's tables are files that readers do not lock: nothing to wait for."""
+    Also exports the resolved settings, for dbt's profiles.yml, as dbt runs next. Spark's
+    tables are files that readers do not lock: nothing to wait for there.
+    """
     settings = Settings.from_env()
+    settings.export()
     if not settings.on_spark:
         connect(settings, wait_seconds=seconds).close()
 
@@ -116,12 +123,34 @@ def _lost_the_lock(invocation, error: Exception) -> bool:
     return ran_nothing and "Could not set lock on file" in str(error)
 
 
+# The run-control models: which landing days a build catches up with, and which event
+# days it rebuilds. They steer the build but are no business data, so the asset graph
+# shows them in a group of their own, apart from the lineage raw -> staging -> facts ->
+# marts -> audit (docs/decisions/0001-model-build-queue.md).
+BOOKKEEPING_GROUP = "bookkeeping"
+BOOKKEEPING_MODELS = frozenset({"int_landing_days_in_build", "int_event_dates_touched_by_run"})
+
+
+def dbt_group(node: dict) -> str:
+    """A model's asset group: its folder under models/ (staging, facts, marts, audit)."""
+    if node.get("name") in BOOKKEEPING_MODELS:
+        return BOOKKEEPING_GROUP
+    fqn = node.get("fqn") or []
+    # fqn is [project, folder, ..., model]; a model at the top of models/ has no folder.
+    return fqn[1] if len(fqn) > 2 else "default"
+
+
 class WarehouseDbtTranslator(DagsterDbtTranslator):
-    """dbt models are rebuilt by the nightly run, so they go stale when it is missed."""
+    """dbt models are grouped by their folder, and go stale when the nightly run is missed."""
 
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
-        return spec.replace_attributes(freshness_policy=NIGHTLY_FRESHNESS)
+        node = (manifest.get("nodes") or {}).get(unique_id)
+        if node is None or node.get("resource_type") != "model":
+            return spec
+        return spec.replace_attributes(
+            freshness_policy=NIGHTLY_FRESHNESS, group_name=dbt_group(node)
+        )
 
 
 # Data tests that read all of history run in the weekly audit (orchestration/audit.py).
@@ -141,6 +170,9 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
     window = context.partition_time_window
     landing_dates = landing_days_in_window(window.start, window.end)
     settings = Settings.from_env()
+    # dbt's profiles.yml reads the warehouse path from the environment; resolving the
+    # defaults here makes the Dagster UI, the CLI and dbt agree on one file.
+    settings.export()
     # The pool keeps other writers out, but a reader (`llm-usage sql`, the late-file
     # sensor) may hold the file for a moment, and dbt-duckdb fails at once when it cannot
     # take the write lock. Wait for the lock, and start dbt again if a reader slipped in
@@ -156,4 +188,3 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
         if not _lost_the_lock(invocation, error) or time.monotonic() >= deadline:
             raise error
         context.log.warning("A reader held the warehouse as dbt started; starting dbt again.")
-

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dagster import Definitions
 
-from config.settings import Settings
 from orchestration.audit import weekly_audit_job, weekly_audit_schedule
 from orchestration.checks import fct_requests_quality, raw_request_logs_quality
 from orchestration.dbt_assets import dbt_resource, warehouse_dbt_models
@@ -16,10 +15,9 @@ from orchestration.sensors import (
     unfinished_model_builds_sensor,
 )
 
-# dbt's profiles.yml reads the warehouse path from the environment; resolving the
-# defaults here makes the Dagster UI, the CLI and dbt agree on one file.
-Settings.from_env().export()
-
+# Importing this module reads no settings and writes no environment: the steps that run
+# dbt export the resolved settings for dbt's profiles.yml when they run
+# (orchestration/dbt_assets.py, orchestration/audit.py).
 defs = Definitions(
     assets=[raw_request_logs, warehouse_dbt_models],
     asset_checks=[raw_request_logs_quality, fct_requests_quality],

@@ -1,6 +1,5 @@
 """The raw layer: one landing day of gateway logs into raw.request_logs."""
 
-
 from datetime import date
 
 from dagster import (
@@ -8,13 +7,14 @@ from dagster import (
     AssetKey,
     AssetSpec,
     BackfillPolicy,
+    Failure,
     MaterializeResult,
     MetadataValue,
     multi_asset,
 )
 
-from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from config.settings import Settings
+from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
 from orchestration.jobs import NIGHTLY_FRESHNESS
 from orchestration.partitions import landing_days
 
@@ -38,12 +38,18 @@ REQUEST_LOGS = AssetKey(["raw", "request_logs"])
 REJECTED = AssetKey(["raw", "request_logs_rejected"])
 INGESTED_FILES = AssetKey(["raw", "ingested_files"])
 PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
+REPLACED_DELIVERIES = AssetKey(["raw", "replaced_deliveries"])
+
+RAW_GROUP = "raw"
+# Run control, not business data: the same group as the dbt models that read the queue.
+BOOKKEEPING_GROUP = "bookkeeping"
 
 
 @multi_asset(
     specs=[
         AssetSpec(
             REQUEST_LOGS,
+            group_name=RAW_GROUP,
             description=(
                 "Valid gateway request records of one landing day (landing/dt=YYYY-MM-DD), "
                 "one row per delivery. Re-running a day replaces it."
@@ -53,18 +59,32 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
         ),
         AssetSpec(
             REJECTED,
+            group_name=RAW_GROUP,
             description="Lines of the day that broke the log contract, with the reason.",
             kinds={"duckdb"},
             freshness_policy=NIGHTLY_FRESHNESS,
         ),
         AssetSpec(
             INGESTED_FILES,
+            group_name=RAW_GROUP,
             description="Every file of the day that was read, with its hash and counts.",
             kinds={"duckdb"},
             freshness_policy=NIGHTLY_FRESHNESS,
         ),
         AssetSpec(
+            REPLACED_DELIVERIES,
+            group_name=BOOKKEEPING_GROUP,
+            description=(
+                "Deliveries a re-load took away or changed (a file removed, a record "
+                "withdrawn or corrected): the next build rebuilds the event days they were "
+                "on, then clears them."
+            ),
+            kinds={"duckdb"},
+            freshness_policy=NIGHTLY_FRESHNESS,
+        ),
+        AssetSpec(
             PENDING_MODEL_BUILDS,
+            group_name=BOOKKEEPING_GROUP,
             description=(
                 "Landing days the facts and marts have not caught up with yet: the load "
                 "queues its day, and a dbt build that rebuilt every model removes it."
@@ -74,7 +94,6 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
         ),
     ],
     name="raw_request_logs",
-    group_name="raw",
     partitions_def=landing_days,
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
@@ -86,23 +105,55 @@ def raw_request_logs(context: AssetExecutionContext):
     for key in context.partition_keys:
         report = load_partition(settings, date.fromisoformat(key))
         context.log.info(report.summary())
-        if report.missing:
-            context.log.warning(f"No landing folder for {key}: {report.landing_path}")
         for path in report.skipped_files:
             context.log.warning(f"Skipped {path}: {SKIPPED_REASON}")
+        for anomaly in report.anomalies:
+            if anomaly.path not in report.skipped_files:
+                context.log.warning(f"Not read: {anomaly.describe()}")
         # Each landing day's own counts go on that partition's materialization, also
         # when one run (a backfill) loads many days.
         context.add_asset_metadata(
             _partition_metadata(report), asset_key=REQUEST_LOGS, partition_key=key
         )
         reports.append(report)
+    _fail_on_missing_landing_folders(settings, reports)
     yield MaterializeResult(
         asset_key=REQUEST_LOGS,
         metadata={"run_landing_days": MetadataValue.md(_report_table(reports))},
     )
     yield MaterializeResult(asset_key=REJECTED)
     yield MaterializeResult(asset_key=INGESTED_FILES)
+    yield MaterializeResult(asset_key=REPLACED_DELIVERIES)
     yield MaterializeResult(asset_key=PENDING_MODEL_BUILDS)
+
+
+def _fail_on_missing_landing_folders(settings: Settings, reports: list[PartitionReport]) -> None:
+    """Fail the step when a landing day of the run has no folder, so that no partition
+    of the run shows as materialized.
+
+    A materialized partition says "this day's files are in the warehouse"; a day whose
+    files never arrived must not say so. One run materializes all of its partitions or
+    none (the backfill policy makes a range one run), so the step fails as a whole, after
+    loading: `load_partition` of a day without folder clears what an earlier load left
+    (the folder was removed) and records the day as attempted, so that files arriving
+    later are picked up by late_landing_files_sensor; the days with files are loaded and
+    queued for the next build. An empty folder is a deliberate day of no records and is
+    materialized as such.
+    """
+    absent = [r.landing_date.isoformat() for r in reports if r.missing]
+    if not absent:
+        return
+    shown = ", ".join(absent[:5]) + (f" and {len(absent) - 5} more" if len(absent) > 5 else "")
+    raise Failure(
+        description=(
+            f"No landing folder for {shown} under {settings.landing_dir}: no partition of "
+            "this run is marked materialized. Materialize only landing days that have files "
+            "(`llm-usage materialize` picks them by default); files that arrive later for "
+            "these days are loaded by late_landing_files_sensor."
+        ),
+        metadata={"days_without_landing_folder": MetadataValue.json(absent)},
+        allow_retries=False,
+    )
 
 
 def _partition_metadata(report: PartitionReport) -> dict:
@@ -117,4 +168,9 @@ def _partition_metadata(report: PartitionReport) -> dict:
             [{"path": f.path, "error": f.error} for f in report.unreadable_files]
         ),
         "skipped_files": MetadataValue.json(report.skipped_files),
+        # Links, folders and dt= names not read (raw.landing_anomalies), and how many.
+        "entries_not_read": len(report.anomalies),
+        "not_read": MetadataValue.json(
+            [{"path": a.path, "kind": a.kind, "reason": a.reason} for a in report.anomalies]
+        ),
     }

@@ -55,7 +55,7 @@ def _process_is_alive(pid: int) -> bool:
     return True
 
 
-def fail_abandoned_cli_runs(instance: "DagsterInstance") -> list[str]:
+def fail_abandoned_cli_runs(instance: DagsterInstance) -> list[str]:
     """Mark runs whose CLI process died (killed, crashed) as failed and free their slots.
 
     A killed process cannot release its claim on the "warehouse" pool; without this the

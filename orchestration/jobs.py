@@ -1,9 +1,6 @@
 """The nightly job, its schedule, and when its assets count as fresh."""
 
-
-import os
-from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime, timedelta
 
 from dagster import (
     AssetSelection,
@@ -15,7 +12,7 @@ from dagster import (
     schedule,
 )
 
-from config.settings import SettingsError
+from config.settings import clock_setting, iana_zone_setting
 from orchestration.partitions import landing_days
 
 # Every asset, so that one landing day flows from files to marts in one run.
@@ -27,28 +24,9 @@ nightly_job = define_asset_job(
 )
 
 
-def _clock_setting(name: str, default: int, upper: int) -> int:
-    text = os.environ.get(name) or str(default)
-    if not text.isdigit() or int(text) >= upper:
-        raise SettingsError(f"{name}={text!r} must be a whole number from 0 to {upper - 1}.")
-    return int(text)
-
-
-def _timezone_setting(name: str) -> str:
-    value = os.environ.get(name) or "UTC"
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"{name}={value!r} is not an IANA time zone name; use one such as 'UTC' or "
-            "'Asia/Shanghai'."
-        ) from None
-    return value
-
-
-NIGHTLY_HOUR = _clock_setting("LLM_USAGE_NIGHTLY_HOUR", 2, 24)
-NIGHTLY_MINUTE = _clock_setting("LLM_USAGE_NIGHTLY_MINUTE", 0, 60)
-NIGHTLY_TIMEZONE = _timezone_setting("LLM_USAGE_NIGHTLY_TIMEZONE")
+NIGHTLY_HOUR = clock_setting("LLM_USAGE_NIGHTLY_HOUR", 2, 24)
+NIGHTLY_MINUTE = clock_setting("LLM_USAGE_NIGHTLY_MINUTE", 0, 60)
+NIGHTLY_TIMEZONE = iana_zone_setting("LLM_USAGE_NIGHTLY_TIMEZONE")
 
 # The nightly run is expected to have finished this long after it fires; assets not
 # materialized in that window are shown as stale (failing freshness) in the asset graph.
@@ -62,7 +40,7 @@ NIGHTLY_FRESHNESS = FreshnessPolicy.cron(
 
 def landing_day_for_tick(tick: datetime) -> str:
     """The landing day a nightly tick loads: the last UTC day complete at the tick."""
-    return (tick.astimezone(timezone.utc).date() - timedelta(days=1)).isoformat()
+    return (tick.astimezone(UTC).date() - timedelta(days=1)).isoformat()
 
 
 @schedule(

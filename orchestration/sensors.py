@@ -10,13 +10,14 @@ run of that day's partition per new state of the folder.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import duckdb
-
 from dagster import (
     AssetKey,
+    AssetPartitionStatus,
     DagsterRunStatus,
     DefaultSensorStatus,
     RunRequest,
@@ -27,8 +28,8 @@ from dagster import (
     sensor,
 )
 
-from ingest.landing_state import changed_landing_days, recorded_files
 from config.settings import Settings
+from ingest.landing_state import changed_landing_days, recorded_files
 from ingest.warehouse import (
     WarehouseBusyError,
     WarehouseMissingError,
@@ -52,7 +53,9 @@ RUN_IN_PROGRESS = [
 ]
 
 
-def _read_warehouse(settings: Settings, read: Callable[[duckdb.DuckDBPyConnection], T]) -> T | SkipReason:
+def _read_warehouse(
+    settings: Settings, read: Callable[[duckdb.DuckDBPyConnection], T]
+) -> T | SkipReason:
     """`read(connection)` on the warehouse, opened read-only and without waiting: a writer
     holding the file only delays the tick, which then says why it skipped."""
     try:
@@ -84,11 +87,17 @@ def late_landing_files_sensor(context: SensorEvaluationContext):
         return recorded
 
     partition_keys = set(landing_days.get_partition_keys())
-    # Days loaded while their folder was missing have no file rows; Dagster knows them.
+    # Days loaded while their folder was empty or missing have no file rows; Dagster
+    # knows them: an empty folder materializes its day, a missing one fails its run
+    # (orchestration/ingest_assets.py) after recording the attempt.
+    statuses = (
+        context.instance.get_status_by_partition(RAW_ASSET, sorted(partition_keys), landing_days)
+        or {}
+    )
     loaded_empty = [
         date.fromisoformat(key)
-        for key in context.instance.get_materialized_partitions(RAW_ASSET)
-        if key in partition_keys
+        for key, status in statuses.items()
+        if status in (AssetPartitionStatus.MATERIALIZED, AssetPartitionStatus.FAILED)
     ]
     changes = [
         change
@@ -115,7 +124,8 @@ def late_landing_files_sensor(context: SensorEvaluationContext):
     cursor = {c.landing_date.isoformat(): c.fingerprint for c in changes}
     if not run_requests:
         return SensorResult(
-            skip_reason="No loaded landing day changed since its last load or last request.", cursor=json.dumps(cursor)
+            skip_reason="No loaded landing day changed since its last load or last request.",
+            cursor=json.dumps(cursor),
         )
     return SensorResult(run_requests=run_requests, cursor=json.dumps(cursor))
 

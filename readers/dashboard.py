@@ -100,8 +100,15 @@ def _catalog(warehouse: str, version: tuple[float, float]) -> Catalog:
 
 
 @st.cache_resource(show_spinner=False, max_entries=64)
-def _view(warehouse: str, version: tuple[float, float], grain: str, period_start: date,
-          api_key_id: str, model: str, provider: str) -> View:
+def _view(
+    warehouse: str,
+    version: tuple[float, float],
+    grain: str,
+    period_start: date,
+    api_key_id: str,
+    model: str,
+    provider: str,
+) -> View:
     chosen = {"api_key_id": api_key_id, "model": model, "provider": provider}
     return load_view(Settings.from_env(), grain, period_start, chosen)
 
@@ -129,61 +136,130 @@ def _footer() -> None:
 SI_AXIS = {"format": "~s", "labelExpr": "replace(datum.label, 'G', 'B')"}
 
 
-def _bar(frame: pd.DataFrame, category: str, value: str, title: str, value_format: str,
-         share: str | None = None, color: str = "#4c78a8") -> dict:
+def _bar(
+    frame: pd.DataFrame,
+    category: str,
+    value: str,
+    title: str,
+    value_format: str,
+    share: str | None = None,
+    color: str = "#4c78a8",
+) -> dict:
     """A horizontal bar per category, largest first, with the value (and share) on hover."""
     is_share = "%" in value_format
-    x = {"field": value, "type": "quantitative", "title": title,
-         "axis": {"format": "%"} if is_share else SI_AXIS}
+    x = {
+        "field": value,
+        "type": "quantitative",
+        "title": title,
+        "axis": {"format": "%"} if is_share else SI_AXIS,
+    }
     if is_share:
         x["scale"] = {"domain": [0, 1]}
-    tooltip = [{"field": category, "type": "nominal", "title": category.replace("_", " ").capitalize()},
-               {"field": value, "type": "quantitative", "title": title, "format": value_format}]
+    tooltip = [
+        {"field": category, "type": "nominal", "title": category.replace("_", " ").capitalize()},
+        {"field": value, "type": "quantitative", "title": title, "format": value_format},
+    ]
     if share and share != value:
         tooltip.append({"field": share, "type": "quantitative", "title": "Share", "format": ".1%"})
     layers = [{"mark": {"type": "bar", "color": color}}]
     if share:
-        layers.append({"mark": {"type": "text", "align": "left", "dx": 4, "color": "#333333"},
-                       "encoding": {"text": {"field": share, "type": "quantitative", "format": ".1%"}}})
+        layers.append(
+            {
+                "mark": {"type": "text", "align": "left", "dx": 4, "color": "#333333"},
+                "encoding": {"text": {"field": share, "type": "quantitative", "format": ".1%"}},
+            }
+        )
     return {
         "height": {"step": 24},
         "encoding": {
             "x": x,
-            "y": {"field": category, "type": "nominal", "sort": "-x", "title": None, "axis": {"labelLimit": 320}},
+            "y": {
+                "field": category,
+                "type": "nominal",
+                "sort": "-x",
+                "title": None,
+                "axis": {"labelLimit": 320},
+            },
             "tooltip": tooltip,
         },
         "layer": layers,
     }
 
 
-def _spread(frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str) -> tuple[pd.DataFrame, dict]:
+def _spread(
+    frame: pd.DataFrame, columns: dict[str, str], title: str, value_format: str
+) -> tuple[pd.DataFrame, dict]:
     """Several statistics per model on one line each (mean, p50, p90, p99 as dots, joined
     by a rule from the lowest to the highest), models in the mart's order."""
-    long = frame.melt(id_vars="model", value_vars=list(columns), var_name="stat", value_name="value")
+    long = frame.melt(
+        id_vars="model", value_vars=list(columns), var_name="stat", value_name="value"
+    )
     long["stat"] = long["stat"].map(columns)
     long = long.dropna(subset=["value"])
     order = list(columns.values())
-    y = {"field": "model", "type": "nominal", "title": None, "sort": frame["model"].tolist(),
-         "axis": {"labelLimit": 320}}
+    y = {
+        "field": "model",
+        "type": "nominal",
+        "title": None,
+        "sort": frame["model"].tolist(),
+        "axis": {"labelLimit": 320},
+    }
     spec = {
         "height": {"step": 24},
         "layer": [
-            {"mark": {"type": "rule", "color": "#bbbbbb", "strokeWidth": 2},
-             "encoding": {"y": y, "x": {"aggregate": "min", "field": "value", "type": "quantitative", "title": title},
-                          "x2": {"aggregate": "max", "field": "value"}}},
-            {"mark": {"type": "point", "filled": True, "size": 90, "opacity": 1},
-             "encoding": {
-                 "y": y,
-                 "x": {"field": "value", "type": "quantitative", "title": title, "axis": {"format": value_format}},
-                 "color": {"field": "stat", "type": "nominal", "sort": order, "title": None,
-                           "legend": {"orient": "top"},
-                           "scale": {"domain": order, "range": ["#4c78a8", "#54a24b", "#f58518", "#e45756"][:len(order)]}},
-                 "shape": {"field": "stat", "type": "nominal", "sort": order, "title": None,
-                           "scale": {"domain": order}},
-                 "tooltip": [{"field": "model", "type": "nominal", "title": "Model"},
-                             {"field": "stat", "type": "nominal", "title": "Statistic"},
-                             {"field": "value", "type": "quantitative", "title": title, "format": value_format}],
-             }},
+            {
+                "mark": {"type": "rule", "color": "#bbbbbb", "strokeWidth": 2},
+                "encoding": {
+                    "y": y,
+                    "x": {
+                        "aggregate": "min",
+                        "field": "value",
+                        "type": "quantitative",
+                        "title": title,
+                    },
+                    "x2": {"aggregate": "max", "field": "value"},
+                },
+            },
+            {
+                "mark": {"type": "point", "filled": True, "size": 90, "opacity": 1},
+                "encoding": {
+                    "y": y,
+                    "x": {
+                        "field": "value",
+                        "type": "quantitative",
+                        "title": title,
+                        "axis": {"format": value_format},
+                    },
+                    "color": {
+                        "field": "stat",
+                        "type": "nominal",
+                        "sort": order,
+                        "title": None,
+                        "legend": {"orient": "top"},
+                        "scale": {
+                            "domain": order,
+                            "range": ["#4c78a8", "#54a24b", "#f58518", "#e45756"][: len(order)],
+                        },
+                    },
+                    "shape": {
+                        "field": "stat",
+                        "type": "nominal",
+                        "sort": order,
+                        "title": None,
+                        "scale": {"domain": order},
+                    },
+                    "tooltip": [
+                        {"field": "model", "type": "nominal", "title": "Model"},
+                        {"field": "stat", "type": "nominal", "title": "Statistic"},
+                        {
+                            "field": "value",
+                            "type": "quantitative",
+                            "title": title,
+                            "format": value_format,
+                        },
+                    ],
+                },
+            },
         ],
     }
     return long, spec
@@ -196,7 +272,10 @@ def _chart(data: pd.DataFrame, spec: dict) -> None:
 def _table(frame: pd.DataFrame, config: dict) -> None:
     shown = frame.copy()
     for column, setting in config.items():
-        if isinstance(setting, dict) and setting.get("type_config", {}).get("format") == SHARE_FORMAT:
+        if (
+            isinstance(setting, dict)
+            and setting.get("type_config", {}).get("format") == SHARE_FORMAT
+        ):
             shown[column] = 100 * shown[column]  # 0..1 share shown as percent
     st.dataframe(shown, width="stretch", hide_index=True, column_config=config)
 
@@ -248,18 +327,26 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     cards = USAGE_CARDS + ((("Spend", SPEND),) if SPEND in summary.index else ())
     for column_slot, (label, column) in zip(st.columns(len(cards)), cards):
         column_slot.metric(
-            label, (dollars if column == SPEND else count)(summary[column]),
+            label,
+            (dollars if column == SPEND else count)(summary[column]),
             _change(summary[column], previous, column, view.grain),
-            border=True, height="stretch",
-            help=None if previous is not None else f"No usage in the previous {view.grain} to compare with.",
+            border=True,
+            height="stretch",
+            help=None
+            if previous is not None
+            else f"No usage in the previous {view.grain} to compare with.",
         )
     if "cost_coverage" in summary.index:
-        st.caption(f"Spend counts the requests whose logs carry a cost: {percent(summary['cost_coverage'])} of "
-                   f"them; {dollars(summary.get('cost_per_million_tokens'))} per million tokens.")
+        st.caption(
+            f"Spend counts the requests whose logs carry a cost: {percent(summary['cost_coverage'])} of "
+            f"them; {dollars(summary.get('cost_per_million_tokens'))} per million tokens."
+        )
 
     if view.grain == "day":
-        st.subheader(f"Tokens per day, the {len(pd.date_range(view.trend_first, view.trend_last))} days "
-                     f"up to {view.period_start:%Y-%m-%d}")
+        st.subheader(
+            f"Tokens per day, the {len(pd.date_range(view.trend_first, view.trend_last))} days "
+            f"up to {view.period_start:%Y-%m-%d}"
+        )
     else:
         st.subheader(f"Tokens per day in the {view.grain}")
     _trend_chart(view)
@@ -268,41 +355,70 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     models = view.panels["mart_usage_by_model"]
     left, right = st.columns([2, 3])
     with left:
-        _chart(models, _bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
+        _chart(
+            models, _bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share")
+        )
     with right:
         config = {
-            "model": "Model", "total_tokens": _counts("Total tokens"), "input_tokens": _counts("Input"),
-            "output_tokens": _counts("Output"), "requests": _counts("Requests"),
-            "token_share": _share("Token share"), **_spend_columns(models),
+            "model": "Model",
+            "total_tokens": _counts("Total tokens"),
+            "input_tokens": _counts("Input"),
+            "output_tokens": _counts("Output"),
+            "requests": _counts("Requests"),
+            "token_share": _share("Token share"),
+            **_spend_columns(models),
         }
         _table(models[list(config)], config)
 
     st.subheader("Usage by Token Type")
     token_row = view.row("mart_usage_by_token_type")
-    parts = pd.DataFrame({
-        "token_type": [label for _, label in TOKEN_PARTS],
-        "tokens": [int(token_row[column]) for column, _ in TOKEN_PARTS],
-    })
+    parts = pd.DataFrame(
+        {
+            "token_type": [label for _, label in TOKEN_PARTS],
+            "tokens": [int(token_row[column]) for column, _ in TOKEN_PARTS],
+        }
+    )
     # A part's share of the total is plain arithmetic on mart values: the five parts add
     # up exactly to total_tokens on every row (a dbt test checks it).
     parts["share"] = parts["tokens"] / summary["total_tokens"] if summary["total_tokens"] else None
     left, right = st.columns([3, 2])
     with left:
-        _chart(parts, _bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"))
+        _chart(
+            parts,
+            _bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"),
+        )
     with right:
-        _table(parts, {"token_type": "Token type", "tokens": _counts("Tokens"), "share": _share("Share of total")})
-        st.caption(f"The five parts add up to the total of {count(summary['total_tokens'])} tokens.")
+        _table(
+            parts,
+            {
+                "token_type": "Token type",
+                "tokens": _counts("Tokens"),
+                "share": _share("Share of total"),
+            },
+        )
+        st.caption(
+            f"The five parts add up to the total of {count(summary['total_tokens'])} tokens."
+        )
 
     st.subheader("Usage by API Key")
     keys = view.panels["mart_usage_by_api_key"].copy()
     # The mart's own key name when it carries one, else the latest name in the facts.
-    names = keys["api_key_name"] if "api_key_name" in keys.columns else keys["api_key_id"].map(key_names)
+    names = (
+        keys["api_key_name"]
+        if "api_key_name" in keys.columns
+        else keys["api_key_id"].map(key_names)
+    )
     keys.insert(0, "name", names.fillna("(no name)"))
     config = {
-        "name": "Key name", "api_key_id": "Key id", "total_tokens": _counts("Total tokens"),
-        "input_tokens": _counts("Input"), "output_tokens": _counts("Output"),
-        "requests": _counts("Requests"), "token_share": _share("Token share"),
-        "request_share": _share("Request share"), **_spend_columns(keys),
+        "name": "Key name",
+        "api_key_id": "Key id",
+        "total_tokens": _counts("Total tokens"),
+        "input_tokens": _counts("Input"),
+        "output_tokens": _counts("Output"),
+        "requests": _counts("Requests"),
+        "token_share": _share("Token share"),
+        "request_share": _share("Request share"),
+        **_spend_columns(keys),
     }
     _table(keys[list(config)], config)
     st.caption("Click a column header to sort.")
@@ -310,10 +426,21 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     st.subheader("Web Search Usage")
     web = view.row("mart_web_search_usage")
     cards = st.columns(4)
-    cards[0].metric("Web search requests", count(web["web_search_requests"]), border=True, height="stretch")
-    cards[1].metric("Web search calls", count(web["web_search_calls"]), border=True, height="stretch")
-    cards[2].metric("Tokens of web search requests", count(web["web_search_total_tokens"]), border=True, height="stretch")
-    cards[3].metric("Share of requests", percent(web["web_search_request_share"]), border=True, height="stretch")
+    cards[0].metric(
+        "Web search requests", count(web["web_search_requests"]), border=True, height="stretch"
+    )
+    cards[1].metric(
+        "Web search calls", count(web["web_search_calls"]), border=True, height="stretch"
+    )
+    cards[2].metric(
+        "Tokens of web search requests",
+        count(web["web_search_total_tokens"]),
+        border=True,
+        height="stretch",
+    )
+    cards[3].metric(
+        "Share of requests", percent(web["web_search_request_share"]), border=True, height="stretch"
+    )
 
 
 def _trend_chart(view: View) -> None:
@@ -324,98 +451,217 @@ def _trend_chart(view: View) -> None:
     if not trend["total_tokens"].any():
         st.info("No matching requests on these days.")
         return
-    long = trend.melt(id_vars=["day", "total_tokens", "requests"], value_vars=["input_tokens", "output_tokens"],
-                      var_name="part", value_name="tokens")
+    long = trend.melt(
+        id_vars=["day", "total_tokens", "requests"],
+        value_vars=["input_tokens", "output_tokens"],
+        var_name="part",
+        value_name="tokens",
+    )
     long["part"] = long["part"].map({"input_tokens": "Input", "output_tokens": "Output"})
     long["day"] = long["day"].dt.strftime("%Y-%m-%d")
-    _chart(long, {
-        "height": 280,
-        "mark": {"type": "bar"},
-        "encoding": {
-            "x": {"field": "day", "type": "ordinal", "title": None, "axis": {"labelAngle": -45}},
-            "y": {"field": "tokens", "type": "quantitative", "title": "Tokens", "stack": "zero",
-                  "axis": SI_AXIS},
-            "color": {"field": "part", "type": "nominal", "title": None, "sort": ["Input", "Output"],
-                      "legend": {"orient": "top"},
-                      "scale": {"domain": ["Input", "Output"], "range": ["#4c78a8", "#f58518"]}},
-            "order": {"field": "part", "sort": "ascending"},
-            "tooltip": [{"field": "day", "type": "ordinal", "title": "Day"},
-                        {"field": "part", "type": "nominal", "title": "Part"},
-                        {"field": "tokens", "type": "quantitative", "title": "Tokens", "format": ",d"},
-                        {"field": "total_tokens", "type": "quantitative", "title": "Total tokens", "format": ",d"},
-                        {"field": "requests", "type": "quantitative", "title": "Requests", "format": ",d"}],
+    _chart(
+        long,
+        {
+            "height": 280,
+            "mark": {"type": "bar"},
+            "encoding": {
+                "x": {
+                    "field": "day",
+                    "type": "ordinal",
+                    "title": None,
+                    "axis": {"labelAngle": -45},
+                },
+                "y": {
+                    "field": "tokens",
+                    "type": "quantitative",
+                    "title": "Tokens",
+                    "stack": "zero",
+                    "axis": SI_AXIS,
+                },
+                "color": {
+                    "field": "part",
+                    "type": "nominal",
+                    "title": None,
+                    "sort": ["Input", "Output"],
+                    "legend": {"orient": "top"},
+                    "scale": {"domain": ["Input", "Output"], "range": ["#4c78a8", "#f58518"]},
+                },
+                "order": {"field": "part", "sort": "ascending"},
+                "tooltip": [
+                    {"field": "day", "type": "ordinal", "title": "Day"},
+                    {"field": "part", "type": "nominal", "title": "Part"},
+                    {"field": "tokens", "type": "quantitative", "title": "Tokens", "format": ",d"},
+                    {
+                        "field": "total_tokens",
+                        "type": "quantitative",
+                        "title": "Total tokens",
+                        "format": ",d",
+                    },
+                    {
+                        "field": "requests",
+                        "type": "quantitative",
+                        "title": "Requests",
+                        "format": ",d",
+                    },
+                ],
+            },
         },
-    })
+    )
 
 
 def provider_tab(view: View) -> None:
     summary = view.row("mart_provider_summary")
     cards = st.columns(4)
-    cards[0].metric("Primary Provider", name(summary["primary_provider"]), border=True, height="stretch")
-    cards[1].metric("Provider Count", count(summary["provider_count"]), border=True, height="stretch")
-    cards[2].metric("Average Success Rate", percent(summary["success_rate"]), border=True, height="stretch")
+    cards[0].metric(
+        "Primary Provider", name(summary["primary_provider"]), border=True, height="stretch"
+    )
+    cards[1].metric(
+        "Provider Count", count(summary["provider_count"]), border=True, height="stretch"
+    )
+    cards[2].metric(
+        "Average Success Rate", percent(summary["success_rate"]), border=True, height="stretch"
+    )
     cards[3].metric(
-        "Fastest Response Provider", name(summary["fastest_response_provider"]),
-        None if pd.isna(summary["fastest_response_avg_latency_ms"])
+        "Fastest Response Provider",
+        name(summary["fastest_response_provider"]),
+        None
+        if pd.isna(summary["fastest_response_avg_latency_ms"])
         else f"{milliseconds(summary['fastest_response_avg_latency_ms'])} mean latency",
-        delta_color="off", delta_arrow="off", border=True, height="stretch",
+        delta_color="off",
+        delta_arrow="off",
+        border=True,
+        height="stretch",
     )
     providers = view.panels["mart_provider_distribution"]
     left, right = st.columns(2)
     with left:
         st.subheader("Token Distribution")
-        _chart(providers, _bar(providers, "provider", "total_tokens", "Total tokens", ",d", share="token_share"))
+        _chart(
+            providers,
+            _bar(providers, "provider", "total_tokens", "Total tokens", ",d", share="token_share"),
+        )
     with right:
         st.subheader("Request Distribution")
-        _chart(providers, _bar(providers, "provider", "requests", "Requests", ",d", share="request_share", color="#f58518"))
+        _chart(
+            providers,
+            _bar(
+                providers,
+                "provider",
+                "requests",
+                "Requests",
+                ",d",
+                share="request_share",
+                color="#f58518",
+            ),
+        )
     st.subheader("Success Rate by Provider")
     left, right = st.columns([2, 3])
     with left:
-        _chart(providers, _bar(providers, "provider", "success_rate", "Success rate", ".1%", share="success_rate",
-                    color="#54a24b"))
+        _chart(
+            providers,
+            _bar(
+                providers,
+                "provider",
+                "success_rate",
+                "Success rate",
+                ".1%",
+                share="success_rate",
+                color="#54a24b",
+            ),
+        )
     with right:
         config = {
-            "provider": "Provider", "total_tokens": _counts("Total tokens"), "token_share": _share("Token share"),
-            "requests": _counts("Requests"), "request_share": _share("Request share"),
-            "success_rate": _share("Success rate"), **_spend_columns(providers),
+            "provider": "Provider",
+            "total_tokens": _counts("Total tokens"),
+            "token_share": _share("Token share"),
+            "requests": _counts("Requests"),
+            "request_share": _share("Request share"),
+            "success_rate": _share("Success rate"),
+            **_spend_columns(providers),
         }
         _table(providers[list(config)], config)
 
 
-def _model_table(frame: pd.DataFrame, stats: dict[str, str], unit: str, number_format: str = "localized") -> None:
+def _model_table(
+    frame: pd.DataFrame, stats: dict[str, str], unit: str, number_format: str = "localized"
+) -> None:
     with st.expander("Table"):
         shown = frame[["model", *stats]].copy()
         if number_format == "localized":
             shown[list(stats)] = shown[list(stats)].round()  # milliseconds without decimals
-        _table(shown, {"model": "Model", **{column: st.column_config.NumberColumn(label + unit, format=number_format)
-                                            for column, label in stats.items()}})
+        _table(
+            shown,
+            {
+                "model": "Model",
+                **{
+                    column: st.column_config.NumberColumn(label + unit, format=number_format)
+                    for column, label in stats.items()
+                },
+            },
+        )
 
 
 def performance_tab(view: View) -> None:
     summary = view.row("mart_performance_summary")
     cards = st.columns(2)
-    cards[0].metric("Average Latency", milliseconds(summary["avg_latency_ms"]), border=True, height="stretch",
-                    help="Mean latency of successful requests.")
-    cards[1].metric("Average Throughput", tokens_per_second(summary["avg_throughput_tps"]), border=True, height="stretch",
-                    help="Output tokens over generation seconds, token-weighted; per-request median "
-                         f"{tokens_per_second(summary['median_throughput_tps'])}.")
+    cards[0].metric(
+        "Average Latency",
+        milliseconds(summary["avg_latency_ms"]),
+        border=True,
+        height="stretch",
+        help="Mean latency of successful requests.",
+    )
+    cards[1].metric(
+        "Average Throughput",
+        tokens_per_second(summary["avg_throughput_tps"]),
+        border=True,
+        height="stretch",
+        help="Output tokens over generation seconds, token-weighted; per-request median "
+        f"{tokens_per_second(summary['median_throughput_tps'])}.",
+    )
     picks = st.columns(4)
-    for slot, (label, pick, figure, show) in zip(picks, (
-        ("Fastest Model", "fastest_model", "fastest_model_avg_latency_ms", milliseconds),
-        ("Slowest Model", "slowest_model", "slowest_model_avg_latency_ms", milliseconds),
-        ("Highest Throughput Model", "highest_throughput_model", "highest_throughput_tps", tokens_per_second),
-        ("Lowest Throughput Model", "lowest_throughput_model", "lowest_throughput_tps", tokens_per_second),
-    )):
-        slot.metric(label, name(summary[pick]), None if pd.isna(summary[figure]) else show(summary[figure]),
-                    delta_color="off", delta_arrow="off", border=True, height="stretch")
+    for slot, (label, pick, figure, show) in zip(
+        picks,
+        (
+            ("Fastest Model", "fastest_model", "fastest_model_avg_latency_ms", milliseconds),
+            ("Slowest Model", "slowest_model", "slowest_model_avg_latency_ms", milliseconds),
+            (
+                "Highest Throughput Model",
+                "highest_throughput_model",
+                "highest_throughput_tps",
+                tokens_per_second,
+            ),
+            (
+                "Lowest Throughput Model",
+                "lowest_throughput_model",
+                "lowest_throughput_tps",
+                tokens_per_second,
+            ),
+        ),
+    ):
+        slot.metric(
+            label,
+            name(summary[pick]),
+            None if pd.isna(summary[figure]) else show(summary[figure]),
+            delta_color="off",
+            delta_arrow="off",
+            border=True,
+            height="stretch",
+        )
 
     first_token = view.panels["mart_first_token_latency_by_model"]
     st.subheader("First Token Latency by Model")
     if first_token.empty:
-        st.info("No successful streaming requests match, so there is no first-token latency to show.")
+        st.info(
+            "No successful streaming requests match, so there is no first-token latency to show."
+        )
     else:
-        stats = {"avg_first_token_ms": "mean", "p50_first_token_ms": "p50",
-                 "p90_first_token_ms": "p90", "p99_first_token_ms": "p99"}
+        stats = {
+            "avg_first_token_ms": "mean",
+            "p50_first_token_ms": "p50",
+            "p90_first_token_ms": "p90",
+            "p99_first_token_ms": "p99",
+        }
         _chart(*_spread(first_token, stats, "First token latency (ms)", ",.0f"))
         _model_table(first_token, stats, " (ms)")
     left, right = st.columns(2)
@@ -425,7 +671,11 @@ def performance_tab(view: View) -> None:
         if throughput.empty:
             st.info("No successful requests with output match, so there is no throughput to show.")
         else:
-            stats = {"avg_throughput_tps": "average", "p50_throughput_tps": "p50", "p90_throughput_tps": "p90"}
+            stats = {
+                "avg_throughput_tps": "average",
+                "p50_throughput_tps": "p50",
+                "p90_throughput_tps": "p90",
+            }
             _chart(*_spread(throughput, stats, "Tokens per second", ",.1f"))
             _model_table(throughput, stats, " (tokens/s)", "%.1f")
     with right:
@@ -434,8 +684,12 @@ def performance_tab(view: View) -> None:
         if latency.empty:
             st.info("No successful requests match, so there is no latency to show.")
         else:
-            stats = {"avg_latency_ms": "mean", "p50_latency_ms": "p50", "p90_latency_ms": "p90",
-                     "p99_latency_ms": "p99"}
+            stats = {
+                "avg_latency_ms": "mean",
+                "p50_latency_ms": "p50",
+                "p90_latency_ms": "p90",
+                "p99_latency_ms": "p99",
+            }
             _chart(*_spread(latency, stats, "Latency (ms)", ",.0f"))
             _model_table(latency, stats, " (ms)")
 
@@ -455,37 +709,67 @@ def _notes(catalog: Catalog) -> None:
 
 
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
-    grain_slot, period_slot, key_slot, model_slot, provider_slot = st.columns([1.6, 2, 2.2, 2.2, 1.8])
+    grain_slot, period_slot, key_slot, model_slot, provider_slot = st.columns(
+        [1.6, 2, 2.2, 2.2, 1.8]
+    )
     with grain_slot:
-        grain = st.segmented_control("Time range", GRAINS, default="month", required=True,
-                                     format_func=str.capitalize, key="grain")
+        grain = st.segmented_control(
+            "Time range",
+            GRAINS,
+            default="month",
+            required=True,
+            format_func=str.capitalize,
+            key="grain",
+        )
     periods = catalog.periods[grain]
     with period_slot:
         period_start = st.selectbox(
-            "Period", periods, index=periods.index(catalog.default_period(grain)), key=f"period_{grain}",
+            "Period",
+            periods,
+            index=periods.index(catalog.default_period(grain)),
+            key=f"period_{grain}",
             format_func=lambda start: period_label(grain, start, catalog.is_partial(grain, start)),
         )
     with key_slot:
         api_key_id = st.selectbox(
-            "API key", [ALL, *catalog.api_keys], key="api_key_id",
-            format_func=lambda key: "All keys" if key == ALL else (
-                f"{catalog.api_keys[key]} ({key})" if catalog.api_keys[key] not in (None, key) else key),
+            "API key",
+            [ALL, *catalog.api_keys],
+            key="api_key_id",
+            format_func=lambda key: (
+                "All keys"
+                if key == ALL
+                else (
+                    f"{catalog.api_keys[key]} ({key})"
+                    if catalog.api_keys[key] not in (None, key)
+                    else key
+                )
+            ),
         )
     with model_slot:
-        model = st.selectbox("Model", [ALL, *catalog.models], key="model",
-                             format_func=lambda value: "All models" if value == ALL else value)
+        model = st.selectbox(
+            "Model",
+            [ALL, *catalog.models],
+            key="model",
+            format_func=lambda value: "All models" if value == ALL else value,
+        )
     with provider_slot:
-        provider = st.selectbox("Provider", [ALL, *catalog.providers], key="provider",
-                                format_func=lambda value: "All providers" if value == ALL else value)
+        provider = st.selectbox(
+            "Provider",
+            [ALL, *catalog.providers],
+            key="provider",
+            format_func=lambda value: "All providers" if value == ALL else value,
+        )
     return grain, period_start, {"api_key_id": api_key_id, "model": model, "provider": provider}
 
 
 def main() -> None:
     st.set_page_config(page_title="Usage Analytics", layout="wide")
     # Card values wrap rather than cut a long model name short with an ellipsis.
-    st.html("<style>[data-testid='stMetricValue'] * {white-space: normal !important; overflow-wrap: anywhere;"
-            " text-overflow: clip !important; overflow: visible !important; font-size: 1.9rem;"
-            " line-height: 1.2}</style>")
+    st.html(
+        "<style>[data-testid='stMetricValue'] * {white-space: normal !important; overflow-wrap: anywhere;"
+        " text-overflow: clip !important; overflow: visible !important; font-size: 1.9rem;"
+        " line-height: 1.2}</style>"
+    )
     st.title("Usage Analytics")
     st.caption("Pay-as-you-go requests only; subscription usage is not counted.")
     try:
@@ -493,26 +777,46 @@ def main() -> None:
         version = warehouse_version(settings)
         catalog = _catalog(str(settings.warehouse_path), version)
     except WarehouseMissingError:
-        _stop(f"There is no warehouse yet at {settings.warehouse_path}. Build one with `make demo` "
-              "(sample data) or `llm-usage materialize`, then reload this page.")
+        _stop(
+            f"There is no warehouse yet at {settings.warehouse_path}. Build one with `make demo` "
+            "(sample data) or `llm-usage materialize`, then reload this page."
+        )
     except WarehouseBusyError:
-        _stop("The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.", "warning")
+        _stop(
+            "The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.",
+            "warning",
+        )
     except SettingsError as error:
         _stop(str(error), "error")
     except QueryError as error:
-        _stop(f"The warehouse cannot be read yet ({error}). Run `llm-usage materialize` to build the "
-              "marts.", "error")
+        _stop(
+            f"The warehouse cannot be read yet ({error}). Run `llm-usage materialize` to build the "
+            "marts.",
+            "error",
+        )
     if not catalog.periods["day"]:
-        _stop(f"The warehouse at {settings.warehouse_path} has no pay-as-you-go requests yet. Load some "
-              "with `llm-usage materialize` (or `make demo`).")
+        _stop(
+            f"The warehouse at {settings.warehouse_path} has no pay-as-you-go requests yet. Load some "
+            "with `llm-usage materialize` (or `make demo`)."
+        )
 
     _notes(catalog)
     grain, period_start, chosen = _filters(catalog)
     try:
-        view = _view(str(settings.warehouse_path), version, grain, period_start,
-                     chosen["api_key_id"], chosen["model"], chosen["provider"])
+        view = _view(
+            str(settings.warehouse_path),
+            version,
+            grain,
+            period_start,
+            chosen["api_key_id"],
+            chosen["model"],
+            chosen["provider"],
+        )
     except WarehouseBusyError:
-        _stop("The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.", "warning")
+        _stop(
+            "The warehouse is busy: a Dagster run is writing it. Reload this page in a moment.",
+            "warning",
+        )
     except QueryError as error:
         _stop(f"The marts could not be read ({error}).", "error")
 
@@ -524,11 +828,19 @@ def main() -> None:
         f"{stamp:%Y-%m-%d %H:%M} UTC · warehouse {settings.warehouse_path}"
     )
     if view.empty:
-        described = [label for label, value in (
-            ("API key " + chosen["api_key_id"], chosen["api_key_id"]), ("model " + chosen["model"], chosen["model"]),
-            ("provider " + chosen["provider"], chosen["provider"])) if value != ALL]
-        _stop(f"No pay-as-you-go requests match {' and '.join(described) or 'this filter'} in this "
-              f"{grain}. Pick another period or widen the filter.")
+        described = [
+            label
+            for label, value in (
+                ("API key " + chosen["api_key_id"], chosen["api_key_id"]),
+                ("model " + chosen["model"], chosen["model"]),
+                ("provider " + chosen["provider"], chosen["provider"]),
+            )
+            if value != ALL
+        ]
+        _stop(
+            f"No pay-as-you-go requests match {' and '.join(described) or 'this filter'} in this "
+            f"{grain}. Pick another period or widen the filter."
+        )
 
     usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])
     with usage:

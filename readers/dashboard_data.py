@@ -19,7 +19,8 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
-from readers.report import FILTERS, PANELS, panel_query, period_containing, period_end  # noqa: F401 (period_end: the page's too)
+from readers.panels import load_panels
+from readers.report import FILTERS, panel_query, period_containing, period_end
 from readers.warehouse import QueryError, behind_sentence
 
 GRAINS = ("month", "week", "day")
@@ -82,7 +83,9 @@ class Catalog:
         return periods[0] if periods else None
 
 
-def _frame(connection: duckdb.DuckDBPyConnection, query: str, params: list | None = None) -> pd.DataFrame:
+def _frame(
+    connection: duckdb.DuckDBPyConnection, query: str, params: list | None = None
+) -> pd.DataFrame:
     try:
         return connection.execute(query, params or []).fetchdf()
     except duckdb.Error as error:
@@ -110,11 +113,16 @@ def load_catalog(settings: Settings) -> Catalog:
             f"WHERE {all_filters} ORDER BY grain, period_start DESC",
         )
         by_grain = {
-            grain: [pd.Timestamp(day).date() for day in periods.loc[periods.grain == grain, "period_start"]]
+            grain: [
+                pd.Timestamp(day).date()
+                for day in periods.loc[periods.grain == grain, "period_start"]
+            ]
             for grain in GRAINS
         }
         days = by_grain["day"]
-        built_at = _frame(connection, "SELECT max(built_at) AS built_at FROM main_marts.mart_usage_summary")
+        built_at = _frame(
+            connection, "SELECT max(built_at) AS built_at FROM main_marts.mart_usage_summary"
+        )
         # Key names are labels, not figures: the latest name each key was logged with.
         names = _frame(
             connection,
@@ -123,7 +131,8 @@ def load_catalog(settings: Settings) -> Catalog:
             "FROM main_facts.fct_requests WHERE billing_mode = 'pay_as_you_go' GROUP BY 1",
         )
         holds = _frame(
-            connection, "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date"
+            connection,
+            "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date",
         )
         pending = pending_model_builds(connection)
         keys, models, providers = (_distinct(connection, d) for d in FILTERS)
@@ -140,7 +149,10 @@ def load_catalog(settings: Settings) -> Catalog:
         providers=providers,
         built_at=None if pd.isna(stamp) else pd.Timestamp(stamp),
         behind_note=behind_sentence(pending),
-        quality_holds=[(pd.Timestamp(d).date(), str(c)) for d, c in zip(holds.landing_date, holds.failed_checks)],
+        quality_holds=[
+            (pd.Timestamp(d).date(), str(c))
+            for d, c in zip(holds.landing_date, holds.failed_checks)
+        ],
     )
 
 
@@ -181,8 +193,10 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
     first, last = trend_window(grain, period_start)
     connection = connect(settings, read_only=True, wait_seconds=PAGE_WAIT_SECONDS)
     try:
-        panels = {panel.mart: _frame(connection, *panel_query(panel, grain, period_start, chosen))
-                  for panel in PANELS}
+        panels = {
+            panel.mart: _frame(connection, *panel_query(panel, grain, period_start, chosen))
+            for panel in load_panels()
+        }
         previous = _frame(
             connection,
             f"SELECT * FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? AND {where}",

@@ -6,41 +6,17 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
 
 from config.settings import Settings
+from readers.panels import Panel, load_panels
 from readers.warehouse import read_query
 
 FILTERS = ("api_key_id", "model", "provider")
 HIDDEN = {"grain", "period_start", "built_at"}
 TABLE_ROWS = 15  # rows of a breakdown panel shown in the terminal table
-
-
-@dataclass(frozen=True)
-class Panel:
-    tab: str
-    title: str
-    mart: str
-    breakdown: str | None = None  # the dimension a breakdown panel lists, one row each
-    order_by: str | None = None
-
-
-PANELS = (
-    Panel("Usage", "Usage summary", "mart_usage_summary"),
-    Panel("Usage", "Usage by Model", "mart_usage_by_model", "model", "total_tokens DESC"),
-    Panel("Usage", "Usage by Token Type", "mart_usage_by_token_type"),
-    Panel("Usage", "Usage by API Key", "mart_usage_by_api_key", "api_key_id", "total_tokens DESC"),
-    Panel("Usage", "Web Search Usage", "mart_web_search_usage"),
-    Panel("Provider", "Provider summary", "mart_provider_summary"),
-    Panel("Provider", "Provider distribution", "mart_provider_distribution", "provider", "requests DESC"),
-    Panel("Performance", "Performance summary", "mart_performance_summary"),
-    Panel("Performance", "Latency by Model", "mart_latency_by_model", "model", "avg_latency_ms"),
-    Panel("Performance", "First Token Latency by Model", "mart_first_token_latency_by_model", "model", "avg_first_token_ms"),
-    Panel("Performance", "Throughput by Model", "mart_throughput_by_model", "model", "avg_throughput_tps DESC"),
-)
 
 
 def period_containing(grain: str, day: date) -> date:
@@ -163,7 +139,9 @@ def did_you_mean(settings: Settings, dimension: str, value: str) -> str | None:
     return None
 
 
-def panel_query(panel: Panel, grain: str, period_start: date, chosen: dict[str, str]) -> tuple[str, list]:
+def panel_query(
+    panel: Panel, grain: str, period_start: date, chosen: dict[str, str]
+) -> tuple[str, list]:
     """The SQL and parameters that read a panel's rows for one period and filter."""
     where, params = _filter_sql(chosen, panel.breakdown)
     order = f" ORDER BY {panel.order_by}, {panel.breakdown}" if panel.breakdown else ""
@@ -173,12 +151,18 @@ def panel_query(panel: Panel, grain: str, period_start: date, chosen: dict[str, 
     )
 
 
-def dashboard(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> dict[Panel, pd.DataFrame]:
+def dashboard(
+    settings: Settings, grain: str, period_start: date, chosen: dict[str, str]
+) -> dict[Panel, pd.DataFrame]:
     """Each panel's rows for the period and filter (empty frames when nothing matches)."""
     panels = {}
-    for panel in PANELS:
+    for panel in load_panels():  # as the marts' YAML declares them
         frame = read_query(settings, *panel_query(panel, grain, period_start, chosen))
-        keep = [c for c in frame.columns if c not in HIDDEN and (c == panel.breakdown or c not in FILTERS)]
+        keep = [
+            c
+            for c in frame.columns
+            if c not in HIDDEN and (c == panel.breakdown or c not in FILTERS)
+        ]
         panels[panel] = frame[keep]
     return panels
 
@@ -249,11 +233,16 @@ def as_records(panels: dict[Panel, pd.DataFrame], heading: dict) -> list[dict]:
                 filters[panel.breakdown] = row[panel.breakdown]
             for column, value in row.items():
                 if column != panel.breakdown:
-                    records.append({
-                        "grain": heading["grain"], "period_start": heading["period_start"],
-                        **filters, "panel": panel_key(panel), "metric": column,
-                        "value": _plain(column, value),
-                    })
+                    records.append(
+                        {
+                            "grain": heading["grain"],
+                            "period_start": heading["period_start"],
+                            **filters,
+                            "panel": panel_key(panel),
+                            "metric": column,
+                            "value": _plain(column, value),
+                        }
+                    )
     return records
 
 
@@ -262,36 +251,50 @@ CSV_COLUMNS = ["grain", "period_start", *FILTERS, "panel", "metric", "value"]
 
 def _table(panel: Panel, frame: pd.DataFrame) -> list[str]:
     """A breakdown panel as aligned text; share columns name their base in the header."""
-    shown = pd.DataFrame({
-        (f"{c} (% {share_base(panel, c)})" if share_base(panel, c) else c):
-            [str(v) if c == panel.breakdown else _show(panel, c, v) for v in frame[c]]
-        for c in frame.columns
-    })
+    shown = pd.DataFrame(
+        {
+            (f"{c} (% {share_base(panel, c)})" if share_base(panel, c) else c): [
+                str(v) if c == panel.breakdown else _show(panel, c, v) for v in frame[c]
+            ]
+            for c in frame.columns
+        }
+    )
     widths = {c: max(len(c), *(len(v) for v in shown[c])) for c in shown.columns}
     first = shown.columns[0]
+
     def line(cells):
         return "  ".join(
             str(cells[c]).ljust(widths[c]) if c == first else str(cells[c]).rjust(widths[c])
             for c in shown.columns
         ).rstrip()
+
     return [line({c: c for c in shown.columns})] + [line(row) for row in shown.to_dict("records")]
 
 
 def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
     if fmt == "json":
-        body = {**heading, "panels": {
-            panel_key(panel): [{k: _plain(k, v) for k, v in row.items()} for row in frame.to_dict("records")]
-            if panel.breakdown else {k: _plain(k, v) for k, v in (frame.to_dict("records") or [{}])[0].items()}
-            for panel, frame in panels.items()
-        }}
+        body = {
+            **heading,
+            "panels": {
+                panel_key(panel): [
+                    {k: _plain(k, v) for k, v in row.items()} for row in frame.to_dict("records")
+                ]
+                if panel.breakdown
+                else {k: _plain(k, v) for k, v in (frame.to_dict("records") or [{}])[0].items()}
+                for panel, frame in panels.items()
+            },
+        }
         return json.dumps(body, indent=2, default=str) + "\n"
     if fmt == "csv":
         return pd.DataFrame(as_records(panels, heading), columns=CSV_COLUMNS).to_csv(index=False)
-    partial = f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
+    partial = (
+        f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
+    )
     lines = [
         f"{heading['grain'].capitalize()} {heading['period_start']} .. {heading['period_end']}  "
         + "  ".join(f"{k}={heading['filters'][k]}" for k in FILTERS)
-        + "   ('*' = all; pay-as-you-go only)" + partial
+        + "   ('*' = all; pay-as-you-go only)"
+        + partial
     ]
     tab = None
     for panel, frame in panels.items():
@@ -304,9 +307,13 @@ def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
         elif panel.breakdown:
             lines += ["   " + line for line in _table(panel, frame.head(TABLE_ROWS))]
             if len(frame) > TABLE_ROWS:
-                lines.append(f"   ... {len(frame) - TABLE_ROWS} more rows (--format csv or json lists all)")
+                lines.append(
+                    f"   ... {len(frame) - TABLE_ROWS} more rows (--format csv or json lists all)"
+                )
         else:
             for column, value in frame.iloc[0].items():
                 base = share_base(panel, column)
-                lines.append(f"   {column:<34} {_show(panel, column, value)}" + (f" {base}" if base else ""))
+                lines.append(
+                    f"   {column:<34} {_show(panel, column, value)}" + (f" {base}" if base else "")
+                )
     return "\n".join(lines) + "\n"

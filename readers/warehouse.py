@@ -13,7 +13,7 @@ DESCRIBE/SUMMARIZE) over the warehouse's own tables and in-memory temporary tabl
 from __future__ import annotations
 
 import sys
-from datetime import date, timezone
+from datetime import UTC, date
 from typing import NamedTuple
 
 import duckdb
@@ -60,7 +60,7 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
     if not query.strip().strip(";").strip():
         raise QueryError(
             "The query is empty; pass one SQL statement, for example "
-            "\"SELECT * FROM main_marts.mart_usage_summary LIMIT 10\"."
+            '"SELECT * FROM main_marts.mart_usage_summary LIMIT 10".'
         )
     connection = reader_connection(settings)
     try:
@@ -86,7 +86,7 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
             ) from None
         if message.startswith("Catalog Error") and "does not exist" in message:
             message += (
-                " (llm-usage sql \"SHOW ALL TABLES\" lists the tables; the facts and marts "
+                ' (llm-usage sql "SHOW ALL TABLES" lists the tables; the facts and marts '
                 "exist once `llm-usage materialize` has built them)"
             )
         raise QueryError(f"The query failed: {message}") from None
@@ -144,16 +144,17 @@ def quality_hold_note(settings: Settings) -> str | None:
     if not held:
         return None
     days = [h.landing_date for h in held]
-    reasons = sorted({check.strip() for h in held for check in h.failed_checks.split(",")})
+    # The reason is a sentence (a systemic fault's failing share, or checks that could
+    # not run), so it is shown per day as written, not split.
+    reasons = "; ".join(f"{h.landing_date}: {h.failed_checks}" for h in held)
     first, last = days[0], days[-1]
     return (
-        f"Note: landing day(s) {describe_days(days)} are on quality hold: a blocking "
-        f"data-quality check failed ({', '.join(reasons)}), so their records are left "
-        "out of the facts and marts (figures for the days they cover are missing them). "
-        f"To release: fix or replace the files in {settings.landing_dir}/"
-        f"dt={first if first == last else 'YYYY-MM-DD'} and "
+        f"Note: landing day(s) {describe_days(days)} are on quality hold ({reasons}), so "
+        "their records are left out of the facts and marts (figures for the days they "
+        f"cover are missing them). To release: fix or replace the files in "
+        f"{settings.landing_dir}/dt={first if first == last else 'YYYY-MM-DD'} and "
         f"run `llm-usage materialize --start {first} --end {last}`; a run whose checks "
-        "pass lifts the hold. Held days: llm-usage sql \"SELECT * FROM raw.quality_holds\"."
+        'pass lifts the hold. Held days: llm-usage sql "SELECT * FROM raw.quality_holds".'
     )
 
 
@@ -185,7 +186,7 @@ def behind_sentence(pending: list) -> str | None:
     if not pending:
         return None
     days = ", ".join(day.isoformat() for day, _ in pending)
-    since = min(requested_at for _, requested_at in pending).astimezone(timezone.utc)
+    since = min(requested_at for _, requested_at in pending).astimezone(UTC)
     return (
         f"Note: the facts and marts have not caught up with landing day(s) {days} "
         f"(queued since {since:%Y-%m-%d %H:%M} UTC): a run is rebuilding them, or one "

@@ -2,7 +2,7 @@
 
 `generate_logs` writes one folder per landing day, ``out_dir/dt=YYYY-MM-DD/part-NNNNN.<ext>``,
 holding one JSON object per line (``jsonl`` / ``jsonl.gz``) or the same columns as Parquet.
-What a record means is defined in ``shared/design/METRICS.md``; the columns are
+What a record means is defined in ``docs/metrics.md``; the columns are
 ``RECORD_SCHEMA`` and the rules between fields are listed in `_simulate_day`. Every valid
 record passes the loader's contract (``ingest/schema/request_log.schema.json``); every
 malformed line fails it.
@@ -30,13 +30,14 @@ while the next batch is encoded.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -48,152 +49,65 @@ __all__ = ["FORMATS", "RECORD_SCHEMA", "GenerateSummary", "generate_logs"]
 
 # --------------------------------------------------------------------------- catalogue
 
-# provider: (error rate, omits unknown token fields). A provider that "omits" leaves
-# cached_input_tokens / cache_write_tokens / reasoning_tokens out of the record when the
-# model cannot produce them (absent = unknown); the others report 0.
+# The tables are data, in catalogue.json beside this file (package data); the names
+# below keep the shapes the code uses. The fields, and why they look as they do:
+#
+# providers: error rate, and whether it omits unknown token fields. A provider that
+#   "omits" leaves cached_input_tokens / cache_write_tokens / reasoning_tokens out of the
+#   record when the model cannot produce them (absent = unknown); the others report 0.
+# models (MODEL_FIELDS): weight: popularity; reasoning: share of requests that reason
+#   (0 = model cannot); in/out: median prompt and visible completion tokens; max_out /
+#   context: hard caps; prices in USD per million tokens (input, output, cache read,
+#   cache write).
+# routes (ROUTE_FIELDS): who serves a model. share: the model's traffic going to this
+#   provider; cache: "rw" reports cache reads and writes, "r" reads only (writes are free,
+#   reported 0), "" no prompt caching; time to first token and decode speed are
+#   log-normal per route, given as (median, sigma) -- e.g. Groq is an order of magnitude
+#   faster to decode.
+# error_types: share of errors, HTTP statuses, prompt billed, latency median ms, sigma.
+#   Rejections (429, 400) never reach the model, so they carry no input tokens.
+# finish_reasons: of successful requests that did not hit max_out (those end in "length").
+# hourly_traffic / weekday_traffic: relative traffic per UTC hour (Americas + Europe
+#   working hours overlap in the afternoon) and per weekday (Monday first); both average
+#   to 1.
+# timestamp_offsets_min: non-zero UTC offsets some gateway nodes write timestamps in
+#   (minutes east of UTC).
+CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
+_CATALOGUE = json.loads(CATALOGUE_PATH.read_text())
+
 PROVIDERS: dict[str, tuple[float, bool]] = {
-    "anthropic": (0.025, False),
-    "amazon-bedrock": (0.015, False),
-    "google-vertex": (0.020, False),
-    "openai": (0.012, False),
-    "azure": (0.010, False),
-    "google-ai-studio": (0.035, False),
-    "deepseek": (0.060, False),
-    "moonshotai": (0.040, False),
-    "x-ai": (0.030, False),
-    "mistral": (0.020, False),
-    "alibaba": (0.030, False),
-    "z-ai": (0.045, True),
-    "groq": (0.050, True),
-    "together": (0.030, True),
-    "fireworks": (0.025, True),
+    name: (p["error_rate"], p["omits_unknown_token_fields"])
+    for name, p in _CATALOGUE["providers"].items()
 }
-
-# Models. weight: popularity; reasoning: share of requests that reason (0 = model cannot);
-# in/out: median prompt and visible completion tokens; max_out / context: hard caps;
-# prices in USD per million tokens (input, output, cache read, cache write).
-MODEL_FIELDS = ("slug", "weight", "reasoning", "in_median", "out_median", "max_out", "context",
-                "p_in", "p_out", "p_cache_read", "p_cache_write")
-MODELS: list[tuple] = [
-    ("anthropic/claude-sonnet-4.5",            14.0, 0.25, 3500,  450,  64000,  200000, 3.00, 15.00, 0.300, 3.75),
-    ("anthropic/claude-sonnet-4",               3.0, 0.15, 3000,  420,  64000,  200000, 3.00, 15.00, 0.300, 3.75),
-    ("anthropic/claude-opus-4.1",               2.0, 0.35, 4000,  500,  32000,  200000, 15.00, 75.00, 1.500, 18.75),
-    ("anthropic/claude-haiku-4.5",              6.0, 0.10, 2500,  300,  64000,  200000, 1.00, 5.00, 0.100, 1.25),
-    ("openai/gpt-5",                           10.0, 1.00, 2800,  700, 128000,  272000, 1.25, 10.00, 0.125, 0.0),
-    ("openai/gpt-5-mini",                       8.0, 1.00, 2000,  500, 128000,  272000, 0.25, 2.00, 0.025, 0.0),
-    ("openai/gpt-4.1",                          4.0, 0.00, 2200,  380,  32768, 1047576, 2.00, 8.00, 0.500, 0.0),
-    ("openai/gpt-4o-mini",                      6.0, 0.00, 1200,  250,  16384,  128000, 0.15, 0.60, 0.075, 0.0),
-    ("openai/o4-mini",                          1.5, 1.00, 1800,  900, 100000,  200000, 1.10, 4.40, 0.275, 0.0),
-    ("openai/gpt-oss-120b",                     4.0, 1.00, 1500,  600,  32768,  131072, 0.15, 0.60, 0.0, 0.0),
-    ("google/gemini-2.5-pro",                   7.0, 1.00, 4000,  800,  65536, 1048576, 1.25, 10.00, 0.310, 0.0),
-    ("google/gemini-2.5-flash",                 9.0, 0.50, 2500,  400,  65536, 1048576, 0.30, 2.50, 0.075, 0.0),
-    ("google/gemini-2.5-flash-lite",            4.0, 0.00, 1500,  250,  65536, 1048576, 0.10, 0.40, 0.025, 0.0),
-    ("deepseek/deepseek-chat-v3.1",             5.0, 0.00, 2000,  400,   8192,  163840, 0.27, 1.10, 0.070, 0.0),
-    ("deepseek/deepseek-r1",                    2.0, 1.00, 1500, 1200,  32768,  163840, 0.55, 2.19, 0.140, 0.0),
-    ("moonshotai/kimi-k2",                      3.0, 0.00, 2500,  450,  16384,  262144, 0.60, 2.50, 0.150, 0.0),
-    ("x-ai/grok-4",                             2.0, 1.00, 3000,  700,  64000,  256000, 3.00, 15.00, 0.750, 0.0),
-    ("x-ai/grok-code-fast-1",                   3.0, 1.00, 6000,  600,  10000,  256000, 0.20, 1.50, 0.020, 0.0),
-    ("mistralai/mistral-medium-3.1",            1.5, 0.00, 1500,  350,  32768,  131072, 0.40, 2.00, 0.0, 0.0),
-    ("mistralai/codestral-2508",                1.0, 0.00, 3000,  250,  32768,  256000, 0.30, 0.90, 0.0, 0.0),
-    ("meta-llama/llama-3.3-70b-instruct",       3.0, 0.00, 1200,  300,  32768,  131072, 0.59, 0.79, 0.0, 0.0),
-    ("meta-llama/llama-4-maverick",             1.5, 0.00, 1500,  300,  16384, 1048576, 0.20, 0.60, 0.0, 0.0),
-    ("qwen/qwen3-coder",                        3.0, 0.00, 5000,  500,  65536,  262144, 0.40, 1.60, 0.0, 0.0),
-    ("qwen/qwen3-235b-a22b-thinking-2507",      1.5, 1.00, 2000, 1100,  32768,  262144, 0.30, 2.90, 0.0, 0.0),
-    ("z-ai/glm-4.6",                            2.0, 0.50, 3000,  500,  32768,  202752, 0.60, 2.20, 0.110, 0.0),
-]
-
-# Routes: who serves a model. share: the model's traffic going to this provider;
-# cache: "rw" reports cache reads and writes, "r" reads only (writes are free, reported 0),
-# "" no prompt caching; time to first token and decode speed are log-normal per route,
-# given as (median, sigma) -- e.g. Groq is an order of magnitude faster to decode.
-ROUTE_FIELDS = ("model", "provider", "share", "cache", "ttft_ms", "ttft_sigma", "tps", "tps_sigma")
-ROUTES: list[tuple] = [
-    ("anthropic/claude-sonnet-4.5", "anthropic",        0.60, "rw", 1400, 0.45,  68, 0.30),
-    ("anthropic/claude-sonnet-4.5", "amazon-bedrock",   0.25, "rw", 1700, 0.50,  58, 0.30),
-    ("anthropic/claude-sonnet-4.5", "google-vertex",    0.15, "rw", 1550, 0.45,  62, 0.30),
-    ("anthropic/claude-sonnet-4",   "anthropic",        0.50, "rw", 1300, 0.45,  60, 0.30),
-    ("anthropic/claude-sonnet-4",   "amazon-bedrock",   0.50, "rw", 1600, 0.50,  52, 0.30),
-    ("anthropic/claude-opus-4.1",   "anthropic",        0.70, "rw", 2200, 0.50,  35, 0.30),
-    ("anthropic/claude-opus-4.1",   "amazon-bedrock",   0.30, "rw", 2500, 0.50,  32, 0.30),
-    ("anthropic/claude-haiku-4.5",  "anthropic",        0.70, "rw",  650, 0.40, 130, 0.30),
-    ("anthropic/claude-haiku-4.5",  "amazon-bedrock",   0.30, "rw",  800, 0.45, 115, 0.30),
-    ("openai/gpt-5",                "openai",           0.75, "r",  3500, 0.60,  80, 0.35),
-    ("openai/gpt-5",                "azure",            0.25, "r",  3800, 0.60,  75, 0.35),
-    ("openai/gpt-5-mini",           "openai",           0.80, "r",  2200, 0.60, 110, 0.35),
-    ("openai/gpt-5-mini",           "azure",            0.20, "r",  2400, 0.60, 105, 0.35),
-    ("openai/gpt-4.1",              "openai",           0.60, "r",   600, 0.40,  95, 0.30),
-    ("openai/gpt-4.1",              "azure",            0.40, "r",   650, 0.40,  90, 0.30),
-    ("openai/gpt-4o-mini",          "openai",           0.70, "r",   450, 0.40, 120, 0.30),
-    ("openai/gpt-4o-mini",          "azure",            0.30, "r",   500, 0.40, 115, 0.30),
-    ("openai/o4-mini",              "openai",           1.00, "r",  2500, 0.60, 140, 0.35),
-    ("openai/gpt-oss-120b",         "groq",             0.40, "",    220, 0.50, 480, 0.25),
-    ("openai/gpt-oss-120b",         "together",         0.30, "",    450, 0.50, 180, 0.30),
-    ("openai/gpt-oss-120b",         "fireworks",        0.30, "",    380, 0.50, 220, 0.30),
-    ("google/gemini-2.5-pro",       "google-vertex",    0.55, "r",  2800, 0.50,  85, 0.30),
-    ("google/gemini-2.5-pro",       "google-ai-studio", 0.45, "r",  3000, 0.55,  80, 0.35),
-    ("google/gemini-2.5-flash",     "google-vertex",    0.50, "r",   900, 0.45, 190, 0.30),
-    ("google/gemini-2.5-flash",     "google-ai-studio", 0.50, "r",   950, 0.50, 180, 0.35),
-    ("google/gemini-2.5-flash-lite", "google-ai-studio", 0.60, "r",  400, 0.40, 300, 0.30),
-    ("google/gemini-2.5-flash-lite", "google-vertex",   0.40, "r",   420, 0.40, 290, 0.30),
-    ("deepseek/deepseek-chat-v3.1", "deepseek",         0.60, "r",  1600, 0.60,  35, 0.35),
-    ("deepseek/deepseek-chat-v3.1", "together",         0.20, "",    700, 0.50,  75, 0.30),
-    ("deepseek/deepseek-chat-v3.1", "fireworks",        0.20, "",    600, 0.50,  90, 0.30),
-    ("deepseek/deepseek-r1",        "deepseek",         0.70, "r",  2500, 0.60,  30, 0.35),
-    ("deepseek/deepseek-r1",        "together",         0.30, "",    900, 0.50,  70, 0.30),
-    ("moonshotai/kimi-k2",          "moonshotai",       0.50, "r",  1200, 0.55,  45, 0.35),
-    ("moonshotai/kimi-k2",          "groq",             0.30, "",    300, 0.50, 250, 0.25),
-    ("moonshotai/kimi-k2",          "together",         0.20, "",    800, 0.50,  90, 0.30),
-    ("x-ai/grok-4",                 "x-ai",             1.00, "r",  4500, 0.60,  45, 0.35),
-    ("x-ai/grok-code-fast-1",       "x-ai",             1.00, "r",   700, 0.50, 160, 0.30),
-    ("mistralai/mistral-medium-3.1", "mistral",         1.00, "",    500, 0.45,  85, 0.30),
-    ("mistralai/codestral-2508",    "mistral",          1.00, "",    300, 0.40, 150, 0.30),
-    ("meta-llama/llama-3.3-70b-instruct", "groq",       0.50, "",    180, 0.45, 280, 0.25),
-    ("meta-llama/llama-3.3-70b-instruct", "together",   0.25, "",    450, 0.45, 110, 0.30),
-    ("meta-llama/llama-3.3-70b-instruct", "fireworks",  0.25, "",    380, 0.45, 130, 0.30),
-    ("meta-llama/llama-4-maverick", "groq",             0.40, "",    200, 0.45, 420, 0.25),
-    ("meta-llama/llama-4-maverick", "together",         0.30, "",    420, 0.45, 150, 0.30),
-    ("meta-llama/llama-4-maverick", "fireworks",        0.30, "",    350, 0.45, 170, 0.30),
-    ("qwen/qwen3-coder",            "alibaba",          0.50, "r",  1100, 0.50,  80, 0.30),
-    ("qwen/qwen3-coder",            "together",         0.25, "",    600, 0.50, 110, 0.30),
-    ("qwen/qwen3-coder",            "fireworks",        0.25, "",    550, 0.50, 120, 0.30),
-    ("qwen/qwen3-235b-a22b-thinking-2507", "alibaba",   0.60, "r",  1200, 0.50,  70, 0.30),
-    ("qwen/qwen3-235b-a22b-thinking-2507", "together",  0.40, "",    700, 0.50,  95, 0.30),
-    ("z-ai/glm-4.6",                "z-ai",             0.60, "r",  1300, 0.55,  60, 0.35),
-    ("z-ai/glm-4.6",                "fireworks",        0.40, "",    700, 0.50, 100, 0.30),
-]
-
-# error_type: (share of errors, HTTP statuses, prompt billed, latency median ms, sigma).
-# Rejections (429, 400) never reach the model, so they carry no input tokens.
+MODEL_FIELDS = tuple(_CATALOGUE["model_fields"])
+MODELS: list[tuple] = [tuple(row) for row in _CATALOGUE["models"]]
+ROUTE_FIELDS = tuple(_CATALOGUE["route_fields"])
+ROUTES: list[tuple] = [tuple(row) for row in _CATALOGUE["routes"]]
 ERROR_TYPES: dict[str, tuple[float, tuple[int, ...], bool, float, float]] = {
-    "rate_limited":     (0.35, (429,),     False,    60, 0.6),
-    "upstream_error":   (0.25, (500, 502), True,   1500, 0.9),
-    "overloaded":       (0.15, (503,),     True,    400, 0.7),
-    "upstream_timeout": (0.12, (504,),     True,  60000, 0.3),
-    "invalid_request":  (0.13, (400,),     False,    90, 0.5),
+    name: (
+        e["share"],
+        tuple(e["http_statuses"]),
+        e["prompt_billed"],
+        e["latency_median_ms"],
+        e["latency_sigma"],
+    )
+    for name, e in _CATALOGUE["error_types"].items()
 }
+FINISH_REASONS: dict[str, float] = dict(_CATALOGUE["finish_reasons"])
+HOURLY_TRAFFIC = tuple(_CATALOGUE["hourly_traffic"])
+WEEKDAY_TRAFFIC = tuple(_CATALOGUE["weekday_traffic"])
+TIMESTAMP_OFFSETS_MIN = tuple(_CATALOGUE["timestamp_offsets_min"])
+KEY_NAME_STEMS = tuple(_CATALOGUE["key_name_stems"])
 
-# finish_reason of successful requests that did not hit max_out (those end in "length").
-FINISH_REASONS: dict[str, float] = {"stop": 0.800, "tool_calls": 0.165, "length": 0.030, "content_filter": 0.005}
-
-# Relative traffic per UTC hour (Americas + Europe working hours overlap in the afternoon)
-# and per weekday (Monday first); both tables average to 1.
-HOURLY_TRAFFIC = (0.55, 0.47, 0.42, 0.40, 0.42, 0.50, 0.64, 0.82, 1.00, 1.15, 1.25, 1.32,
-                  1.38, 1.44, 1.50, 1.52, 1.48, 1.40, 1.30, 1.18, 1.05, 0.92, 0.78, 0.66)
-WEEKDAY_TRAFFIC = (1.07, 1.10, 1.10, 1.08, 1.01, 0.80, 0.84)
-
-# Non-zero UTC offsets some gateway nodes write timestamps in (minutes east of UTC).
-TIMESTAMP_OFFSETS_MIN = (480, -300, 330, 540, -420, 60, 120, -180)
 OFFSET_SHARE = 0.05
 
 N_KEYS = 300
 KEY_ZIPF_EXPONENT = 1.1
-KEY_NAME_STEMS = ("prod-chat", "staging", "batch-eval", "support-bot", "code-assistant", "data-pipeline",
-                  "research", "mobile-app", "internal-tools", "agent-runner", "docs-search", "ci")
-SUBSCRIPTION_SHARE = 0.10   # of requests, reached by putting whole keys on a plan
+SUBSCRIPTION_SHARE = 0.10  # of requests, reached by putting whole keys on a plan
 STREAM_SHARE = 0.60
 WEB_SEARCH_SHARE = 0.04
 WEB_SEARCH_PRICE_USD = 0.01  # per call
-PREFILL_TPS = 8000.0         # uncached prompt tokens per second added to time to first token
+PREFILL_TPS = 8000.0  # uncached prompt tokens per second added to time to first token
 CACHED_PREFILL_TPS = 80000.0
 MAX_PROMPT_TOKENS = 200_000
 MIN_CACHEABLE_PROMPT = 1024  # providers only cache prompts at least this long
@@ -202,8 +116,14 @@ MIN_CACHEABLE_PROMPT = 1024  # providers only cache prompts at least this long
 SEMANTIC_SHARE = 0.002
 SEMANTIC_FAULTS = ("first_token_after_last_byte", "cached_above_input", "provider_error_burst")
 
-MALFORMED_KINDS_JSON = ("truncated_json", "not_json", "negative_tokens", "string_for_int",
-                        "missing_required", "bad_billing_mode")
+MALFORMED_KINDS_JSON = (
+    "truncated_json",
+    "not_json",
+    "negative_tokens",
+    "string_for_int",
+    "missing_required",
+    "bad_billing_mode",
+)
 # Parquet columns are typed, so only the kinds a typed file can carry apply there.
 MALFORMED_KINDS_PARQUET = ("negative_tokens", "missing_required", "bad_billing_mode")
 NOT_JSON_LINES = (
@@ -213,46 +133,71 @@ NOT_JSON_LINES = (
     "request_id,created_at,model",
     "Traceback (most recent call last):",
 )
-REQUIRED_FIELDS = ("request_id", "created_at", "api_key_id", "model", "provider", "billing_mode",
-                   "status", "stream", "input_tokens", "output_tokens", "latency_ms")
+REQUIRED_FIELDS = (
+    "request_id",
+    "created_at",
+    "api_key_id",
+    "model",
+    "provider",
+    "billing_mode",
+    "status",
+    "stream",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+)
 BAD_BILLING_MODES = ("prepaid", "PAYG", "free_tier", "enterprise")
 
-FORMATS = {"jsonl.gz": "jsonl.gz", "jsonl": "jsonl", "parquet": "parquet"}  # format -> file extension
-GZIP_LEVEL = 1          # speed over size: the files are rewritten often and read once
+FORMATS = {
+    "jsonl.gz": "jsonl.gz",
+    "jsonl": "jsonl",
+    "parquet": "parquet",
+}  # format -> file extension
+GZIP_LEVEL = 1  # speed over size: the files are rewritten often and read once
 ENCODE_BATCH_ROWS = 250_000
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
 # Seed-stream ids, so that e.g. adding malformed lines never changes the valid records.
-_STREAM_CATALOGUE, _STREAM_COUNT, _STREAM_RECORDS, _STREAM_DELIVERY, _STREAM_MALFORMED, _STREAM_SEMANTIC = range(6)
+(
+    _STREAM_CATALOGUE,
+    _STREAM_COUNT,
+    _STREAM_RECORDS,
+    _STREAM_DELIVERY,
+    _STREAM_MALFORMED,
+    _STREAM_SEMANTIC,
+) = range(6)
 
-RECORD_SCHEMA = pa.schema([
-    ("request_id", pa.string()),
-    ("created_at", pa.string()),
-    ("api_key_id", pa.string()),
-    ("api_key_name", pa.string()),
-    ("model", pa.string()),
-    ("provider", pa.string()),
-    ("billing_mode", pa.string()),
-    ("status", pa.string()),
-    ("http_status", pa.int64()),
-    ("error_type", pa.string()),
-    ("finish_reason", pa.string()),
-    ("stream", pa.bool_()),
-    ("input_tokens", pa.int64()),
-    ("output_tokens", pa.int64()),
-    ("cached_input_tokens", pa.int64()),
-    ("cache_write_tokens", pa.int64()),
-    ("reasoning_tokens", pa.int64()),
-    ("web_search_calls", pa.int64()),
-    ("latency_ms", pa.int64()),
-    ("first_token_ms", pa.int64()),
-    ("cost_usd", pa.float64()),
-    ("schema_version", pa.int64()),
-])
+RECORD_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("created_at", pa.string()),
+        ("api_key_id", pa.string()),
+        ("api_key_name", pa.string()),
+        ("model", pa.string()),
+        ("provider", pa.string()),
+        ("billing_mode", pa.string()),
+        ("status", pa.string()),
+        ("http_status", pa.int64()),
+        ("error_type", pa.string()),
+        ("finish_reason", pa.string()),
+        ("stream", pa.bool_()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cached_input_tokens", pa.int64()),
+        ("cache_write_tokens", pa.int64()),
+        ("reasoning_tokens", pa.int64()),
+        ("web_search_calls", pa.int64()),
+        ("latency_ms", pa.int64()),
+        ("first_token_ms", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("schema_version", pa.int64()),
+    ]
+)
 # How a null is written in JSON: optional keys are left out, nullable ones written as null.
-_OPTIONAL_KEYS = frozenset({"api_key_name", "cached_input_tokens", "cache_write_tokens",
-                            "reasoning_tokens", "cost_usd"})
+_OPTIONAL_KEYS = frozenset(
+    {"api_key_name", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd"}
+)
 _NULLABLE_KEYS = frozenset({"error_type", "finish_reason", "first_token_ms"})
 _LINE_OVERRIDE = "_line"  # extra column carrying a pre-broken JSON line for malformed rows
 
@@ -261,27 +206,34 @@ _LINE_OVERRIDE = "_line"  # extra column carrying a pre-broken JSON line for mal
 class GenerateSummary:
     """What one `generate_logs` call wrote. lines_written = records + duplicates + malformed."""
 
-    days: list[date]                 # event days generated (files may also land on the day after)
+    days: list[date]  # event days generated (files may also land on the day after)
     files: list[Path]
-    records: int                     # distinct valid requests
-    lines_written: int               # every line / row written
-    duplicates: int                  # extra deliveries of a valid record
-    late: int                        # records whose first delivery is in the next day's folder
-    malformed: int                   # broken extra lines
+    records: int  # distinct valid requests
+    lines_written: int  # every line / row written
+    duplicates: int  # extra deliveries of a valid record
+    late: int  # records whose first delivery is in the next day's folder
+    malformed: int  # broken extra lines
     semantic: dict[str, int | str] = field(default_factory=dict)
     seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------- public API
 
-def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int = 20_000, seed: int = 7,
-                  *, fmt: str = "jsonl.gz",
-                  duplicate_rate: float = 0.0,
-                  late_rate: float = 0.0,
-                  malformed_rate: float = 0.0,
-                  semantic_faults: bool = False,
-                  files_per_day: int = 1,
-                  ) -> GenerateSummary:
+
+def generate_logs(
+    out_dir: Path,
+    start: date,
+    days: int,
+    requests_per_day: int = 20_000,
+    seed: int = 7,
+    *,
+    fmt: str = "jsonl.gz",
+    duplicate_rate: float = 0.0,
+    late_rate: float = 0.0,
+    malformed_rate: float = 0.0,
+    semantic_faults: bool = False,
+    files_per_day: int = 1,
+) -> GenerateSummary:
     """Write `days` days of gateway logs starting at `start` under `out_dir`; return a summary.
 
     requests_per_day is the mean over a week; each day's count follows the weekly cycle.
@@ -294,15 +246,24 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
     began = time.perf_counter()
     out_dir = Path(out_dir)
     start = start.date() if isinstance(start, datetime) else start
-    _check_arguments(days, requests_per_day, seed, fmt, duplicate_rate, late_rate, malformed_rate, files_per_day)
+    _check_arguments(
+        days, requests_per_day, seed, fmt, duplicate_rate, late_rate, malformed_rate, files_per_day
+    )
 
     catalogue = _Catalogue.build()
     cat_rng = _rng(seed, 0, _STREAM_CATALOGUE)
     keys = _Keys.build(catalogue, cat_rng)
     burst_provider = _pick_burst_provider(catalogue, cat_rng)
 
-    summary = GenerateSummary(days=[start + timedelta(d) for d in range(days)], files=[], records=0,
-                              lines_written=0, duplicates=0, late=0, malformed=0)
+    summary = GenerateSummary(
+        days=[start + timedelta(d) for d in range(days)],
+        files=[],
+        records=0,
+        lines_written=0,
+        duplicates=0,
+        late=0,
+        malformed=0,
+    )
     if semantic_faults:
         summary.semantic = {name: 0 for name in SEMANTIC_FAULTS}
         summary.semantic["provider_error_burst_provider"] = burst_provider
@@ -311,23 +272,36 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
         carry: _Delivery | None = None  # yesterday's records landing today
         for day in summary.days:
             n = _records_for_day(requests_per_day, seed, day)
-            cols = _simulate_day(catalogue, keys, day, n, _rng(seed, day.toordinal(), _STREAM_RECORDS))
+            cols = _simulate_day(
+                catalogue, keys, day, n, _rng(seed, day.toordinal(), _STREAM_RECORDS)
+            )
             if semantic_faults:
-                found = _inject_semantic_faults(cols, catalogue, burst_provider,
-                                                _rng(seed, day.toordinal(), _STREAM_SEMANTIC))
+                found = _inject_semantic_faults(
+                    cols, catalogue, burst_provider, _rng(seed, day.toordinal(), _STREAM_SEMANTIC)
+                )
                 for name, count in found.items():
                     summary.semantic[name] += count
             table = _to_table(cols, catalogue, keys)
-            plan = _plan_delivery(cols, day, duplicate_rate, late_rate, _rng(seed, day.toordinal(), _STREAM_DELIVERY))
+            plan = _plan_delivery(
+                cols, day, duplicate_rate, late_rate, _rng(seed, day.toordinal(), _STREAM_DELIVERY)
+            )
 
             n_malformed = round(malformed_rate * n)
-            malformed = _malformed_rows(catalogue, keys, day, n_malformed, fmt,
-                                        _rng(seed, day.toordinal(), _STREAM_MALFORMED))
+            malformed = _malformed_rows(
+                catalogue,
+                keys,
+                day,
+                n_malformed,
+                fmt,
+                _rng(seed, day.toordinal(), _STREAM_MALFORMED),
+            )
             today = [_Delivery(table, plan.today_arrival, rows=plan.today_rows), malformed]
             if carry is not None:
                 today.append(carry)
             summary.files += writer.write_day(_day_folder(out_dir, day), today, files_per_day)
-            carry = _Delivery(table.take(plan.next_rows), plan.next_arrival)  # small: keep only these
+            carry = _Delivery(
+                table.take(plan.next_rows), plan.next_arrival
+            )  # small: keep only these
 
             summary.records += n
             summary.duplicates += plan.duplicates
@@ -336,16 +310,25 @@ def generate_logs(out_dir: Path, start: date, days: int, requests_per_day: int =
 
         # The last day's late records and next-day duplicates still have to land somewhere.
         if carry is not None and carry.table.num_rows:
-            summary.files += writer.write_day(_day_folder(out_dir, summary.days[-1] + timedelta(1)),
-                                              [carry], files_per_day)
+            summary.files += writer.write_day(
+                _day_folder(out_dir, summary.days[-1] + timedelta(1)), [carry], files_per_day
+            )
         summary.lines_written = writer.lines_written
 
     summary.seconds = time.perf_counter() - began
     return summary
 
 
-def _check_arguments(days: int, requests_per_day: int, seed: int, fmt: str, duplicate_rate: float,
-                     late_rate: float, malformed_rate: float, files_per_day: int) -> None:
+def _check_arguments(
+    days: int,
+    requests_per_day: int,
+    seed: int,
+    fmt: str,
+    duplicate_rate: float,
+    late_rate: float,
+    malformed_rate: float,
+    files_per_day: int,
+) -> None:
     if seed < 0:
         raise ValueError(f"seed={seed}: must be a non-negative integer")
     if fmt not in FORMATS:
@@ -356,8 +339,11 @@ def _check_arguments(days: int, requests_per_day: int, seed: int, fmt: str, dupl
         raise ValueError(f"requests_per_day={requests_per_day}: must be at least 1")
     if files_per_day < 1:
         raise ValueError(f"files_per_day={files_per_day}: must be at least 1")
-    for name, rate in (("duplicate_rate", duplicate_rate), ("late_rate", late_rate),
-                       ("malformed_rate", malformed_rate)):
+    for name, rate in (
+        ("duplicate_rate", duplicate_rate),
+        ("late_rate", late_rate),
+        ("malformed_rate", malformed_rate),
+    ):
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"{name}={rate}: must be a share between 0 and 1")
 
@@ -378,6 +364,7 @@ def _records_for_day(requests_per_day: int, seed: int, day: date) -> int:
 
 # --------------------------------------------------------------------------- catalogue & keys
 
+
 @dataclass
 class _Catalogue:
     """The tables above as numpy arrays indexed by model / route / provider number."""
@@ -390,19 +377,19 @@ class _Catalogue:
     model_out_median: np.ndarray
     model_max_out: np.ndarray
     model_prompt_cap: np.ndarray
-    model_prices: np.ndarray          # (models, 4): input, output, cache read, cache write
+    model_prices: np.ndarray  # (models, 4): input, output, cache read, cache write
     route_model: np.ndarray
     route_provider: np.ndarray
-    route_cache: np.ndarray           # 0 none, 1 reads, 2 reads and writes
-    route_ttft: np.ndarray            # (routes, 2) median, sigma
-    route_tps: np.ndarray             # (routes, 2) median, sigma
-    model_route_cdf: np.ndarray       # (models, max routes per model)
-    model_route_ids: np.ndarray       # (models, max routes per model) -> route number
+    route_cache: np.ndarray  # 0 none, 1 reads, 2 reads and writes
+    route_ttft: np.ndarray  # (routes, 2) median, sigma
+    route_tps: np.ndarray  # (routes, 2) median, sigma
+    model_route_cdf: np.ndarray  # (models, max routes per model)
+    model_route_ids: np.ndarray  # (models, max routes per model) -> route number
     provider_error_rate: np.ndarray
     provider_omits: np.ndarray
 
     @classmethod
-    def build(cls) -> "_Catalogue":
+    def build(cls) -> _Catalogue:
         models = [m[0] for m in MODELS]
         providers = list(PROVIDERS)
         m = {name: np.array([row[i] for row in MODELS]) for i, name in enumerate(MODEL_FIELDS)}
@@ -415,9 +402,9 @@ class _Catalogue:
             mine = np.flatnonzero(route_model == model)
             if mine.size == 0:
                 raise ValueError(f"catalogue: model {models[model]} has no route")
-            shares[model, :mine.size] = np.array(r["share"])[mine]
-            ids[model, :mine.size] = mine
-            ids[model, mine.size:] = mine[-1]
+            shares[model, : mine.size] = np.array(r["share"])[mine]
+            ids[model, : mine.size] = mine
+            ids[model, mine.size :] = mine[-1]
         return cls(
             models=models,
             providers=providers,
@@ -427,7 +414,9 @@ class _Catalogue:
             model_out_median=m["out_median"].astype(float),
             model_max_out=m["max_out"].astype(np.int64),
             model_prompt_cap=np.minimum(m["context"], MAX_PROMPT_TOKENS).astype(np.int64),
-            model_prices=np.stack([m["p_in"], m["p_out"], m["p_cache_read"], m["p_cache_write"]], 1).astype(float),
+            model_prices=np.stack(
+                [m["p_in"], m["p_out"], m["p_cache_read"], m["p_cache_write"]], 1
+            ).astype(float),
             route_model=route_model,
             route_provider=np.array([providers.index(x) for x in r["provider"]]),
             route_cache=np.array([{"": 0, "r": 1, "rw": 2}[x] for x in r["cache"]]),
@@ -452,15 +441,15 @@ class _Keys:
 
     ids: list[str]
     names: list[str | None]
-    cdf: np.ndarray                 # traffic CDF over keys (Zipf-like)
-    model_cdf: np.ndarray           # (keys, models) each key's model taste
-    subscription: np.ndarray        # bool: key is on a subscription plan
+    cdf: np.ndarray  # traffic CDF over keys (Zipf-like)
+    model_cdf: np.ndarray  # (keys, models) each key's model taste
+    subscription: np.ndarray  # bool: key is on a subscription plan
     stream_p: np.ndarray
     web_search_p: np.ndarray
-    prompt_scale: np.ndarray        # agents with long contexts vs. short chat prompts
+    prompt_scale: np.ndarray  # agents with long contexts vs. short chat prompts
 
     @classmethod
-    def build(cls, cat: _Catalogue, rng: np.random.Generator) -> "_Keys":
+    def build(cls, cat: _Catalogue, rng: np.random.Generator) -> _Keys:
         weight = 1.0 / np.arange(1, N_KEYS + 1) ** KEY_ZIPF_EXPONENT
         weight /= weight.sum()
         alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
@@ -468,7 +457,10 @@ class _Keys:
         ids = ["key_" + row.tobytes().decode() for row in chars]
         stems = rng.integers(0, len(KEY_NAME_STEMS), N_KEYS)
         named = rng.random(N_KEYS) >= 0.08
-        names = [f"{KEY_NAME_STEMS[s]}-{i + 1}" if keep else None for i, (s, keep) in enumerate(zip(stems, named))]
+        names = [
+            f"{KEY_NAME_STEMS[s]}-{i + 1}" if keep else None
+            for i, (s, keep) in enumerate(zip(stems, named))
+        ]
 
         # A third of the keys are single-purpose and stick to one to three models;
         # the rest follow overall popularity with a taste of their own.
@@ -476,7 +468,9 @@ class _Keys:
         taste = popularity * rng.gamma(1.5, 1.0, (N_KEYS, len(cat.models)))
         narrow = rng.random(N_KEYS) < 0.35
         for key in np.flatnonzero(narrow):
-            picked = rng.choice(len(cat.models), size=rng.integers(1, 4), replace=False, p=popularity)
+            picked = rng.choice(
+                len(cat.models), size=rng.integers(1, 4), replace=False, p=popularity
+            )
             taste[key] = 0.0
             taste[key, picked] = popularity[picked]
 
@@ -487,7 +481,9 @@ class _Keys:
             model_cdf=_row_cdf(taste),
             subscription=_subscription_keys(weight, rng),
             stream_p=_calibrate(rng.beta(1.2, 0.8, N_KEYS), weight, STREAM_SHARE),
-            web_search_p=_calibrate(np.where(rng.random(N_KEYS) < 0.3, 0.12, 0.01), weight, WEB_SEARCH_SHARE),
+            web_search_p=_calibrate(
+                np.where(rng.random(N_KEYS) < 0.3, 0.12, 0.01), weight, WEB_SEARCH_SHARE
+            ),
             prompt_scale=rng.lognormal(0.0, 0.5, N_KEYS),
         )
 
@@ -532,9 +528,10 @@ def _pick_burst_provider(cat: _Catalogue, rng: np.random.Generator) -> str:
 
 # --------------------------------------------------------------------------- sampling helpers
 
+
 def _cdf(weight: np.ndarray) -> np.ndarray:
     cdf = np.cumsum(weight) / np.sum(weight)
-    cdf[np.flatnonzero(weight)[-1]:] = 1.0
+    cdf[np.flatnonzero(weight)[-1] :] = 1.0
     return cdf
 
 
@@ -566,13 +563,18 @@ def _choose_per_row(cdf: np.ndarray, row: np.ndarray, u: np.ndarray) -> np.ndarr
     return np.clip(col, 0, _last_positive(np.diff(cdf, axis=1, prepend=0.0))[row])
 
 
-def _lognormal(rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray | float) -> np.ndarray:
+def _lognormal(
+    rng: np.random.Generator, median: np.ndarray, sigma: np.ndarray | float
+) -> np.ndarray:
     return median * np.exp(sigma * rng.standard_normal(np.shape(median)))
 
 
 # --------------------------------------------------------------------------- one day of records
 
-def _simulate_day(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator) -> dict:
+
+def _simulate_day(
+    cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator
+) -> dict:
     """Draw the day's n valid records as numpy columns (dict name -> array), by created_at.
 
     Rules every record keeps (the ingest contract):
@@ -590,7 +592,9 @@ def _simulate_day(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.rando
     return cols
 
 
-def _draw_requests(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator) -> dict:
+def _draw_requests(
+    cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.random.Generator
+) -> dict:
     """When, by whom, to which model and provider; ids and timestamp offsets."""
     hour = _choose(_cdf(np.array(HOURLY_TRAFFIC)), rng.random(n))
     created_ms = np.sort(_epoch_ms(day) + hour * HOUR_MS + rng.integers(0, HOUR_MS, n))
@@ -602,11 +606,15 @@ def _draw_requests(cat: _Catalogue, keys: _Keys, day: date, n: int, rng: np.rand
         created_ms=created_ms,
         offset_min=np.where(rng.random(n) < OFFSET_SHARE, offsets, 0),
         request_bytes=rng.integers(0, 256, (n, 12), dtype=np.uint8),
-        key=key, model=model, route=route, provider=cat.route_provider[route],
+        key=key,
+        model=model,
+        route=route,
+        provider=cat.route_provider[route],
         subscription=keys.subscription[key],
         stream=rng.random(n) < keys.stream_p[key],
-        web_calls=np.where(rng.random(n) < keys.web_search_p[key],
-                           np.minimum(rng.geometric(0.55, n), 5), 0).astype(np.int64),
+        web_calls=np.where(
+            rng.random(n) < keys.web_search_p[key], np.minimum(rng.geometric(0.55, n), 5), 0
+        ).astype(np.int64),
     )
 
 
@@ -637,7 +645,9 @@ def _draw_tokens(cols: dict, cat: _Catalogue, keys: _Keys, rng: np.random.Genera
     # Completions: visible text plus hidden reasoning on reasoning requests, capped at max_out.
     visible = np.ceil(_lognormal(rng, cat.model_out_median[model], 1.0))
     reasons = rng.random(n) < cat.model_reasoning[model]
-    reasoning = np.where(reasons, np.ceil(_lognormal(rng, 2.0 * cat.model_out_median[model], 1.1)), 0.0)
+    reasoning = np.where(
+        reasons, np.ceil(_lognormal(rng, 2.0 * cat.model_out_median[model], 1.1)), 0.0
+    )
     max_out = cat.model_max_out[model]
     output_tokens = np.minimum(visible + reasoning, max_out).astype(np.int64)
     finish = _choose(_cdf(np.array(list(FINISH_REASONS.values()))), rng.random(n))
@@ -649,15 +659,21 @@ def _draw_tokens(cols: dict, cat: _Catalogue, keys: _Keys, rng: np.random.Genera
     read = cacheable & (rng.random(n) < 0.55)
     cached = np.where(read, np.floor(input_tokens * rng.uniform(0.35, 0.97, n)), 0).astype(np.int64)
     write = cacheable & (cache_mode == 2) & (rng.random(n) < 0.30)
-    cache_write = np.where(write, np.floor((input_tokens - cached) * rng.uniform(0.3, 1.0, n)), 0).astype(np.int64)
+    cache_write = np.where(
+        write, np.floor((input_tokens - cached) * rng.uniform(0.3, 1.0, n)), 0
+    ).astype(np.int64)
 
     # Providers that cannot measure a count leave it out, unless they are "report 0" kind.
     omits = cat.provider_omits[cols["provider"]]
     cols.update(
-        input_tokens=input_tokens, output_tokens=output_tokens, finish=finish,
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        finish=finish,
         reasoning=np.minimum(reasoning, output_tokens).astype(np.int64),
         reasoning_known=(cat.model_reasoning[model] > 0) | ~omits,
-        cached=cached, cache_write=cache_write, cache_known=(cache_mode > 0) | ~omits,
+        cached=cached,
+        cache_write=cache_write,
+        cache_known=(cache_mode > 0) | ~omits,
     )
 
 
@@ -669,9 +685,12 @@ def _draw_latency(cols: dict, cat: _Catalogue, rng: np.random.Generator) -> None
     """
     route, n = cols["route"], cols["route"].size
     uncached = cols["input_tokens"] - cols["cached"]
-    ttft = (_lognormal(rng, cat.route_ttft[route, 0], cat.route_ttft[route, 1])
-            + uncached / PREFILL_TPS * 1000 + cols["cached"] / CACHED_PREFILL_TPS * 1000
-            + cols["web_calls"] * _lognormal(rng, np.full(n, 900.0), 0.5))
+    ttft = (
+        _lognormal(rng, cat.route_ttft[route, 0], cat.route_ttft[route, 1])
+        + uncached / PREFILL_TPS * 1000
+        + cols["cached"] / CACHED_PREFILL_TPS * 1000
+        + cols["web_calls"] * _lognormal(rng, np.full(n, 900.0), 0.5)
+    )
     tps = _lognormal(rng, cat.route_tps[route, 0], cat.route_tps[route, 1])
     first_token = np.maximum(np.ceil(ttft), 1).astype(np.int64)
     decode_ms = np.round(cols["output_tokens"] / tps * 1000).astype(np.int64)
@@ -683,7 +702,9 @@ def _blank_failures(cols: dict, rng: np.random.Generator) -> None:
     error = cols["error"]
     for code, (_, _, billed, median, sigma) in enumerate(ERROR_TYPES.values()):
         mine = error & (cols["error_type"] == code)
-        cols["latency"][mine] = np.maximum(np.ceil(_lognormal(rng, np.full(int(mine.sum()), float(median)), sigma)), 1)
+        cols["latency"][mine] = np.maximum(
+            np.ceil(_lognormal(rng, np.full(int(mine.sum()), float(median)), sigma)), 1
+        )
         if not billed:
             cols["input_tokens"][mine] = 0
     for name in ("output_tokens", "reasoning", "cached", "cache_write", "web_calls"):
@@ -695,20 +716,26 @@ def _cost_micro_usd(cols: dict, cat: _Catalogue) -> np.ndarray:
     """List-price cost in micro-dollars (so JSON and Parquet round to the same 6 decimals)."""
     prices = cat.model_prices[cols["model"]]
     uncached = cols["input_tokens"] - cols["cached"] - cols["cache_write"]
-    usd = (uncached * prices[:, 0] + cols["output_tokens"] * prices[:, 1]
-           + cols["cached"] * prices[:, 2] + cols["cache_write"] * prices[:, 3]) / 1e6
+    usd = (
+        uncached * prices[:, 0]
+        + cols["output_tokens"] * prices[:, 1]
+        + cols["cached"] * prices[:, 2]
+        + cols["cache_write"] * prices[:, 3]
+    ) / 1e6
     usd = usd + cols["web_calls"] * WEB_SEARCH_PRICE_USD
     return np.where(cols["error"], 0, np.round(usd * 1e6)).astype(np.int64)
 
 
 def _epoch_ms(day: date) -> int:
-    return int(datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp() * 1000)
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000)
 
 
 # --------------------------------------------------------------------------- semantic faults
 
-def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
-                            rng: np.random.Generator) -> dict[str, int]:
+
+def _inject_semantic_faults(
+    cols: dict, cat: _Catalogue, burst_provider: str, rng: np.random.Generator
+) -> dict[str, int]:
     """Break business rules in a known number of well-typed records; return the counts.
 
     The three faults touch disjoint records so each count is exact.
@@ -725,7 +752,9 @@ def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
     cols["http_status"][burst] = 503
     cols["error_type"][burst] = overloaded
     cols["finish"][burst] = -1
-    cols["latency"][burst] = np.maximum(np.ceil(_lognormal(rng, np.full(int(burst.sum()), 400.0), 0.7)), 1)
+    cols["latency"][burst] = np.maximum(
+        np.ceil(_lognormal(rng, np.full(int(burst.sum()), 400.0), 0.7)), 1
+    )
     for name in ("output_tokens", "reasoning", "cached", "cache_write", "web_calls", "cost_micro"):
         cols[name][burst] = 0
 
@@ -737,11 +766,15 @@ def _inject_semantic_faults(cols: dict, cat: _Catalogue, burst_provider: str,
     candidates = ok & cols["cache_known"]
     candidates[late_first_token] = False
     over_cached = _pick(rng, np.flatnonzero(candidates), per_rule)
-    cols["cached"][over_cached] = cols["input_tokens"][over_cached] + rng.integers(1, 5000, over_cached.size)
+    cols["cached"][over_cached] = cols["input_tokens"][over_cached] + rng.integers(
+        1, 5000, over_cached.size
+    )
 
-    return {"first_token_after_last_byte": int(late_first_token.size),
-            "cached_above_input": int(over_cached.size),
-            "provider_error_burst": int(burst.sum())}
+    return {
+        "first_token_after_last_byte": int(late_first_token.size),
+        "cached_above_input": int(over_cached.size),
+        "provider_error_burst": int(burst.sum()),
+    }
 
 
 def _pick(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarray:
@@ -749,6 +782,7 @@ def _pick(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarra
 
 
 # --------------------------------------------------------------------------- columns -> Arrow
+
 
 def _to_table(cols: dict, cat: _Catalogue, keys: _Keys) -> pa.Table:
     """Turn the numpy columns into a table with RECORD_SCHEMA (nulls where a field is absent)."""
@@ -762,7 +796,9 @@ def _to_table(cols: dict, cat: _Catalogue, keys: _Keys) -> pa.Table:
         "api_key_name": _labels(keys.names, cols["key"]),
         "model": _labels(cat.models, cols["model"]),
         "provider": _labels(cat.providers, cols["provider"]),
-        "billing_mode": _labels(["pay_as_you_go", "subscription"], cols["subscription"].astype(np.int64)),
+        "billing_mode": _labels(
+            ["pay_as_you_go", "subscription"], cols["subscription"].astype(np.int64)
+        ),
         "status": _labels(["success", "error"], cols["error"].astype(np.int64)),
         "http_status": pa.array(cols["http_status"]),
         "error_type": _labels(list(ERROR_TYPES), cols["error_type"]),
@@ -811,8 +847,10 @@ def _rfc3339_ms(created_ms: np.ndarray, offset_min: np.ndarray) -> pa.Array:
     local = created_ms + offset_min.astype(np.int64) * 60_000
     day_no, ms = np.divmod(local, DAY_MS)
     days, which = np.unique(day_no, return_inverse=True)
-    dates = np.array([list((date(1970, 1, 1) + timedelta(int(d))).isoformat().encode()) for d in days],
-                     dtype=np.uint8).reshape(len(days), 10)
+    dates = np.array(
+        [list((date(1970, 1, 1) + timedelta(int(d))).isoformat().encode()) for d in days],
+        dtype=np.uint8,
+    ).reshape(len(days), 10)
     out = np.empty((local.size, 23), dtype=np.uint8)
     out[:, :10] = dates[which.ravel()]
     out[:, 10:] = np.frombuffer(b"T00:00:00.000", dtype=np.uint8)
@@ -821,23 +859,30 @@ def _rfc3339_ms(created_ms: np.ndarray, offset_min: np.ndarray) -> pa.Array:
     ss, milli = np.divmod(rest, 1000)
     for pos, value, width in ((11, hh, 2), (14, mm, 2), (17, ss, 2), (20, milli, 3)):
         for digit in range(width):
-            out[:, pos + width - 1 - digit] += ((value // 10 ** digit) % 10).astype(np.uint8)
-    suffixes = ["Z"] + [f"{'+' if m > 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
-                        for m in TIMESTAMP_OFFSETS_MIN]
+            out[:, pos + width - 1 - digit] += ((value // 10**digit) % 10).astype(np.uint8)
+    suffixes = ["Z"] + [
+        f"{'+' if m > 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+        for m in TIMESTAMP_OFFSETS_MIN
+    ]
     suffix_code = np.zeros(local.size, dtype=np.int64)
     for code, minutes in enumerate(TIMESTAMP_OFFSETS_MIN, start=1):
         suffix_code[offset_min == minutes] = code
-    return pc.binary_join_element_wise(_fixed_width_strings(out), _labels(suffixes, suffix_code), "")
+    return pc.binary_join_element_wise(
+        _fixed_width_strings(out), _labels(suffixes, suffix_code), ""
+    )
 
 
 def _fixed_width_strings(chars: np.ndarray) -> pa.Array:
     """An Arrow string array over an (n, width) ASCII byte matrix, without a Python loop."""
     n, width = chars.shape
     offsets = np.arange(0, (n + 1) * width, width, dtype=np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars)))
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(chars))
+    )
 
 
 # --------------------------------------------------------------------------- delivery faults
+
 
 @dataclass
 class _Plan:
@@ -857,14 +902,15 @@ class _Delivery:
 
     table: pa.Table
     arrival_ms: np.ndarray
-    rows: np.ndarray | None = None   # row numbers in table, one per arrival_ms entry; None = all
+    rows: np.ndarray | None = None  # row numbers in table, one per arrival_ms entry; None = all
 
     def row_numbers(self) -> np.ndarray:
         return np.arange(self.table.num_rows) if self.rows is None else self.rows
 
 
-def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: float,
-                   rng: np.random.Generator) -> _Plan:
+def _plan_delivery(
+    cols: dict, day: date, duplicate_rate: float, late_rate: float, rng: np.random.Generator
+) -> _Plan:
     """Choose exactly round(rate * n) late records and duplicated records.
 
     Late records lean towards the end of the day, where a log shipper's lag pushes them
@@ -894,11 +940,14 @@ def _plan_delivery(cols: dict, day: date, duplicate_rate: float, late_rate: floa
     today_arrival = np.concatenate([created[on_time], resent])
     next_rows = np.concatenate([np.flatnonzero(late), dup[dup_next]])
     next_arrival = next_start + rng.integers(0, 6 * HOUR_MS, next_rows.size)
-    return _Plan(today_rows, today_arrival, next_rows, next_arrival, duplicates=int(dup.size), late=n_late)
+    return _Plan(
+        today_rows, today_arrival, next_rows, next_arrival, duplicates=int(dup.size), late=n_late
+    )
 
 
-def _malformed_rows(cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str,
-                    rng: np.random.Generator) -> _Delivery:
+def _malformed_rows(
+    cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str, rng: np.random.Generator
+) -> _Delivery:
     """m broken extra rows, made from fresh records (own seed stream, so new request ids).
 
     Every kind appears (almost) equally often. For JSON the broken line travels in the
@@ -914,7 +963,9 @@ def _malformed_rows(cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str,
         return _Delivery(_break_columns(template, kinds, rng), arrival)
     lines = [line[:-1] for line in _json_lines(template).to_pylist()]
     broken = [_break_line(line, kind, rng) + "\n" for line, kind in zip(lines, kinds)]
-    return _Delivery(template.append_column(_LINE_OVERRIDE, pa.array(broken, type=pa.string())), arrival)
+    return _Delivery(
+        template.append_column(_LINE_OVERRIDE, pa.array(broken, type=pa.string())), arrival
+    )
 
 
 def _break_line(line: str, kind: str, rng: np.random.Generator) -> str:
@@ -925,7 +976,9 @@ def _break_line(line: str, kind: str, rng: np.random.Generator) -> str:
         return NOT_JSON_LINES[int(rng.integers(len(NOT_JSON_LINES)))]
     if kind == "negative_tokens":
         name = ("input_tokens", "output_tokens")[int(rng.integers(2))]
-        return re.sub(rf'"{name}":(\d+)', lambda mt: f'"{name}":-{int(mt.group(1)) + 1}', line, count=1)
+        return re.sub(
+            rf'"{name}":(\d+)', lambda mt: f'"{name}":-{int(mt.group(1)) + 1}', line, count=1
+        )
     if kind == "string_for_int":
         name = ("input_tokens", "output_tokens", "latency_ms", "http_status")[int(rng.integers(4))]
         return re.sub(rf'"{name}":(\d+)', rf'"{name}":"\1"', line, count=1)
@@ -945,23 +998,34 @@ def _break_columns(table: pa.Table, kinds: list[str], rng: np.random.Generator) 
     on_input = negative & (rng.random(len(kinds)) < 0.5)
     for name, mask in (("input_tokens", on_input), ("output_tokens", negative & ~on_input)):
         col = table[name]
-        table = table.set_column(table.schema.get_field_index(name), name,
-                                 pc.if_else(pa.array(mask), pc.subtract(pc.negate(col), 1), col))
+        table = table.set_column(
+            table.schema.get_field_index(name),
+            name,
+            pc.if_else(pa.array(mask), pc.subtract(pc.negate(col), 1), col),
+        )
     missing = np.flatnonzero(kinds_arr == "missing_required")
     drop = rng.integers(0, len(REQUIRED_FIELDS), missing.size)
     for i, name in enumerate(REQUIRED_FIELDS):
         mask = np.zeros(len(kinds), dtype=bool)
         mask[missing[drop == i]] = True
         col = table[name]
-        table = table.set_column(table.schema.get_field_index(name), name,
-                                 pc.if_else(pa.array(mask), pa.scalar(None, col.type), col))
+        table = table.set_column(
+            table.schema.get_field_index(name),
+            name,
+            pc.if_else(pa.array(mask), pa.scalar(None, col.type), col),
+        )
     bad = kinds_arr == "bad_billing_mode"
-    bad_values = _labels(list(BAD_BILLING_MODES), rng.integers(0, len(BAD_BILLING_MODES), len(kinds)))
+    bad_values = _labels(
+        list(BAD_BILLING_MODES), rng.integers(0, len(BAD_BILLING_MODES), len(kinds))
+    )
     idx = table.schema.get_field_index("billing_mode")
-    return table.set_column(idx, "billing_mode", pc.if_else(pa.array(bad), bad_values, table["billing_mode"]))
+    return table.set_column(
+        idx, "billing_mode", pc.if_else(pa.array(bad), bad_values, table["billing_mode"])
+    )
 
 
 # --------------------------------------------------------------------------- serialisation
+
 
 def _json_lines(table: pa.Table) -> pa.ChunkedArray:
     """One JSON object per row, each ending in a newline, built column-wise.
@@ -995,14 +1059,19 @@ def _six_decimals(col: pa.ChunkedArray) -> pa.ChunkedArray:
     micro = pc.cast(pc.round(pc.multiply(col, 1e6)), pa.int64())
     whole = pc.divide(micro, 1_000_000)
     frac = pc.subtract(micro, pc.multiply(whole, 1_000_000))
-    return pc.binary_join_element_wise(pc.cast(whole, pa.string()),
-                                       pc.utf8_lpad(pc.cast(frac, pa.string()), width=6, padding="0"), ".")
+    return pc.binary_join_element_wise(
+        pc.cast(whole, pa.string()),
+        pc.utf8_lpad(pc.cast(frac, pa.string()), width=6, padding="0"),
+        ".",
+    )
 
 
 def _string_bytes(arr: pa.Array) -> memoryview:
     """The concatenated characters of a null-free string array, without copying."""
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
-    return memoryview(arr.buffers()[2])[offsets[0]:offsets[-1]]
+    offsets = np.frombuffer(
+        arr.buffers()[1], dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4
+    )
+    return memoryview(arr.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 class _Writer:
@@ -1022,7 +1091,7 @@ class _Writer:
         self._pool = ThreadPoolExecutor(max_workers=1)
         self._queued: deque[Future] = deque()
 
-    def __enter__(self) -> "_Writer":
+    def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -1032,14 +1101,18 @@ class _Writer:
         finally:
             self._pool.shutdown(wait=True)
 
-    def write_day(self, folder: Path, deliveries: list[_Delivery], files_per_day: int) -> list[Path]:
+    def write_day(
+        self, folder: Path, deliveries: list[_Delivery], files_per_day: int
+    ) -> list[Path]:
         """Write the day's rows in arrival order, split into at most files_per_day files."""
         folder.mkdir(parents=True, exist_ok=True)
         _clear_parts(folder)
         table = _in_arrival_order(deliveries)
         bounds = np.linspace(0, table.num_rows, files_per_day + 1).round().astype(int)
         paths = []
-        for number, (begin, end) in enumerate((b, e) for b, e in zip(bounds[:-1], bounds[1:]) if e > b):
+        for number, (begin, end) in enumerate(
+            (b, e) for b, e in zip(bounds[:-1], bounds[1:]) if e > b
+        ):
             path = folder / f"part-{number:05d}.{self.ext}"
             part = table.slice(begin, end - begin)
             if self.fmt == "parquet":
@@ -1053,7 +1126,9 @@ class _Writer:
     def _write_json(self, path: Path, table: pa.Table) -> None:
         sink = _JsonSink(path, gzip=self.fmt == "jsonl.gz")
         for begin in range(0, table.num_rows, ENCODE_BATCH_ROWS):
-            self._queue(sink.write, _json_lines(table.slice(begin, ENCODE_BATCH_ROWS)).combine_chunks())
+            self._queue(
+                sink.write, _json_lines(table.slice(begin, ENCODE_BATCH_ROWS)).combine_chunks()
+            )
         self._queue(sink.close)
 
     def _queue(self, task, *args) -> None:

@@ -21,6 +21,20 @@ _ENV_KEYS = (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Build dbt's manifest once, in the controlling process, before any worker starts.
+
+    Loading the definitions builds it when it is stale (orchestration/dbt_assets.py); with
+    the suite on two workers (pytest-xdist), both would otherwise run `dbt parse` into the
+    same target folder at once.
+    """
+    if hasattr(config, "workerinput"):
+        return
+    from orchestration.dbt_assets import prepare_manifest
+
+    prepare_manifest()
+
+
 def use_data_dir(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **extra: str) -> Settings:
     """Point every setting at `data_dir` for this test, and return the settings."""
     for key in _ENV_KEYS:

@@ -1,17 +1,24 @@
 """Every mart figure recomputed in pandas from request records (tests/reference.py).
 
-Written from shared/design/METRICS.md, sharing no code with the dbt models: a test
+Written from docs/metrics.md, sharing no code with the dbt models: a test
 picks the requests of one period and filter, calls the function for a mart, and
 compares the mart's row(s) with the result.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 
 MIN_SAMPLE = 20  # dbt var min_sample's default
 DIMENSIONS = ("api_key_id", "model", "provider")
+# The percentiles are sketch-based: within this relative error of the exact nearest-rank
+# percentile (docs/metrics.md). The stated bound, not read from the dbt project.
+SKETCH_RELATIVE_ERROR = 0.01
 
 
 def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
@@ -35,9 +42,45 @@ def _ratio(part, whole):
     return None if whole == 0 else part / whole
 
 
+@dataclass(frozen=True)
+class Percentile:
+    """The exact q-quantile of a sample, for checking a sketch-based figure against.
+
+    nearest_rank is the k-th smallest value, k = ceil(q * n) (1-based): the definition
+    the marts' bound is stated for. pandas' default (linear interpolation at position
+    (n - 1) * q, 0-based) lies between the (k-1)-th and (k+1)-th smallest values, since
+    |(n - 1) q - (k - 1)| < 1; `low` and `high` are those neighbours."""
+
+    nearest_rank: float
+    interpolated: float
+    low: float
+    high: float
+
+    def admits(self, actual: float, error: float = SKETCH_RELATIVE_ERROR) -> bool:
+        """Within `error` of the nearest-rank value, and so within `error` of the range
+        of the order statistics around pandas' interpolated value."""
+        slack = 1e-9  # floating point in the bucket arithmetic
+        near = abs(actual - self.nearest_rank) <= (error + slack) * abs(self.nearest_rank)
+        around = (1 - error - slack) * self.low <= actual <= (1 + error + slack) * self.high
+        return near and around and self.low <= self.interpolated <= self.high
+
+
+def exact_percentile(values, q: float) -> Percentile | None:
+    values = np.sort(pd.Series(values, dtype="float64").dropna().to_numpy())
+    n = len(values)
+    if n == 0:
+        return None
+    k = max(1, math.ceil(Fraction(str(q)) * n))  # exact: no rounding of q * n
+    return Percentile(
+        nearest_rank=float(values[k - 1]),
+        interpolated=float(pd.Series(values).quantile(q)),  # pandas' default, linear
+        low=float(values[max(k - 2, 0)]),
+        high=float(values[min(k, n - 1)]),
+    )
+
+
 def _quantile(series: pd.Series, q: float):
-    series = series.dropna()
-    return None if series.empty else float(series.quantile(q))  # linear interpolation
+    return exact_percentile(series, q)
 
 
 def _mean(series: pd.Series):
@@ -94,7 +137,9 @@ def usage_by_token_type(rows):
         ),
         "cache_read_tokens": int(rows["cached_input_tokens"].sum()),
         "cache_write_tokens": int(rows["cache_write_tokens"].sum()),
-        "output_excl_reasoning_tokens": int((rows["output_tokens"] - rows["reasoning_tokens"]).sum()),
+        "output_excl_reasoning_tokens": int(
+            (rows["output_tokens"] - rows["reasoning_tokens"]).sum()
+        ),
         "reasoning_tokens": int(rows["reasoning_tokens"].sum()),
         "total_tokens": int(rows["total_tokens"].sum()),
     }
@@ -118,9 +163,11 @@ def provider_summary(rows):
         successful=("is_success", "sum"),
     )
     stats["latency"] = rows[rows["is_success"]].groupby("provider")["latency_ms"].mean()
-    primary = stats.assign(name=stats.index).sort_values(
-        ["requests", "tokens", "name"], ascending=[False, False, True]
-    ).index[0]
+    primary = (
+        stats.assign(name=stats.index)
+        .sort_values(["requests", "tokens", "name"], ascending=[False, False, True])
+        .index[0]
+    )
     fastest, fastest_latency = _pick(stats, "latency", highest=False)
     return {
         "primary_provider": primary,
@@ -160,7 +207,11 @@ def performance_summary(rows):
 # ------------------------------------------------- breakdowns: one row per dimension value
 
 
-SHARE_NAMES = {"total_tokens": "token_share", "requests": "request_share", "spend_usd": "spend_share"}
+SHARE_NAMES = {
+    "total_tokens": "token_share",
+    "requests": "request_share",
+    "spend_usd": "spend_share",
+}
 
 
 def _breakdown(rows, dimension, figures, shares=()):
@@ -275,7 +326,10 @@ def select(rows: pd.DataFrame, api_key_id="*", model="*", provider="*") -> pd.Da
 
 
 def same(actual, expected) -> bool:
-    """Integers and names exactly, reals to 1e-9 relative, NULL only where expected."""
+    """Integers and names exactly, reals to 1e-9 relative, percentiles within the
+    sketch's bound (Percentile.admits), NULL only where expected."""
+    if isinstance(expected, Percentile):
+        return actual is not None and not np.isnan(float(actual)) and expected.admits(float(actual))
     if expected is None or (isinstance(expected, float) and np.isnan(expected)):
         return actual is None or (isinstance(actual, float) and np.isnan(actual))
     if actual is None or (isinstance(actual, float) and np.isnan(actual)):

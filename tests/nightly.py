@@ -10,14 +10,16 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
-from ingest.load import landing_path, load_partition
 from config.settings import Settings
+from ingest.load import landing_path, load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from orchestration.partitions import landing_days_between
 
 
-def run_window(settings: Settings, first: date, last: date, scratch: Path, command: str = "build") -> None:
+def run_window(
+    settings: Settings, first: date, last: date, scratch: Path, command: str = "build"
+) -> None:
     """Load the landing days in [first, last] that have a folder, and rebuild dbt for
     that window."""
     days = landing_days_between(first, last)
@@ -32,10 +34,18 @@ def run_window(settings: Settings, first: date, last: date, scratch: Path, comma
         connection.close()
     result = subprocess.run(
         [
-            DBT_EXECUTABLE, command, "--quiet",
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
+            DBT_EXECUTABLE,
+            command,
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
             # Own target and log folders, so test builds leave the project's manifest alone.
-            "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs"),
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
         ],
         env={**os.environ, "LLM_USAGE_WAREHOUSE": str(settings.warehouse_path)},
         capture_output=True,

@@ -15,7 +15,9 @@ from pathlib import Path
 import jsonschema
 import pandas as pd
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "ingest" / "schema" / "request_log.schema.json"
+SCHEMA_PATH = (
+    Path(__file__).resolve().parent.parent / "ingest" / "schema" / "request_log.schema.json"
+)
 
 
 def _validator() -> jsonschema.Draft202012Validator:
@@ -74,7 +76,7 @@ def read_landing(landing_dir: Path, days: list[date] | None = None) -> tuple[pd.
 
 
 def requests(deliveries: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
-    """One row per request (latest delivery wins) with the derived fields of METRICS.md."""
+    """One row per request (latest delivery wins) with the derived fields of docs/metrics.md."""
     frame = deliveries.sort_values(["landing_date", "source_file", "line_number"])
     frame = frame.drop_duplicates("request_id", keep="last").copy()
     created = pd.to_datetime(frame["created_at"], utc=True, format="ISO8601")
@@ -84,7 +86,12 @@ def requests(deliveries: pd.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
         frame["event_date"].dt.weekday, unit="D"
     )
     frame["month_start"] = frame["event_date"].dt.to_period("M").dt.to_timestamp()
-    for column in ("cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "web_search_calls"):
+    for column in (
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "web_search_calls",
+    ):
         if column not in frame:
             frame[column] = 0
         frame[column] = frame[column].fillna(0).astype("int64")

@@ -16,7 +16,7 @@ from config.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 # Columns that record when a row was written, not what it says.
-WRITE_TIME_COLUMNS = {"built_at", "ingested_at", "requested_at"}
+WRITE_TIME_COLUMNS = {"built_at", "ingested_at", "requested_at", "recorded_at"}
 LANDING_PATH_COLUMNS = {"path", "source_file"}
 
 
@@ -24,8 +24,9 @@ def settings_for(data_dir: Path) -> Settings:
     return Settings.from_env({"LLM_USAGE_DATA_DIR": str(data_dir)})
 
 
-def cli_env(settings: Settings) -> dict[str, str]:
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_USAGE_")}
+    env.update(extra)
     env.update(
         LLM_USAGE_DATA_DIR=str(settings.data_dir),
         LLM_USAGE_LANDING_DIR=str(settings.landing_dir),
@@ -37,11 +38,17 @@ def cli_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def start_cli(settings: Settings, *args: str) -> subprocess.Popen:
-    """Start `llm-usage ARGS` in its own process group (so a test can kill all of it)."""
+def start_cli(settings: Settings, *args: str, **extra_env: str) -> subprocess.Popen:
+    """Start `llm-usage ARGS` in its own process group (so a test can kill all of it),
+    with `extra_env` added to its environment."""
     return subprocess.Popen(
-        [str(BIN / "llm-usage"), *args], cwd=REPO, env=cli_env(settings),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        [str(BIN / "llm-usage"), *args],
+        cwd=REPO,
+        env=cli_env(settings, **extra_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
     )
 
 
@@ -64,7 +71,8 @@ def warehouse_state(settings: Settings) -> dict[str, pd.DataFrame]:
                 row[0]
                 for row in connection.execute(
                     "SELECT column_name FROM duckdb_columns() WHERE schema_name = ? "
-                    "AND table_name = ? ORDER BY column_index", [schema, table]
+                    "AND table_name = ? ORDER BY column_index",
+                    [schema, table],
                 ).fetchall()
                 if row[0] not in WRITE_TIME_COLUMNS
             ]

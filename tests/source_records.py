@@ -20,14 +20,18 @@ import io
 import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download of prices
 
-KEY_A = {"user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
-         "user_api_key_alias": "prod-chat"}
-KEY_B = {"user_api_key_hash": "5e2b51ef1b8d4b1fd0a7a1d0a4b5d2f1e44c8a1c0c4b0f8a1bd7b0d4e1a2c3b4",
-         "user_api_key_alias": "batch-jobs"}
+KEY_A = {
+    "user_api_key_hash": "88dc28d0f030c55ed4ab77ed8faf098196cb1c05df778539800c9f1243fe6b4b",
+    "user_api_key_alias": "prod-chat",
+}
+KEY_B = {
+    "user_api_key_hash": "5e2b51ef1b8d4b1fd0a7a1d0a4b5d2f1e44c8a1c0c4b0f8a1bd7b0d4e1a2c3b4",
+    "user_api_key_alias": "batch-jobs",
+}
 PLAN_TAG = "plan"  # a request tag the tests declare as subscription usage
 
 
@@ -67,27 +71,59 @@ def litellm_payloads() -> list[dict]:
     def cached_reply(model: str) -> ModelResponse:
         return ModelResponse(
             model=model,
-            choices=[{"message": {"role": "assistant", "content": "From the cache."},
-                      "finish_reason": "length", "index": 0}],
-            usage=Usage(prompt_tokens=1200, completion_tokens=300, total_tokens=1500,
-                        prompt_tokens_details={"cached_tokens": 1000, "cache_creation_tokens": 100},
-                        completion_tokens_details={"reasoning_tokens": 120},
-                        server_tool_use={"web_search_requests": 2}),
+            choices=[
+                {
+                    "message": {"role": "assistant", "content": "From the cache."},
+                    "finish_reason": "length",
+                    "index": 0,
+                }
+            ],
+            usage=Usage(
+                prompt_tokens=1200,
+                completion_tokens=300,
+                total_tokens=1500,
+                prompt_tokens_details={"cached_tokens": 1000, "cache_creation_tokens": 100},
+                completion_tokens_details={"reasoning_tokens": 120},
+                server_tool_use={"web_search_requests": 2},
+            ),
         )
 
     messages = [{"role": "user", "content": "Hello"}]
     calls = [
         dict(model="gpt-4o-mini", mock_response="Hi there.", metadata=KEY_A),
         dict(model="gpt-4o-mini", mock_response="Hi again.", metadata=KEY_B),
-        dict(model="anthropic/claude-sonnet-4-5", mock_response=cached_reply("claude-sonnet-4-5"), metadata=KEY_A),
-        dict(model="anthropic/claude-3-5-haiku-20241022", mock_response="Streamed.", stream=True, metadata=KEY_B),
-        dict(model="gemini/gemini-2.0-flash", mock_response="Unpriced.", stream=True, metadata=KEY_A),
-        dict(model="gpt-4o-search-preview", mock_response="Found it.", metadata=KEY_A,
-             web_search_options={"search_context_size": "low"}),
-        dict(model="gpt-4o-mini", mock_response="On the plan.", metadata={**KEY_B, "tags": [PLAN_TAG]}),
+        dict(
+            model="anthropic/claude-sonnet-4-5",
+            mock_response=cached_reply("claude-sonnet-4-5"),
+            metadata=KEY_A,
+        ),
+        dict(
+            model="anthropic/claude-3-5-haiku-20241022",
+            mock_response="Streamed.",
+            stream=True,
+            metadata=KEY_B,
+        ),
+        dict(
+            model="gemini/gemini-2.0-flash", mock_response="Unpriced.", stream=True, metadata=KEY_A
+        ),
+        dict(
+            model="gpt-4o-search-preview",
+            mock_response="Found it.",
+            metadata=KEY_A,
+            web_search_options={"search_context_size": "low"},
+        ),
+        dict(
+            model="gpt-4o-mini",
+            mock_response="On the plan.",
+            metadata={**KEY_B, "tags": [PLAN_TAG]},
+        ),
         dict(model="gpt-4o-mini", mock_response=Exception("upstream is down"), metadata=KEY_A),
-        dict(model="anthropic/claude-sonnet-4-5", mock_response=Exception("overloaded"), stream=True,
-             metadata=KEY_B),
+        dict(
+            model="anthropic/claude-sonnet-4-5",
+            mock_response=Exception("overloaded"),
+            stream=True,
+            metadata=KEY_B,
+        ),
     ]
     for call in calls:
         try:
@@ -105,7 +141,7 @@ def litellm_payloads() -> list[dict]:
 
 
 def _utc(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, timezone.utc)
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 def expected_from_payload(p: dict) -> dict:
@@ -116,7 +152,9 @@ def expected_from_payload(p: dict) -> dict:
     details = usage.get("prompt_tokens_details") or {}
     reasoning = (usage.get("completion_tokens_details") or {}).get("reasoning_tokens")
     searches = (usage.get("server_tool_use") or {}).get("web_search_requests")
-    if searches is None and (p.get("standard_built_in_tools_params") or {}).get("web_search_options"):
+    if searches is None and (p.get("standard_built_in_tools_params") or {}).get(
+        "web_search_options"
+    ):
         searches = 1
     error = p.get("error_information") or {}
     code = error.get("error_code")
@@ -137,11 +175,15 @@ def expected_from_payload(p: dict) -> dict:
         "input_tokens": p["prompt_tokens"],
         "output_tokens": p["completion_tokens"],
         "cached_input_tokens": details.get("cached_tokens") or 0,
-        "cache_write_tokens": details.get("cache_write_tokens") or details.get("cache_creation_tokens") or 0,
+        "cache_write_tokens": details.get("cache_write_tokens")
+        or details.get("cache_creation_tokens")
+        or 0,
         "reasoning_tokens": reasoning or 0,
         "web_search_calls": searches or 0,
         "latency_ms": (p["endTime"] - p["startTime"]) * 1000.0,
-        "first_token_ms": (p["completionStartTime"] - p["startTime"]) * 1000.0 if stream and success else None,
+        "first_token_ms": (p["completionStartTime"] - p["startTime"]) * 1000.0
+        if stream and success
+        else None,
         "cost_usd": None if p.get("response_cost_failure_debug_info") else p["response_cost"],
     }
 
@@ -153,12 +195,18 @@ def spend_log_row(p: dict) -> dict:
     """The proxy's LiteLLM_SpendLogs row for a call, as get_logging_payload builds it
     (its `metadata` is the proxy's SpendLogsMetadata, stored as JSON)."""
     usage = p["metadata"].get("usage_object") or {}
-    additional = {k: v for k, v in usage.items() if k not in ("prompt_tokens", "completion_tokens", "total_tokens")}
+    additional = {
+        k: v
+        for k, v in usage.items()
+        if k not in ("prompt_tokens", "completion_tokens", "total_tokens")
+    }
     details = additional.get("prompt_tokens_details") or {}
     if details.get("cached_tokens"):
         additional["cache_read_input_tokens"] = details["cached_tokens"]
     if details.get("cache_write_tokens") or details.get("cache_creation_tokens"):
-        additional["cache_creation_input_tokens"] = details.get("cache_write_tokens") or details["cache_creation_tokens"]
+        additional["cache_creation_input_tokens"] = (
+            details.get("cache_write_tokens") or details["cache_creation_tokens"]
+        )
     error = dict(p.get("error_information") or {})
     error.pop("traceback", None)
     metadata = {
@@ -201,7 +249,11 @@ def spend_log_columns() -> tuple[set[str], set[str]]:
 
     schema = resources.files("litellm.proxy").joinpath("schema.prisma").read_text()
     table = re.search(r"model LiteLLM_SpendLogs \{(.*?)\n\}", schema, re.S).group(1)
-    columns = {line.split()[0] for line in table.splitlines() if line.strip() and not line.strip().startswith("@@")}
+    columns = {
+        line.split()[0]
+        for line in table.splitlines()
+        if line.strip() and not line.strip().startswith("@@")
+    }
     return columns & set(SpendLogsPayload.__annotations__), set(SpendLogsMetadata.__annotations__)
 
 
@@ -213,11 +265,18 @@ def spend_logs_csv(rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=names, lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({
-            k: (v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if isinstance(v, datetime)
-                else json.dumps(v) if isinstance(v, (dict, list)) else v)
-            for k, v in row.items()
-        })
+        writer.writerow(
+            {
+                k: (
+                    v.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+                    if isinstance(v, datetime)
+                    else json.dumps(v)
+                    if isinstance(v, (dict, list))
+                    else v
+                )
+                for k, v in row.items()
+            }
+        )
     return out.getvalue()
 
 
@@ -234,8 +293,9 @@ def spend_logs_jsonl(rows: list[dict], metadata_as_text: bool = True) -> str:
 
 
 def _csv_time(value: datetime) -> datetime:
-    return datetime.strptime(value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], "%Y-%m-%d %H:%M:%S.%f").replace(
-        tzinfo=timezone.utc)
+    return datetime.strptime(
+        value.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], "%Y-%m-%d %H:%M:%S.%f"
+    ).replace(tzinfo=UTC)
 
 
 def expected_from_spend_log(row: dict, csv_times: bool) -> dict:
@@ -265,7 +325,8 @@ def expected_from_spend_log(row: dict, csv_times: bool) -> dict:
         "output_tokens": row["completion_tokens"],
         "cached_input_tokens": extra.get("cache_read_input_tokens") or 0,
         "cache_write_tokens": extra.get("cache_creation_input_tokens") or 0,
-        "reasoning_tokens": (extra.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0,
+        "reasoning_tokens": (extra.get("completion_tokens_details") or {}).get("reasoning_tokens")
+        or 0,
         "web_search_calls": (extra.get("server_tool_use") or {}).get("web_search_requests") or 0,
         "latency_ms": (end - start).total_seconds() * 1000.0,
         "first_token_ms": (first - start).total_seconds() * 1000.0 if stream and success else None,
@@ -283,21 +344,48 @@ def openrouter_generation(**fields) -> dict:
     from openrouter.components import GenerationResponseData
 
     record = {
-        "api_type": "completions", "app_id": None, "cache_discount": None, "cancelled": False,
-        "created_at": "2026-03-02T09:15:00.250000+00:00", "data_region": "global",
-        "external_user": None, "finish_reason": "stop", "generation_time": 1800.0,
-        "http_referer": None, "id": "gen-1", "is_byok": False, "latency": 2100.0,
-        "model": "anthropic/claude-sonnet-4.5", "moderation_latency": None,
-        "native_finish_reason": "end_turn", "native_tokens_cached": 0,
-        "native_tokens_completion": 210, "native_tokens_completion_images": 0,
-        "native_tokens_prompt": 1500, "native_tokens_reasoning": 0, "num_fetches": 0,
-        "num_input_audio_prompt": 0, "num_media_completion": 0, "num_media_prompt": 0,
-        "num_search_results": 0, "origin": "https://example.test/", "preset_id": None,
-        "provider_name": "Anthropic", "provider_responses": None, "router": None,
-        "service_tier": None, "streamed": False, "tokens_completion": 198,
-        "tokens_prompt": 1460, "total_cost": 0.00765, "upstream_id": "msg_01",
-        "upstream_inference_cost": None, "usage": 0.00765, "user_agent": None,
-        "web_search_engine": None, "workspace_id": None,
+        "api_type": "completions",
+        "app_id": None,
+        "cache_discount": None,
+        "cancelled": False,
+        "created_at": "2026-03-02T09:15:00.250000+00:00",
+        "data_region": "global",
+        "external_user": None,
+        "finish_reason": "stop",
+        "generation_time": 1800.0,
+        "http_referer": None,
+        "id": "gen-1",
+        "is_byok": False,
+        "latency": 2100.0,
+        "model": "anthropic/claude-sonnet-4.5",
+        "moderation_latency": None,
+        "native_finish_reason": "end_turn",
+        "native_tokens_cached": 0,
+        "native_tokens_completion": 210,
+        "native_tokens_completion_images": 0,
+        "native_tokens_prompt": 1500,
+        "native_tokens_reasoning": 0,
+        "num_fetches": 0,
+        "num_input_audio_prompt": 0,
+        "num_media_completion": 0,
+        "num_media_prompt": 0,
+        "num_search_results": 0,
+        "origin": "https://example.test/",
+        "preset_id": None,
+        "provider_name": "Anthropic",
+        "provider_responses": None,
+        "router": None,
+        "service_tier": None,
+        "streamed": False,
+        "tokens_completion": 198,
+        "tokens_prompt": 1460,
+        "total_cost": 0.00765,
+        "upstream_id": "msg_01",
+        "upstream_inference_cost": None,
+        "usage": 0.00765,
+        "user_agent": None,
+        "web_search_engine": None,
+        "workspace_id": None,
     }
     record.update(fields)
     model = GenerationResponseData.model_validate(record)
@@ -307,21 +395,58 @@ def openrouter_generation(**fields) -> dict:
 def openrouter_generations() -> list[dict]:
     return [
         openrouter_generation(id="gen-plain"),
-        openrouter_generation(id="gen-stream-cache", streamed=True, latency=2600.0, generation_time=2150.0,
-                              native_tokens_prompt=4000, native_tokens_cached=3500,
-                              native_tokens_completion=900, native_tokens_reasoning=640,
-                              model="openai/o4-mini", provider_name="OpenAI", total_cost=0.0042),
-        openrouter_generation(id="gen-web", num_search_results=5, web_search_engine="exa",
-                              created_at="2026-03-02T23:59:59.999+00:00", total_cost=0.0251),
-        openrouter_generation(id="gen-error", finish_reason="error", native_finish_reason="rate_limited",
-                              native_tokens_prompt=None, native_tokens_completion=None,
-                              tokens_prompt=None, tokens_completion=None, native_tokens_cached=None,
-                              native_tokens_reasoning=None, generation_time=None, latency=310.0,
-                              total_cost=0.0, usage=0.0),
-        openrouter_generation(id="gen-cancelled", cancelled=True, streamed=True, finish_reason=None,
-                              generation_time=400.0, latency=700.0, native_tokens_completion=12),
-        openrouter_generation(id="gen-byok", is_byok=True, total_cost=0.0004, upstream_inference_cost=0.008,
-                              provider_name="Google Vertex", model="google/gemini-2.5-pro"),
+        openrouter_generation(
+            id="gen-stream-cache",
+            streamed=True,
+            latency=2600.0,
+            generation_time=2150.0,
+            native_tokens_prompt=4000,
+            native_tokens_cached=3500,
+            native_tokens_completion=900,
+            native_tokens_reasoning=640,
+            model="openai/o4-mini",
+            provider_name="OpenAI",
+            total_cost=0.0042,
+        ),
+        openrouter_generation(
+            id="gen-web",
+            num_search_results=5,
+            web_search_engine="exa",
+            created_at="2026-03-02T23:59:59.999+00:00",
+            total_cost=0.0251,
+        ),
+        openrouter_generation(
+            id="gen-error",
+            finish_reason="error",
+            native_finish_reason="rate_limited",
+            native_tokens_prompt=None,
+            native_tokens_completion=None,
+            tokens_prompt=None,
+            tokens_completion=None,
+            native_tokens_cached=None,
+            native_tokens_reasoning=None,
+            generation_time=None,
+            latency=310.0,
+            total_cost=0.0,
+            usage=0.0,
+        ),
+        openrouter_generation(
+            id="gen-cancelled",
+            cancelled=True,
+            streamed=True,
+            finish_reason=None,
+            generation_time=400.0,
+            latency=700.0,
+            native_tokens_completion=12,
+        ),
+        openrouter_generation(
+            id="gen-byok",
+            is_byok=True,
+            total_cost=0.0004,
+            upstream_inference_cost=0.008,
+            provider_name="Google Vertex",
+            model="google/gemini-2.5-pro",
+        ),
     ]
 
 
@@ -334,7 +459,7 @@ def expected_from_generation(g: dict, byok_billing_mode: str = "pay_as_you_go") 
 
     return {
         "request_id": g["id"],
-        "created_at": datetime.fromisoformat(g["created_at"]).astimezone(timezone.utc),
+        "created_at": datetime.fromisoformat(g["created_at"]).astimezone(UTC),
         "api_key_id": OPENROUTER_KEY["api_key_id"],
         "api_key_name": OPENROUTER_KEY["api_key_name"],
         "model": g["model"],
@@ -342,7 +467,9 @@ def expected_from_generation(g: dict, byok_billing_mode: str = "pay_as_you_go") 
         "billing_mode": byok_billing_mode if g["is_byok"] else "pay_as_you_go",
         "status": "success" if success else "error",
         "http_status": None,
-        "error_type": None if success else ("cancelled" if g["cancelled"] else g["native_finish_reason"] or "error"),
+        "error_type": None
+        if success
+        else ("cancelled" if g["cancelled"] else g["native_finish_reason"] or "error"),
         "finish_reason": g["finish_reason"] if success else None,
         "stream": stream,
         "input_tokens": first(g["native_tokens_prompt"], g["tokens_prompt"], 0),

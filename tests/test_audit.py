@@ -6,9 +6,9 @@ from datetime import date
 
 import duckdb
 from dagster import DagsterInstance
+from nightly import run_window
 
 from sample_data.generate import generate_logs
-from nightly import run_window
 
 FIRST = date(2026, 3, 1)
 
@@ -27,7 +27,8 @@ def test_the_weekly_audit_checks_days_no_build_touched(data_dir, tmp_path):
         with duckdb.connect(str(data_dir.warehouse_path)) as connection:
             connection.execute(
                 "INSERT INTO main_facts.fct_requests SELECT * FROM main_facts.fct_requests "
-                "WHERE event_date = ? LIMIT 1", [FIRST]
+                "WHERE event_date = ? LIMIT 1",
+                [FIRST],
             )
         result = audit.execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success

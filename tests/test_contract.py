@@ -12,26 +12,47 @@ from pathlib import Path
 import duckdb
 import jsonschema
 import pytest
-
-from sample_data.generate import generate_logs
-from ingest.load import load_partition
 from reference import SCHEMA_PATH, read_landing
+
+from ingest.load import load_partition
+from sample_data.generate import generate_logs
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "request-log-format.md"
 SCHEMA = json.loads(SCHEMA_PATH.read_text())
 DAY = date(2026, 3, 2)
 
 BASE = {
-    "request_id": "req_0001", "created_at": "2026-03-02T10:00:00.123Z", "api_key_id": "key_a",
-    "api_key_name": "prod", "model": "anthropic/claude-sonnet-4.5", "provider": "amazon-bedrock",
-    "billing_mode": "pay_as_you_go", "status": "success", "http_status": 200,
-    "error_type": None, "finish_reason": "stop", "stream": True, "input_tokens": 1200,
-    "output_tokens": 300, "cached_input_tokens": 1000, "cache_write_tokens": 0,
-    "reasoning_tokens": 50, "web_search_calls": 1, "latency_ms": 4100.5, "first_token_ms": 900,
-    "cost_usd": 0.0123, "schema_version": 1,
+    "request_id": "req_0001",
+    "created_at": "2026-03-02T10:00:00.123Z",
+    "api_key_id": "key_a",
+    "api_key_name": "prod",
+    "model": "anthropic/claude-sonnet-4.5",
+    "provider": "amazon-bedrock",
+    "billing_mode": "pay_as_you_go",
+    "status": "success",
+    "http_status": 200,
+    "error_type": None,
+    "finish_reason": "stop",
+    "stream": True,
+    "input_tokens": 1200,
+    "output_tokens": 300,
+    "cached_input_tokens": 1000,
+    "cache_write_tokens": 0,
+    "reasoning_tokens": 50,
+    "web_search_calls": 1,
+    "latency_ms": 4100.5,
+    "first_token_ms": 900,
+    "cost_usd": 0.0123,
+    "schema_version": 1,
 }
-COUNTS = ["input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-          "reasoning_tokens", "web_search_calls"]
+COUNTS = [
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "web_search_calls",
+]
 MISSING = object()
 
 
@@ -49,22 +70,94 @@ def _variant(**changes) -> dict:
 CASES: list[tuple[str, str | None, str]] = [
     ("complete", None, json.dumps(BASE)),
     ("required only", None, json.dumps({k: BASE[k] for k in SCHEMA["required"]})),
-    ("optional nulls", None, json.dumps(_variant(
-        api_key_name=None, http_status=None, error_type=None, finish_reason=None,
-        cached_input_tokens=None, cache_write_tokens=None, reasoning_tokens=None,
-        web_search_calls=None, first_token_ms=None, cost_usd=None, schema_version=None))),
+    (
+        "optional nulls",
+        None,
+        json.dumps(
+            _variant(
+                api_key_name=None,
+                http_status=None,
+                error_type=None,
+                finish_reason=None,
+                cached_input_tokens=None,
+                cache_write_tokens=None,
+                reasoning_tokens=None,
+                web_search_calls=None,
+                first_token_ms=None,
+                cost_usd=None,
+                schema_version=None,
+            )
+        ),
+    ),
     ("whole-numbered doubles", None, json.dumps(_variant(input_tokens=1200.0, http_status=200.0))),
     ("offset +05:30", None, json.dumps(_variant(created_at="2026-03-02T15:30:00+05:30"))),
     ("no fraction, lower-case z", None, json.dumps(_variant(created_at="2026-03-02t10:00:00z"))),
-    ("unknown and nested fields", None, json.dumps(_variant(
-        usage={"input_tokens": 1200}, route={"region": "eu"}, tags=["a"]))),
-    ("zero everything", None, json.dumps(_variant(
-        input_tokens=0, output_tokens=0, latency_ms=0, cost_usd=0, web_search_calls=0))),
+    (
+        "unknown and nested fields",
+        None,
+        json.dumps(_variant(usage={"input_tokens": 1200}, route={"region": "eu"}, tags=["a"])),
+    ),
+    (
+        "zero everything",
+        None,
+        json.dumps(
+            _variant(input_tokens=0, output_tokens=0, latency_ms=0, cost_usd=0, web_search_calls=0)
+        ),
+    ),
     ("spaces around", None, "  " + json.dumps(BASE) + "  "),
     ("unicode", None, json.dumps(_variant(api_key_name="équipe ☃"), ensure_ascii=False)),
-    ("exponent integer", None, json.dumps(BASE).replace('"input_tokens": 1200', '"input_tokens": 1.2e3')),
-    ("NaN latency", None, json.dumps(_variant(latency_ms=float("nan")))),
+    (
+        "exponent integer",
+        None,
+        json.dumps(BASE).replace('"input_tokens": 1200', '"input_tokens": 1.2e3'),
+    ),
 ]
+# Issue 11 item 4: JSON has no NaN or Infinity, and 1e400 overflows a double to infinity;
+# DuckDB, like Python, reads all three. Each must be rejected, in every number field.
+for name in ("latency_ms", "first_token_ms", "cost_usd"):
+    CASES += [
+        (f"NaN {name}", name, json.dumps(_variant(**{name: float("nan")}))),
+        (f"Infinity {name}", name, json.dumps(_variant(**{name: float("inf")}))),
+        (f"-Infinity {name}", name, json.dumps(_variant(**{name: float("-inf")}))),
+        (
+            f"overflowing {name}",
+            name,
+            json.dumps(_variant(**{name: 1.5})).replace(f'"{name}": 1.5', f'"{name}": 1e400'),
+        ),
+    ]
+# Item 5: token counts are bounded (1e9 each; docs/request-log-format.md) so no sum can
+# overflow 64 bits; 2^62 passed before and broke every later build.
+for name in COUNTS:
+    CASES.append((f"huge {name}", name, json.dumps(_variant(**{name: 2**62}))))
+CASES.append(
+    (
+        "largest allowed tokens",
+        None,
+        json.dumps(
+            _variant(
+                input_tokens=10**9, output_tokens=10**9, cached_input_tokens=0, reasoning_tokens=0
+            )
+        ),
+    )
+)
+# Item 3: '*' means "all" in every mart, so no key, model or provider may be literally '*'.
+for name in ("api_key_id", "model", "provider"):
+    CASES.append((f"{name} is the all marker", name, json.dumps(_variant(**{name: "*"}))))
+CASES.append(
+    ("star inside a name is fine", None, json.dumps(_variant(model="a*b", api_key_id="**")))
+)
+# Item 11: offsets and times outside RFC 3339's ranges shifted the time by hours or days.
+for label, value in [
+    ("offset +24:00", "2026-03-02T10:00:00+24:00"),
+    ("offset +99:99", "2026-03-02T10:00:00+99:99"),
+    ("offset +05:60", "2026-03-02T10:00:00+05:60"),
+    ("hour 24", "2026-03-02T24:00:00Z"),
+    ("minute 60", "2026-03-02T10:60:00Z"),
+    ("leap second", "2016-12-31T23:59:60Z"),
+]:
+    CASES.append((label, "created_at", json.dumps(_variant(created_at=value))))
+CASES.append(("offset -23:59", None, json.dumps(_variant(created_at="2026-03-02T10:00:00-23:59"))))
+
 for name in SCHEMA["required"]:
     CASES.append((f"missing {name}", name, json.dumps(_variant(**{name: MISSING}))))
     CASES.append((f"null {name}", name, json.dumps(_variant(**{name: None}))))
@@ -85,10 +178,22 @@ CASES += [
     ("empty request_id", "request_id", json.dumps(_variant(request_id=""))),
     ("numeric request_id", "request_id", json.dumps(_variant(request_id=17))),
     ("model as object", "model", json.dumps(_variant(model={"slug": "x"}))),
-    ("created_at without offset", "created_at", json.dumps(_variant(created_at="2026-03-02T10:00:00"))),
-    ("offset without colon", "created_at", json.dumps(_variant(created_at="2026-03-02T15:30:00+0530"))),
+    (
+        "created_at without offset",
+        "created_at",
+        json.dumps(_variant(created_at="2026-03-02T10:00:00")),
+    ),
+    (
+        "offset without colon",
+        "created_at",
+        json.dumps(_variant(created_at="2026-03-02T15:30:00+0530")),
+    ),
     ("created_at date only", "created_at", json.dumps(_variant(created_at="2026-03-02"))),
-    ("created_at impossible day", "created_at", json.dumps(_variant(created_at="2026-02-30T10:00:00Z"))),
+    (
+        "created_at impossible day",
+        "created_at",
+        json.dumps(_variant(created_at="2026-02-30T10:00:00Z")),
+    ),
     ("created_at as epoch", "created_at", json.dumps(_variant(created_at=1772445600))),
     ("created_at words", "created_at", json.dumps(_variant(created_at="yesterday"))),
     ("schema_version 0", "schema_version", json.dumps(_variant(schema_version=0))),
@@ -108,8 +213,12 @@ def _is_rfc3339(value) -> bool:
     # space separator its note allows; then the calendar must know the day.
     if not isinstance(value, str):
         return True  # format applies to strings only; the type rule catches the rest
+    # time-hour 00-23, time-minute 00-59, time-second 00-59: the leap second (60) RFC 3339
+    # allows is rejected by decision (docs/request-log-format.md).
+    hour, minute = "([01]\\d|2[0-3])", "[0-5]\\d"
     if not re.fullmatch(
-        r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)", value
+        rf"\d{{4}}-\d\d-\d\d[Tt ]{hour}:{minute}:{minute}(\.\d+)?([Zz]|[+-]{hour}:{minute})",
+        value,
     ):
         return False
     try:
@@ -123,10 +232,22 @@ def _schema_accepts(line: str) -> bool:
     checker.checks("date-time")(_is_rfc3339)
     validator = jsonschema.Draft202012Validator(SCHEMA, format_checker=checker)
     try:
-        record = json.loads(line)
+        # JSON itself (RFC 8259) has no NaN or Infinity, and a number must fit a double.
+        record = json.loads(line, parse_constant=_not_json, parse_float=_finite)
     except ValueError:
         return False
     return validator.is_valid(record)
+
+
+def _not_json(constant: str):
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} does not fit a double")
+    return value
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +264,15 @@ def checked(tmp_path_factory):
         )
         load_partition(settings, DAY)
         with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-            rejected = dict(connection.execute(
-                "SELECT line_number, reason FROM raw.request_logs_rejected").fetchall())
-            loaded = {row[0] for row in connection.execute(
-                "SELECT line_number FROM raw.request_logs").fetchall()}
+            rejected = dict(
+                connection.execute(
+                    "SELECT line_number, reason FROM raw.request_logs_rejected"
+                ).fetchall()
+            )
+            loaded = {
+                row[0]
+                for row in connection.execute("SELECT line_number FROM raw.request_logs").fetchall()
+            }
         yield rejected, loaded
 
 
@@ -177,7 +303,9 @@ def test_reasons_say_what_was_found(checked):
 def test_integers_beyond_64_bits_are_rejected_not_crashing_the_load(data_dir):
     folder = data_dir.landing_dir / f"dt={DAY}"
     folder.mkdir(parents=True)
-    huge = json.dumps(_variant(input_tokens=2**64)).replace('"request_id": "req_0001"', '"request_id": "big"')
+    huge = json.dumps(_variant(input_tokens=2**64)).replace(
+        '"request_id": "req_0001"', '"request_id": "big"'
+    )
     (folder / "a.jsonl").write_text(json.dumps(BASE) + "\n" + huge + "\n")
     report = load_partition(data_dir, DAY)
     assert (report.rows_loaded, report.rows_rejected) == (1, 1)
@@ -206,13 +334,18 @@ def test_strings_are_loaded_as_written_escapes_included(data_dir):
     names = ['tab\there "quoted" \\ back', "équipe ☃", "plain", ""]
     folder = data_dir.landing_dir / f"dt={DAY}"
     folder.mkdir(parents=True)
-    lines = [json.dumps(_variant(request_id=f"r{n}", api_key_name=name)) for n, name in enumerate(names)]
-    lines.append(json.dumps(_variant(request_id="r_raw", api_key_name="équipe"), ensure_ascii=False))
+    lines = [
+        json.dumps(_variant(request_id=f"r{n}", api_key_name=name)) for n, name in enumerate(names)
+    ]
+    lines.append(
+        json.dumps(_variant(request_id="r_raw", api_key_name="équipe"), ensure_ascii=False)
+    )
     (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     load_partition(data_dir, DAY)
     with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
-        loaded = dict(connection.execute(
-            "SELECT request_id, api_key_name FROM raw.request_logs").fetchall())
+        loaded = dict(
+            connection.execute("SELECT request_id, api_key_name FROM raw.request_logs").fetchall()
+        )
     assert loaded == {**{f"r{n}": name for n, name in enumerate(names)}, "r_raw": "équipe"}
 
 
@@ -230,3 +363,35 @@ def test_strings_that_read_like_other_json_values_are_loaded_as_written(data_dir
             "SELECT request_id, model, api_key_name FROM raw.request_logs ORDER BY line_number"
         ).fetchall()
     assert loaded == [(name, name, name) for name in names]
+
+
+def test_parquet_nan_and_infinity_are_rejected_like_in_json_lines(data_dir):
+    """Issue 11 item 4, Parquet side: a double column holds NaN and infinities natively."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    records = [
+        _variant(request_id="ok"),
+        _variant(request_id="nan_latency", latency_ms=float("nan")),
+        _variant(request_id="inf_first_token", first_token_ms=float("inf")),
+        _variant(request_id="minus_inf_cost", cost_usd=float("-inf")),
+    ]
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    # pyarrow keeps NaN as NaN (pandas would write it as null).
+    pq.write_table(pa.Table.from_pylist(records), folder / "a.parquet")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 3)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        reasons = [
+            r[0]
+            for r in connection.execute(
+                "SELECT reason FROM raw.request_logs_rejected ORDER BY line_number"
+            ).fetchall()
+        ]
+    assert [r.split(" must")[0] for r in reasons] == [
+        '"latency_ms"',
+        '"first_token_ms"',
+        '"cost_usd"',
+    ]
+    assert all("must be a finite number" in r for r in reasons)

@@ -25,10 +25,9 @@ import duckdb
 import pandas as pd
 import pytest
 import requests
-
 from conftest import SAMPLE_DAYS, SAMPLE_REQUESTS_PER_DAY, SAMPLE_START, use_data_dir
+
 from cli.main import materialize
-from config.settings import Settings
 from ingest.warehouse import request_model_build
 from readers.warehouse import read_query
 from sample_data.generate import generate_logs
@@ -48,8 +47,13 @@ ALL = "*"
 def sample(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         settings = use_data_dir(monkeypatch, tmp_path_factory.mktemp("dashboard") / "data")
-        generate_logs(settings.landing_dir, SAMPLE_START, SAMPLE_DAYS,
-                      requests_per_day=SAMPLE_REQUESTS_PER_DAY, seed=13)
+        generate_logs(
+            settings.landing_dir,
+            SAMPLE_START,
+            SAMPLE_DAYS,
+            requests_per_day=SAMPLE_REQUESTS_PER_DAY,
+            seed=13,
+        )
         assert materialize(settings, SAMPLE_START, LAST_DAY)
         yield settings
 
@@ -76,12 +80,15 @@ def _row(settings, mart: str, grain: str, period: date, chosen: dict[str, str]) 
 
 def _filters(settings) -> dict[str, dict[str, str]]:
     """All / the busiest key / the top model / the top provider / that model x provider."""
+
     def top(dimension: str) -> str:
         return read_query(
             settings,
             f"SELECT {dimension} AS value FROM main_marts.mart_usage_summary WHERE grain = 'month' "
             f"AND period_start = ? AND {dimension} <> '*' AND "
-            + " AND ".join(f"{d} = '*'" for d in ("api_key_id", "model", "provider") if d != dimension)
+            + " AND ".join(
+                f"{d} = '*'" for d in ("api_key_id", "model", "provider") if d != dimension
+            )
             + " ORDER BY requests DESC, value LIMIT 1",
             [DEFAULT_PERIOD["month"]],
         )["value"].iloc[0]
@@ -141,7 +148,9 @@ def _pick(value) -> str:
 
 def _previous(grain: str, start: date) -> date:
     day = start - timedelta(days=1)
-    return {"day": day, "week": day - timedelta(days=day.weekday()), "month": day.replace(day=1)}[grain]
+    return {"day": day, "week": day - timedelta(days=day.weekday()), "month": day.replace(day=1)}[
+        grain
+    ]
 
 
 @pytest.mark.parametrize("grain", ["month", "week", "day"])
@@ -157,14 +166,22 @@ def test_every_card_is_the_mart_value(sample, page, grain):
             continue
         cards = _cards(page)
         previous = _row(sample, "mart_usage_summary", grain, _previous(grain, period), chosen)
-        for card, column in (("Total Token Usage", "total_tokens"), ("Input Token Usage", "input_tokens"),
-                             ("Output Token Usage", "output_tokens"), ("Total API Requests", "requests")):
+        for card, column in (
+            ("Total Token Usage", "total_tokens"),
+            ("Input Token Usage", "input_tokens"),
+            ("Output Token Usage", "output_tokens"),
+            ("Total API Requests", "requests"),
+        ):
             value, delta = cards[card]
             assert value == _count(summary[column]), (label, card)
             if previous is None:
                 assert not delta, (label, card)
             else:
-                assert delta.startswith(f"{int(summary[column]) - int(previous[column]):+,}"), (label, card, delta)
+                assert delta.startswith(f"{int(summary[column]) - int(previous[column]):+,}"), (
+                    label,
+                    card,
+                    delta,
+                )
 
         web = _row(sample, "mart_web_search_usage", grain, period, chosen)
         assert cards["Web search requests"][0] == _count(web["web_search_requests"])
@@ -176,15 +193,21 @@ def test_every_card_is_the_mart_value(sample, page, grain):
         assert cards["Primary Provider"][0] == providers["primary_provider"], label
         assert cards["Provider Count"][0] == _count(providers["provider_count"])
         assert cards["Average Success Rate"][0] == _pct(providers["success_rate"])
-        assert cards["Fastest Response Provider"][0] == _pick(providers["fastest_response_provider"]), label
+        assert cards["Fastest Response Provider"][0] == _pick(
+            providers["fastest_response_provider"]
+        ), label
 
         performance = _row(sample, "mart_performance_summary", grain, period, chosen)
         assert cards["Average Latency"][0] == _ms(performance["avg_latency_ms"]), label
         assert cards["Average Throughput"][0] == _tps(performance["avg_throughput_tps"]), label
         assert cards["Fastest Model"][0] == _pick(performance["fastest_model"]), label
         assert cards["Slowest Model"][0] == _pick(performance["slowest_model"]), label
-        assert cards["Highest Throughput Model"][0] == _pick(performance["highest_throughput_model"]), label
-        assert cards["Lowest Throughput Model"][0] == _pick(performance["lowest_throughput_model"]), label
+        assert cards["Highest Throughput Model"][0] == _pick(
+            performance["highest_throughput_model"]
+        ), label
+        assert cards["Lowest Throughput Model"][0] == _pick(
+            performance["lowest_throughput_model"]
+        ), label
 
         # The breakdown tables list the mart's rows as they are.
         by_key = read_query(
@@ -204,10 +227,15 @@ def test_every_card_is_the_mart_value(sample, page, grain):
 def test_periods_are_labelled_and_the_trend_covers_the_period(sample, page):
     page.run()
     # AppTest lists a select box's options as the labels the user sees.
-    assert page.selectbox(key="period_month").options == ["February 2026 · partial", "January 2026 · partial"]
+    assert page.selectbox(key="period_month").options == [
+        "February 2026 · partial",
+        "January 2026 · partial",
+    ]
     _open(page, "week", {"api_key_id": ALL, "model": ALL, "provider": ALL})
     assert page.selectbox(key="period_week").options == [
-        "Week of 2026-02-02 – 2026-02-08 · partial", "Week of 2026-01-26 – 2026-02-01"]
+        "Week of 2026-02-02 – 2026-02-08 · partial",
+        "Week of 2026-01-26 – 2026-02-01",
+    ]
     assert any("Tokens per day in the week" in header.value for header in page.subheader)
     _open(page, "day", {"api_key_id": ALL, "model": ALL, "provider": ALL})
     assert any("the 30 days up to 2026-02-04" in header.value for header in page.subheader)
@@ -225,7 +253,9 @@ def test_a_filter_that_matches_nothing_says_so(sample, page):
     )["api_key_id"].iloc[0]
     _open(page, "day", {"api_key_id": key, "model": ALL, "provider": ALL})
     assert not page.metric and not page.dataframe
-    assert page.info[0].value.startswith(f"No pay-as-you-go requests match API key {key} in this day.")
+    assert page.info[0].value.startswith(
+        f"No pay-as-you-go requests match API key {key} in this day."
+    )
 
 
 def test_without_a_warehouse_the_page_says_how_to_build_one(tmp_path, monkeypatch):
@@ -283,7 +313,10 @@ def test_spend_shows_where_the_marts_carry_it(sample, page):
     assert value == f"${summary['spend_usd']:,.2f}" and summary["spend_usd"] > 0
     difference = summary["spend_usd"] - previous["spend_usd"]
     assert delta.startswith(f"{'+' if difference >= 0 else '-'}${abs(difference):,.2f}")
-    assert any("of them;" in caption.value and "per million tokens" in caption.value for caption in page.caption)
+    assert any(
+        "of them;" in caption.value and "per million tokens" in caption.value
+        for caption in page.caption
+    )
     for table in ("model", "api_key_id", "provider"):
         shown = next(frame.value for frame in page.dataframe if table in frame.value.columns)
         assert {"spend_usd", "spend_share"} <= set(shown.columns), table
@@ -295,13 +328,19 @@ def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, m
     copy = _copy(sample, tmp_path)
     with duckdb.connect(str(copy)) as connection:
         request_model_build(connection, [LAST_DAY], "ingest")  # as a load that no build followed
-        connection.execute("INSERT INTO raw.quality_holds VALUES (DATE '2026-02-05', 'requests_per_day', now())")
+        connection.execute(
+            "INSERT INTO raw.quality_holds VALUES (DATE '2026-02-05', 'requests_per_day', now())"
+        )
     monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
     page = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not page.exception
     warnings = [warning.value for warning in page.warning]
-    assert any("not caught up with landing day(s) 2026-02-04" in text for text in warnings), warnings
-    assert any("On quality hold" in text and "2026-02-05 (requests_per_day)" in text for text in warnings), warnings
+    assert any("not caught up with landing day(s) 2026-02-04" in text for text in warnings), (
+        warnings
+    )
+    assert any(
+        "On quality hold" in text and "2026-02-05 (requests_per_day)" in text for text in warnings
+    ), warnings
     assert page.metric  # the figures are still shown under the notes
 
 
@@ -310,10 +349,14 @@ def test_a_busy_warehouse_is_named_not_a_traceback(sample, tmp_path, monkeypatch
 
     copy = _copy(sample, tmp_path)
     writer = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)",
-         str(copy)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); time.sleep(120)",
+            str(copy),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert writer.stdout.readline().strip() == "open"
@@ -339,16 +382,25 @@ def _free_port() -> int:
 def served(sample):
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests")
+            pytest.fail(
+                f"{CHROMIUM} is missing: .ci/run installs Debian's chromium before the tests"
+            )
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     port = _free_port()
     log_path = sample.data_dir / "dashboard.log"
-    env = {**os.environ, "LLM_USAGE_DATA_DIR": str(sample.data_dir),
-           "LLM_USAGE_WAREHOUSE": str(sample.warehouse_path)}
+    env = {
+        **os.environ,
+        "LLM_USAGE_DATA_DIR": str(sample.data_dir),
+        "LLM_USAGE_WAREHOUSE": str(sample.warehouse_path),
+    }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [str(BIN / "llm-usage"), "dashboard", "--port", str(port)],
-            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=REPO,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -360,7 +412,9 @@ def served(sample):
                     break
             except requests.ConnectionError:
                 pass
-            assert time.monotonic() < deadline, "the dashboard did not answer in 120 s:\n" + log_path.read_text()
+            assert time.monotonic() < deadline, (
+                "the dashboard did not answer in 120 s:\n" + log_path.read_text()
+            )
             time.sleep(0.5)
         yield url
     finally:
@@ -376,15 +430,30 @@ def served(sample):
 def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
-    total = _row(sample, "mart_usage_summary", "month", DEFAULT_PERIOD["month"],
-                 {"api_key_id": ALL, "model": ALL, "provider": ALL})["total_tokens"]
+    total = _row(
+        sample,
+        "mart_usage_summary",
+        "month",
+        DEFAULT_PERIOD["month"],
+        {"api_key_id": ALL, "model": ALL, "provider": ALL},
+    )["total_tokens"]
     shots = tmp_path_factory.mktemp("screenshots")
-    first_card = {"Usage": "Total Token Usage", "Provider": "Primary Provider", "Performance": "Average Latency"}
+    first_card = {
+        "Usage": "Total Token Usage",
+        "Provider": "Primary Provider",
+        "Performance": "Average Latency",
+    }
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
@@ -417,11 +486,32 @@ def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
 
     out = tmp_path / "result.json"
     env = {**os.environ, "LLM_USAGE_WAREHOUSE": str(sample.warehouse_path)}
-    subprocess.run([sys.executable, str(REPO / "benchmarks" / "dashboard.py"), "--warehouse",
-                    str(sample.warehouse_path), "--json", str(out)], env=env, check=True, cwd=REPO,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "dashboard.py"),
+            "--warehouse",
+            str(sample.warehouse_path),
+            "--json",
+            str(out),
+        ],
+        env=env,
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        timeout=600,
+    )
     result = json.loads(out.read_text())
-    assert result["requests_in_month"] == int(_row(sample, "mart_usage_summary", "month", DEFAULT_PERIOD["month"],
-                                                   {"api_key_id": ALL, "model": ALL, "provider": ALL})["requests"])
+    assert result["requests_in_month"] == int(
+        _row(
+            sample,
+            "mart_usage_summary",
+            "month",
+            DEFAULT_PERIOD["month"],
+            {"api_key_id": ALL, "model": ALL, "provider": ALL},
+        )["requests"]
+    )
     assert len(result["redraws"]) == 11 and all(r["seconds"] > 0 for r in result["redraws"])
-    assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(result)
+    assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(
+        result
+    )

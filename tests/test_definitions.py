@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from dagster import AssetKey
@@ -35,6 +35,30 @@ def test_definitions_load_with_the_expected_graph(data_dir):
         assert graph.get(AssetKey.from_user_string(key)).pools == {"warehouse"}
 
 
+def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    groups: dict[str, set[str]] = {}
+    for key in graph.get_all_asset_keys():
+        groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
+    # The README's layers, and the run-control tables in a group of their own.
+    assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping"}
+    assert groups["bookkeeping"] == {
+        "raw/pending_model_builds",
+        "raw/replaced_deliveries",
+        "intermediate/int_landing_days_in_build",
+        "intermediate/int_event_dates_touched_by_run",
+    }
+    assert groups["raw"] == {"raw/request_logs", "raw/request_logs_rejected", "raw/ingested_files"}
+    for group in ("staging", "facts", "marts", "audit"):
+        assert all(key.startswith(f"{group}/") for key in groups[group]), groups[group]
+    assert len(groups["marts"]) == 11
+    # The intermediate folder holds run control only: none of it among business assets.
+    business = set().union(*(groups[g] for g in ("raw", "staging", "facts", "marts", "audit")))
+    assert not any(key.startswith("intermediate/") for key in business)
+
+
 def test_workspace_validates_with_the_dagster_cli(data_dir):
     from orchestration.instance import prepare_dagster_home
 
@@ -42,7 +66,10 @@ def test_workspace_validates_with_the_dagster_cli(data_dir):
     dagster = Path(sys.executable).with_name("dagster")
     result = subprocess.run(
         [str(dagster), "definitions", "validate", "-w", "workspace.yaml"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -50,7 +77,7 @@ def test_workspace_validates_with_the_dagster_cli(data_dir):
 def test_nightly_schedule_targets_the_previous_day():
     from orchestration.jobs import landing_day_for_tick
 
-    tick = datetime(2026, 3, 9, 2, 0, tzinfo=timezone.utc)
+    tick = datetime(2026, 3, 9, 2, 0, tzinfo=UTC)
     assert landing_day_for_tick(tick) == "2026-03-08"
 
 
@@ -58,6 +85,30 @@ def test_partition_window_becomes_its_landing_days():
     from orchestration.partitions import landing_days_in_window
 
     days = landing_days_in_window(
-        datetime(2026, 3, 1, tzinfo=timezone.utc), datetime(2026, 3, 4, tzinfo=timezone.utc)
+        datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 3, 4, tzinfo=UTC)
     )
     assert days == [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+
+
+def test_importing_the_definitions_writes_no_environment(data_dir, monkeypatch):
+    import importlib
+    import os
+
+    import orchestration.definitions
+
+    monkeypatch.delenv("LLM_USAGE_WAREHOUSE", raising=False)
+    before = dict(os.environ)
+    importlib.reload(orchestration.definitions)
+    assert dict(os.environ) == before
+
+
+def test_the_dbt_resource_overrides_methods_dagster_dbt_still_has():
+    # orchestration/dbt_assets.py WarehouseDbtCli replaces two private methods to save
+    # dbt start-up time; if dagster-dbt renamed them, the overrides would silently do nothing.
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_assets import WarehouseDbtCli
+
+    for name in ("_cli_version", "_initialize_dbt_core_adapter"):
+        assert hasattr(DbtCliResource, name), name
+        assert name in WarehouseDbtCli.__dict__, name

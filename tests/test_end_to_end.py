@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import SAMPLE_DAYS, SAMPLE_REQUESTS_PER_DAY, SAMPLE_START, use_data_dir
-from sample_data.generate import generate_logs
+from reference import read_landing, requests, usage_totals
+
 from cli.main import materialize
 from readers.warehouse import read_query
-from reference import read_landing, requests, usage_totals
+from sample_data.generate import generate_logs
 
 LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)
 
@@ -21,8 +21,11 @@ def built(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         settings = use_data_dir(monkeypatch, tmp_path_factory.mktemp("e2e") / "data")
         generate_logs(
-            settings.landing_dir, SAMPLE_START, SAMPLE_DAYS,
-            requests_per_day=SAMPLE_REQUESTS_PER_DAY, seed=11,
+            settings.landing_dir,
+            SAMPLE_START,
+            SAMPLE_DAYS,
+            requests_per_day=SAMPLE_REQUESTS_PER_DAY,
+            seed=11,
         )
         assert materialize(settings, SAMPLE_START, LAST_DAY)
         deliveries, invalid = read_landing(settings.landing_dir)
@@ -77,9 +80,7 @@ def test_daily_mart_covers_every_day(built):
         "WHERE grain = 'day' AND api_key_id = '*' AND model = '*' AND provider = '*' "
         "ORDER BY period_start",
     )
-    expected = (
-        reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()
-    )
+    expected = reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()
     assert [d.date() for d in expected.index] == [
         pd.Timestamp(d).date() for d in days["period_start"]
     ]

@@ -10,7 +10,7 @@ import gzip
 import json
 import re
 from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -22,19 +22,42 @@ START = date(2026, 3, 5)  # a Thursday: runs cross a weekend
 FAULTS = dict(duplicate_rate=0.03, late_rate=0.04, malformed_rate=0.02)
 
 REQUIRED = {
-    "request_id": str, "created_at": str, "api_key_id": str, "model": str, "provider": str,
-    "billing_mode": str, "status": str, "stream": bool, "input_tokens": int, "output_tokens": int,
-    "latency_ms": int, "http_status": int, "web_search_calls": int, "schema_version": int,
+    "request_id": str,
+    "created_at": str,
+    "api_key_id": str,
+    "model": str,
+    "provider": str,
+    "billing_mode": str,
+    "status": str,
+    "stream": bool,
+    "input_tokens": int,
+    "output_tokens": int,
+    "latency_ms": int,
+    "http_status": int,
+    "web_search_calls": int,
+    "schema_version": int,
 }
 NULLABLE = {"error_type": str, "finish_reason": str, "first_token_ms": int}
-OPTIONAL = {"api_key_name": str, "cached_input_tokens": int, "cache_write_tokens": int,
-            "reasoning_tokens": int, "cost_usd": float}
-COUNTS = ("input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
-          "reasoning_tokens", "web_search_calls")
+OPTIONAL = {
+    "api_key_name": str,
+    "cached_input_tokens": int,
+    "cache_write_tokens": int,
+    "reasoning_tokens": int,
+    "cost_usd": float,
+}
+COUNTS = (
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "web_search_calls",
+)
 CREATED_AT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}(Z|[+-]\d{2}:\d{2})$")
 
 
 # --------------------------------------------------------------------------- helpers
+
 
 def _is(value, kind) -> bool:
     if kind is int:
@@ -80,7 +103,11 @@ def rule_errors(rec: dict) -> list[str]:
     if rec["latency_ms"] <= 0:
         errors.append("latency not positive")
     if rec["status"] == "success":
-        if rec["http_status"] != 200 or rec["error_type"] is not None or rec["finish_reason"] is None:
+        if (
+            rec["http_status"] != 200
+            or rec["error_type"] is not None
+            or rec["finish_reason"] is None
+        ):
             errors.append("success fields")
         if rec["stream"]:
             if rec["first_token_ms"] is None or not 0 < rec["first_token_ms"] <= rec["latency_ms"]:
@@ -90,7 +117,11 @@ def rule_errors(rec: dict) -> list[str]:
     else:
         if rec["http_status"] not in (400, 429, 500, 502, 503, 504) or rec["error_type"] is None:
             errors.append("error fields")
-        if rec["output_tokens"] != 0 or rec["finish_reason"] is not None or rec["first_token_ms"] is not None:
+        if (
+            rec["output_tokens"] != 0
+            or rec["finish_reason"] is not None
+            or rec["first_token_ms"] is not None
+        ):
             errors.append("error produced output")
     if rec["schema_version"] != 1:
         errors.append("schema_version")
@@ -104,7 +135,7 @@ def rule_errors(rec: dict) -> list[str]:
 
 
 def created_utc(rec: dict) -> datetime:
-    return datetime.fromisoformat(rec["created_at"]).astimezone(timezone.utc)
+    return datetime.fromisoformat(rec["created_at"]).astimezone(UTC)
 
 
 def read_rows(path: Path) -> list:
@@ -124,7 +155,11 @@ def read_rows(path: Path) -> list:
 
 
 def all_bytes(out_dir: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(out_dir)): p.read_bytes() for p in sorted(out_dir.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(out_dir)): p.read_bytes()
+        for p in sorted(out_dir.rglob("*"))
+        if p.is_file()
+    }
 
 
 class Run:
@@ -133,48 +168,89 @@ class Run:
     def __init__(self, out: Path, **kwargs):
         self.out = out
         self.summary = generate_logs(out, **kwargs)
-        self.landed = {date.fromisoformat(folder.name[3:]): [row for f in sorted(folder.iterdir())
-                                                             for row in read_rows(f)]
-                       for folder in sorted(out.glob("dt=*"))}
+        self.landed = {
+            date.fromisoformat(folder.name[3:]): [
+                row for f in sorted(folder.iterdir()) for row in read_rows(f)
+            ]
+            for folder in sorted(out.glob("dt=*"))
+        }
         self.rows = [row for rows in self.landed.values() for row in rows]
         # (landing day, record) for every line that passes the ingest contract
-        self.valid = [(day, row) for day, rows in self.landed.items() for row in rows if not type_errors(row)]
+        self.valid = [
+            (day, row) for day, rows in self.landed.items() for row in rows if not type_errors(row)
+        ]
         self.records = [rec for _, rec in self.valid]
 
 
 # --------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="module")
 def faulty(tmp_path_factory):
-    return Run(tmp_path_factory.mktemp("faulty"), start=START, days=3, requests_per_day=1500, seed=3,
-               files_per_day=2, **FAULTS)
+    return Run(
+        tmp_path_factory.mktemp("faulty"),
+        start=START,
+        days=3,
+        requests_per_day=1500,
+        seed=3,
+        files_per_day=2,
+        **FAULTS,
+    )
 
 
 @pytest.fixture(scope="module")
 def week(tmp_path_factory):
-    return Run(tmp_path_factory.mktemp("week"), start=START, days=7, requests_per_day=2500, seed=5, fmt="jsonl")
+    return Run(
+        tmp_path_factory.mktemp("week"),
+        start=START,
+        days=7,
+        requests_per_day=2500,
+        seed=5,
+        fmt="jsonl",
+    )
 
 
 @pytest.fixture(scope="module")
 def semantic(tmp_path_factory):
-    return Run(tmp_path_factory.mktemp("semantic"), start=START, days=2, requests_per_day=3000, seed=9,
-               semantic_faults=True)
+    return Run(
+        tmp_path_factory.mktemp("semantic"),
+        start=START,
+        days=2,
+        requests_per_day=3000,
+        seed=9,
+        semantic_faults=True,
+    )
 
 
 # --------------------------------------------------------------------------- determinism
 
+
 @pytest.mark.parametrize("fmt", ["jsonl.gz", "parquet"])
 def test_same_seed_gives_same_bytes(tmp_path, fmt):
-    args = dict(start=START, days=2, requests_per_day=400, seed=1, fmt=fmt, semantic_faults=True,
-                files_per_day=2, **FAULTS)
+    args = dict(
+        start=START,
+        days=2,
+        requests_per_day=400,
+        seed=1,
+        fmt=fmt,
+        semantic_faults=True,
+        files_per_day=2,
+        **FAULTS,
+    )
     generate_logs(tmp_path / "a", **args)
     generate_logs(tmp_path / "b", **args)
     assert all_bytes(tmp_path / "a") == all_bytes(tmp_path / "b")
 
 
 def test_other_seed_gives_other_records(tmp_path):
-    ids_a = {r["request_id"] for r in Run(tmp_path / "a", start=START, days=1, requests_per_day=300, seed=1).records}
-    ids_b = {r["request_id"] for r in Run(tmp_path / "b", start=START, days=1, requests_per_day=300, seed=2).records}
+    ids_a = {
+        r["request_id"]
+        for r in Run(tmp_path / "a", start=START, days=1, requests_per_day=300, seed=1).records
+    }
+    ids_b = {
+        r["request_id"]
+        for r in Run(tmp_path / "b", start=START, days=1, requests_per_day=300, seed=2).records
+    }
     assert ids_a and ids_b and not ids_a & ids_b
 
 
@@ -186,6 +262,7 @@ def test_a_day_does_not_depend_on_the_other_days_generated(tmp_path):
 
 
 # --------------------------------------------------------------------------- contract & counts
+
 
 def test_every_valid_record_keeps_the_contract(week):
     assert len(week.records) == week.summary.records == week.summary.lines_written
@@ -205,7 +282,11 @@ def test_created_at_offsets_name_the_same_instant_and_day(week):
 def test_summary_counts_match_the_files(faulty):
     summary = faulty.summary
     assert sorted(summary.files) == sorted(p for p in faulty.out.rglob("*") if p.is_file())
-    assert len(faulty.rows) == summary.lines_written == summary.records + summary.duplicates + summary.malformed
+    assert (
+        len(faulty.rows)
+        == summary.lines_written
+        == summary.records + summary.duplicates + summary.malformed
+    )
     assert len(faulty.rows) - len(faulty.valid) == summary.malformed
     assert len({rec["request_id"] for rec in faulty.records}) == summary.records
 
@@ -214,8 +295,11 @@ def test_fault_counts_are_exact_shares_of_each_day(faulty):
     distinct = {rec["request_id"]: rec for rec in faulty.records}
     per_day = Counter(created_utc(rec).date() for rec in distinct.values())
     assert sorted(per_day) == faulty.summary.days
-    for name, count in (("duplicate_rate", faulty.summary.duplicates), ("late_rate", faulty.summary.late),
-                        ("malformed_rate", faulty.summary.malformed)):
+    for name, count in (
+        ("duplicate_rate", faulty.summary.duplicates),
+        ("late_rate", faulty.summary.late),
+        ("malformed_rate", faulty.summary.malformed),
+    ):
         assert count == sum(round(FAULTS[name] * n) for n in per_day.values()) > 0, name
 
 
@@ -227,8 +311,12 @@ def test_duplicates_are_identical_deliveries(faulty):
     for copies in by_id.values():
         assert all(rec == copies[0][1] for _, rec in copies)
         assert all(0 <= (day - created_utc(rec).date()).days <= 1 for day, rec in copies)
-    assert any(len({d for d, _ in v}) == 2 for v in by_id.values()), "some duplicate lands a day later"
-    assert any(len(v) == 2 and v[0][0] == v[1][0] for v in by_id.values()), "some duplicate lands the same day"
+    assert any(len({d for d, _ in v}) == 2 for v in by_id.values()), (
+        "some duplicate lands a day later"
+    )
+    assert any(len(v) == 2 and v[0][0] == v[1][0] for v in by_id.values()), (
+        "some duplicate lands the same day"
+    )
 
 
 def test_late_records_land_the_day_after_they_were_created(faulty):
@@ -260,8 +348,14 @@ def malformed_kind(row) -> str | None:
 def test_malformed_lines_are_a_mix(faulty):
     kinds = Counter(malformed_kind(row) for row in faulty.rows)
     assert kinds.pop(None) == faulty.summary.records + faulty.summary.duplicates
-    assert set(kinds) == {"truncated", "not json", "missing field", "string for int", "negative count",
-                          "bad billing_mode"}
+    assert set(kinds) == {
+        "truncated",
+        "not json",
+        "missing field",
+        "string for int",
+        "negative count",
+        "bad billing_mode",
+    }
 
 
 def test_parquet_and_jsonl_hold_the_same_records(tmp_path):
@@ -273,7 +367,10 @@ def test_parquet_and_jsonl_hold_the_same_records(tmp_path):
     assert all(p.name.endswith(".parquet") for p in as_parquet.summary.files)
 
     def normalised(run):  # an absent JSON key and a Parquet null mean the same
-        return sorted((day, sorted((k, v) for k, v in rec.items() if v is not None)) for day, rec in run.valid)
+        return sorted(
+            (day, sorted((k, v) for k, v in rec.items() if v is not None)) for day, rec in run.valid
+        )
+
     assert normalised(as_json) == normalised(as_parquet)
     assert len(as_parquet.rows) - len(as_parquet.valid) == as_parquet.summary.malformed
 
@@ -295,15 +392,20 @@ def test_bad_arguments_are_named(tmp_path):
 
 # --------------------------------------------------------------------------- semantic faults
 
+
 def test_semantic_faults_are_counted_exactly(semantic):
     summary, records = semantic.summary, semantic.records
     assert len(records) == summary.records  # still well-typed: they pass ingest
     found = Counter()
     for r in records:
         first_token = r["first_token_ms"]
-        found["first_token_after_last_byte"] += first_token is not None and first_token > r["latency_ms"]
+        found["first_token_after_last_byte"] += (
+            first_token is not None and first_token > r["latency_ms"]
+        )
         found["cached_above_input"] += (r.get("cached_input_tokens") or 0) > r["input_tokens"]
-    assert summary.semantic["first_token_after_last_byte"] == found["first_token_after_last_byte"] >= 2
+    assert (
+        summary.semantic["first_token_after_last_byte"] == found["first_token_after_last_byte"] >= 2
+    )
     assert summary.semantic["cached_above_input"] == found["cached_above_input"] >= 2
 
     provider = summary.semantic["provider_error_burst_provider"]
@@ -312,9 +414,18 @@ def test_semantic_faults_are_counted_exactly(semantic):
         if r["provider"] == provider:
             t = created_utc(r)
             hours[(t.date(), t.hour)].append(r)
-    burst = [rs for rs in hours.values()
-             if all(r["status"] == "error" and r["http_status"] == 503 and r["error_type"] == "overloaded"
-                    and r["output_tokens"] == 0 and r["first_token_ms"] is None for r in rs)]
+    burst = [
+        rs
+        for rs in hours.values()
+        if all(
+            r["status"] == "error"
+            and r["http_status"] == 503
+            and r["error_type"] == "overloaded"
+            and r["output_tokens"] == 0
+            and r["first_token_ms"] is None
+            for r in rs
+        )
+    ]
     assert len(burst) == len(summary.days)  # one outage hour per day
     assert sum(len(rs) for rs in burst) == summary.semantic["provider_error_burst"] > 0
 
@@ -325,13 +436,16 @@ def test_semantic_faults_are_off_by_default(faulty):
 
 # --------------------------------------------------------------------------- realism
 
+
 def test_catalogue_is_wide_and_shared(week):
     providers_of = defaultdict(set)
     for r in week.records:
         providers_of[r["model"]].add(r["provider"])
     assert len(providers_of) >= 20
     assert len({p for ps in providers_of.values() for p in ps}) >= 8
-    assert {"anthropic", "amazon-bedrock", "google-vertex"} <= providers_of["anthropic/claude-sonnet-4.5"]
+    assert {"anthropic", "amazon-bedrock", "google-vertex"} <= providers_of[
+        "anthropic/claude-sonnet-4.5"
+    ]
     assert {"openai", "azure"} <= providers_of["openai/gpt-5"]
     assert {"groq", "together", "fireworks"} <= providers_of["openai/gpt-oss-120b"]
 
@@ -339,6 +453,7 @@ def test_catalogue_is_wide_and_shared(week):
 def test_shares_are_in_realistic_bands(week):
     def share(pred):
         return sum(1 for r in week.records if pred(r)) / len(week.records)
+
     assert 0.06 <= share(lambda r: r["billing_mode"] == "subscription") <= 0.14
     assert 0.02 <= share(lambda r: r["web_search_calls"] > 0) <= 0.07
     assert all(r["web_search_calls"] <= 5 for r in week.records)
@@ -370,11 +485,17 @@ def test_traffic_has_cycles_and_heavy_users(week):
 
 def test_latency_follows_each_routes_speed(week):
     def median_tps(provider, model):
-        speeds = sorted(r["output_tokens"] / ((r["latency_ms"] - r["first_token_ms"]) / 1000)
-                        for r in week.records
-                        if r["provider"] == provider and r["model"] == model and r["status"] == "success"
-                        and r["stream"] and r["output_tokens"] > 50)
+        speeds = sorted(
+            r["output_tokens"] / ((r["latency_ms"] - r["first_token_ms"]) / 1000)
+            for r in week.records
+            if r["provider"] == provider
+            and r["model"] == model
+            and r["status"] == "success"
+            and r["stream"]
+            and r["output_tokens"] > 50
+        )
         return speeds[len(speeds) // 2]
+
     model = "openai/gpt-oss-120b"
     assert median_tps("groq", model) > 1.5 * median_tps("together", model)
     assert 300 < median_tps("groq", model) < 700

@@ -6,10 +6,10 @@ import gzip
 from datetime import date, timedelta
 
 from dagster import AssetKey, DagsterInstance, materialize
-
-from sample_data.generate import generate_logs
-from orchestration.ingest_assets import raw_request_logs
 from reference import count_lines, read_landing
+
+from orchestration.ingest_assets import raw_request_logs
+from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
 REQUEST_LOGS = AssetKey(["raw", "request_logs"])
@@ -25,8 +25,14 @@ def _metadata_by_partition(result) -> dict[str, dict]:
 
 def test_single_partition_run_reports_files_rows_rejected_duplicates(data_dir):
     summary = generate_logs(
-        data_dir.landing_dir, DAY, 1, requests_per_day=300, seed=4, files_per_day=2,
-        duplicate_rate=0.05, malformed_rate=0.05,
+        data_dir.landing_dir,
+        DAY,
+        1,
+        requests_per_day=300,
+        seed=4,
+        files_per_day=2,
+        duplicate_rate=0.05,
+        malformed_rate=0.05,
     )
     deliveries, invalid = read_landing(data_dir.landing_dir, [DAY])
     broken = data_dir.landing_dir / f"dt={DAY}" / "part-99999.jsonl.gz"
@@ -45,23 +51,76 @@ def test_single_partition_run_reports_files_rows_rejected_duplicates(data_dir):
     assert metadata["missing_landing_folder"] is False
 
 
+def _range_tags(first: date, last: date) -> dict[str, str]:
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+
+
 def test_multi_day_run_gives_each_day_its_own_counts(data_dir):
+    first, last = DAY, DAY + timedelta(days=1)
+    # The generator writes late records into the day after, so both days have folders.
+    generate_logs(data_dir.landing_dir, first, 1, requests_per_day=300, seed=4, late_rate=0.05)
+    assert (data_dir.landing_dir / f"dt={last}").is_dir()
+    with DagsterInstance.ephemeral() as instance:
+        result = materialize([raw_request_logs], instance=instance, tags=_range_tags(first, last))
+        assert result.success
+        assert instance.get_materialized_partitions(REQUEST_LOGS) == {
+            first.isoformat(),
+            last.isoformat(),
+        }
+    metadata = _metadata_by_partition(result)
+    assert sorted(metadata) == [first.isoformat(), last.isoformat()]
+    for day in (first, last):
+        assert metadata[day.isoformat()]["rows_loaded"] == count_lines(data_dir.landing_dir, [day])
+        assert metadata[day.isoformat()]["missing_landing_folder"] is False
+    assert metadata[first.isoformat()]["rows_loaded"] != metadata[last.isoformat()]["rows_loaded"]
+
+
+def test_a_day_without_landing_folder_is_not_materialized(data_dir):
     first, last = DAY, DAY + timedelta(days=2)  # the last day has no folder
     generate_logs(data_dir.landing_dir, first, 1, requests_per_day=300, seed=4, late_rate=0.05)
+    assert not (data_dir.landing_dir / f"dt={last}").exists()
     with DagsterInstance.ephemeral() as instance:
-        result = materialize(
+        # Alone: the nightly run of a day whose files never came.
+        alone = materialize(
+            [raw_request_logs],
+            partition_key=last.isoformat(),
+            instance=instance,
+            raise_on_error=False,
+        )
+        # In a range: the run fails as a whole (the days with files are loaded and
+        # queued, but no partition shows as materialized).
+        in_range = materialize(
             [raw_request_logs],
             instance=instance,
-            tags={
-                "dagster/asset_partition_range_start": first.isoformat(),
-                "dagster/asset_partition_range_end": last.isoformat(),
-            },
+            tags=_range_tags(first, last),
+            raise_on_error=False,
         )
-    assert result.success
-    metadata = _metadata_by_partition(result)
-    assert sorted(metadata) == [(first + timedelta(days=n)).isoformat() for n in range(3)]
-    for day in (first, first + timedelta(days=1)):
-        assert metadata[day.isoformat()]["rows_loaded"] == count_lines(data_dir.landing_dir, [day])
-    assert metadata[first.isoformat()]["rows_loaded"] != metadata[(first + timedelta(days=1)).isoformat()]["rows_loaded"]
-    assert metadata[last.isoformat()]["missing_landing_folder"] is True
-    assert metadata[last.isoformat()]["rows_loaded"] == 0
+        assert not alone.success and not in_range.success
+        assert instance.get_materialized_partitions(REQUEST_LOGS) == set()
+        failures = [
+            event.step_failure_data.error.message
+            for result in (alone, in_range)
+            for event in result.all_events
+            if event.is_step_failure
+        ]
+    assert len(failures) == 2
+    assert all(f"No landing folder for {last}" in message for message in failures)
+    assert read_raw_count(data_dir) == count_lines(
+        data_dir.landing_dir, [first, first + timedelta(days=1)]
+    )
+
+
+def read_raw_count(settings) -> int:
+    import duckdb
+
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        tables = connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw' "
+            "AND table_name = 'request_logs'"
+        ).fetchone()[0]
+        if not tables:
+            return 0
+        return connection.execute("SELECT count(*) FROM raw.request_logs").fetchone()[0]

@@ -14,12 +14,12 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import use_data_dir
-from sample_data.generate import generate_logs
+from reference import count_lines, read_landing, requests
+
 from cli.main import materialize
 from readers.warehouse import read_query
-from reference import count_lines, read_landing, requests
+from sample_data.generate import generate_logs
 
 START = date(2026, 2, 27)  # across a month end
 DAYS = 3
@@ -29,22 +29,52 @@ REQUESTS_PER_DAY = 700
 SEED = 23
 
 FACT_COLUMNS = [
-    "request_id", "event_date", "landing_date", "deliveries", "api_key_id", "model",
-    "provider", "billing_mode", "status", "stream", "input_tokens", "output_tokens",
-    "total_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
-    "web_search_calls", "latency_ms", "first_token_ms", "cost_usd",
+    "request_id",
+    "event_date",
+    "landing_date",
+    "deliveries",
+    "api_key_id",
+    "model",
+    "provider",
+    "billing_mode",
+    "status",
+    "stream",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "web_search_calls",
+    "latency_ms",
+    "first_token_ms",
+    "cost_usd",
 ]
 DAILY_KEYS = ["event_date", "api_key_id", "model", "provider", "billing_mode"]
-DAILY_MEASURES = ["requests", "deliveries", "input_tokens", "output_tokens", "total_tokens",
-                  "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
-                  "web_search_calls"]
+DAILY_MEASURES = [
+    "requests",
+    "deliveries",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "web_search_calls",
+]
 
 
 def _generate(landing_dir, fmt):
     """The generator's faults, plus one corrected re-delivery written by hand."""
     summary = generate_logs(
-        landing_dir, START, DAYS, requests_per_day=REQUESTS_PER_DAY, seed=SEED, fmt=fmt,
-        files_per_day=2, **FAULTS,
+        landing_dir,
+        START,
+        DAYS,
+        requests_per_day=REQUESTS_PER_DAY,
+        seed=SEED,
+        fmt=fmt,
+        files_per_day=2,
+        **FAULTS,
     )
     _add_correction(landing_dir)
     return summary
@@ -59,16 +89,23 @@ def _add_correction(landing_dir) -> None:
     deliveries, _ = read_landing(landing_dir, [first])
     once = deliveries.drop_duplicates("request_id", keep=False)
     chosen = once[once.created_at.str.endswith("Z")].sort_values("request_id").iloc[0]
-    record = {k: v for k, v in chosen.items() if k not in ("landing_date", "source_file", "line_number") and not pd.isna(v)}
+    record = {
+        k: v
+        for k, v in chosen.items()
+        if k not in ("landing_date", "source_file", "line_number") and not pd.isna(v)
+    }
     record["created_at"] = f"{LANDING_DAYS[1]}T00:30:00.000Z"
     record["output_tokens"] = int(record["output_tokens"]) + 1000
     folder = landing_dir / f"dt={LANDING_DAYS[1]}"
-    (folder / "zz-corrections.jsonl").write_text(json.dumps(record, default=lambda value: value.item()) + "\n")
+    (folder / "zz-corrections.jsonl").write_text(
+        json.dumps(record, default=lambda value: value.item()) + "\n"
+    )
 
 
 def _facts(settings) -> pd.DataFrame:
     frame = read_query(
-        settings, f"SELECT {', '.join(FACT_COLUMNS)} FROM main_facts.fct_requests ORDER BY request_id"
+        settings,
+        f"SELECT {', '.join(FACT_COLUMNS)} FROM main_facts.fct_requests ORDER BY request_id",
     )
     for column in ("event_date", "landing_date"):
         frame[column] = pd.to_datetime(frame[column])
@@ -100,8 +137,11 @@ def _expected_daily(facts: pd.DataFrame) -> pd.DataFrame:
 
 def _assert_same(actual: pd.DataFrame, expected: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(
-        actual.reset_index(drop=True), expected.reset_index(drop=True),
-        check_dtype=False, check_exact=False, rtol=1e-12,
+        actual.reset_index(drop=True),
+        expected.reset_index(drop=True),
+        check_dtype=False,
+        check_exact=False,
+        rtol=1e-12,
     )
 
 
@@ -184,7 +224,8 @@ def test_out_of_order_and_repeated_runs_give_identical_facts(in_order, tmp_path,
     def requests_on(day) -> set[str]:
         return set(
             read_query(
-                settings, "SELECT request_id FROM main_facts.fct_requests WHERE event_date = ?",
+                settings,
+                "SELECT request_id FROM main_facts.fct_requests WHERE event_date = ?",
                 [day],
             )["request_id"]
         )

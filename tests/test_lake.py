@@ -4,7 +4,7 @@ queue and holds behave as on DuckDB. The Spark build itself: tests/test_spark.py
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -46,7 +46,9 @@ def _table(settings: Settings, table: str) -> pd.DataFrame:
 
 
 def test_a_landing_day_in_the_lake_is_the_warehouse_day_and_a_reload_replaces_it(tmp_path):
-    generate_logs(tmp_path / "landing", DAY, 1, 400, seed=4, duplicate_rate=0.05, malformed_rate=0.02)
+    generate_logs(
+        tmp_path / "landing", DAY, 1, 400, seed=4, duplicate_rate=0.05, malformed_rate=0.02
+    )
     duck, spark = _settings(tmp_path, "duckdb"), _settings(tmp_path, "spark")
     load_partition(duck, DAY)
     first = load_partition(spark, DAY)
@@ -79,7 +81,7 @@ def test_holds_and_the_queue_on_the_lake(tmp_path):
         pa.table(
             {
                 "landing_date": pa.array([DAY], pa.date32()),
-                "requested_at": pa.array([requested_at.astimezone(timezone.utc)], pa.timestamp("us", "UTC")),
+                "requested_at": pa.array([requested_at.astimezone(UTC)], pa.timestamp("us", "UTC")),
             }
         ),
         caught_up / "part-00000.parquet",
@@ -89,7 +91,7 @@ def test_holds_and_the_queue_on_the_lake(tmp_path):
     lake.request_model_build(settings, [DAY], "ingest")
     pending = _table(settings, "pending_model_builds")
     assert pending["requested_by"].tolist() == ["ingest"]
-    assert pending["requested_at"][0] > pd.Timestamp(datetime(2000, 1, 1, tzinfo=timezone.utc))
+    assert pending["requested_at"][0] > pd.Timestamp(datetime(2000, 1, 1, tzinfo=UTC))
 
 
 def test_the_dagster_dbt_resource_targets_the_engine(monkeypatch):

@@ -6,24 +6,28 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from datetime import date, datetime, timezone
+import zlib
+from datetime import UTC, date, datetime
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import ingest.load
-from sample_data.generate import generate_logs
-from ingest.load import load_partition
 from reference import count_lines, read_landing
+
+import ingest.landing_files
+import ingest.load
+from ingest.load import load_partition
+from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
 
 
 def _sample(settings, day=DAY, fmt="jsonl", **faults):
-    return generate_logs(settings.landing_dir, day, 1, requests_per_day=300, seed=5, fmt=fmt, **faults)
+    return generate_logs(
+        settings.landing_dir, day, 1, requests_per_day=300, seed=5, fmt=fmt, **faults
+    )
 
 
 def _table(settings, sql, params=()):
@@ -39,10 +43,20 @@ def _folder(settings, day=DAY):
 
 def _record(**changes) -> dict:
     record = {
-        "request_id": "req_1", "created_at": "2026-03-02T10:00:00.000Z", "api_key_id": "key_a",
-        "model": "openai/gpt-5", "provider": "openai", "billing_mode": "pay_as_you_go",
-        "status": "success", "http_status": 200, "stream": True, "input_tokens": 100,
-        "output_tokens": 20, "web_search_calls": 0, "latency_ms": 900, "first_token_ms": 300,
+        "request_id": "req_1",
+        "created_at": "2026-03-02T10:00:00.000Z",
+        "api_key_id": "key_a",
+        "model": "openai/gpt-5",
+        "provider": "openai",
+        "billing_mode": "pay_as_you_go",
+        "status": "success",
+        "http_status": 200,
+        "stream": True,
+        "input_tokens": 100,
+        "output_tokens": 20,
+        "web_search_calls": 0,
+        "latency_ms": 900,
+        "first_token_ms": 300,
     }
     record.update(changes)
     return record
@@ -72,7 +86,12 @@ def test_faulty_day_every_line_is_loaded_or_rejected_with_its_text(data_dir):
 
 def test_every_file_read_is_recorded_with_hash_size_and_counts(data_dir):
     summary = generate_logs(
-        data_dir.landing_dir, DAY, 1, requests_per_day=300, seed=5, files_per_day=3,
+        data_dir.landing_dir,
+        DAY,
+        1,
+        requests_per_day=300,
+        seed=5,
+        files_per_day=3,
         malformed_rate=0.05,
     )
     report = load_partition(data_dir, DAY)
@@ -83,7 +102,7 @@ def test_every_file_read_is_recorded_with_hash_size_and_counts(data_dir):
         assert row.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
         assert row.size_bytes == path.stat().st_size
         assert row.modified_at.timestamp() == pytest.approx(path.stat().st_mtime, abs=1e-3)
-        assert row.rows_loaded + row.rows_rejected == count_lines_of(path)
+        assert row.rows_loaded + row.rows_rejected == count_lines_of(path) == row.lines_read
         assert row.error is None
     assert files["rows_loaded"].sum() == report.rows_loaded
     assert files["rows_rejected"].sum() == report.rows_rejected
@@ -99,23 +118,36 @@ def test_corrupt_gzip_is_named_and_the_other_files_still_load(data_dir):
     folder = _folder(data_dir)
     good = count_lines(data_dir.landing_dir, [DAY])
     truncated = folder / "part-90000.jsonl.gz"
-    whole = gzip.compress(b"".join(b'{"request_id": "%d"}\n' % n for n in range(5000)))
+    records = [json.dumps(_record(request_id=f"cut_{n}")).encode() + b"\n" for n in range(5000)]
+    whole = gzip.compress(b"".join(records))
     truncated.write_bytes(whole[: len(whole) // 2])  # a copy that was cut off
     not_gzip = folder / "part-90001.jsonl.gz"
     not_gzip.write_text('{"request_id": "plain text, not gzip"}\n')
 
     report = load_partition(data_dir, DAY)
 
-    assert report.rows_loaded == good
+    # Issue 11, reconciliation: the lines read before the cut are checked and counted
+    # (the last one may be partial), so loaded + rejected = lines read for that file too.
+    before_cut = zlib.decompressobj(wbits=31).decompress(truncated.read_bytes())
+    lines_before_cut = before_cut.count(b"\n") + (not before_cut.endswith(b"\n"))
+    cut = next(f for f in report.files if f.path == str(truncated))
+    assert cut.lines_read == lines_before_cut > 100
+    assert cut.rows_loaded + cut.rows_rejected == lines_before_cut
+    assert cut.rows_loaded >= lines_before_cut - 1
+    assert report.rows_loaded == good + cut.rows_loaded
     assert sorted(f.path for f in report.unreadable_files) == [str(truncated), str(not_gzip)]
     assert all("gzip" in f.error for f in report.unreadable_files)
-    assert str(truncated) in report.summary()
-    rejected = _table(data_dir, "SELECT * FROM raw.request_logs_rejected ORDER BY source_file")
-    assert rejected["source_file"].tolist() == [str(truncated), str(not_gzip)]
-    assert rejected["line_number"].isna().all()
+    assert "cut short" in cut.error and str(truncated) in report.summary()
+    rejected = _table(data_dir, "SELECT * FROM raw.request_logs_rejected WHERE line_number IS NULL")
+    assert rejected["source_file"].tolist() == [str(not_gzip)]
     assert rejected["reason"].str.startswith("unreadable file: not a readable gzip file").all()
-    errors = _table(data_dir, "SELECT path, error FROM raw.ingested_files WHERE error IS NOT NULL")
-    assert sorted(errors["path"]) == [str(truncated), str(not_gzip)]
+    files = _table(
+        data_dir,
+        "SELECT path, error, lines_read, rows_loaded, rows_rejected "
+        "FROM raw.ingested_files WHERE error IS NOT NULL ORDER BY path",
+    )
+    assert files["path"].tolist() == [str(truncated), str(not_gzip)]
+    assert files["lines_read"].tolist() == [lines_before_cut, 0]
 
 
 def test_corrupt_parquet_is_named_and_the_other_files_still_load(data_dir):
@@ -172,11 +204,15 @@ def test_reloading_a_day_replaces_it(data_dir):
     _sample(data_dir, duplicate_rate=0.05, malformed_rate=0.05)
     columns = "* EXCLUDE (ingested_at)"
     load_partition(data_dir, DAY)
-    first = [_table(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
-             for t in ("request_logs", "request_logs_rejected", "ingested_files")]
+    first = [
+        _table(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
+        for t in ("request_logs", "request_logs_rejected", "ingested_files")
+    ]
     load_partition(data_dir, DAY)
-    again = [_table(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
-             for t in ("request_logs", "request_logs_rejected", "ingested_files")]
+    again = [
+        _table(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
+        for t in ("request_logs", "request_logs_rejected", "ingested_files")
+    ]
     for before, after in zip(first, again):
         pd.testing.assert_frame_equal(before, after)
 
@@ -250,14 +286,20 @@ def test_parquet_from_pandas_with_timestamps_and_nullable_ints_loads_like_json(d
     frame.to_parquet(folder / "a.parquet", index=False)
     report = load_partition(data_dir, DAY)
     assert (report.rows_loaded, report.rows_rejected) == (2, 0)
-    from_parquet = _table(data_dir, "SELECT * EXCLUDE (source_file, ingested_at) FROM raw.request_logs ORDER BY request_id")
+    from_parquet = _table(
+        data_dir,
+        "SELECT * EXCLUDE (source_file, ingested_at) FROM raw.request_logs ORDER BY request_id",
+    )
 
     (folder / "a.parquet").unlink()
     (folder / "a.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     load_partition(data_dir, DAY)
-    from_json = _table(data_dir, "SELECT * EXCLUDE (source_file, ingested_at) FROM raw.request_logs ORDER BY request_id")
+    from_json = _table(
+        data_dir,
+        "SELECT * EXCLUDE (source_file, ingested_at) FROM raw.request_logs ORDER BY request_id",
+    )
     pd.testing.assert_frame_equal(from_parquet, from_json)
-    assert from_json["created_at"][0] == datetime(2026, 3, 2, 8, 0, 0, 250000, tzinfo=timezone.utc)
+    assert from_json["created_at"][0] == datetime(2026, 3, 2, 8, 0, 0, 250000, tzinfo=UTC)
 
 
 def test_naive_parquet_timestamp_is_rejected_with_a_reason(data_dir):
@@ -274,13 +316,15 @@ def test_line_ends_blank_lines_and_a_last_line_without_newline(data_dir, monkeyp
     """Lines are split on "\\n" only: "\\r" before it is dropped, a blank or space-only
     line is rejected where it stands, and a last line without "\\n" is still a line.
     Tiny search and batch sizes make line and batch boundaries fall everywhere."""
-    monkeypatch.setattr(ingest.load, "NEWLINE_SEARCH_BYTES", 7)
-    monkeypatch.setattr(ingest.load, "BATCH_ROWS", 2)
+    monkeypatch.setattr(ingest.landing_files, "NEWLINE_SEARCH_BYTES", 7)
+    monkeypatch.setattr(ingest.landing_files, "BATCH_ROWS", 2)
     folder = _folder(data_dir)
     one, two, three = (json.dumps(_record(request_id=f"req_{n}")).encode() for n in (1, 2, 3))
-    (folder / "a.jsonl.gz").write_bytes(gzip.compress(
-        b"\xef\xbb\xbf" + one + b"\r\n" + b"\n" + b"\r\n" + two + b"\r\r\n" + b"  \n" + three
-    ))
+    (folder / "a.jsonl.gz").write_bytes(
+        gzip.compress(
+            b"\xef\xbb\xbf" + one + b"\r\n" + b"\n" + b"\r\n" + two + b"\r\r\n" + b"  \n" + three
+        )
+    )
     (folder / "b.jsonl").write_bytes(b"\n")
     (folder / "c.jsonl").write_bytes(one + b"\n" + b'{"request_id": "caf\xc3')  # cut mid-character
 
@@ -302,6 +346,10 @@ def test_line_ends_blank_lines_and_a_last_line_without_newline(data_dir, monkeyp
         [str(folder / "a.jsonl.gz"), 3, "", "empty line"],
         [str(folder / "a.jsonl.gz"), 5, "  ", "empty line"],
         [str(folder / "b.jsonl"), 1, "", "empty line"],
-        [str(folder / "c.jsonl"), 2, '{"request_id": "caf\ufffd',
-         "line is not valid UTF-8 (bad byte at position 20)"],
+        [
+            str(folder / "c.jsonl"),
+            2,
+            '{"request_id": "caf\ufffd',
+            "line is not valid UTF-8 (bad byte at position 20)",
+        ],
     ]

@@ -8,14 +8,14 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-
 from conftest import use_data_dir
-from sample_data.generate import generate_logs
 from mart_reference import MARTS
 from nightly import run_window
+from reference import read_landing, requests, usage_totals
+
 from cli.main import landing_days_present
 from readers.warehouse import read_query
-from reference import read_landing, requests, usage_totals
+from sample_data.generate import generate_logs
 
 ZONES = ("America/New_York", "Asia/Shanghai")
 
@@ -37,15 +37,34 @@ NEAR_MIDNIGHT = {
 TIES_DAY = date(2026, 3, 9)  # 12:00 UTC is 08:00 in New York and 20:00 in Shanghai
 
 
-def _record(request_id, created_at, *, key="key_tz", model="tz/model", provider="tz-provider",
-            status="success", billing_mode="pay_as_you_go", latency_ms=1000, first_token_ms=200,
-            input_tokens=50, output_tokens=100):
+def _record(
+    request_id,
+    created_at,
+    *,
+    key="key_tz",
+    model="tz/model",
+    provider="tz-provider",
+    status="success",
+    billing_mode="pay_as_you_go",
+    latency_ms=1000,
+    first_token_ms=200,
+    input_tokens=50,
+    output_tokens=100,
+):
     ok = status == "success"
     return {
-        "request_id": request_id, "created_at": created_at, "api_key_id": key, "model": model,
-        "provider": provider, "billing_mode": billing_mode, "status": status,
-        "http_status": 200 if ok else 502, "stream": True, "input_tokens": input_tokens,
-        "output_tokens": output_tokens if ok else 0, "latency_ms": latency_ms,
+        "request_id": request_id,
+        "created_at": created_at,
+        "api_key_id": key,
+        "model": model,
+        "provider": provider,
+        "billing_mode": billing_mode,
+        "status": status,
+        "http_status": 200 if ok else 502,
+        "stream": True,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens if ok else 0,
+        "latency_ms": latency_ms,
         "first_token_ms": first_token_ms if ok else None,
     }
 
@@ -55,21 +74,40 @@ def _crafted_records() -> list[dict]:
     noon = f"{TIES_DAY}T12:00:00Z"
     # Two models and two providers tie exactly; a faster third is one request too thin.
     for n in range(20):
-        records.append(_record(f"tie-b-{n}", noon, key="key_ties", model="ties/beta", provider="prov-a"))
-        records.append(_record(f"tie-a-{n}", noon, key="key_ties", model="ties/alpha", provider="prov-b"))
+        records.append(
+            _record(f"tie-b-{n}", noon, key="key_ties", model="ties/beta", provider="prov-a")
+        )
+        records.append(
+            _record(f"tie-a-{n}", noon, key="key_ties", model="ties/alpha", provider="prov-b")
+        )
     for n in range(19):
-        records.append(_record(f"tie-g-{n}", noon, key="key_ties", model="ties/gamma", provider="prov-c",
-                               latency_ms=10, first_token_ms=2))
+        records.append(
+            _record(
+                f"tie-g-{n}",
+                noon,
+                key="key_ties",
+                model="ties/gamma",
+                provider="prov-c",
+                latency_ms=10,
+                first_token_ms=2,
+            )
+        )
     # Equal requests: the provider with more tokens is primary even though its name is later.
     for n in range(3):
-        records.append(_record(f"tok-y-{n}", noon, key="key_tokens", provider="prov-y", input_tokens=10))
-        records.append(_record(f"tok-z-{n}", noon, key="key_tokens", provider="prov-z", input_tokens=1000))
+        records.append(
+            _record(f"tok-y-{n}", noon, key="key_tokens", provider="prov-y", input_tokens=10)
+        )
+        records.append(
+            _record(f"tok-z-{n}", noon, key="key_tokens", provider="prov-z", input_tokens=1000)
+        )
     for n in range(5):
         records.append(_record(f"thin-{n}", noon, key="key_thin"))
     for n in range(3):
         records.append(_record(f"err-{n}", noon, key="key_errors", status="error"))
     for n in range(2):
-        records.append(_record(f"sub-{n}", noon, key="key_subscription", billing_mode="subscription"))
+        records.append(
+            _record(f"sub-{n}", noon, key="key_subscription", billing_mode="subscription")
+        )
     return records
 
 
@@ -86,8 +124,10 @@ def zones(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         for zone in ZONES:
             settings = use_data_dir(
-                monkeypatch, root / zone.replace("/", "_"),
-                LLM_USAGE_LANDING_DIR=str(landing), LLM_USAGE_REPORTING_TIMEZONE=zone,
+                monkeypatch,
+                root / zone.replace("/", "_"),
+                LLM_USAGE_LANDING_DIR=str(landing),
+                LLM_USAGE_REPORTING_TIMEZONE=zone,
             )
             days = landing_days_present(settings)
             run_window(settings, days[0], days[-1], root / zone.replace("/", "_"), command="run")
@@ -126,7 +166,8 @@ def test_usage_per_local_period_equals_pandas_and_days_add_up(zones, zone):
     for grain, column in (("day", "event_date"), ("week", "week_start"), ("month", "month_start")):
         actual = mart[mart["grain"] == grain].set_index("period_start").drop(columns="grain")
         expected = {
-            period: usage_totals(group) for period, group in local.groupby(column)
+            period: usage_totals(group)
+            for period, group in local.groupby(column)
             if (group["billing_mode"] == "pay_as_you_go").any()
         }
         assert sorted(actual.index) == sorted(expected), (zone, grain)
@@ -154,7 +195,11 @@ def _summary(settings, mart, key, grain="day", period=TIES_DAY):
 
 def test_picks_respect_the_minimum_sample_and_break_ties_by_name(zones):
     settings = zones[0]["America/New_York"]
-    for grain, period in (("day", TIES_DAY), ("week", TIES_DAY), ("month", TIES_DAY.replace(day=1))):
+    for grain, period in (
+        ("day", TIES_DAY),
+        ("week", TIES_DAY),
+        ("month", TIES_DAY.replace(day=1)),
+    ):
         performance = _summary(settings, "mart_performance_summary", "key_ties", grain, period)
         # alpha and beta tie on latency and throughput; gamma beats both but has 19 < 20.
         assert performance["fastest_model"] == "ties/alpha"
@@ -175,7 +220,9 @@ def test_thin_and_failed_filters_give_nulls_not_nan(zones):
     thin = _summary(settings, "mart_performance_summary", "key_thin")
     assert thin["avg_latency_ms"] == 1000 and thin["successful_requests"] == 5
     assert thin["fastest_model"] is None and thin["highest_throughput_model"] is None
-    assert _summary(settings, "mart_provider_summary", "key_thin")["fastest_response_provider"] is None
+    assert (
+        _summary(settings, "mart_provider_summary", "key_thin")["fastest_response_provider"] is None
+    )
 
     failed = read_query(
         settings,
@@ -184,10 +231,21 @@ def test_thin_and_failed_filters_give_nulls_not_nan(zones):
         "WHERE grain = 'day' AND period_start = ? AND api_key_id = 'key_errors' AND model = '*' AND provider = '*'",
         [TIES_DAY],
     ).iloc[0]
-    assert failed["no_latency"] and failed["no_throughput"] and failed["no_median"] and failed["requests"] == 3
+    assert (
+        failed["no_latency"]
+        and failed["no_throughput"]
+        and failed["no_median"]
+        and failed["requests"] == 3
+    )
     assert _summary(settings, "mart_provider_summary", "key_errors")["success_rate"] == 0
-    for mart in ("mart_latency_by_model", "mart_throughput_by_model", "mart_first_token_latency_by_model"):
-        rows = read_query(settings, f"SELECT count(*) AS n FROM main_marts.{mart} WHERE api_key_id = 'key_errors'")
+    for mart in (
+        "mart_latency_by_model",
+        "mart_throughput_by_model",
+        "mart_first_token_latency_by_model",
+    ):
+        rows = read_query(
+            settings, f"SELECT count(*) AS n FROM main_marts.{mart} WHERE api_key_id = 'key_errors'"
+        )
         assert rows["n"].iloc[0] == 0, mart
 
 

@@ -1,5 +1,5 @@
 """Every dashboard mart equals an independent pandas computation, for every grain and
-the filters the brief names; the METRICS.md invariants hold; and building the days one
+the filters the brief names; the docs/metrics.md invariants hold; and building the days one
 at a time (the nightly way) gives the same marts as one backfill, rebuilding only the
 periods a day touches."""
 
@@ -10,14 +10,14 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import use_data_dir
-from sample_data.generate import generate_logs
 from mart_reference import DIMENSIONS, MARTS, same, select, with_performance_fields
 from nightly import run_window
+from reference import read_landing, requests
+
 from cli.main import landing_days_present
 from readers.warehouse import read_query
-from reference import read_landing, requests
+from sample_data.generate import generate_logs
 
 # Thursday 2026-01-29 .. Monday 2026-02-02: two partial ISO weeks and two months; late
 # records spill into a sixth landing day.
@@ -36,8 +36,13 @@ def built(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         settings = use_data_dir(monkeypatch, root / "backfill")
         generate_logs(
-            settings.landing_dir, START, DAYS, requests_per_day=PER_DAY, seed=23,
-            duplicate_rate=0.01, late_rate=0.02,
+            settings.landing_dir,
+            START,
+            DAYS,
+            requests_per_day=PER_DAY,
+            seed=23,
+            duplicate_rate=0.01,
+            late_rate=0.02,
         )
         days = landing_days_present(settings)
         run_window(settings, days[0], days[-1], root)
@@ -59,7 +64,13 @@ def _filters(rows: pd.DataFrame) -> list[tuple[str, str, str]]:
     model = rows["model"].value_counts().index[0]
     key_model = rows[rows["api_key_id"] == key]["model"].value_counts().index[0]
     provider = rows[rows["model"] == model]["provider"].value_counts().index[0]
-    return [("*", "*", "*"), (key, "*", "*"), ("*", model, "*"), (key, key_model, "*"), ("*", model, provider)]
+    return [
+        ("*", "*", "*"),
+        (key, "*", "*"),
+        ("*", model, "*"),
+        (key, key_model, "*"),
+        ("*", model, provider),
+    ]
 
 
 def _expected_rows(name, rows, filters):
@@ -91,19 +102,34 @@ def test_mart_equals_independent_computation(built, name, grain):
         expected = _expected_rows(name, in_period, filters)
         if breakdown:
             # No row the reference does not know either, for the filters compared.
-            for combination in {tuple("*" if d == breakdown else v for d, v in zip(DIMENSIONS, f)) for f in filters}:
+            for combination in {
+                tuple("*" if d == breakdown else v for d, v in zip(DIMENSIONS, f)) for f in filters
+            }:
                 chosen = mart.loc[(grain, period)]
                 for d, v in zip(DIMENSIONS, combination):
                     if d != breakdown:
                         chosen = chosen[chosen.index.get_level_values(d) == v]
                 listed = set(chosen.index.get_level_values(breakdown))
-                wanted = {k[DIMENSIONS.index(breakdown)] for k in expected
-                          if all(k[i] == combination[i] for i, d in enumerate(DIMENSIONS) if d != breakdown)}
+                wanted = {
+                    k[DIMENSIONS.index(breakdown)]
+                    for k in expected
+                    if all(
+                        k[i] == combination[i] for i, d in enumerate(DIMENSIONS) if d != breakdown
+                    )
+                }
                 assert listed == wanted, (name, grain, period, combination)
         for combination, figures in expected.items():
             actual = mart.loc[(grain, period, *combination)]
             for column, value in figures.items():
-                assert same(actual[column], value), (name, grain, period.date(), combination, column, actual[column], value)
+                assert same(actual[column], value), (
+                    name,
+                    grain,
+                    period.date(),
+                    combination,
+                    column,
+                    actual[column],
+                    value,
+                )
                 compared += 1
     assert compared >= 20  # the loops above really compared figures
 
@@ -119,8 +145,10 @@ def test_picks_are_not_trivial(built):
     for key, row in summary[summary["fastest_model"].notna()].iterrows():
         grain, period, api_key_id, _, provider = key
         models = latency.loc[(grain, period)]
-        models = models[(models.index.get_level_values("api_key_id") == api_key_id)
-                         & (models.index.get_level_values("provider") == provider)]
+        models = models[
+            (models.index.get_level_values("api_key_id") == api_key_id)
+            & (models.index.get_level_values("provider") == provider)
+        ]
         if key[3] == "*" and models["avg_latency_ms"].idxmin()[1] != row["fastest_model"]:
             thin_winner += 1
     assert thin_winner > 0
@@ -142,7 +170,9 @@ def test_token_types_add_up_on_every_row(built):
 
 def test_days_weeks_and_months_agree_with_the_request_fact(built):
     settings, _, _ = built
-    mart = _mart(settings, "mart_usage_summary").xs(("*", "*", "*"), level=["api_key_id", "model", "provider"])
+    mart = _mart(settings, "mart_usage_summary").xs(
+        ("*", "*", "*"), level=["api_key_id", "model", "provider"]
+    )
     fact = read_query(
         settings,
         "SELECT event_date, week_start, month_start, sum(total_tokens) AS total_tokens, "
@@ -155,29 +185,52 @@ def test_days_weeks_and_months_agree_with_the_request_fact(built):
             lambda d: d - timedelta(days=d.weekday()) if grain == "week" else d.replace(day=1)
         )
         from_days = days.groupby(column)[["total_tokens", "requests"]].sum()
-        from_fact = fact.assign(**{column: pd.to_datetime(fact[column])}).groupby(column)[["total_tokens", "requests"]].sum()
+        from_fact = (
+            fact.assign(**{column: pd.to_datetime(fact[column])})
+            .groupby(column)[["total_tokens", "requests"]]
+            .sum()
+        )
         rolled = mart.loc[grain][["total_tokens", "requests"]]
         assert from_days.to_dict() == rolled.to_dict() == from_fact.to_dict(), grain
 
 
-@pytest.mark.parametrize("name", ["mart_usage_summary", "mart_usage_by_token_type", "mart_web_search_usage"])
+@pytest.mark.parametrize(
+    "name", ["mart_usage_summary", "mart_usage_by_token_type", "mart_web_search_usage"]
+)
 def test_all_keys_row_is_the_sum_of_per_key_rows(built, name):
     settings, _, _ = built
     mart = _mart(settings, name).reset_index()
-    additive = [c for c in mart.columns if c not in KEY_COLUMNS and not c.endswith("_share")
-                and c not in ("cost_coverage", "cost_per_million_tokens")]
-    per_key = mart[mart["api_key_id"] != "*"].groupby(["grain", "period_start", "model", "provider"])[additive].sum()
-    all_keys = mart[mart["api_key_id"] == "*"].set_index(["grain", "period_start", "model", "provider"])[additive]
+    additive = [
+        c
+        for c in mart.columns
+        if c not in KEY_COLUMNS
+        and not c.endswith("_share")
+        and c not in ("cost_coverage", "cost_per_million_tokens")
+    ]
+    per_key = (
+        mart[mart["api_key_id"] != "*"]
+        .groupby(["grain", "period_start", "model", "provider"])[additive]
+        .sum()
+    )
+    all_keys = mart[mart["api_key_id"] == "*"].set_index(
+        ["grain", "period_start", "model", "provider"]
+    )[additive]
     pd.testing.assert_frame_equal(per_key.sort_index(), all_keys.sort_index(), check_dtype=False)
 
 
 def test_no_subscription_request_in_any_mart(built):
     settings, rows, all_requests = built
-    subscription_only = set(all_requests.groupby("api_key_id")["billing_mode"].agg(set)
-                            .loc[lambda s: s == {"subscription"}].index)
+    subscription_only = set(
+        all_requests.groupby("api_key_id")["billing_mode"]
+        .agg(set)
+        .loc[lambda s: s == {"subscription"}]
+        .index
+    )
     assert subscription_only, "the data set should have subscription-only keys"
     for name in MARTS:
-        keys = set(read_query(settings, f"SELECT DISTINCT api_key_id FROM main_marts.{name}")["api_key_id"])
+        keys = set(
+            read_query(settings, f"SELECT DISTINCT api_key_id FROM main_marts.{name}")["api_key_id"]
+        )
         assert not keys & subscription_only, name
     totals = read_query(
         settings,
@@ -195,7 +248,9 @@ def test_no_nan_or_infinity_in_any_mart(built):
         assert np.isfinite(reals.fillna(0).to_numpy()).all(), name
         checks = " OR ".join(f"isnan({c}) OR isinf({c})" for c in reals.columns)
         if checks:
-            bad = read_query(settings, f"SELECT count(*) AS n FROM main_marts.{name} WHERE {checks}")
+            bad = read_query(
+                settings, f"SELECT count(*) AS n FROM main_marts.{name} WHERE {checks}"
+            )
             assert bad["n"].iloc[0] == 0, name
 
 
@@ -206,12 +261,16 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
     settings, _, _ = built
     days = landing_days_present(settings)
     with pytest.MonkeyPatch.context() as monkeypatch:
-        nightly = use_data_dir(monkeypatch, tmp_path / "nightly", LLM_USAGE_LANDING_DIR=str(settings.landing_dir))
+        nightly = use_data_dir(
+            monkeypatch, tmp_path / "nightly", LLM_USAGE_LANDING_DIR=str(settings.landing_dir)
+        )
         # As a deployment goes: a first backfill, then one landing day per nightly run.
         run_window(nightly, days[0], days[-4], tmp_path, command="run")
         for day in days[-3:-1]:
             run_window(nightly, day, day, tmp_path, command="run")
-        stamps_sql = "SELECT grain, period_start, min(built_at) AS built_at FROM main_marts.{} GROUP BY ALL"
+        stamps_sql = (
+            "SELECT grain, period_start, min(built_at) AS built_at FROM main_marts.{} GROUP BY ALL"
+        )
         before = {name: read_query(nightly, stamps_sql.format(name)) for name in MARTS}
         run_window(nightly, days[-1], days[-1], tmp_path, command="run")
 
@@ -224,10 +283,22 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
 
         for name in MARTS:
             after = read_query(nightly, stamps_sql.format(name))
-            merged = before[name].merge(after, on=["grain", "period_start"], suffixes=("_before", "_after"))
+            merged = before[name].merge(
+                after, on=["grain", "period_start"], suffixes=("_before", "_after")
+            )
             rebuilt = merged["built_at_before"] != merged["built_at_after"]
-            periods = set(zip(merged["grain"], merged["period_start"].map(lambda d: pd.Timestamp(d).date())))
-            assert set(zip(merged["grain"][rebuilt], merged["period_start"][rebuilt].map(lambda d: pd.Timestamp(d).date()))) == touched & periods, name
+            periods = set(
+                zip(merged["grain"], merged["period_start"].map(lambda d: pd.Timestamp(d).date()))
+            )
+            assert (
+                set(
+                    zip(
+                        merged["grain"][rebuilt],
+                        merged["period_start"][rebuilt].map(lambda d: pd.Timestamp(d).date()),
+                    )
+                )
+                == touched & periods
+            ), name
             assert (~rebuilt).sum() > 0, name
 
             one_at_a_time = _mart(nightly, name)
@@ -249,9 +320,26 @@ def test_report_prints_the_marts_figures_for_a_filter(built, capsys):
     model = rows[rows["api_key_id"] == key]["model"].value_counts().index[0]
     day = START + timedelta(days=1)
     week = day - timedelta(days=day.weekday())
-    chosen = rows[(rows["week_start"] == pd.Timestamp(week)) & (rows["api_key_id"] == key) & (rows["model"] == model)]
-    main(["report", "--period", "week", "--date", day.isoformat(), "--api-key", key, "--model", model,
-          "--format", "json"])
+    chosen = rows[
+        (rows["week_start"] == pd.Timestamp(week))
+        & (rows["api_key_id"] == key)
+        & (rows["model"] == model)
+    ]
+    main(
+        [
+            "report",
+            "--period",
+            "week",
+            "--date",
+            day.isoformat(),
+            "--api-key",
+            key,
+            "--model",
+            model,
+            "--format",
+            "json",
+        ]
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["period_start"] == week.isoformat()
     panels = report["panels"]
@@ -268,13 +356,18 @@ def test_report_prints_the_marts_figures_for_a_filter(built, capsys):
 
     main(["report", "--period", "month", "--format", "csv"])
     long = pd.read_csv(io.StringIO(capsys.readouterr().out))
-    requests_total = long[(long["panel"] == "usage_summary") & (long["metric"] == "requests")]["value"]
+    requests_total = long[(long["panel"] == "usage_summary") & (long["metric"] == "requests")][
+        "value"
+    ]
     latest_month = rows[rows["month_start"] == rows["month_start"].max()]
     assert float(requests_total.iloc[0]) == len(latest_month)
 
     main(["report", "--period", "day"])
     table = capsys.readouterr().out
-    assert "== Performance ==" in table and "Fastest Response Provider".lower().replace(" ", "_") in table
+    assert (
+        "== Performance ==" in table
+        and "Fastest Response Provider".lower().replace(" ", "_") in table
+    )
 
 
 def test_report_says_when_a_filter_matches_nothing(built, capsys):
@@ -290,12 +383,29 @@ def test_report_says_when_a_filter_matches_nothing(built, capsys):
 
 
 BRIEF_NUMBERS = (
-    "Total Token Usage", "Input Token Usage", "Output Token Usage", "Total API Requests",
-    "Usage by Model", "Usage by Token Type", "Usage by API Key", "Web Search Usage",
-    "Primary Provider", "Provider Count", "Average Success Rate", "Fastest Response Provider",
-    "Token Distribution", "Request Distribution", "Average Latency", "Average Throughput",
-    "Fastest", "Slowest", "Highest Throughput", "Lowest Throughput",
-    "First Token Latency by Model", "Throughput by Model", "Latency by Model",
+    "Total Token Usage",
+    "Input Token Usage",
+    "Output Token Usage",
+    "Total API Requests",
+    "Usage by Model",
+    "Usage by Token Type",
+    "Usage by API Key",
+    "Web Search Usage",
+    "Primary Provider",
+    "Provider Count",
+    "Average Success Rate",
+    "Fastest Response Provider",
+    "Token Distribution",
+    "Request Distribution",
+    "Average Latency",
+    "Average Throughput",
+    "Fastest",
+    "Slowest",
+    "Highest Throughput",
+    "Lowest Throughput",
+    "First Token Latency by Model",
+    "Throughput by Model",
+    "Latency by Model",
 )
 
 
@@ -306,11 +416,15 @@ def test_metrics_doc_is_generated_covers_the_brief_and_its_examples_run(built):
     models = load_marts()
     assert METRICS_DOC.read_text() == render(models), "run python -m tools.metrics_doc"
     assert {m["name"] for m in models} == set(MARTS)
-    named = {c["config"]["meta"]["metric"].split(" (")[0] for m in models for c in metric_columns(m)}
+    named = {
+        c["config"]["meta"]["metric"].split(" (")[0] for m in models for c in metric_columns(m)
+    }
     assert set(BRIEF_NUMBERS) <= named
     for model in models:
         answer = read_query(settings, example_sql(model))
         assert len(answer) >= 1 and answer.notna().any().all(), model["name"]
         # The YAML documents every column the mart really has, and no other.
-        columns = set(read_query(settings, f"SELECT * FROM main_marts.{model['name']} LIMIT 0").columns)
+        columns = set(
+            read_query(settings, f"SELECT * FROM main_marts.{model['name']} LIMIT 0").columns
+        )
         assert columns == {c["name"] for c in model["columns"]}, model["name"]

@@ -8,23 +8,26 @@ import shutil
 import signal
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import date
 
 import duckdb
 import pandas as pd
 import pytest
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
-
 from conftest import use_data_dir
-from sample_data.generate import generate_logs
+from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
 from reference import read_landing, requests
 from runs import finish, same_table, settings_for, start_cli, wait_for, warehouse_state
+
+from sample_data.generate import generate_logs
 
 START = date(2026, 1, 31)  # a month's last day; its late records land on the next
 # Every step of the nightly job writes the warehouse: the load, the data-quality checks
 # (they record holds) and dbt.
 WRITER_STEPS = {
-    "raw_request_logs", "raw_request_logs_quality", "warehouse_dbt_models", "fct_requests_quality",
+    "raw_request_logs",
+    "raw_request_logs_quality",
+    "warehouse_dbt_models",
+    "fct_requests_quality",
 }
 
 
@@ -38,8 +41,15 @@ def built(tmp_path_factory):
     by one run over every day."""
     base = tmp_path_factory.mktemp("one_writer")
     by_day, one_run = settings_for(base / "by_day"), settings_for(base / "one_run")
-    generate_logs(by_day.landing_dir, START, 1, requests_per_day=1000, seed=21,
-                  duplicate_rate=0.03, late_rate=0.05)
+    generate_logs(
+        by_day.landing_dir,
+        START,
+        1,
+        requests_per_day=1000,
+        seed=21,
+        duplicate_rate=0.03,
+        late_rate=0.05,
+    )
     shutil.copytree(by_day.landing_dir, one_run.landing_dir)
     days = landing_days(by_day)
     assert len(days) == 2  # late records and some duplicates land on the second day
@@ -82,9 +92,9 @@ def test_runs_launched_together_queue_and_all_succeed(built):
         return a[0] < b[1] and b[0] < a[1]
 
     # The runs were alive at the same time, yet their writing steps never were.
-    assert any(overlap(a, b) for i, a in enumerate(run_windows) for b in run_windows[i + 1:])
+    assert any(overlap(a, b) for i, a in enumerate(run_windows) for b in run_windows[i + 1 :])
     for i, a in enumerate(step_windows):
-        for b in step_windows[i + 1:]:
+        for b in step_windows[i + 1 :]:
             assert not overlap(a, b), (a, b)
 
 
@@ -106,9 +116,7 @@ def test_one_run_over_many_days_equals_day_by_day_runs(built):
     daily = together["main_marts.mart_usage_summary"].query(
         "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*'"
     )
-    assert [pd.Timestamp(d).date() for d in daily["period_start"]] == [
-        d.date() for d in paid.index
-    ]
+    assert [pd.Timestamp(d).date() for d in daily["period_start"]] == [d.date() for d in paid.index]
     assert daily["requests"].tolist() == paid.tolist()
 
 
@@ -118,6 +126,7 @@ def _step_started(step_key):
             e.step_key == step_key
             for e in instance.all_logs(run_id, of_type=DagsterEventType.STEP_START)
         )
+
     return reached
 
 
@@ -146,6 +155,7 @@ def _kill_when(settings, day: str, reached) -> None:
         def at_kill_point():
             new = [r.run_id for r in instance.get_runs() if r.run_id not in known]
             return any(reached(instance, run_id) for run_id in new) or process.poll() is not None
+
         try:
             wait_for(at_kill_point, 300, "the run to reach its kill point")
             assert process.poll() is None, "the run ended before it could be killed"
@@ -178,7 +188,9 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
     assert code == 0 and f"not caught up with landing day(s) {days[1]}" in err, out + err
 
     # The next run, of the other day, catches up with the queued one as well.
-    code, out, err = finish(start_cli(settings, "materialize", "--start", days[0], "--end", days[0]))
+    code, out, err = finish(
+        start_cli(settings, "materialize", "--start", days[0], "--end", days[0])
+    )
     assert code == 0, out + err
     assert out.count("lost its process") == 1  # the second kill's run; the first was freed
     after = warehouse_state(settings)
@@ -224,10 +236,16 @@ def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monk
     shutil.copytree(by_day.data_dir, settings.data_dir)
     before = warehouse_state(settings)
     reader = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys; sys.stdin.readline(); c = duckdb.connect(sys.argv[1], read_only=True); "
-         "print('reading', flush=True); sys.stdin.readline()", str(settings.warehouse_path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; sys.stdin.readline(); c = duckdb.connect(sys.argv[1], read_only=True); "
+            "print('reading', flush=True); sys.stdin.readline()",
+            str(settings.warehouse_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     waits = []
     queue_for_build = dbt_assets._queue_for_build

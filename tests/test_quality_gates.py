@@ -17,15 +17,15 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from dagster import AssetCheckKey, AssetKey, DagsterInstance
-
 from conftest import use_data_dir
-from sample_data.generate import generate_logs
-from quality.rules import FACT_CHECKS, RAW_CHECKS, Thresholds, check_fact
-from cli.main import materialize
-from readers.warehouse import read_query
-from orchestration.dbt_assets import DBT_PROJECT_DIR
+from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from reference import read_landing, requests, usage_totals
+
+from cli.main import materialize
+from orchestration.dbt_assets import DBT_PROJECT_DIR
+from quality.rules import FACT_CHECKS, RAW_CHECKS, Thresholds, check_fact
+from readers.warehouse import read_query
+from sample_data.generate import generate_logs
 
 START = date(2026, 3, 2)
 CLEAN_DAYS = 3
@@ -51,8 +51,14 @@ def _latest_checks(asset_key, names):
 def bad_day(tmp_path_factory):
     with pytest.MonkeyPatch.context() as monkeypatch:
         # The burst hour of a small sample day has a few dozen requests; judge it.
+        # Threshold 0: every failing record makes its day a systemic fault, so the few
+        # injected faults hold the whole day (tests/test_reliability.py covers the
+        # quarantine below the threshold).
         settings = use_data_dir(
-            monkeypatch, tmp_path_factory.mktemp("gates") / "data", LLM_USAGE_DQ_MIN_REQUESTS="10"
+            monkeypatch,
+            tmp_path_factory.mktemp("gates") / "data",
+            LLM_USAGE_DQ_MIN_REQUESTS="10",
+            LLM_USAGE_DQ_MAX_FAILING_RECORD_SHARE="0",
         )
         generate_logs(settings.landing_dir, START, CLEAN_DAYS, REQUESTS_PER_DAY, seed=SEED)
         assert materialize(settings, START, BAD_DAY - timedelta(days=1))
@@ -64,6 +70,16 @@ def bad_day(tmp_path_factory):
         raw_checks = _latest_checks(RAW, [c.name for c in RAW_CHECKS])
         marts_after = read_query(settings, MART_SQL)
         yield settings, faults, succeeded, raw_checks, marts_before, marts_after
+
+
+def test_the_held_day_does_not_show_as_built(bad_day):
+    # Its records are loaded (raw, with the failed blocking checks beside it), but no
+    # model downstream shows the held day as materialized; the clean days are.
+    with DagsterInstance.get() as instance:
+        for key in (FACT, AssetKey(["marts", "mart_usage_summary"])):
+            built = instance.get_materialized_partitions(key)
+            assert BAD_DAY.isoformat() not in built
+            assert {(START + timedelta(days=n)).isoformat() for n in range(CLEAN_DAYS)} <= built
 
 
 def test_the_right_checks_fail_with_the_injected_counts(bad_day):
@@ -82,7 +98,9 @@ def test_the_right_checks_fail_with_the_injected_counts(bad_day):
     first = expectations("first_token_valid")["first_token_le_latency"]
     assert first["unexpected_count"] == faults["first_token_after_last_byte"] > 0
     assert all(e["first_token_ms"] > e["latency_ms"] for e in first["examples"])
-    assert checks["first_token_valid"].metadata["unexpected_count"].value == first["unexpected_count"]
+    assert (
+        checks["first_token_valid"].metadata["unexpected_count"].value == first["unexpected_count"]
+    )
     assert "first_token_le_latency" in checks["first_token_valid"].description
 
     burst = expectations("provider_error_rate")["provider_hour_error_rate_below_ceiling"]
@@ -103,7 +121,8 @@ def test_a_blocked_day_stays_out_of_the_facts_and_marts(bad_day):
     )
     assert loaded["n"][0] > 0  # the day is loaded (and inspectable) but goes no further
     in_fact = read_query(
-        settings, "SELECT count(*) AS n FROM main_facts.fct_requests WHERE landing_date = ?",
+        settings,
+        "SELECT count(*) AS n FROM main_facts.fct_requests WHERE landing_date = ?",
         [BAD_DAY],
     )
     assert in_fact["n"][0] == 0
@@ -121,7 +140,8 @@ def test_a_held_day_does_not_leak_through_a_later_run(bad_day):
     generate_logs(settings.landing_dir, next_day, 1, REQUESTS_PER_DAY, seed=SEED)
     [bad_file] = (settings.landing_dir / f"dt={BAD_DAY}").iterdir()
     clean = [
-        line for line in gzip.decompress(bad_file.read_bytes()).decode().splitlines()
+        line
+        for line in gzip.decompress(bad_file.read_bytes()).decode().splitlines()
         if _is_clean(json.loads(line), faults["provider_error_burst_provider"])
     ][:25]
     late = settings.landing_dir / f"dt={next_day}" / "late-from-previous-day.jsonl"
@@ -227,20 +247,16 @@ def test_checks_are_on_the_assets_with_token_and_latency_fields(data_dir):
 
 # Each tampering breaks one invariant of the metric catalogue in a copy of the warehouse.
 INVARIANT_BREAKS = {
-    "assert_token_types_add_up_per_request":
-        "UPDATE main_facts.fct_requests SET reasoning_tokens = reasoning_tokens + 1 "
-        "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests)",
-    "assert_weeks_sum_their_days":
-        "UPDATE main_facts.fct_usage_weekly SET requests = requests + 1 "
-        "WHERE rowid = (SELECT min(rowid) FROM main_facts.fct_usage_weekly)",
-    "assert_summary_all_row_is_sum_of_parts":
-        "UPDATE main_marts.mart_usage_summary SET requests = requests + 1 "
-        "WHERE rowid = (SELECT min(rowid) FROM main_marts.mart_usage_summary "
-        "WHERE api_key_id <> '*' AND model = '*' AND provider = '*')",
-    "assert_no_subscription_in_marts":
-        "UPDATE main_facts.fct_requests SET billing_mode = 'pay_as_you_go' "
-        "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests "
-        "WHERE billing_mode = 'subscription')",
+    "assert_token_types_add_up_per_request": "UPDATE main_facts.fct_requests SET reasoning_tokens = reasoning_tokens + 1 "
+    "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests)",
+    "assert_weeks_sum_their_days": "UPDATE main_facts.fct_usage_weekly SET requests = requests + 1 "
+    "WHERE rowid = (SELECT min(rowid) FROM main_facts.fct_usage_weekly)",
+    "assert_summary_all_row_is_sum_of_parts": "UPDATE main_marts.mart_usage_summary SET requests = requests + 1 "
+    "WHERE rowid = (SELECT min(rowid) FROM main_marts.mart_usage_summary "
+    "WHERE api_key_id <> '*' AND model = '*' AND provider = '*')",
+    "assert_no_subscription_in_marts": "UPDATE main_facts.fct_requests SET billing_mode = 'pay_as_you_go' "
+    "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests "
+    "WHERE billing_mode = 'subscription')",
 }
 
 
@@ -254,11 +270,24 @@ def test_dbt_invariant_tests_fail_exactly_where_broken(bad_day, tmp_path, monkey
     monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
     dbt = Path(sys.executable).with_name("dbt")
     subprocess.run(
-        [str(dbt), "test", "--profiles-dir", ".", "--target-path", str(tmp_path / "target"),
-         # Over all of history, as the weekly audit runs them: the tampered rows need
-         # not be on days the last build rebuilt.
-         "--select", "test_type:singular", "--vars", '{"test_scope": "all"}'],
-        cwd=DBT_PROJECT_DIR, capture_output=True, text=True, timeout=600,
+        [
+            str(dbt),
+            "test",
+            "--profiles-dir",
+            ".",
+            "--target-path",
+            str(tmp_path / "target"),
+            # Over all of history, as the weekly audit runs them: the tampered rows need
+            # not be on days the last build rebuilt.
+            "--select",
+            "test_type:singular",
+            "--vars",
+            '{"test_scope": "all"}',
+        ],
+        cwd=DBT_PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     status = {r["unique_id"].split(".")[-1]: r["status"] for r in results}

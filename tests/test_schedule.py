@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -27,9 +27,9 @@ def _requests_for_tick(defs, schedule, tick: datetime):
 @pytest.mark.parametrize(
     "tick, day",
     [
-        (datetime(2026, 3, 9, 2, 0, tzinfo=timezone.utc), "2026-03-08"),
-        (datetime(2026, 3, 1, 2, 0, tzinfo=timezone.utc), "2026-02-28"),  # across a month end
-        (datetime(2027, 1, 1, 2, 0, tzinfo=timezone.utc), "2026-12-31"),  # and a year end
+        (datetime(2026, 3, 9, 2, 0, tzinfo=UTC), "2026-03-08"),
+        (datetime(2026, 3, 1, 2, 0, tzinfo=UTC), "2026-02-28"),  # across a month end
+        (datetime(2027, 1, 1, 2, 0, tzinfo=UTC), "2026-12-31"),  # and a year end
     ],
 )
 def test_a_tick_targets_the_previous_landing_day(data_dir, tick, day):
@@ -58,14 +58,23 @@ print(json.dumps({"cron": nightly_schedule.cron_schedule, "tz": nightly_schedule
                   "deadline_tz": NIGHTLY_FRESHNESS.timezone}))
 """
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={**os.environ, **env},
     )
 
 
 def test_hour_and_time_zone_are_settings():
-    result = _probe({"LLM_USAGE_NIGHTLY_HOUR": "6", "LLM_USAGE_NIGHTLY_MINUTE": "30",
-                     "LLM_USAGE_NIGHTLY_TIMEZONE": "Asia/Shanghai"})
+    result = _probe(
+        {
+            "LLM_USAGE_NIGHTLY_HOUR": "6",
+            "LLM_USAGE_NIGHTLY_MINUTE": "30",
+            "LLM_USAGE_NIGHTLY_TIMEZONE": "Asia/Shanghai",
+        }
+    )
     assert result.returncode == 0, result.stderr
     probe = json.loads(result.stdout.strip().splitlines()[-1])
     assert probe["cron"] == "30 6 * * *" and probe["tz"] == "Asia/Shanghai"
@@ -76,10 +85,23 @@ def test_hour_and_time_zone_are_settings():
 
 
 def test_a_bad_nightly_setting_is_one_sentence(data_dir):
+    # A day with files, so the run gets as far as reading the schedule's settings.
+    from sample_data.generate import generate_logs
+
+    generate_logs(data_dir.landing_dir, date(2026, 3, 1), 1, requests_per_day=50, seed=1)
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("llm-usage")), "materialize",
-         "--start", "2026-03-01", "--end", "2026-03-01"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [
+            str(Path(sys.executable).with_name("llm-usage")),
+            "materialize",
+            "--start",
+            "2026-03-01",
+            "--end",
+            "2026-03-01",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "LLM_USAGE_NIGHTLY_HOUR": "25"},
     )
     assert result.returncode == 2

@@ -12,16 +12,16 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 from dagster import (
-    AssetMaterialization,
     DagsterInstance,
     SkipReason,
     build_sensor_context,
     materialize,
 )
 
-from sample_data.generate import generate_logs
 from ingest.load import load_partition
+from orchestration.ingest_assets import raw_request_logs
 from orchestration.sensors import RAW_ASSET, late_landing_files_sensor
+from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
 NEXT = DAY + timedelta(days=1)
@@ -100,12 +100,16 @@ def test_removed_file_and_untouched_days(loaded):
 def test_files_arriving_for_a_day_loaded_empty_count_as_late(loaded):
     settings, instance, spare = loaded
     empty_day = DAY - timedelta(days=1)
-    # The nightly run loaded the day before its files arrived: Dagster knows the partition
-    # was materialized, the warehouse holds no file of it.
-    load_partition(settings, empty_day)
-    instance.report_runless_asset_event(
-        AssetMaterialization(asset_key=RAW_ASSET, partition=empty_day.isoformat())
+    # The nightly run came before the day's files: it failed (the partition is not
+    # materialized), and the warehouse holds no file of it.
+    result = materialize(
+        [raw_request_logs],
+        partition_key=empty_day.isoformat(),
+        instance=instance,
+        raise_on_error=False,
     )
+    assert not result.success
+    assert empty_day.isoformat() not in instance.get_materialized_partitions(RAW_ASSET)
     assert evaluate(instance)[:2] == ([], [])
     folder(settings, empty_day).mkdir(parents=True)
     shutil.copy(spare, folder(settings, empty_day) / "part-00000.jsonl")
@@ -122,10 +126,15 @@ def test_a_busy_warehouse_skips_the_tick(loaded):
     settings, instance, spare = loaded
     shutil.copy(spare, folder(settings, DAY) / "late-00001.jsonl")
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
-         "time.sleep(120)", str(settings.warehouse_path)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
+            "time.sleep(120)",
+            str(settings.warehouse_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
@@ -156,9 +165,17 @@ def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
             "elsewhere": {CLI_PID_TAG: str(finished.pid), CLI_HOST_TAG: "another-host"},
         }
         for name, tags in runs.items():
-            instance.add_run(DagsterRun(job_name="nightly_job", run_id=f"run-{name}",
-                                        status=DagsterRunStatus.STARTED, tags=tags))
-        assert storage.claim_concurrency_slot("warehouse", "run-dead", "raw__request_logs").is_claimed
+            instance.add_run(
+                DagsterRun(
+                    job_name="nightly_job",
+                    run_id=f"run-{name}",
+                    status=DagsterRunStatus.STARTED,
+                    tags=tags,
+                )
+            )
+        assert storage.claim_concurrency_slot(
+            "warehouse", "run-dead", "raw__request_logs"
+        ).is_claimed
 
         result = abandoned_cli_runs_sensor(build_sensor_context(instance=instance))
         assert "run-dead" in result.skip_message
@@ -166,9 +183,10 @@ def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
         assert instance.get_run_by_id("run-alive").status == DagsterRunStatus.STARTED
         assert instance.get_run_by_id("run-elsewhere").status == DagsterRunStatus.STARTED
         assert storage.get_concurrency_info("warehouse").active_slot_count == 0
-        assert "No CLI run" in abandoned_cli_runs_sensor(
-            build_sensor_context(instance=instance)
-        ).skip_message
+        assert (
+            "No CLI run"
+            in abandoned_cli_runs_sensor(build_sensor_context(instance=instance)).skip_message
+        )
 
 
 def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(loaded):
@@ -184,8 +202,9 @@ def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(load
     def tick():
         return unfinished_model_builds_sensor(build_sensor_context(instance=instance))
 
-    instance.add_run(DagsterRun(job_name="nightly_job", run_id="running",
-                                status=DagsterRunStatus.STARTED))
+    instance.add_run(
+        DagsterRun(job_name="nightly_job", run_id="running", status=DagsterRunStatus.STARTED)
+    )
     assert "in progress" in tick().skip_message
     instance.report_run_failed(instance.get_run_by_id("running"))
 
@@ -202,8 +221,12 @@ def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(load
     # The run it asks for (the dbt assets, one partition) catches up with both days.
     from orchestration.dbt_assets import dbt_resource
 
-    result = materialize([warehouse_dbt_models], partition_key=requeued.partition_key,
-                         instance=instance, resources={"dbt": dbt_resource()})
+    result = materialize(
+        [warehouse_dbt_models],
+        partition_key=requeued.partition_key,
+        instance=instance,
+        resources={"dbt": dbt_resource()},
+    )
     assert result.success
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
         landed = connection.execute(

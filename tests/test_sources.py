@@ -7,17 +7,13 @@ from __future__ import annotations
 
 import gzip
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-
-from config.settings import SettingsError
 from conftest import use_data_dir
-from ingest.load import load_partition
-from ingest.sources.config import source_folders
 from mart_reference import MARTS, same, select, with_performance_fields
 from nightly import run_window
 from source_records import (
@@ -34,11 +30,32 @@ from source_records import (
     spend_logs_jsonl,
 )
 
+from config.settings import SettingsError
+from ingest.load import load_partition
+from ingest.sources.config import source_folders
+
 FACT_FIELDS = [
-    "request_id", "created_at", "api_key_id", "api_key_name", "model", "provider", "billing_mode",
-    "status", "http_status", "error_type", "finish_reason", "stream", "input_tokens",
-    "output_tokens", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens",
-    "web_search_calls", "latency_ms", "first_token_ms", "cost_usd",
+    "request_id",
+    "created_at",
+    "api_key_id",
+    "api_key_name",
+    "model",
+    "provider",
+    "billing_mode",
+    "status",
+    "http_status",
+    "error_type",
+    "finish_reason",
+    "stream",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "web_search_calls",
+    "latency_ms",
+    "first_token_ms",
+    "cost_usd",
 ]
 SOURCES_TOML = f"""
 [sources.litellm]
@@ -55,8 +72,8 @@ subscription_tags = ["{PLAN_TAG}"]
 
 [sources.openrouter]
 format = "openrouter"
-api_key_id = "{OPENROUTER_KEY['api_key_id']}"
-api_key_name = "{OPENROUTER_KEY['api_key_name']}"
+api_key_id = "{OPENROUTER_KEY["api_key_id"]}"
+api_key_name = "{OPENROUTER_KEY["api_key_name"]}"
 byok_billing_mode = "subscription"
 """
 
@@ -83,10 +100,19 @@ def _assert_rows_equal(actual: pd.DataFrame, expected: list[dict], what: str) ->
             have = got[field]
             if field == "created_at":
                 have = pd.Timestamp(have).to_pydatetime()
-                assert abs((have - value).total_seconds()) <= 1e-6, (what, want["request_id"], field, have, value)
+                assert abs((have - value).total_seconds()) <= 1e-6, (
+                    what,
+                    want["request_id"],
+                    field,
+                    have,
+                    value,
+                )
             elif isinstance(value, float):
-                assert have is not None and not pd.isna(have) and np.isclose(have, value, rtol=1e-9, atol=1e-6), (
-                    what, want["request_id"], field, have, value)
+                assert (
+                    have is not None
+                    and not pd.isna(have)
+                    and np.isclose(have, value, rtol=1e-9, atol=1e-6)
+                ), (what, want["request_id"], field, have, value)
             elif value is None:
                 assert have is None or pd.isna(have), (what, want["request_id"], field, have)
             else:
@@ -102,9 +128,13 @@ def built(tmp_path_factory):
     Lines re-delivery), spend-log exports as CSV and JSON Lines, and OpenRouter
     generations in JSON Lines and an API-response file, loaded and built by dbt."""
     root = tmp_path_factory.mktemp("sources")
-    payloads, spend_csv_calls, spend_jsonl_calls = litellm_payloads(), litellm_payloads(), litellm_payloads()
+    payloads, spend_csv_calls, spend_jsonl_calls = (
+        litellm_payloads(),
+        litellm_payloads(),
+        litellm_payloads(),
+    )
     generations = openrouter_generations()
-    day = datetime.fromtimestamp(payloads[0]["startTime"], timezone.utc).date()
+    day = datetime.fromtimestamp(payloads[0]["startTime"], UTC).date()
     with pytest.MonkeyPatch.context() as monkeypatch:
         settings = use_data_dir(monkeypatch, root / "data")
         settings.landing_dir.mkdir(parents=True)
@@ -112,18 +142,26 @@ def built(tmp_path_factory):
 
         folder = _day_folder(settings, "litellm", day)
         for number, payload in enumerate(payloads):
-            (folder / f"{number:04d}-{payload['litellm_call_id']}.json").write_text(json.dumps(payload, indent=2))
+            (folder / f"{number:04d}-{payload['litellm_call_id']}.json").write_text(
+                json.dumps(payload, indent=2)
+            )
         with gzip.open(folder / "redelivery.jsonl.gz", "wt") as handle:
             handle.write(json.dumps(payloads[0]) + "\n")
 
         csv_rows = [spend_log_row(p) for p in spend_csv_calls]
         jsonl_rows = [spend_log_row(p) for p in spend_jsonl_calls]
-        (_day_folder(settings, "spend-csv", day) / "spend_logs.csv").write_text(spend_logs_csv(csv_rows))
+        (_day_folder(settings, "spend-csv", day) / "spend_logs.csv").write_text(
+            spend_logs_csv(csv_rows)
+        )
         (_day_folder(settings, "spend-jsonl", day) / "spend_logs.jsonl").write_text(
-            spend_logs_jsonl(jsonl_rows[:5]) + spend_logs_jsonl(jsonl_rows[5:], metadata_as_text=False))
+            spend_logs_jsonl(jsonl_rows[:5])
+            + spend_logs_jsonl(jsonl_rows[5:], metadata_as_text=False)
+        )
 
         folder = _day_folder(settings, "openrouter", day)
-        (folder / "generations.jsonl").write_text("".join(json.dumps(g) + "\n" for g in generations[:-1]))
+        (folder / "generations.jsonl").write_text(
+            "".join(json.dumps(g) + "\n" for g in generations[:-1])
+        )
         (folder / "gen-byok.json").write_text(json.dumps({"data": generations[-1]}, indent=2))
 
         report = load_partition(settings, day)
@@ -132,14 +170,19 @@ def built(tmp_path_factory):
             [("litellm", expected_from_payload(p)) for p in payloads]
             + [("spend-csv", expected_from_spend_log(r, csv_times=True)) for r in csv_rows]
             + [("spend-jsonl", expected_from_spend_log(r, csv_times=False)) for r in jsonl_rows]
-            + [("openrouter", expected_from_generation(g, byok_billing_mode="subscription")) for g in generations]
+            + [
+                ("openrouter", expected_from_generation(g, byok_billing_mode="subscription"))
+                for g in generations
+            ]
         )
         yield settings, report, expected, csv_rows
 
 
 def test_every_source_record_loads(built):
     settings, report, expected, _ = built
-    assert report.rows_rejected == 0, _table(settings, "SELECT * FROM raw.request_logs_rejected").to_dict("records")
+    assert report.rows_rejected == 0, _table(
+        settings, "SELECT * FROM raw.request_logs_rejected"
+    ).to_dict("records")
     assert report.rows_loaded == len(expected) + 1  # the re-delivered payload
     assert report.duplicates_in_day == 1
     assert not report.skipped_files and not report.unreadable_files
@@ -148,9 +191,12 @@ def test_every_source_record_loads(built):
 @pytest.mark.parametrize("source", ["litellm", "spend-csv", "spend-jsonl", "openrouter"])
 def test_every_fact_field_equals_the_record(built, source):
     settings, _, expected, _ = built
-    facts = _table(settings, f"SELECT {', '.join(FACT_FIELDS)}, deliveries FROM main_facts.fct_requests "
-                             "WHERE request_id IN (SELECT unnest(?))",
-                   [[e["request_id"] for s, e in expected if s == source]])
+    facts = _table(
+        settings,
+        f"SELECT {', '.join(FACT_FIELDS)}, deliveries FROM main_facts.fct_requests "
+        "WHERE request_id IN (SELECT unnest(?))",
+        [[e["request_id"] for s, e in expected if s == source]],
+    )
     _assert_rows_equal(facts, [e for s, e in expected if s == source], source)
 
 
@@ -185,13 +231,22 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
     rows["created_at"] = pd.to_datetime(rows["created_at"], utc=True)
     rows["event_date"] = rows["created_at"].dt.tz_localize(None).dt.normalize()
     rows = with_performance_fields(rows)
-    for name in ("mart_usage_summary", "mart_usage_by_model", "mart_usage_by_api_key", "mart_provider_distribution"):
+    for name in (
+        "mart_usage_summary",
+        "mart_usage_by_model",
+        "mart_usage_by_api_key",
+        "mart_provider_distribution",
+    ):
         figures, breakdown = MARTS[name]
         mart = _table(settings, f"SELECT * FROM main_marts.{name} WHERE grain = 'day'")
         mart["period_start"] = pd.to_datetime(mart["period_start"])
         compared = 0
         for period, in_period in rows.groupby("event_date"):
-            keys = ["*"] if breakdown == "api_key_id" else ["*", *sorted(in_period["api_key_id"].unique())]
+            keys = (
+                ["*"]
+                if breakdown == "api_key_id"
+                else ["*", *sorted(in_period["api_key_id"].unique())]
+            )
             for key in keys:
                 chosen = {"api_key_id": key, "model": "*", "provider": "*"}
                 got = mart[mart["period_start"] == period]
@@ -213,8 +268,14 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
 
 def test_key_names_stand_beside_key_ids(built):
     settings, _, expected, _ = built
-    names = _table(settings, "SELECT DISTINCT api_key_id, api_key_name FROM main_marts.mart_usage_by_api_key")
-    want = {(e["api_key_id"], e["api_key_name"]) for _, e in expected if e["billing_mode"] == "pay_as_you_go"}
+    names = _table(
+        settings, "SELECT DISTINCT api_key_id, api_key_name FROM main_marts.mart_usage_by_api_key"
+    )
+    want = {
+        (e["api_key_id"], e["api_key_name"])
+        for _, e in expected
+        if e["billing_mode"] == "pay_as_you_go"
+    }
     assert set(map(tuple, names.to_numpy())) == want
 
 
@@ -222,7 +283,9 @@ def test_key_names_stand_beside_key_ids(built):
 
 
 def _rejected(settings) -> pd.DataFrame:
-    return _table(settings, "SELECT line_number, raw_line, reason FROM raw.request_logs_rejected ORDER BY ALL")
+    return _table(
+        settings, "SELECT line_number, raw_line, reason FROM raw.request_logs_rejected ORDER BY ALL"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -270,12 +333,17 @@ def test_litellm_payloads_that_cannot_be_mapped_are_quarantined(data_dir, some_p
 
 def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_payloads):
     data_dir.landing_dir.mkdir(parents=True)
-    (data_dir.landing_dir / "sources.toml").write_text('[sources.spend]\nformat = "litellm_spend_logs"\n')
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.spend]\nformat = "litellm_spend_logs"\n'
+    )
     day = date(2026, 3, 2)
     rows = [spend_log_row(p) for p in some_payloads]
-    broken = [dict(rows[0], request_id=None), dict(rows[0], request_id="r2", completion_tokens="many"),
-              dict(rows[0], request_id="r3", startTime="2026-02-30 10:00:00"),
-              dict(rows[0], request_id="r4", metadata="{not json")]
+    broken = [
+        dict(rows[0], request_id=None),
+        dict(rows[0], request_id="r2", completion_tokens="many"),
+        dict(rows[0], request_id="r3", startTime="2026-02-30 10:00:00"),
+        dict(rows[0], request_id="r4", metadata="{not json"),
+    ]
     folder = _day_folder(data_dir, "spend", day)
     (folder / "export.csv").write_text(spend_logs_csv(rows + broken))
     report = load_partition(data_dir, day)
@@ -290,13 +358,16 @@ def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_pay
 def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
     data_dir.landing_dir.mkdir(parents=True)
     (data_dir.landing_dir / "sources.toml").write_text(
-        '[sources.or]\nformat = "openrouter"\napi_key_id = "or-key"\n')
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "or-key"\n'
+    )
     day = date(2026, 3, 2)
     good = openrouter_generations()
-    broken = [{k: v for k, v in good[0].items() if k != "model"},
-              dict(good[0], id="x2", native_tokens_prompt=1.5),
-              dict(good[0], id="x3", created_at="02/03/2026 09:15"),
-              dict(good[1], id="x4", generation_time=9000.0)]
+    broken = [
+        {k: v for k, v in good[0].items() if k != "model"},
+        dict(good[0], id="x2", native_tokens_prompt=1.5),
+        dict(good[0], id="x3", created_at="02/03/2026 09:15"),
+        dict(good[1], id="x4", generation_time=9000.0),
+    ]
     lines = [json.dumps(g) for g in good + broken]
     (_day_folder(data_dir, "or", day) / "generations.jsonl").write_text("\n".join(lines) + "\n")
     report = load_partition(data_dir, day)
@@ -315,12 +386,18 @@ def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
 # --------------------------------------------------------------------------- settings
 
 
-@pytest.mark.parametrize("text, message", [
-    ('[sources.or]\nformat = "openrouter"\n', "set api_key_id"),
-    ('[sources.x]\nformat = "helicone"\n', "must be one of litellm | litellm_spend_logs | openrouter"),
-    ('[sources.x]\nformat = "litellm"\nbilling = "free"\n', "unknown setting billing"),
-    ('[sources."dt=2026-01-01"]\nformat = "litellm"\n', "a source name is a folder name"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('[sources.or]\nformat = "openrouter"\n', "set api_key_id"),
+        (
+            '[sources.x]\nformat = "helicone"\n',
+            "must be one of litellm | litellm_spend_logs | openrouter",
+        ),
+        ('[sources.x]\nformat = "litellm"\nbilling = "free"\n', "unknown setting billing"),
+        ('[sources."dt=2026-01-01"]\nformat = "litellm"\n', "a source name is a folder name"),
+    ],
+)
 def test_a_wrong_sources_file_says_what_to_fix(data_dir, text, message):
     data_dir.landing_dir.mkdir(parents=True)
     (data_dir.landing_dir / "sources.toml").write_text(text)
@@ -341,7 +418,9 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     from ingest.landing_state import changed_landing_days, recorded_files
 
     data_dir.landing_dir.mkdir(parents=True)
-    (data_dir.landing_dir / "sources.toml").write_text('[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n')
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+    )
     day = date(2026, 3, 2)
     folder = _day_folder(data_dir, "or", day)
     (folder / "a.jsonl").write_text(json.dumps(openrouter_generations()[0]) + "\n")

@@ -15,10 +15,26 @@ REPO = Path(__file__).resolve().parent.parent
 def test_sources_benchmark_loads_every_layout(tmp_path):
     result = tmp_path / "result.json"
     completed = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "sources.py"), "--records", "400",
-         "--per-file-records", "50", "--repeat", "1", "--memory-limit", "1GB", "--threads", "1",
-         "--json", str(result)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "sources.py"),
+            "--records",
+            "400",
+            "--per-file-records",
+            "50",
+            "--repeat",
+            "1",
+            "--memory-limit",
+            "1GB",
+            "--threads",
+            "1",
+            "--json",
+            str(result),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     results = json.loads(result.read_text())["results"]

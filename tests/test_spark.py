@@ -2,13 +2,16 @@
 row for row: raw, facts and every mart, after a first build and after an incremental one
 that reloads a landing day and adds one with late records.
 
-Runs with `make test-spark` (pyspark and a JDK 17; `.ci/run` installs both); skipped
-where they are missing. Each engine runs the nightly job's two steps as tests/nightly.py
-does: load each landing day, queue the window, `dbt build` (its data tests included).
+Runs with `make test-spark` (pyspark and a Java runtime; `.ci/run` installs both);
+skipped where they are missing. Each engine runs the nightly job's steps as
+tests/pipeline_in_process.py does: load each landing day, run the raw quality checks
+(quarantine and holds), queue the window, `dbt build` (its data tests included).
 """
 
 from __future__ import annotations
 
+import gzip
+import json
 import os
 import re
 import shutil
@@ -18,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from config.settings import Settings
@@ -26,26 +28,43 @@ from ingest import lake
 from ingest.load import load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from quality.holds import check_and_hold
+from quality.rules import Thresholds
 from sample_data.generate import generate_logs
 
 pytestmark = pytest.mark.spark
 pytest.importorskip("pyspark", reason="the spark extra is not installed (make test-spark)")
 if shutil.which("java") is None:
-    pytest.skip("no Java runtime (make test-spark needs a JDK 17)", allow_module_level=True)
+    pytest.skip("no Java runtime (make test-spark needs Java 17 or 21)", allow_module_level=True)
 
 # A Monday; the four days cross a month end, so weeks and months are partial and whole.
 FIRST = date(2026, 3, 30)
 DAYS = [FIRST + timedelta(days=i) for i in range(4)]
 REQUESTS_PER_DAY = 300
 # Columns that record when a row was written, not what it says.
-WRITE_TIME_COLUMNS = {"built_at", "ingested_at", "requested_at", "held_at"}
+WRITE_TIME_COLUMNS = {
+    "built_at",
+    "ingested_at",
+    "requested_at",
+    "held_at",
+    "recorded_at",
+    "replaced_at",
+    "quarantined_at",
+    "detected_at",
+}
 SCHEMAS = ("raw", "main_intermediate", "main_facts", "main_marts")
 
 
 def _generate(landing: Path, days: list[date], seed: int) -> None:
     generate_logs(
-        landing, days[0], len(days), REQUESTS_PER_DAY, seed=seed,
-        duplicate_rate=0.03, late_rate=0.03, malformed_rate=0.01,
+        landing,
+        days[0],
+        len(days),
+        REQUESTS_PER_DAY,
+        seed=seed,
+        duplicate_rate=0.03,
+        late_rate=0.03,
+        malformed_rate=0.01,
     )
 
 
@@ -54,6 +73,23 @@ def _add_file(landing: Path, day: date, seed: int, scratch: Path) -> None:
     generate_logs(scratch, day, 1, REQUESTS_PER_DAY, seed=seed, duplicate_rate=0.03)
     folder = f"dt={day.isoformat()}"
     shutil.copy(scratch / folder / "part-00000.jsonl.gz", landing / folder / "part-00001.jsonl.gz")
+
+
+def _add_fast_records(landing: Path, day: date, count: int, name: str) -> None:
+    """A file of `count` records above the throughput ceiling, a blocking record-level
+    rule: a few are quarantined and the day loads; many hold the whole day."""
+    with gzip.open(landing / f"dt={day.isoformat()}" / "part-00000.jsonl.gz", "rt") as f:
+        template = json.loads(f.readline())
+    template.update(
+        status="success",
+        output_tokens=60000,
+        latency_ms=1500.0,
+        first_token_ms=500.0,
+        stream=True,
+        billing_mode="pay_as_you_go",
+    )
+    lines = [json.dumps({**template, "request_id": f"fast_{name}_{n}"}) for n in range(count)]
+    (landing / f"dt={day.isoformat()}" / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
 
 
 def _settings(data_dir: Path, landing: Path, engine: str) -> tuple[Settings, dict[str, str]]:
@@ -79,6 +115,7 @@ def _settings(data_dir: Path, landing: Path, engine: str) -> tuple[Settings, dic
 def _run_window(settings: Settings, env: dict[str, str], days: list[date], scratch: Path) -> None:
     for day in days:
         load_partition(settings, day)
+        check_and_hold(settings, day, day, Thresholds.from_env())
     if settings.on_spark:
         lake.request_model_build(settings, days, "dbt step")
     else:
@@ -90,11 +127,21 @@ def _run_window(settings: Settings, env: dict[str, str], days: list[date], scrat
             connection.close()
     result = subprocess.run(
         [
-            DBT_EXECUTABLE, "build", "--quiet",
-            "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR),
-            "--target-path", str(scratch / "target"), "--log-path", str(scratch / "logs"),
+            DBT_EXECUTABLE,
+            "build",
+            "--quiet",
+            "--project-dir",
+            str(DBT_PROJECT_DIR),
+            "--profiles-dir",
+            str(DBT_PROJECT_DIR),
+            "--target-path",
+            str(scratch / "target"),
+            "--log-path",
+            str(scratch / "logs"),
         ],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
 
@@ -107,7 +154,7 @@ def _tables(settings: Settings) -> dict[str, pd.DataFrame]:
         names = connection.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE schema_name IN ? "
             "UNION SELECT schema_name, view_name FROM duckdb_views() "
-            "WHERE schema_name IN ? AND view_name <> 'raw_requests_of_builds' ORDER BY ALL",
+            "WHERE schema_name IN ? AND view_name NOT LIKE '%_recorded' ORDER BY ALL",
             [list(SCHEMAS), list(SCHEMAS)],
         ).fetchall()
         return {
@@ -146,9 +193,9 @@ def _differences(duck: pd.DataFrame, spark: pd.DataFrame) -> list[str]:
             continue
         a, b = a[a.notna()], b[b.notna()]
         if pd.api.types.is_float_dtype(a) or pd.api.types.is_float_dtype(b):
-            # Sums and means in another order differ in the last bits; percentiles are
-            # the same exact interpolation on both engines (DuckDB quantile_cont, Spark
-            # percentile).
+            # Sums and means in another order differ in the last bits; percentiles read
+            # the same sketch bucket on both engines (macros/sketch.sql: integer counts),
+            # so they agree to the last bits too, not merely within the sketch's bound.
             same = np.isclose(a.astype(float), b.astype(float), rtol=1e-9, atol=1e-9)
         else:
             same = a.astype(str).to_numpy() == b.astype(str).to_numpy()
@@ -170,6 +217,10 @@ def _assert_same_tables(duck_settings: Settings, spark_settings: Settings) -> No
 def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
     landing = tmp_path / "landing"
     _generate(landing, DAYS, seed=11)
+    # Day 1: two records quarantined, the rest loads. Day 4: a systemic fault (more than
+    # max_failing_record_share of its records), so the whole day is held.
+    _add_fast_records(landing, DAYS[0], 2, "quarantined")
+    _add_fast_records(landing, DAYS[3], 30, "held")
     runs = {engine: _settings(tmp_path / engine, landing, engine) for engine in ("duckdb", "spark")}
 
     # First build: three landing days.
@@ -177,9 +228,16 @@ def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
         _run_window(settings, env, DAYS[:3], tmp_path / f"dbt-{engine}-1")
     _assert_same_tables(runs["duckdb"][0], runs["spark"][0])
     spark_settings = runs["spark"][0]
-    assert not connect(spark_settings, read_only=True).execute(
-        "SELECT * FROM raw.pending_model_builds"
-    ).fetchall(), "the Spark build did not record what it caught up with"
+    with connect(spark_settings, read_only=True) as connection:
+        quarantined = connection.execute(
+            "SELECT request_id FROM raw.quarantined_records"
+        ).fetchall()
+    assert sorted(quarantined) == [("fast_quarantined_0",), ("fast_quarantined_1",)]
+    assert (
+        not connect(spark_settings, read_only=True)
+        .execute("SELECT * FROM raw.pending_model_builds")
+        .fetchall()
+    ), "the Spark build did not record what it caught up with"
 
     # Incremental build: day 2 gets a second file (the day is replaced: its rows must not
     # be counted twice), and day 4 brings late records for day 3.
@@ -187,24 +245,38 @@ def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
     for engine, (settings, env) in runs.items():
         _run_window(settings, env, [DAYS[1], DAYS[3]], tmp_path / f"dbt-{engine}-2")
     _assert_same_tables(runs["duckdb"][0], runs["spark"][0])
+    with connect(spark_settings, read_only=True) as connection:
+        held = connection.execute("SELECT landing_date FROM raw.quality_holds").fetchall()
+        replaced = connection.execute("SELECT count(*) FROM raw.replaced_deliveries").fetchone()
+    assert held == [(DAYS[3],)]
+    assert replaced == (0,), "the build did not clear the replaced deliveries it read"
 
 
-def test_spark_raw_table_columns_match_the_ingest_ddl(tmp_path: Path) -> None:
+def test_spark_raw_table_columns_match_the_ingest_ddl() -> None:
     """Spark declares the raw tables it reads (macros/spark_raw_tables.sql): the same
-    columns, in the same types, as the Parquet files the ingest writes."""
-    landing = tmp_path / "landing"
-    _generate(landing, DAYS[:1], seed=11)
-    settings, _ = _settings(tmp_path / "spark", landing, "spark")
-    load_partition(settings, DAYS[0])
-    lake.request_model_build(settings, DAYS[:1], "dbt step")
-    lake.replace_quality_holds(settings, DAYS[0], DAYS[0], ["a check"])
-    macro = (DBT_PROJECT_DIR / "macros" / "spark_raw_tables.sql").read_text()
+    columns, in the same types, as the warehouse's DDL, from which the lake's Parquet
+    files are written (ingest/lake.py)."""
+    import duckdb
+
+    from ingest.warehouse import RAW_SCHEMA_DDL
+
+    connection = duckdb.connect()
+    connection.execute(RAW_SCHEMA_DDL)
     spark_type = {
-        "string": "string", "large_string": "string", "int64": "bigint", "int32": "int",
-        "double": "double", "bool": "boolean", "timestamp[us, tz=UTC]": "timestamp",
+        "VARCHAR": "string",
+        "BIGINT": "bigint",
+        "INTEGER": "int",
+        "DOUBLE": "double",
+        "BOOLEAN": "boolean",
+        "TIMESTAMP WITH TIME ZONE": "timestamp",
     }
-    for folder in lake.LAKE_FOLDERS.values():
+    macro = (DBT_PROJECT_DIR / "macros" / "spark_raw_tables.sql").read_text()
+    for table, folder in lake.LAKE_FOLDERS.items():
         declared = re.search(rf"'{folder}': '([^']*)'", macro).group(1)
         declared = [tuple(c.split()) for c in re.sub(r"\s+", " ", declared).split(", ")]
-        written = pq.read_schema(next((lake.raw_dir(settings) / folder).glob("*/*.parquet")))
-        assert declared == [(f.name, spark_type[str(f.type)]) for f in written], folder
+        columns = connection.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw' "
+            "AND table_name = ? AND column_name <> 'landing_date' ORDER BY column_index",
+            [table],
+        ).fetchall()
+        assert declared == [(name, spark_type[kind]) for name, kind in columns], table

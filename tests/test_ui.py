@@ -12,17 +12,16 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from datetime import date, timedelta
 
 import pytest
 import requests
-
-from sample_data.generate import generate_logs
-from orchestration.instance import prepare_dagster_home
 from reference import read_landing
 from reference import requests as request_rows
 from runs import BIN, REPO, cli_env, settings_for, wait_for, warehouse_state
+
+from orchestration.instance import prepare_dagster_home
+from sample_data.generate import generate_logs
 
 pytestmark = pytest.mark.ui
 
@@ -62,7 +61,11 @@ def server(tmp_path_factory):
     env["FRESHNESS_DAEMON_INTERVAL_SECONDS"] = "5"  # see freshness sooner than every 30 s
     process = subprocess.Popen(
         [str(BIN / "dagster"), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     dagster = Dagster(f"http://127.0.0.1:{port}")
 
@@ -91,7 +94,9 @@ def server(tmp_path_factory):
 
 def _tail(settings, lines: int = 60) -> str:
     path = settings.data_dir / "dagster_dev.log"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    return (
+        "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+    )
 
 
 REPOSITORY = """
@@ -140,6 +145,7 @@ def _repository(dagster: Dagster) -> dict:
     def loaded():
         data = dagster.query(REPOSITORY)["repositoriesOrError"]
         return data.get("nodes")
+
     (repo,) = wait_for(loaded, SERVER_TIMEOUT, "the code location to load", interval=2)
     return repo
 
@@ -147,7 +153,9 @@ def _repository(dagster: Dagster) -> dict:
 def test_the_ui_path(server):
     dagster, settings = server
     repo = _repository(dagster)
-    assert {s["name"]: (s["cronSchedule"], s["scheduleState"]["status"]) for s in repo["schedules"]} == {
+    assert {
+        s["name"]: (s["cronSchedule"], s["scheduleState"]["status"]) for s in repo["schedules"]
+    } == {
         "nightly_schedule": ("0 2 * * *", "RUNNING"),
         "weekly_audit_schedule": ("0 4 * * 0", "RUNNING"),
     }
@@ -159,17 +167,23 @@ def test_the_ui_path(server):
 
     # The asset graph: files -> raw -> staging -> facts -> marts, daily partitions,
     # every asset with the nightly freshness policy.
-    nodes = {
-        "/".join(n["assetKey"]["path"]): n for n in dagster.query(ASSET_GRAPH)["assetNodes"]
-    }
-    assert {"raw/request_logs", "staging/stg_gateway__request_logs", "facts/fct_requests",
-            "facts/fct_usage_daily", "marts/mart_usage_summary"} <= set(nodes)
-    staging_deps = ["/".join(d["path"]) for d in nodes["staging/stg_gateway__request_logs"]["dependencyKeys"]]
+    nodes = {"/".join(n["assetKey"]["path"]): n for n in dagster.query(ASSET_GRAPH)["assetNodes"]}
+    assert {
+        "raw/request_logs",
+        "staging/stg_gateway__request_logs",
+        "facts/fct_requests",
+        "facts/fct_usage_daily",
+        "marts/mart_usage_summary",
+    } <= set(nodes)
+    staging_deps = [
+        "/".join(d["path"]) for d in nodes["staging/stg_gateway__request_logs"]["dependencyKeys"]
+    ]
     assert "raw/request_logs" in staging_deps
     for key, node in nodes.items():
         assert node["partitionDefinition"]["type"] == "TIME_WINDOW", key
         assert node["internalFreshnessPolicy"] == {
-            "__typename": "CronFreshnessPolicy", "deadlineCron": "0 5 * * *"
+            "__typename": "CronFreshnessPolicy",
+            "deadlineCron": "0 5 * * *",
         }, key
 
     # The daemon that fires the schedule and the sensor is running.
@@ -180,28 +194,39 @@ def test_the_ui_path(server):
             if d["required"]
         }
         return statuses.get("SCHEDULER") and statuses.get("SENSOR") and statuses
+
     wait_for(daemons_healthy, 180, "the scheduler and sensor daemons to be healthy", interval=2)
 
     # Launch the nightly job for the last day and, together with it, a two-day backfill.
     days = [(START + timedelta(days=i)).isoformat() for i in range(3)]
-    selector = {"repositoryLocationName": repo["location"]["name"],
-                "repositoryName": repo["name"], "jobName": "nightly_job"}
-    launched = dagster.query(LAUNCH_RUN, params={
-        "selector": selector,
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": days[2]}]},
-    })["launchRun"]
+    selector = {
+        "repositoryLocationName": repo["location"]["name"],
+        "repositoryName": repo["name"],
+        "jobName": "nightly_job",
+    }
+    launched = dagster.query(
+        LAUNCH_RUN,
+        params={
+            "selector": selector,
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": days[2]}]},
+        },
+    )["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
-    backfill = dagster.query(LAUNCH_BACKFILL, params={
-        "partitionNames": days[:2],
-        "assetSelection": [{"path": key.split("/")} for key in nodes],
-    })["launchPartitionBackfill"]
+    backfill = dagster.query(
+        LAUNCH_BACKFILL,
+        params={
+            "partitionNames": days[:2],
+            "assetSelection": [{"path": key.split("/")} for key in nodes],
+        },
+    )["launchPartitionBackfill"]
     assert backfill["__typename"] == "LaunchBackfillSuccess", backfill
 
     def runs_done():
         runs = dagster.query(RUNS, filter={})["runsOrError"]["results"]
         backfill_runs = [
-            r for r in runs
+            r
+            for r in runs
             if {"key": "dagster/backfill", "value": backfill["backfillId"]} in r["tags"]
         ]
         ours = [r for r in runs if r["runId"] == run_id] + backfill_runs
@@ -210,13 +235,16 @@ def test_the_ui_path(server):
         if backfill_runs and all(r["status"] == "SUCCESS" for r in ours):
             return ours
         return None
+
     finished = wait_for(runs_done, RUN_TIMEOUT, "the run and the backfill to succeed", interval=3)
 
     # The two-day backfill ran as one run over both days.
     assert len(finished) == 2
     tags = {t["key"]: t["value"] for t in finished[1]["tags"]}
-    assert (tags["dagster/asset_partition_range_start"],
-            tags["dagster/asset_partition_range_end"]) == (days[0], days[1])
+    assert (
+        tags["dagster/asset_partition_range_start"],
+        tags["dagster/asset_partition_range_end"],
+    ) == (days[0], days[1])
     # Launched together, written one after the other.
     steps = [
         (s["startTime"], s["endTime"])
@@ -226,11 +254,13 @@ def test_the_ui_path(server):
     # Load, raw checks, dbt and fact checks, in each of the two runs.
     assert len(steps) == 2 * 4
     for i, a in enumerate(steps):
-        for b in steps[i + 1:]:
+        for b in steps[i + 1 :]:
             assert a[1] <= b[0] or b[1] <= a[0], (a, b)
 
     # The marts hold every landing day's requests, counted independently.
-    reqs = request_rows(read_landing(settings.landing_dir, [date.fromisoformat(d) for d in days])[0])
+    reqs = request_rows(
+        read_landing(settings.landing_dir, [date.fromisoformat(d) for d in days])[0]
+    )
     paid = reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()
     daily = warehouse_state(settings)["main_marts.mart_usage_summary"].query(
         "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*'"
@@ -243,4 +273,5 @@ def test_the_ui_path(server):
         info = dagster.query(FRESHNESS, path=["marts", "mart_usage_summary"])
         status = info["assetNodeOrError"]["freshnessStatusInfo"]["freshnessStatus"]
         return status == "HEALTHY"
+
     wait_for(fresh, 120, "the marts to count as fresh", interval=2)

@@ -13,8 +13,14 @@ import sys
 from pathlib import Path
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 WIDTH = 1400
 
 
@@ -33,7 +39,8 @@ def main(url: str, out_dir: Path) -> None:
                 # Streamlit scrolls inside its own container, so a full-page shot would
                 # stop at the window: grow the window to the content instead.
                 height = page.evaluate(
-                    "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight")
+                    "() => document.querySelector('[data-testid=\"stMainBlockContainer\"]').scrollHeight"
+                )
                 page.set_viewport_size({"width": WIDTH, "height": int(height) + 80})
                 page.wait_for_timeout(1500)
                 path = out_dir / f"dashboard-{tab.lower()}.png"

@@ -14,12 +14,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import yaml
+from readers.panels import MARTS_YAML, TABS, load_mart_models
 
 REPO = Path(__file__).resolve().parent.parent
-MARTS_YAML = REPO / "dbt_project" / "models" / "marts" / "_marts__models.yml"
 METRICS_DOC = REPO / "docs" / "metrics.md"
-TABS = ("Usage", "Provider", "Performance")
 FILTERS = ("api_key_id", "model", "provider")
 EXAMPLE_MONTH = "2026-01-01"
 
@@ -29,10 +27,64 @@ PREAMBLE = f"""# Dashboard metrics
      dbt_project/models/marts/_marts__models.yml; edit the YAML, not this file. -->
 
 Every number of the usage-analytics dashboard (the Usage, Provider and Performance
-tabs) is a column of a dbt mart in the schema `main_marts`. Definitions follow
-`METRICS.md` of the design notes; this page is the record of what was built.
+tabs) is a column of a dbt mart in the schema `main_marts`. This page is the project's
+reference for what each number means: the fields a request carries, the invariants every
+build keeps (numbered below; code, tests and dbt tests cite them as "docs/metrics.md
+invariant N"), and per panel the mart, its columns and a query.
 
-How every mart reads:
+## Scope and fields
+
+- A **request** is one API call the gateway received, whether it succeeded or failed.
+  Only **pay-as-you-go** requests count on the dashboard; subscription requests are
+  loaded and kept in `main_facts.fct_requests` (with `billing_mode`) and appear in no
+  mart.
+- **Filters** on every panel: a period (day, ISO week from Monday, calendar month, in
+  the reporting time zone), an API key, a model and a provider, each one value or all.
+
+| field | meaning |
+|---|---|
+| `input_tokens` | prompt tokens billed, cached ones included |
+| `cached_input_tokens` | part of input_tokens read from the provider's prompt cache |
+| `cache_write_tokens` | part of input_tokens written to the prompt cache |
+| `output_tokens` | completion tokens billed, reasoning included |
+| `reasoning_tokens` | part of output_tokens spent on hidden reasoning |
+| `web_search_calls` | web-search calls the request made (0 = none) |
+| `latency_ms` | request received -> last byte sent |
+| `first_token_ms` | request received -> first content token (streamed requests) |
+| `status` | `success` or `error` |
+
+Derived per request (in `main_facts.fct_requests`; the formulas of generation time and
+throughput live in `dbt_project/macros/derived_fields.sql`, which the raw data-quality
+checks render too):
+
+- `total_tokens = input_tokens + output_tokens`
+- `generation_ms = latency_ms - first_token_ms` when `first_token_ms` is known, else
+  `latency_ms`
+- `throughput_tps = output_tokens / (generation_ms / 1000)` for successful requests with
+  `output_tokens > 0` and `generation_ms > 0`; NULL otherwise.
+
+Latency, first-token and throughput figures use successful requests only.
+
+## Invariants every build keeps
+
+Each is a dbt data test (`dbt_project/tests/`, the generic tests in
+`dbt_project/macros/tests/`) or an audit model, and the end-to-end tests check them
+against an independent pandas computation.
+
+1. **Token types add up**: the five token-type parts (uncached input, cache read, cache
+   write, output excluding reasoning, reasoning) sum to `total_tokens`, per request and
+   per row of every fact and mart.
+2. **Grains agree**: for any month, the sums of tokens and requests over its days (daily
+   fact) equal the monthly fact and the request-level fact for that month; the same for
+   weeks.
+3. **Filters agree**: the `'*'` row of an additive measure equals the sum of its per-key,
+   per-model and per-provider rows.
+4. **Nothing is lost**: every raw record is in the request-level fact, in the duplicate
+   count, in the subscription count or in the quarantine, and the counts reconcile per
+   landing day (`main_audit.ingest_reconciliation`).
+5. **Subscription requests appear in no mart.**
+
+## How every mart reads
 
 - **Rows.** One row per `grain` (`day`, `week`, `month`) x `period_start` x
   `api_key_id` x `model` x `provider`. In a filter column `'*'` means "all", so any
@@ -42,14 +94,28 @@ How every mart reads:
   and has one row per value; the other two filters still take `'*'`.
 - **Periods** are days, ISO weeks (Monday start) and calendar months in the reporting
   time zone, `LLM_USAGE_REPORTING_TIMEZONE` (an IANA name, default `UTC`; DST is
-  handled). `period_start` is the period's first local day. After changing the zone,
-  rebuild history: `cd dbt_project && dbt build --full-refresh`.
+  handled). `period_start` is the period's first local day. After a change of zone, the
+  next run rebuilds history by itself (the warehouse records the zone it was built with).
 - **Scope.** Pay-as-you-go requests only; subscription requests stay in
   `main_facts.fct_requests` (with `billing_mode`) and appear in no mart.
-- **Exact, never rolled up.** Means, percentiles, shares and picks are computed for
-  each row from that row's own requests, never summed or averaged from other rows.
-  Percentiles are exact: DuckDB `quantile_cont`, linear interpolation between the two
-  nearest ranks (the same as pandas' default `Series.quantile`).
+- **Exact, never rolled up.** Counts, sums, means, shares and picks are exact: each
+  row's own requests, from sums of the usage facts, never averaged from other rows.
+- **Percentiles are sketch-based, within 1%.** Every p50 / p90 / p99 and median
+  (the columns that say "sketch-based") is read from a merged relative-error histogram
+  (the DDSketch idea; `main_facts.fct_latency_sketch_daily`, `macros/sketch.sql`), not
+  from the raw requests, so that no week or month reads its requests again. A value
+  x > 0 goes to bucket i = ceil(ln x / ln gamma), gamma = (1 + a) / (1 - a) with
+  a = 0.01 (so gamma^(i-1) < x <= gamma^i); zero has its own bucket. A row adds the
+  bucket counts of its days and filter (exact: integers). With n values, the
+  percentile q is the **nearest-rank** one, the k-th smallest value with
+  k = ceil(q n): the answer is the bucket where the running count first reaches k,
+  read back as 2 gamma^i / (gamma + 1). Buckets keep the order of values, so that
+  bucket holds the exact k-th value, and the answer is within a relative error of
+  **1%** of it. Against pandas' default (`Series.quantile`, linear interpolation at
+  position (n - 1) q) the answer is within 1% of the range between the (k-1)-th and
+  (k+1)-th values, which holds pandas' value; with dense data those neighbours are
+  close and so are the two definitions. Tests: `tests/test_sketches.py` (uniform,
+  log-normal and Pareto latencies and throughputs, every grain and filter).
 - **Picks.** Primary Provider: most requests, then more total tokens, then name.
   Fastest / slowest / highest / lowest: only candidates with at least `min_sample`
   successful requests in the row's period and filter (dbt var, default 20:
@@ -71,7 +137,8 @@ The same figures in a terminal: `llm-usage report --period week --model openai/g
 
 
 def load_marts(path: Path = MARTS_YAML) -> list[dict]:
-    return yaml.safe_load(path.read_text())["models"]
+    """The marts' YAML, read by the same loader as the report's and dashboard's panels."""
+    return load_mart_models(path)
 
 
 def _meta(node: dict) -> dict:

@@ -46,8 +46,9 @@
     {{ ratio(column, 'sum(' ~ column ~ ') over (partition by ' ~ filter_key(breakdown) ~ ')') }}
 {%- endmacro %}
 
-{#- The (grain, period column) pairs a mart unions. fct_requests and the usage facts at
-    day, week and month grain carry the period under these column names. -#}
+{#- The (grain, period column) pairs a mart unions. The usage facts at day, week and
+    month grain carry the period under these column names, and so do fct_requests and
+    fct_latency_sketch_daily. -#}
 {% macro reporting_grains() -%}
     {{ return([
         {'grain': 'day', 'fact': 'fct_usage_daily', 'period': 'event_date'},
@@ -56,17 +57,17 @@
     ]) }}
 {%- endmacro %}
 
-{#- Pay-as-you-go rows of `fact_for_grain(grain)` at all three grains, each tagged with
-    its grain and period_start, limited on incremental runs to the periods this run
-    touches. `columns` (default all) names the columns to carry: the union is
-    materialized before a CUBE, so every column carried costs time. -#}
-{% macro _pay_as_you_go_by_grain(request_grain, columns=none) -%}
-    {#- The usage facts differ in their period columns, so their rows are unioned by an
-        explicit column list (a plain union all runs on every engine). -#}
-    {%- set columns = columns or (none if request_grain else usage_fact_columns()) %}
+{#- Pay-as-you-go rows of the usage facts (additive figures: sums and counts) at all
+    three grains, each tagged with its grain and period_start, limited on incremental
+    runs to the periods this run touches. No mart reads request rows: means and picks
+    come from these sums, percentiles from the daily sketches (macros/sketch.sql). The
+    usage facts differ in their period columns, so their rows are unioned by an explicit
+    column list (a plain union all runs on every engine, `union all by name` on DuckDB
+    only). -#}
+{% macro pay_as_you_go_usage() -%}
     {%- for g in reporting_grains() %}
-    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, {{ columns | join(', ') if columns else '*' }}
-    from {{ ref('fct_requests') if request_grain else ref(g.fact) }}
+    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, {{ usage_fact_columns() | join(', ') }}
+    from {{ ref(g.fact) }}
     where billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
       and {{ g.period }} in {{ touched_periods(g.grain) }}
@@ -79,17 +80,6 @@
 {% macro usage_fact_columns() -%}
     {{ return(['api_key_id', 'api_key_name', 'last_request_at', 'model', 'provider', 'billing_mode']
               + usage_measures().keys() | list) }}
-{%- endmacro %}
-
-{#- Additive figures: the usage facts' sums and counts. -#}
-{% macro pay_as_you_go_usage() -%}
-    {{ _pay_as_you_go_by_grain(request_grain=false) }}
-{%- endmacro %}
-
-{#- Non-additive figures (means, percentiles, picks): one row per request, repeated once
-    per grain. -#}
-{% macro pay_as_you_go_requests(columns=none) -%}
-    {{ _pay_as_you_go_by_grain(request_grain=true, columns=columns) }}
 {%- endmacro %}
 
 {#- On incremental runs, the rows of a model keyed by (grain, period_start) that belong

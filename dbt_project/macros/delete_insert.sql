@@ -10,10 +10,16 @@
     {%- set dest_cols_csv = get_quoted_csv(dest_columns | map(attribute="name")) -%}
     {%- set keys = [unique_key] if unique_key is string else unique_key -%}
     {%- if keys %}
+    {%- set touched = _touched_keys(keys) %}
     delete from {{ target }}
-    where ({{ keys | join(', ') }}) in (
+    where (({{ keys | join(', ') }}) in (
         select distinct {{ keys | join(', ') }} from {{ source }}
     )
+    {%- if touched %}
+    {#- A period the build rebuilt can come out empty (its only requests were withdrawn or
+        moved): its rows go too, though the new rows hold no key for it. #}
+        or ({{ keys | join(', ') }}) in {{ touched }}
+    {%- endif %})
     {%- for predicate in incremental_predicates or [] %}
       and {{ predicate }}
     {%- endfor %};
@@ -24,4 +30,24 @@
         select {{ dest_cols_csv }}
         from {{ source }}
     )
+{%- endmacro %}
+
+{#- The keys of the periods this build rebuilds, for the key columns the facts and marts
+    use; none for any other key. -#}
+{% macro _touched_keys(keys) -%}
+    {%- set touched = '(select event_date from ' ~ _model_relation('int_event_dates_touched_by_run') ~ ')' -%}
+    {%- set weeks = '(select distinct ' ~ week_start('event_date') ~ ' from ' ~ touched ~ ' as t)' -%}
+    {%- set months = '(select distinct ' ~ month_start('event_date') ~ ' from ' ~ touched ~ ' as t)' -%}
+    {%- if keys == ['event_date'] -%}
+        {{ return(touched) }}
+    {%- elif keys == ['week_start'] -%}
+        {{ return(weeks) }}
+    {%- elif keys == ['month_start'] -%}
+        {{ return(months) }}
+    {%- elif keys == ['grain', 'period_start'] -%}
+        {{ return("(select 'day', event_date from " ~ touched ~ " as d union all "
+                  ~ "select 'week', * from " ~ weeks ~ " as w union all "
+                  ~ "select 'month', * from " ~ months ~ " as m)") }}
+    {%- endif -%}
+    {{ return(none) }}
 {%- endmacro %}

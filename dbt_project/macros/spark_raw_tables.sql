@@ -19,9 +19,13 @@
         'request_logs_rejected': 'source_file string, line_number bigint, raw_line string, reason string,
             ingested_at timestamp',
         'ingested_files': 'path string, size_bytes bigint, modified_at timestamp, sha256 string,
-            rows_loaded bigint, rows_rejected bigint, error string, ingested_at timestamp',
+            rows_loaded bigint, rows_rejected bigint, error string, ingested_at timestamp,
+            lines_read bigint',
         'quality_holds': 'failed_checks string, held_at timestamp',
         'model_build_requests': 'requested_by string, requested_at timestamp',
+        'replaced_delivery_records': 'request_id string, created_at timestamp, replaced_at timestamp',
+        'quarantined_records': 'source_file string, line_number bigint, request_id string, reason string,
+            quarantined_at timestamp',
     }) }}
 {%- endmacro %}
 
@@ -50,6 +54,21 @@
                 ~ ' (landing_date date, requested_at timestamp) using parquet'
                 ~ " location '" ~ lake ~ "/model_builds_caught_up'") -%}
         {%- do run_query('refresh table raw.model_builds_caught_up') -%}
+        {#- The reporting zone of the last complete build (macros/reporting_time.sql),
+            one row that each such build overwrites. -#}
+        {%- do run_query('create table if not exists raw.model_build_settings'
+                ~ ' (reporting_timezone string, recorded_at timestamp) using parquet'
+                ~ " location '" ~ lake ~ "/model_build_settings'") -%}
+        {%- do run_query('refresh table raw.model_build_settings') -%}
+        {#- Replaced deliveries count until a build caught up with a request of their
+            landing day made after they were replaced (the DELETE of
+            default__clear_caught_up_builds). -#}
+        {%- do run_query('create or replace view raw.replaced_deliveries as '
+                ~ 'select landing_date, request_id, created_at, replaced_at '
+                ~ 'from raw.replaced_delivery_records as replaced '
+                ~ 'where not exists (select 1 from raw.model_builds_caught_up as caught_up '
+                ~ 'where caught_up.landing_date = replaced.landing_date '
+                ~ 'and replaced.replaced_at <= caught_up.requested_at)') -%}
         {%- do run_query('create or replace view raw.pending_model_builds as '
                 ~ 'select landing_date, requested_by, requested_at from raw.model_build_requests as queued '
                 ~ 'where not exists (select 1 from raw.model_builds_caught_up as caught_up '

@@ -44,5 +44,7 @@
 {%- endmacro %}
 
 {% macro tests_limited_to_build() -%}
-    {{ return(not flags.FULL_REFRESH and var('test_scope') != 'all') }}
+    {#- A build under a changed reporting zone rebuilds everything, so it checks everything. -#}
+    {{ return(not flags.FULL_REFRESH and var('test_scope') != 'all'
+              and not reporting_zone_changed()) }}
 {%- endmacro %}

@@ -1,5 +1,5 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_usage_daily'}}}) }}
--- METRICS.md invariant 2, day level: each daily row = the sums over fct_requests of its
+-- docs/metrics.md invariant 2, day level: each daily row = the sums over fct_requests of its
 -- day, key, model, provider and billing mode (and no group is missing on either side),
 -- for the event days the build rebuilt.
 {%- set grain = ['event_date', 'api_key_id', 'model', 'provider', 'billing_mode'] %}

@@ -1,5 +1,5 @@
 {{ config(meta={'dagster': {'ref': {'name': 'mart_usage_summary'}}}) }}
--- METRICS.md invariant 5: the marts count pay-as-you-go requests only. Each period's
+-- docs/metrics.md invariant 5: the marts count pay-as-you-go requests only. Each period's
 -- all-filters row must equal the pay-as-you-go requests of fct_requests in it; a
 -- subscription request leaking into the mart would make it larger.
 {%- set periods = {'day': 'event_date', 'week': 'week_start', 'month': 'month_start'} %}

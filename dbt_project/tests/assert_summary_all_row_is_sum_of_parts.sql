@@ -1,4 +1,4 @@
--- METRICS.md invariant 3: for each filter (api key, model, provider), the '*' row of an
+-- docs/metrics.md invariant 3: for each filter (api key, model, provider), the '*' row of an
 -- additive figure = the sum of the rows for each single value, the other filters fixed.
 {%- set dimensions = filter_dimensions() %}
 {%- set measures = ['total_tokens', 'input_tokens', 'output_tokens', 'requests', 'requests_with_cost', 'spend_usd'] %}

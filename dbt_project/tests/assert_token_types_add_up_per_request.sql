@@ -1,5 +1,5 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_requests'}}}) }}
--- METRICS.md invariant 1, per request: the five token-type parts add up to total_tokens.
+-- docs/metrics.md invariant 1, per request: the five token-type parts add up to total_tokens.
 -- Returns the requests where they do not, among the event days the build rebuilt.
 select request_id, event_date, total_tokens,
        uncached_input_tokens, cached_input_tokens, cache_write_tokens,

@@ -30,8 +30,13 @@ FORMATS = ("litellm", "litellm_spend_logs", "openrouter")
 BILLING_MODES = ("pay_as_you_go", "subscription")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _SETTINGS = {
-    "format", "api_key_id", "api_key_name", "billing_mode", "subscription_api_keys",
-    "subscription_tags", "byok_billing_mode",
+    "format",
+    "api_key_id",
+    "api_key_name",
+    "billing_mode",
+    "subscription_api_keys",
+    "subscription_tags",
+    "byok_billing_mode",
 }
 
 
@@ -86,7 +91,9 @@ def source_folders(settings: Settings) -> list[SourceFolder]:
         raise SettingsError(f"{path} is not valid TOML: {error}") from None
     unknown = set(document) - {"sources"}
     if unknown:
-        raise _problem(path, ", ".join(sorted(unknown)), "unknown table; declare folders as [sources.NAME]")
+        raise _problem(
+            path, ", ".join(sorted(unknown)), "unknown table; declare folders as [sources.NAME]"
+        )
     tables = document.get("sources", {})
     if not isinstance(tables, dict):
         raise _problem(path, "sources", "must be tables [sources.NAME]")
@@ -94,37 +101,69 @@ def source_folders(settings: Settings) -> list[SourceFolder]:
     for name, table in tables.items():
         where = f"[sources.{name}]"
         if not _NAME.match(name) or name.startswith("dt="):
-            raise _problem(path, where, "a source name is a folder name: letters, digits, '.', '_' or '-', "
-                                        "not starting with 'dt='")
+            raise _problem(
+                path,
+                where,
+                "a source name is a folder name: letters, digits, '.', '_' or '-', "
+                "not starting with 'dt='",
+            )
         if not isinstance(table, dict):
             raise _problem(path, where, "must be a table of settings")
         unknown = set(table) - _SETTINGS
         if unknown:
-            raise _problem(path, where, f"unknown setting {', '.join(sorted(unknown))}; "
-                                        f"known: {', '.join(sorted(_SETTINGS))}")
+            raise _problem(
+                path,
+                where,
+                f"unknown setting {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(_SETTINGS))}",
+            )
         if "format" not in table:
-            raise _problem(path, where, f"says no format; add format = one of {' | '.join(FORMATS)}")
+            raise _problem(
+                path, where, f"says no format; add format = one of {' | '.join(FORMATS)}"
+            )
         folder = SourceFolder(
             name=name,
             format=_string(path, f"{where} format", table["format"], allowed=FORMATS),
             root=settings.landing_dir / name,
-            api_key_id=_string(path, f"{where} api_key_id", table["api_key_id"]) if "api_key_id" in table else None,
-            api_key_name=_string(path, f"{where} api_key_name", table["api_key_name"]) if "api_key_name" in table else None,
-            billing_mode=_string(path, f"{where} billing_mode", table.get("billing_mode", "pay_as_you_go"),
-                                 allowed=BILLING_MODES),
-            subscription_api_keys=_strings(path, f"{where} subscription_api_keys",
-                                           table.get("subscription_api_keys", [])),
-            subscription_tags=_strings(path, f"{where} subscription_tags", table.get("subscription_tags", [])),
-            byok_billing_mode=_string(path, f"{where} byok_billing_mode",
-                                      table.get("byok_billing_mode", "pay_as_you_go"), allowed=BILLING_MODES),
+            api_key_id=_string(path, f"{where} api_key_id", table["api_key_id"])
+            if "api_key_id" in table
+            else None,
+            api_key_name=_string(path, f"{where} api_key_name", table["api_key_name"])
+            if "api_key_name" in table
+            else None,
+            billing_mode=_string(
+                path,
+                f"{where} billing_mode",
+                table.get("billing_mode", "pay_as_you_go"),
+                allowed=BILLING_MODES,
+            ),
+            subscription_api_keys=_strings(
+                path, f"{where} subscription_api_keys", table.get("subscription_api_keys", [])
+            ),
+            subscription_tags=_strings(
+                path, f"{where} subscription_tags", table.get("subscription_tags", [])
+            ),
+            byok_billing_mode=_string(
+                path,
+                f"{where} byok_billing_mode",
+                table.get("byok_billing_mode", "pay_as_you_go"),
+                allowed=BILLING_MODES,
+            ),
         )
         if folder.format == "openrouter" and folder.api_key_id is None:
-            raise _problem(path, where, "OpenRouter records name no API key: set api_key_id to the key "
-                                        "whose records this folder holds")
+            raise _problem(
+                path,
+                where,
+                "OpenRouter records name no API key: set api_key_id to the key "
+                "whose records this folder holds",
+            )
         if folder.subscription_tags and folder.format == "openrouter":
             raise _problem(path, f"{where} subscription_tags", "OpenRouter records carry no tags")
         if "byok_billing_mode" in table and folder.format != "openrouter":
-            raise _problem(path, f"{where} byok_billing_mode", "only OpenRouter records say whether a "
-                                                                "request used your own provider key")
+            raise _problem(
+                path,
+                f"{where} byok_billing_mode",
+                "only OpenRouter records say whether a request used your own provider key",
+            )
         folders.append(folder)
     return folders

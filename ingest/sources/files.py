@@ -19,26 +19,29 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from ingest.landing_files import _lines_of_text_file, file_sha256
+
 # Bytes of .json documents read into one batch.
 BATCH_BYTES = 64 << 20
 
-RECORDS_SCHEMA = pa.schema([
-    ("source_file", pa.string()),
-    ("line_number", pa.int64()),
-    ("record", pa.large_string()),
-    ("read_error", pa.string()),
-])
+RECORDS_SCHEMA = pa.schema(
+    [
+        ("source_file", pa.string()),
+        ("line_number", pa.int64()),
+        ("record", pa.large_string()),
+        ("read_error", pa.string()),
+    ]
+)
 
 
 @dataclass
@@ -48,18 +51,16 @@ class FileRead:
     modified_at: datetime
     sha256: str
     error: str | None = None  # why the file could not be read
+    # Lines the file holds, counted from its bytes apart from parsing (JSON Lines files
+    # only; None where the file is one document or a CSV table).
+    lines_read: int | None = None
+    cut_short: bool = False  # a gzip file cut short: the lines before the cut are read
 
 
 def _state(path: Path, data: bytes | None = None) -> FileRead:
     stat = path.stat()
-    digest = hashlib.sha256(data).hexdigest() if data is not None else _file_sha256(path)
-    return FileRead(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, timezone.utc), digest)
-
-
-def _file_sha256(path: Path) -> str:
-    from ingest.load import file_sha256  # ingest.load imports this package
-
-    return file_sha256(path)
+    digest = hashlib.sha256(data).hexdigest() if data is not None else file_sha256(path)
+    return FileRead(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), digest)
 
 
 def _shape(path: Path) -> str:
@@ -96,8 +97,12 @@ def read_batches(paths: list[Path]) -> Iterator[tuple[list[FileRead], pa.Table |
 
 def _records(path: Path, line_numbers, texts: pa.Array, errors: pa.Array) -> pa.Table:
     return pa.table(
-        [pa.array([str(path)] * len(texts), pa.string()), pa.array(line_numbers, pa.int64()),
-         texts.cast(pa.large_string()), errors],
+        [
+            pa.array([str(path)] * len(texts), pa.string()),
+            pa.array(line_numbers, pa.int64()),
+            texts.cast(pa.large_string()),
+            errors,
+        ],
         schema=RECORDS_SCHEMA,
     )
 
@@ -114,14 +119,17 @@ def _unreadable(path: Path, error: Exception) -> FileRead:
 
 
 def _read_lines(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
-    from ingest.load import _lines_of_text_file  # the reader of our own JSON Lines
-
     try:
-        lines = _lines_of_text_file(path)
+        lines, lines_read, cut = _lines_of_text_file(path)
     except (OSError, EOFError, zlib.error, UnicodeError) as error:
         return [_unreadable(path, error)], None, "lines"
-    table = _records(path, lines["line_number"], lines["raw_line"].combine_chunks(), lines["read_error"])
-    return [_state(path)], table, "lines"
+    table = _records(
+        path, lines["line_number"], lines["raw_line"].combine_chunks(), lines["read_error"]
+    )
+    state = _state(path)
+    state.lines_read = lines_read
+    state.error, state.cut_short = cut, cut is not None
+    return [state], table, "lines"
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:
@@ -130,8 +138,10 @@ def _decode(data: bytes) -> tuple[str, str | None]:
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as error:
-        return (data.decode("utf-8", errors="replace"),
-                f"file is not valid UTF-8 (bad byte at position {error.start + 1})")
+        return (
+            data.decode("utf-8", errors="replace"),
+            f"file is not valid UTF-8 (bad byte at position {error.start + 1})",
+        )
 
 
 def _read_documents(paths: list[Path]) -> tuple[list[FileRead], pa.Table | None, str]:
@@ -150,8 +160,12 @@ def _read_documents(paths: list[Path]) -> tuple[list[FileRead], pa.Table | None,
     if not names:
         return reads, None, "documents"
     table = pa.table(
-        [pa.array(names, pa.string()), pa.array(np.ones(len(names), np.int64)),
-         pa.array(texts, pa.large_string()), pa.array(errors, pa.string())],
+        [
+            pa.array(names, pa.string()),
+            pa.array(np.ones(len(names), np.int64)),
+            pa.array(texts, pa.large_string()),
+            pa.array(errors, pa.string()),
+        ],
         schema=RECORDS_SCHEMA,
     )
     return reads, table, "documents"
@@ -171,18 +185,27 @@ def _read_csv(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
             path,
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names}, strings_can_be_null=True,
+                column_types={name: pa.string() for name in names},
+                strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
             ),
         )
     except (OSError, EOFError, zlib.error, UnicodeError, pa.ArrowInvalid, csv.Error) as error:
         return [_unreadable(path, error)], None, "csv"
-    fields = pa.StructArray.from_arrays(
-        [column.combine_chunks() for column in table.columns], names=table.column_names
-    ) if table.num_columns else pa.array([{}] * table.num_rows)
+    fields = (
+        pa.StructArray.from_arrays(
+            [column.combine_chunks() for column in table.columns], names=table.column_names
+        )
+        if table.num_columns
+        else pa.array([{}] * table.num_rows)
+    )
     texts = _rows_as_json(fields)
     numbers = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    return [_state(path)], _records(path, numbers, texts, pa.nulls(table.num_rows, pa.string())), "csv"
+    return (
+        [_state(path)],
+        _records(path, numbers, texts, pa.nulls(table.num_rows, pa.string())),
+        "csv",
+    )
 
 
 def _rows_as_json(rows: pa.StructArray) -> pa.Array:
@@ -192,8 +215,10 @@ def _rows_as_json(rows: pa.StructArray) -> pa.Array:
     connection = duckdb.connect()
     try:
         connection.register("csv_rows", pa.table({"row": rows}))
-        return connection.sql(
-            "SELECT CAST(to_json(row) AS VARCHAR) AS record FROM csv_rows"
-        ).to_arrow_table()["record"].combine_chunks()
+        return (
+            connection.sql("SELECT CAST(to_json(row) AS VARCHAR) AS record FROM csv_rows")
+            .to_arrow_table()["record"]
+            .combine_chunks()
+        )
     finally:
         connection.close()

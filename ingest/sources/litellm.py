@@ -7,11 +7,11 @@ from __future__ import annotations
 from ingest.sources.config import SourceFolder
 from ingest.sources.mapping import billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
+    quote,
     read_boolean,
     read_epoch,
     read_integer,
     read_number,
-    quote,
     read_string,
     rfc3339,
     text_of,
@@ -19,10 +19,22 @@ from ingest.sources.sql import (
 
 USAGE = "metadata.usage_object"
 PATHS = [
-    "id", "litellm_call_id", "startTime", "endTime", "completionStartTime", "model",
-    "custom_llm_provider", "status", "stream", "prompt_tokens", "completion_tokens",
-    "response_cost", "response_cost_failure_debug_info", "request_tags",
-    "metadata.user_api_key_hash", "metadata.user_api_key_alias",
+    "id",
+    "litellm_call_id",
+    "startTime",
+    "endTime",
+    "completionStartTime",
+    "model",
+    "custom_llm_provider",
+    "status",
+    "stream",
+    "prompt_tokens",
+    "completion_tokens",
+    "response_cost",
+    "response_cost_failure_debug_info",
+    "request_tags",
+    "metadata.user_api_key_hash",
+    "metadata.user_api_key_alias",
     f"{USAGE}.prompt_tokens_details.cached_tokens",
     f"{USAGE}.prompt_tokens_details.cache_write_tokens",
     f"{USAGE}.prompt_tokens_details.cache_creation_tokens",
@@ -32,7 +44,8 @@ PATHS = [
     f"{USAGE}.completion_tokens_details.reasoning_tokens",
     f"{USAGE}.server_tool_use.web_search_requests",
     "standard_built_in_tools_params.web_search_options",
-    "error_information.error_code", "error_information.error_class",
+    "error_information.error_code",
+    "error_information.error_class",
     "response.choices",
 ]
 
@@ -51,30 +64,60 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
     completion = read_integer("completion_tokens", "r.completion_tokens", required=True)
     cost = read_number("response_cost", "r.response_cost")
     key = read_string("metadata.user_api_key_hash", "r.metadata.user_api_key_hash", non_empty=True)
-    alias = read_string("metadata.user_api_key_alias", "r.metadata.user_api_key_alias", non_empty=True)
+    alias = read_string(
+        "metadata.user_api_key_alias", "r.metadata.user_api_key_alias", non_empty=True
+    )
     details = f"r.{USAGE}.prompt_tokens_details"
-    cached = read_integer(f"{USAGE}.prompt_tokens_details.cached_tokens", f"{details}.cached_tokens")
-    cache_read = read_integer(f"{USAGE}.cache_read_input_tokens", f"r.{USAGE}.cache_read_input_tokens")
-    cache_write = read_integer(f"{USAGE}.prompt_tokens_details.cache_write_tokens", f"{details}.cache_write_tokens")
-    cache_creation = read_integer(f"{USAGE}.prompt_tokens_details.cache_creation_tokens",
-                                  f"{details}.cache_creation_tokens")
-    cache_creation_input = read_integer(f"{USAGE}.cache_creation_input_tokens",
-                                        f"r.{USAGE}.cache_creation_input_tokens")
-    reasoning = read_integer(f"{USAGE}.completion_tokens_details.reasoning_tokens",
-                             f"r.{USAGE}.completion_tokens_details.reasoning_tokens")
-    searches = read_integer(f"{USAGE}.server_tool_use.web_search_requests",
-                            f"r.{USAGE}.server_tool_use.web_search_requests")
-    prompt_searches = read_integer(f"{USAGE}.prompt_tokens_details.web_search_requests",
-                                   f"{details}.web_search_requests")
+    cached = read_integer(
+        f"{USAGE}.prompt_tokens_details.cached_tokens", f"{details}.cached_tokens"
+    )
+    cache_read = read_integer(
+        f"{USAGE}.cache_read_input_tokens", f"r.{USAGE}.cache_read_input_tokens"
+    )
+    cache_write = read_integer(
+        f"{USAGE}.prompt_tokens_details.cache_write_tokens", f"{details}.cache_write_tokens"
+    )
+    cache_creation = read_integer(
+        f"{USAGE}.prompt_tokens_details.cache_creation_tokens", f"{details}.cache_creation_tokens"
+    )
+    cache_creation_input = read_integer(
+        f"{USAGE}.cache_creation_input_tokens", f"r.{USAGE}.cache_creation_input_tokens"
+    )
+    reasoning = read_integer(
+        f"{USAGE}.completion_tokens_details.reasoning_tokens",
+        f"r.{USAGE}.completion_tokens_details.reasoning_tokens",
+    )
+    searches = read_integer(
+        f"{USAGE}.server_tool_use.web_search_requests",
+        f"r.{USAGE}.server_tool_use.web_search_requests",
+    )
+    prompt_searches = read_integer(
+        f"{USAGE}.prompt_tokens_details.web_search_requests", f"{details}.web_search_requests"
+    )
 
     reads = {
-        "call_id": call_id, "payload_id": payload_id, "start_s": start, "end_s": end,
-        "completion_start_s": completion_start, "model_name": model, "provider_name": provider,
-        "status_text": status, "streamed": stream, "prompt": prompt, "completion": completion,
-        "cost": cost, "key_hash": key, "key_alias": alias, "cached": cached,
-        "cache_read": cache_read, "cache_write": cache_write, "cache_creation": cache_creation,
-        "cache_creation_input": cache_creation_input, "reasoning": reasoning,
-        "searches": searches, "prompt_searches": prompt_searches,
+        "call_id": call_id,
+        "payload_id": payload_id,
+        "start_s": start,
+        "end_s": end,
+        "completion_start_s": completion_start,
+        "model_name": model,
+        "provider_name": provider,
+        "status_text": status,
+        "streamed": stream,
+        "prompt": prompt,
+        "completion": completion,
+        "cost": cost,
+        "key_hash": key,
+        "key_alias": alias,
+        "cached": cached,
+        "cache_read": cache_read,
+        "cache_write": cache_write,
+        "cache_creation": cache_creation,
+        "cache_creation_input": cache_creation_input,
+        "reasoning": reasoning,
+        "searches": searches,
+        "prompt_searches": prompt_searches,
     }
     values = [
         {name: read.value for name, read in reads.items()},
@@ -126,7 +169,7 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
     }
     reasons = [
         "CASE WHEN r.litellm_call_id IS NULL AND r.id IS NULL "
-        "THEN 'missing required field \"litellm_call_id\" (or \"id\")' END",
+        'THEN \'missing required field "litellm_call_id" (or "id")\' END',
         "CASE WHEN status_text NOT IN ('success', 'failure') "
         "THEN '\"status\" must be success or failure, got \"' || left(status_text, 60) || '\"' END",
         "CASE WHEN is_success AND r.custom_llm_provider IS NULL "
@@ -134,11 +177,11 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "CASE WHEN provider_name = '' THEN '\"custom_llm_provider\" must not be empty' END",
         "CASE WHEN r.metadata.user_api_key_hash IS NULL AND api_key IS NULL "
         "THEN 'missing required field \"metadata.user_api_key_hash\" (or set api_key_id for the folder)' END",
-        "CASE WHEN end_s < start_s THEN '\"endTime\" is before \"startTime\"' END",
+        'CASE WHEN end_s < start_s THEN \'"endTime" is before "startTime"\' END',
         "CASE WHEN coalesce(streamed, false) AND is_success AND r.completionStartTime IS NULL "
         "THEN 'missing required field \"completionStartTime\" (a streamed success has a first token)' END",
         "CASE WHEN coalesce(streamed, false) AND is_success "
         "AND NOT (completion_start_s BETWEEN start_s AND end_s) "
-        "THEN '\"completionStartTime\" is not between \"startTime\" and \"endTime\"' END",
+        'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
     return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)

@@ -14,8 +14,8 @@ from ingest.sources.mapping import billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     as_struct,
     extract,
-    path_columns,
     kind,
+    path_columns,
     quote,
     read_date_time,
     read_integer,
@@ -26,16 +26,31 @@ from ingest.sources.sql import (
 )
 
 PATHS = [
-    "request_id", "api_key", "spend", "prompt_tokens", "completion_tokens", "startTime",
-    "endTime", "completionStartTime", "model", "custom_llm_provider", "status", "metadata",
-    "request_tags", "response", "proxy_server_request",
+    "request_id",
+    "api_key",
+    "spend",
+    "prompt_tokens",
+    "completion_tokens",
+    "startTime",
+    "endTime",
+    "completionStartTime",
+    "model",
+    "custom_llm_provider",
+    "status",
+    "metadata",
+    "request_tags",
+    "response",
+    "proxy_server_request",
 ]
 # What is read from `metadata` (the proxy's SpendLogsMetadata).
 USAGE = "additional_usage_values"
 METADATA_PATHS = [
-    "user_api_key_alias", "status", "error_information.error_code",
+    "user_api_key_alias",
+    "status",
+    "error_information.error_code",
     "error_information.error_class",
-    f"{USAGE}.cache_read_input_tokens", f"{USAGE}.cache_creation_input_tokens",
+    f"{USAGE}.cache_read_input_tokens",
+    f"{USAGE}.cache_creation_input_tokens",
     f"{USAGE}.prompt_tokens_details.cached_tokens",
     f"{USAGE}.prompt_tokens_details.cache_write_tokens",
     f"{USAGE}.completion_tokens_details.reasoning_tokens",
@@ -82,14 +97,29 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
     searches_usage = count("usage_object.server_tool_use.web_search_requests")
 
     reads = {
-        "id": request_id, "key_hash": api_key, "spend_usd": spend, "prompt": prompt,
-        "completion": completion, "start_at": start, "end_at": end,
-        "completion_start_at": completion_start, "model_name": model, "provider_name": provider,
-        "status_column": status, "key_alias": alias, "status_metadata": meta_status,
-        "cached": cached, "cached_detail": cached_detail, "cached_usage": cached_usage,
-        "cache_write": cache_write, "cache_write_detail": cache_write_detail,
-        "cache_write_usage": cache_write_usage, "reasoning": reasoning,
-        "reasoning_usage": reasoning_usage, "searches": searches, "searches_usage": searches_usage,
+        "id": request_id,
+        "key_hash": api_key,
+        "spend_usd": spend,
+        "prompt": prompt,
+        "completion": completion,
+        "start_at": start,
+        "end_at": end,
+        "completion_start_at": completion_start,
+        "model_name": model,
+        "provider_name": provider,
+        "status_column": status,
+        "key_alias": alias,
+        "status_metadata": meta_status,
+        "cached": cached,
+        "cached_detail": cached_detail,
+        "cached_usage": cached_usage,
+        "cache_write": cache_write,
+        "cache_write_detail": cache_write_detail,
+        "cache_write_usage": cache_write_usage,
+        "reasoning": reasoning,
+        "reasoning_usage": reasoning_usage,
+        "searches": searches,
+        "searches_usage": searches_usage,
     }
     folder_key = quote(folder.api_key_id) if folder.api_key_id else "NULL"
     folder_key_name = quote(folder.api_key_name) if folder.api_key_name else "NULL"
@@ -104,8 +134,10 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
             ),
         },
         # The reads look into it.
-        {"m": as_struct("metadata_values", METADATA_PATHS),
-         **path_columns("m", "metadata_values", METADATA_PATHS)},
+        {
+            "m": as_struct("metadata_values", METADATA_PATHS),
+            **path_columns("m", "metadata_values", METADATA_PATHS),
+        },
         {name: read.value for name, read in reads.items()},
         {
             # The proxy's own rule: a row is a failure only when it says so.
@@ -155,10 +187,10 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "THEN 'missing required field \"custom_llm_provider\" (a success names its provider)' END",
         "CASE WHEN api_key IS NULL "
         "THEN 'missing required field \"api_key\" (or set api_key_id for the folder)' END",
-        "CASE WHEN end_at < start_at THEN '\"endTime\" is before \"startTime\"' END",
+        'CASE WHEN end_at < start_at THEN \'"endTime" is before "startTime"\' END',
         "CASE WHEN streamed AND is_success AND completion_start_at IS NULL "
         "THEN 'missing required field \"completionStartTime\" (a streamed success has a first token)' END",
         "CASE WHEN streamed AND is_success AND NOT (completion_start_at BETWEEN start_at AND end_at) "
-        "THEN '\"completionStartTime\" is not between \"startTime\" and \"endTime\"' END",
+        'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
     return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)

@@ -22,8 +22,9 @@ from ingest.sources.config import SourceFolder
 from ingest.sources.sql import Read, as_struct, extract, failures, path_columns, quote
 
 
-def billing_mode_sql(folder: SourceFolder, api_key_id: str, *, tags: str | None = None,
-                     byok: str | None = None) -> str:
+def billing_mode_sql(
+    folder: SourceFolder, api_key_id: str, *, tags: str | None = None, byok: str | None = None
+) -> str:
     """The record's billing mode under the folder's settings (docs/sources.md)."""
     cases = []
     if folder.subscription_api_keys:
@@ -35,7 +36,11 @@ def billing_mode_sql(folder: SourceFolder, api_key_id: str, *, tags: str | None 
         cases.append(f"WHEN coalesce(list_has_any({listed}, {wanted}), false) THEN 'subscription'")
     if byok is not None:
         cases.append(f"WHEN {byok} THEN {quote(folder.byok_billing_mode)}")
-    return f"(CASE {' '.join(cases)} ELSE {quote(folder.billing_mode)} END)" if cases else quote(folder.billing_mode)
+    return (
+        f"(CASE {' '.join(cases)} ELSE {quote(folder.billing_mode)} END)"
+        if cases
+        else quote(folder.billing_mode)
+    )
 
 
 def mapped_lines_sql(
@@ -62,9 +67,7 @@ def mapped_lines_sql(
     for stage in values:
         expressions = ", ".join(f"{expression} AS {name}" for name, expression in stage.items())
         stages.append(f"SELECT *, {expressions} FROM stage{len(stages)}")
-    stage_ctes = ",\n".join(
-        f"stage{index + 1} AS ({sql})" for index, sql in enumerate(stages)
-    )
+    stage_ctes = ",\n".join(f"stage{index + 1} AS ({sql})" for index, sql in enumerate(stages))
     last = f"stage{len(stages)}"
     # The reads' sentences are worked out only for records where some read failed.
     reads_ok = " AND ".join(read.ok(name) for name, read in reads.items()) or "true"
@@ -81,13 +84,13 @@ WITH extracted AS (
         read_error,
         -- One extraction per record; NULL for text that is not a JSON object.
         CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{')
-             THEN try({extract('record', paths)}) END AS source_values
+             THEN try({extract("record", paths)}) END AS source_values
     FROM {records}
 ),
 stage0 AS (
     SELECT
         * EXCLUDE (source_values),
-        {as_struct('source_values', paths)} AS r,
+        {as_struct("source_values", paths)} AS r,
         {", ".join(f"{sql} AS {name}" for name, sql in path_columns("r", "source_values", paths).items())}
     FROM extracted
 ),

@@ -18,10 +18,25 @@ from ingest.sources.sql import (
 )
 
 PATHS = [
-    "id", "created_at", "model", "provider_name", "streamed", "cancelled", "finish_reason",
-    "native_finish_reason", "tokens_prompt", "tokens_completion", "native_tokens_prompt",
-    "native_tokens_completion", "native_tokens_cached", "native_tokens_reasoning",
-    "num_search_results", "latency", "generation_time", "total_cost", "is_byok",
+    "id",
+    "created_at",
+    "model",
+    "provider_name",
+    "streamed",
+    "cancelled",
+    "finish_reason",
+    "native_finish_reason",
+    "tokens_prompt",
+    "tokens_completion",
+    "native_tokens_prompt",
+    "native_tokens_completion",
+    "native_tokens_cached",
+    "native_tokens_reasoning",
+    "num_search_results",
+    "latency",
+    "generation_time",
+    "total_cost",
+    "is_byok",
 ]
 
 
@@ -38,9 +53,13 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "prompt": read_integer("tokens_prompt", "r.tokens_prompt", text=text),
         "completion": read_integer("tokens_completion", "r.tokens_completion", text=text),
         "native_prompt": read_integer("native_tokens_prompt", "r.native_tokens_prompt", text=text),
-        "native_completion": read_integer("native_tokens_completion", "r.native_tokens_completion", text=text),
+        "native_completion": read_integer(
+            "native_tokens_completion", "r.native_tokens_completion", text=text
+        ),
         "cached": read_integer("native_tokens_cached", "r.native_tokens_cached", text=text),
-        "reasoning": read_integer("native_tokens_reasoning", "r.native_tokens_reasoning", text=text),
+        "reasoning": read_integer(
+            "native_tokens_reasoning", "r.native_tokens_reasoning", text=text
+        ),
         "search_results": read_integer("num_search_results", "r.num_search_results", text=text),
         "latency_total": read_number("latency", "r.latency", required=True, text=text),
         "generation": read_number("generation_time", "r.generation_time", text=text),
@@ -63,7 +82,9 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "api_key_name": quote(folder.api_key_name) if folder.api_key_name else "NULL::VARCHAR",
         "model": "model_name",
         "provider": "coalesce(nullif(provider_name, ''), 'unknown')",
-        "billing_mode": billing_mode_sql(folder, quote(folder.api_key_id or ""), byok="coalesce(byok, false)"),
+        "billing_mode": billing_mode_sql(
+            folder, quote(folder.api_key_id or ""), byok="coalesce(byok, false)"
+        ),
         "status": "CASE WHEN is_success THEN 'success' ELSE 'error' END",
         "http_status": "NULL::BIGINT",
         "error_type": (
@@ -95,6 +116,6 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "CASE WHEN is_streamed AND is_success AND r.generation_time IS NULL "
         "THEN 'missing required field \"generation_time\" (a streamed success has a first token)' END",
         "CASE WHEN is_streamed AND is_success AND generation > latency_total "
-        "THEN '\"generation_time\" is longer than \"latency\"' END",
+        'THEN \'"generation_time" is longer than "latency"\' END',
     ]
     return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)

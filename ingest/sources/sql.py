@@ -44,10 +44,14 @@ def as_struct(values: str, paths: list[str]) -> str:
         node[leaf] = f"nullif({values}[{index}], 'null')"
 
     def render(node: dict) -> str:
-        return "struct_pack(" + ", ".join(
-            f'"{key}" := ' + (render(value) if isinstance(value, dict) else value)
-            for key, value in node.items()
-        ) + ")"
+        return (
+            "struct_pack("
+            + ", ".join(
+                f'"{key}" := ' + (render(value) if isinstance(value, dict) else value)
+                for key, value in node.items()
+            )
+            + ")"
+        )
 
     return f"CASE WHEN {values} IS NOT NULL THEN {render(tree)} END"
 
@@ -136,15 +140,21 @@ def _missing(name: str, value: str, required: bool) -> list[tuple[str, str]]:
 
 
 def read_string(name: str, value: str, *, required: bool = False, non_empty: bool = False) -> Read:
-    raw, value = value, path_column(value)
+    value = path_column(value)
     ok_kind = f"{kind(value)} = 'string'"
     text = unquoted(value)
     cases = _missing(name, value, required)
-    cases.append((f"{value} IS NOT NULL AND NOT {ok_kind}",
-                   quote(f'"{name}" must be a string, got ') + f" || {shown(value)}"))
+    cases.append(
+        (
+            f"{value} IS NOT NULL AND NOT {ok_kind}",
+            quote(f'"{name}" must be a string, got ') + f" || {shown(value)}",
+        )
+    )
     if non_empty:
         cases.append((f"{ok_kind} AND {text} = ''", quote(f'"{name}" must not be empty')))
-        return Read(f"CASE WHEN {ok_kind} THEN nullif({text}, '') END", _failure(cases), value, required)
+        return Read(
+            f"CASE WHEN {ok_kind} THEN nullif({text}, '') END", _failure(cases), value, required
+        )
     return Read(f"CASE WHEN {ok_kind} THEN {text} END", _failure(cases), value, required)
 
 
@@ -155,55 +165,80 @@ def _number_text(value: str, text: bool) -> str:
     return f"(CASE WHEN {kind(value)} = 'number' THEN {value}::VARCHAR END)"
 
 
-def read_number(name: str, value: str, *, required: bool = False, text: bool = False,
-                minimum: float | None = 0) -> Read:
-    raw, value = value, path_column(value)
+def read_number(
+    name: str, value: str, *, required: bool = False, text: bool = False, minimum: float | None = 0
+) -> Read:
+    value = path_column(value)
     number = f"TRY_CAST({_number_text(value, text)} AS DOUBLE)"
     ok = f"({number} IS NOT NULL AND isfinite({number}))"
     cases = _missing(name, value, required)
-    cases.append((f"{value} IS NOT NULL AND NOT {ok}",
-                  quote(f'"{name}" must be a number, got ') + f" || {shown(value)}"))
+    cases.append(
+        (
+            f"{value} IS NOT NULL AND NOT {ok}",
+            quote(f'"{name}" must be a number, got ') + f" || {shown(value)}",
+        )
+    )
     if minimum is not None:
-        cases.append((f"{number} < {minimum}",
-                      quote(f'"{name}" must be >= {minimum:g}, got ') + f" || {shown(value)}"))
+        cases.append(
+            (
+                f"{number} < {minimum}",
+                quote(f'"{name}" must be >= {minimum:g}, got ') + f" || {shown(value)}",
+            )
+        )
     valid = f"{ok}" + (f" AND {number} >= {minimum}" if minimum is not None else "")
     return Read(f"CASE WHEN {valid} THEN {number} END", _failure(cases), value, required)
 
 
 def read_integer(name: str, value: str, *, required: bool = False, text: bool = False) -> Read:
     """A count: a whole number >= 0 (3.0 counts as 3, as in JSON Schema)."""
-    raw, value = value, path_column(value)
+    value = path_column(value)
     number = f"TRY_CAST({_number_text(value, text)} AS DOUBLE)"
     whole = f"({number} IS NOT NULL AND {number} = floor({number}) AND abs({number}) < 9.2e18)"
     cases = _missing(name, value, required)
-    cases.append((f"{value} IS NOT NULL AND NOT {whole}",
-                  quote(f'"{name}" must be an integer, got ') + f" || {shown(value)}"))
+    cases.append(
+        (
+            f"{value} IS NOT NULL AND NOT {whole}",
+            quote(f'"{name}" must be an integer, got ') + f" || {shown(value)}",
+        )
+    )
     cases.append((f"{number} < 0", quote(f'"{name}" must be >= 0, got ') + f" || {shown(value)}"))
-    return Read(f"CASE WHEN {whole} AND {number} >= 0 THEN CAST({number} AS BIGINT) END",
-                _failure(cases), value, required)
+    return Read(
+        f"CASE WHEN {whole} AND {number} >= 0 THEN CAST({number} AS BIGINT) END",
+        _failure(cases),
+        value,
+        required,
+    )
 
 
 def read_boolean(name: str, value: str, *, required: bool = False, text: bool = False) -> Read:
-    raw, value = value, path_column(value)
+    value = path_column(value)
     source = f"lower({text_of(value)})" if text else f"{value}::VARCHAR"
     parsed = f"(CASE {source} WHEN 'true' THEN true WHEN 'false' THEN false END)"
     if not text:
         parsed = f"(CASE WHEN {kind(value)} = 'boolean' THEN {parsed} END)"
     cases = _missing(name, value, required)
-    cases.append((f"{value} IS NOT NULL AND {parsed} IS NULL",
-                  quote(f'"{name}" must be true or false, got ') + f" || {shown(value)}"))
+    cases.append(
+        (
+            f"{value} IS NOT NULL AND {parsed} IS NULL",
+            quote(f'"{name}" must be true or false, got ') + f" || {shown(value)}",
+        )
+    )
     return Read(parsed, _failure(cases), value, required)
 
 
 def read_epoch(name: str, value: str, *, required: bool = False) -> Read:
     """Epoch seconds (a JSON number), as a DOUBLE: differences of two keep every digit."""
-    raw, value = value, path_column(value)
+    value = path_column(value)
     number = f"TRY_CAST({_number_text(value, False)} AS DOUBLE)"
     ok = f"({number} >= {EPOCH_MIN} AND {number} < {EPOCH_MAX})"
     cases = _missing(name, value, required)
-    cases.append((f"{value} IS NOT NULL AND NOT coalesce({ok}, false)",
-                  quote(f'"{name}" must be epoch seconds between 2000 and 2100, got ')
-                  + f" || {shown(value)}"))
+    cases.append(
+        (
+            f"{value} IS NOT NULL AND NOT coalesce({ok}, false)",
+            quote(f'"{name}" must be epoch seconds between 2000 and 2100, got ')
+            + f" || {shown(value)}",
+        )
+    )
     return Read(f"CASE WHEN {ok} THEN {number} END", _failure(cases), value, required)
 
 
@@ -215,7 +250,7 @@ _HAS_OFFSET = r"([Zz]|[+-]\d{2}(:?\d{2})?)$"
 def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
     """An ISO 8601 date-time string as a TIMESTAMPTZ; one without an offset is UTC (what
     a database export of a UTC `timestamp` column and these APIs write)."""
-    raw, value = value, path_column(value)
+    value = path_column(value)
     text = f"trim({unquoted(value)})"
     with_offset = f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)"
     as_utc = f"timezone('UTC', TRY_CAST({text} AS TIMESTAMP))"
@@ -224,8 +259,12 @@ def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
         f"CASE WHEN regexp_matches({text}, {quote(_HAS_OFFSET)}) THEN {with_offset} ELSE {as_utc} END END"
     )
     cases = _missing(name, value, required)
-    cases.append((f"{value} IS NOT NULL AND ({parsed}) IS NULL",
-                  quote(f'"{name}" must be an ISO 8601 date-time, got ') + f" || {shown(value)}"))
+    cases.append(
+        (
+            f"{value} IS NOT NULL AND ({parsed}) IS NULL",
+            quote(f'"{name}" must be an ISO 8601 date-time, got ') + f" || {shown(value)}",
+        )
+    )
     return Read(f"({parsed})", _failure(cases), value, required)
 
 

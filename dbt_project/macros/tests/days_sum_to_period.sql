@@ -1,4 +1,4 @@
-{#- METRICS.md invariant 2, for one rolled-up fact: every measure of `period_fact` equals
+{#- docs/metrics.md invariant 2, for one rolled-up fact: every measure of `period_fact` equals
     the sum of the daily rows of its period (counts exactly; milliseconds and seconds to
     rounding). Returns the rows that disagree; used by the singular tests. -#}
 {% macro days_sum_to_period(period_column, period_fact) -%}

@@ -3,17 +3,30 @@
 
 -- Grain: one row per request (request_id), de-duplicated, keyed by its event day in the
 -- reporting time zone. Each build replaces whole event days: every day that records of
--- its queued landing days fall on, with all deliveries of those days from any landing
--- day.
+-- its queued landing days fall on (int_event_dates_touched_by_run), with the requests
+-- whose latest surviving delivery, across every landing day, falls on them.
 
-with delivered as (
-    select *
+{% if is_incremental() %}
+with requests_on_touched_days as (
+    -- Requests with a delivery on a rebuilt day. Their latest delivery may lie on another
+    -- day (a correction moved the request): it is found among all their deliveries
+    -- below, so an older delivery never keeps the request on its old day as well.
+    select distinct request_id
     from {{ ref('stg_gateway__request_logs') }}
-    {% if is_incremental() %}
     where {{ near_touched_event_dates('created_at') }}
       and event_date in {{ touched_event_dates() }}
-    {% endif %}
 ),
+
+delivered as (
+    select *
+    from {{ ref('stg_gateway__request_logs') }}
+    where request_id in (select request_id from requests_on_touched_days)
+),
+{% else %}
+with delivered as (
+    select * from {{ ref('stg_gateway__request_logs') }}
+),
+{% endif %}
 
 latest_delivery as (
     -- A request delivered more than once keeps its latest delivery: the latest landing
@@ -31,10 +44,11 @@ latest_delivery as (
 timed as (
     select
         *,
-        -- Time spent generating after the first token (all of it when there was none).
-        case when first_token_ms is not null then latency_ms - first_token_ms
-             else latency_ms end as generation_ms
+        {{ generation_ms() }} as generation_ms
     from latest_delivery
+    {% if is_incremental() %}
+    where event_date in {{ touched_event_dates() }}
+    {% endif %}
 )
 
 select
@@ -68,9 +82,7 @@ select
     latency_ms,
     first_token_ms,
     generation_ms,
-    -- Defined only where it means something: a success that produced tokens over time.
-    case when status = 'success' and output_tokens > 0 and generation_ms > 0
-         then output_tokens / (generation_ms / 1000.0) end as throughput_tps,
+    {{ throughput_tps() }} as throughput_tps,
     cost_usd,
     current_timestamp as built_at
 from timed

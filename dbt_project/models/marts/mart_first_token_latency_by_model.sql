@@ -4,21 +4,23 @@
 -- Performance tab, First Token Latency by Model: first_token_ms of successful streaming
 -- requests. Grain: grain x period_start x model (real values) x api_key_id x provider
 -- ('*' = all). Pay-as-you-go requests only; a model without such requests has no row.
-with requests as (
-    {{ pay_as_you_go_requests(columns=['api_key_id', 'model', 'provider', 'is_success', 'stream', 'first_token_ms']) }}
-),
-
-figures as (
+-- From the daily first-token sketches: counts and the mean exact, percentiles within the
+-- sketch's relative error (macros/sketch.sql).
+with merged as (
     select
         grain,
         period_start,
         {{ filter_columns(breakdown='model') }},
-        count(*) as streaming_requests,
-        avg(first_token_ms) as avg_first_token_ms,
-        {{ percentiles('first_token_ms', [0.5, 0.9, 0.99]) }} as first_token_ms_percentiles
-    from requests
-    where is_success and stream and first_token_ms is not null
-    {{ group_by_filters(breakdown='model') }}
+        bucket,
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+    from ({{ sketch_by_grain('first_token_ms') }}) as sketch
+    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+),
+
+figures as (
+    {{ sketch_percentiles('merged', mart_key_columns(), [0.5, 0.9, 0.99],
+                          ['p50_first_token_ms', 'p90_first_token_ms', 'p99_first_token_ms']) }}
 )
 
 select
@@ -27,10 +29,10 @@ select
     api_key_id,
     model,
     provider,
-    streaming_requests,
-    avg_first_token_ms,
-    first_token_ms_percentiles[1] as p50_first_token_ms,
-    first_token_ms_percentiles[2] as p90_first_token_ms,
-    first_token_ms_percentiles[3] as p99_first_token_ms,
+    cast(requests as bigint) as streaming_requests,
+    {{ ratio('value_sum', 'requests') }} as avg_first_token_ms,
+    p50_first_token_ms,
+    p90_first_token_ms,
+    p99_first_token_ms,
     current_timestamp as built_at
 from figures

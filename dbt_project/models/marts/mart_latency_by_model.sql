@@ -4,21 +4,23 @@
 -- Performance tab, Latency by Model: latency_ms of successful requests. Grain: grain x
 -- period_start x model (real values) x api_key_id x provider ('*' = all).
 -- Pay-as-you-go requests only; a model without successful requests has no row.
-with requests as (
-    {{ pay_as_you_go_requests(columns=['api_key_id', 'model', 'provider', 'is_success', 'latency_ms']) }}
-),
-
-figures as (
+-- From the daily latency sketches: counts and the mean exact, percentiles within the
+-- sketch's relative error (macros/sketch.sql).
+with merged as (
     select
         grain,
         period_start,
         {{ filter_columns(breakdown='model') }},
-        count(*) as successful_requests,
-        avg(latency_ms) as avg_latency_ms,
-        {{ percentiles('latency_ms', [0.5, 0.9, 0.99]) }} as latency_ms_percentiles
-    from requests
-    where is_success
-    {{ group_by_filters(breakdown='model') }}
+        bucket,
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+    from ({{ sketch_by_grain('latency_ms') }}) as sketch
+    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+),
+
+figures as (
+    {{ sketch_percentiles('merged', mart_key_columns(), [0.5, 0.9, 0.99],
+                          ['p50_latency_ms', 'p90_latency_ms', 'p99_latency_ms']) }}
 )
 
 select
@@ -27,10 +29,10 @@ select
     api_key_id,
     model,
     provider,
-    successful_requests,
-    avg_latency_ms,
-    latency_ms_percentiles[1] as p50_latency_ms,
-    latency_ms_percentiles[2] as p90_latency_ms,
-    latency_ms_percentiles[3] as p99_latency_ms,
+    cast(requests as bigint) as successful_requests,
+    {{ ratio('value_sum', 'requests') }} as avg_latency_ms,
+    p50_latency_ms,
+    p90_latency_ms,
+    p99_latency_ms,
     current_timestamp as built_at
 from figures

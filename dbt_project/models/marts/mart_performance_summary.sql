@@ -6,11 +6,11 @@
 -- successful requests. The picks rank the models within each filter combination, from
 -- that combination's own requests.
 --
--- Counts and means come from the usage facts' sums (success_latency_ms_sum,
--- throughput_output_tokens, ...), so only the median throughput reads request rows, and
--- only for all models ('*'): per model it is mart_throughput_by_model's p50, over the
--- same requests. Reading requests for every grouping set of the cube twice was most of
--- the nightly dbt step.
+-- Counts, means and picks come from the usage facts' sums (success_latency_ms_sum,
+-- throughput_output_tokens, ...) and are exact. The median throughput is sketch-based
+-- (within the sketch's relative error, macros/sketch.sql): for all models ('*') from the
+-- daily throughput sketches, per model it is mart_throughput_by_model's p50. No figure
+-- reads request rows.
 with usage as (
     select *, model as candidate
     from ({{ pay_as_you_go_usage() }}) as by_grain
@@ -57,15 +57,20 @@ picks as (
     group by {{ filter_key() }}
 ),
 
-all_models_median as (
+all_models_merged as (
     select
         grain,
         period_start,
         {{ filter_columns(breakdown='model') }},
-        {{ percentile('throughput_tps', 0.5) }} as median_throughput_tps
-    from ({{ pay_as_you_go_requests(columns=['api_key_id', 'provider', "'*' as model", 'throughput_tps']) }}) as requests
-    where throughput_tps is not null
-    {{ group_by_filters(breakdown='model') }}
+        bucket,
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+    from ({{ sketch_by_grain('throughput_tps', model="'*'") }}) as sketch
+    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+),
+
+all_models_median as (
+    {{ sketch_percentiles('all_models_merged', mart_key_columns(), [0.5], ['median_throughput_tps']) }}
 ),
 
 medians as (

@@ -3,10 +3,11 @@
 
 -- Provider tab, headline figures. Grain: grain x period_start x api_key_id x model x
 -- provider ('*' = all). Pay-as-you-go requests only. The picks rank the providers
--- within each filter combination, from that combination's own requests.
-with requests as (
+-- within each filter combination, from that combination's own requests, all figures
+-- exact from the usage facts' sums (no period reads its request rows again).
+with usage as (
     select *, provider as candidate
-    from ({{ pay_as_you_go_requests() }}) as by_grain
+    from ({{ pay_as_you_go_usage() }}) as by_grain
 ),
 
 per_provider as (
@@ -15,11 +16,11 @@ per_provider as (
         period_start,
         {{ filter_columns() }},
         candidate,
-        count(*) as requests,
-        count(*) filter (where is_success) as successful_requests,
+        sum(requests) as requests,
+        sum(successful_requests) as successful_requests,
         sum(total_tokens) as total_tokens,
-        avg(latency_ms) filter (where is_success) as avg_latency_ms
-    from requests
+        {{ ratio('sum(success_latency_ms_sum)', 'sum(successful_requests)') }} as avg_latency_ms
+    from usage
     {{ group_by_filters(extra=['candidate']) }}
 )
 

@@ -5,20 +5,35 @@
 -- (successful, output_tokens > 0, generation_ms > 0). Grain: grain x period_start x
 -- model (real values) x api_key_id x provider ('*' = all). Pay-as-you-go requests only;
 -- a model without such requests has no row.
-with requests as (
-    {{ pay_as_you_go_requests(columns=['api_key_id', 'model', 'provider', 'output_tokens', 'generation_ms', 'throughput_tps']) }}
-),
-
-figures as (
+-- Percentiles from the daily throughput sketches (within the sketch's relative error,
+-- macros/sketch.sql); the count and Σ output tokens / Σ generation seconds exact, from
+-- the usage facts.
+with merged as (
     select
         grain,
         period_start,
         {{ filter_columns(breakdown='model') }},
-        count(*) as throughput_requests,
-        {{ average_throughput() }} as avg_throughput_tps,
-        {{ percentiles('throughput_tps', [0.5, 0.9]) }} as throughput_tps_percentiles
-    from requests
-    where throughput_tps is not null
+        bucket,
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+    from ({{ sketch_by_grain('throughput_tps') }}) as sketch
+    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+),
+
+percentiles as (
+    {{ sketch_percentiles('merged', mart_key_columns(), [0.5, 0.9],
+                          ['p50_throughput_tps', 'p90_throughput_tps']) }}
+),
+
+usage as (
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='model') }},
+        cast(sum(throughput_requests) as bigint) as throughput_requests,
+        {{ ratio('sum(throughput_output_tokens)', 'sum(throughput_generation_seconds)') }} as avg_throughput_tps
+    from ({{ pay_as_you_go_usage() }}) as by_grain
+    where throughput_requests > 0
     {{ group_by_filters(breakdown='model') }}
 )
 
@@ -28,9 +43,10 @@ select
     api_key_id,
     model,
     provider,
-    throughput_requests,
-    avg_throughput_tps,
-    throughput_tps_percentiles[1] as p50_throughput_tps,
-    throughput_tps_percentiles[2] as p90_throughput_tps,
+    usage.throughput_requests,
+    usage.avg_throughput_tps,
+    percentiles.p50_throughput_tps,
+    percentiles.p90_throughput_tps,
     current_timestamp as built_at
-from figures
+from percentiles
+inner join usage using ({{ mart_key_columns() | join(', ') }})

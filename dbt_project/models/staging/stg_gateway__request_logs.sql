@@ -27,8 +27,18 @@ select
     latency_ms,
     first_token_ms,
     cost_usd
-from {{ source('raw', 'request_logs') }}
--- Landing days a blocking data-quality check rejected stay out until a run passes. The
--- checks own this table (ingest/warehouse.py creates it); it is not a dbt source because
--- it is bookkeeping of the same Dagster run, not data anyone materializes.
+from {{ source('raw', 'request_logs') }} as delivery
+-- Landing days a blocking data-quality check rejected as a whole (a systemic fault) stay
+-- out until a run passes. The checks own this table (ingest/warehouse.py creates it); it
+-- is not a dbt source because it is bookkeeping of the same Dagster run, not data anyone
+-- materializes.
 where landing_date not in (select landing_date from raw.quality_holds)
+  -- Single records a blocking rule rejected stay out; the rest of their day loads. Not
+  -- a dbt source either, for the same reason as raw.quality_holds.
+  and not exists (
+      select 1
+      from raw.quarantined_records as quarantined
+      where quarantined.landing_date = delivery.landing_date
+        and quarantined.source_file = delivery.source_file
+        and quarantined.line_number = delivery.line_number
+  )

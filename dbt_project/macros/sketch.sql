@@ -1,0 +1,140 @@
+{#- Percentiles from mergeable relative-error histograms (the DDSketch idea).
+
+    A positive value x falls in bucket i = ceil(log_gamma(x)), i.e. gamma^(i-1) < x <=
+    gamma^i, with gamma = (1 + a) / (1 - a). Bucket i is read back as
+    2 * gamma^i / (gamma + 1), which lies within a relative error a of every value of the
+    bucket. Zero (and anything not positive) has its own bucket, read back as 0.
+
+    fct_latency_sketch_daily holds, per event day x API key x model x provider x billing
+    mode x measure, the count of values in each bucket. A week, a month or any filter
+    combination adds the counts of its days (exactly: they are integers) and reads a
+    percentile from the merged histogram: with n values and rank k = ceil(q * n)
+    (nearest rank, 1-based), the answer is the bucket where the running count first
+    reaches k. Bucket order is value order, so that bucket holds the exact k-th smallest
+    value, and the answer is within a of it. docs/metrics.md states the bound.
+
+    Only sums and window functions over integer bucket indexes: the engine-specific bits
+    (logarithm, power, integer types) are the dispatched macros below, so another
+    adapter implements those and reuses everything else. -#}
+
+{#- The relative accuracy a. 1%: buckets 2% wide, about 350 of them for values from
+    1 ms to 17 minutes. Changing it needs a full refresh of the sketch fact. -#}
+{% macro sketch_relative_accuracy() -%}
+    {{ return(0.01) }}
+{%- endmacro %}
+
+{% macro sketch_gamma() -%}
+    {{ return((1 + sketch_relative_accuracy()) / (1 - sketch_relative_accuracy())) }}
+{%- endmacro %}
+
+{#- The bucket of zero: below every bucket of a positive value (bucket -32768 would hold
+    values near gamma^-32768, about 1e-282). -#}
+{% macro sketch_zero_bucket() -%}
+    {{ return(-32768) }}
+{%- endmacro %}
+
+{#- The measures the sketch fact holds: name -> (value expression over fct_requests, the
+    requests it covers). The conditions are the per-model marts' populations. -#}
+{% macro sketch_measures() -%}
+    {{ return({
+        'latency_ms': ('latency_ms', 'is_success'),
+        'first_token_ms': ('first_token_ms', 'is_success and stream and first_token_ms is not null'),
+        'throughput_tps': ('throughput_tps', 'throughput_tps is not null'),
+    }) }}
+{%- endmacro %}
+
+{#- The bucket index of a value: integer. -#}
+{% macro sketch_bucket(value) -%}
+    {{ return(adapter.dispatch('sketch_bucket', 'llm_usage')(value)) }}
+{%- endmacro %}
+
+{% macro default__sketch_bucket(value) -%}
+    case when {{ value }} > 0
+         then cast(ceil(ln({{ value }}) / ln({{ '%.17g' | format(sketch_gamma()) }})) as integer)
+         else {{ sketch_zero_bucket() }} end
+{%- endmacro %}
+
+{#- The value a bucket index reads back as. -#}
+{% macro sketch_bucket_value(bucket) -%}
+    {{ return(adapter.dispatch('sketch_bucket_value', 'llm_usage')(bucket)) }}
+{%- endmacro %}
+
+{% macro default__sketch_bucket_value(bucket) -%}
+    case when {{ bucket }} = {{ sketch_zero_bucket() }} then 0.0
+         else 2.0 * power({{ '%.17g' | format(sketch_gamma()) }}, {{ bucket }}) / {{ '%.17g' | format(sketch_gamma() + 1) }} end
+{%- endmacro %}
+
+{#- A whole number type wide enough for a count times 10,000 (see sketch_percentiles). -#}
+{% macro sketch_count_type() -%}
+    {{ return(adapter.dispatch('sketch_count_type', 'llm_usage')()) }}
+{%- endmacro %}
+
+{% macro default__sketch_count_type() -%}
+    bigint
+{%- endmacro %}
+
+{#- The sketch rows of one measure at all three grains, limited on incremental runs to
+    the periods the run touches, pay-as-you-go only. Each period's days are added up
+    per (key, model, provider, bucket) here, before any CUBE, so the CUBE works on one
+    histogram per combination and period rather than one per day. `model` may be given
+    as an expression such as "'*'" for a figure over all models. -#}
+{% macro sketch_by_grain(measure, model='model') -%}
+    {%- for g in reporting_grains() %}
+    select
+        '{{ g.grain }}' as grain,
+        {{ g.period }} as period_start,
+        api_key_id,
+        {{ model }} as model,
+        provider,
+        bucket,
+        cast(sum(requests) as {{ sketch_count_type() }}) as requests,
+        sum(value_sum) as value_sum
+    from {{ ref('fct_latency_sketch_daily') }}
+    where measure = '{{ measure }}'
+      and billing_mode = 'pay_as_you_go'
+    {%- if is_incremental() %}
+      and {{ g.period }} in {{ touched_periods(g.grain) }}
+    {%- endif %}
+    group by {{ g.period }}, api_key_id, {{ model }}, provider, bucket
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Percentiles of merged histograms. `merged` is a relation with the key columns, an
+    integer `bucket` and `requests` (the bucket's count) and one row per key and bucket.
+    Returns one row per key with `requests` (the total), `value_sum` (Σ of the values,
+    exact) and one column per fraction, named by `names`.
+
+    Rank k = ceil(q * n): the first bucket whose running count c has c >= q * n. The
+    comparison is done in integers, c * 10000 >= round(q * 10000) * n, so no rounding of
+    q * n can move the rank. -#}
+{% macro sketch_percentiles(merged, key_columns, fractions, names) -%}
+    {%- set key = key_columns | join(', ') -%}
+    select
+        {{ key }},
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+        {%- for fraction in fractions %},
+        {{ sketch_bucket_value(
+            'min(case when cumulative * 10000 >= ' ~ ((fraction * 10000) | round | int) ~ ' * total then bucket end)'
+        ) }} as {{ names[loop.index0] }}
+        {%- endfor %}
+    from (
+        select
+            {{ key }},
+            bucket,
+            requests,
+            value_sum,
+            sum(requests) over (
+                partition by {{ key }} order by bucket rows between unbounded preceding and current row
+            ) as cumulative,
+            sum(requests) over (partition by {{ key }}) as total
+        from {{ merged }}
+    ) as running
+    group by {{ key }}
+{%- endmacro %}
+
+{#- The key of a mart row: grain, period and the three filter columns. -#}
+{% macro mart_key_columns() -%}
+    {{ return(['grain', 'period_start'] + filter_dimensions()) }}
+{%- endmacro %}

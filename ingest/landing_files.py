@@ -1,0 +1,144 @@
+"""Reading a landing file's bytes: a JSON Lines file (plain or gzip) as numbered lines,
+counted from its bytes apart from any parsing, so that a loss inside a file shows in the
+reconciliation; and the file's hash, by which re-deliveries and the late-file sensor
+recognise it.
+
+Shared by the loader of our own format (ingest/load.py) and the source adapters
+(ingest/sources/files.py).
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+LINES_SCHEMA = pa.schema(
+    [("line_number", pa.int64()), ("raw_line", pa.large_string()), ("read_error", pa.string())]
+)
+# Rows per Arrow record batch handed to DuckDB: it scans batches in parallel.
+BATCH_ROWS = 100_000
+# Bytes searched for newlines at a time: a search this size stays in the CPU cache.
+NEWLINE_SEARCH_BYTES = 1 << 20
+
+
+def _line_starts(data: bytes, start: int) -> np.ndarray:
+    """Offsets where each line of `data[start:]` begins, and where the last one ends.
+
+    A line keeps its "\n"; the empty piece after a final newline is not a line."""
+    buffer = np.frombuffer(data, np.uint8)
+    newline_ends = [
+        np.flatnonzero(buffer[at : at + NEWLINE_SEARCH_BYTES] == ord("\n")) + (at + 1)
+        for at in range(start, len(data), NEWLINE_SEARCH_BYTES)
+    ]
+    offsets = np.concatenate([np.array([start], np.int64), *newline_ends])
+    if offsets[-1] != len(data):
+        offsets = np.append(offsets, len(data))  # the last line has no newline
+    return offsets
+
+
+class CutShort(Exception):
+    """A gzip file ended before its end-of-stream marker: the bytes before the cut."""
+
+    def __init__(self, data: bytes, error: Exception) -> None:
+        super().__init__(str(error))
+        self.data = data
+
+
+def _gunzip(compressed: bytes) -> bytes:
+    """Decompress every gzip member of `compressed`; raise CutShort with what came out
+    before the cut when the file ends early (an upload that stopped), so the lines read
+    before it are checked like any others and counted."""
+    pieces, rest = [], compressed
+    while rest:
+        inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
+        try:
+            pieces.append(inflater.decompress(rest))
+            pieces.append(inflater.flush())
+        except zlib.error as error:
+            if not pieces:
+                raise  # not gzip at all: the file is unreadable, nothing came out
+            raise CutShort(b"".join(pieces), error) from None
+        if not inflater.eof:
+            if not pieces or not any(pieces):
+                raise EOFError("the gzip stream ends before any data")
+            raise CutShort(b"".join(pieces), EOFError("the gzip stream ends early"))
+        rest = inflater.unused_data
+        if rest.strip(b"\0") == b"":  # padding after the last member, as gzip allows
+            break
+    return b"".join(pieces)
+
+
+def count_lines_in(data: bytes) -> int:
+    """Lines of JSON Lines text counted from its bytes alone: each "\n" ends one, and a
+    last line without one still counts. The reconciliation compares the loader's rows
+    with this number, so it shares nothing with the line splitting below."""
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
+
+
+def _lines_of_text_file(path: Path) -> tuple[pa.Table, int, str | None]:
+    """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
+    read_error), with the line count and, for a gzip file cut short, what happened.
+    raw_line still ends with its "\n" or "\r\n" (the contract's query drops it): the
+    lines are then a view of the decompressed bytes, never copied."""
+    data = path.read_bytes()
+    cut = None
+    if path.name.endswith(".gz"):
+        try:
+            data = _gunzip(data)
+        except CutShort as short:
+            data = short.data
+            cut = (
+                f"gzip file cut short after {count_lines_in(data):,} lines ({short}); the lines "
+                "before the cut were read, the last one may be partial; replace it with a "
+                "complete .jsonl.gz"
+            )
+    lines_read = count_lines_in(data)
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    offsets = _line_starts(data, start)
+    lines = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(offsets) - 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)]
+    )
+    read_errors = pa.nulls(len(lines), pa.string())
+    try:
+        text = lines.cast(pa.large_string())  # checks the UTF-8, copies nothing
+    except pa.ArrowInvalid:
+        text, read_errors = _decode_line_by_line(lines)
+    table = pa.table(
+        {
+            "line_number": pa.array(np.arange(1, len(lines) + 1, dtype=np.int64)),
+            "raw_line": text,
+            "read_error": read_errors,
+        }
+    )
+    if start and lines_read == 1 and len(data) == start:
+        lines_read = 0  # a byte order mark alone is no line
+    table = pa.Table.from_batches(table.to_batches(max_chunksize=BATCH_ROWS), table.schema)
+    return table, lines_read, cut
+
+
+def _decode_line_by_line(lines: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """Decode a file that is not all UTF-8: a bad line is kept (undecodable bytes shown
+    as U+FFFD) with a reason, so it is rejected instead of loaded with altered text."""
+    texts, errors = [], []
+    for raw in lines.to_pylist():
+        raw = raw.removesuffix(b"\n")
+        try:
+            texts.append(raw.decode("utf-8"))
+            errors.append(None)
+        except UnicodeDecodeError as error:
+            texts.append(raw.decode("utf-8", errors="replace"))
+            errors.append(f"line is not valid UTF-8 (bad byte at position {error.start + 1})")
+    return pa.array(texts, pa.large_string()), pa.array(errors, pa.string())
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

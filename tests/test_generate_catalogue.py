@@ -1,0 +1,70 @@
+"""The generator's catalogue lives in sample_data/catalogue.json; the data is unchanged.
+
+The hashes were recorded from the generator as it was before the catalogue moved out of
+the code (same seed, same arguments); moving tables into a data file must not change one
+byte of what it writes. JSON Lines are hashed as written (gzip included: the generator
+writes no timestamp into the gzip header); Parquet by its rows, as its file bytes carry
+the writing pyarrow's version. A deliberate change to the catalogue changes these hashes:
+record the new ones in the same commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from sample_data import generate
+from sample_data.generate import generate_logs
+
+CASES = {
+    "jsonl.gz": (
+        dict(
+            fmt="jsonl.gz",
+            duplicate_rate=0.02,
+            late_rate=0.03,
+            malformed_rate=0.01,
+            semantic_faults=True,
+            files_per_day=2,
+        ),
+        "8d2abb74e8e6c44b196c98b7f9ba0cc83c88dc94a47c8f6c2db85b471442f2f0",
+    ),
+    "jsonl": (
+        dict(fmt="jsonl"),
+        "b1682cdc18333ab341d59d8fa6f38ab4acf47831584a97837535e8b91e5a5d96",
+    ),
+    "parquet": (
+        dict(fmt="parquet", duplicate_rate=0.02, late_rate=0.03, malformed_rate=0.01),
+        "8fbb9f806c1bae2382ea752e112c9d1f5083fc37f2af93a3d584acac23550580",
+    ),
+}
+
+
+def _digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.suffix == ".parquet":
+            rows = pq.read_table(path).to_pylist()
+            digest.update(json.dumps(rows, default=str, sort_keys=True).encode())
+        else:
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_small_generated_day_is_byte_identical_to_before_the_move(case, tmp_path):
+    arguments, expected = CASES[case]
+    generate_logs(tmp_path, date(2026, 3, 1), 2, 400, seed=11, **arguments)
+    assert _digest(tmp_path) == expected
+
+
+def test_the_catalogue_is_package_data_read_by_the_generator():
+    catalogue = json.loads((Path(generate.__file__).parent / "catalogue.json").read_text())
+    assert [m[0] for m in catalogue["models"]] == [m[0] for m in generate.MODELS]
+    assert {r[1] for r in catalogue["routes"]} <= set(generate.PROVIDERS)
+    assert {r[0] for r in catalogue["routes"]} == {m[0] for m in generate.MODELS}

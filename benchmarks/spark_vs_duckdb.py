@@ -5,7 +5,9 @@ For each engine (LLM_USAGE_ENGINE=duckdb, then spark), in a fresh data directory
 
 1. ingest: `ingest.load.load_partition` of the day (the same DuckDB contract checks on
    both; on Spark the checked day is written as Parquet);
-2. dbt: `dbt build` of the queued day in its own process (on Spark, the JVM is a child of
+2. checks: the raw quality checks, quarantine and holds (`quality.holds.check_and_hold`,
+   on the lake's Parquet on Spark);
+3. dbt: `dbt build` of the queued day in its own process (on Spark, the JVM is a child of
    that process), models and data tests, with peak resident memory of the process tree.
 
 Usage (from the repo root, with the spark extra installed, `make test-spark` does that):
@@ -40,6 +42,8 @@ from config.settings import Settings  # noqa: E402
 from ingest import lake  # noqa: E402
 from ingest.load import load_partition  # noqa: E402
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build  # noqa: E402
+from quality.holds import check_and_hold  # noqa: E402
+from quality.rules import Thresholds  # noqa: E402
 from sample_data.generate import generate_logs  # noqa: E402
 
 DBT = Path(sys.executable).with_name("dbt")
@@ -92,6 +96,9 @@ def run_engine(engine: str, landing: Path, work: Path, args) -> dict:
     rss_before = self_process.memory_info().rss
     report = load_partition(settings, DAY)
     ingest_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    check_and_hold(settings, DAY, DAY, Thresholds.from_env())
+    checks_seconds = time.perf_counter() - began
     if settings.on_spark:
         lake.request_model_build(settings, [DAY], "dbt step")
     else:
@@ -120,6 +127,7 @@ def run_engine(engine: str, landing: Path, work: Path, args) -> dict:
         "engine": engine,
         "rows_loaded": report.rows_loaded,
         "ingest_seconds": round(ingest_seconds, 1),
+        "checks_seconds": round(checks_seconds, 1),
         "ingest_process_rss_mb_after": round(self_process.memory_info().rss / 2**20),
         "ingest_process_rss_mb_before": round(rss_before / 2**20),
         "dbt_build_seconds": round(seconds, 1),
@@ -152,7 +160,8 @@ def main() -> None:
     }
     for r in results:
         print(
-            f"{r['engine']:7} ingest {r['ingest_seconds']:7.1f} s   dbt build "
+            f"{r['engine']:7} ingest {r['ingest_seconds']:7.1f} s   checks "
+            f"{r['checks_seconds']:6.1f} s   dbt build "
             f"{r['dbt_build_seconds']:7.1f} s, peak {r['dbt_build_peak_rss_mb']:6} MB   "
             f"ok={r['dbt_build_ok']}   rows {r['rows_loaded']}"
         )

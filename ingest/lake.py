@@ -152,15 +152,18 @@ def _parquet_files(folder: Path) -> bool:
     return folder.is_dir() and any(folder.rglob("*.parquet"))
 
 
-def connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB whose raw and dbt schemas are views over the lake's files."""
-    from ingest.warehouse import RAW_SCHEMA_DDL  # the raw tables' columns and types
+def connect_lake(settings: Settings, raw_schema_ddl: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose raw and dbt schemas are views over the lake's files.
 
+    `raw_schema_ddl` is the warehouse's DDL of the raw tables (ingest/warehouse.py, which
+    opens the lake through here: passed in, not imported, so neither module imports the
+    other's importer).
+    """
     connection = scratch_connection(settings)
     # The warehouse's own DDL, in a schema of empty tables: the columns, their order and
     # types that every view below returns, and the rows of a table with no files yet.
     connection.execute(
-        RAW_SCHEMA_DDL.replace("raw.", "raw_columns.").replace(
+        raw_schema_ddl.replace("raw.", "raw_columns.").replace(
             "CREATE SCHEMA IF NOT EXISTS raw;", "CREATE SCHEMA raw_columns; CREATE SCHEMA raw;"
         )
     )
@@ -233,15 +236,18 @@ def _days(first: date, last: date) -> list[date]:
 
 @contextmanager
 def editing_days(
-    settings: Settings, tables: tuple[str, ...], first: date, last: date
+    connection: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    tables: tuple[str, ...],
+    first: date,
+    last: date,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """The lake as connect_lake shows it, with raw `tables` as tables that the caller may
+    """`connection` (connect_lake's, which this closes), with raw `tables` as tables that the caller may
     change as it would the DuckDB warehouse's; on leaving, their landing days [first,
     last] are written back to the lake, whatever the caller did there (a transaction it
     rolled back leaves them as they were). Code written for the warehouse, such as the
     quality holds, thus runs unchanged on the lake.
     """
-    connection = connect_lake(settings)
     try:
         for table in tables:
             connection.execute(f"CREATE TEMP TABLE lake_{table} AS SELECT * FROM raw.{table}")

@@ -169,7 +169,7 @@ def connect(
                 f"No lake at {settings.lake_dir}. Run `llm-usage materialize` first, or "
                 "point LLM_USAGE_LAKE_DIR at an existing one."
             )
-        return lake.connect_lake(settings)
+        return lake.connect_lake(settings, RAW_SCHEMA_DDL)
     path: Path = settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseMissingError(

@@ -164,7 +164,11 @@ def check_and_hold(
     (ingest/lake.py), the holds of a crashed check included."""
     if settings.on_spark:
         with lake.editing_days(
-            settings, ("quarantined_records", "quality_holds"), first, last
+            connect(settings, read_only=True),
+            settings,
+            ("quarantined_records", "quality_holds"),
+            first,
+            last,
         ) as connection:
             return check_raw_and_hold(connection, first, last, thresholds)
     with connect(settings, wait_seconds=60) as connection:

@@ -75,6 +75,16 @@ def _add_file(landing: Path, day: date, seed: int, scratch: Path) -> None:
     shutil.copy(scratch / folder / "part-00000.jsonl.gz", landing / folder / "part-00001.jsonl.gz")
 
 
+def _withdraw_records(landing: Path, day: date, count: int) -> None:
+    """The gateway re-delivers a landing day's first file without its last `count`
+    records: a reload takes them away, and their event days must be rebuilt."""
+    path = landing / f"dt={day.isoformat()}" / "part-00000.jsonl.gz"
+    with gzip.open(path, "rt") as f:
+        lines = f.readlines()
+    with gzip.open(path, "wt") as f:
+        f.writelines(lines[:-count])
+
+
 def _add_fast_records(landing: Path, day: date, count: int, name: str) -> None:
     """A file of `count` records above the throughput ceiling, a blocking record-level
     rule: a few are quarantined and the day loads; many hold the whole day."""
@@ -240,9 +250,17 @@ def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
     ), "the Spark build did not record what it caught up with"
 
     # Incremental build: day 2 gets a second file (the day is replaced: its rows must not
-    # be counted twice), and day 4 brings late records for day 3.
+    # be counted twice) and loses records from its first (raw.replaced_deliveries), and
+    # day 4 brings late records for day 3.
     _add_file(landing, DAYS[1], seed=12, scratch=tmp_path / "second_file")
+    _withdraw_records(landing, DAYS[1], 5)
     for engine, (settings, env) in runs.items():
+        load_partition(settings, DAYS[1])
+        with connect(settings, read_only=True) as connection:
+            (replaced,) = connection.execute(
+                "SELECT count(*) FROM raw.replaced_deliveries"
+            ).fetchone()
+        assert replaced > 0, engine
         _run_window(settings, env, [DAYS[1], DAYS[3]], tmp_path / f"dbt-{engine}-2")
     _assert_same_tables(runs["duckdb"][0], runs["spark"][0])
     with connect(spark_settings, read_only=True) as connection:

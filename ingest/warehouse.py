@@ -232,8 +232,9 @@ def pending_model_builds(connection: duckdb.DuckDBPyConnection) -> list[tuple[da
     Empty on a warehouse built before the table existed.
     """
     exists = connection.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE schema_name = 'raw' AND table_name = 'pending_model_builds'"
+        # Views too: on Spark the queue is a view over the lake (ingest/lake.py).
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'raw' AND table_name = 'pending_model_builds'"
     ).fetchone()[0]
     if not exists:
         return []

@@ -94,6 +94,25 @@ def test_holds_and_the_queue_on_the_lake(tmp_path):
     assert pending["requested_at"][0] > pd.Timestamp(datetime(2000, 1, 1, tzinfo=UTC))
 
 
+def test_readers_and_the_sensor_see_the_lake_tables_which_are_views(tmp_path):
+    """The queue, the holds and the files read are views on the lake, and the readers
+    and the late-file sensor find them there as they find the warehouse's tables."""
+    from ingest.landing_state import recorded_files
+    from ingest.warehouse import pending_model_builds
+    from readers.warehouse import held_days
+
+    generate_logs(tmp_path / "landing", DAY, 1, 50, seed=4)
+    settings = _settings(tmp_path, "spark")
+    load_partition(settings, DAY)
+    lake.replace_quality_holds(settings, DAY, DAY, ["tokens_valid"])
+    with connect(settings, read_only=True) as connection:
+        assert [day for day, _ in pending_model_builds(connection)] == [DAY]
+        assert list(recorded_files(connection)) == [DAY]
+    assert [(h.landing_date, h.failed_checks) for h in held_days(settings)] == [
+        (DAY, "tokens_valid")
+    ]
+
+
 def test_the_dagster_dbt_resource_targets_the_engine(monkeypatch):
     from orchestration.dbt_assets import dbt_resource
 

@@ -145,6 +145,8 @@ def main() -> None:
     parser.add_argument("--shuffle-partitions", type=int, default=8)
     parser.add_argument("--out", type=Path, default=REPO / "benchmarks" / "results")
     args = parser.parse_args()
+    # dbt resolves --target-path against the project directory, not the current one.
+    args.work_dir = args.work_dir.absolute()
     landing = args.work_dir / "landing"
     if not (landing / f"dt={DAY.isoformat()}").is_dir():
         generate_logs(landing, DAY, 1, args.requests_per_day, seed=5)

@@ -411,10 +411,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                         file_report,
                     )
                 )
-            if batch.records is not None:
-                connection.register(sources.RECORDS_RELATION, batch.records)
-                connection.execute(f"INSERT INTO landing_checked {batch.sql}")
-                connection.unregister(sources.RECORDS_RELATION)
+            sources.check_batch(connection, batch, "landing_checked")
 
         per_file = dict(
             (row[0], (row[1], row[2]))

@@ -205,8 +205,14 @@ def _link_files(source: Path, target: Path) -> None:
             shutil.copy2(path, target / path.name)
 
 
-def _first_lines(source: Path, target: Path, *, records: int | None = None,
-                 size: int | None = None, header: bool = False) -> None:
+def _first_lines(
+    source: Path,
+    target: Path,
+    *,
+    records: int | None = None,
+    size: int | None = None,
+    header: bool = False,
+) -> None:
     """The first `records` records of a JSON Lines or CSV file, or as many whole records
     as fit in `size` bytes (a CSV file keeps its header row)."""
     kept, total, count = [], 0, 0
@@ -380,7 +386,9 @@ def main(argv: list[str] | None = None) -> dict:
             }
 
         own = figures("own")
-        ones = {f"{r}{c}": 1.0 for r in ("ratio_per_request", "ratio_per_byte") for c in ("", "_cpu")}
+        ones = {
+            f"{r}{c}": 1.0 for r in ("ratio_per_request", "ratio_per_byte") for c in ("", "_cpu")
+        }
         results = {"own format (.jsonl)": dict(own, **ones)}
         own_per_file = figures("own-per-file")
         results["own format (.jsonl), per-file count"] = dict(own_per_file, **ones)
@@ -391,6 +399,7 @@ def main(argv: list[str] | None = None) -> dict:
             assert rows[f"{name}-bytes"][1] == 0, (name, rows[f"{name}-bytes"])
             # Same number of requests: against our own file holding as many requests.
             versus = own_per_file if name == "litellm-files" else own
+
             def per_request(clock: str) -> float:
                 return (full[clock] / full["records"]) / (versus[clock] / versus["records"])
 

@@ -90,7 +90,9 @@ def mapped_lines_sql(
         )
         reason = failures(read_failures, *reasons)
     else:
-        reason = f"CASE WHEN NOT ({reads_ok}) THEN {quote(READS_PENDING)} ELSE {failures(*reasons)} END"
+        reason = (
+            f"CASE WHEN NOT ({reads_ok}) THEN {quote(READS_PENDING)} ELSE {failures(*reasons)} END"
+        )
     canonical = ", ".join(f"{field} := {columns[field]}" for field in contract.field_names())
     return f"""
 WITH extracted AS (

@@ -208,9 +208,13 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
     root = settings.landing_dir
     if not root.is_dir():
         return [], []
+    # sources.toml and the source folders it declares belong here too (ingest/sources/).
+    declared = {sources.config.SOURCES_FILE} | {
+        folder.root.name for folder in sources.source_folders(settings)
+    }
     days, anomalies = [], []
     for path in sorted(root.iterdir()):
-        if path.name.startswith((".", "_")):
+        if path.name.startswith((".", "_")) or path.name in declared:
             continue
         match = _LANDING_FOLDER.fullmatch(path.name)
         day = None

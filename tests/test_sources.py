@@ -437,6 +437,23 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     assert change.added == ("or/b.jsonl",) and not change.changed and not change.removed
 
 
+def test_source_folders_and_their_settings_file_are_not_landing_anomalies(data_dir):
+    """sources.toml and the folders it declares are expected in the landing root; a
+    folder it does not declare is still reported."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+    )
+    day = date(2026, 3, 2)
+    (_day_folder(data_dir, "or", day) / "a.jsonl").write_text(
+        json.dumps(openrouter_generations()[0]) + "\n"
+    )
+    (data_dir.landing_dir / "undeclared").mkdir()
+    load_partition(data_dir, day)
+    anomalies = _table(data_dir, "SELECT path, kind FROM raw.landing_anomalies")
+    assert list(anomalies["path"]) == [str(data_dir.landing_dir / "undeclared")]
+
+
 def test_links_leaving_the_landing_directory_are_not_followed(data_dir, tmp_path):
     """A link in a source folder, or a source day folder that is a link, leading out of
     the landing directory is not read (as for our own day folders); one inside is."""

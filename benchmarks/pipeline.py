@@ -217,6 +217,9 @@ class DbtRun:
     model_seconds: float
     test_seconds: float
     slowest: list[tuple[str, float]] = field(default_factory=list)
+    # Every model's and test's own time, so that what grows with history shows node by
+    # node when two builds are compared.
+    nodes: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
@@ -228,6 +231,7 @@ class DbtRun:
             # Process start, imports, project parse and adapter set-up: the fixed cost.
             "startup_seconds": round(self.seconds - self.dbt_elapsed, 3),
             "slowest_nodes": [[name, round(s, 3)] for name, s in self.slowest],
+            "node_seconds": {name: round(s, 3) for name, s in self.nodes.items()},
         }
 
 
@@ -275,6 +279,7 @@ def dbt_build(
         model_seconds=sum(s for uid, s in nodes if uid.startswith("model.")),
         test_seconds=sum(s for uid, s in nodes if uid.startswith("test.")),
         slowest=sorted(nodes, key=lambda n: -n[1])[:5],
+        nodes=dict(nodes),
     )
 
 

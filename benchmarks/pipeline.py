@@ -34,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -130,10 +131,22 @@ class Timed:
     seconds: float
     peak_bytes: int
     output: str = ""
+    # CPU seconds (user + system) of the process tree. On a shared machine the wall time
+    # follows the load (a 7-day backfill took 533 s of wall time for 36 s of CPU at a
+    # load average of 22); the CPU seconds are the work itself.
+    cpu_seconds: float = 0.0
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_command(command: list[str], env: dict[str, str], cwd: Path = REPO) -> Timed:
-    """Run a command to completion; its wall time and its process tree's peak memory."""
+    """Run a command to completion; its wall time, CPU time and its process tree's peak
+    memory. Commands run one at a time, so the change in the CPU time of waited-for
+    children is this command's tree."""
+    cpu_before = _children_cpu_seconds()
     started = time.perf_counter()
     process = psutil.Popen(
         command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -145,7 +158,7 @@ def run_command(command: list[str], env: dict[str, str], cwd: Path = REPO) -> Ti
         raise RuntimeError(
             f"`{' '.join(command)}` failed with exit code {process.returncode}:\n{output[-4000:]}"
         )
-    return Timed(seconds, memory.peak_bytes, output)
+    return Timed(seconds, memory.peak_bytes, output, _children_cpu_seconds() - cpu_before)
 
 
 # -------------------------------------------------------------------------- warehouses
@@ -217,10 +230,15 @@ class DbtRun:
     model_seconds: float
     test_seconds: float
     slowest: list[tuple[str, float]] = field(default_factory=list)
+    cpu_seconds: float = 0.0
+    # Every model's and test's own time, so that what grows with history shows node by
+    # node when two builds are compared.
+    nodes: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict:
         return {
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
             "peak_rss_bytes": self.peak_bytes,
             "dbt_elapsed_seconds": round(self.dbt_elapsed, 3),
             "model_seconds": round(self.model_seconds, 3),
@@ -228,6 +246,7 @@ class DbtRun:
             # Process start, imports, project parse and adapter set-up: the fixed cost.
             "startup_seconds": round(self.seconds - self.dbt_elapsed, 3),
             "slowest_nodes": [[name, round(s, 3)] for name, s in self.slowest],
+            "node_seconds": {name: round(s, 3) for name, s in self.nodes.items()},
         }
 
 
@@ -270,11 +289,13 @@ def dbt_build(
     nodes = [(r["unique_id"], float(r["execution_time"])) for r in results["results"]]
     return DbtRun(
         seconds=timed.seconds,
+        cpu_seconds=timed.cpu_seconds,
         peak_bytes=timed.peak_bytes,
         dbt_elapsed=float(results["elapsed_time"]),
         model_seconds=sum(s for uid, s in nodes if uid.startswith("model.")),
         test_seconds=sum(s for uid, s in nodes if uid.startswith("test.")),
         slowest=sorted(nodes, key=lambda n: -n[1])[:5],
+        nodes=dict(nodes),
     )
 
 
@@ -283,8 +304,9 @@ def dbt_build(
 
 def floor_read_json(
     files: list[Path], work_dir: Path, memory_limit: str, threads: int
-) -> tuple[int, float]:
-    """DuckDB reading the files straight into a typed table: no validation, no bookkeeping."""
+) -> tuple[int, float, float]:
+    """DuckDB reading the files straight into a typed table: no validation, no bookkeeping.
+    Rows, wall seconds and CPU seconds."""
     scratch = work_dir / "floor.duckdb"
     scratch.unlink(missing_ok=True)
     columns = "{" + ", ".join(f"'{f.name}': '{f.sql_type}'" for f in contract.fields()) + "}"
@@ -292,18 +314,19 @@ def floor_read_json(
         str(scratch), config={"memory_limit": memory_limit, "threads": threads}
     )
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         connection.execute(
             "CREATE TABLE request_logs AS SELECT * FROM read_json(?, format = 'newline_delimited', "
             f"columns = {columns})",
             [[str(p) for p in files]],
         )
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
         rows = connection.execute("SELECT count(*) FROM request_logs").fetchone()[0]
     finally:
         connection.close()
         scratch.unlink(missing_ok=True)
-    return rows, seconds
+    return rows, seconds, cpu_seconds
 
 
 # ------------------------------------------------------------------------------ pandas
@@ -395,6 +418,24 @@ def generate(
     }
 
 
+def reuse_landing(source: Path, landing_dir: Path, first: date, days: int) -> dict:
+    """Hard-link the landing days [first, first + days) of an earlier run's landing folder
+    (the generator is deterministic for the same seed, scale and rates, so they are the
+    files it would write). On a busy machine the generator alone can take half an hour
+    at 1,000,000 requests a day; its rate is then not measured."""
+    progress(f"reusing {days} landing days from {source} ...")
+    size = 0
+    for offset in range(days):
+        name = f"dt={(first + timedelta(days=offset)).isoformat()}"
+        if not (source / name).is_dir():
+            raise SystemExit(f"--landing-from {source} has no folder {name}")
+        (landing_dir / name).mkdir(parents=True)
+        for path in sorted((source / name).iterdir()):
+            os.link(path, landing_dir / name / path.name)
+            size += path.stat().st_size
+    return {"days": days, "reused_from": str(source), "bytes": size}
+
+
 def build_history(warehouse: Warehouse, first: date, new_day: date, target_dir: Path) -> dict:
     """Load landing days [first, new_day) before the measured night, then build them in
     one dbt build, as a backfill does (no chunking): its time and peak memory."""
@@ -408,7 +449,7 @@ def build_history(warehouse: Warehouse, first: date, new_day: date, target_dir: 
     run = dbt_build(warehouse, first, new_day, target_dir)
     progress(
         f"[{warehouse.name}]   dbt build (backfill of {(new_day - first).days} days) in "
-        f"{run.seconds:.1f} s, peak {run.peak_bytes / GIB:.2f} GiB"
+        f"{run.seconds:.1f} s ({run.cpu_seconds:.1f} CPU s), peak {run.peak_bytes / GIB:.2f} GiB"
     )
     return {
         "days": (new_day - first).days,
@@ -426,20 +467,21 @@ def full_refresh(warehouse: Warehouse, target_dir: Path) -> dict:
     return run.as_json()
 
 
-def ingest_new_day(warehouse: Warehouse, new_day: date) -> tuple[int, float]:
-    started = time.perf_counter()
+def ingest_new_day(warehouse: Warehouse, new_day: date) -> tuple[int, float, float]:
+    """Rows, wall seconds and CPU seconds (this process, DuckDB's threads included)."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = load_partition(warehouse.settings(), new_day)
     seconds = time.perf_counter() - started
-    return report.rows_loaded + report.rows_rejected, seconds
+    return report.rows_loaded + report.rows_rejected, seconds, time.process_time() - cpu_started
 
 
 def nightly_step(warehouse: Warehouse, new_day: date, target_dir: Path, history_days: int) -> dict:
     progress(f"[{warehouse.name}] ingest of {new_day} ...")
-    rows, ingest_seconds = ingest_new_day(warehouse, new_day)
+    rows, ingest_seconds, ingest_cpu_seconds = ingest_new_day(warehouse, new_day)
     progress(f"[{warehouse.name}]   {rows:,} rows in {ingest_seconds:.1f} s; dbt step ...")
     run = dbt_build(warehouse, new_day, new_day + timedelta(days=1), target_dir)
     progress(
-        f"[{warehouse.name}]   dbt step in {run.seconds:.1f} s "
+        f"[{warehouse.name}]   dbt step in {run.seconds:.1f} s ({run.cpu_seconds:.1f} CPU s) "
         f"(models {run.model_seconds:.1f} s, tests {run.test_seconds:.1f} s, "
         f"start-up {run.seconds - run.dbt_elapsed:.1f} s)"
     )
@@ -447,6 +489,7 @@ def nightly_step(warehouse: Warehouse, new_day: date, target_dir: Path, history_
         "history_days": history_days,
         "ingest_rows": rows,
         "ingest_seconds": round(ingest_seconds, 3),
+        "ingest_cpu_seconds": round(ingest_cpu_seconds, 3),
         "dbt_build": run.as_json(),
     }
 
@@ -506,7 +549,10 @@ def whole_nightly_run(warehouse: Warehouse, new_day: date) -> dict:
     progress(f"[{warehouse.name}] nightly job through Dagster for {new_day} ...")
     day = new_day.isoformat()
     timed = run_command([str(BIN / "llm-usage"), "materialize", "--start", day, "--end", day], env)
-    progress(f"[{warehouse.name}]   {timed.seconds:.1f} s, peak {timed.peak_bytes / GIB:.2f} GiB")
+    progress(
+        f"[{warehouse.name}]   {timed.seconds:.1f} s ({timed.cpu_seconds:.1f} CPU s), "
+        f"peak {timed.peak_bytes / GIB:.2f} GiB"
+    )
     try:
         timeline = json.loads(
             run_command([str(BIN / "python"), "-c", _RUN_TIMELINE], env)
@@ -520,7 +566,12 @@ def whole_nightly_run(warehouse: Warehouse, new_day: date) -> dict:
             "before_first_step_seconds": None,
             "steps": {},
         }
-    return {"seconds": round(timed.seconds, 3), "peak_rss_bytes": timed.peak_bytes, "run": timeline}
+    return {
+        "seconds": round(timed.seconds, 3),
+        "cpu_seconds": round(timed.cpu_seconds, 3),
+        "peak_rss_bytes": timed.peak_bytes,
+        "run": timeline,
+    }
 
 
 def import_seconds(env: dict[str, str]) -> dict:
@@ -629,7 +680,13 @@ def print_table(report: dict) -> None:
     step_long = r["nightly_step"]["long_history"]
     run = r["nightly_run"]
     rows = [
-        ("generator", f"{r['generate']['records_per_second']:,} records/s", ""),
+        (
+            "generator",
+            f"{r['generate']['records_per_second']:,} records/s"
+            if "records_per_second" in r["generate"]
+            else f"not run: files reused from {r['generate']['reused_from']}",
+            "",
+        ),
         (
             "ingest, ours (load_partition)",
             f"{r['ingest']['ours_rows_per_second']:,} rows/s",
@@ -782,6 +839,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="where to write the result (default benchmarks/results/<UTC time>.json)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    parser.add_argument(
+        "--landing-from",
+        type=Path,
+        help="take the landing days from this folder (an earlier run's work-dir/landing, "
+        "made with the same seed, scale and rates) instead of generating them",
+    )
     args = parser.parse_args(argv)
     if not 0 <= args.big_night_requests <= 5_000_000:
         parser.error("--big-night-requests must be between 0 and 5,000,000")
@@ -789,6 +852,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--requests-per-day must be between 1 and 5,000,000")
     if not 1 <= args.days <= args.history_days <= 60:
         parser.error("need 1 <= --days <= --history-days <= 60")
+    if args.landing_from and args.landing_from.absolute().is_relative_to(args.work_dir.absolute()):
+        parser.error("--landing-from must lie outside --work-dir, which is emptied first")
     args.history_requests_per_day = args.history_requests_per_day or args.requests_per_day
     return args
 
@@ -836,15 +901,20 @@ def main(argv: list[str] | None = None) -> dict:
     #    is the long history's.
     main_first = new_day - timedelta(days=args.history_days if same_scale else args.days)
     landing = work / "landing"
-    results["generate"] = generate(
-        landing,
-        main_first,
-        (new_day - main_first).days + 1,
-        args.requests_per_day,
-        args.seed,
-        args.duplicate_rate,
-        args.late_rate,
-    )
+    if args.landing_from:
+        results["generate"] = reuse_landing(
+            args.landing_from, landing, main_first, (new_day - main_first).days + 1
+        )
+    else:
+        results["generate"] = generate(
+            landing,
+            main_first,
+            (new_day - main_first).days + 1,
+            args.requests_per_day,
+            args.seed,
+            args.duplicate_rate,
+            args.late_rate,
+        )
 
     # The short-history warehouse, built up to the night before the new day.
     short = Warehouse("short_history", work, landing, args.memory_limit, args.threads)
@@ -857,7 +927,9 @@ def main(argv: list[str] | None = None) -> dict:
     # 2. Ingest of the new day: the floor first, then ours, on the same files.
     files = landing_files(landing, new_day)
     progress(f"floor: read_json of {len(files)} file(s) of {new_day} ...")
-    floor_rows, floor_seconds = floor_read_json(files, work, args.memory_limit, args.threads)
+    floor_rows, floor_seconds, floor_cpu = floor_read_json(
+        files, work, args.memory_limit, args.threads
+    )
     progress(f"  {floor_rows:,} rows in {floor_seconds:.1f} s")
     # 3a. The nightly step after the short history (its ingest is ours, measured above).
     step_short = nightly_step(short, new_day, target_dir, args.days)
@@ -869,6 +941,9 @@ def main(argv: list[str] | None = None) -> dict:
         "floor_rows": floor_rows,
         "ours_seconds": ours_seconds,
         "floor_seconds": round(floor_seconds, 3),
+        # On a shared machine the wall times follow the load; the CPU seconds do not.
+        "ours_cpu_seconds": step_short["ingest_cpu_seconds"],
+        "floor_cpu_seconds": round(floor_cpu, 3),
         "ours_rows_per_second": round(ours_rows / ours_seconds),
         "floor_rows_per_second": round(floor_rows / floor_seconds),
         "ratio": round((ours_rows / ours_seconds) / (floor_rows / floor_seconds), 3),
@@ -921,6 +996,15 @@ def main(argv: list[str] | None = None) -> dict:
         "long_history": step_long,
         "ratio": round(step_long["dbt_build"]["seconds"] / step_short["dbt_build"]["seconds"], 3),
         "ingest_ratio": round(step_long["ingest_seconds"] / step_short["ingest_seconds"], 3),
+        # The same ratios in CPU seconds, which a busy machine does not stretch.
+        "cpu_ratio": round(
+            step_long["dbt_build"]["cpu_seconds"]
+            / max(step_short["dbt_build"]["cpu_seconds"], 1e-9),
+            3,
+        ),
+        "ingest_cpu_ratio": round(
+            step_long["ingest_cpu_seconds"] / max(step_short["ingest_cpu_seconds"], 1e-9), 3
+        ),
     }
     results["month_backfill"] = full_refresh(long, target_dir)
     results["month_backfill"]["days"] = (new_day - long_first).days + 1

@@ -217,6 +217,25 @@ def test_night_by_night_equals_one_build_of_all_days(sketched, tmp_path):
         assert len(one) > 0
         pd.testing.assert_frame_equal(one.drop(columns="value_sum"), many.drop(columns="value_sum"))
         np.testing.assert_allclose(one["value_sum"], many["value_sum"], rtol=1e-12)
+        # The weekly and monthly sums, rebuilt night by night for the touched periods only,
+        # equal the sums of the final day rows.
+        for grain in ("week", "month"):
+            period = PERIOD_COLUMN[grain]
+            columns = "api_key_id, model, provider, billing_mode, measure, bucket"
+            summed = read_query(
+                nightly,
+                f"SELECT {period}, {columns}, sum(requests) AS requests, sum(value_sum) AS value_sum "
+                f"FROM main_facts.fct_latency_sketch_daily GROUP BY ALL ORDER BY {period}, {columns}",
+            )
+            kept = read_query(
+                nightly,
+                f"SELECT {period}, {columns}, requests, value_sum "
+                f"FROM main_facts.fct_latency_sketch_{grain}ly ORDER BY {period}, {columns}",
+            )
+            pd.testing.assert_frame_equal(
+                summed.drop(columns="value_sum"), kept.drop(columns="value_sum"), check_dtype=False
+            )
+            np.testing.assert_allclose(summed["value_sum"], kept["value_sum"], rtol=1e-12)
         key = ["grain", "period_start", *DIMENSIONS]
         for name, (_, _, columns) in PERCENTILE_MARTS.items():
             built_once = _mart(settings, name).set_index(key).sort_index()[list(columns)]

@@ -73,11 +73,22 @@
     bigint
 {%- endmacro %}
 
+{#- The sketch fact of each reporting grain: the daily one, and its weekly and monthly
+    sums (kept up to date for the touched periods only), so that a mart reads one
+    histogram per combination and period and never adds up a month's days itself. -#}
+{% macro sketch_facts() -%}
+    {{ return({
+        'day': 'fct_latency_sketch_daily',
+        'week': 'fct_latency_sketch_weekly',
+        'month': 'fct_latency_sketch_monthly',
+    }) }}
+{%- endmacro %}
+
 {#- The sketch rows of one measure at all three grains, limited on incremental runs to
-    the periods the run touches, pay-as-you-go only. Each period's days are added up
-    per (key, model, provider, bucket) here, before any CUBE, so the CUBE works on one
-    histogram per combination and period rather than one per day. `model` may be given
-    as an expression such as "'*'" for a figure over all models. -#}
+    the periods the run touches, pay-as-you-go only. Rows are added up per (key, model,
+    provider, bucket) here, before any CUBE (the sketch facts also split by billing
+    mode, and `model` may be given as an expression such as "'*'" for a figure over all
+    models), so the CUBE works on one histogram per combination and period. -#}
 {% macro sketch_by_grain(measure, model='model') -%}
     {%- for g in reporting_grains() %}
     select
@@ -89,7 +100,7 @@
         bucket,
         cast(sum(requests) as {{ sketch_count_type() }}) as requests,
         sum(value_sum) as value_sum
-    from {{ ref('fct_latency_sketch_daily') }}
+    from {{ ref(sketch_facts()[g.grain]) }}
     where measure = '{{ measure }}'
       and billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}

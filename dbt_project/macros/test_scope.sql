@@ -4,6 +4,8 @@
 
       __landing_days_in_build__  the landing days this build caught up with
       __event_dates_in_build__   the event days this build rebuilt
+      __periods_in_build__       the (grain, period_start) pairs of the marts this build
+                                 rebuilt: the touched days, weeks and months
 
     The first build queues every loaded day, so it checks everything; a --full-refresh
     checks everything too, and so does `--vars '{test_scope: all}'`, which the weekly
@@ -22,7 +24,8 @@
             | replace('__landing_days_in_build__',
                       '(select landing_date from ' ~ _model_relation('int_landing_days_in_build') ~ ')')
             | replace('__event_dates_in_build__',
-                      '(select event_date from ' ~ _model_relation('int_event_dates_touched_by_run') ~ ')') -%}
+                      '(select event_date from ' ~ _model_relation('int_event_dates_touched_by_run') ~ ')')
+            | replace('__periods_in_build__', _touched_keys(['grain', 'period_start'])) -%}
     {{ return('(select * from ' ~ relation ~ ' where ' ~ where ~ ') dbt_subquery') }}
 {%- endmacro %}
 
@@ -40,6 +43,20 @@
         true
     {%- else -%}
         {{ column }} in {{ touched_event_dates() }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The same scope for singular tests over a mart: a predicate on its grain and period. -#}
+{% macro period_in_build(table_alias=none) -%}
+    {%- set prefix = table_alias ~ '.' if table_alias else '' -%}
+    {%- if not tests_limited_to_build() -%}
+        true
+    {%- else -%}
+        (
+        {%- for grain in ['day', 'week', 'month'] %}
+        ({{ prefix }}grain = '{{ grain }}' and {{ prefix }}period_start in {{ touched_periods(grain) }}){{ " or" if not loop.last }}
+        {%- endfor %}
+        )
     {%- endif -%}
 {%- endmacro %}
 

@@ -1,5 +1,7 @@
 -- docs/metrics.md invariant 3: for each filter (api key, model, provider), the '*' row of an
 -- additive figure = the sum of the rows for each single value, the other filters fixed.
+-- A nightly build checks the periods it rebuilt (macros/test_scope.sql).
+-- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 {%- set dimensions = filter_dimensions() %}
 {%- set measures = ['total_tokens', 'input_tokens', 'output_tokens', 'requests', 'requests_with_cost', 'spend_usd'] %}
 {%- for dimension in dimensions %}
@@ -12,10 +14,10 @@ left join (
     select grain, period_start, {{ others | join(', ') }},
            {% for m in measures %}sum({{ m }}) as {{ m }}{{ ", " if not loop.last }}{% endfor %}
     from {{ ref('mart_usage_summary') }}
-    where {{ dimension }} <> '*'
+    where {{ dimension }} <> '*' and {{ period_in_build() }}
     group by all
 ) as parts using (grain, period_start, {{ others | join(', ') }})
-where all_row.{{ dimension }} = '*'
+where all_row.{{ dimension }} = '*' and {{ period_in_build('all_row') }}
   and ({% for m in measures if m != 'spend_usd' %}all_row.{{ m }} is distinct from parts.{{ m }} or {% endfor %}
        -- Spend is a sum of reals: equal to rounding.
        abs(all_row.spend_usd - coalesce(parts.spend_usd, -1)) > 1e-9 * greatest(1, abs(all_row.spend_usd)))

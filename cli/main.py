@@ -174,7 +174,7 @@ _SUMMARY_NUMBER = re.compile(r"(?<![\w/.:-])(\d{4,})(?= (?:files|rows|rejected|d
 CHECKING_RAW = "Checking the loaded records (data-quality rules) ..."
 
 STEP_NAMES = {
-    "raw_request_logs": "loading and checking the landing files",
+    "raw_request_logs": "loading the landing files",
     "warehouse_dbt_models": "the dbt build of the facts and marts",
     "fct_requests_quality": "the data-quality checks on facts/fct_requests",
 }
@@ -237,15 +237,18 @@ class _Progress(logging.Handler):
         step = meta.get("step_key") or ""
         if event is None:
             message = meta.get("orig_message", record.getMessage())
+            # The raw step loads, then checks; the checks' own lines are shown as the
+            # other checks' are (their results below, their logs with --verbose).
+            loading = step == "raw_request_logs" and "raw_checks" not in self.step_started
             if step == "raw_request_logs" and message == CHECKING_RAW:
                 self.step_started["raw_checks"] = time.monotonic()
                 self.say(message)
-            elif step == "raw_request_logs" and record.levelno == logging.INFO:
+            elif loading and record.levelno == logging.INFO:
                 for line in message.splitlines():
                     self.say(
                         "  " + _SUMMARY_NUMBER.sub(lambda m: f"{int(m.group(1)):,}", line.strip())
                     )
-            elif step == "raw_request_logs" and record.levelno >= logging.WARNING:
+            elif loading and record.levelno >= logging.WARNING:
                 if not message.startswith("No landing folder"):  # the CLI said so before the run
                     self.say(f"  warning: {message}")
             elif self.verbose and record.levelno >= logging.INFO:

@@ -117,7 +117,7 @@ def build_landing_sensors(
         partition_keys = set(partitions.get_partition_keys())
         # Days loaded while their folder was empty or missing have no file rows; Dagster
         # knows them: an empty folder materializes its day, a missing one fails its run
-        # (orchestration/ingest_assets.py) after recording the attempt.
+        # (orchestration/ingest_assets.py) after recording the attempt, as a held day does.
         statuses = (
             context.instance.get_status_by_partition(RAW_ASSET, sorted(partition_keys), partitions)
             or {}

@@ -12,6 +12,9 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip install --quiet -p $(BIN)/python -r requirements.lock -e .
+	# dbt's manifest, which the Dagster definitions read (importing them never runs dbt;
+	# building them re-parses only when the dbt project changed since).
+	$(BIN)/python -m orchestration.dbt_assets
 	touch $@
 
 demo: setup

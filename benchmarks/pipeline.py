@@ -527,7 +527,7 @@ _IMPORTS = {
     "python": "pass",
     "dagster": "import dagster",
     "dagster_dbt": "import dagster, dagster_dbt",
-    "definitions": "import dagster, dagster_dbt; from orchestration.definitions import defs",
+    "definitions": "import dagster, dagster_dbt; from orchestration.definitions import defs; defs()",
 }
 
 

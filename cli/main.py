@@ -169,9 +169,12 @@ ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 # Numbers in the ingest's per-day summary, not digits of dates or paths.
 _SUMMARY_NUMBER = re.compile(r"(?<![\w/.:-])(\d{4,})(?= (?:files|rows|rejected|duplicate|already))")
 
+# The raw asset's step loads the landing days, then checks them (orchestration/
+# ingest_assets.py); it logs this line between the two.
+CHECKING_RAW = "Checking the loaded records (data-quality rules) ..."
+
 STEP_NAMES = {
     "raw_request_logs": "loading the landing files",
-    "raw_request_logs_quality": "the data-quality checks on raw/request_logs",
     "warehouse_dbt_models": "the dbt build of the facts and marts",
     "fct_requests_quality": "the data-quality checks on facts/fct_requests",
 }
@@ -234,12 +237,18 @@ class _Progress(logging.Handler):
         step = meta.get("step_key") or ""
         if event is None:
             message = meta.get("orig_message", record.getMessage())
-            if step == "raw_request_logs" and record.levelno == logging.INFO:
+            # The raw step loads, then checks; the checks' own lines are shown as the
+            # other checks' are (their results below, their logs with --verbose).
+            loading = step == "raw_request_logs" and "raw_checks" not in self.step_started
+            if step == "raw_request_logs" and message == CHECKING_RAW:
+                self.step_started["raw_checks"] = time.monotonic()
+                self.say(message)
+            elif loading and record.levelno == logging.INFO:
                 for line in message.splitlines():
                     self.say(
                         "  " + _SUMMARY_NUMBER.sub(lambda m: f"{int(m.group(1)):,}", line.strip())
                     )
-            elif step == "raw_request_logs" and record.levelno >= logging.WARNING:
+            elif loading and record.levelno >= logging.WARNING:
                 if not message.startswith("No landing folder"):  # the CLI said so before the run
                     self.say(f"  warning: {message}")
             elif self.verbose and record.levelno >= logging.INFO:
@@ -251,7 +260,6 @@ class _Progress(logging.Handler):
             self.say(
                 {
                     "raw_request_logs": "Loading landing days ...",
-                    "raw_request_logs_quality": "Checking the loaded records (data-quality rules) ...",
                     "warehouse_dbt_models": "Building staging, facts and marts with dbt ...",
                     "fct_requests_quality": "Checking the facts (data-quality rules) ...",
                 }.get(step, f"Running {step} ...")
@@ -279,7 +287,7 @@ class _Progress(logging.Handler):
                     f"{evaluation.asset_key.to_user_string()}: {' '.join(first)}"
                 )
         elif kind == "STEP_FAILURE":
-            if step.endswith("_quality"):
+            if step.endswith("_quality") or step == "raw_request_logs":
                 self.say(
                     f"  {self.checks['passed']} checks passed, {self.checks['failed']} failed."
                 )
@@ -289,7 +297,11 @@ class _Progress(logging.Handler):
             if step == "warehouse_dbt_models":
                 tests = f", {self.tests['passed']} tests passed" if self.tests["passed"] else ""
                 self.say(f"  dbt done in {seconds:.0f} s{tests}.")
-            elif step.endswith("_quality"):
+            elif step.endswith("_quality") or step == "raw_request_logs":
+                if step == "raw_request_logs":  # the checks ran after the load, in its step
+                    seconds = time.monotonic() - self.step_started.get(
+                        "raw_checks", time.monotonic()
+                    )
                 failed = f", {self.checks['failed']} failed" if self.checks["failed"] else ""
                 self.say(f"  {self.checks['passed']} checks passed{failed} in {seconds:.0f} s.")
                 self.checks = {"passed": 0, "failed": 0}
@@ -381,12 +393,11 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
     from dagster import DagsterInstance, LoggerDefinition
 
     from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
-    from orchestration.partitions import landing_days
+    from orchestration.partitions import landing_days_partitions
     from quality.rules import start_importing_great_expectations
 
-    settings.export()
     first, last = start.isoformat(), end.isoformat()
-    available = landing_days.get_partition_keys()
+    available = landing_days_partitions(settings).get_partition_keys()
     for key in (first, last):
         if key not in available:
             raise UsageError(
@@ -395,11 +406,14 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
                 "earlier, or pick days up to today (UTC)."
             )
     prepare_dagster_home(settings)
-    from orchestration.dbt_assets import warehouse_dbt_models
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
+    # In-process, with these settings: the run's assets, checks and dbt get the warehouse
+    # from the definitions' resources, not from this process's environment.
+    defs = build_definitions(settings)
+    dbt_models = next(a for a in defs.assets if a.node_def.name == "warehouse_dbt_models")
     dbt_groups: dict[str, int] = {}
-    for key in warehouse_dbt_models.keys:
+    for key in dbt_models.keys:
         dbt_groups[key.path[0]] = dbt_groups.get(key.path[0], 0) + 1
     real_stdout = sys.stdout
     progress = _Progress(real_stdout, dbt_groups, verbose)
@@ -419,7 +433,7 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
     start_importing_great_expectations()
     started = time.monotonic()
     dbt_output = _DbtOutput(real_stdout, verbose)
-    with DagsterInstance.get() as instance:
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         for run_id in fail_abandoned_cli_runs(instance):
             print(f"Run {run_id} lost its process; marked it failed and freed its warehouse slot.")
         # Waits while another run holds the "warehouse" pool (dagster.yaml), then runs.
@@ -717,7 +731,6 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
     """Start `dagster dev` (webserver + daemon, so the nightly schedule fires)."""
     from orchestration.instance import prepare_dagster_home
 
-    settings.export()
     prepare_dagster_home(settings)
     dagster = Path(sys.executable).with_name("dagster")
     repo = Path(__file__).resolve().parent.parent
@@ -732,7 +745,9 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
         str(args.port),
     ]
     os.chdir(repo)
-    os.execv(command[0], command)
+    # `dagster dev` and its code server read the settings again: they get the ones
+    # resolved here (DAGSTER_HOME and the data paths among them).
+    os.execve(command[0], command, {**os.environ, **settings.environment()})
 
 
 # --------------------------------------------------------------------------- dashboard
@@ -740,7 +755,6 @@ def cmd_ui(args: argparse.Namespace, settings: Settings) -> None:
 
 def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> None:
     """Serve the Usage Analytics page (readers/dashboard.py) with Streamlit."""
-    settings.export()
     page = Path(__file__).resolve().parent.parent / "readers" / "dashboard.py"
     streamlit = Path(sys.executable).with_name("streamlit")
     command = [
@@ -763,7 +777,8 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> None:
         "minimal",
     ]
     print(f"Usage Analytics page: http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
-    os.execv(command[0], command)
+    # The page reads the settings again: it gets the ones resolved here.
+    os.execve(command[0], command, {**os.environ, **settings.environment()})
 
 
 # -------------------------------------------------------------------------------- main

@@ -18,9 +18,14 @@ from dagster import (
 )
 from dagster_dbt import DbtCliResource
 
-from orchestration.dbt_assets import DBT_LOCK_WAIT_SECONDS, dbt_project, wait_for_write_lock
-from orchestration.ingest_assets import WAREHOUSE_POOL
-from orchestration.jobs import NIGHTLY_HOUR, NIGHTLY_MINUTE, NIGHTLY_TIMEZONE
+from config.settings import Settings
+from orchestration.dbt_assets import (
+    DBT_LOCK_WAIT_SECONDS,
+    dbt_environment,
+    dbt_project,
+    wait_for_write_lock,
+)
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 AUDIT_VARS = {"test_scope": "all"}
 
@@ -29,13 +34,17 @@ AUDIT_VARS = {"test_scope": "all"}
     pool=WAREHOUSE_POOL,  # dbt-duckdb opens the file for writing, even to test
     description="Every dbt data test over all of history, full_history tests included.",
 )
-def dbt_tests_over_all_history(context: OpExecutionContext, dbt: DbtCliResource) -> None:
-    wait_for_write_lock(DBT_LOCK_WAIT_SECONDS)
-    invocation = dbt.cli(
-        ["test", "--vars", json.dumps(AUDIT_VARS)],
-        manifest=dbt_project.manifest_path,
-        raise_on_error=False,
-    ).wait()
+def dbt_tests_over_all_history(
+    context: OpExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+) -> None:
+    wait_for_write_lock(warehouse, DBT_LOCK_WAIT_SECONDS)
+    with dbt_environment(warehouse.settings):
+        invocation = dbt.cli(
+            ["test", "--vars", json.dumps(AUDIT_VARS)],
+            manifest=dbt_project.manifest_path,
+            raise_on_error=False,
+        )
+    invocation.wait()
     results = invocation.get_artifact("run_results.json")["results"]
     failed = [r for r in results if r["status"] in ("fail", "error")]
     context.log.info(f"{len(results) - len(failed)} of {len(results)} data tests passed.")
@@ -54,11 +63,12 @@ def weekly_audit_job():
     dbt_tests_over_all_history()
 
 
-# Sunday, two hours after the nightly tick, so that it queues behind nothing.
-weekly_audit_schedule = ScheduleDefinition(
-    name="weekly_audit_schedule",
-    job=weekly_audit_job,
-    cron_schedule=f"{NIGHTLY_MINUTE} {(NIGHTLY_HOUR + 2) % 24} * * 0",
-    execution_timezone=NIGHTLY_TIMEZONE,
-    default_status=DefaultScheduleStatus.RUNNING,
-)
+def build_weekly_audit_schedule(settings: Settings) -> ScheduleDefinition:
+    # Sunday, two hours after the nightly tick, so that it queues behind nothing.
+    return ScheduleDefinition(
+        name="weekly_audit_schedule",
+        job=weekly_audit_job,
+        cron_schedule=f"{settings.nightly_minute} {(settings.nightly_hour + 2) % 24} * * 0",
+        execution_timezone=settings.nightly_timezone,
+        default_status=DefaultScheduleStatus.RUNNING,
+    )

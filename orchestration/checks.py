@@ -1,9 +1,11 @@
 """Data-quality gates: the rules of `quality.rules` as Dagster asset checks.
 
-Checks on `raw/request_logs` run right after a landing day is loaded. The error-severity
-ones are blocking: if one fails, Dagster fails the check step and skips every dbt model
-of the run, so a bad day never reaches the facts or marts (and the days already built
-stay as they were). Warning checks (distribution guards) are shown, never block.
+Checks on `raw/request_logs` run inside the raw asset's step, right after a landing day
+is loaded (orchestration/ingest_assets.py), because their verdict decides whether the
+day counts as materialized: a day they hold is not. The error-severity ones are
+blocking: if one fails, Dagster fails the step and skips every dbt model of the run, so
+a bad day never reaches the facts or marts (and the days already built stay as they
+were). Warning checks (distribution guards) are shown, never block.
 
 Checks on `facts/fct_requests` re-validate the built fact after dbt. dbt builds the
 fact and the marts in one step, so nothing outside that step is left to block; what
@@ -21,14 +23,13 @@ from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
+    AssetExecutionContext,
     AssetKey,
     MetadataValue,
     multi_asset_check,
 )
 
-from config.settings import Settings
-from ingest.warehouse import connect
-from orchestration.ingest_assets import WAREHOUSE_POOL
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 from quality.holds import check_and_hold
 from quality.rules import (
     ERROR,
@@ -36,7 +37,6 @@ from quality.rules import (
     RAW_CHECKS,
     CheckOutcome,
     CheckSpec,
-    Thresholds,
     check_fact,
 )
 
@@ -54,7 +54,9 @@ def _spec(asset_key: AssetKey, check: CheckSpec, blocking: bool) -> AssetCheckSp
     )
 
 
-def _landing_window(context: AssetCheckExecutionContext) -> tuple[date, date]:
+def _landing_window(
+    context: AssetCheckExecutionContext | AssetExecutionContext,
+) -> tuple[date, date]:
     keys = context.partition_keys
     return date.fromisoformat(keys[0]), date.fromisoformat(keys[-1])
 
@@ -120,19 +122,18 @@ def _check_results(context: AssetCheckExecutionContext, key, outcomes, first, la
         yield to_check_result(key, outcome, first, last)
 
 
-@multi_asset_check(
-    name="raw_request_logs_quality",
-    specs=[_spec(RAW_KEY, c, blocking=c.severity == ERROR) for c in RAW_CHECKS],
-    description="Great Expectations rules on the landing days just loaded.",
-    compute_kind="great_expectations",
-    pool=WAREHOUSE_POOL,
-)
-def raw_request_logs_quality(context: AssetCheckExecutionContext):
-    first, last = _landing_window(context)
-    settings = Settings.from_env()
+# On the raw asset itself (orchestration/ingest_assets.py), which yields their results.
+RAW_CHECK_SPECS = [_spec(RAW_KEY, c, blocking=c.severity == ERROR) for c in RAW_CHECKS]
+
+
+def raw_check_results(
+    context: AssetExecutionContext, warehouse: WarehouseResource, first: date, last: date
+) -> tuple[list[AssetCheckResult], dict[date, str]]:
+    """Run the raw checks on landing days [first, last]; return their results and the
+    days they put on hold (quality.holds), with the reason."""
     # Read-write: the outcome quarantines failing records and holds days with a systemic
     # fault out of staging. A crash holds the window too, then fails the step.
-    outcomes, held = check_and_hold(settings, first, last, Thresholds.from_env())
+    outcomes, held = check_and_hold(warehouse.settings, first, last, warehouse.quality_thresholds)
     for day, why in held.items():
         context.log.warning(
             f"Landing day {day} is held out of the facts and marts until its files are "
@@ -142,7 +143,7 @@ def raw_request_logs_quality(context: AssetCheckExecutionContext):
         # Failing records were quarantined and the rest of each day loads: the blocking
         # checks pass, saying how many records they set aside.
         outcomes = [_quarantined(o) for o in outcomes]
-    yield from _check_results(context, RAW_KEY, outcomes, first, last)
+    return list(_check_results(context, RAW_KEY, outcomes, first, last)), held
 
 
 def _quarantined(outcome: CheckOutcome) -> CheckOutcome:
@@ -165,9 +166,8 @@ def _quarantined(outcome: CheckOutcome) -> CheckOutcome:
     compute_kind="great_expectations",
     pool=WAREHOUSE_POOL,
 )
-def fct_requests_quality(context: AssetCheckExecutionContext):
+def fct_requests_quality(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
     first, last = _landing_window(context)
-    settings = Settings.from_env()
-    with connect(settings, read_only=True, wait_seconds=60) as connection:
-        outcomes = check_fact(connection, first, last, Thresholds.from_env())
+    with warehouse.connect(read_only=True, wait_seconds=60) as connection:
+        outcomes = check_fact(connection, first, last, warehouse.quality_thresholds)
     yield from _check_results(context, FACT_KEY, outcomes, first, last)

@@ -1,22 +1,30 @@
 """The dbt project as Dagster assets, partitioned by landing day like the raw layer."""
 
+import contextlib
 import importlib.metadata
+import os
 import shutil
 import sys
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 
-from dagster import AssetExecutionContext, BackfillPolicy
+from dagster import (
+    AssetExecutionContext,
+    AssetsDefinition,
+    BackfillPolicy,
+    FreshnessPolicy,
+    PartitionsDefinition,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 from packaging.version import Version
 
 from config.settings import Settings
 from ingest import lake
-from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.ingest_assets import WAREHOUSE_POOL
-from orchestration.jobs import NIGHTLY_FRESHNESS
-from orchestration.partitions import landing_days, landing_days_in_window
+from ingest.warehouse import ensure_raw_schema, request_model_build
+from orchestration.partitions import landing_days_in_window
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
@@ -24,6 +32,7 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 _venv_dbt = Path(sys.executable).with_name("dbt")
 DBT_EXECUTABLE = str(_venv_dbt) if _venv_dbt.exists() else (shutil.which("dbt") or "dbt")
 
+# Only paths: constructing it reads nothing and runs nothing.
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
@@ -49,11 +58,11 @@ class WarehouseDbtCli(DbtCliResource):
         return None
 
 
-def dbt_resource() -> WarehouseDbtCli:
+def dbt_resource(settings: Settings) -> WarehouseDbtCli:
     # The dbt target is the engine (profiles.yml has one output per engine), so one
     # setting, LLM_USAGE_ENGINE, moves every dbt step of every job.
     return WarehouseDbtCli(
-        project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, target=Settings.from_env().engine
+        project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, target=settings.engine
     )
 
 
@@ -75,8 +84,10 @@ def _manifest_is_stale(project: DbtProject) -> bool:
 def prepare_manifest(project: DbtProject = dbt_project) -> None:
     """Build dbt's manifest when it is missing or older than the project's files.
 
-    `DbtProject.prepare_if_dev()` only does this under `dagster dev`; the CLI, tests and
-    CI load the definitions directly, so they need it too.
+    `make setup` builds it, and `build_definitions` calls this before it reads the
+    manifest (never on import), so that an edited model is picked up:
+    `DbtProject.prepare_if_dev()` only does this under `dagster dev`, and the CLI, tests
+    and CI build the definitions directly.
     """
     if _manifest_is_stale(project):
         # With the executable named, as the preparer looks for `dbt` on PATH, which an
@@ -86,31 +97,45 @@ def prepare_manifest(project: DbtProject = dbt_project) -> None:
         ).wait()
 
 
-prepare_manifest()
-
-
 DBT_LOCK_WAIT_SECONDS = 120
 
 
-def wait_for_write_lock(seconds: float) -> None:
+@contextlib.contextmanager
+def dbt_environment(settings: Settings) -> Iterator[None]:
+    """The settings in os.environ while a dbt subprocess is started, then as before.
+
+    dbt's profiles.yml and macros read the warehouse path, DuckDB limits and reporting
+    zone from the environment, and DbtCliResource.cli() hands dbt a copy of os.environ
+    taken as it starts the process (it has no env argument). Setting them only around
+    that call keeps the process's environment unchanged outside a dbt step.
+    """
+    saved = {key: os.environ.get(key) for key in settings.environment()}
+    os.environ.update(settings.environment())
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def wait_for_write_lock(warehouse: WarehouseResource, seconds: float) -> None:
     """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise.
 
-    Also exports the resolved settings, for dbt's profiles.yml, as dbt runs next. Spark's
-    tables are files that readers do not lock: nothing to wait for there.
-    """
-    settings = Settings.from_env()
-    settings.export()
-    if not settings.on_spark:
-        connect(settings, wait_seconds=seconds).close()
+    Spark's tables are files that readers do not lock: nothing to wait for there."""
+    if not warehouse.settings.on_spark:
+        warehouse.connect(wait_seconds=seconds).close()
 
 
-def _queue_for_build(settings: Settings, landing_dates: list, deadline: float) -> None:
+def _queue_for_build(warehouse: WarehouseResource, landing_dates: list, deadline: float) -> None:
     """Wait for the write lock, then queue the window's landing days for dbt, which
     rebuilds what raw.pending_model_builds holds (and empties it when it finishes)."""
-    if settings.on_spark:
-        lake.request_model_build(settings, landing_dates, "dbt step")
+    if warehouse.settings.on_spark:
+        lake.request_model_build(warehouse.settings, landing_dates, "dbt step")
         return
-    connection = connect(settings, wait_seconds=max(0.0, deadline - time.monotonic()))
+    connection = warehouse.connect(wait_seconds=max(0.0, deadline - time.monotonic()))
     try:
         ensure_raw_schema(connection)
         request_model_build(connection, landing_dates, "dbt step")
@@ -143,13 +168,17 @@ def dbt_group(node: dict) -> str:
 class WarehouseDbtTranslator(DagsterDbtTranslator):
     """dbt models are grouped by their folder, and go stale when the nightly run is missed."""
 
+    def __init__(self, freshness_policy: FreshnessPolicy | None = None):
+        super().__init__()
+        self.freshness_policy = freshness_policy
+
     def get_asset_spec(self, manifest, unique_id, project):
         spec = super().get_asset_spec(manifest, unique_id, project)
         node = (manifest.get("nodes") or {}).get(unique_id)
         if node is None or node.get("resource_type") != "model":
             return spec
         return spec.replace_attributes(
-            freshness_policy=NIGHTLY_FRESHNESS, group_name=dbt_group(node)
+            freshness_policy=self.freshness_policy, group_name=dbt_group(node)
         )
 
 
@@ -157,30 +186,44 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 NIGHTLY_EXCLUDE = "tag:full_history"
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    exclude=NIGHTLY_EXCLUDE,
-    project=dbt_project,
-    dagster_dbt_translator=WarehouseDbtTranslator(),
-    partitions_def=landing_days,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
-)
-def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
+def build_warehouse_dbt_models(
+    partitions: PartitionsDefinition, freshness: FreshnessPolicy
+) -> AssetsDefinition:
+    """The dbt models as assets over `partitions`; reads dbt's manifest, so
+    `build_definitions` calls it after `prepare_manifest()`."""
+
+    @dbt_assets(
+        manifest=dbt_project.manifest_path,
+        exclude=NIGHTLY_EXCLUDE,
+        project=dbt_project,
+        dagster_dbt_translator=WarehouseDbtTranslator(freshness),
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def warehouse_dbt_models(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ):
+        yield from build_models(context, dbt, warehouse)
+
+    return warehouse_dbt_models
+
+
+def build_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """Queue the run's landing days, then `dbt build` (what the queue holds)."""
     window = context.partition_time_window
     landing_dates = landing_days_in_window(window.start, window.end)
-    settings = Settings.from_env()
-    # dbt's profiles.yml reads the warehouse path from the environment; resolving the
-    # defaults here makes the Dagster UI, the CLI and dbt agree on one file.
-    settings.export()
     # The pool keeps other writers out, but a reader (`llm-usage sql`, the late-file
     # sensor) may hold the file for a moment, and dbt-duckdb fails at once when it cannot
     # take the write lock. Wait for the lock, and start dbt again if a reader slipped in
     # between: the lock is taken before any model runs, so nothing was half done.
     deadline = time.monotonic() + DBT_LOCK_WAIT_SECONDS
     while True:
-        _queue_for_build(settings, landing_dates, deadline)
-        invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        _queue_for_build(warehouse, landing_dates, deadline)
+        # dbt's profiles.yml reads the warehouse path from the environment: dbt gets the
+        # settings this run was built with.
+        with dbt_environment(warehouse.settings):
+            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
         yield from invocation.stream()
         if invocation.is_successful():
             return
@@ -188,3 +231,7 @@ def warehouse_dbt_models(context: AssetExecutionContext, dbt: DbtCliResource):
         if not _lost_the_lock(invocation, error) or time.monotonic() >= deadline:
             raise error
         context.log.warning("A reader held the warehouse as dbt started; starting dbt again.")
+
+
+if __name__ == "__main__":  # `make setup`: python -m orchestration.dbt_assets
+    prepare_manifest()

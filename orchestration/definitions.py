@@ -1,28 +1,58 @@
-"""Assembles the warehouse's Dagster definitions; `workspace.yaml` loads this module."""
+"""Assembles the warehouse's Dagster definitions; `workspace.yaml` loads this module.
+
+Importing it reads no settings, writes no environment and runs no dbt: `defs` is a lazy
+`@dagster.definitions` function that Dagster calls when it loads the code location, and
+`build_definitions(settings)` builds everything from one `Settings` object, so that a
+test or the CLI builds the definitions in-process with settings of its own.
+"""
 
 from __future__ import annotations
 
+import dagster
 from dagster import Definitions
 
-from orchestration.audit import weekly_audit_job, weekly_audit_schedule
-from orchestration.checks import fct_requests_quality, raw_request_logs_quality
-from orchestration.dbt_assets import dbt_resource, warehouse_dbt_models
-from orchestration.ingest_assets import raw_request_logs
-from orchestration.jobs import nightly_job, nightly_schedule
-from orchestration.sensors import (
-    abandoned_cli_runs_sensor,
-    late_landing_files_sensor,
-    unfinished_model_builds_sensor,
-)
+from config.settings import Settings
+from orchestration.audit import build_weekly_audit_schedule, weekly_audit_job
+from orchestration.checks import fct_requests_quality
+from orchestration.dbt_assets import build_warehouse_dbt_models, dbt_resource, prepare_manifest
+from orchestration.ingest_assets import build_raw_request_logs
+from orchestration.jobs import build_nightly_job, build_nightly_schedule, nightly_freshness
+from orchestration.partitions import landing_days_partitions
+from orchestration.resources import WarehouseResource
+from orchestration.sensors import abandoned_cli_runs_sensor, build_landing_sensors
 
-# Importing this module reads no settings and writes no environment: the steps that run
-# dbt export the resolved settings for dbt's profiles.yml when they run
-# (orchestration/dbt_assets.py, orchestration/audit.py).
-defs = Definitions(
-    assets=[raw_request_logs, warehouse_dbt_models],
-    asset_checks=[raw_request_logs_quality, fct_requests_quality],
-    jobs=[nightly_job, weekly_audit_job],
-    schedules=[nightly_schedule, weekly_audit_schedule],
-    sensors=[late_landing_files_sensor, unfinished_model_builds_sensor, abandoned_cli_runs_sensor],
-    resources={"dbt": dbt_resource()},
-)
+
+def build_definitions(settings: Settings) -> Definitions:
+    """Every asset, check, job, schedule and sensor, with the warehouse these settings
+    name as the `warehouse` resource and dbt as the `dbt` resource."""
+    # dbt's manifest describes the dbt assets; it is built by `make setup` and rebuilt
+    # here only when the dbt project changed since.
+    prepare_manifest()
+    partitions = landing_days_partitions(settings)
+    freshness = nightly_freshness(settings)
+    raw_request_logs = build_raw_request_logs(partitions, freshness)
+    warehouse_dbt_models = build_warehouse_dbt_models(partitions, freshness)
+    nightly_job = build_nightly_job(partitions)
+    return Definitions(
+        assets=[raw_request_logs, warehouse_dbt_models],
+        asset_checks=[fct_requests_quality],
+        jobs=[nightly_job, weekly_audit_job],
+        schedules=[
+            build_nightly_schedule(settings, nightly_job),
+            build_weekly_audit_schedule(settings),
+        ],
+        sensors=[
+            *build_landing_sensors(partitions, nightly_job, warehouse_dbt_models),
+            abandoned_cli_runs_sensor,
+        ],
+        resources={
+            "dbt": dbt_resource(settings),
+            "warehouse": WarehouseResource.from_settings(settings),
+        },
+    )
+
+
+@dagster.definitions
+def defs() -> Definitions:
+    """The definitions with the settings of the environment, read when Dagster loads them."""
+    return build_definitions(Settings.from_env())

@@ -1,24 +1,33 @@
-"""The raw layer: one landing day of gateway logs into raw.request_logs."""
+"""The raw layer: one landing day of gateway logs into raw.request_logs, checked.
+
+A partition of `raw/request_logs` shows as materialized only for a landing day whose
+files are in the warehouse and may go on to the facts: a day without landing folder
+fails the step, and a day the data-quality checks put on hold (quality/holds.py) gets
+no materialization. That is why the raw checks run inside this asset's step
+(orchestration/checks.py, `raw_check_results`): their verdict decides what it records.
+"""
 
 from datetime import date
 
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    AssetMaterialization,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     Failure,
+    FreshnessPolicy,
     MaterializeResult,
     MetadataValue,
+    PartitionsDefinition,
     multi_asset,
 )
 
 from config.settings import Settings
 from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
-from orchestration.jobs import NIGHTLY_FRESHNESS
-from orchestration.partitions import landing_days
-
-WAREHOUSE_POOL = "warehouse"
+from orchestration.checks import RAW_CHECK_SPECS, raw_check_results
+from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 
 def _report_table(reports: list[PartitionReport]) -> str:
@@ -45,62 +54,80 @@ RAW_GROUP = "raw"
 BOOKKEEPING_GROUP = "bookkeeping"
 
 
-@multi_asset(
-    specs=[
-        AssetSpec(
-            REQUEST_LOGS,
-            group_name=RAW_GROUP,
-            description=(
-                "Valid gateway request records of one landing day (landing/dt=YYYY-MM-DD), "
-                "one row per delivery. Re-running a day replaces it."
+def build_raw_request_logs(
+    partitions: PartitionsDefinition, freshness: FreshnessPolicy
+) -> AssetsDefinition:
+    """The raw multi-asset over `partitions`; `build_definitions` calls it."""
+
+    @multi_asset(
+        specs=[
+            AssetSpec(
+                REQUEST_LOGS,
+                group_name=RAW_GROUP,
+                description=(
+                    "Valid gateway request records of one landing day (landing/dt=YYYY-MM-DD), "
+                    "one row per delivery. Re-running a day replaces it. A day on quality "
+                    "hold is loaded (inspectable) but not marked materialized."
+                ),
+                kinds={"duckdb", "python"},
+                freshness_policy=freshness,
+                # No materialization for a held run (see the module's docstring).
+                skippable=True,
             ),
-            kinds={"duckdb", "python"},
-            freshness_policy=NIGHTLY_FRESHNESS,
-        ),
-        AssetSpec(
-            REJECTED,
-            group_name=RAW_GROUP,
-            description="Lines of the day that broke the log contract, with the reason.",
-            kinds={"duckdb"},
-            freshness_policy=NIGHTLY_FRESHNESS,
-        ),
-        AssetSpec(
-            INGESTED_FILES,
-            group_name=RAW_GROUP,
-            description="Every file of the day that was read, with its hash and counts.",
-            kinds={"duckdb"},
-            freshness_policy=NIGHTLY_FRESHNESS,
-        ),
-        AssetSpec(
-            REPLACED_DELIVERIES,
-            group_name=BOOKKEEPING_GROUP,
-            description=(
-                "Deliveries a re-load took away or changed (a file removed, a record "
-                "withdrawn or corrected): the next build rebuilds the event days they were "
-                "on, then clears them."
+            AssetSpec(
+                REJECTED,
+                group_name=RAW_GROUP,
+                description="Lines of the day that broke the log contract, with the reason.",
+                kinds={"duckdb"},
+                freshness_policy=freshness,
             ),
-            kinds={"duckdb"},
-            freshness_policy=NIGHTLY_FRESHNESS,
-        ),
-        AssetSpec(
-            PENDING_MODEL_BUILDS,
-            group_name=BOOKKEEPING_GROUP,
-            description=(
-                "Landing days the facts and marts have not caught up with yet: the load "
-                "queues its day, and a dbt build that rebuilt every model removes it."
+            AssetSpec(
+                INGESTED_FILES,
+                group_name=RAW_GROUP,
+                description="Every file of the day that was read, with its hash and counts.",
+                kinds={"duckdb"},
+                freshness_policy=freshness,
             ),
-            kinds={"duckdb"},
-            freshness_policy=NIGHTLY_FRESHNESS,
-        ),
-    ],
-    name="raw_request_logs",
-    partitions_def=landing_days,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
-)
-def raw_request_logs(context: AssetExecutionContext):
-    """One `load_partition` per landing day writes the raw tables in one transaction."""
-    settings = Settings.from_env()
+            AssetSpec(
+                REPLACED_DELIVERIES,
+                group_name=BOOKKEEPING_GROUP,
+                description=(
+                    "Deliveries a re-load took away or changed (a file removed, a record "
+                    "withdrawn or corrected): the next build rebuilds the event days they "
+                    "were on, then clears them."
+                ),
+                kinds={"duckdb"},
+                freshness_policy=freshness,
+            ),
+            AssetSpec(
+                PENDING_MODEL_BUILDS,
+                group_name=BOOKKEEPING_GROUP,
+                description=(
+                    "Landing days the facts and marts have not caught up with yet: the load "
+                    "queues its day, and a dbt build that rebuilt every model removes it."
+                ),
+                kinds={"duckdb"},
+                freshness_policy=freshness,
+            ),
+        ],
+        check_specs=RAW_CHECK_SPECS,
+        name="raw_request_logs",
+        partitions_def=partitions,
+        backfill_policy=BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+    )
+    def raw_request_logs(context: AssetExecutionContext, warehouse: WarehouseResource):
+        yield from load_and_check(context, warehouse)
+
+    return raw_request_logs
+
+
+def load_and_check(context: AssetExecutionContext, warehouse: WarehouseResource):
+    """One `load_partition` per landing day writes the raw tables in one transaction;
+    then the raw checks judge the run's days, and only the days they do not hold are
+    marked materialized. A held day fails the step (its blocking checks failed), so
+    Dagster skips every model downstream."""
+    settings = warehouse.settings
     reports = []
     for key in context.partition_keys:
         report = load_partition(settings, date.fromisoformat(key))
@@ -110,21 +137,40 @@ def raw_request_logs(context: AssetExecutionContext):
         for anomaly in report.anomalies:
             if anomaly.path not in report.skipped_files:
                 context.log.warning(f"Not read: {anomaly.describe()}")
-        # Each landing day's own counts go on that partition's materialization, also
-        # when one run (a backfill) loads many days.
-        context.add_asset_metadata(
-            _partition_metadata(report), asset_key=REQUEST_LOGS, partition_key=key
-        )
         reports.append(report)
     _fail_on_missing_landing_folders(settings, reports)
-    yield MaterializeResult(
-        asset_key=REQUEST_LOGS,
-        metadata={"run_landing_days": MetadataValue.md(_report_table(reports))},
-    )
+    first, last = reports[0].landing_date, reports[-1].landing_date
+    # cli/main.py shows this line as the start of the checks.
+    context.log.info("Checking the loaded records (data-quality rules) ...")
+    check_results, held = raw_check_results(context, warehouse, first, last)
+    if not held:
+        # Each landing day's own counts go on that partition's materialization, also
+        # when one run (a backfill) loads many days.
+        for report in reports:
+            context.add_asset_metadata(
+                _partition_metadata(report),
+                asset_key=REQUEST_LOGS,
+                partition_key=report.landing_date.isoformat(),
+            )
+        yield MaterializeResult(
+            asset_key=REQUEST_LOGS,
+            metadata={"run_landing_days": MetadataValue.md(_report_table(reports))},
+        )
+    else:
+        # One output stands for every partition of the run; with a day held it is left
+        # out, and the days of the run that are not held are recorded one by one.
+        for report in reports:
+            if report.landing_date not in held:
+                yield AssetMaterialization(
+                    asset_key=REQUEST_LOGS,
+                    partition=report.landing_date.isoformat(),
+                    metadata=_partition_metadata(report),
+                )
     yield MaterializeResult(asset_key=REJECTED)
     yield MaterializeResult(asset_key=INGESTED_FILES)
     yield MaterializeResult(asset_key=REPLACED_DELIVERIES)
     yield MaterializeResult(asset_key=PENDING_MODEL_BUILDS)
+    yield from check_results
 
 
 def _fail_on_missing_landing_folders(settings: Settings, reports: list[PartitionReport]) -> None:

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
 
 from dagster import DailyPartitionsDefinition
 
-# The first landing day the Dagster UI offers; older days can still be loaded by moving
-# this back (LLM_USAGE_FIRST_LANDING_DAY).
-FIRST_LANDING_DAY = os.environ.get("LLM_USAGE_FIRST_LANDING_DAY") or "2024-01-01"
+from config.settings import Settings
 
-# end_offset=1 makes today a partition too, so a partial day can be loaded by hand.
-landing_days = DailyPartitionsDefinition(start_date=FIRST_LANDING_DAY, timezone="UTC", end_offset=1)
+
+def landing_days_partitions(settings: Settings) -> DailyPartitionsDefinition:
+    """Every landing day from settings.first_landing_day (LLM_USAGE_FIRST_LANDING_DAY) on;
+    older days can still be loaded by moving that setting back.
+
+    end_offset=1 makes today a partition too, so a partial day can be loaded by hand.
+    """
+    return DailyPartitionsDefinition(
+        start_date=settings.first_landing_day.isoformat(), timezone="UTC", end_offset=1
+    )
 
 
 def landing_days_in_window(window_start: datetime, window_end: datetime) -> list[date]:

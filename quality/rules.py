@@ -9,9 +9,9 @@ passes by construction, so GX's unexpected count on the frame is the partition's
 `tests/test_quality.py` checks that against GX on the full frame. The distribution
 guards work the same way on small per-provider / per-model aggregates.
 
-Thresholds live in `Thresholds`, the one configuration place: every field can be
-overridden with an environment variable `LLM_USAGE_DQ_<FIELD>` (upper case), and the
-table in README.md ("Data-quality checks") says what each one means.
+Thresholds live in `Thresholds` (config/settings.py, part of the one `Settings` object):
+every field can be overridden with an environment variable `LLM_USAGE_DQ_<FIELD>` (upper
+case), and the table in README.md ("Data-quality checks") says what each one means.
 
 No Dagster here: `orchestration/checks.py` turns the outcomes into asset checks.
 """
@@ -22,12 +22,14 @@ import importlib
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+
+from config.settings import SettingsError, Thresholds
 
 if TYPE_CHECKING:
     # Only in annotations: the code location should not pay pandas' import (seconds on a
@@ -38,60 +40,10 @@ ERROR = "error"  # a failure keeps the partition out of the facts and marts
 WARNING = "warning"  # a failure is shown, never blocks
 
 
-class ThresholdError(ValueError):
-    """A data-quality threshold in the environment is not a number the checks can use."""
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """Limits of the data-quality checks; see the table in README.md."""
-
-    # Largest output_tokens believable for one request (the biggest model cap is 128k).
-    max_output_tokens: int = 200_000
-    # latency_ms must be below this; gateways time requests out well before an hour.
-    max_latency_ms: float = 3_600_000.0
-    # output tokens per second of generation; the fastest routes stay near 1,000.
-    max_throughput_tps: float = 5_000.0
-    # A record may arrive this many days after its created_at (late delivery).
-    allowed_lateness_days: int = 2
-    # Error rate of one provider within one hour; an outage drives it towards 1.
-    max_provider_error_rate: float = 0.5
-    # Provider-hours and models with fewer requests than this are not judged.
-    min_requests: int = 20
-    # Share of streamed successful requests that lack first_token_ms.
-    max_first_token_null_share: float = 0.05
-    # Share of a landing day's records that may break blocking record-level rules before
-    # the whole day is held (a systemic fault: a gateway writing every latency in
-    # seconds). Below it, the failing records are quarantined and the rest loads.
-    max_failing_record_share: float = 0.01
-    # A model's mean latency may be at most this multiple of its trailing mean.
-    max_latency_ratio_to_trailing: float = 2.0
-    # How many earlier landing days make up "the trailing days".
-    trailing_days: int = 7
-    # How many example rows a failed check shows.
-    examples: int = 5
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> Thresholds:
-        env = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            variable = f"LLM_USAGE_DQ_{f.name.upper()}"
-            text = env.get(variable)
-            if not text:
-                continue
-            kind = int if isinstance(f.default, int) else float
-            try:
-                value = kind(text)
-            except ValueError:
-                value = -1
-            if value < 0:
-                raise ThresholdError(
-                    f"{variable}={text!r} must be a non-negative "
-                    f"{'whole number' if kind is int else 'number'} (default {f.default})."
-                )
-            values[f.name] = value
-        return cls(**values)
+# The thresholds are settings: `config.settings` reads them (LLM_USAGE_DQ_<FIELD>) with
+# every other setting and checks them once; a bad one is a SettingsError naming its
+# variable. The names stay here, where the checks that use them live.
+ThresholdError = SettingsError
 
 
 # ------------------------------------------------------------------------------ rules
@@ -502,7 +454,7 @@ def _examples(result, limit: int) -> list[dict]:
 
 
 def _format(sql: str, t: Thresholds) -> str:
-    return sql.format(**{f.name: getattr(t, f.name) for f in fields(t)})
+    return sql.format(**t.model_dump())
 
 
 def run_row_rules(

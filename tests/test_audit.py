@@ -14,8 +14,9 @@ FIRST = date(2026, 3, 1)
 
 
 def test_the_weekly_audit_checks_days_no_build_touched(data_dir, tmp_path):
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
+    defs = build_definitions(data_dir)
     generate_logs(data_dir.landing_dir, FIRST, 2, requests_per_day=300, seed=7)
     run_window(data_dir, FIRST, date(2026, 3, 3), tmp_path)
     audit = defs.resolve_job_def("weekly_audit_job")

@@ -374,11 +374,15 @@ def test_ui_listens_on_this_machine_only_unless_told(data_dir, monkeypatch, extr
     from cli import main as cli
 
     started = {}
-    monkeypatch.setattr(cli.os, "execv", lambda path, command: started.update(command=command))
+    monkeypatch.setattr(
+        cli.os, "execve", lambda path, command, env: started.update(command=command, env=env)
+    )
     monkeypatch.setattr(cli.os, "chdir", lambda path: None)
     cli.main(["ui", *extra])
     command = started["command"]
     assert command[1:2] == ["dev"]
+    # `dagster dev` gets the resolved settings in its environment, not this process.
+    assert started["env"]["DAGSTER_HOME"] == str(data_dir.dagster_home)
     assert command[command.index("-h") + 1] == host and command[command.index("-p") + 1] == port
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, date, datetime
@@ -13,8 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_definitions_load_with_the_expected_graph(data_dir):
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
+    defs = build_definitions(data_dir)
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {
@@ -36,8 +38,9 @@ def test_definitions_load_with_the_expected_graph(data_dir):
 
 
 def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
+    defs = build_definitions(data_dir)
     graph = defs.resolve_asset_graph()
     groups: dict[str, set[str]] = {}
     for key in graph.get_all_asset_keys():
@@ -100,6 +103,44 @@ def test_importing_the_definitions_writes_no_environment(data_dir, monkeypatch):
     before = dict(os.environ)
     importlib.reload(orchestration.definitions)
     assert dict(os.environ) == before
+
+
+def test_importing_the_definitions_reads_no_settings_and_runs_no_dbt():
+    # Bad settings do not matter to an import, and dbt (a subprocess) does not run: the
+    # definitions are built when Dagster (or a test, or the CLI) asks for them.
+    code = (
+        "import os, subprocess\n"
+        "popen = subprocess.Popen\n"
+        "def refuse_dbt(command, *args, **kwargs):\n"
+        "    assert 'dbt' not in str(command), f'dbt was started on import: {command}'\n"
+        "    return popen(command, *args, **kwargs)\n"
+        "subprocess.Popen = refuse_dbt\n"
+        "before = dict(os.environ)\n"
+        "import orchestration.definitions\n"
+        "assert dict(os.environ) == before\n"
+        "print('imported')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "LLM_USAGE_NIGHTLY_HOUR": "25", "LLM_USAGE_DQ_EXAMPLES": "x"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "imported"
+
+
+def test_loading_the_definitions_reads_the_settings_then(monkeypatch):
+    import pytest
+
+    from config.settings import SettingsError
+    from orchestration.definitions import defs
+
+    monkeypatch.setenv("LLM_USAGE_NIGHTLY_TIMEZONE", "Mars/Olympus_Mons")
+    with pytest.raises(SettingsError, match="^LLM_USAGE_NIGHTLY_TIMEZONE='Mars/Olympus_Mons' is"):
+        defs()
 
 
 def test_the_dbt_resource_overrides_methods_dagster_dbt_still_has():

@@ -113,10 +113,17 @@ def test_readers_and_the_sensor_see_the_lake_tables_which_are_views(tmp_path):
     ]
 
 
-def test_the_dagster_dbt_resource_targets_the_engine(monkeypatch):
+def test_the_dagster_resources_carry_the_engine():
+    """The dbt resource's target is the engine, and the warehouse resource hands the
+    assets settings that are on Spark when the environment says so."""
     from orchestration.dbt_assets import dbt_resource
+    from orchestration.resources import WarehouseResource
 
-    monkeypatch.delenv("LLM_USAGE_ENGINE", raising=False)
-    assert dbt_resource().target == "duckdb"
-    monkeypatch.setenv("LLM_USAGE_ENGINE", "spark")
-    assert dbt_resource().target == "spark"
+    duckdb_settings = Settings.from_env({})
+    assert dbt_resource(duckdb_settings).target == "duckdb"
+    assert not WarehouseResource.from_settings(duckdb_settings).settings.on_spark
+    spark = Settings.from_env({"LLM_USAGE_ENGINE": "spark", "LLM_USAGE_LAKE_DIR": "/lake"})
+    assert dbt_resource(spark).target == "spark"
+    resource_settings = WarehouseResource.from_settings(spark).settings
+    assert resource_settings.on_spark and str(resource_settings.lake_dir) == "/lake"
+    assert spark.environment()["LLM_USAGE_ENGINE"] == "spark"

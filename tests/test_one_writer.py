@@ -14,18 +14,17 @@ import duckdb
 import pandas as pd
 import pytest
 from conftest import use_data_dir
-from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
+from dagster import AssetKey, DagsterEventType, DagsterInstance, DagsterRunStatus, materialize
 from reference import read_landing, requests
 from runs import finish, same_table, settings_for, start_cli, wait_for, warehouse_state
 
 from sample_data.generate import generate_logs
 
 START = date(2026, 1, 31)  # a month's last day; its late records land on the next
-# Every step of the nightly job writes the warehouse: the load, the data-quality checks
-# (they record holds) and dbt.
+# Every step of the nightly job writes the warehouse: the load with its data-quality
+# checks (they record holds), dbt, and the fact checks.
 WRITER_STEPS = {
     "raw_request_logs",
-    "raw_request_logs_quality",
     "warehouse_dbt_models",
     "fct_requests_quality",
 }
@@ -230,6 +229,7 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
 def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monkeypatch):
     """A reader that opens the file between dbt's wait for the lock and dbt's own open."""
     from orchestration import dbt_assets
+    from orchestration.definitions import build_definitions
 
     by_day, _, days, _ = built
     settings = use_data_dir(monkeypatch, tmp_path / "data")
@@ -250,24 +250,24 @@ def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monk
     waits = []
     queue_for_build = dbt_assets._queue_for_build
 
-    def reader_slips_in(settings_, landing_dates, deadline):
+    def reader_slips_in(warehouse, landing_dates, deadline):
         waits.append(1)
         if len(waits) == 2:
             reader.stdin.close()  # the reader is done: the second wait gets the lock
-        queue_for_build(settings_, landing_dates, deadline)
+        queue_for_build(warehouse, landing_dates, deadline)
         if len(waits) == 1:  # the reader opens the file just after dbt's first wait
             reader.stdin.write("go\n")
             reader.stdin.flush()
             assert reader.stdout.readline().strip() == "reading"
 
     monkeypatch.setattr(dbt_assets, "_queue_for_build", reader_slips_in)
+    defs = build_definitions(settings)
     try:
         with DagsterInstance.ephemeral() as instance:
             result = materialize(
-                [dbt_assets.warehouse_dbt_models],
+                [defs.resolve_assets_def(AssetKey(["facts", "fct_requests"]))],
                 partition_key=days[0],
                 instance=instance,
-                resources={"dbt": dbt_assets.dbt_resource()},
                 raise_on_error=False,
             )
     finally:

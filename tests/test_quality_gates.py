@@ -73,10 +73,11 @@ def bad_day(tmp_path_factory):
 
 
 def test_the_held_day_does_not_show_as_built(bad_day):
-    # Its records are loaded (raw, with the failed blocking checks beside it), but no
-    # model downstream shows the held day as materialized; the clean days are.
+    # Its records are loaded (raw, with the failed blocking checks beside it), but
+    # neither the raw asset nor any model downstream shows the held day as materialized;
+    # the clean days are.
     with DagsterInstance.get() as instance:
-        for key in (FACT, AssetKey(["marts", "mart_usage_summary"])):
+        for key in (RAW, FACT, AssetKey(["marts", "mart_usage_summary"])):
             built = instance.get_materialized_partitions(key)
             assert BAD_DAY.isoformat() not in built
             assert {(START + timedelta(days=n)).isoformat() for n in range(CLEAN_DAYS)} <= built
@@ -220,9 +221,9 @@ def test_fact_checks_catch_a_broken_total(bad_day, tmp_path):
 
 
 def test_checks_are_on_the_assets_with_token_and_latency_fields(data_dir):
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions
 
-    graph = defs.resolve_asset_graph()
+    graph = build_definitions(data_dir).resolve_asset_graph()
     checks = {key: graph.get_check_spec(key) for key in graph.asset_check_keys}
     by_asset: dict[str, set[str]] = {}
     for key in checks:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from dagster import build_schedule_context
+from dagster import AssetKey, build_schedule_context
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -33,55 +32,42 @@ def _requests_for_tick(defs, schedule, tick: datetime):
     ],
 )
 def test_a_tick_targets_the_previous_landing_day(data_dir, tick, day):
-    from orchestration.definitions import defs
-    from orchestration.jobs import nightly_schedule
+    from orchestration.definitions import build_definitions
 
+    defs = build_definitions(data_dir)
+    nightly_schedule = defs.resolve_schedule_def("nightly_schedule")
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.execution_timezone == "UTC"
     assert _requests_for_tick(defs, nightly_schedule, tick) == [(day, f"nightly-{day}")]
 
 
-def _probe(env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Import the schedule in a fresh process with these settings and evaluate two ticks."""
-    code = """
-import json
-from datetime import datetime
-from zoneinfo import ZoneInfo
-from dagster import build_schedule_context
-from orchestration.jobs import NIGHTLY_FRESHNESS, nightly_schedule
-zone = ZoneInfo(nightly_schedule.execution_timezone)
-ticks = [datetime(2026, 3, 9, 6, 30, tzinfo=zone), datetime(2026, 3, 9, 23, 30, tzinfo=zone)]
-days = [nightly_schedule(build_schedule_context(scheduled_execution_time=t)).partition_key
-        for t in ticks]
-print(json.dumps({"cron": nightly_schedule.cron_schedule, "tz": nightly_schedule.execution_timezone,
-                  "days": days, "deadline": NIGHTLY_FRESHNESS.deadline_cron,
-                  "deadline_tz": NIGHTLY_FRESHNESS.timezone}))
-"""
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-    )
+def test_hour_and_time_zone_are_settings(data_dir):
+    from config.settings import Settings
+    from orchestration.definitions import build_definitions
 
-
-def test_hour_and_time_zone_are_settings():
-    result = _probe(
+    settings = Settings.from_env(
         {
+            "LLM_USAGE_DATA_DIR": str(data_dir.data_dir),
             "LLM_USAGE_NIGHTLY_HOUR": "6",
             "LLM_USAGE_NIGHTLY_MINUTE": "30",
             "LLM_USAGE_NIGHTLY_TIMEZONE": "Asia/Shanghai",
         }
     )
-    assert result.returncode == 0, result.stderr
-    probe = json.loads(result.stdout.strip().splitlines()[-1])
-    assert probe["cron"] == "30 6 * * *" and probe["tz"] == "Asia/Shanghai"
+    defs = build_definitions(settings)
+    nightly_schedule = defs.resolve_schedule_def("nightly_schedule")
+    assert nightly_schedule.cron_schedule == "30 6 * * *"
+    assert nightly_schedule.execution_timezone == "Asia/Shanghai"
+    zone = ZoneInfo("Asia/Shanghai")
+    ticks = [datetime(2026, 3, 9, 6, 30, tzinfo=zone), datetime(2026, 3, 9, 23, 30, tzinfo=zone)]
     # 06:30 in Shanghai is 22:30 UTC the day before: the last complete UTC landing day is
     # the one before that. At 23:30 Shanghai (15:30 UTC) it is the previous UTC day.
-    assert probe["days"] == ["2026-03-07", "2026-03-08"]
-    assert probe["deadline"] == "30 9 * * *" and probe["deadline_tz"] == "Asia/Shanghai"
+    assert [_requests_for_tick(defs, nightly_schedule, t)[0][0] for t in ticks] == [
+        "2026-03-07",
+        "2026-03-08",
+    ]
+    freshness = defs.resolve_asset_graph().get(AssetKey(["raw", "request_logs"])).freshness_policy
+    assert freshness.deadline_cron == "30 9 * * *" and freshness.timezone == "Asia/Shanghai"
+    assert defs.resolve_schedule_def("weekly_audit_schedule").cron_schedule == "30 8 * * 0"
 
 
 def test_a_bad_nightly_setting_is_one_sentence(data_dir):
@@ -114,9 +100,12 @@ def test_a_missed_night_makes_every_asset_stale(data_dir):
     """Every asset carries the nightly freshness policy; its window holds the nightly run."""
     from dagster._utils.schedules import get_latest_completed_cron_tick
 
-    from orchestration.definitions import defs
-    from orchestration.jobs import NIGHTLY_FRESHNESS, nightly_schedule
+    from orchestration.definitions import build_definitions
+    from orchestration.jobs import nightly_freshness
 
+    defs = build_definitions(data_dir)
+    nightly_schedule = defs.resolve_schedule_def("nightly_schedule")
+    NIGHTLY_FRESHNESS = nightly_freshness(data_dir)
     graph = defs.resolve_asset_graph()
     for key in graph.get_all_asset_keys():
         assert graph.get(key).freshness_policy == NIGHTLY_FRESHNESS, key.to_user_string()

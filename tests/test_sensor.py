@@ -12,6 +12,7 @@ from datetime import date, timedelta
 import duckdb
 import pytest
 from dagster import (
+    AssetKey,
     DagsterInstance,
     SkipReason,
     build_sensor_context,
@@ -19,17 +20,28 @@ from dagster import (
 )
 
 from ingest.load import load_partition
-from orchestration.ingest_assets import raw_request_logs
-from orchestration.sensors import RAW_ASSET, late_landing_files_sensor
+from orchestration.definitions import build_definitions
+from orchestration.resources import WarehouseResource
+from orchestration.sensors import RAW_ASSET
 from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
 NEXT = DAY + timedelta(days=1)
 
 
-def evaluate(instance, cursor=None):
+def sensor_context(settings, instance, cursor=None):
+    return build_sensor_context(
+        instance=instance,
+        cursor=cursor,
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
+    )
+
+
+def evaluate(defs, instance, cursor=None):
     """Evaluate one tick; return (partition keys requested, run keys, new cursor)."""
-    result = late_landing_files_sensor(build_sensor_context(instance=instance, cursor=cursor))
+    sensor = defs.resolve_sensor_def("late_landing_files_sensor")
+    settings = defs.resources["warehouse"].settings
+    result = sensor(sensor_context(settings, instance, cursor))
     if isinstance(result, SkipReason):
         return [], [], cursor, result.skip_message
     requests = result.run_requests or []
@@ -49,7 +61,7 @@ def loaded(data_dir, tmp_path):
         load_partition(data_dir, day)
     spare = generate_logs(tmp_path / "spare", NEXT + timedelta(days=5), 1, 200, seed=4, fmt="jsonl")
     with DagsterInstance.ephemeral() as instance:
-        yield data_dir, instance, spare.files[0]
+        yield data_dir, instance, spare.files[0], build_definitions(data_dir)
 
 
 def folder(settings, day):
@@ -57,73 +69,74 @@ def folder(settings, day):
 
 
 def test_a_late_file_triggers_exactly_one_rerun_of_its_day(loaded):
-    settings, instance, spare = loaded
-    assert evaluate(instance)[:2] == ([], [])
+    settings, instance, spare, defs = loaded
+    assert evaluate(defs, instance)[:2] == ([], [])
 
     shutil.copy(spare, folder(settings, DAY) / "late-00001.jsonl")
-    keys, run_keys, cursor, _ = evaluate(instance)
+    keys, run_keys, cursor, _ = evaluate(defs, instance)
     assert keys == [DAY.isoformat()]
     assert len(run_keys) == 1 and DAY.isoformat() in run_keys[0]
 
     # The same state asks for nothing more, however often the sensor looks.
-    assert evaluate(instance, cursor)[:2] == ([], [])
-    assert evaluate(instance, evaluate(instance, cursor)[2])[:2] == ([], [])
+    assert evaluate(defs, instance, cursor)[:2] == ([], [])
+    assert evaluate(defs, instance, evaluate(defs, instance, cursor)[2])[:2] == ([], [])
 
     # A corrected version of the late file is a new state: one more request, a new key.
     with open(folder(settings, DAY) / "late-00001.jsonl", "a") as handle:
         handle.write(spare.read_text().splitlines()[0] + "\n")
-    keys2, run_keys2, cursor2, _ = evaluate(instance, cursor)
+    keys2, run_keys2, cursor2, _ = evaluate(defs, instance, cursor)
     assert keys2 == [DAY.isoformat()] and run_keys2 != run_keys
 
     # Once the day is loaded again it is in step: no request, and it leaves the cursor.
     load_partition(settings, DAY)
-    keys3, _, cursor3, message = evaluate(instance, cursor2)
+    keys3, _, cursor3, message = evaluate(defs, instance, cursor2)
     assert keys3 == [] and json.loads(cursor3) == {}
     assert "No loaded landing day changed" in message
 
 
 def test_touching_a_file_without_changing_it_is_not_a_change(loaded):
-    settings, instance, _ = loaded
+    settings, instance, _, defs = loaded
     part = next(folder(settings, NEXT).iterdir())
     stat = part.stat()
     os.utime(part, (stat.st_atime + 3600, stat.st_mtime + 3600))
-    assert evaluate(instance)[:2] == ([], [])
+    assert evaluate(defs, instance)[:2] == ([], [])
 
 
 def test_removed_file_and_untouched_days(loaded):
-    settings, instance, _ = loaded
+    settings, instance, _, defs = loaded
     next(folder(settings, NEXT).iterdir()).unlink()
-    keys, _, _, _ = evaluate(instance)
+    keys, _, _, _ = evaluate(defs, instance)
     assert keys == [NEXT.isoformat()]
 
 
 def test_files_arriving_for_a_day_loaded_empty_count_as_late(loaded):
-    settings, instance, spare = loaded
+    settings, instance, spare, defs = loaded
     empty_day = DAY - timedelta(days=1)
     # The nightly run came before the day's files: it failed (the partition is not
     # materialized), and the warehouse holds no file of it.
     result = materialize(
-        [raw_request_logs],
+        # resolved from the definitions: bound to their resources (the warehouse)
+        [defs.resolve_assets_def(RAW_ASSET)],
         partition_key=empty_day.isoformat(),
         instance=instance,
         raise_on_error=False,
     )
     assert not result.success
     assert empty_day.isoformat() not in instance.get_materialized_partitions(RAW_ASSET)
-    assert evaluate(instance)[:2] == ([], [])
+    assert evaluate(defs, instance)[:2] == ([], [])
     folder(settings, empty_day).mkdir(parents=True)
     shutil.copy(spare, folder(settings, empty_day) / "part-00000.jsonl")
-    assert evaluate(instance)[0] == [empty_day.isoformat()]
+    assert evaluate(defs, instance)[0] == [empty_day.isoformat()]
 
     # A day never loaded is the nightly schedule's business, not a late file.
     never = NEXT + timedelta(days=2)
     folder(settings, never).mkdir(parents=True)
     shutil.copy(spare, folder(settings, never) / "part-00000.jsonl")
-    assert evaluate(instance)[0] == [empty_day.isoformat()]
+    assert evaluate(defs, instance)[0] == [empty_day.isoformat()]
 
 
 def test_a_busy_warehouse_skips_the_tick(loaded):
-    settings, instance, spare = loaded
+    settings, instance, spare, defs = loaded
     shutil.copy(spare, folder(settings, DAY) / "late-00001.jsonl")
     holder = subprocess.Popen(
         [
@@ -138,13 +151,13 @@ def test_a_busy_warehouse_skips_the_tick(loaded):
     )
     try:
         assert holder.stdout.readline().strip() == "ready"
-        keys, _, cursor, message = evaluate(instance)
+        keys, _, cursor, message = evaluate(defs, instance)
         assert keys == [] and cursor is None
         assert "A run is writing the warehouse" in message
     finally:
         holder.kill()
         holder.wait()
-    assert evaluate(instance)[0] == [DAY.isoformat()]
+    assert evaluate(defs, instance)[0] == [DAY.isoformat()]
 
 
 def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
@@ -194,13 +207,12 @@ def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(load
     is killed during dbt), the sensor asks for one dbt run once nothing else runs."""
     from dagster import DagsterRun, DagsterRunStatus
 
-    from orchestration.dbt_assets import warehouse_dbt_models
-    from orchestration.sensors import unfinished_model_builds_sensor
-
-    settings, instance, _ = loaded
+    settings, instance, _, defs = loaded
+    warehouse_dbt_models = defs.resolve_assets_def(AssetKey(["facts", "fct_requests"]))
+    unfinished_model_builds_sensor = defs.resolve_sensor_def("unfinished_model_builds_sensor")
 
     def tick():
-        return unfinished_model_builds_sensor(build_sensor_context(instance=instance))
+        return unfinished_model_builds_sensor(sensor_context(settings, instance))
 
     instance.add_run(
         DagsterRun(job_name="nightly_job", run_id="running", status=DagsterRunStatus.STARTED)
@@ -219,13 +231,10 @@ def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(load
     assert requeued.run_key != request.run_key
 
     # The run it asks for (the dbt assets, one partition) catches up with both days.
-    from orchestration.dbt_assets import dbt_resource
-
     result = materialize(
         [warehouse_dbt_models],
         partition_key=requeued.partition_key,
         instance=instance,
-        resources={"dbt": dbt_resource()},
     )
     assert result.success
     with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:

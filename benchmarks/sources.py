@@ -1,17 +1,24 @@
 """Benchmark of the source adapters: loading a landing day of LiteLLM payloads, LiteLLM
-spend logs and OpenRouter generation records against the same requests in our own format.
+spend logs and OpenRouter generation records against our own format, two ways.
 
 One run generates N requests in our own format (sample_data.generate), writes the same
-requests as each source's records, and times `ingest.load.load_partition` on each folder
-(a fresh warehouse each time, best of --repeat). Records are realistic in size: the
-LiteLLM payloads start from one LiteLLM really logged (model map, hidden params, cost
-breakdown and all), so they are several times larger than ours.
+requests as each source's records, and times `ingest.load.load_partition` on each layout
+(a fresh warehouse each time; --repeat rounds over all layouts in turn, medians count).
+Records are realistic in size: the LiteLLM payloads start from one LiteLLM really logged
+(model map, hidden params, cost breakdown and all), so they are ~24 times ours.
 
-    .venv/bin/python benchmarks/sources.py --records 200000
+"Our own format of the same size" is measured both ways:
 
-Layouts: one JSON Lines file per source (the same as ours), plus LiteLLM's bucket-logger
-layout of one .json file per call at --per-file-records. The target (each source within
-1.5x of our own format) is reported, never asserted.
+- per request: the source's file against our file of the same requests (the one-call-
+  per-file layout against our file cut to as many requests); the harder one, as a
+  LiteLLM payload is ~24 times our record;
+- per byte: the source's file cut to about our file's bytes, against our file.
+
+    nice -n 10 .venv/bin/python benchmarks/sources.py --records 50000 --repeat 5
+
+Layouts: one JSON Lines or CSV file per source (the same as ours), plus LiteLLM's
+bucket-logger layout of one .json file per call at --per-file-records. The target (each
+source within 1.5x of our own format) is reported, never asserted (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -197,48 +205,93 @@ def _link_files(source: Path, target: Path) -> None:
             shutil.copy2(path, target / path.name)
 
 
-def time_load(
-    landing: Path, only: str | None, work: Path, memory_limit: str, threads: int, repeat: int
-) -> tuple[float, int, int, int]:
-    """Best wall time of load_partition over `repeat` fresh warehouses reading one folder
-    (`only`: a source folder name, None: our own format), with rows loaded / rejected and
-    the folder's bytes."""
-    best, report = None, None
-    view = work / f"view-{only or 'own'}"
+def _first_lines(
+    source: Path,
+    target: Path,
+    *,
+    records: int | None = None,
+    size: int | None = None,
+    header: bool = False,
+) -> None:
+    """The first `records` records of a JSON Lines or CSV file, or as many whole records
+    as fit in `size` bytes (a CSV file keeps its header row)."""
+    kept, total, count = [], 0, 0
+    with source.open("rb") as handle:
+        if header:
+            line = handle.readline()
+            kept.append(line)
+            total += len(line)
+        for line in handle:
+            if records is not None and count >= records:
+                break
+            if size is not None and total + len(line) > size:
+                break
+            kept.append(line)
+            total += len(line)
+            count += 1
+    target.write_bytes(b"".join(kept))
+
+
+def _first_files(source: Path, target: Path, size: int) -> None:
+    """Hard links to as many of the folder's files, in name order, as fit in `size` bytes."""
+    target.mkdir(parents=True)
+    total = 0
+    for path in sorted(source.iterdir()):
+        total += path.stat().st_size
+        if total > size:
+            break
+        os.link(path, target / path.name)
+
+
+def _view(work: Path, name: str, only: str | None) -> tuple[Path, Path]:
+    """A landing root of its own for one measured layout, and its day folder: the loader
+    reads every source a landing root declares, so each layout gets a root that declares
+    just its own."""
+    view = work / f"view-{name}"
     shutil.rmtree(view, ignore_errors=True)
     view.mkdir(parents=True)
-    # A landing root holding just the one day folder: real folders of hard links to the
-    # generated files, so nothing is copied. (Not symbolic links: the loader does not
-    # follow a link that leaves the landing directory, and would read nothing.)
-    relative = Path(f"dt={DAY}") if only is None else Path(only) / f"dt={DAY}"
-    folder = view / relative
-    _link_files(landing / relative, folder)
     if only is not None:
         table = SOURCES_TOML.split(f"[sources.{only}]")[1].split("[sources.")[0]
         (view / "sources.toml").write_text(f"[sources.{only}]{table}")
-    size = sum(p.stat().st_size for p in folder.iterdir())
-    for attempt in range(repeat):
-        warehouse = work / f"{only or 'own'}-{attempt}.duckdb"
-        settings = Settings.from_env(
-            {
-                "LLM_USAGE_DATA_DIR": str(work),
-                "LLM_USAGE_LANDING_DIR": str(view),
-                "LLM_USAGE_WAREHOUSE": str(warehouse),
-                "LLM_USAGE_DUCKDB_MEMORY_LIMIT": memory_limit,
-                "LLM_USAGE_DUCKDB_THREADS": str(threads),
-            }
-        )
-        began = time.perf_counter()
-        report = load_partition(settings, DAY)
-        seconds = time.perf_counter() - began
-        best = seconds if best is None else min(best, seconds)
-        warehouse.unlink()
+    relative = Path(f"dt={DAY}") if only is None else Path(only) / f"dt={DAY}"
+    return view, view / relative
+
+
+def time_load(
+    view: Path, work: Path, memory_limit: str, threads: int
+) -> tuple[float, float, int, int]:
+    """Wall time and CPU time (this process, all threads) of load_partition of the view's
+    day into a fresh warehouse, with the rows loaded and rejected. On a shared machine
+    the wall time swings with the others' load; the CPU time is the work done."""
+    warehouse = work / "bench.duckdb"
+    settings = Settings.from_env(
+        {
+            "LLM_USAGE_DATA_DIR": str(work),
+            "LLM_USAGE_LANDING_DIR": str(view),
+            "LLM_USAGE_WAREHOUSE": str(warehouse),
+            "LLM_USAGE_DUCKDB_MEMORY_LIMIT": memory_limit,
+            "LLM_USAGE_DUCKDB_THREADS": str(threads),
+        }
+    )
+    began, began_cpu = time.perf_counter(), time.process_time()
+    report = load_partition(settings, DAY)
+    seconds, cpu_seconds = time.perf_counter() - began, time.process_time() - began_cpu
+    warehouse.unlink()
     if report.rows_loaded + report.rows_rejected == 0:
         raise SystemExit(
-            f"benchmark: the load of {only or 'our own format'} read no records from {folder} "
-            f"(landing dir {view}); the timings would mean nothing.\n{report.summary()}"
+            f"benchmark: the load of {view} read no records; the timings would mean "
+            f"nothing.\n{report.summary()}"
         )
-    return best, report.rows_loaded, report.rows_rejected, size
+    return seconds, cpu_seconds, report.rows_loaded, report.rows_rejected
+
+
+SOURCE_LAYOUTS = (
+    # (folder, label, file written by write_sources or None for one file per call)
+    ("litellm", "LiteLLM payloads (.jsonl)", "payloads.jsonl"),
+    ("spend-logs", "LiteLLM spend logs (.csv)", "spend_logs.csv"),
+    ("openrouter", "OpenRouter generations (.jsonl)", "generations.jsonl"),
+    ("litellm-files", "LiteLLM payloads (one .json per call)", None),
+)
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -250,7 +303,9 @@ def main(argv: list[str] | None = None) -> dict:
         default=20_000,
         help="LiteLLM calls written one .json file each",
     )
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds over every layout; the median counts"
+    )
     parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--work-dir", type=Path)
@@ -262,54 +317,135 @@ def main(argv: list[str] | None = None) -> dict:
     try:
         generate_logs(landing, DAY, 1, requests_per_day=args.records, seed=11, fmt="jsonl")
         own_file = next((landing / f"dt={DAY}").glob("*.jsonl"))
-        counts = write_sources(own_file, landing, min(args.per_file_records, args.records))
-        results = {}
-        own_seconds, own_rows, own_rejected, own_size = time_load(
-            landing, None, work, args.memory_limit, args.threads, args.repeat
-        )
-        results["own format (.jsonl)"] = {
-            "records": own_rows + own_rejected,
-            "bytes": own_size,
-            "seconds": own_seconds,
-            "records_per_second": (own_rows + own_rejected) / own_seconds,
-            "ratio": 1.0,
+        per_file = min(args.per_file_records, args.records)
+        counts = write_sources(own_file, landing, per_file)
+        own_bytes = own_file.stat().st_size
+
+        # Every measured layout gets a landing root of its own (see _view).
+        views: dict[str, tuple[Path, str | None]] = {}
+        view, folder = _view(work, "own", None)
+        _link_files(landing / f"dt={DAY}", folder)
+        views["own"] = (view, None)
+        # Our own format with as many requests as the one-file-per-call layout holds.
+        view, folder = _view(work, "own-per-file", None)
+        folder.mkdir(parents=True)
+        _first_lines(own_file, folder / own_file.name, records=per_file)
+        views["own-per-file"] = (view, None)
+        for name, _, file_name in SOURCE_LAYOUTS:
+            source_folder = landing / name / f"dt={DAY}"
+            view, folder = _view(work, name, name)
+            _link_files(source_folder, folder)
+            views[name] = (view, name)
+            # The same source with about as many bytes as our own file.
+            view, folder = _view(work, f"{name}-bytes", name)
+            if file_name is None:
+                _first_files(source_folder, folder, own_bytes)
+            else:
+                folder.mkdir(parents=True)
+                _first_lines(
+                    source_folder / file_name,
+                    folder / file_name,
+                    size=own_bytes,
+                    header=file_name.endswith(".csv"),
+                )
+            views[f"{name}-bytes"] = (view, name)
+
+        # Rounds over every layout in turn, so that a busy minute of a shared machine
+        # falls on all of them; each layout's median counts.
+        times: dict[str, list[float]] = {key: [] for key in views}
+        cpu_times: dict[str, list[float]] = {key: [] for key in views}
+        rows: dict[str, tuple[int, int]] = {}
+        for _ in range(args.repeat):
+            for key, (view, _) in views.items():
+                seconds, cpu_seconds, loaded, rejected = time_load(
+                    view, work, args.memory_limit, args.threads
+                )
+                times[key].append(seconds)
+                cpu_times[key].append(cpu_seconds)
+                rows[key] = (loaded, rejected)
+        sizes = {
+            key: sum(
+                p.stat().st_size
+                for p in view.rglob("*")
+                if p.is_file() and p.name != "sources.toml"
+            )
+            for key, (view, _) in views.items()
         }
-        for folder, label in (
-            ("litellm", "LiteLLM payloads (.jsonl)"),
-            ("spend-logs", "LiteLLM spend logs (.csv)"),
-            ("openrouter", "OpenRouter generations (.jsonl)"),
-            ("litellm-files", "LiteLLM payloads (one .json per call)"),
-        ):
-            seconds, rows, rejected, size = time_load(
-                landing, folder, work, args.memory_limit, args.threads, args.repeat
-            )
-            assert rejected == 0 and rows == counts[folder], (
-                folder,
-                rows,
-                rejected,
-                counts[folder],
-            )
-            per_record = seconds / rows
-            results[label] = {
-                "records": rows,
-                "bytes": size,
+
+        def figures(key: str) -> dict:
+            loaded, rejected = rows[key]
+            seconds = statistics.median(times[key])
+            return {
+                "records": loaded + rejected,
+                "bytes": sizes[key],
                 "seconds": seconds,
-                "records_per_second": rows / seconds,
-                # against our own format of the same number of records
-                "ratio": per_record / (own_seconds / (own_rows + own_rejected)),
+                "all_seconds": times[key],
+                "cpu_seconds": statistics.median(cpu_times[key]),
+                "records_per_second": (loaded + rejected) / seconds,
+                "megabytes_per_second": sizes[key] / 1e6 / seconds,
             }
+
+        own = figures("own")
+        ones = {
+            f"{r}{c}": 1.0 for r in ("ratio_per_request", "ratio_per_byte") for c in ("", "_cpu")
+        }
+        results = {"own format (.jsonl)": dict(own, **ones)}
+        own_per_file = figures("own-per-file")
+        results["own format (.jsonl), per-file count"] = dict(own_per_file, **ones)
+        for name, label, _ in SOURCE_LAYOUTS:
+            full, same_bytes = figures(name), figures(f"{name}-bytes")
+            loaded, rejected = rows[name]
+            assert rejected == 0 and loaded == counts[name], (name, loaded, rejected, counts[name])
+            assert rows[f"{name}-bytes"][1] == 0, (name, rows[f"{name}-bytes"])
+            # Same number of requests: against our own file holding as many requests.
+            versus = own_per_file if name == "litellm-files" else own
+
+            def per_request(clock: str) -> float:
+                return (full[clock] / full["records"]) / (versus[clock] / versus["records"])
+
+            # Same bytes: the source cut to about our file's bytes, against our file.
+            def per_byte(clock: str) -> float:
+                return (same_bytes[clock] / same_bytes["bytes"]) / (own[clock] / own["bytes"])
+
+            results[label] = dict(
+                full,
+                ratio_per_request=per_request("seconds"),
+                ratio_per_byte=per_byte("seconds"),
+                ratio_per_request_cpu=per_request("cpu_seconds"),
+                ratio_per_byte_cpu=per_byte("cpu_seconds"),
+                same_bytes={
+                    k: same_bytes[k]
+                    for k in ("records", "bytes", "seconds", "all_seconds", "cpu_seconds")
+                },
+            )
+        # x own: wall-time ratio (CPU-time ratio in brackets).
         print(
-            f"{'layout':<40} {'records':>9} {'MB':>7} {'seconds':>8} {'records/s':>10} {'x own':>6}"
+            f"{'layout':<40} {'records':>9} {'MB':>7} {'wall s':>7} {'cpu s':>6} "
+            f"{'x own/request':>14} | {'same bytes: records':>19} {'MB':>5} {'wall s':>6} "
+            f"{'cpu s':>6} {'x own/byte':>12}"
         )
         for label, r in results.items():
-            print(
-                f"{label:<40} {r['records']:>9,} {r['bytes'] / 1e6:>7.1f} {r['seconds']:>8.2f} "
-                f"{r['records_per_second']:>10,.0f} {r['ratio']:>6.2f}"
+            same = r.get("same_bytes")
+            tail = (
+                f"{same['records']:>19,} {same['bytes'] / 1e6:>5.1f} {same['seconds']:>6.2f} "
+                f"{same['cpu_seconds']:>6.2f} "
+                f"{r['ratio_per_byte']:>5.2f} ({r['ratio_per_byte_cpu']:.2f})"
+                if same
+                else ""
             )
-        print(f"target: every source within {TARGET_RATIO}x of our own format per record")
+            print(
+                f"{label:<40} {r['records']:>9,} {r['bytes'] / 1e6:>7.1f} {r['seconds']:>7.2f} "
+                f"{r['cpu_seconds']:>6.2f} "
+                f"{r['ratio_per_request']:>7.2f} ({r['ratio_per_request_cpu']:.2f}) | {tail}"
+            )
+        print(
+            f"target: every source within {TARGET_RATIO}x of our own format; medians of "
+            f"{args.repeat} rounds"
+        )
         report = {
             "config": {
                 "records": args.records,
+                "per_file_records": per_file,
                 "threads": args.threads,
                 "memory_limit": args.memory_limit,
                 "repeat": args.repeat,

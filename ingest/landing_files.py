@@ -85,7 +85,19 @@ def _lines_of_text_file(path: Path) -> tuple[pa.Table, int, str | None]:
     read_error), with the line count and, for a gzip file cut short, what happened.
     raw_line still ends with its "\n" or "\r\n" (the contract's query drops it): the
     lines are then a view of the decompressed bytes, never copied."""
+    return _lines_of_bytes(path, path.read_bytes())
+
+
+def lines_and_sha256(path: Path) -> tuple[pa.Table, int, str | None, str]:
+    """_lines_of_text_file and the SHA-256 of the bytes it read, from one read: a source
+    payload file is tens of times our own format's size, and reading it a second time
+    for its hash cost as much as hashing it."""
     data = path.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    return (*_lines_of_bytes(path, data), digest)
+
+
+def _lines_of_bytes(path: Path, data: bytes) -> tuple[pa.Table, int, str | None]:
     cut = None
     if path.name.endswith(".gz"):
         try:

@@ -200,9 +200,13 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
     root = settings.landing_dir
     if not root.is_dir():
         return [], []
+    # sources.toml and the source folders it declares belong here too (ingest/sources/).
+    declared = {sources.config.SOURCES_FILE} | {
+        folder.root.name for folder in sources.source_folders(settings)
+    }
     days, anomalies = [], []
     for path in sorted(root.iterdir()):
-        if path.name.startswith((".", "_")):
+        if path.name.startswith((".", "_")) or path.name in declared:
             continue
         match = _LANDING_FOLDER.fullmatch(path.name)
         day = None
@@ -240,6 +244,41 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
             continue
         days.append(day)
     return days, anomalies
+
+
+def _inside_landing(
+    settings: Settings, days: list[sources.SourceDay], landing_date: date
+) -> tuple[list[sources.SourceDay], list[LandingAnomaly]]:
+    """The source days with only the files that lie inside the landing directory, and an
+    anomaly for each link that leaves it (or leads nowhere), as for our own day folders.
+    A source folder or day folder that is itself a link leaving the directory is not
+    read at all. (One check per folder, and per file only for links: a day can hold a
+    file per request.)"""
+    root = settings.landing_dir.resolve()
+    kept, anomalies = [], []
+    for day in days:
+        folder = day.folder.day_folder(landing_date)
+        if not folder.resolve().is_relative_to(root):
+            anomalies.append(
+                LandingAnomaly(
+                    landing_date,
+                    str(folder),
+                    "link outside the landing directory",
+                    None,
+                    "a source folder that leads out of the landing directory; not followed, "
+                    "nothing read",
+                )
+            )
+            continue
+        files = []
+        for path in day.files:
+            anomaly = _link_anomaly(settings, path, landing_date) if path.is_symlink() else None
+            if anomaly:
+                anomalies.append(anomaly)
+            else:
+                files.append(path)
+        kept.append(sources.SourceDay(day.folder, files, day.skipped))
+    return kept, anomalies
 
 
 # What _read_lines returns for each file.
@@ -323,7 +362,10 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         files, skipped, anomalies = [], [], []
     report.missing = not folder.is_dir() and not refused
     # Folders of other gateways' records declared in sources.toml (ingest/sources/).
-    source_days = sources.source_days(settings, landing_date)
+    source_days, link_anomalies = _inside_landing(
+        settings, sources.source_days(settings, landing_date), landing_date
+    )
+    anomalies = anomalies + link_anomalies
     report.missing = report.missing and not source_days
     report.skipped_files = [str(p) for p in skipped] + [
         str(p) for day in source_days for p in day.skipped
@@ -411,10 +453,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                         file_report,
                     )
                 )
-            if batch.records is not None:
-                connection.register(sources.RECORDS_RELATION, batch.records)
-                connection.execute(f"INSERT INTO landing_checked {batch.sql}")
-                connection.unregister(sources.RECORDS_RELATION)
+            sources.check_batch(connection, batch, "landing_checked")
 
         per_file = dict(
             (row[0], (row[1], row[2]))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -434,3 +435,86 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     (folder / "b.jsonl").write_text(json.dumps(openrouter_generations()[1]) + "\n")
     (change,) = changed_landing_days(data_dir, recorded)
     assert change.added == ("or/b.jsonl",) and not change.changed and not change.removed
+
+
+def test_source_folders_and_their_settings_file_are_not_landing_anomalies(data_dir):
+    """sources.toml and the folders it declares are expected in the landing root; a
+    folder it does not declare is still reported."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+    )
+    day = date(2026, 3, 2)
+    (_day_folder(data_dir, "or", day) / "a.jsonl").write_text(
+        json.dumps(openrouter_generations()[0]) + "\n"
+    )
+    (data_dir.landing_dir / "undeclared").mkdir()
+    load_partition(data_dir, day)
+    anomalies = _table(data_dir, "SELECT path, kind FROM raw.landing_anomalies")
+    assert list(anomalies["path"]) == [str(data_dir.landing_dir / "undeclared")]
+
+
+def test_links_leaving_the_landing_directory_are_not_followed(data_dir, tmp_path):
+    """A link in a source folder, or a source day folder that is a link, leading out of
+    the landing directory is not read (as for our own day folders); one inside is."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+        '[sources.elsewhere]\nformat = "openrouter"\napi_key_id = "k2"\n'
+    )
+    day = date(2026, 3, 2)
+    first, second, third, fourth = openrouter_generations()[:4]
+    folder = _day_folder(data_dir, "or", day)
+    (folder / "a.jsonl").write_text(json.dumps(first) + "\n")
+    secret = tmp_path / "secret.jsonl"
+    secret.write_text(json.dumps(dict(second, id="leak")) + "\n")
+    (folder / "passwd.jsonl").symlink_to(secret)
+    inside = data_dir.landing_dir / "kept" / "inside.jsonl"
+    inside.parent.mkdir()
+    inside.write_text(json.dumps(third) + "\n")
+    (folder / "inside.jsonl").symlink_to(inside)
+    outside_day = tmp_path / "outside-day"
+    outside_day.mkdir()
+    (outside_day / "x.jsonl").write_text(json.dumps(dict(fourth, id="leak2")) + "\n")
+    (data_dir.landing_dir / "elsewhere").mkdir()
+    (data_dir.landing_dir / "elsewhere" / f"dt={day}").symlink_to(outside_day)
+
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (2, 0)
+    loaded = _table(data_dir, "SELECT request_id FROM raw.request_logs ORDER BY ALL")
+    assert list(loaded["request_id"]) == sorted([first["id"], third["id"]])
+    refused = _table(
+        data_dir,
+        "SELECT path FROM raw.landing_anomalies "
+        "WHERE kind = 'link outside the landing directory' ORDER BY path",
+    )
+    assert list(refused["path"]) == [
+        str(data_dir.landing_dir / "elsewhere" / f"dt={day}"),
+        str(folder / "passwd.jsonl"),
+    ]
+
+
+def test_one_call_files_bad_utf8_is_rejected_and_a_bom_is_not(data_dir, some_payloads):
+    """One .json file per call: the files are read as one batch; a file that is not
+    UTF-8 is rejected with where, one with a byte-order mark loads."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text('[sources.litellm]\nformat = "litellm"\n')
+    day = date(2026, 3, 2)
+    folder = _day_folder(data_dir, "litellm", day)
+    (folder / "a.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(some_payloads[0]).encode())
+    (folder / "b.json").write_bytes(b'{"id": "\xff"}')
+    (folder / "c.json").write_text(json.dumps(some_payloads[1], indent=2))
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (2, 1)
+    (reason,) = _rejected(data_dir)["reason"]
+    assert reason == "file is not valid UTF-8 (bad byte at position 9)"
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        files = connection.execute(
+            "SELECT path, sha256, rows_loaded, rows_rejected FROM raw.ingested_files ORDER BY path"
+        ).fetchall()
+    import hashlib
+
+    assert [(Path(p).name, sha, loaded, rejected) for p, sha, loaded, rejected in files] == [
+        (name, hashlib.sha256((folder / name).read_bytes()).hexdigest(), loaded, rejected)
+        for name, loaded, rejected in (("a.json", 1, 0), ("b.json", 0, 1), ("c.json", 1, 0))
+    ]

@@ -38,8 +38,14 @@ def test_sources_benchmark_loads_every_layout(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     results = json.loads(result.read_text())["results"]
-    assert len(results) == 5
-    own = results["own format (.jsonl)"]["records"]
+    assert len(results) == 6
+    own = results["own format (.jsonl)"]
     for label, figures in results.items():
-        assert figures["records"] == (50 if "per call" in label else own), label
-        assert figures["seconds"] > 0 and figures["ratio"] > 0
+        per_call = "per call" in label or "per-file count" in label
+        assert figures["records"] == (50 if per_call else own["records"]), label
+        assert figures["seconds"] > 0
+        assert figures["ratio_per_request"] > 0 and figures["ratio_per_byte"] > 0
+        if "same_bytes" in figures:  # the source cut to about our file's bytes
+            same = figures["same_bytes"]
+            assert 0 < same["records"] <= figures["records"], label
+            assert same["bytes"] <= own["bytes"], label

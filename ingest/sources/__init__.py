@@ -6,7 +6,7 @@ and OpenRouter's generation records (docs/sources.md).
 `dt=YYYY-MM-DD/` files in a few batches and gives, per batch, the SQL that maps the
 batch's records onto the contract: the loader (ingest/load.py) then checks, quarantines
 and loads them exactly like lines of our own format. Mapping is one DuckDB query per
-batch over all its records, never a Python loop per record.
+batch over all its records, never a Python loop per record (`check_batch`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from config.settings import Settings
@@ -23,6 +24,7 @@ from ingest import contract
 from ingest.sources import litellm, litellm_spend_logs, openrouter
 from ingest.sources.config import SourceFolder, source_folders
 from ingest.sources.files import FileRead, read_batches
+from ingest.sources.mapping import READS_PENDING
 
 
 @dataclass(frozen=True)
@@ -53,12 +55,12 @@ class SourceDay:
 
 @dataclass
 class Batch:
-    """Records of some files of one source folder, and the SQL that checks them: a query
-    over RECORDS_RELATION with the columns of contract.validated_lines_sql."""
+    """Records of some files of one source folder, and how to map them (`check_batch`)."""
 
     files: list[FileRead]
     records: pa.Table | None  # (source_file, line_number, record, read_error); None if unreadable
-    sql: str
+    folder: SourceFolder
+    shape: str  # "lines", "documents" or "csv" (files.py)
 
 
 def source_days(settings: Settings, landing_date: date) -> list[SourceDay]:
@@ -134,7 +136,41 @@ def read_day(days: list[SourceDay]) -> Iterator[Batch]:
     """The batches of the source folders' files of one landing day, one at a time: each
     holds one JSON Lines or CSV file, or JSON documents of at most BATCH_BYTES."""
     for day in days:
-        adapter = ADAPTERS[day.folder.format]
         for files, records, shape in read_batches(day.files):
-            mapping = adapter.mapping_sql(day.folder, _RECORDS[shape], text=shape == "csv")
-            yield Batch(files, records, contract.validated_lines_sql(f"({mapping})"))
+            yield Batch(files, records, day.folder, shape)
+
+
+def check_batch(connection: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> None:
+    """Map the batch's records onto the contract, check them and insert them into `table`
+    (which has the columns of contract.validated_lines_sql).
+
+    The first query maps and checks every record without the sentences that name a
+    source field that cannot be read; the records that need them (rare: none on most
+    days) are mapped again with the sentences, and their reasons replaced."""
+    if batch.records is None:
+        return
+    adapter = ADAPTERS[batch.folder.format]
+    records, text = _RECORDS[batch.shape], batch.shape == "csv"
+    connection.register(RECORDS_RELATION, batch.records)
+    try:
+        quick = adapter.mapping_sql(batch.folder, records, text=text, judge_reads=False)
+        connection.execute(f"INSERT INTO {table} {contract.validated_lines_sql(f'({quick})')}")
+        pending = f"SELECT source_file, line_number FROM {table} WHERE reason = $pending"
+        ((unread_count,),) = connection.execute(
+            f"SELECT count(*) FROM ({pending})", {"pending": READS_PENDING}
+        ).fetchall()
+        if unread_count:
+            unread = f"(SELECT * FROM {records} WHERE (source_file, line_number) IN ({pending}))"
+            judged = adapter.mapping_sql(batch.folder, unread, text=text)
+            connection.execute(
+                f"""
+                UPDATE {table} SET reason = judged.read_error
+                FROM ({judged}) AS judged
+                WHERE {table}.reason = $pending
+                  AND {table}.source_file = judged.source_file
+                  AND {table}.line_number = judged.line_number
+                """,
+                {"pending": READS_PENDING},
+            )
+    finally:
+        connection.unregister(RECORDS_RELATION)

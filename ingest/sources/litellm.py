@@ -50,7 +50,9 @@ PATHS = [
 ]
 
 
-def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> str:
+def mapping_sql(
+    folder: SourceFolder, records: str, *, text: bool = False, judge_reads: bool = True
+) -> str:
     call_id = read_string("litellm_call_id", "r.litellm_call_id", non_empty=True)
     payload_id = read_string("id", "r.id", non_empty=True)
     start = read_epoch("startTime", "r.startTime", required=True)
@@ -184,4 +186,6 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "AND NOT (completion_start_s BETWEEN start_s AND end_s) "
         'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
-    return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)
+    return mapped_lines_sql(
+        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+    )

@@ -67,7 +67,9 @@ def _json(value: str) -> str:
     return f"(CASE WHEN {kind(value)} = 'string' THEN try(CAST({value}->>'$' AS JSON)) ELSE {value} END)"
 
 
-def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> str:
+def mapping_sql(
+    folder: SourceFolder, records: str, *, text: bool = False, judge_reads: bool = True
+) -> str:
     request_id = read_string("request_id", "r.request_id", required=True, non_empty=True)
     api_key = read_string("api_key", "r.api_key")
     spend = read_number("spend", "r.spend", text=text)
@@ -193,4 +195,6 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "CASE WHEN streamed AND is_success AND NOT (completion_start_at BETWEEN start_at AND end_at) "
         'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
-    return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)
+    return mapped_lines_sql(
+        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+    )

@@ -43,6 +43,12 @@ def billing_mode_sql(
     )
 
 
+# What `read_error` says, when the query was built with judge_reads=False, of a record
+# whose source fields could not all be read: the sentences naming them are worked out by
+# a second query over those records alone (ingest/sources/__init__.py `check_batch`).
+READS_PENDING = "(source fields not read; reasons pending)"
+
+
 def mapped_lines_sql(
     records: str,
     paths: list[str],
@@ -50,6 +56,8 @@ def mapped_lines_sql(
     values: list[dict[str, str]],
     columns: dict[str, str],
     reasons: list[str],
+    *,
+    judge_reads: bool = True,
 ) -> str:
     """Source records -> canonical lines (see the module docstring).
 
@@ -59,6 +67,11 @@ def mapped_lines_sql(
     them); an expression may use those of the stages before its own. (Few stages: a
     chain of one projection per value takes DuckDB's optimizer seconds to plan.) `columns`: every contract field -> its expression over those. `reasons`:
     expressions giving a sentence (or NULL) each, besides the reads' own.
+
+    `judge_reads=False` leaves out the reads' sentences: a record with a field that
+    cannot be read gets READS_PENDING instead. Those sentences are two thirds of the
+    query, and planning them costs DuckDB about as much as mapping 20,000 spend-log rows,
+    for records that are rare: they are planned only when some record needs them.
     """
     missing = set(contract.field_names()) - set(columns)
     if missing:
@@ -71,9 +84,15 @@ def mapped_lines_sql(
     last = f"stage{len(stages)}"
     # The reads' sentences are worked out only for records where some read failed.
     reads_ok = " AND ".join(read.ok(name) for name, read in reads.items()) or "true"
-    read_failures = (
-        f"CASE WHEN NOT ({reads_ok}) THEN {failures(*(r.failure for r in reads.values()))} END"
-    )
+    if judge_reads:
+        read_failures = (
+            f"CASE WHEN NOT ({reads_ok}) THEN {failures(*(r.failure for r in reads.values()))} END"
+        )
+        reason = failures(read_failures, *reasons)
+    else:
+        reason = (
+            f"CASE WHEN NOT ({reads_ok}) THEN {quote(READS_PENDING)} ELSE {failures(*reasons)} END"
+        )
     canonical = ", ".join(f"{field} := {columns[field]}" for field in contract.field_names())
     return f"""
 WITH extracted AS (
@@ -98,7 +117,7 @@ stage0 AS (
 judged AS (
     SELECT
         *,
-        {failures(read_failures, *reasons)} AS reason
+        {reason} AS reason
     FROM {last}
 )
 SELECT

@@ -40,7 +40,9 @@ PATHS = [
 ]
 
 
-def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> str:
+def mapping_sql(
+    folder: SourceFolder, records: str, *, text: bool = False, judge_reads: bool = True
+) -> str:
     reads = {
         "generation_id": read_string("id", "r.id", required=True, non_empty=True),
         "created": read_date_time("created_at", "r.created_at", required=True),
@@ -118,4 +120,6 @@ def mapping_sql(folder: SourceFolder, records: str, *, text: bool = False) -> st
         "CASE WHEN is_streamed AND is_success AND generation > latency_total "
         'THEN \'"generation_time" is longer than "latency"\' END',
     ]
-    return mapped_lines_sql(records, PATHS, reads, values, columns, reasons)
+    return mapped_lines_sql(
+        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+    )

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,3 +63,45 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 SAMPLE_START = date(2026, 1, 26)
 SAMPLE_DAYS = 10
 SAMPLE_REQUESTS_PER_DAY = 1500
+SAMPLE_LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Settings:
+    """The sample data set (SAMPLE_*) materialized through the nightly job, once per run.
+
+    Several modules read the same warehouse; building it costs a Dagster run and a dbt
+    build, so one pytest-xdist worker builds it under a file lock and the others reuse
+    it. Tests only read it: a test that changes a warehouse takes `copy_data_dir` of it.
+    """
+    from filelock import FileLock
+
+    from cli.main import materialize
+    from sample_data.generate import generate_logs
+
+    # Shared by the workers of this run: the parent of each worker's own temp folder.
+    root = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        root = root.parent
+    data_dir, built = root / "sample" / "data", root / "sample" / "built"
+    with FileLock(str(root / "sample.lock")):
+        with pytest.MonkeyPatch.context() as monkeypatch:
+            settings = use_data_dir(monkeypatch, data_dir)
+            if not built.exists():
+                generate_logs(
+                    settings.landing_dir,
+                    SAMPLE_START,
+                    SAMPLE_DAYS,
+                    requests_per_day=SAMPLE_REQUESTS_PER_DAY,
+                    seed=11,
+                )
+                assert materialize(settings, SAMPLE_START, SAMPLE_LAST_DAY)
+                built.touch()
+    return settings
+
+
+def copy_data_dir(source: Settings, destination: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """A copy of a built data directory (landing files, warehouse, Dagster home) that a
+    test may change; every setting points at the copy for this test."""
+    shutil.copytree(source.data_dir, destination)
+    return use_data_dir(monkeypatch, destination)

@@ -6,14 +6,13 @@ tests where a test has already run them on the same models)."""
 from __future__ import annotations
 
 import os
-import subprocess
 from datetime import date
 from pathlib import Path
 
 from config.settings import Settings
 from ingest.load import landing_path, load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.dbt_assets import DBT_PROJECT_DIR
 from orchestration.partitions import landing_days_between
 
 
@@ -32,9 +31,8 @@ def run_window(
         request_model_build(connection, days, "dbt step")
     finally:
         connection.close()
-    result = subprocess.run(
+    _dbt_in_this_process(
         [
-            DBT_EXECUTABLE,
             command,
             "--quiet",
             "--project-dir",
@@ -47,8 +45,34 @@ def run_window(
             "--log-path",
             str(scratch / "logs"),
         ],
-        env={**os.environ, "LLM_USAGE_WAREHOUSE": str(settings.warehouse_path)},
-        capture_output=True,
-        text=True,
+        settings,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _dbt_in_this_process(args: list[str], settings: Settings) -> None:
+    """dbt through its Python entry point: the same command as `dbt ARGS`, without a
+    fresh interpreter importing dbt each time (seconds per call, many calls a suite)."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    from dbt.cli.main import dbtRunner
+
+    saved = os.environ.get("LLM_USAGE_WAREHOUSE")
+    os.environ["LLM_USAGE_WAREHOUSE"] = str(settings.warehouse_path)  # profiles.yml reads it
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        if saved is None:
+            del os.environ["LLM_USAGE_WAREHOUSE"]
+        else:
+            os.environ["LLM_USAGE_WAREHOUSE"] = saved
+        # dbt-duckdb keeps its DuckDB connection open in the process; close it, or the
+        # next writer (the loader, another build) cannot open the file.
+        if DuckDBConnectionManager._ENV is not None:
+            DuckDBConnectionManager._ENV.close()
+            DuckDBConnectionManager._ENV = None
+    # What failed, by node, in place of the console output a subprocess would show.
+    failed = [
+        f"{node.node.unique_id}: {node.status} {node.message}"
+        for node in getattr(result.result, "results", [])
+        if str(node.status) not in ("success", "pass")
+    ]
+    assert result.success, f"dbt {args[0]} failed: {result.exception or failed}"

@@ -9,8 +9,10 @@ day whose records break a blocking data-quality check, which puts it on quality 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import os
 import re
 from datetime import date, timedelta
 
@@ -58,8 +60,25 @@ def built(tmp_path_factory):
         yield {"settings": settings, "requests": good, "first_run": first_run, "held_run": held_run}
 
 
-def run(built, *args: str, timeout: float = 120) -> tuple[int, str, str]:
-    return finish(start_cli(built["settings"], *args), timeout)
+def run(built, *args: str) -> tuple[int, str, str]:
+    """`llm-usage ARGS` through its entry point in this process, with the environment a
+    user's run has (only this data set's settings) and its exit code, stdout and stderr.
+    The readers (sql, report, list) start no other process, so none is needed here;
+    a fresh interpreter per command cost seconds each."""
+    from cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for key in [key for key in os.environ if key.startswith("LLM_USAGE_")]:
+            monkeypatch.delenv(key)
+        use_data_dir(monkeypatch, built["settings"].data_dir)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+                code = 0
+            except SystemExit as exit_:
+                code = exit_.code or 0
+    return code, out.getvalue(), err.getvalue()
 
 
 def paid(built) -> pd.DataFrame:
@@ -156,8 +175,9 @@ def test_failure_while_another_process_writes_is_one_line(built, tmp_path):
     settings = built["settings"]
     holder = hold_write_lock(settings.warehouse_path, 150)
     try:
-        code, out, err = run(
-            built, "materialize", "--start", str(LAST), "--end", str(LAST), timeout=400
+        # Its own process, as a user's: the one-line failure is what a terminal shows.
+        code, out, err = finish(
+            start_cli(settings, "materialize", "--start", str(LAST), "--end", str(LAST)), 400
         )
     finally:
         holder.kill()

@@ -25,17 +25,15 @@ import duckdb
 import pandas as pd
 import pytest
 import requests
-from conftest import SAMPLE_DAYS, SAMPLE_REQUESTS_PER_DAY, SAMPLE_START, use_data_dir
+from conftest import SAMPLE_LAST_DAY
 
-from cli.main import materialize
 from ingest.warehouse import request_model_build
 from readers.warehouse import read_query
-from sample_data.generate import generate_logs
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "readers" / "dashboard.py")
 BIN = Path(sys.executable).parent
-LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)  # 2026-02-04, a Wednesday
+LAST_DAY = SAMPLE_LAST_DAY  # 2026-02-04, a Wednesday
 # The sample runs Monday 2026-01-26 .. Wednesday 2026-02-04: both months are partial, so
 # the page opens on the latest one; the first ISO week is the latest complete one.
 DEFAULT_PERIOD = {"month": date(2026, 2, 1), "week": date(2026, 1, 26), "day": LAST_DAY}
@@ -44,18 +42,9 @@ ALL = "*"
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        settings = use_data_dir(monkeypatch, tmp_path_factory.mktemp("dashboard") / "data")
-        generate_logs(
-            settings.landing_dir,
-            SAMPLE_START,
-            SAMPLE_DAYS,
-            requests_per_day=SAMPLE_REQUESTS_PER_DAY,
-            seed=13,
-        )
-        assert materialize(settings, SAMPLE_START, LAST_DAY)
-        yield settings
+def sample(sample_warehouse):
+    """The session's sample warehouse, read only (tests that change it copy the file)."""
+    return sample_warehouse
 
 
 @pytest.fixture
@@ -379,7 +368,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served(sample):
+def served(sample, tmp_path_factory):
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(
@@ -387,7 +376,7 @@ def served(sample):
             )
         pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
     port = _free_port()
-    log_path = sample.data_dir / "dashboard.log"
+    log_path = tmp_path_factory.mktemp("served") / "dashboard.log"  # the sample is shared
     env = {
         **os.environ,
         "LLM_USAGE_DATA_DIR": str(sample.data_dir),

@@ -6,31 +6,18 @@ from datetime import timedelta
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE_DAYS, SAMPLE_REQUESTS_PER_DAY, SAMPLE_START, use_data_dir
+from conftest import SAMPLE_START, copy_data_dir
 from reference import read_landing, requests, usage_totals
 
 from cli.main import materialize
 from readers.warehouse import read_query
-from sample_data.generate import generate_logs
-
-LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as monkeypatch:
-        settings = use_data_dir(monkeypatch, tmp_path_factory.mktemp("e2e") / "data")
-        generate_logs(
-            settings.landing_dir,
-            SAMPLE_START,
-            SAMPLE_DAYS,
-            requests_per_day=SAMPLE_REQUESTS_PER_DAY,
-            seed=11,
-        )
-        assert materialize(settings, SAMPLE_START, LAST_DAY)
-        deliveries, invalid = read_landing(settings.landing_dir)
-        assert invalid == 0
-        yield settings, requests(deliveries)
+def built(sample_warehouse):
+    deliveries, invalid = read_landing(sample_warehouse.landing_dir)
+    assert invalid == 0
+    return sample_warehouse, requests(deliveries)
 
 
 def _mart(settings, grain, period_start, api_key_id="*", model="*", provider="*"):
@@ -87,8 +74,8 @@ def test_daily_mart_covers_every_day(built):
     assert days["requests"].tolist() == expected.tolist()
 
 
-def test_rematerializing_a_day_changes_no_count(built):
-    settings, _ = built
+def test_rematerializing_a_day_changes_no_count(built, tmp_path, monkeypatch):
+    settings = copy_data_dir(built[0], tmp_path / "data", monkeypatch)
     snapshot_sql = (
         "SELECT grain, period_start, api_key_id, model, provider, total_tokens, "
         "input_tokens, output_tokens, requests FROM main_marts.mart_usage_summary "

@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint ui dashboard bench lock clean
+.PHONY: setup demo test test-spark lint ui dashboard bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -22,6 +22,13 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# The pipeline on a local Spark session, compared with the DuckDB build (docs/scaling.md).
+# Needs Java 17 or 21 (Debian: apt-get install default-jre-headless); adds the spark extra.
+# One process (-n 0): a Spark session per worker would not fit beside the other.
+test-spark: setup
+	$(BIN)/uv pip install --quiet -p $(BIN)/python -r requirements.lock -r requirements-spark.lock -e '.[spark]'
+	$(BIN)/pytest -n 0 -m spark tests/test_spark.py
 
 # Python with ruff, the dbt project's SQL with sqlfluff (its dbt templater compiles each
 # model offline against a scratch DuckDB file). .ci/run runs this before the tests.
@@ -45,6 +52,8 @@ bench: setup
 # Re-resolve the pins after changing dependencies in pyproject.toml.
 lock:
 	$(BIN)/uv pip compile -p 3.11 pyproject.toml --extra dev -o requirements.lock --no-header --no-annotate
+	$(BIN)/uv pip compile -p 3.11 pyproject.toml --extra dev --extra spark -c requirements.lock --no-header --no-annotate \
+		| grep -vxFf requirements.lock > requirements-spark.lock
 
 clean:
 	rm -rf $(VENV) data dbt_project/target dbt_project/logs

@@ -24,8 +24,15 @@ each part can be moved on its own:
 | LLM_USAGE_NIGHTLY_MINUTE       | 0                                    |
 | LLM_USAGE_NIGHTLY_TIMEZONE     | UTC                                  |
 | LLM_USAGE_DQ_<THRESHOLD>       | see `Thresholds`                     |
+| LLM_USAGE_ENGINE               | duckdb (or spark)                    |
+| LLM_USAGE_LAKE_DIR             | $LLM_USAGE_DATA_DIR/lake (spark)     |
+| LLM_USAGE_SPARK_MASTER         | local[number of cores] (spark)       |
+| LLM_USAGE_SPARK_DRIVER_MEMORY  | 4g (spark)                           |
+| LLM_USAGE_SPARK_SHUFFLE_PARTITIONS | 8 (spark)                        |
 
-An empty variable counts as unset, as it always has.
+An empty variable counts as unset, as it always has. With LLM_USAGE_ENGINE=spark the raw
+tables are Parquet under the lake directory and dbt builds on Spark (docs/scaling.md);
+DuckDB stays the default.
 """
 
 from __future__ import annotations
@@ -99,7 +106,20 @@ def _iso_day(value: Any) -> date:
         raise _Invalid("must be a day as YYYY-MM-DD.") from None
 
 
+ENGINES = ("duckdb", "spark")
+
+
+def _engine(value: Any) -> str:
+    text = str(value).strip().lower()
+    if text not in ENGINES:
+        raise _Invalid(
+            "is not an engine the warehouse runs on; use 'duckdb' (the default) or 'spark'."
+        )
+    return text
+
+
 IanaZone = Annotated[str, BeforeValidator(_iana_zone)]
+Engine = Annotated[str, BeforeValidator(_engine)]
 Hour = Annotated[int, BeforeValidator(_whole_number_below(24))]
 Minute = Annotated[int, BeforeValidator(_whole_number_below(60))]
 Threads = Annotated[int, BeforeValidator(_positive_whole_number)]
@@ -238,6 +258,20 @@ class Settings(BaseSettings):
     nightly_minute: Minute = 0
     nightly_timezone: IanaZone = "UTC"
     thresholds: Thresholds = Thresholds()
+    # The engine the pipeline runs on (docs/scaling.md). On Spark the raw tables are
+    # Parquet under lake_dir (None: data_dir/lake), beside Spark's own tables; dbt's
+    # profiles.yml reads the spark_ settings for its local session.
+    engine: Engine = "duckdb"
+    lake_dir: Path | None = None
+    spark_master: str = Field(default_factory=lambda: f"local[{os.cpu_count() or 1}]")
+    spark_driver_memory: str = "4g"
+    # A landing day is thousands to millions of rows: Spark's default of 200 shuffle
+    # partitions would be mostly empty tasks on one machine.
+    spark_shuffle_partitions: Threads = 8
+
+    @property
+    def on_spark(self) -> bool:
+        return self.engine == "spark"
 
     def model_post_init(self, context: Any) -> None:
         # Paths are absolute, and the ones left unset sit under data_dir. The model is
@@ -248,6 +282,7 @@ class Settings(BaseSettings):
             "landing_dir": (self.landing_dir or data_dir / "landing").absolute(),
             "warehouse_path": (self.warehouse_path or data_dir / "warehouse.duckdb").absolute(),
             "dagster_home": (self.dagster_home or data_dir / "dagster_home").absolute(),
+            "lake_dir": (self.lake_dir or data_dir / "lake").absolute(),
         }
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
@@ -286,6 +321,11 @@ class Settings(BaseSettings):
             "LLM_USAGE_REPORTING_TIMEZONE": self.reporting_timezone,
             "LLM_USAGE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "LLM_USAGE_DUCKDB_THREADS": str(self.duckdb_threads),
+            "LLM_USAGE_ENGINE": self.engine,
+            "LLM_USAGE_LAKE_DIR": str(self.lake_dir),
+            "LLM_USAGE_SPARK_MASTER": self.spark_master,
+            "LLM_USAGE_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
+            "LLM_USAGE_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
         }
 
 

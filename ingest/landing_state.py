@@ -84,8 +84,9 @@ def current_files(settings: Settings, landing_date: date) -> dict[str, FileState
 def recorded_files(connection: duckdb.DuckDBPyConnection) -> dict[date, dict[str, FileState]]:
     """What the last load of each landing day read, by day and file path."""
     exists = connection.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE schema_name = 'raw' AND table_name = 'ingested_files'"
+        # information_schema lists views too: the lake's raw tables are views (ingest/lake.py).
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'raw' AND table_name = 'ingested_files'"
     ).fetchone()[0]
     if not exists:
         return {}

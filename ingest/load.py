@@ -22,10 +22,18 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from config.settings import Settings
-from ingest import contract, sources
+from ingest import contract, lake, sources
 from ingest.landing_files import LINES_SCHEMA, _lines_of_text_file, file_sha256
-from ingest.warehouse import connect, ensure_raw_schema, request_model_build
+from ingest.warehouse import RAW_SCHEMA_DDL, connect, ensure_raw_schema, request_model_build
 
+# The raw tables whose rows of a landing day a load replaces. The quality checks judge
+# the new records again (quality/rules.py), so the day's quarantine goes too.
+LANDING_DAY_TABLES = (
+    "request_logs",
+    "request_logs_rejected",
+    "ingested_files",
+    "quarantined_records",
+)
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 SKIPPED_REASON = "not loaded: only .jsonl, .jsonl.gz and .parquet files are read"
 
@@ -349,6 +357,31 @@ def _last_value_wins(connection: duckdb.DuckDBPyConnection, lines: pa.Table) -> 
     )
 
 
+def _seed_from_lake(
+    connection: duckdb.DuckDBPyConnection, settings: Settings, landing_date: date
+) -> None:
+    """On Spark, give the in-memory raw tables what the lake holds that this load reads
+    before it replaces it: the day's deliveries (to find the ones it replaces), its
+    replaced deliveries no build has cleared yet, and the landing anomalies (one table
+    for all days). The load's own SQL then runs as on the warehouse file."""
+    lake_connection = lake.connect_lake(settings, RAW_SCHEMA_DDL)
+    try:
+        for table, where in (
+            ("request_logs", "landing_date = ?"),
+            ("replaced_deliveries", "landing_date = ?"),
+            ("landing_anomalies", "true"),
+        ):
+            rows = lake_connection.sql(
+                f"SELECT * FROM raw.{table} WHERE {where}",
+                params=[landing_date] if "?" in where else None,
+            ).to_arrow_table()
+            connection.register("lake_rows", rows)
+            connection.execute(f"INSERT INTO raw.{table} SELECT * FROM lake_rows")
+            connection.unregister("lake_rows")
+    finally:
+        lake_connection.close()
+
+
 def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     """Replace landing day `landing_date` in the raw tables with what its files hold now."""
     folder = landing_path(settings, landing_date)
@@ -376,9 +409,17 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     report.anomalies = anomalies + directory_anomalies
     now = datetime.now(UTC)
 
-    connection = connect(settings, wait_seconds=60)
+    # On Spark the day is checked in an in-memory DuckDB, whose raw tables then hold just
+    # this day, and written to the lake as Parquet (ingest/lake.py).
+    connection = (
+        lake.scratch_connection(settings)
+        if settings.on_spark
+        else connect(settings, wait_seconds=60)
+    )
     try:
         ensure_raw_schema(connection)
+        if settings.on_spark:
+            _seed_from_lake(connection, settings, landing_date)
         file_rows = []
         # Each file's lines are checked straight from Arrow into landing_checked, which
         # keeps the typed records and only the rejected lines' text.
@@ -487,14 +528,8 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             """,
             {"day": landing_date, "now": now},
         )
-        for table in (
-            "raw.request_logs",
-            "raw.request_logs_rejected",
-            "raw.ingested_files",
-            # The quality checks judge the new records again (quality/rules.py).
-            "raw.quarantined_records",
-        ):
-            connection.execute(f"DELETE FROM {table} WHERE landing_date = ?", [landing_date])
+        for table in LANDING_DAY_TABLES:
+            connection.execute(f"DELETE FROM raw.{table} WHERE landing_date = ?", [landing_date])
         connection.execute(
             "DELETE FROM raw.landing_anomalies WHERE landing_date = ? OR landing_date IS NULL",
             [landing_date],
@@ -557,6 +592,25 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         # The facts and marts are now behind this day until a dbt build catches up.
         request_model_build(connection, [landing_date], "ingest")
         connection.execute("COMMIT")
+        if settings.on_spark:
+            # Files, unlike DuckDB, give no transaction over the four tables. The queue
+            # entry goes last so a queued day always has its rows written; a crash before
+            # it leaves the day written but not queued by ingest, and the dbt step queues
+            # its whole window anyway (orchestration/dbt_assets.py).
+            for table in (*LANDING_DAY_TABLES, "replaced_deliveries", "pending_model_builds"):
+                lake.replace_day(
+                    connection,
+                    settings,
+                    table,
+                    landing_date,
+                    f"SELECT * EXCLUDE (landing_date) FROM raw.{table} WHERE landing_date = ?",
+                    [landing_date],
+                )
+            lake.replace_table(
+                connection, settings, "landing_anomalies", "SELECT * FROM raw.landing_anomalies"
+            )
+            connection.close()
+            connection = lake.connect_lake(settings, RAW_SCHEMA_DDL)
 
         # Another delivery of a request carries its created_at, so the other days' copies
         # lie within the day's created_at span (a day of slack either side, as

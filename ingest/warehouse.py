@@ -155,7 +155,21 @@ def connect(
 
     `config` adds DuckDB settings to the connection (readers use it to lock themselves
     inside the warehouse file).
+
+    On Spark (LLM_USAGE_ENGINE=spark) readers get the lake instead: an in-memory DuckDB
+    over its Parquet files (ingest/lake.py), with the same schema and table names. It
+    must read those files, so `config`'s confinement does not apply there
+    (docs/scaling.md).
     """
+    if settings.on_spark and read_only:
+        from ingest import lake
+
+        if not settings.lake_dir.is_dir():
+            raise WarehouseMissingError(
+                f"No lake at {settings.lake_dir}. Run `llm-usage materialize` first, or "
+                "point LLM_USAGE_LAKE_DIR at an existing one."
+            )
+        return lake.connect_lake(settings, RAW_SCHEMA_DDL)
     path: Path = settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseMissingError(
@@ -218,8 +232,9 @@ def pending_model_builds(connection: duckdb.DuckDBPyConnection) -> list[tuple[da
     Empty on a warehouse built before the table existed.
     """
     exists = connection.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE schema_name = 'raw' AND table_name = 'pending_model_builds'"
+        # Views too: on Spark the queue is a view over the lake (ingest/lake.py).
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'raw' AND table_name = 'pending_model_builds'"
     ).fetchone()[0]
     if not exists:
         return []

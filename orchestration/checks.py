@@ -29,9 +29,8 @@ from dagster import (
     multi_asset_check,
 )
 
-from ingest.warehouse import ensure_raw_schema
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
-from quality.holds import check_raw_and_hold
+from quality.holds import check_and_hold
 from quality.rules import (
     ERROR,
     FACT_CHECKS,
@@ -134,9 +133,7 @@ def raw_check_results(
     days they put on hold (quality.holds), with the reason."""
     # Read-write: the outcome quarantines failing records and holds days with a systemic
     # fault out of staging. A crash holds the window too, then fails the step.
-    with warehouse.connect(wait_seconds=60) as connection:
-        ensure_raw_schema(connection)
-        outcomes, held = check_raw_and_hold(connection, first, last, warehouse.quality_thresholds)
+    outcomes, held = check_and_hold(warehouse.settings, first, last, warehouse.quality_thresholds)
     for day, why in held.items():
         context.log.warning(
             f"Landing day {day} is held out of the facts and marts until its files are "

@@ -21,6 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from packaging.version import Version
 
 from config.settings import Settings
+from ingest import lake
 from ingest.warehouse import ensure_raw_schema, request_model_build
 from orchestration.partitions import landing_days_in_window
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
@@ -57,8 +58,12 @@ class WarehouseDbtCli(DbtCliResource):
         return None
 
 
-def dbt_resource() -> WarehouseDbtCli:
-    return WarehouseDbtCli(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+def dbt_resource(settings: Settings) -> WarehouseDbtCli:
+    # The dbt target is the engine (profiles.yml has one output per engine), so one
+    # setting, LLM_USAGE_ENGINE, moves every dbt step of every job.
+    return WarehouseDbtCli(
+        project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, target=settings.engine
+    )
 
 
 def _manifest_is_stale(project: DbtProject) -> bool:
@@ -117,13 +122,19 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
 
 
 def wait_for_write_lock(warehouse: WarehouseResource, seconds: float) -> None:
-    """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise."""
-    warehouse.connect(wait_seconds=seconds).close()
+    """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise.
+
+    Spark's tables are files that readers do not lock: nothing to wait for there."""
+    if not warehouse.settings.on_spark:
+        warehouse.connect(wait_seconds=seconds).close()
 
 
 def _queue_for_build(warehouse: WarehouseResource, landing_dates: list, deadline: float) -> None:
     """Wait for the write lock, then queue the window's landing days for dbt, which
     rebuilds what raw.pending_model_builds holds (and empties it when it finishes)."""
+    if warehouse.settings.on_spark:
+        lake.request_model_build(warehouse.settings, landing_dates, "dbt step")
+        return
     connection = warehouse.connect(wait_seconds=max(0.0, deadline - time.monotonic()))
     try:
         ensure_raw_schema(connection)

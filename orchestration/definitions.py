@@ -46,7 +46,7 @@ def build_definitions(settings: Settings) -> Definitions:
             abandoned_cli_runs_sensor,
         ],
         resources={
-            "dbt": dbt_resource(),
+            "dbt": dbt_resource(settings),
             "warehouse": WarehouseResource.from_settings(settings),
         },
     )

@@ -35,6 +35,12 @@ class WarehouseResource(ConfigurableResource):
     first_landing_day: str = "2024-01-01"
     # Thresholds' fields by name (a Dagster config field cannot be a pydantic model).
     thresholds: dict[str, float] = {}
+    # The engine and, on Spark, the lake and the local session (docs/scaling.md).
+    engine: str = "duckdb"
+    lake_dir: str = ""
+    spark_master: str = "local[1]"
+    spark_driver_memory: str = "4g"
+    spark_shuffle_partitions: int = 8
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
@@ -48,6 +54,11 @@ class WarehouseResource(ConfigurableResource):
             duckdb_threads=settings.duckdb_threads,
             first_landing_day=settings.first_landing_day.isoformat(),
             thresholds=settings.thresholds.model_dump(),
+            engine=settings.engine,
+            lake_dir=str(settings.lake_dir),
+            spark_master=settings.spark_master,
+            spark_driver_memory=settings.spark_driver_memory,
+            spark_shuffle_partitions=settings.spark_shuffle_partitions,
         )
 
     @property
@@ -63,6 +74,11 @@ class WarehouseResource(ConfigurableResource):
             duckdb_threads=self.duckdb_threads,
             first_landing_day=date.fromisoformat(self.first_landing_day),
             thresholds=self.quality_thresholds,
+            engine=self.engine,
+            lake_dir=Path(self.lake_dir),
+            spark_master=self.spark_master,
+            spark_driver_memory=self.spark_driver_memory,
+            spark_shuffle_partitions=self.spark_shuffle_partitions,
         )
 
     @property

@@ -7,7 +7,9 @@ whose failing share passes `max_failing_record_share` is a systemic fault and is
 `raw.quality_holds`: it stays in raw (its records can be inspected) but staging leaves
 all its records out (dbt_project/models/staging/stg_gateway__request_logs.sql), so that
 no later build, such as one rebuilding an event day for a late record, pulls them in.
-Both tables are created with the other raw tables (ingest/warehouse.py).
+Both tables are created with the other raw tables (ingest/warehouse.py); on Spark they
+are Parquet folders in the lake (ingest/lake.py), and the same code runs on them
+(check_and_hold).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from datetime import date
 
 import duckdb
 
+from config.settings import Settings
+from ingest import lake
+from ingest.warehouse import connect, ensure_raw_schema
 from quality.rules import (
     ERROR,
     RAW_CHECKS,
@@ -149,3 +154,23 @@ def check_raw_and_hold(
             f"Landing days {first} .. {last} are held: {reason}. Fix the cause and run them again."
         ) from error
     return outcomes, held
+
+
+def check_and_hold(
+    settings: Settings, first: date, last: date, thresholds: Thresholds
+) -> tuple[list[CheckOutcome], dict[date, str]]:
+    """check_raw_and_hold on the engine's raw tables: the warehouse file, or on Spark the
+    lake's Parquet files, whose quarantine and holds of the window are written back
+    (ingest/lake.py), the holds of a crashed check included."""
+    if settings.on_spark:
+        with lake.editing_days(
+            connect(settings, read_only=True),
+            settings,
+            ("quarantined_records", "quality_holds"),
+            first,
+            last,
+        ) as connection:
+            return check_raw_and_hold(connection, first, last, thresholds)
+    with connect(settings, wait_seconds=60) as connection:
+        ensure_raw_schema(connection)
+        return check_raw_and_hold(connection, first, last, thresholds)

@@ -36,6 +36,12 @@ def warehouse_version(settings: Settings) -> tuple[float, float]:
     A run that changes anything changes one of them, so cached figures never outlive
     the data they were read from.
     """
+    if settings.on_spark:
+        # Spark's marts are Parquet folders (ingest/lake.py): a build that rewrites a
+        # period's partition changes the modification time of the folder above it.
+        marts = settings.lake_dir / "spark-warehouse" / "main_marts.db"
+        folders = [*marts.glob("*"), *marts.glob("*/*")] if marts.is_dir() else []
+        return (max((p.stat().st_mtime for p in folders), default=0.0), 0.0)
     path = settings.warehouse_path
     wal = path.with_name(path.name + ".wal")
     return (

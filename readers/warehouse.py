@@ -97,7 +97,9 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
 def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     return bool(
         connection.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ?",
+            # Views too: on Spark the raw tables are views over the lake (ingest/lake.py).
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
             [schema, table],
         ).fetchone()[0]
     )

@@ -60,17 +60,26 @@
 {#- Pay-as-you-go rows of the usage facts (additive figures: sums and counts) at all
     three grains, each tagged with its grain and period_start, limited on incremental
     runs to the periods this run touches. No mart reads request rows: means and picks
-    come from these sums, percentiles from the daily sketches (macros/sketch.sql). -#}
+    come from these sums, percentiles from the daily sketches (macros/sketch.sql). The
+    usage facts differ in their period columns, so their rows are unioned by an explicit
+    column list (a plain union all runs on every engine, `union all by name` on DuckDB
+    only). -#}
 {% macro pay_as_you_go_usage() -%}
     {%- for g in reporting_grains() %}
-    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, *
+    select '{{ g.grain }}' as grain, {{ g.period }} as period_start, {{ usage_fact_columns() | join(', ') }}
     from {{ ref(g.fact) }}
     where billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
       and {{ g.period }} in {{ touched_periods(g.grain) }}
     {%- endif %}
-    {{ "union all by name" if not loop.last }}
+    {{ "union all" if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- The columns every usage fact has: its grain's dimensions and the measures. -#}
+{% macro usage_fact_columns() -%}
+    {{ return(['api_key_id', 'api_key_name', 'last_request_at', 'model', 'provider', 'billing_mode']
+              + usage_measures().keys() | list) }}
 {%- endmacro %}
 
 {#- On incremental runs, the rows of a model keyed by (grain, period_start) that belong

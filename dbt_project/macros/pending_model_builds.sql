@@ -22,7 +22,19 @@
                 | map(attribute='node.unique_id') | list -%}
         {%- if missing | length == 0 and failed | length == 0 -%}
             {#- Relations from the graph: a hook cannot ref() a model. -#}
-            {%- set caught_up = _model_relation('int_landing_days_in_build') -%}
+            {{ adapter.dispatch('clear_caught_up_builds', 'llm_usage')(
+                   _model_relation('int_landing_days_in_build')) }}
+        {%- elif rebuilt or failed -%}
+            {{ log("Landing days stay queued for the next build: " ~ missing | length
+                   ~ " model(s) were not rebuilt, " ~ failed | length
+                   ~ " node(s) failed or were skipped", info=true) }}
+        {%- endif -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- What a build that caught up with `caught_up` (int_landing_days_in_build) clears:
+    the replaced deliveries it read and its queue entries; then the zone it built with. -#}
+{% macro default__clear_caught_up_builds(caught_up) -%}
             delete from {{ _raw_relation('replaced_deliveries') }} as replaced
             where exists (
                 select 1
@@ -38,12 +50,16 @@
                   and caught_up.requested_at = queued.requested_at
             );
             {{ record_reporting_zone() }}
-        {%- elif rebuilt or failed -%}
-            {{ log("Landing days stay queued for the next build: " ~ missing | length
-                   ~ " model(s) were not rebuilt, " ~ failed | length
-                   ~ " node(s) failed or were skipped", info=true) }}
-        {%- endif -%}
-    {%- endif -%}
+{%- endmacro %}
+
+{#- On Spark the queue and the replaced deliveries are views over Parquet files, which
+    have no DELETE: the build records what it caught up with, and both views leave out
+    what that clears (macros/spark_raw_tables.sql). One statement per query: a Spark
+    session runs one at a time. -#}
+{% macro spark__clear_caught_up_builds(caught_up) -%}
+    {%- do run_query('insert into raw.model_builds_caught_up select landing_date, requested_at from '
+                     ~ caught_up) -%}
+    {%- do run_query(record_reporting_zone()) -%}
 {%- endmacro %}
 
 {% macro _raw_relation(name) -%}

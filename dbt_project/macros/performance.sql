@@ -9,11 +9,11 @@
     with at least var('min_sample') successful requests; NULL when none qualifies.
     `order_by` ends with the candidate name, so ties break alphabetically. -#}
 {% macro pick_ranked(candidate, order_by, value) -%}
-    first({{ candidate }} order by {{ order_by }}, {{ candidate }})
+    {{ first_by(candidate, order_by ~ ', ' ~ candidate) }}
         filter (where successful_requests >= {{ var('min_sample') }} and {{ value }} is not null)
 {%- endmacro %}
 
 {% macro pick_ranked_value(candidate, order_by, value) -%}
-    first({{ value }} order by {{ order_by }}, {{ candidate }})
+    {{ first_by(value, order_by ~ ', ' ~ candidate) }}
         filter (where successful_requests >= {{ var('min_sample') }} and {{ value }} is not null)
 {%- endmacro %}

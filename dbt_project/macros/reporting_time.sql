@@ -64,25 +64,55 @@
     {%- endif -%}
     {#- Nothing recorded: a new warehouse (nothing to rebuild) or one built before the zone
         was recorded (rebuild, since its zone is unknown). -#}
+    {{ return(adapter.dispatch('facts_exist', 'llm_usage')()) }}
+{%- endmacro %}
+
+{% macro default__facts_exist() -%}
     {%- set facts = run_query(
             "select count(*) from duckdb_tables() where table_name = 'fct_requests'") -%}
     {{ return(facts.rows[0][0] > 0) }}
 {%- endmacro %}
 
+{% macro spark__facts_exist() -%}
+    {%- set facts = _model_relation('fct_requests') -%}
+    {{ return(adapter.get_relation(database=none, schema=facts.schema,
+                                   identifier=facts.identifier) is not none) }}
+{%- endmacro %}
+
 {% macro _build_settings_exist() -%}
+    {{ return(adapter.dispatch('build_settings_exist', 'llm_usage')()) }}
+{%- endmacro %}
+
+{% macro default__build_settings_exist() -%}
     {%- set found = run_query(
             "select count(*) from duckdb_tables() "
             ~ "where schema_name = 'raw' and table_name = 'model_build_settings'") -%}
     {{ return(found.rows[0][0] > 0) }}
 {%- endmacro %}
 
+{#- The on-run-start hook declares the table on Spark (macros/spark_raw_tables.sql). -#}
+{% macro spark__build_settings_exist() -%}
+    {{ return(true) }}
+{%- endmacro %}
+
 {% macro record_reporting_zone() -%}
+    {{ return(adapter.dispatch('record_reporting_zone', 'llm_usage')()) }}
+{%- endmacro %}
+
+{% macro default__record_reporting_zone() -%}
     create table if not exists raw.model_build_settings (
         reporting_timezone varchar not null,
         recorded_at timestamptz not null
     );
     delete from raw.model_build_settings;
     insert into raw.model_build_settings values ('{{ reporting_timezone() }}', now());
+{%- endmacro %}
+
+{#- One statement (a Spark session runs one at a time), into the table the on-run-start
+    hook declared: Parquet has no DELETE, so the row is overwritten. -#}
+{% macro spark__record_reporting_zone() -%}
+    insert overwrite table raw.model_build_settings
+    select '{{ reporting_timezone() }}', current_timestamp()
 {%- endmacro %}
 
 {#- dbt's own should_full_refresh (the --full-refresh flag or a model's full_refresh

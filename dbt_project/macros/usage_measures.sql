@@ -39,10 +39,10 @@
     fact's columns. -#}
 {% macro latest_key_name(from_request_grain) -%}
     {%- if from_request_grain %}
-    arg_max(api_key_name, created_at) as api_key_name,
+    max_by(api_key_name, created_at) as api_key_name,
     max(created_at) as last_request_at
     {%- else %}
-    arg_max(api_key_name, last_request_at) as api_key_name,
+    max_by(api_key_name, last_request_at) as api_key_name,
     max(last_request_at) as last_request_at
     {%- endif %}
 {%- endmacro %}

@@ -85,7 +85,7 @@ medians as (
 select
     overall.*,
     medians.median_throughput_tps,
-    picks.* exclude ({{ filter_key() }}),
+    {{ star_except('picks', filter_key()) }},
     current_timestamp as built_at
 from overall
 inner join picks using ({{ filter_key() }})

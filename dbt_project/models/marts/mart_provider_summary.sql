@@ -27,7 +27,7 @@ per_provider as (
 select
     {{ filter_key() }},
     -- Most requests; ties broken by more total tokens, then name.
-    first(candidate order by requests desc, total_tokens desc, candidate asc) as primary_provider,
+    {{ first_by('candidate', 'requests desc, total_tokens desc, candidate') }} as primary_provider,
     count(*) as provider_count,
     cast(sum(requests) as bigint) as requests,
     cast(sum(successful_requests) as bigint) as successful_requests,

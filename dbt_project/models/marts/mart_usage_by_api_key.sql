@@ -13,7 +13,7 @@ per_key as (
         period_start,
         {{ filter_columns(breakdown='api_key_id') }},
         -- The name the key carried on its latest request in the period.
-        arg_max(api_key_name, last_request_at) as api_key_name,
+        max_by(api_key_name, last_request_at) as api_key_name,
         cast(sum(total_tokens) as bigint) as total_tokens,
         cast(sum(input_tokens) as bigint) as input_tokens,
         cast(sum(output_tokens) as bigint) as output_tokens,

@@ -183,7 +183,9 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 
 
 # Data tests that read all of history run in the weekly audit (orchestration/audit.py).
-NIGHTLY_EXCLUDE = "tag:full_history"
+# Unit tests check the models' SQL on hand-made rows (models/marts/_marts__unit_tests.yml):
+# they belong to development and `make test`, not to every night's build.
+NIGHTLY_EXCLUDE = "tag:full_history test_type:unit"
 
 
 def build_warehouse_dbt_models(

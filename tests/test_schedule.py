@@ -71,7 +71,8 @@ def test_hour_and_time_zone_are_settings(data_dir):
 
 
 def test_a_bad_nightly_setting_is_one_sentence(data_dir):
-    # A day with files, so the run gets as far as reading the schedule's settings.
+    # A day with files, so only the setting can stop the command: it is read and checked
+    # with every other setting before any run starts (config/settings.py).
     from sample_data.generate import generate_logs
 
     generate_logs(data_dir.landing_dir, date(2026, 3, 1), 1, requests_per_day=50, seed=1)

@@ -1,3 +1,4 @@
+{{ config(meta={'dagster': {'ref': {'name': 'mart_usage_summary'}}}) }}
 -- docs/metrics.md invariant 3: for each filter (api key, model, provider), the '*' row of an
 -- additive figure = the sum of the rows for each single value, the other filters fixed.
 -- A nightly build checks the periods it rebuilt (macros/test_scope.sql).

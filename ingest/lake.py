@@ -247,10 +247,17 @@ def editing_days(
     last] are written back to the lake, whatever the caller did there (a transaction it
     rolled back leaves them as they were). Code written for the warehouse, such as the
     quality holds, thus runs unchanged on the lake.
+
+    Only the window's rows are copied: the rest of the table is never written back, so
+    reading every landing day's files would be work for nothing.
     """
     try:
         for table in tables:
-            connection.execute(f"CREATE TEMP TABLE lake_{table} AS SELECT * FROM raw.{table}")
+            connection.execute(
+                f"CREATE TEMP TABLE lake_{table} AS SELECT * FROM raw.{table} "
+                "WHERE landing_date BETWEEN ? AND ?",
+                [first, last],
+            )
             connection.execute(f"DROP VIEW raw.{table}")
             connection.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM lake_{table}")
             connection.execute(f"DROP TABLE lake_{table}")

@@ -294,23 +294,3 @@ def request_model_build(settings: Settings, landing_dates: list[date], requested
             )
     finally:
         connection.close()
-
-
-def replace_quality_holds(
-    settings: Settings, first: date, last: date, failed_checks: list[str]
-) -> None:
-    """Hold landing days [first, last] out of staging when `failed_checks` is not empty,
-    else release them: quality/rules.py's record_holds, on the lake."""
-    connection = scratch_connection(settings)
-    try:
-        for day in _days(first, last):
-            replace_day(
-                connection,
-                settings,
-                "quality_holds",
-                day,
-                "SELECT CAST(? AS VARCHAR) AS failed_checks, now() AS held_at WHERE ?",
-                [", ".join(failed_checks), bool(failed_checks)],
-            )
-    finally:
-        connection.close()

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from config.settings import Settings
 from ingest import contract, lake, sources
-from ingest.landing_files import LINES_SCHEMA, _lines_of_text_file, file_sha256
+from ingest.landing_files import LINES_SCHEMA, file_sha256, lines_and_sha256
 from ingest.warehouse import RAW_SCHEMA_DDL, connect, ensure_raw_schema, request_model_build
 
 # The raw tables whose rows of a landing day a load replaces. The quality checks judge
@@ -315,14 +315,15 @@ def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) ->
 
 def _read_lines(
     connection: duckdb.DuckDBPyConnection, path: Path
-) -> tuple[pa.Table, int, str | None]:
-    """The file's lines, how many it holds (counted apart from reading them), and why it
-    was cut short, if it was."""
+) -> tuple[pa.Table, int, str | None, str]:
+    """The file's lines, how many it holds (counted apart from reading them), why it was
+    cut short, if it was, and its SHA-256 (of a JSON Lines file, from the bytes read for
+    its lines rather than a second read)."""
     if path.name.endswith(".parquet"):
         lines = _lines_of_parquet_file(connection, path)
         # The row count the Parquet footer states, read by pyarrow rather than DuckDB.
-        return lines, pq.ParquetFile(path).metadata.num_rows, None
-    return _lines_of_text_file(path)
+        return lines, pq.ParquetFile(path).metadata.num_rows, None, file_sha256(path)
+    return lines_and_sha256(path)
 
 
 def _describe_read_error(path: Path, error: Exception) -> str:
@@ -435,8 +436,9 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             stat = path.stat()
             file_report = FileReport(path=str(path))
             report.files.append(file_report)
+            sha = None
             try:
-                lines, file_report.lines_read, cut = _read_lines(connection, path)
+                lines, file_report.lines_read, cut, sha = _read_lines(connection, path)
             except (
                 OSError,
                 EOFError,
@@ -457,10 +459,11 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 connection.execute(f"INSERT INTO landing_checked {checked_sql}", [str(path)])
                 connection.unregister("file_lines")
                 del lines  # frees the file's bytes before the next file is read
-            try:
-                sha = file_sha256(path)
-            except OSError:
-                sha = ""  # unreadable: its error says so
+            if sha is None:  # the read failed; a file that is not gzip still has a hash
+                try:
+                    sha = file_sha256(path)
+                except OSError:
+                    sha = ""  # unreadable: its error says so
             file_rows.append(
                 (
                     landing_date,

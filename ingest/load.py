@@ -77,14 +77,18 @@ class PartitionReport:
     duplicates_across_days: int = 0  # request_ids of this day also delivered on another day
     event_dates: list[date] = field(default_factory=list)  # UTC days the valid records fall on
     missing: bool = False  # the landing folder does not exist
-    skipped_files: list[str] = field(default_factory=list)  # not .jsonl/.jsonl.gz/.parquet
-    # Links, folders and other entries of the day's folder that were not read, and
-    # entries of the landing directory that are not a dt=YYYY-MM-DD folder of a real day.
+    # Files of a type their folder's format does not have, links, folders and other
+    # entries of the day's folders that were not read, and entries of the landing
+    # directory that are not a dt=YYYY-MM-DD folder of a real day.
     anomalies: list[LandingAnomaly] = field(default_factory=list)
 
     @property
     def unreadable_files(self) -> list[FileReport]:
         return [f for f in self.files if f.error]
+
+    @property
+    def skipped_files(self) -> list[str]:
+        return [a.path for a in self.anomalies if a.kind == UNSUPPORTED_KIND]
 
     def summary(self) -> str:
         if self.missing:
@@ -96,10 +100,10 @@ class PartitionReport:
         )
         for bad in self.unreadable_files:
             text += f"\n  unreadable file {bad.path}: {bad.error}"
-        for path in self.skipped_files:
-            text += f"\n  skipped {path}: {SKIPPED_REASON}"
         for anomaly in self.anomalies:
-            if anomaly.kind != UNSUPPORTED_KIND:  # already listed as skipped
+            if anomaly.kind == UNSUPPORTED_KIND:
+                text += f"\n  skipped {anomaly.path}: {anomaly.reason}"
+            else:
                 text += f"\n  not read: {anomaly.describe()}"
         return text
 
@@ -153,14 +157,14 @@ def _link_anomaly(
 
 def _landing_files(
     settings: Settings, folder: Path, landing_date: date
-) -> tuple[list[Path], list[Path], list[LandingAnomaly]]:
-    """The files to load, the files of a format the loader does not read, and every other
-    entry that is not read (links that leave the landing directory or lead nowhere,
-    sub-folders, sockets), each with its reason.
+) -> tuple[list[Path], list[LandingAnomaly]]:
+    """The files to load, and every entry that is not read (files of a format the loader
+    does not read, links that leave the landing directory or lead nowhere, sub-folders,
+    sockets), each with its reason.
 
     Names starting with "." or "_" (editor backups, `_SUCCESS` markers) are not logs.
     """
-    supported, skipped, anomalies = [], [], []
+    supported, anomalies = [], []
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")):
             continue
@@ -192,13 +196,12 @@ def _landing_files(
         elif path.name.endswith(SUPPORTED_SUFFIXES):
             supported.append(path)
         else:
-            skipped.append(path)
             anomalies.append(
                 LandingAnomaly(
                     landing_date, str(path), UNSUPPORTED_KIND, _size_or_none(path), SKIPPED_REASON
                 )
             )
-    return supported, skipped, anomalies
+    return supported, anomalies
 
 
 def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAnomaly]]:
@@ -389,21 +392,25 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
     refused = _link_anomaly(settings, folder, landing_date) if folder.is_symlink() else None
     if refused:
-        files, skipped, anomalies = [], [], [refused]
+        files, anomalies = [], [refused]
     elif folder.is_dir():
-        files, skipped, anomalies = _landing_files(settings, folder, landing_date)
+        files, anomalies = _landing_files(settings, folder, landing_date)
     else:
-        files, skipped, anomalies = [], [], []
+        files, anomalies = [], []
     report.missing = not folder.is_dir() and not refused
     # Folders of other gateways' records declared in sources.toml (ingest/sources/).
     source_days, link_anomalies = _inside_landing(
         settings, sources.source_days(settings, landing_date), landing_date
     )
-    anomalies = anomalies + link_anomalies
-    report.missing = report.missing and not source_days
-    report.skipped_files = [str(p) for p in skipped] + [
-        str(p) for day in source_days for p in day.skipped
+    # A source folder's files of another type are skipped and recorded like ours, with
+    # the types that folder's format reads.
+    skipped = [
+        LandingAnomaly(landing_date, str(p), UNSUPPORTED_KIND, _size_or_none(p), day.skipped_reason)
+        for day in source_days
+        for p in day.skipped
     ]
+    anomalies = anomalies + link_anomalies + skipped
+    report.missing = report.missing and not source_days
     # The landing directory's own odd entries are listed by every load, so a run's
     # output names them whichever day it loads.
     _, directory_anomalies = landing_days_on_disk(settings)

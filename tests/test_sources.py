@@ -429,6 +429,12 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     assert landing_days_present(data_dir) == [day]
     report = load_partition(data_dir, day)
     assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
+    # Recorded like a skipped file of our own format, with the types this format reads.
+    skipped = _table(data_dir, "SELECT path, kind, reason FROM raw.landing_anomalies")
+    assert skipped.values.tolist() == [
+        [str(folder / "notes.txt"), "unsupported file", report.anomalies[0].reason]
+    ]
+    assert ".jsonl" in report.anomalies[0].reason and ".parquet" not in report.anomalies[0].reason
     with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
         recorded = recorded_files(connection)
     assert changed_landing_days(data_dir, recorded) == []

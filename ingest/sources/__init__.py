@@ -52,6 +52,11 @@ class SourceDay:
     files: list[Path]  # to load, in name order
     skipped: list[Path]  # of a type the folder's format does not have
 
+    @property
+    def skipped_reason(self) -> str:
+        suffixes = ", ".join(ADAPTERS[self.folder.format].suffixes)
+        return f"not loaded: a {self.folder.format} folder's files are read when they end in {suffixes}"
+
 
 @dataclass
 class Batch:

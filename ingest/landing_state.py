@@ -73,8 +73,12 @@ def _current_paths(settings: Settings, landing_date: date) -> dict[str, Path]:
 def current_files(settings: Settings, landing_date: date) -> dict[str, FileState]:
     """The landing files of one day as they are now, by name (`SOURCE/name` for a
     source folder's)."""
+    return _states(_current_paths(settings, landing_date))
+
+
+def _states(paths: dict[str, Path]) -> dict[str, FileState]:
     states = {}
-    for key, path in _current_paths(settings, landing_date).items():
+    for key, path in paths.items():
         stat = path.stat()
         # The same conversion load_partition stores, so equal files compare equal.
         states[key] = FileState(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
@@ -120,7 +124,7 @@ def changed_landing_days(
     for day in sorted(set(recorded) | set(also_loaded)):
         before = {_key(settings, Path(p)): state for p, state in recorded.get(day, {}).items()}
         paths = _current_paths(settings, day)
-        now = current_files(settings, day)
+        now = _states(paths)  # from the same listing: each day's folders are listed once
         added = sorted(set(now) - set(before))
         removed = sorted(set(before) - set(now))
         changed = []

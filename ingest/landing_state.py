@@ -64,7 +64,15 @@ def _current_paths(settings: Settings, landing_date: date) -> dict[str, Path]:
     paths = []
     folder = landing_path(settings, landing_date)
     if folder.is_dir():
-        paths = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES)]
+        # The files load_partition reads: not names starting with "." or "_" (an upload
+        # in progress, a _SUCCESS marker), which would otherwise look new on every tick.
+        paths = [
+            p
+            for p in folder.iterdir()
+            if p.is_file()
+            and not p.name.startswith((".", "_"))
+            and p.name.endswith(SUPPORTED_SUFFIXES)
+        ]
     for day in sources.source_days(settings, landing_date):
         paths += day.files
     return {_key(settings, path): path for path in paths}

@@ -437,6 +437,9 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     assert ".jsonl" in report.anomalies[0].reason and ".parquet" not in report.anomalies[0].reason
     with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
         recorded = recorded_files(connection)
+    # An upload in progress under a hidden name is not a file the load reads, so not new.
+    (data_dir.landing_dir / f"dt={day}").mkdir()
+    (data_dir.landing_dir / f"dt={day}" / ".upload.jsonl").write_text("{}\n")
     assert changed_landing_days(data_dir, recorded) == []
     (folder / "b.jsonl").write_text(json.dumps(openrouter_generations()[1]) + "\n")
     (change,) = changed_landing_days(data_dir, recorded)

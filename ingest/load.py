@@ -257,6 +257,17 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
     return days, anomalies
 
 
+def landing_day_has_files(settings: Settings, landing_date: date) -> bool:
+    """Whether the landing day has a file to load: in its dt= folder of our own format,
+    or in the day's folder of a source sources.toml declares."""
+    folder = landing_path(settings, landing_date)
+    if folder.is_dir() and any(
+        p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES) for p in folder.iterdir()
+    ):
+        return True
+    return any(day.files for day in sources.source_days(settings, landing_date))
+
+
 def _inside_landing(
     settings: Settings, days: list[sources.SourceDay], landing_date: date
 ) -> tuple[list[sources.SourceDay], list[LandingAnomaly]]:

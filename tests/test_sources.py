@@ -415,7 +415,7 @@ def test_without_a_sources_file_only_our_format_is_read(data_dir):
 
 
 def test_landing_days_and_late_files_include_source_folders(data_dir):
-    from cli.main import landing_days_present
+    from cli.main import check_landing_days, landing_days_present
     from ingest.landing_state import changed_landing_days, recorded_files
 
     data_dir.landing_dir.mkdir(parents=True)
@@ -427,6 +427,8 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     (folder / "a.jsonl").write_text(json.dumps(openrouter_generations()[0]) + "\n")
     (folder / "notes.txt").write_text("not a record")
     assert landing_days_present(data_dir) == [day]
+    # `llm-usage materialize` runs a day whose only files are in a source folder.
+    assert check_landing_days(data_dir, day, day) == [day]
     report = load_partition(data_dir, day)
     assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
     # Recorded like a skipped file of our own format, with the types this format reads.

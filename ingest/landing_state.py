@@ -19,7 +19,7 @@ import duckdb
 from config.settings import Settings
 from ingest import sources
 from ingest.landing_files import file_sha256
-from ingest.load import SUPPORTED_SUFFIXES, landing_path
+from ingest.load import own_format_files
 
 
 @dataclass(frozen=True)
@@ -61,18 +61,9 @@ def _key(settings: Settings, path: Path) -> str:
 
 
 def _current_paths(settings: Settings, landing_date: date) -> dict[str, Path]:
-    paths = []
-    folder = landing_path(settings, landing_date)
-    if folder.is_dir():
-        # The files load_partition reads: not names starting with "." or "_" (an upload
-        # in progress, a _SUCCESS marker), which would otherwise look new on every tick.
-        paths = [
-            p
-            for p in folder.iterdir()
-            if p.is_file()
-            and not p.name.startswith((".", "_"))
-            and p.name.endswith(SUPPORTED_SUFFIXES)
-        ]
+    # The files load_partition reads: an upload in progress under a hidden name would
+    # otherwise look new on every tick.
+    paths = own_format_files(settings, landing_date)
     for day in sources.source_days(settings, landing_date):
         paths += day.files
     return {_key(settings, path): path for path in paths}

@@ -257,13 +257,23 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
     return days, anomalies
 
 
+def own_format_files(settings: Settings, landing_date: date) -> list[Path]:
+    """The files of the day's dt= folder that load_partition reads by their name: of a
+    supported type, not named "." or "_" first (an upload in progress, a marker)."""
+    folder = landing_path(settings, landing_date)
+    if not folder.is_dir():
+        return []
+    return [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith((".", "_")) and p.name.endswith(SUPPORTED_SUFFIXES)
+    ]
+
+
 def landing_day_has_files(settings: Settings, landing_date: date) -> bool:
     """Whether the landing day has a file to load: in its dt= folder of our own format,
     or in the day's folder of a source sources.toml declares."""
-    folder = landing_path(settings, landing_date)
-    if folder.is_dir() and any(
-        p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES) for p in folder.iterdir()
-    ):
+    if own_format_files(settings, landing_date):
         return True
     return any(day.files for day in sources.source_days(settings, landing_date))
 

@@ -428,7 +428,7 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     report = load_partition(data_dir, day)
     assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
     # Recorded like a skipped file of our own format, with the types this format reads.
-    skipped = _table(data_dir, "SELECT path, kind, reason FROM raw.landing_anomalies")
+    skipped = query(data_dir, "SELECT path, kind, reason FROM raw.landing_anomalies")
     assert skipped.values.tolist() == [
         [str(folder / "notes.txt"), "unsupported file", report.anomalies[0].reason]
     ]

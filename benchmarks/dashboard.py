@@ -45,9 +45,10 @@ def progress(message: str) -> None:
 
 def build(data_dir: Path, start: date, days: int, requests_per_day: int) -> float:
     """Generate `days` landing days from `start` and load and build them as the pipeline
-    benchmark builds its history (benchmarks/pipeline.py: a week at a time, ingest then
-    `dbt build`, without the Dagster run's data-quality gates, which a generated month
-    of millions of requests can trip on one odd record); the seconds it took."""
+    benchmark builds its history (benchmarks/pipeline.py's build_history: every day
+    loaded, then one `dbt build` of them all, without the Dagster run's data-quality
+    gates, which a generated month of millions of requests can trip on one odd record);
+    the seconds it took."""
     sys.path.insert(0, str(REPO / "benchmarks"))
     import pipeline
 

@@ -9,10 +9,11 @@ import os
 from datetime import date
 from pathlib import Path
 
+from pipeline_in_process import close_dbt_connection, dbt_args
+
 from config.settings import Settings
 from ingest.load import landing_path, load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.dbt_assets import DBT_PROJECT_DIR
 from orchestration.partitions import landing_days_between
 
 
@@ -31,28 +32,12 @@ def run_window(
         request_model_build(connection, days, "dbt step")
     finally:
         connection.close()
-    _dbt_in_this_process(
-        [
-            command,
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            # Own target and log folders, so test builds leave the project's manifest alone.
-            "--target-path",
-            str(scratch / "target"),
-            "--log-path",
-            str(scratch / "logs"),
-        ],
-        settings,
-    )
+    _dbt_in_this_process(dbt_args(command, scratch), settings)
 
 
 def _dbt_in_this_process(args: list[str], settings: Settings) -> None:
     """dbt through its Python entry point: the same command as `dbt ARGS`, without a
     fresh interpreter importing dbt each time (seconds per call, many calls a suite)."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
 
     saved = os.environ.get("LLM_USAGE_WAREHOUSE")
@@ -64,11 +49,7 @@ def _dbt_in_this_process(args: list[str], settings: Settings) -> None:
             del os.environ["LLM_USAGE_WAREHOUSE"]
         else:
             os.environ["LLM_USAGE_WAREHOUSE"] = saved
-        # dbt-duckdb keeps its DuckDB connection open in the process; close it, or the
-        # next writer (the loader, another build) cannot open the file.
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
+        close_dbt_connection()
     # What failed, by node, in place of the console output a subprocess would show.
     failed = [
         f"{node.node.unique_id}: {node.status} {node.message}"

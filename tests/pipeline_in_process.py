@@ -20,22 +20,12 @@ from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
 
 
-def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.CompletedProcess:
-    """`dbt build --quiet` through dbt's Python entry point (dbtRunner), in this process:
-    no fresh interpreter importing dbt for every build. Returns what the command would:
-    its exit code and, as stdout, the lines `--quiet` prints (dbt's error-level events,
-    e.g. "Failure in test ...")."""
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-    from dbt.cli.main import dbtRunner
-
-    printed: list[str] = []
-
-    def keep_printed(event) -> None:
-        if event.info.level == "error":
-            printed.append(event.info.msg)
-
-    args = [
-        "build",
+def dbt_args(command: str, scratch: Path, *extra: str) -> list[str]:
+    """The arguments of `dbt COMMAND --quiet` on the project, for a test: its own target
+    and log folders under `scratch`, so test builds leave the project's manifest and
+    logs alone."""
+    return [
+        command,
         "--quiet",
         "--project-dir",
         str(DBT_PROJECT_DIR),
@@ -47,6 +37,33 @@ def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.Comp
         str(scratch / "logs"),
         *extra,
     ]
+
+
+def close_dbt_connection() -> None:
+    """dbt-duckdb keeps its DuckDB connection open in the process after an in-process
+    dbt command; close it, or the next writer (the loader, another build) cannot open
+    the file."""
+    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+
+    if DuckDBConnectionManager._ENV is not None:
+        DuckDBConnectionManager._ENV.close()
+        DuckDBConnectionManager._ENV = None
+
+
+def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.CompletedProcess:
+    """`dbt build --quiet` through dbt's Python entry point (dbtRunner), in this process:
+    no fresh interpreter importing dbt for every build. Returns what the command would:
+    its exit code and, as stdout, the lines `--quiet` prints (dbt's error-level events,
+    e.g. "Failure in test ...")."""
+    from dbt.cli.main import dbtRunner
+
+    printed: list[str] = []
+
+    def keep_printed(event) -> None:
+        if event.info.level == "error":
+            printed.append(event.info.msg)
+
+    args = dbt_args("build", scratch, *extra)
     env = {
         "LLM_USAGE_WAREHOUSE": str(settings.warehouse_path),
         "LLM_USAGE_REPORTING_TIMEZONE": settings.reporting_timezone,
@@ -61,11 +78,7 @@ def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.Comp
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        # dbt-duckdb keeps its DuckDB connection open in the process; close it, or the
-        # next writer (the loader, another build) cannot open the file.
-        if DuckDBConnectionManager._ENV is not None:
-            DuckDBConnectionManager._ENV.close()
-            DuckDBConnectionManager._ENV = None
+        close_dbt_connection()
     # dbt's exit codes: 0 success, 1 a node failed, 2 dbt itself failed.
     code = 0 if result.success else 2 if result.exception is not None else 1
     if result.exception is not None:

@@ -38,6 +38,20 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
     return env
 
 
+def run_benchmark(script: str, *args: str, timeout: float) -> subprocess.CompletedProcess:
+    """`python benchmarks/SCRIPT ARGS` from the repo root, as `make bench` runs it; fails
+    the test with the end of its output unless it exits 0."""
+    completed = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / script), *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    return completed
+
+
 def start_cli(settings: Settings, *args: str, **extra_env: str) -> subprocess.Popen:
     """Start `llm-usage ARGS` in its own process group (so a test can kill all of it),
     with `extra_env` added to its environment."""

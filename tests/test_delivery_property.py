@@ -22,12 +22,11 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from mart_reference import DIMENSIONS, MARTS, same, select, with_performance_fields
-from pipeline_in_process import query
+from pipeline_in_process import close_dbt_connection, dbt_args, query
 from reference import read_landing, requests
 
 from ingest.load import load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.dbt_assets import DBT_PROJECT_DIR
 
 LANDING_DAYS = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]  # Sun .. Tue: two ISO weeks
 REQUEST_IDS = [f"r{n}" for n in range(6)]
@@ -108,27 +107,8 @@ def _line(landing: date, r: dict) -> str:
 def _build(scratch: Path) -> None:
     from dbt.cli.main import dbtRunner
 
-    result = dbtRunner().invoke(
-        [
-            "run",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(scratch / "target"),
-            "--log-path",
-            str(scratch / "logs"),
-        ]
-    )
-    # dbt-duckdb keeps its DuckDB connection open in the process; close it, or the next
-    # load (another connection configuration) cannot open the file.
-    from dbt.adapters.duckdb.connections import DuckDBConnectionManager
-
-    if DuckDBConnectionManager._ENV is not None:
-        DuckDBConnectionManager._ENV.close()
-        DuckDBConnectionManager._ENV = None
+    result = dbtRunner().invoke(dbt_args("run", scratch))
+    close_dbt_connection()
     assert result.success, result.exception
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from pipeline_in_process import query
 from reference import count_lines, read_landing
 
 import ingest.landing_files
@@ -28,11 +29,6 @@ def _sample(settings, day=DAY, fmt="jsonl", **faults):
     return generate_logs(
         settings.landing_dir, day, 1, requests_per_day=300, seed=5, fmt=fmt, **faults
     )
-
-
-def _table(settings, sql, params=()):
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-        return connection.execute(sql, list(params)).fetchdf()
 
 
 def _folder(settings, day=DAY):
@@ -72,14 +68,14 @@ def test_faulty_day_every_line_is_loaded_or_rejected_with_its_text(data_dir):
     in_day = deliveries.groupby("request_id").size()
     assert report.duplicates_in_day == int((in_day - 1).sum()) > 0
 
-    rejected = _table(data_dir, "SELECT * FROM raw.request_logs_rejected ORDER BY line_number")
+    rejected = query(data_dir, "SELECT * FROM raw.request_logs_rejected ORDER BY line_number")
     assert rejected["reason"].str.len().gt(10).all()
     (path,) = summary.files[:1]
     lines = path.read_text().splitlines()
     for row in rejected.itertuples():
         assert row.source_file == str(path)
         assert lines[row.line_number - 1] == row.raw_line  # the line, verbatim
-    loaded = _table(data_dir, "SELECT line_number, request_id FROM raw.request_logs")
+    loaded = query(data_dir, "SELECT line_number, request_id FROM raw.request_logs")
     for row in loaded.sample(50, random_state=1).itertuples():
         assert json.loads(lines[row.line_number - 1])["request_id"] == row.request_id
 
@@ -95,7 +91,7 @@ def test_every_file_read_is_recorded_with_hash_size_and_counts(data_dir):
         malformed_rate=0.05,
     )
     report = load_partition(data_dir, DAY)
-    files = _table(data_dir, "SELECT * FROM raw.ingested_files ORDER BY path")
+    files = query(data_dir, "SELECT * FROM raw.ingested_files ORDER BY path")
     assert files["path"].tolist() == sorted(str(p) for p in summary.files)
     for row in files.itertuples():
         path = next(p for p in summary.files if str(p) == row.path)
@@ -138,10 +134,10 @@ def test_corrupt_gzip_is_named_and_the_other_files_still_load(data_dir):
     assert sorted(f.path for f in report.unreadable_files) == [str(truncated), str(not_gzip)]
     assert all("gzip" in f.error for f in report.unreadable_files)
     assert "cut short" in cut.error and str(truncated) in report.summary()
-    rejected = _table(data_dir, "SELECT * FROM raw.request_logs_rejected WHERE line_number IS NULL")
+    rejected = query(data_dir, "SELECT * FROM raw.request_logs_rejected WHERE line_number IS NULL")
     assert rejected["source_file"].tolist() == [str(not_gzip)]
     assert rejected["reason"].str.startswith("unreadable file: not a readable gzip file").all()
-    files = _table(
+    files = query(
         data_dir,
         "SELECT path, error, lines_read, rows_loaded, rows_rejected "
         "FROM raw.ingested_files WHERE error IS NOT NULL ORDER BY path",
@@ -173,7 +169,7 @@ def test_missing_day_is_reported_not_a_crash_and_clears_an_earlier_load(data_dir
     _folder(data_dir).rmdir()
     report = load_partition(data_dir, DAY)  # the day's files were withdrawn
     assert report.missing
-    counts = _table(
+    counts = query(
         data_dir,
         "SELECT (SELECT count(*) FROM raw.request_logs) + "
         "(SELECT count(*) FROM raw.ingested_files) AS n",
@@ -205,12 +201,12 @@ def test_reloading_a_day_replaces_it(data_dir):
     columns = "* EXCLUDE (ingested_at)"
     load_partition(data_dir, DAY)
     first = [
-        _table(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
+        query(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
         for t in ("request_logs", "request_logs_rejected", "ingested_files")
     ]
     load_partition(data_dir, DAY)
     again = [
-        _table(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
+        query(data_dir, f"SELECT {columns} FROM raw.{t} ORDER BY ALL")
         for t in ("request_logs", "request_logs_rejected", "ingested_files")
     ]
     for before, after in zip(first, again):
@@ -235,7 +231,7 @@ class _CrashingConnection:
 def test_a_crash_half_way_leaves_the_previous_day(data_dir, monkeypatch):
     _sample(data_dir)
     load_partition(data_dir, DAY)
-    before = _table(data_dir, "SELECT * FROM raw.request_logs ORDER BY ALL")
+    before = query(data_dir, "SELECT * FROM raw.request_logs ORDER BY ALL")
     generate_logs(data_dir.landing_dir, DAY, 1, requests_per_day=500, seed=6, fmt="jsonl")
 
     real_connect = ingest.load.connect
@@ -245,7 +241,7 @@ def test_a_crash_half_way_leaves_the_previous_day(data_dir, monkeypatch):
     with pytest.raises(duckdb.IOException):
         load_partition(data_dir, DAY)
     pd.testing.assert_frame_equal(
-        _table(data_dir, "SELECT * FROM raw.request_logs ORDER BY ALL"), before
+        query(data_dir, "SELECT * FROM raw.request_logs ORDER BY ALL"), before
     )
     monkeypatch.undo()
     report = load_partition(data_dir, DAY)
@@ -263,9 +259,9 @@ def test_windows_line_ends_byte_order_mark_and_bad_utf8(data_dir):
     (folder / "a.jsonl").write_bytes(b"\xef\xbb\xbf" + b"\r\n".join(lines) + b"\r\n")
     report = load_partition(data_dir, DAY)
     assert (report.rows_loaded, report.rows_rejected) == (2, 1)
-    loaded = _table(data_dir, "SELECT request_id, api_key_name FROM raw.request_logs ORDER BY 1")
+    loaded = query(data_dir, "SELECT request_id, api_key_name FROM raw.request_logs ORDER BY 1")
     assert loaded.fillna("-").values.tolist() == [["req_crlf", "équipe"], ["req_ok", "-"]]
-    rejected = _table(data_dir, "SELECT line_number, reason FROM raw.request_logs_rejected")
+    rejected = query(data_dir, "SELECT line_number, reason FROM raw.request_logs_rejected")
     position = lines[2].index(b"\xe9") + 1
     assert rejected.values.tolist() == [
         [3, f"line is not valid UTF-8 (bad byte at position {position})"]
@@ -286,7 +282,7 @@ def test_parquet_from_pandas_with_timestamps_and_nullable_ints_loads_like_json(d
     frame.to_parquet(folder / "a.parquet", index=False)
     report = load_partition(data_dir, DAY)
     assert (report.rows_loaded, report.rows_rejected) == (2, 0)
-    from_parquet = _table(
+    from_parquet = query(
         data_dir,
         "SELECT * EXCLUDE (source_file, ingested_at) FROM raw.request_logs ORDER BY request_id",
     )
@@ -294,7 +290,7 @@ def test_parquet_from_pandas_with_timestamps_and_nullable_ints_loads_like_json(d
     (folder / "a.parquet").unlink()
     (folder / "a.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
     load_partition(data_dir, DAY)
-    from_json = _table(
+    from_json = query(
         data_dir,
         "SELECT * EXCLUDE (source_file, ingested_at) FROM raw.request_logs ORDER BY request_id",
     )
@@ -308,7 +304,7 @@ def test_naive_parquet_timestamp_is_rejected_with_a_reason(data_dir):
     pq.write_table(pa.Table.from_pandas(frame), _folder(data_dir) / "a.parquet")
     report = load_partition(data_dir, DAY)
     assert (report.rows_loaded, report.rows_rejected) == (0, 1)
-    reason = _table(data_dir, "SELECT reason FROM raw.request_logs_rejected")["reason"].item()
+    reason = query(data_dir, "SELECT reason FROM raw.request_logs_rejected")["reason"].item()
     assert reason.startswith('"created_at" must be an RFC 3339 time with an offset')
 
 
@@ -331,14 +327,14 @@ def test_line_ends_blank_lines_and_a_last_line_without_newline(data_dir, monkeyp
     report = load_partition(data_dir, DAY)
 
     assert (report.rows_loaded, report.rows_rejected) == (4, 5)
-    loaded = _table(data_dir, "SELECT source_file, line_number, request_id FROM raw.request_logs")
+    loaded = query(data_dir, "SELECT source_file, line_number, request_id FROM raw.request_logs")
     assert loaded.values.tolist() == [
         [str(folder / "a.jsonl.gz"), 1, "req_1"],
         [str(folder / "a.jsonl.gz"), 4, "req_2"],
         [str(folder / "a.jsonl.gz"), 6, "req_3"],
         [str(folder / "c.jsonl"), 1, "req_1"],
     ]
-    rejected = _table(
+    rejected = query(
         data_dir, "SELECT source_file, line_number, raw_line, reason FROM raw.request_logs_rejected"
     )
     assert rejected.values.tolist() == [

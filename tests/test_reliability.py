@@ -11,6 +11,7 @@ from datetime import date
 import pandas as pd
 import pytest
 from pipeline_in_process import dbt_build, query, run
+from reference import read_landing, requests
 
 from ingest.load import landing_days_on_disk, load_partition
 
@@ -60,6 +61,13 @@ def daily_requests(settings) -> dict:
     return {row.event_date.date(): int(row.n) for row in frame.itertuples() if row.n}
 
 
+def landing_daily_requests(settings, timezone: str = "UTC") -> dict:
+    """Requests per event day from the landing files alone (tests/reference.py: the
+    latest delivery of each request wins): what daily_requests must show."""
+    reference = requests(read_landing(settings.landing_dir)[0], timezone)
+    return reference.groupby(reference["event_date"].dt.date).size().to_dict()
+
+
 def queue(settings) -> list[date]:
     return [
         d.date()
@@ -89,6 +97,7 @@ def test_item1_removed_landing_files_leave_the_facts_on_re_run(data_dir, tmp_pat
     run(data_dir, [DAY_1], tmp_path)
     assert facts(data_dir)["request_id"].tolist() == ["keep"]
     assert daily_requests(data_dir) == {DAY_1: 1}
+    assert daily_requests(data_dir) == landing_daily_requests(data_dir)
     summary = query(
         data_dir,
         "SELECT sum(requests) AS n FROM main_marts.mart_usage_summary "
@@ -122,9 +131,10 @@ def test_item2_corrections_and_withdrawals_keep_the_latest_surviving_delivery(da
     run(data_dir, [DAY_2], tmp_path)  # only the correction's landing day is re-run
     got = facts(data_dir)
     assert got[got.request_id == "moved"][["event_date", "output_tokens"]].values.tolist() == [
-        [pd.Timestamp(DAY_3 - (DAY_3 - date(2026, 3, 3))), 2]
+        [pd.Timestamp(date(2026, 3, 3)), 2]
     ]
     assert daily_requests(data_dir) == {DAY_1: 1, date(2026, 3, 3): 1}
+    assert daily_requests(data_dir) == landing_daily_requests(data_dir)
 
     correction.unlink()  # the correction is withdrawn
     run(data_dir, [DAY_2], tmp_path)
@@ -133,6 +143,7 @@ def test_item2_corrections_and_withdrawals_keep_the_latest_surviving_delivery(da
         [pd.Timestamp(date(2026, 3, 1)), 1]
     ]
     assert daily_requests(data_dir) == {date(2026, 3, 1): 1, DAY_1: 1}
+    assert daily_requests(data_dir) == landing_daily_requests(data_dir)
 
 
 def test_item2_the_nightly_build_tests_the_latest_delivery_on_the_days_it_touched(
@@ -319,7 +330,7 @@ def test_item7_a_systemic_fault_holds_the_day(data_dir, tmp_path):
     assert held == {} and held_days(data_dir) == []
 
 
-def test_item8_a_changed_reporting_zone_rebuilds_every_day(tmp_path, monkeypatch, tmp_path_factory):
+def test_item8_a_changed_reporting_zone_rebuilds_every_day(tmp_path, monkeypatch):
     """Re-running one day after changing the zone re-bucketed only the touched days and
     counted some requests twice. The warehouse records its zone; a build under another
     zone rebuilds every model."""
@@ -345,6 +356,7 @@ def test_item8_a_changed_reporting_zone_rebuilds_every_day(tmp_path, monkeypatch
     expected = {"evening": date(2026, 3, 3), "morning": date(2026, 3, 2), "next": date(2026, 3, 3)}
     assert {r.request_id: r.event_date.date() for r in got.itertuples()} == expected
     assert daily_requests(tokyo) == {date(2026, 3, 2): 1, date(2026, 3, 3): 2}
+    assert daily_requests(tokyo) == landing_daily_requests(tokyo, "Asia/Tokyo")
     assert query(tokyo, "SELECT reporting_timezone FROM raw.model_build_settings")[
         "reporting_timezone"
     ].tolist() == ["Asia/Tokyo"]

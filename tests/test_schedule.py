@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from dagster import AssetKey, build_schedule_context
-
-REPO = Path(__file__).resolve().parent.parent
+from runs import finish, start_cli
 
 
 def _requests_for_tick(defs, schedule, tick: datetime):
@@ -76,23 +71,20 @@ def test_a_bad_nightly_setting_is_one_sentence(data_dir):
     from sample_data.generate import generate_logs
 
     generate_logs(data_dir.landing_dir, date(2026, 3, 1), 1, requests_per_day=50, seed=1)
-    result = subprocess.run(
-        [
-            str(Path(sys.executable).with_name("llm-usage")),
+    code, _, err = finish(
+        start_cli(
+            data_dir,
             "materialize",
             "--start",
             "2026-03-01",
             "--end",
             "2026-03-01",
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+            LLM_USAGE_NIGHTLY_HOUR="25",
+        ),
         timeout=300,
-        env={**os.environ, "LLM_USAGE_NIGHTLY_HOUR": "25"},
     )
-    assert result.returncode == 2
-    assert result.stderr.strip() == (
+    assert code == 2
+    assert err.strip() == (
         "llm-usage: LLM_USAGE_NIGHTLY_HOUR='25' must be a whole number from 0 to 23."
     )
 

@@ -17,6 +17,7 @@ import pytest
 from conftest import use_data_dir
 from mart_reference import MARTS, same, select, with_performance_fields
 from nightly import run_window
+from pipeline_in_process import query
 from source_records import (
     OPENROUTER_KEY,
     PLAN_TAG,
@@ -83,11 +84,6 @@ def _day_folder(settings, source: str, day: date):
     folder = settings.landing_dir / source / f"dt={day.isoformat()}"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _table(settings, sql: str, params=()) -> pd.DataFrame:
-    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
-        return connection.execute(sql, list(params)).fetchdf()
 
 
 def _assert_rows_equal(actual: pd.DataFrame, expected: list[dict], what: str) -> None:
@@ -181,7 +177,7 @@ def built(tmp_path_factory):
 
 def test_every_source_record_loads(built):
     settings, report, expected, _ = built
-    assert report.rows_rejected == 0, _table(
+    assert report.rows_rejected == 0, query(
         settings, "SELECT * FROM raw.request_logs_rejected"
     ).to_dict("records")
     assert report.rows_loaded == len(expected) + 1  # the re-delivered payload
@@ -192,7 +188,7 @@ def test_every_source_record_loads(built):
 @pytest.mark.parametrize("source", ["litellm", "spend-csv", "spend-jsonl", "openrouter"])
 def test_every_fact_field_equals_the_record(built, source):
     settings, _, expected, _ = built
-    facts = _table(
+    facts = query(
         settings,
         f"SELECT {', '.join(FACT_FIELDS)}, deliveries FROM main_facts.fct_requests "
         "WHERE request_id IN (SELECT unnest(?))",
@@ -239,7 +235,7 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
         "mart_provider_distribution",
     ):
         figures, breakdown = MARTS[name]
-        mart = _table(settings, f"SELECT * FROM main_marts.{name} WHERE grain = 'day'")
+        mart = query(settings, f"SELECT * FROM main_marts.{name} WHERE grain = 'day'")
         mart["period_start"] = pd.to_datetime(mart["period_start"])
         compared = 0
         for period, in_period in rows.groupby("event_date"):
@@ -269,7 +265,7 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
 
 def test_key_names_stand_beside_key_ids(built):
     settings, _, expected, _ = built
-    names = _table(
+    names = query(
         settings, "SELECT DISTINCT api_key_id, api_key_name FROM main_marts.mart_usage_by_api_key"
     )
     want = {
@@ -284,7 +280,7 @@ def test_key_names_stand_beside_key_ids(built):
 
 
 def _rejected(settings) -> pd.DataFrame:
-    return _table(
+    return query(
         settings, "SELECT line_number, raw_line, reason FROM raw.request_logs_rejected ORDER BY ALL"
     )
 
@@ -380,7 +376,7 @@ def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
         '"created_at" must be an ISO 8601 date-time, got "02/03/2026 09:15"',
         '"generation_time" is longer than "latency"',
     ]
-    loaded = _table(data_dir, "SELECT DISTINCT api_key_id FROM raw.request_logs")
+    loaded = query(data_dir, "SELECT DISTINCT api_key_id FROM raw.request_logs")
     assert list(loaded["api_key_id"]) == ["or-key"]
 
 
@@ -432,7 +428,7 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     report = load_partition(data_dir, day)
     assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
     # Recorded like a skipped file of our own format, with the types this format reads.
-    skipped = _table(data_dir, "SELECT path, kind, reason FROM raw.landing_anomalies")
+    skipped = query(data_dir, "SELECT path, kind, reason FROM raw.landing_anomalies")
     assert skipped.values.tolist() == [
         [str(folder / "notes.txt"), "unsupported file", report.anomalies[0].reason]
     ]
@@ -461,7 +457,7 @@ def test_source_folders_and_their_settings_file_are_not_landing_anomalies(data_d
     )
     (data_dir.landing_dir / "undeclared").mkdir()
     load_partition(data_dir, day)
-    anomalies = _table(data_dir, "SELECT path, kind FROM raw.landing_anomalies")
+    anomalies = query(data_dir, "SELECT path, kind FROM raw.landing_anomalies")
     assert list(anomalies["path"]) == [str(data_dir.landing_dir / "undeclared")]
 
 
@@ -492,9 +488,9 @@ def test_links_leaving_the_landing_directory_are_not_followed(data_dir, tmp_path
 
     report = load_partition(data_dir, day)
     assert (report.rows_loaded, report.rows_rejected) == (2, 0)
-    loaded = _table(data_dir, "SELECT request_id FROM raw.request_logs ORDER BY ALL")
+    loaded = query(data_dir, "SELECT request_id FROM raw.request_logs ORDER BY ALL")
     assert list(loaded["request_id"]) == sorted([first["id"], third["id"]])
-    refused = _table(
+    refused = query(
         data_dir,
         "SELECT path FROM raw.landing_anomalies "
         "WHERE kind = 'link outside the landing directory' ORDER BY path",

@@ -5,38 +5,28 @@ record it was given."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+from runs import run_benchmark
 
 
 def test_sources_benchmark_loads_every_layout(tmp_path):
     result = tmp_path / "result.json"
-    completed = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "sources.py"),
-            "--records",
-            "400",
-            "--per-file-records",
-            "50",
-            "--repeat",
-            "1",
-            "--memory-limit",
-            "1GB",
-            "--threads",
-            "1",
-            "--json",
-            str(result),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
+    run_benchmark(
+        "sources.py",
+        "--records",
+        "400",
+        "--per-file-records",
+        "50",
+        "--repeat",
+        "1",
+        "--memory-limit",
+        "1GB",
+        "--threads",
+        "1",
+        "--json",
+        str(result),
         timeout=900,
     )
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     results = json.loads(result.read_text())["results"]
     assert len(results) == 6
     own = results["own format (.jsonl)"]

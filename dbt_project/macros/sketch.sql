@@ -84,6 +84,29 @@
     }) }}
 {%- endmacro %}
 
+{#- The body of fct_latency_sketch_weekly and _monthly: the daily sketch rows of each
+    period of `grain` ('week' or 'month') added up (bucket counts add exactly), limited on
+    incremental runs to the periods the run touches. -#}
+{% macro sketch_period_sums(grain) -%}
+    {%- set period = (reporting_grains() | selectattr('grain', 'equalto', grain) | first).period -%}
+select
+    {{ period }},
+    api_key_id,
+    model,
+    provider,
+    billing_mode,
+    measure,
+    bucket,
+    cast(sum(requests) as {{ sketch_count_type() }}) as requests,
+    sum(value_sum) as value_sum,
+    current_timestamp as built_at
+from {{ ref(sketch_facts()['day']) }}
+{% if is_incremental() %}
+where {{ period }} in {{ touched_periods(grain) }}
+{% endif %}
+group by {{ period }}, api_key_id, model, provider, billing_mode, measure, bucket
+{%- endmacro %}
+
 {#- The sketch rows of one measure at all three grains, limited on incremental runs to
     the periods the run touches, pay-as-you-go only. Rows are added up per (key, model,
     provider, bucket) here, before any CUBE (the sketch facts also split by billing

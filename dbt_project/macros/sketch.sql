@@ -134,6 +134,21 @@ group by {{ period }}, api_key_id, model, provider, billing_mode, measure, bucke
     {%- endfor %}
 {%- endmacro %}
 
+{#- One histogram per mart row: the sketch rows of one measure (sketch_by_grain) merged
+    per filter combination of a per-model breakdown, i.e. the `merged` relation
+    sketch_percentiles reads. `model` as in sketch_by_grain ("'*'" for all models). -#}
+{% macro merged_sketch(measure, model='model') -%}
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='model') }},
+        bucket,
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+    from ({{ sketch_by_grain(measure, model=model) }}) as sketch
+    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+{%- endmacro %}
+
 {#- Percentiles of merged histograms. `merged` is a relation with the key columns, an
     integer `bucket` and `requests` (the bucket's count) and one row per key and bucket.
     Returns one row per key with `requests` (the total), `value_sum` (Σ of the values,

@@ -87,11 +87,7 @@
     another mart rather than from the facts. -#}
 {% macro in_touched_periods() -%}
     {%- if is_incremental() -%}
-    (
-        {%- for g in reporting_grains() %}
-        (grain = '{{ g.grain }}' and period_start in {{ touched_periods(g.grain) }}){{ " or" if not loop.last }}
-        {%- endfor %}
-    )
+    {{ in_touched_grain_periods() }}
     {%- else -%}
     true
     {%- endif -%}

@@ -94,15 +94,6 @@ def landing_days_present(settings: Settings) -> list[date]:
     return sorted(set(landing_days_on_disk(settings)[0]) | set(landing_days(settings)))
 
 
-def _day_has_files(settings: Settings, day: date) -> bool:
-    from ingest.load import SUPPORTED_SUFFIXES
-
-    folder = settings.landing_dir / f"dt={day.isoformat()}"
-    return folder.is_dir() and any(
-        p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES) for p in folder.iterdir()
-    )
-
-
 def _days_loaded_before(settings: Settings, start: date, end: date) -> set[date]:
     """Landing days in [start, end] that an earlier run loaded files of."""
     try:
@@ -123,8 +114,10 @@ def _days(start: date, end: date) -> list[date]:
 def check_landing_days(settings: Settings, start: date, end: date) -> list[date]:
     """The days of [start, end] that have files (or had, in an earlier load); says which
     have nothing, and refuses a range where no day has anything."""
+    from ingest.load import landing_day_has_files
+
     requested = _days(start, end)
-    with_files = [day for day in requested if _day_has_files(settings, day)]
+    with_files = [day for day in requested if landing_day_has_files(settings, day)]
     empty = [day for day in requested if day not in with_files]
     emptied = sorted(_days_loaded_before(settings, start, end) & set(empty)) if empty else []
     nothing = [day for day in empty if day not in emptied]
@@ -138,7 +131,8 @@ def check_landing_days(settings: Settings, start: date, end: date) -> list[date]
         raise UsageError(
             f"No landing files for {_span(start, end)} under {settings.landing_dir} "
             f"({known}); nothing was run. Pick days that have dt=YYYY-MM-DD folders with "
-            ".jsonl, .jsonl.gz or .parquet files."
+            ".jsonl, .jsonl.gz or .parquet files, or files in a source folder that "
+            "sources.toml declares (docs/sources.md)."
         )
     if nothing:
         print(

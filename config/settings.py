@@ -306,14 +306,25 @@ class Settings(BaseSettings):
             _ENVIRON.reset(token)
 
     def environment(self) -> dict[str, str]:
-        """The resolved settings as environment variables, for a process this one starts.
+        """Every resolved setting as the environment variable that sets it, so that
+        `Settings.from_env(settings.environment())` gives these settings back.
 
         dbt reads the warehouse, DuckDB limits and reporting zone from its environment
-        (dbt_project/profiles.yml, macros/reporting_time.sql), and `dagster dev` and the
-        dashboard read the settings again; handing them these values makes every process
+        (dbt_project/profiles.yml, macros/reporting_time.sql), `dagster dev` and the
+        dashboard read the settings again, and the Dagster `warehouse` resource carries
+        them (orchestration/resources.py); handing them these values makes every process
         use the files this one resolved. This process's own environment is not changed.
         """
+        thresholds = {
+            THRESHOLD_PREFIX + name.upper(): str(value)
+            for name, value in self.thresholds.model_dump().items()
+        }
         return {
+            "LLM_USAGE_FIRST_LANDING_DAY": self.first_landing_day.isoformat(),
+            "LLM_USAGE_NIGHTLY_HOUR": str(self.nightly_hour),
+            "LLM_USAGE_NIGHTLY_MINUTE": str(self.nightly_minute),
+            "LLM_USAGE_NIGHTLY_TIMEZONE": self.nightly_timezone,
+            **thresholds,
             "LLM_USAGE_DATA_DIR": str(self.data_dir),
             "LLM_USAGE_LANDING_DIR": str(self.landing_dir),
             "LLM_USAGE_WAREHOUSE": str(self.warehouse_path),

@@ -247,10 +247,17 @@ def editing_days(
     last] are written back to the lake, whatever the caller did there (a transaction it
     rolled back leaves them as they were). Code written for the warehouse, such as the
     quality holds, thus runs unchanged on the lake.
+
+    Only the window's rows are copied: the rest of the table is never written back, so
+    reading every landing day's files would be work for nothing.
     """
     try:
         for table in tables:
-            connection.execute(f"CREATE TEMP TABLE lake_{table} AS SELECT * FROM raw.{table}")
+            connection.execute(
+                f"CREATE TEMP TABLE lake_{table} AS SELECT * FROM raw.{table} "
+                "WHERE landing_date BETWEEN ? AND ?",
+                [first, last],
+            )
             connection.execute(f"DROP VIEW raw.{table}")
             connection.execute(f"CREATE TABLE raw.{table} AS SELECT * FROM lake_{table}")
             connection.execute(f"DROP TABLE lake_{table}")
@@ -284,26 +291,6 @@ def request_model_build(settings: Settings, landing_dates: list[date], requested
                 day,
                 "SELECT CAST(? AS VARCHAR) AS requested_by, now() AS requested_at",
                 [requested_by],
-            )
-    finally:
-        connection.close()
-
-
-def replace_quality_holds(
-    settings: Settings, first: date, last: date, failed_checks: list[str]
-) -> None:
-    """Hold landing days [first, last] out of staging when `failed_checks` is not empty,
-    else release them: quality/rules.py's record_holds, on the lake."""
-    connection = scratch_connection(settings)
-    try:
-        for day in _days(first, last):
-            replace_day(
-                connection,
-                settings,
-                "quality_holds",
-                day,
-                "SELECT CAST(? AS VARCHAR) AS failed_checks, now() AS held_at WHERE ?",
-                [", ".join(failed_checks), bool(failed_checks)],
             )
     finally:
         connection.close()

@@ -80,18 +80,13 @@ def count_lines_in(data: bytes) -> int:
     return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
-def _lines_of_text_file(path: Path) -> tuple[pa.Table, int, str | None]:
-    """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
-    read_error), with the line count and, for a gzip file cut short, what happened.
-    raw_line still ends with its "\n" or "\r\n" (the contract's query drops it): the
-    lines are then a view of the decompressed bytes, never copied."""
-    return _lines_of_bytes(path, path.read_bytes())
-
-
 def lines_and_sha256(path: Path) -> tuple[pa.Table, int, str | None, str]:
-    """_lines_of_text_file and the SHA-256 of the bytes it read, from one read: a source
-    payload file is tens of times our own format's size, and reading it a second time
-    for its hash cost as much as hashing it."""
+    """Every line of a JSON Lines file, numbered from 1, as (line_number, raw_line,
+    read_error), with the line count, for a gzip file cut short what happened, and the
+    SHA-256 of the file's bytes, from one read (reading a file a second time for its hash
+    cost as much as hashing it). raw_line still ends with its "\n" or "\r\n" (the
+    contract's query drops it): the lines are then a view of the decompressed bytes,
+    never copied."""
     data = path.read_bytes()
     digest = hashlib.sha256(data).hexdigest()
     return (*_lines_of_bytes(path, data), digest)

@@ -19,7 +19,7 @@ import duckdb
 from config.settings import Settings
 from ingest import sources
 from ingest.landing_files import file_sha256
-from ingest.load import SUPPORTED_SUFFIXES, landing_path
+from ingest.load import own_format_files
 
 
 @dataclass(frozen=True)
@@ -61,10 +61,9 @@ def _key(settings: Settings, path: Path) -> str:
 
 
 def _current_paths(settings: Settings, landing_date: date) -> dict[str, Path]:
-    paths = []
-    folder = landing_path(settings, landing_date)
-    if folder.is_dir():
-        paths = [p for p in folder.iterdir() if p.is_file() and p.name.endswith(SUPPORTED_SUFFIXES)]
+    # The files load_partition reads: an upload in progress under a hidden name would
+    # otherwise look new on every tick.
+    paths = own_format_files(settings, landing_date)
     for day in sources.source_days(settings, landing_date):
         paths += day.files
     return {_key(settings, path): path for path in paths}
@@ -73,8 +72,12 @@ def _current_paths(settings: Settings, landing_date: date) -> dict[str, Path]:
 def current_files(settings: Settings, landing_date: date) -> dict[str, FileState]:
     """The landing files of one day as they are now, by name (`SOURCE/name` for a
     source folder's)."""
+    return _states(_current_paths(settings, landing_date))
+
+
+def _states(paths: dict[str, Path]) -> dict[str, FileState]:
     states = {}
-    for key, path in _current_paths(settings, landing_date).items():
+    for key, path in paths.items():
         stat = path.stat()
         # The same conversion load_partition stores, so equal files compare equal.
         states[key] = FileState(stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC))
@@ -120,7 +123,7 @@ def changed_landing_days(
     for day in sorted(set(recorded) | set(also_loaded)):
         before = {_key(settings, Path(p)): state for p, state in recorded.get(day, {}).items()}
         paths = _current_paths(settings, day)
-        now = current_files(settings, day)
+        now = _states(paths)  # from the same listing: each day's folders are listed once
         added = sorted(set(now) - set(before))
         removed = sorted(set(before) - set(now))
         changed = []

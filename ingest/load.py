@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from config.settings import Settings
 from ingest import contract, lake, sources
-from ingest.landing_files import LINES_SCHEMA, _lines_of_text_file, file_sha256
+from ingest.landing_files import LINES_SCHEMA, file_sha256, lines_and_sha256
 from ingest.warehouse import RAW_SCHEMA_DDL, connect, ensure_raw_schema, request_model_build
 
 # The raw tables whose rows of a landing day a load replaces. The quality checks judge
@@ -77,14 +77,18 @@ class PartitionReport:
     duplicates_across_days: int = 0  # request_ids of this day also delivered on another day
     event_dates: list[date] = field(default_factory=list)  # UTC days the valid records fall on
     missing: bool = False  # the landing folder does not exist
-    skipped_files: list[str] = field(default_factory=list)  # not .jsonl/.jsonl.gz/.parquet
-    # Links, folders and other entries of the day's folder that were not read, and
-    # entries of the landing directory that are not a dt=YYYY-MM-DD folder of a real day.
+    # Files of a type their folder's format does not have, links, folders and other
+    # entries of the day's folders that were not read, and entries of the landing
+    # directory that are not a dt=YYYY-MM-DD folder of a real day.
     anomalies: list[LandingAnomaly] = field(default_factory=list)
 
     @property
     def unreadable_files(self) -> list[FileReport]:
         return [f for f in self.files if f.error]
+
+    @property
+    def skipped_files(self) -> list[str]:
+        return [a.path for a in self.anomalies if a.kind == UNSUPPORTED_KIND]
 
     def summary(self) -> str:
         if self.missing:
@@ -96,10 +100,10 @@ class PartitionReport:
         )
         for bad in self.unreadable_files:
             text += f"\n  unreadable file {bad.path}: {bad.error}"
-        for path in self.skipped_files:
-            text += f"\n  skipped {path}: {SKIPPED_REASON}"
         for anomaly in self.anomalies:
-            if anomaly.kind != UNSUPPORTED_KIND:  # already listed as skipped
+            if anomaly.kind == UNSUPPORTED_KIND:
+                text += f"\n  skipped {anomaly.path}: {anomaly.reason}"
+            else:
                 text += f"\n  not read: {anomaly.describe()}"
         return text
 
@@ -153,14 +157,14 @@ def _link_anomaly(
 
 def _landing_files(
     settings: Settings, folder: Path, landing_date: date
-) -> tuple[list[Path], list[Path], list[LandingAnomaly]]:
-    """The files to load, the files of a format the loader does not read, and every other
-    entry that is not read (links that leave the landing directory or lead nowhere,
-    sub-folders, sockets), each with its reason.
+) -> tuple[list[Path], list[LandingAnomaly]]:
+    """The files to load, and every entry that is not read (files of a format the loader
+    does not read, links that leave the landing directory or lead nowhere, sub-folders,
+    sockets), each with its reason.
 
     Names starting with "." or "_" (editor backups, `_SUCCESS` markers) are not logs.
     """
-    supported, skipped, anomalies = [], [], []
+    supported, anomalies = [], []
     for path in sorted(folder.iterdir()):
         if path.name.startswith((".", "_")):
             continue
@@ -192,13 +196,12 @@ def _landing_files(
         elif path.name.endswith(SUPPORTED_SUFFIXES):
             supported.append(path)
         else:
-            skipped.append(path)
             anomalies.append(
                 LandingAnomaly(
                     landing_date, str(path), UNSUPPORTED_KIND, _size_or_none(path), SKIPPED_REASON
                 )
             )
-    return supported, skipped, anomalies
+    return supported, anomalies
 
 
 def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAnomaly]]:
@@ -252,6 +255,27 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
             continue
         days.append(day)
     return days, anomalies
+
+
+def own_format_files(settings: Settings, landing_date: date) -> list[Path]:
+    """The files of the day's dt= folder that load_partition reads by their name: of a
+    supported type, not named "." or "_" first (an upload in progress, a marker)."""
+    folder = landing_path(settings, landing_date)
+    if not folder.is_dir():
+        return []
+    return [
+        p
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith((".", "_")) and p.name.endswith(SUPPORTED_SUFFIXES)
+    ]
+
+
+def landing_day_has_files(settings: Settings, landing_date: date) -> bool:
+    """Whether the landing day has a file to load: in its dt= folder of our own format,
+    or in the day's folder of a source sources.toml declares."""
+    if own_format_files(settings, landing_date):
+        return True
+    return any(day.files for day in sources.source_days(settings, landing_date))
 
 
 def _inside_landing(
@@ -315,14 +339,15 @@ def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) ->
 
 def _read_lines(
     connection: duckdb.DuckDBPyConnection, path: Path
-) -> tuple[pa.Table, int, str | None]:
-    """The file's lines, how many it holds (counted apart from reading them), and why it
-    was cut short, if it was."""
+) -> tuple[pa.Table, int, str | None, str]:
+    """The file's lines, how many it holds (counted apart from reading them), why it was
+    cut short, if it was, and its SHA-256 (of a JSON Lines file, from the bytes read for
+    its lines rather than a second read)."""
     if path.name.endswith(".parquet"):
         lines = _lines_of_parquet_file(connection, path)
         # The row count the Parquet footer states, read by pyarrow rather than DuckDB.
-        return lines, pq.ParquetFile(path).metadata.num_rows, None
-    return _lines_of_text_file(path)
+        return lines, pq.ParquetFile(path).metadata.num_rows, None, file_sha256(path)
+    return lines_and_sha256(path)
 
 
 def _describe_read_error(path: Path, error: Exception) -> str:
@@ -388,21 +413,25 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     report = PartitionReport(landing_date=landing_date, landing_path=folder)
     refused = _link_anomaly(settings, folder, landing_date) if folder.is_symlink() else None
     if refused:
-        files, skipped, anomalies = [], [], [refused]
+        files, anomalies = [], [refused]
     elif folder.is_dir():
-        files, skipped, anomalies = _landing_files(settings, folder, landing_date)
+        files, anomalies = _landing_files(settings, folder, landing_date)
     else:
-        files, skipped, anomalies = [], [], []
+        files, anomalies = [], []
     report.missing = not folder.is_dir() and not refused
     # Folders of other gateways' records declared in sources.toml (ingest/sources/).
     source_days, link_anomalies = _inside_landing(
         settings, sources.source_days(settings, landing_date), landing_date
     )
-    anomalies = anomalies + link_anomalies
-    report.missing = report.missing and not source_days
-    report.skipped_files = [str(p) for p in skipped] + [
-        str(p) for day in source_days for p in day.skipped
+    # A source folder's files of another type are skipped and recorded like ours, with
+    # the types that folder's format reads.
+    skipped = [
+        LandingAnomaly(landing_date, str(p), UNSUPPORTED_KIND, _size_or_none(p), day.skipped_reason)
+        for day in source_days
+        for p in day.skipped
     ]
+    anomalies = anomalies + link_anomalies + skipped
+    report.missing = report.missing and not source_days
     # The landing directory's own odd entries are listed by every load, so a run's
     # output names them whichever day it loads.
     _, directory_anomalies = landing_days_on_disk(settings)
@@ -435,8 +464,9 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
             stat = path.stat()
             file_report = FileReport(path=str(path))
             report.files.append(file_report)
+            sha = None
             try:
-                lines, file_report.lines_read, cut = _read_lines(connection, path)
+                lines, file_report.lines_read, cut, sha = _read_lines(connection, path)
             except (
                 OSError,
                 EOFError,
@@ -457,10 +487,11 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 connection.execute(f"INSERT INTO landing_checked {checked_sql}", [str(path)])
                 connection.unregister("file_lines")
                 del lines  # frees the file's bytes before the next file is read
-            try:
-                sha = file_sha256(path)
-            except OSError:
-                sha = ""  # unreadable: its error says so
+            if sha is None:  # the read failed; a file that is not gzip still has a hash
+                try:
+                    sha = file_sha256(path)
+                except OSError:
+                    sha = ""  # unreadable: its error says so
             file_rows.append(
                 (
                     landing_date,

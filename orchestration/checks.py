@@ -133,7 +133,8 @@ def raw_check_results(
     days they put on hold (quality.holds), with the reason."""
     # Read-write: the outcome quarantines failing records and holds days with a systemic
     # fault out of staging. A crash holds the window too, then fails the step.
-    outcomes, held = check_and_hold(warehouse.settings, first, last, warehouse.quality_thresholds)
+    settings = warehouse.settings
+    outcomes, held = check_and_hold(settings, first, last, settings.thresholds)
     for day, why in held.items():
         context.log.warning(
             f"Landing day {day} is held out of the facts and marts until its files are "
@@ -169,5 +170,5 @@ def _quarantined(outcome: CheckOutcome) -> CheckOutcome:
 def fct_requests_quality(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
     first, last = _landing_window(context)
     with warehouse.connect(read_only=True, wait_seconds=60) as connection:
-        outcomes = check_fact(connection, first, last, warehouse.quality_thresholds)
+        outcomes = check_fact(connection, first, last, warehouse.settings.thresholds)
     yield from _check_results(context, FACT_KEY, outcomes, first, last)

@@ -25,8 +25,9 @@ from dagster import (
 )
 
 from config.settings import Settings
-from ingest.load import SKIPPED_REASON, PartitionReport, load_partition
+from ingest.load import UNSUPPORTED_KIND, PartitionReport, load_partition
 from orchestration.checks import RAW_CHECK_SPECS, raw_check_results
+from orchestration.dbt_assets import BOOKKEEPING_GROUP
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 
@@ -50,8 +51,6 @@ PENDING_MODEL_BUILDS = AssetKey(["raw", "pending_model_builds"])
 REPLACED_DELIVERIES = AssetKey(["raw", "replaced_deliveries"])
 
 RAW_GROUP = "raw"
-# Run control, not business data: the same group as the dbt models that read the queue.
-BOOKKEEPING_GROUP = "bookkeeping"
 
 
 def build_raw_request_logs(
@@ -90,6 +89,7 @@ def build_raw_request_logs(
             ),
             AssetSpec(
                 REPLACED_DELIVERIES,
+                # Run control, not business data: beside the dbt models that read it.
                 group_name=BOOKKEEPING_GROUP,
                 description=(
                     "Deliveries a re-load took away or changed (a file removed, a record "
@@ -132,10 +132,10 @@ def load_and_check(context: AssetExecutionContext, warehouse: WarehouseResource)
     for key in context.partition_keys:
         report = load_partition(settings, date.fromisoformat(key))
         context.log.info(report.summary())
-        for path in report.skipped_files:
-            context.log.warning(f"Skipped {path}: {SKIPPED_REASON}")
         for anomaly in report.anomalies:
-            if anomaly.path not in report.skipped_files:
+            if anomaly.kind == UNSUPPORTED_KIND:
+                context.log.warning(f"Skipped {anomaly.path}: {anomaly.reason}")
+            else:
                 context.log.warning(f"Not read: {anomaly.describe()}")
         reports.append(report)
     _fail_on_missing_landing_folders(settings, reports)

@@ -65,7 +65,9 @@ def _read_warehouse(
     try:
         connection = warehouse.connect(read_only=True)
     except WarehouseMissingError:
-        return SkipReason(f"No warehouse at {warehouse.warehouse_path} yet; nothing is loaded.")
+        return SkipReason(
+            f"No warehouse at {warehouse.settings.warehouse_path} yet; nothing is loaded."
+        )
     except WarehouseBusyError:
         return SkipReason("A run is writing the warehouse; it is read again next tick.")
     try:

@@ -27,7 +27,6 @@ from quality.rules import (
     RAW_ROW_RULES,
     CheckOutcome,
     Thresholds,
-    _format,
     check_raw,
     raw_relation,
 )
@@ -59,7 +58,7 @@ def quarantine_and_hold(
     failing = " union all ".join(
         f"select landing_date, source_file, line_number, request_id, '{rule.check}' as check_name, "
         f"'{rule.name}' as rule from {source} "
-        f"where ({rule.scope}) and ({_format(rule.violation, thresholds)})"
+        f"where ({rule.scope}) and ({rule.violation_sql(thresholds)})"
         for rule in RAW_ROW_RULES
         if next(c for c in RAW_CHECKS if c.name == rule.check).severity == ERROR
     )

@@ -70,6 +70,10 @@ class RowRule:
     expectation: ExpectationFactory
     scope: str = "true"
 
+    def violation_sql(self, thresholds: Thresholds) -> str:
+        """`violation` with the thresholds' values in place of their {names}."""
+        return self.violation.format(**thresholds.model_dump())
+
 
 def _between(column: str, **bounds) -> ExpectationFactory:
     def build(gxe, t: Thresholds):
@@ -453,10 +457,6 @@ def _examples(result, limit: int) -> list[dict]:
     return [{k: _jsonable(v) for k, v in row.items()} for row in rows[:limit]]
 
 
-def _format(sql: str, t: Thresholds) -> str:
-    return sql.format(**t.model_dump())
-
-
 def run_row_rules(
     connection: duckdb.DuckDBPyConnection,
     relation: tuple[str, dict],
@@ -482,7 +482,7 @@ def run_row_rules(
         frame = connection.execute(
             f"select cast(landing_date as varchar) as landing_date, {', '.join(columns)} "
             f"from {source} "
-            f"where ({rule.scope}) and ({_format(rule.violation, thresholds)}) "
+            f"where ({rule.scope}) and ({rule.violation_sql(thresholds)}) "
             "order by request_id",
             params,
         ).fetchdf()

@@ -18,10 +18,10 @@ import duckdb
 import pandas as pd
 
 from config.settings import Settings
-from ingest.warehouse import connect, pending_model_builds
+from ingest.warehouse import pending_model_builds
 from readers.panels import load_panels
 from readers.report import FILTERS, panel_query, period_containing, period_end
-from readers.warehouse import QueryError, behind_sentence
+from readers.warehouse import QueryError, behind_sentence, reader_connection
 
 GRAINS = ("month", "week", "day")
 ALL = "*"  # the marts' value for "every key / model / provider"
@@ -104,7 +104,7 @@ def _distinct(connection, dimension: str) -> list[str]:
 
 
 def load_catalog(settings: Settings) -> Catalog:
-    connection = connect(settings, read_only=True, wait_seconds=PAGE_WAIT_SECONDS)
+    connection = reader_connection(settings, PAGE_WAIT_SECONDS)
     try:
         all_filters = " AND ".join(f"{d} = '{ALL}'" for d in FILTERS)
         periods = _frame(
@@ -191,7 +191,7 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
     where = " AND ".join(f"{d} = ?" for d in FILTERS)
     values = [chosen[d] for d in FILTERS]
     first, last = trend_window(grain, period_start)
-    connection = connect(settings, read_only=True, wait_seconds=PAGE_WAIT_SECONDS)
+    connection = reader_connection(settings, PAGE_WAIT_SECONDS)
     try:
         panels = {
             panel.mart: _frame(connection, *panel_query(panel, grain, period_start, chosen))

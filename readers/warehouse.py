@@ -40,11 +40,11 @@ class QueryError(Exception):
     """A query a reader sent could not run; the message is one sentence for the user."""
 
 
-def reader_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+def reader_connection(
+    settings: Settings, wait_seconds: float = READER_WAIT_SECONDS
+) -> duckdb.DuckDBPyConnection:
     """The warehouse opened read-only, confined to its own file, with its settings locked."""
-    connection = connect(
-        settings, read_only=True, wait_seconds=READER_WAIT_SECONDS, config=READER_SANDBOX
-    )
+    connection = connect(settings, read_only=True, wait_seconds=wait_seconds, config=READER_SANDBOX)
     # Last, after connect() set the session time zone: from here on no SET or PRAGMA
     # that changes a setting is accepted (it would be the way to undo the sandbox).
     connection.execute("SET lock_configuration = true")

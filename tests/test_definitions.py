@@ -153,3 +153,28 @@ def test_the_dbt_resource_overrides_methods_dagster_dbt_still_has():
     for name in ("_cli_version", "_initialize_dbt_core_adapter"):
         assert hasattr(DbtCliResource, name), name
         assert name in WarehouseDbtCli.__dict__, name
+
+
+def test_the_warehouse_resource_gives_back_every_setting_it_was_made_from(tmp_path):
+    """The resource holds the settings as their environment variables; reading them back
+    gives the same settings, the ones no variable set included, without the process's
+    environment."""
+    from config.settings import Settings
+    from orchestration.resources import WarehouseResource
+
+    settings = Settings.from_env(
+        {
+            "LLM_USAGE_DATA_DIR": str(tmp_path / "data"),
+            "LLM_USAGE_WAREHOUSE": str(tmp_path / "elsewhere.duckdb"),
+            "LLM_USAGE_REPORTING_TIMEZONE": "Asia/Shanghai",
+            "LLM_USAGE_DUCKDB_THREADS": "3",
+            "LLM_USAGE_FIRST_LANDING_DAY": "2025-06-01",
+            "LLM_USAGE_NIGHTLY_HOUR": "5",
+            "LLM_USAGE_NIGHTLY_TIMEZONE": "America/New_York",
+            "LLM_USAGE_DQ_MAX_OUTPUT_TOKENS": "3000",
+            "LLM_USAGE_DQ_MAX_FAILING_RECORD_SHARE": "0.25",
+        }
+    )
+    assert WarehouseResource.from_settings(settings).settings == settings
+    assert Settings.from_env(settings.environment()) == settings
+    assert settings.thresholds.max_output_tokens == 3000

@@ -14,7 +14,8 @@ import pytest
 from config.settings import Settings, SettingsError
 from ingest import lake
 from ingest.load import load_partition
-from ingest.warehouse import connect
+from ingest.warehouse import RAW_SCHEMA_DDL, connect
+from quality.holds import _hold_every_day
 from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
@@ -63,11 +64,24 @@ def test_a_landing_day_in_the_lake_is_the_warehouse_day_and_a_reload_replaces_it
     assert [pd.Timestamp(d).date() for d in queued["landing_date"]] == [DAY]
 
 
+def _hold(settings: Settings, first: date, last: date, failed_checks: list[str]) -> None:
+    """Hold landing days [first, last] (release them when `failed_checks` is empty) the
+    way quality.holds.check_and_hold writes holds on the lake: through lake.editing_days."""
+    with lake.editing_days(
+        lake.connect_lake(settings, RAW_SCHEMA_DDL), settings, ("quality_holds",), first, last
+    ) as connection:
+        connection.execute(
+            "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]
+        )
+        if failed_checks:
+            _hold_every_day(connection, first, last, ", ".join(failed_checks))
+
+
 def test_holds_and_the_queue_on_the_lake(tmp_path):
     settings = _settings(tmp_path, "spark")
-    lake.replace_quality_holds(settings, DAY, date(2026, 3, 3), ["tokens_valid"])
+    _hold(settings, DAY, date(2026, 3, 3), ["tokens_valid"])
     assert _table(settings, "quality_holds")["failed_checks"].tolist() == ["tokens_valid"] * 2
-    lake.replace_quality_holds(settings, DAY, DAY, [])
+    _hold(settings, DAY, DAY, [])
     assert len(_table(settings, "quality_holds")) == 1
 
     lake.request_model_build(settings, [DAY], "dbt step")
@@ -104,7 +118,7 @@ def test_readers_and_the_sensor_see_the_lake_tables_which_are_views(tmp_path):
     generate_logs(tmp_path / "landing", DAY, 1, 50, seed=4)
     settings = _settings(tmp_path, "spark")
     load_partition(settings, DAY)
-    lake.replace_quality_holds(settings, DAY, DAY, ["tokens_valid"])
+    _hold(settings, DAY, DAY, ["tokens_valid"])
     with connect(settings, read_only=True) as connection:
         assert [day for day, _ in pending_model_builds(connection)] == [DAY]
         assert list(recorded_files(connection)) == [DAY]

@@ -494,17 +494,18 @@ def test_reconciliation_counts_lines_apart_from_parsing_and_shows_a_loss(
         [record(f"r{n}", "2026-03-02T10:00:00Z") for n in range(5)] + [{"not": "a record"}],
     )
     write(data_dir, DAY_2, "a.jsonl", [record("s1", "2026-03-03T10:00:00Z")])
-    real = ingest.load._lines_of_text_file
+    real = ingest.load.lines_and_sha256
 
     def drops_the_last_line(path):
-        lines, count, cut = real(path)
+        lines, count, cut, sha256 = real(path)
         return (
             (lines.slice(0, lines.num_rows - 1) if DAY_2.isoformat() in str(path) else lines),
             count,
             cut,
+            sha256,
         )
 
-    monkeypatch.setattr(ingest.load, "_lines_of_text_file", drops_the_last_line)
+    monkeypatch.setattr(ingest.load, "lines_and_sha256", drops_the_last_line)
     result = run(data_dir, [DAY_1, DAY_2], tmp_path, expect_ok=False)
     # The reconciliation's own dbt test (the weekly audit's) fails on the loss.
     assert "accepted_values_ingest_reconciliation_reconciles" in result.stdout

@@ -415,7 +415,7 @@ def test_without_a_sources_file_only_our_format_is_read(data_dir):
 
 
 def test_landing_days_and_late_files_include_source_folders(data_dir):
-    from cli.main import landing_days_present
+    from cli.main import check_landing_days, landing_days_present
     from ingest.landing_state import changed_landing_days, recorded_files
 
     data_dir.landing_dir.mkdir(parents=True)
@@ -427,10 +427,21 @@ def test_landing_days_and_late_files_include_source_folders(data_dir):
     (folder / "a.jsonl").write_text(json.dumps(openrouter_generations()[0]) + "\n")
     (folder / "notes.txt").write_text("not a record")
     assert landing_days_present(data_dir) == [day]
+    # `llm-usage materialize` runs a day whose only files are in a source folder.
+    assert check_landing_days(data_dir, day, day) == [day]
     report = load_partition(data_dir, day)
     assert report.rows_loaded == 1 and report.skipped_files == [str(folder / "notes.txt")]
+    # Recorded like a skipped file of our own format, with the types this format reads.
+    skipped = _table(data_dir, "SELECT path, kind, reason FROM raw.landing_anomalies")
+    assert skipped.values.tolist() == [
+        [str(folder / "notes.txt"), "unsupported file", report.anomalies[0].reason]
+    ]
+    assert ".jsonl" in report.anomalies[0].reason and ".parquet" not in report.anomalies[0].reason
     with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
         recorded = recorded_files(connection)
+    # An upload in progress under a hidden name is not a file the load reads, so not new.
+    (data_dir.landing_dir / f"dt={day}").mkdir()
+    (data_dir.landing_dir / f"dt={day}" / ".upload.jsonl").write_text("{}\n")
     assert changed_landing_days(data_dir, recorded) == []
     (folder / "b.jsonl").write_text(json.dumps(openrouter_generations()[1]) + "\n")
     (change,) = changed_landing_days(data_dir, recorded)

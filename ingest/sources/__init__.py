@@ -52,6 +52,11 @@ class SourceDay:
     files: list[Path]  # to load, in name order
     skipped: list[Path]  # of a type the folder's format does not have
 
+    @property
+    def skipped_reason(self) -> str:
+        suffixes = ", ".join(ADAPTERS[self.folder.format].suffixes)
+        return f"not loaded: a {self.folder.format} folder's files are read when they end in {suffixes}"
+
 
 @dataclass
 class Batch:
@@ -125,9 +130,13 @@ _DOCUMENT_RECORDS = f"""(
               FROM shaped WHERE json_type(body) = 'ARRAY')
     )
 )"""
+# A JSON Lines or CSV file already has one record per row.
+_ONE_RECORD_PER_ROW = (
+    f"(SELECT source_file, line_number, record, read_error FROM {RECORDS_RELATION})"
+)
 _RECORDS = {
-    "lines": f"(SELECT source_file, line_number, record, read_error FROM {RECORDS_RELATION})",
-    "csv": f"(SELECT source_file, line_number, record, read_error FROM {RECORDS_RELATION})",
+    "lines": _ONE_RECORD_PER_ROW,
+    "csv": _ONE_RECORD_PER_ROW,
     "documents": _DOCUMENT_RECORDS,
 }
 

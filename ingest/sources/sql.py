@@ -139,17 +139,26 @@ def _missing(name: str, value: str, required: bool) -> list[tuple[str, str]]:
     return [(f"{value} IS NULL", quote(f'missing required field "{name}"'))]
 
 
+def _wrong(name: str, value: str, ok: str, expected: str) -> tuple[str, str]:
+    """The case of a field that is there but not `ok`: '"name" must be <expected>, got ...'."""
+    return (
+        f"{value} IS NOT NULL AND NOT ({ok})",
+        quote(f'"{name}" must be {expected}, got ') + f" || {shown(value)}",
+    )
+
+
+def _below(name: str, value: str, number: str, minimum: float) -> tuple[str, str]:
+    return (
+        f"{number} < {minimum}",
+        quote(f'"{name}" must be >= {minimum:g}, got ') + f" || {shown(value)}",
+    )
+
+
 def read_string(name: str, value: str, *, required: bool = False, non_empty: bool = False) -> Read:
     value = path_column(value)
     ok_kind = f"{kind(value)} = 'string'"
     text = unquoted(value)
-    cases = _missing(name, value, required)
-    cases.append(
-        (
-            f"{value} IS NOT NULL AND NOT {ok_kind}",
-            quote(f'"{name}" must be a string, got ') + f" || {shown(value)}",
-        )
-    )
+    cases = [*_missing(name, value, required), _wrong(name, value, ok_kind, "a string")]
     if non_empty:
         cases.append((f"{ok_kind} AND {text} = ''", quote(f'"{name}" must not be empty')))
         return Read(
@@ -171,20 +180,9 @@ def read_number(
     value = path_column(value)
     number = f"TRY_CAST({_number_text(value, text)} AS DOUBLE)"
     ok = f"({number} IS NOT NULL AND isfinite({number}))"
-    cases = _missing(name, value, required)
-    cases.append(
-        (
-            f"{value} IS NOT NULL AND NOT {ok}",
-            quote(f'"{name}" must be a number, got ') + f" || {shown(value)}",
-        )
-    )
+    cases = [*_missing(name, value, required), _wrong(name, value, ok, "a number")]
     if minimum is not None:
-        cases.append(
-            (
-                f"{number} < {minimum}",
-                quote(f'"{name}" must be >= {minimum:g}, got ') + f" || {shown(value)}",
-            )
-        )
+        cases.append(_below(name, value, number, minimum))
     valid = f"{ok}" + (f" AND {number} >= {minimum}" if minimum is not None else "")
     return Read(f"CASE WHEN {valid} THEN {number} END", _failure(cases), value, required)
 
@@ -194,14 +192,11 @@ def read_integer(name: str, value: str, *, required: bool = False, text: bool = 
     value = path_column(value)
     number = f"TRY_CAST({_number_text(value, text)} AS DOUBLE)"
     whole = f"({number} IS NOT NULL AND {number} = floor({number}) AND abs({number}) < 9.2e18)"
-    cases = _missing(name, value, required)
-    cases.append(
-        (
-            f"{value} IS NOT NULL AND NOT {whole}",
-            quote(f'"{name}" must be an integer, got ') + f" || {shown(value)}",
-        )
-    )
-    cases.append((f"{number} < 0", quote(f'"{name}" must be >= 0, got ') + f" || {shown(value)}"))
+    cases = [
+        *_missing(name, value, required),
+        _wrong(name, value, whole, "an integer"),
+        _below(name, value, number, 0),
+    ]
     return Read(
         f"CASE WHEN {whole} AND {number} >= 0 THEN CAST({number} AS BIGINT) END",
         _failure(cases),
@@ -216,13 +211,10 @@ def read_boolean(name: str, value: str, *, required: bool = False, text: bool = 
     parsed = f"(CASE {source} WHEN 'true' THEN true WHEN 'false' THEN false END)"
     if not text:
         parsed = f"(CASE WHEN {kind(value)} = 'boolean' THEN {parsed} END)"
-    cases = _missing(name, value, required)
-    cases.append(
-        (
-            f"{value} IS NOT NULL AND {parsed} IS NULL",
-            quote(f'"{name}" must be true or false, got ') + f" || {shown(value)}",
-        )
-    )
+    cases = [
+        *_missing(name, value, required),
+        _wrong(name, value, f"{parsed} IS NOT NULL", "true or false"),
+    ]
     return Read(parsed, _failure(cases), value, required)
 
 
@@ -231,14 +223,10 @@ def read_epoch(name: str, value: str, *, required: bool = False) -> Read:
     value = path_column(value)
     number = f"TRY_CAST({_number_text(value, False)} AS DOUBLE)"
     ok = f"({number} >= {EPOCH_MIN} AND {number} < {EPOCH_MAX})"
-    cases = _missing(name, value, required)
-    cases.append(
-        (
-            f"{value} IS NOT NULL AND NOT coalesce({ok}, false)",
-            quote(f'"{name}" must be epoch seconds between 2000 and 2100, got ')
-            + f" || {shown(value)}",
-        )
-    )
+    cases = [
+        *_missing(name, value, required),
+        _wrong(name, value, f"coalesce({ok}, false)", "epoch seconds between 2000 and 2100"),
+    ]
     return Read(f"CASE WHEN {ok} THEN {number} END", _failure(cases), value, required)
 
 
@@ -258,13 +246,10 @@ def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
         f"CASE WHEN {kind(value)} = 'string' AND regexp_matches({text}, {quote(_DATE_TIME)}) THEN "
         f"CASE WHEN regexp_matches({text}, {quote(_HAS_OFFSET)}) THEN {with_offset} ELSE {as_utc} END END"
     )
-    cases = _missing(name, value, required)
-    cases.append(
-        (
-            f"{value} IS NOT NULL AND ({parsed}) IS NULL",
-            quote(f'"{name}" must be an ISO 8601 date-time, got ') + f" || {shown(value)}",
-        )
-    )
+    cases = [
+        *_missing(name, value, required),
+        _wrong(name, value, f"({parsed}) IS NOT NULL", "an ISO 8601 date-time"),
+    ]
     return Read(f"({parsed})", _failure(cases), value, required)
 
 

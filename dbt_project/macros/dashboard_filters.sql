@@ -46,21 +46,21 @@
     {{ ratio(column, 'sum(' ~ column ~ ') over (partition by ' ~ filter_key(breakdown) ~ ')') }}
 {%- endmacro %}
 
-{#- The (grain, period column) pairs a mart unions. The usage facts at day, week and
-    month grain carry the period under these column names, and so do fct_requests and
-    fct_latency_sketch_daily. -#}
+{#- The reporting grains a mart unions, each with its usage fact, its latency sketch fact
+    (macros/sketch.sql) and the column both carry its period under (fct_requests and the
+    daily facts carry the week's and month's too). -#}
 {% macro reporting_grains() -%}
     {{ return([
-        {'grain': 'day', 'fact': 'fct_usage_daily', 'period': 'event_date'},
-        {'grain': 'week', 'fact': 'fct_usage_weekly', 'period': 'week_start'},
-        {'grain': 'month', 'fact': 'fct_usage_monthly', 'period': 'month_start'},
+        {'grain': 'day', 'fact': 'fct_usage_daily', 'sketch_fact': 'fct_latency_sketch_daily', 'period': 'event_date'},
+        {'grain': 'week', 'fact': 'fct_usage_weekly', 'sketch_fact': 'fct_latency_sketch_weekly', 'period': 'week_start'},
+        {'grain': 'month', 'fact': 'fct_usage_monthly', 'sketch_fact': 'fct_latency_sketch_monthly', 'period': 'month_start'},
     ]) }}
 {%- endmacro %}
 
 {#- Pay-as-you-go rows of the usage facts (additive figures: sums and counts) at all
     three grains, each tagged with its grain and period_start, limited on incremental
     runs to the periods this run touches. No mart reads request rows: means and picks
-    come from these sums, percentiles from the daily sketches (macros/sketch.sql). The
+    come from these sums, percentiles from the sketch facts (macros/sketch.sql). The
     usage facts differ in their period columns, so their rows are unioned by an explicit
     column list (a plain union all runs on every engine, `union all by name` on DuckDB
     only). -#}
@@ -87,11 +87,7 @@
     another mart rather than from the facts. -#}
 {% macro in_touched_periods() -%}
     {%- if is_incremental() -%}
-    (
-        {%- for g in reporting_grains() %}
-        (grain = '{{ g.grain }}' and period_start in {{ touched_periods(g.grain) }}){{ " or" if not loop.last }}
-        {%- endfor %}
-    )
+    {{ in_touched_grain_periods() }}
     {%- else -%}
     true
     {%- endif -%}

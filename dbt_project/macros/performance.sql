@@ -2,8 +2,8 @@
     and throughput figures use successful requests only (fct_requests.throughput_tps is
     already NULL for anything else). -#}
 
-{#- Percentiles are not computed from request rows: they come from the daily sketches
-    (macros/sketch.sql), so that no period reads its raw requests again. -#}
+{#- Percentiles are not computed from request rows: they come from the latency sketch
+    facts (macros/sketch.sql), so that no period reads its raw requests again. -#}
 
 {#- The candidate (model or provider) that comes first by `order_by` among candidates
     with at least var('min_sample') successful requests; NULL when none qualifies.

@@ -19,6 +19,16 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The rows of a model keyed by (grain, period_start) that belong to the periods this run
+    touches: its days, weeks and months. `prefix` qualifies the columns ("t."). -#}
+{% macro in_touched_grain_periods(prefix='') -%}
+    (
+        {%- for g in reporting_grains() %}
+        ({{ prefix }}grain = '{{ g.grain }}' and {{ prefix }}period_start in {{ touched_periods(g.grain) }}){{ " or" if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}
+
 {#- A cheap bound on a UTC instant column for the touched event days: a local day lies
     within one day either side of the same UTC day (UTC offsets run from -12 to +14
     hours), whatever the reporting time zone and its DST. Comparing raw instants with

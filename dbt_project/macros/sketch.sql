@@ -6,8 +6,9 @@
     bucket. Zero (and anything not positive) has its own bucket, read back as 0.
 
     fct_latency_sketch_daily holds, per event day x API key x model x provider x billing
-    mode x measure, the count of values in each bucket. A week, a month or any filter
-    combination adds the counts of its days (exactly: they are integers) and reads a
+    mode x measure, the count of values in each bucket; fct_latency_sketch_weekly and
+    _monthly add up the counts of their days (exactly: they are integers). A mart row
+    adds the counts of its period and filter combination the same way and reads a
     percentile from the merged histogram: with n values and rank k = ceil(q * n)
     (nearest rank, 1-based), the answer is the bucket where the running count first
     reaches k. Bucket order is value order, so that bucket holds the exact k-th smallest
@@ -73,15 +74,28 @@
     bigint
 {%- endmacro %}
 
-{#- The sketch fact of each reporting grain: the daily one, and its weekly and monthly
-    sums (kept up to date for the touched periods only), so that a mart reads one
-    histogram per combination and period and never adds up a month's days itself. -#}
-{% macro sketch_facts() -%}
-    {{ return({
-        'day': 'fct_latency_sketch_daily',
-        'week': 'fct_latency_sketch_weekly',
-        'month': 'fct_latency_sketch_monthly',
-    }) }}
+{#- The body of fct_latency_sketch_weekly and _monthly: the daily sketch rows of each
+    period of `grain` ('week' or 'month') added up (bucket counts add exactly), limited on
+    incremental runs to the periods the run touches, so that a mart reads one histogram
+    per combination and period and never adds up a month's days itself. -#}
+{% macro sketch_period_sums(grain) -%}
+    {%- set period = (reporting_grains() | selectattr('grain', 'equalto', grain) | first).period -%}
+select
+    {{ period }},
+    api_key_id,
+    model,
+    provider,
+    billing_mode,
+    measure,
+    bucket,
+    cast(sum(requests) as {{ sketch_count_type() }}) as requests,
+    sum(value_sum) as value_sum,
+    current_timestamp as built_at
+from {{ ref((reporting_grains() | selectattr('grain', 'equalto', 'day') | first).sketch_fact) }}
+{% if is_incremental() %}
+where {{ period }} in {{ touched_periods(grain) }}
+{% endif %}
+group by {{ period }}, api_key_id, model, provider, billing_mode, measure, bucket
 {%- endmacro %}
 
 {#- The sketch rows of one measure at all three grains, limited on incremental runs to
@@ -100,7 +114,7 @@
         bucket,
         cast(sum(requests) as {{ sketch_count_type() }}) as requests,
         sum(value_sum) as value_sum
-    from {{ ref(sketch_facts()[g.grain]) }}
+    from {{ ref(g.sketch_fact) }}
     where measure = '{{ measure }}'
       and billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
@@ -109,6 +123,21 @@
     group by {{ g.period }}, api_key_id, {{ model }}, provider, bucket
     {{ "union all" if not loop.last }}
     {%- endfor %}
+{%- endmacro %}
+
+{#- One histogram per mart row: the sketch rows of one measure (sketch_by_grain) merged
+    per filter combination of a per-model breakdown, i.e. the `merged` relation
+    sketch_percentiles reads. `model` as in sketch_by_grain ("'*'" for all models). -#}
+{% macro merged_sketch(measure, model='model') -%}
+    select
+        grain,
+        period_start,
+        {{ filter_columns(breakdown='model') }},
+        bucket,
+        sum(requests) as requests,
+        sum(value_sum) as value_sum
+    from ({{ sketch_by_grain(measure, model=model) }}) as sketch
+    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
 {%- endmacro %}
 
 {#- Percentiles of merged histograms. `merged` is a relation with the key columns, an

@@ -52,11 +52,7 @@
     {%- if not tests_limited_to_build() -%}
         true
     {%- else -%}
-        (
-        {%- for grain in ['day', 'week', 'month'] %}
-        ({{ prefix }}grain = '{{ grain }}' and {{ prefix }}period_start in {{ touched_periods(grain) }}){{ " or" if not loop.last }}
-        {%- endfor %}
-        )
+        {{ in_touched_grain_periods(prefix) }}
     {%- endif -%}
 {%- endmacro %}
 

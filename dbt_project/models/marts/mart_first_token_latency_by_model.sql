@@ -4,18 +4,10 @@
 -- Performance tab, First Token Latency by Model: first_token_ms of successful streaming
 -- requests. Grain: grain x period_start x model (real values) x api_key_id x provider
 -- ('*' = all). Pay-as-you-go requests only; a model without such requests has no row.
--- From the daily first-token sketches: counts and the mean exact, percentiles within the
+-- From the first-token sketch facts: counts and the mean exact, percentiles within the
 -- sketch's relative error (macros/sketch.sql).
 with merged as (
-    select
-        grain,
-        period_start,
-        {{ filter_columns(breakdown='model') }},
-        bucket,
-        sum(requests) as requests,
-        sum(value_sum) as value_sum
-    from ({{ sketch_by_grain('first_token_ms') }}) as sketch
-    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+    {{ merged_sketch('first_token_ms') }}
 ),
 
 figures as (

@@ -4,18 +4,10 @@
 -- Performance tab, Latency by Model: latency_ms of successful requests. Grain: grain x
 -- period_start x model (real values) x api_key_id x provider ('*' = all).
 -- Pay-as-you-go requests only; a model without successful requests has no row.
--- From the daily latency sketches: counts and the mean exact, percentiles within the
+-- From the latency sketch facts: counts and the mean exact, percentiles within the
 -- sketch's relative error (macros/sketch.sql).
 with merged as (
-    select
-        grain,
-        period_start,
-        {{ filter_columns(breakdown='model') }},
-        bucket,
-        sum(requests) as requests,
-        sum(value_sum) as value_sum
-    from ({{ sketch_by_grain('latency_ms') }}) as sketch
-    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+    {{ merged_sketch('latency_ms') }}
 ),
 
 figures as (

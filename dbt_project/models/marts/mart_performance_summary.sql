@@ -9,7 +9,7 @@
 -- Counts, means and picks come from the usage facts' sums (success_latency_ms_sum,
 -- throughput_output_tokens, ...) and are exact. The median throughput is sketch-based
 -- (within the sketch's relative error, macros/sketch.sql): for all models ('*') from the
--- daily throughput sketches, per model it is mart_throughput_by_model's p50. No figure
+-- throughput sketch facts, per model it is mart_throughput_by_model's p50. No figure
 -- reads request rows.
 with usage as (
     select *, model as candidate
@@ -58,15 +58,7 @@ picks as (
 ),
 
 all_models_merged as (
-    select
-        grain,
-        period_start,
-        {{ filter_columns(breakdown='model') }},
-        bucket,
-        sum(requests) as requests,
-        sum(value_sum) as value_sum
-    from ({{ sketch_by_grain('throughput_tps', model="'*'") }}) as sketch
-    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+    {{ merged_sketch('throughput_tps', model="'*'") }}
 ),
 
 all_models_median as (

@@ -5,19 +5,11 @@
 -- (successful, output_tokens > 0, generation_ms > 0). Grain: grain x period_start x
 -- model (real values) x api_key_id x provider ('*' = all). Pay-as-you-go requests only;
 -- a model without such requests has no row.
--- Percentiles from the daily throughput sketches (within the sketch's relative error,
+-- Percentiles from the throughput sketch facts at each grain (within the sketch's relative error,
 -- macros/sketch.sql); the count and Σ output tokens / Σ generation seconds exact, from
 -- the usage facts.
 with merged as (
-    select
-        grain,
-        period_start,
-        {{ filter_columns(breakdown='model') }},
-        bucket,
-        sum(requests) as requests,
-        sum(value_sum) as value_sum
-    from ({{ sketch_by_grain('throughput_tps') }}) as sketch
-    {{ group_by_filters(breakdown='model', extra=['bucket']) }}
+    {{ merged_sketch('throughput_tps') }}
 ),
 
 percentiles as (

@@ -19,6 +19,7 @@ each part can be moved on its own:
 | LLM_USAGE_REPORTING_TIMEZONE   | UTC                                  |
 | LLM_USAGE_DUCKDB_MEMORY_LIMIT  | 4GB                                  |
 | LLM_USAGE_DUCKDB_THREADS       | number of cores                      |
+| LLM_USAGE_WRITE_WAIT_SECONDS   | 60                                   |
 | LLM_USAGE_FIRST_LANDING_DAY    | 2024-01-01                           |
 | LLM_USAGE_NIGHTLY_HOUR         | 2                                    |
 | LLM_USAGE_NIGHTLY_MINUTE       | 0                                    |
@@ -97,6 +98,13 @@ def _positive_whole_number(value: Any) -> int:
     return int(text)
 
 
+def _whole_number(value: Any) -> int:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise _Invalid("must be a whole number of seconds (0 or more).")
+    return int(text)
+
+
 def _iso_day(value: Any) -> date:
     if isinstance(value, date):
         return value
@@ -123,6 +131,7 @@ Engine = Annotated[str, BeforeValidator(_engine)]
 Hour = Annotated[int, BeforeValidator(_whole_number_below(24))]
 Minute = Annotated[int, BeforeValidator(_whole_number_below(60))]
 Threads = Annotated[int, BeforeValidator(_positive_whole_number)]
+Seconds = Annotated[int, BeforeValidator(_whole_number)]
 Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
@@ -250,6 +259,9 @@ class Settings(BaseSettings):
     reporting_timezone: IanaZone = "UTC"
     duckdb_memory_limit: str = "4GB"
     duckdb_threads: Threads = Field(default_factory=lambda: os.cpu_count() or 1)
+    # How long a run's ingest, holds and checks wait for another process (a reader, or a
+    # run outside Dagster's pool) to let go of the warehouse before failing with one line.
+    write_wait_seconds: Seconds = 60
     # The first landing day the Dagster UI offers as a partition; older days can still be
     # loaded by moving this back.
     first_landing_day: Day = date(2024, 1, 1)
@@ -332,6 +344,7 @@ class Settings(BaseSettings):
             "LLM_USAGE_REPORTING_TIMEZONE": self.reporting_timezone,
             "LLM_USAGE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "LLM_USAGE_DUCKDB_THREADS": str(self.duckdb_threads),
+            "LLM_USAGE_WRITE_WAIT_SECONDS": str(self.write_wait_seconds),
             "LLM_USAGE_ENGINE": self.engine,
             "LLM_USAGE_LAKE_DIR": str(self.lake_dir),
             "LLM_USAGE_SPARK_MASTER": self.spark_master,

@@ -443,7 +443,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
     connection = (
         lake.scratch_connection(settings)
         if settings.on_spark
-        else connect(settings, wait_seconds=60)
+        else connect(settings, wait_seconds=settings.write_wait_seconds)
     )
     try:
         ensure_raw_schema(connection)

@@ -169,6 +169,8 @@ def _quarantined(outcome: CheckOutcome) -> CheckOutcome:
 )
 def fct_requests_quality(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
     first, last = _landing_window(context)
-    with warehouse.connect(read_only=True, wait_seconds=60) as connection:
+    with warehouse.connect(
+        read_only=True, wait_seconds=warehouse.settings.write_wait_seconds
+    ) as connection:
         outcomes = check_fact(connection, first, last, warehouse.settings.thresholds)
     yield from _check_results(context, FACT_KEY, outcomes, first, last)

@@ -170,6 +170,6 @@ def check_and_hold(
             last,
         ) as connection:
             return check_raw_and_hold(connection, first, last, thresholds)
-    with connect(settings, wait_seconds=60) as connection:
+    with connect(settings, wait_seconds=settings.write_wait_seconds) as connection:
         ensure_raw_schema(connection)
         return check_raw_and_hold(connection, first, last, thresholds)

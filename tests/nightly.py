@@ -5,7 +5,6 @@ tests where a test has already run them on the same models)."""
 
 from __future__ import annotations
 
-import os
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from pipeline_in_process import close_dbt_connection, dbt_args
 from config.settings import Settings
 from ingest.load import landing_path, load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
+from orchestration.dbt_assets import dbt_environment
 from orchestration.partitions import landing_days_between
 
 
@@ -40,16 +40,11 @@ def _dbt_in_this_process(args: list[str], settings: Settings) -> None:
     fresh interpreter importing dbt each time (seconds per call, many calls a suite)."""
     from dbt.cli.main import dbtRunner
 
-    saved = os.environ.get("LLM_USAGE_WAREHOUSE")
-    os.environ["LLM_USAGE_WAREHOUSE"] = str(settings.warehouse_path)  # profiles.yml reads it
-    try:
-        result = dbtRunner().invoke(args)
-    finally:
-        if saved is None:
-            del os.environ["LLM_USAGE_WAREHOUSE"]
-        else:
-            os.environ["LLM_USAGE_WAREHOUSE"] = saved
-        close_dbt_connection()
+    with dbt_environment(settings):  # profiles.yml reads the warehouse from it
+        try:
+            result = dbtRunner().invoke(args)
+        finally:
+            close_dbt_connection()
     # What failed, by node, in place of the console output a subprocess would show.
     failed = [
         f"{node.node.unique_id}: {node.status} {node.message}"

@@ -6,7 +6,6 @@ build's outcome instead of raising."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,7 @@ import pandas as pd
 from config.settings import Settings
 from ingest.load import load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_environment
 
 
 def dbt_args(command: str, scratch: Path, *extra: str) -> list[str]:
@@ -64,21 +63,12 @@ def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.Comp
             printed.append(event.info.msg)
 
     args = dbt_args("build", scratch, *extra)
-    env = {
-        "LLM_USAGE_WAREHOUSE": str(settings.warehouse_path),
-        "LLM_USAGE_REPORTING_TIMEZONE": settings.reporting_timezone,
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        result = dbtRunner(callbacks=[keep_printed]).invoke(args)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        close_dbt_connection()
+    # dbt reads the warehouse and reporting zone from its environment, as in a Dagster step.
+    with dbt_environment(settings):
+        try:
+            result = dbtRunner(callbacks=[keep_printed]).invoke(args)
+        finally:
+            close_dbt_connection()
     # dbt's exit codes: 0 success, 1 a node failed, 2 dbt itself failed.
     code = 0 if result.success else 2 if result.exception is not None else 1
     if result.exception is not None:

@@ -25,13 +25,12 @@ def settings_for(data_dir: Path) -> Settings:
 
 
 def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a user's process with these settings (every one of them), and
+    `extra` variables over them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_USAGE_")}
+    env.update(settings.environment())
     env.update(extra)
     env.update(
-        LLM_USAGE_DATA_DIR=str(settings.data_dir),
-        LLM_USAGE_LANDING_DIR=str(settings.landing_dir),
-        LLM_USAGE_WAREHOUSE=str(settings.warehouse_path),
-        DAGSTER_HOME=str(settings.dagster_home),
         PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         GX_ANALYTICS_ENABLED="false",
     )

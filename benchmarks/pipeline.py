@@ -267,6 +267,10 @@ def dbt_build(
             )
         finally:
             connection.close()
+    # A target folder per warehouse keeps dbt's partial-parse cache warm between its
+    # builds, as in a deployment (dbt parses in full when the profile, which names the
+    # warehouse file, changes), without touching the project's target/.
+    target_dir = target_dir / warehouse.name
     command = [
         str(BIN / "dbt"),
         "build",
@@ -277,8 +281,6 @@ def dbt_build(
         str(DBT_PROJECT_DIR),
         "--profiles-dir",
         str(DBT_PROJECT_DIR),
-        # A target folder of the benchmark's own keeps dbt's partial-parse cache warm
-        # between runs, as in a deployment, without touching the project's target/.
         "--target-path",
         str(target_dir),
         "--log-path",

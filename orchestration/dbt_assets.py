@@ -1,11 +1,14 @@
 """The dbt project as Dagster assets, partitioned by landing day like the raw layer."""
 
 import contextlib
+import hashlib
 import importlib.metadata
+import json
 import os
 import shutil
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
@@ -121,6 +124,41 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
                 os.environ[key] = value
 
 
+# dbt skips most of its parse (seconds a night) when the partial_parse.msgpack in its
+# target folder matches the project and the profile. dagster-dbt seeds each step's fresh
+# target folder from dbt_project/target, written by `make setup` with profiles.yml's
+# defaults; the profile a run renders (its warehouse path, DuckDB limits) differs from
+# those, so dbt parsed everything on every night. A copy kept per set of settings serves
+# the next run with the same ones. dbt checks the copy itself and parses in full when
+# the project or the profile changed, so a stale one costs nothing but that parse.
+PARSE_STATE_FILE = "partial_parse.msgpack"
+DBT_TARGET_DIR = Path(dbt_project.project_dir, dbt_project.target_path)
+
+
+def _parse_state_cache(settings: Settings) -> Path:
+    key = hashlib.sha256(json.dumps(settings.environment(), sort_keys=True).encode()).hexdigest()
+    return DBT_TARGET_DIR / "parse_state" / f"{key[:16]}.msgpack"
+
+
+def _seed_parse_state(settings: Settings, target_path: Path) -> None:
+    cached = _parse_state_cache(settings)
+    if cached.exists():
+        target_path.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target_path / PARSE_STATE_FILE)
+
+
+def _keep_parse_state(settings: Settings, target_path: Path) -> None:
+    written = target_path / PARSE_STATE_FILE
+    if not written.exists():
+        return
+    cached = _parse_state_cache(settings)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    # Another run may be reading or writing the same copy: replace it in one step.
+    partial = cached.with_name(f"{cached.name}.{uuid.uuid4().hex}")
+    shutil.copyfile(written, partial)
+    partial.replace(cached)
+
+
 def wait_for_write_lock(warehouse: WarehouseResource, seconds: float) -> None:
     """Wait until no reader holds the warehouse, as dbt-duckdb fails at once otherwise.
 
@@ -220,13 +258,21 @@ def build_models(context: AssetExecutionContext, dbt: DbtCliResource, warehouse:
     # take the write lock. Wait for the lock, and start dbt again if a reader slipped in
     # between: the lock is taken before any model runs, so nothing was half done.
     deadline = time.monotonic() + DBT_LOCK_WAIT_SECONDS
+    settings = warehouse.settings
     while True:
         _queue_for_build(warehouse, landing_dates, deadline)
+        # A fresh target folder per dbt call, as dagster-dbt makes, seeded with the parse
+        # state of the last run with these settings.
+        target_path = DBT_TARGET_DIR / f"{context.run.run_id[:8]}-{uuid.uuid4().hex[:8]}"
+        _seed_parse_state(settings, target_path)
         # dbt's profiles.yml reads the warehouse path from the environment: dbt gets the
         # settings this run was built with.
-        with dbt_environment(warehouse.settings):
-            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        with dbt_environment(settings):
+            invocation = dbt.cli(
+                ["build"], context=context, raise_on_error=False, target_path=target_path
+            )
         yield from invocation.stream()
+        _keep_parse_state(settings, target_path)
         if invocation.is_successful():
             return
         error = invocation.get_error()

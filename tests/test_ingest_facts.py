@@ -242,6 +242,21 @@ def test_out_of_order_and_repeated_runs_give_identical_facts(in_order, tmp_path,
     assert requests_on(first) == set(kept.loc[kept.event_date.dt.date == first, "request_id"])
     assert materialize(settings, first, first)
 
+    # The repeated runs, with the same settings, reused the parse state dbt wrote in the
+    # run before them instead of parsing the whole project again.
+    from dagster import DagsterInstance
+
+    from orchestration.dbt_assets import DBT_TARGET_DIR
+
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        runs = sorted(
+            instance.get_runs(), key=lambda r: instance.get_run_stats(r.run_id).start_time
+        )
+    assert len(runs) == 3
+    for run in runs[1:]:
+        (dbt_log,) = DBT_TARGET_DIR.glob(f"{run.run_id[:8]}-*/dbt.log")
+        assert "Nothing changed, skipping partial parsing" in dbt_log.read_text(), run.run_id
+
     _assert_same(_facts(settings), _facts(reference_settings))
     _assert_same(_daily(settings), _daily(reference_settings))
     marts = "SELECT * EXCLUDE (built_at) FROM main_marts.mart_usage_summary ORDER BY ALL"

@@ -9,7 +9,7 @@ test or the CLI builds the definitions in-process with settings of its own.
 from __future__ import annotations
 
 import dagster
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from config.settings import Settings
 from orchestration.audit import build_weekly_audit_schedule, weekly_audit_job
@@ -34,6 +34,12 @@ def build_definitions(settings: Settings) -> Definitions:
     warehouse_dbt_models = build_warehouse_dbt_models(partitions, freshness)
     nightly_job = build_nightly_job(partitions)
     return Definitions(
+        # Every step of every job in the run's own process, as `llm-usage materialize`
+        # runs them: the steps write one warehouse one after the other anyway (the pool
+        # admits one writer), and a process per step paid the Python imports of Dagster,
+        # dbt and Great Expectations again for each, seconds a night. A run whose process
+        # dies is still failed and retried by run monitoring (dagster.yaml).
+        executor=in_process_executor,
         assets=[raw_request_logs, warehouse_dbt_models],
         asset_checks=[fct_requests_quality],
         jobs=[nightly_job, weekly_audit_job],

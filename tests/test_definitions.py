@@ -33,6 +33,10 @@ def test_definitions_load_with_the_expected_graph(data_dir):
     assert AssetKey(["raw", "request_logs"]) in staging.parent_keys
     job = defs.resolve_job_def("nightly_job")
     assert job.partitions_def is not None
+    # Every job runs its steps in the run's process (UI, schedule and sensor runs too),
+    # the asset jobs the UI builds for a selection included.
+    for name in ("nightly_job", "weekly_audit_job", "__ASSET_JOB"):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process", name
     for key in keys:
         assert graph.get(AssetKey.from_user_string(key)).pools == {"warehouse"}
 

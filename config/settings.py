@@ -98,7 +98,7 @@ def _positive_whole_number(value: Any) -> int:
     return int(text)
 
 
-def _whole_number(value: Any) -> int:
+def _whole_seconds(value: Any) -> int:
     text = str(value).strip()
     if not text.isdigit():
         raise _Invalid("must be a whole number of seconds (0 or more).")
@@ -131,7 +131,7 @@ Engine = Annotated[str, BeforeValidator(_engine)]
 Hour = Annotated[int, BeforeValidator(_whole_number_below(24))]
 Minute = Annotated[int, BeforeValidator(_whole_number_below(60))]
 Threads = Annotated[int, BeforeValidator(_positive_whole_number)]
-Seconds = Annotated[int, BeforeValidator(_whole_number)]
+Seconds = Annotated[int, BeforeValidator(_whole_seconds)]
 Day = Annotated[date, BeforeValidator(_iso_day)]
 
 

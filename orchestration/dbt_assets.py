@@ -133,6 +133,8 @@ def dbt_environment(settings: Settings) -> Iterator[None]:
 # the project or the profile changed, so a stale one costs nothing but that parse.
 PARSE_STATE_FILE = "partial_parse.msgpack"
 DBT_TARGET_DIR = Path(dbt_project.project_dir, dbt_project.target_path)
+# One per set of settings: a deployment has one, a test suite one per test warehouse.
+PARSE_STATES_KEPT = 16
 
 
 def _parse_state_cache(settings: Settings) -> Path:
@@ -140,23 +142,31 @@ def _parse_state_cache(settings: Settings) -> Path:
     return DBT_TARGET_DIR / "parse_state" / f"{key[:16]}.msgpack"
 
 
+# The copies only save time: a copy that cannot be read or written (a full disk, another
+# run pruning it) leaves dbt to parse in full, and never fails the step.
+
+
 def _seed_parse_state(settings: Settings, target_path: Path) -> None:
     cached = _parse_state_cache(settings)
-    if cached.exists():
+    with contextlib.suppress(OSError):
         target_path.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(cached, target_path / PARSE_STATE_FILE)
 
 
 def _keep_parse_state(settings: Settings, target_path: Path) -> None:
     written = target_path / PARSE_STATE_FILE
-    if not written.exists():
-        return
     cached = _parse_state_cache(settings)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    # Another run may be reading or writing the same copy: replace it in one step.
-    partial = cached.with_name(f"{cached.name}.{uuid.uuid4().hex}")
-    shutil.copyfile(written, partial)
-    partial.replace(cached)
+    with contextlib.suppress(OSError):
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        # Another run may be reading or writing the same copy: replace it in one step.
+        partial = cached.with_name(f"{cached.name}.{uuid.uuid4().hex}")
+        shutil.copyfile(written, partial)
+        partial.replace(cached)
+        kept = sorted(
+            cached.parent.glob("*.msgpack"), key=lambda p: p.stat().st_mtime, reverse=True
+        )
+        for stale in kept[PARSE_STATES_KEPT:]:
+            stale.unlink()
 
 
 def wait_for_write_lock(warehouse: WarehouseResource, seconds: float) -> None:

@@ -173,26 +173,8 @@ def _landing_files(
             if anomaly:
                 anomalies.append(anomaly)
                 continue
-        if path.is_dir():
-            anomalies.append(
-                LandingAnomaly(
-                    landing_date,
-                    str(path),
-                    "folder",
-                    None,
-                    "a folder inside a landing day; files must lie directly in dt=YYYY-MM-DD",
-                )
-            )
-        elif not path.is_file():
-            anomalies.append(
-                LandingAnomaly(
-                    landing_date,
-                    str(path),
-                    "not a regular file",
-                    None,
-                    "a socket, pipe or device; not read",
-                )
-            )
+        if not path.is_file():
+            anomalies.append(_not_a_file(path, landing_date))
         elif path.name.endswith(SUPPORTED_SUFFIXES):
             supported.append(path)
         else:
@@ -278,6 +260,21 @@ def landing_day_has_files(settings: Settings, landing_date: date) -> bool:
     return any(day.files for day in sources.source_days(settings, landing_date))
 
 
+def _not_a_file(path: Path, landing_date: date | None) -> LandingAnomaly:
+    """Why an entry of a day folder that is not a file is not read."""
+    if path.is_dir():
+        return LandingAnomaly(
+            landing_date,
+            str(path),
+            "folder",
+            None,
+            "a folder inside a landing day; files must lie directly in dt=YYYY-MM-DD",
+        )
+    return LandingAnomaly(
+        landing_date, str(path), "not a regular file", None, "a socket, pipe or device; not read"
+    )
+
+
 def _inside_landing(
     settings: Settings, days: list[sources.SourceDay], landing_date: date
 ) -> tuple[list[sources.SourceDay], list[LandingAnomaly]]:
@@ -309,7 +306,12 @@ def _inside_landing(
                 anomalies.append(anomaly)
             else:
                 files.append(path)
-        kept.append(sources.SourceDay(day.folder, files, day.skipped))
+        # What is not a file is not read, as in our own day folders: a link leaving the
+        # directory says so, anything else says what it is.
+        for path in day.not_files:
+            anomaly = _link_anomaly(settings, path, landing_date) if path.is_symlink() else None
+            anomalies.append(anomaly or _not_a_file(path, landing_date))
+        kept.append(sources.SourceDay(day.folder, files, day.skipped, day.not_files))
     return kept, anomalies
 
 

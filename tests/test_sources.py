@@ -501,6 +501,36 @@ def test_links_leaving_the_landing_directory_are_not_followed(data_dir, tmp_path
     ]
 
 
+def test_what_is_not_a_file_in_a_source_day_folder_is_named_not_dropped(data_dir):
+    """A sub-folder (records a user put one level too deep) and a link to nothing are
+    not read, and each is recorded with its reason, as in our own day folders."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+    )
+    day = date(2026, 3, 2)
+    first, second = openrouter_generations()[:2]
+    folder = _day_folder(data_dir, "or", day)
+    (folder / "a.jsonl").write_text(json.dumps(first) + "\n")
+    (folder / "hour=01").mkdir()
+    (folder / "hour=01" / "b.jsonl").write_text(json.dumps(second) + "\n")
+    (folder / "gone.jsonl").symlink_to(folder / "missing.jsonl")
+
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 0)
+    recorded = query(
+        data_dir, "SELECT path, kind FROM raw.landing_anomalies ORDER BY path"
+    ).values.tolist()
+    assert recorded == [
+        [str(folder / "gone.jsonl"), "broken link"],
+        [str(folder / "hour=01"), "folder"],
+    ]
+    assert {a.path for a in report.anomalies} == {
+        str(folder / "gone.jsonl"),
+        str(folder / "hour=01"),
+    }
+
+
 def test_one_call_files_bad_utf8_is_rejected_and_a_bom_is_not(data_dir, some_payloads):
     """One .json file per call: the files are read as one batch; a file that is not
     UTF-8 is rejected with where, one with a byte-order mark loads."""

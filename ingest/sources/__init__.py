@@ -51,6 +51,8 @@ class SourceDay:
     folder: SourceFolder
     files: list[Path]  # to load, in name order
     skipped: list[Path]  # of a type the folder's format does not have
+    # Sub-folders, links that lead nowhere, sockets: not read, and the loader says why.
+    not_files: list[Path]
 
     @property
     def skipped_reason(self) -> str:
@@ -75,13 +77,13 @@ def source_days(settings: Settings, landing_date: date) -> list[SourceDay]:
         path = folder.day_folder(landing_date)
         if not path.is_dir():
             continue
-        candidates = sorted(
-            p for p in path.iterdir() if p.is_file() and not p.name.startswith((".", "_"))
-        )
+        entries = sorted(p for p in path.iterdir() if not p.name.startswith((".", "_")))
+        candidates = [p for p in entries if p.is_file()]
         suffixes = ADAPTERS[folder.format].suffixes
         files = [p for p in candidates if p.name.endswith(suffixes)]
         skipped = [p for p in candidates if not p.name.endswith(suffixes)]
-        days.append(SourceDay(folder, files, skipped))
+        not_files = [p for p in entries if not p.is_file()]
+        days.append(SourceDay(folder, files, skipped, not_files))
     return days
 
 

@@ -42,6 +42,7 @@ from config.settings import Settings  # noqa: E402
 from ingest import lake  # noqa: E402
 from ingest.load import load_partition  # noqa: E402
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build  # noqa: E402
+from orchestration.dbt_assets import NIGHTLY_EXCLUDE  # noqa: E402
 from quality.holds import check_and_hold  # noqa: E402
 from quality.rules import Thresholds  # noqa: E402
 from sample_data.generate import generate_logs  # noqa: E402
@@ -109,6 +110,10 @@ def run_engine(engine: str, landing: Path, work: Path, args) -> dict:
         [
             str(DBT),
             "build",
+            # What a night builds: the weekly audit's full-history tests and the unit
+            # tests stay out, as in the Dagster dbt step.
+            "--exclude",
+            NIGHTLY_EXCLUDE,
             "--project-dir",
             "dbt_project",
             "--profiles-dir",

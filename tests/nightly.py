@@ -8,12 +8,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pipeline_in_process import close_dbt_connection, dbt_args
+from pipeline_in_process import invoke_dbt
 
 from config.settings import Settings
 from ingest.load import landing_path, load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.dbt_assets import dbt_environment
 from orchestration.partitions import landing_days_between
 
 
@@ -32,23 +31,11 @@ def run_window(
         request_model_build(connection, days, "dbt step")
     finally:
         connection.close()
-    _dbt_in_this_process(dbt_args(command, scratch), settings)
-
-
-def _dbt_in_this_process(args: list[str], settings: Settings) -> None:
-    """dbt through its Python entry point: the same command as `dbt ARGS`, without a
-    fresh interpreter importing dbt each time (seconds per call, many calls a suite)."""
-    from dbt.cli.main import dbtRunner
-
-    with dbt_environment(settings):  # profiles.yml reads the warehouse from it
-        try:
-            result = dbtRunner().invoke(args)
-        finally:
-            close_dbt_connection()
+    result = invoke_dbt(settings, command, scratch)
     # What failed, by node, in place of the console output a subprocess would show.
     failed = [
         f"{node.node.unique_id}: {node.status} {node.message}"
         for node in getattr(result.result, "results", [])
         if str(node.status) not in ("success", "pass")
     ]
-    assert result.success, f"dbt {args[0]} failed: {result.exception or failed}"
+    assert result.success, f"dbt {command} failed: {result.exception or failed}"

@@ -49,31 +49,38 @@ def close_dbt_connection() -> None:
         DuckDBConnectionManager._ENV = None
 
 
+def invoke_dbt(settings: Settings, command: str, scratch: Path, *extra: str, callbacks=()):
+    """`dbt COMMAND --quiet` through dbt's Python entry point (dbtRunner), in this process,
+    with the settings in its environment as a Dagster dbt step has them (profiles.yml and
+    the macros read the warehouse, DuckDB limits and reporting zone from it); dbt's
+    result. No fresh interpreter importing dbt for every build."""
+    from dbt.cli.main import dbtRunner
+
+    with dbt_environment(settings):
+        try:
+            return dbtRunner(callbacks=list(callbacks)).invoke(dbt_args(command, scratch, *extra))
+        finally:
+            close_dbt_connection()
+
+
 def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.CompletedProcess:
     """`dbt build --quiet` through dbt's Python entry point (dbtRunner), in this process:
     no fresh interpreter importing dbt for every build. Returns what the command would:
     its exit code and, as stdout, the lines `--quiet` prints (dbt's error-level events,
     e.g. "Failure in test ...")."""
-    from dbt.cli.main import dbtRunner
-
     printed: list[str] = []
 
     def keep_printed(event) -> None:
         if event.info.level == "error":
             printed.append(event.info.msg)
 
-    args = dbt_args("build", scratch, *extra)
-    # dbt reads the warehouse and reporting zone from its environment, as in a Dagster step.
-    with dbt_environment(settings):
-        try:
-            result = dbtRunner(callbacks=[keep_printed]).invoke(args)
-        finally:
-            close_dbt_connection()
+    result = invoke_dbt(settings, "build", scratch, *extra, callbacks=[keep_printed])
     # dbt's exit codes: 0 success, 1 a node failed, 2 dbt itself failed.
     code = 0 if result.success else 2 if result.exception is not None else 1
     if result.exception is not None:
         printed.append(f"{type(result.exception).__name__}: {result.exception}")
-    return subprocess.CompletedProcess([DBT_EXECUTABLE, *args], code, "\n".join(printed), "")
+    args = [DBT_EXECUTABLE, *dbt_args("build", scratch, *extra)]
+    return subprocess.CompletedProcess(args, code, "\n".join(printed), "")
 
 
 def run(

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from mart_reference import DIMENSIONS, MARTS, same, select, with_performance_fields
-from pipeline_in_process import close_dbt_connection, dbt_args, query
+from pipeline_in_process import invoke_dbt, query
 from reference import read_landing, requests
 
 from ingest.load import load_partition
@@ -104,11 +104,8 @@ def _line(landing: date, r: dict) -> str:
     )
 
 
-def _build(scratch: Path) -> None:
-    from dbt.cli.main import dbtRunner
-
-    result = dbtRunner().invoke(dbt_args("run", scratch))
-    close_dbt_connection()
+def _build(settings, scratch: Path) -> None:
+    result = invoke_dbt(settings, "run", scratch)
     assert result.success, result.exception
 
 
@@ -118,7 +115,7 @@ def _run(settings, days, scratch) -> None:
     with connect(settings) as connection:
         ensure_raw_schema(connection)
         request_model_build(connection, sorted(days), "dbt step")
-    _build(scratch)
+    _build(settings, scratch)
 
 
 def _expected_mart(name: str, rows: pd.DataFrame) -> dict:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pipeline_in_process import dbt_args
+from runs import cli_env
 
 from config.settings import Settings
 from ingest import lake
@@ -103,23 +104,19 @@ def _add_fast_records(landing: Path, day: date, count: int, name: str) -> None:
 
 
 def _settings(data_dir: Path, landing: Path, engine: str) -> tuple[Settings, dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_USAGE_")}
-    env.update(
-        LLM_USAGE_DATA_DIR=str(data_dir),
-        LLM_USAGE_LANDING_DIR=str(landing),
-        LLM_USAGE_ENGINE=engine,
-        # Small days on a small machine: few shuffle partitions, a small driver.
-        LLM_USAGE_SPARK_MASTER="local[2]",
-        LLM_USAGE_SPARK_DRIVER_MEMORY="1g",
-        LLM_USAGE_SPARK_SHUFFLE_PARTITIONS="2",
+    """The engine's settings, and the environment of a process (dbt) that runs with them."""
+    settings = Settings.from_env(
+        {
+            "LLM_USAGE_DATA_DIR": str(data_dir),
+            "LLM_USAGE_LANDING_DIR": str(landing),
+            "LLM_USAGE_ENGINE": engine,
+            # Small days on a small machine: few shuffle partitions, a small driver.
+            "LLM_USAGE_SPARK_MASTER": "local[2]",
+            "LLM_USAGE_SPARK_DRIVER_MEMORY": "1g",
+            "LLM_USAGE_SPARK_SHUFFLE_PARTITIONS": "2",
+        }
     )
-    settings = Settings.from_env(env)
-    env.update(
-        LLM_USAGE_WAREHOUSE=str(settings.warehouse_path),
-        LLM_USAGE_LAKE_DIR=str(settings.lake_dir),
-        DAGSTER_HOME=str(settings.dagster_home),
-    )
-    return settings, env
+    return settings, cli_env(settings)
 
 
 def _run_window(settings: Settings, env: dict[str, str], days: list[date], scratch: Path) -> None:
@@ -135,20 +132,9 @@ def _run_window(settings: Settings, env: dict[str, str], days: list[date], scrat
             request_model_build(connection, days, "dbt step")
         finally:
             connection.close()
+    # Its own process: the Spark session (and its JVM) ends with it.
     result = subprocess.run(
-        [
-            DBT_EXECUTABLE,
-            "build",
-            "--quiet",
-            "--project-dir",
-            str(DBT_PROJECT_DIR),
-            "--profiles-dir",
-            str(DBT_PROJECT_DIR),
-            "--target-path",
-            str(scratch / "target"),
-            "--log-path",
-            str(scratch / "logs"),
-        ],
+        [DBT_EXECUTABLE, *dbt_args("build", scratch)],
         env=env,
         capture_output=True,
         text=True,

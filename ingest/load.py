@@ -240,16 +240,10 @@ def landing_days_on_disk(settings: Settings) -> tuple[list[date], list[LandingAn
 
 
 def own_format_files(settings: Settings, landing_date: date) -> list[Path]:
-    """The files of the day's dt= folder that load_partition reads by their name: of a
-    supported type, not named "." or "_" first (an upload in progress, a marker)."""
+    """The files of the day's dt= folder that load_partition reads (`_landing_files`: of
+    a supported type, not named "." or "_" first, no link out of the directory)."""
     folder = landing_path(settings, landing_date)
-    if not folder.is_dir():
-        return []
-    return [
-        p
-        for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith((".", "_")) and p.name.endswith(SUPPORTED_SUFFIXES)
-    ]
+    return _landing_files(settings, folder, landing_date)[0] if folder.is_dir() else []
 
 
 def landing_day_has_files(settings: Settings, landing_date: date) -> bool:

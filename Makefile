@@ -12,8 +12,8 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet uv
 	# Compiled bytecode: uv leaves it to the first import, and where PYTHONDONTWRITEBYTECODE
-	# is set (as on our CI machines) every process would compile Dagster, dbt and GX from
-	# source again, about 3 s of CPU per `llm-usage` or `dbt` process.
+	# is set (as on this project's development machines) every process would compile
+	# Dagster, dbt and GX from source again, about 3 s of CPU per `llm-usage` or `dbt` process.
 	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python -r requirements.lock -e .
 	$(BIN)/python -m compileall -q cli config ingest orchestration quality readers sample_data tools
 	# dbt's manifest, which the Dagster definitions read (importing them never runs dbt;

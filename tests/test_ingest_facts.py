@@ -15,9 +15,11 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 from conftest import use_data_dir
+from dagster import DagsterInstance
 from reference import count_lines, read_landing, requests
 
 from cli.main import materialize
+from orchestration.dbt_assets import DBT_TARGET_DIR
 from readers.warehouse import read_query
 from sample_data.generate import generate_logs
 
@@ -244,10 +246,6 @@ def test_out_of_order_and_repeated_runs_give_identical_facts(in_order, tmp_path,
 
     # The repeated runs, with the same settings, reused the parse state dbt wrote in the
     # run before them instead of parsing the whole project again.
-    from dagster import DagsterInstance
-
-    from orchestration.dbt_assets import DBT_TARGET_DIR
-
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         runs = sorted(
             instance.get_runs(), key=lambda r: instance.get_run_stats(r.run_id).start_time

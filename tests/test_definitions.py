@@ -8,6 +8,7 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pytest
 from dagster import AssetKey
 
 REPO = Path(__file__).resolve().parent.parent
@@ -137,8 +138,6 @@ def test_importing_the_definitions_reads_no_settings_and_runs_no_dbt():
 
 
 def test_loading_the_definitions_reads_the_settings_then(monkeypatch):
-    import pytest
-
     from config.settings import SettingsError
     from orchestration.definitions import defs
 
@@ -182,3 +181,15 @@ def test_the_warehouse_resource_gives_back_every_setting_it_was_made_from(tmp_pa
     assert WarehouseResource.from_settings(settings).settings == settings
     assert Settings.from_env(settings.environment()) == settings
     assert settings.thresholds.max_output_tokens == 3000
+
+
+@pytest.mark.parametrize("value", ["-5", "1.5", "soon"])
+def test_a_write_wait_that_is_not_whole_seconds_is_one_line(value):
+    from config.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env({"LLM_USAGE_WRITE_WAIT_SECONDS": value})
+    assert str(raised.value) == (
+        f"LLM_USAGE_WRITE_WAIT_SECONDS='{value}' must be a whole number of seconds (0 or more)."
+    )
+    assert Settings.from_env({"LLM_USAGE_WRITE_WAIT_SECONDS": " 0 "}).write_wait_seconds == 0

@@ -5,7 +5,9 @@ quarantine with a reason naming its source field while everything else loads."""
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -350,6 +352,33 @@ def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_pay
     assert reasons[1] == '"completion_tokens" must be an integer, got "many"'
     assert reasons[2] == '"startTime" must be an ISO 8601 date-time, got "2026-02-30 10:00:00"'
     assert reasons[3] == '"metadata" must be a JSON object or JSON text of one'
+    # A quarantined row is kept as a JSON object of its cells, every cell as the text it
+    # was (an empty one as null).
+    cells = list(csv.DictReader(io.StringIO((folder / "export.csv").read_text())))
+    kept = [json.loads(line) for line in _rejected(data_dir)["raw_line"]]
+    assert kept == [{k: v or None for k, v in row.items()} for row in cells[len(rows) :]]
+
+
+def test_spend_log_csv_cells_are_read_by_their_exact_header_name(data_dir, some_payloads):
+    """A header may repeat a name or hold one differing only in case: the cell named
+    exactly as the field, the first where the name repeats, is the one read."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.spend]\nformat = "litellm_spend_logs"\n'
+    )
+    day = date(2026, 3, 2)
+    rows = [spend_log_row(p) for p in some_payloads]
+    header, *lines = spend_logs_csv(rows).splitlines()
+    text = "\n".join(
+        [f"MODEL,{header},model"] + [f"not-this-one,{line},nor-this-one" for line in lines]
+    )
+    (_day_folder(data_dir, "spend", day) / "export.csv").write_text(text + "\n")
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(rows), 0)
+    loaded = query(data_dir, "SELECT request_id, model FROM raw.request_logs")
+    assert dict(zip(loaded["request_id"], loaded["model"])) == {
+        r["request_id"]: r["model"] for r in rows
+    }
 
 
 def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
@@ -555,3 +584,34 @@ def test_one_call_files_bad_utf8_is_rejected_and_a_bom_is_not(data_dir, some_pay
         (name, hashlib.sha256((folder / name).read_bytes()).hexdigest(), loaded, rejected)
         for name, loaded, rejected in (("a.json", 1, 0), ("b.json", 0, 1), ("c.json", 1, 0))
     ]
+
+
+DATE_TIMES = [
+    "2026-03-02T09:15:00Z",
+    "2026-03-02t09:15:00.25z",
+    "2026-03-02 09:15:00.123",  # no offset: UTC
+    "2026-03-02T09:15:00+05:30",
+    "2026-03-02T09:15:00-0800",
+    "2026-03-02T09:15:00-08",
+    " 2026-03-02T23:59:59.999999+00:00 ",
+]
+
+
+def test_source_date_times_are_read_with_their_offset_or_as_utc():
+    """The adapters' ISO 8601 reading (OpenRouter's created_at, the spend logs' times)
+    against Python's own parse of the same strings; what is not one is NULL."""
+    from ingest.sources.sql import read_date_time
+
+    read = read_date_time("t", "v")
+    not_date_times = ["2026-03-02", "02/03/2026 09:15", "2026-03-02T09:15", "yesterday"]
+    values = [json.dumps(v) for v in DATE_TIMES + not_date_times]
+    connection = duckdb.connect()
+    got = connection.execute(
+        f"SELECT {read.value} FROM (SELECT CAST(unnest($values) AS JSON) AS v)",
+        {"values": values},
+    ).fetchall()
+    expected = [
+        datetime.fromisoformat(v.strip().upper().replace("Z", "+00:00")) for v in DATE_TIMES
+    ]
+    expected = [e if e.tzinfo else e.replace(tzinfo=UTC) for e in expected]
+    assert [g for (g,) in got] == expected + [None] * len(not_date_times)

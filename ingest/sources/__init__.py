@@ -24,12 +24,12 @@ from ingest import contract
 from ingest.sources import litellm, litellm_spend_logs, openrouter
 from ingest.sources.config import SourceFolder, source_folders
 from ingest.sources.files import FileRead, read_batches
-from ingest.sources.mapping import READS_PENDING
+from ingest.sources.mapping import READS_PENDING, Records
 
 
 @dataclass(frozen=True)
 class Adapter:
-    mapping_sql: Callable[..., str]  # (folder, records relation, text=bool) -> SQL
+    mapping_sql: Callable[..., str]  # (folder, Records, text=bool) -> SQL
     suffixes: tuple[str, ...]  # the file types a folder of this format may hold
 
 
@@ -65,9 +65,10 @@ class Batch:
     """Records of some files of one source folder, and how to map them (`check_batch`)."""
 
     files: list[FileRead]
-    records: pa.Table | None  # (source_file, line_number, record, read_error); None if unreadable
+    records: pa.Table | None  # files.RecordsRead's; None if unreadable
     folder: SourceFolder
     shape: str  # "lines", "documents" or "csv" (files.py)
+    csv_header: tuple[str, ...] | None = None  # what the cells of a CSV table are
 
 
 def source_days(settings: Settings, landing_date: date) -> list[SourceDay]:
@@ -133,9 +134,7 @@ _DOCUMENT_RECORDS = f"""(
     )
 )"""
 # A JSON Lines or CSV file already has one record per row.
-_ONE_RECORD_PER_ROW = (
-    f"(SELECT source_file, line_number, record, read_error FROM {RECORDS_RELATION})"
-)
+_ONE_RECORD_PER_ROW = f"(SELECT * FROM {RECORDS_RELATION})"
 _RECORDS = {
     "lines": _ONE_RECORD_PER_ROW,
     "csv": _ONE_RECORD_PER_ROW,
@@ -147,8 +146,8 @@ def read_day(days: list[SourceDay]) -> Iterator[Batch]:
     """The batches of the source folders' files of one landing day, one at a time: each
     holds one JSON Lines or CSV file, or JSON documents of at most BATCH_BYTES."""
     for day in days:
-        for files, records, shape in read_batches(day.files):
-            yield Batch(files, records, day.folder, shape)
+        for read in read_batches(day.files):
+            yield Batch(read.files, read.records, day.folder, read.shape, read.csv_header)
 
 
 def check_batch(connection: duckdb.DuckDBPyConnection, batch: Batch, table: str) -> None:
@@ -161,7 +160,8 @@ def check_batch(connection: duckdb.DuckDBPyConnection, batch: Batch, table: str)
     if batch.records is None:
         return
     adapter = ADAPTERS[batch.folder.format]
-    records, text = _RECORDS[batch.shape], batch.shape == "csv"
+    records = Records(_RECORDS[batch.shape], batch.csv_header)
+    text = batch.shape == "csv"
     connection.register(RECORDS_RELATION, batch.records)
     try:
         quick = adapter.mapping_sql(batch.folder, records, text=text, judge_reads=False)
@@ -171,7 +171,10 @@ def check_batch(connection: duckdb.DuckDBPyConnection, batch: Batch, table: str)
             f"SELECT count(*) FROM ({pending})", {"pending": READS_PENDING}
         ).fetchall()
         if unread_count:
-            unread = f"(SELECT * FROM {records} WHERE (source_file, line_number) IN ({pending}))"
+            unread = Records(
+                f"(SELECT * FROM {records.relation} WHERE (source_file, line_number) IN ({pending}))",
+                batch.csv_header,
+            )
             judged = adapter.mapping_sql(batch.folder, unread, text=text)
             connection.execute(
                 f"""

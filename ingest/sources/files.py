@@ -7,8 +7,10 @@ Three shapes, by file name, never by content:
 - `.json`: one JSON document per file, what LiteLLM's bucket loggers write (one call per
   object) and what an API response saved to a file holds; many small files are read into
   one batch, so that a day of a million one-record files is mapped in a few queries;
-- `.csv`, `.csv.gz`: a CSV export with a header row; every value is kept as text, an
-  empty cell as null, and each row becomes a JSON object of its cells.
+- `.csv`, `.csv.gz`: a CSV export with a header row; every value is kept as text and an
+  empty cell as null, one column per cell (`cell_1`, ...), the header beside them: the
+  mapping reads the cells it needs as they are, and writes a row out as a JSON object of
+  its cells only for a row it quarantines.
 
 Each batch comes with what the loader records per file (size, modification time,
 SHA-256, or why the file could not be read).
@@ -77,9 +79,20 @@ def _shape(path: Path) -> str:
     return "lines"
 
 
-def read_batches(paths: list[Path]) -> Iterator[tuple[list[FileRead], pa.Table | None, str]]:
-    """(files, records, shape) for the given files of one folder, in name order; records
-    is None when none of the batch's files could be read."""
+@dataclass
+class RecordsRead:
+    """Records of some files of one folder: (source_file, line_number, record, read_error)
+    for JSON (RECORDS_SCHEMA), or for a CSV table (source_file, line_number, read_error,
+    cell_1, ...) with the header naming the cells; None when no file could be read."""
+
+    files: list[FileRead]
+    records: pa.Table | None
+    shape: str  # "lines", "documents" or "csv"
+    csv_header: tuple[str, ...] | None = None
+
+
+def read_batches(paths: list[Path]) -> Iterator[RecordsRead]:
+    """The records of the given files of one folder, in name order."""
     documents: list[Path] = []
     for path in paths:
         shape = _shape(path)
@@ -133,12 +146,12 @@ def _unreadable(path: Path, error: Exception) -> FileRead:
     return state
 
 
-def _read_lines(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
+def _read_lines(path: Path) -> RecordsRead:
     try:
         stat = path.stat()
         lines, lines_read, cut, sha256 = lines_and_sha256(path)
     except (OSError, EOFError, zlib.error, UnicodeError) as error:
-        return [_unreadable(path, error)], None, "lines"
+        return RecordsRead([_unreadable(path, error)], None, "lines")
     table = _records(
         path,
         lines["line_number"],
@@ -149,7 +162,7 @@ def _read_lines(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
     state = FileRead(path, stat.st_size, datetime.fromtimestamp(stat.st_mtime, UTC), sha256)
     state.lines_read = lines_read
     state.error, state.cut_short = cut, cut is not None
-    return [state], table, "lines"
+    return RecordsRead([state], table, "lines")
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:
@@ -162,7 +175,7 @@ def _decode(data: bytes) -> tuple[str, str | None]:
         )
 
 
-def _read_documents(paths: list[Path]) -> tuple[list[FileRead], pa.Table | None, str]:
+def _read_documents(paths: list[Path]) -> RecordsRead:
     """One record per file. The files' bytes are laid end to end in one Arrow buffer and
     checked as UTF-8 in one go (a Python string per file cost twice the reading); only a
     batch holding a file that is not UTF-8 is decoded file by file, to say where."""
@@ -186,7 +199,7 @@ def _read_documents(paths: list[Path]) -> tuple[list[FileRead], pa.Table | None,
         # A byte-order mark is not part of the document.
         contents.append(data[3:] if data.startswith(b"\xef\xbb\xbf") else data)
     if not names:
-        return reads, None, "documents"
+        return RecordsRead(reads, None, "documents")
     offsets = np.zeros(len(contents) + 1, np.int64)
     np.cumsum([len(c) for c in contents], out=offsets[1:])
     documents = pa.LargeBinaryArray.from_buffers(
@@ -204,7 +217,7 @@ def _read_documents(paths: list[Path]) -> tuple[list[FileRead], pa.Table | None,
         [pa.array(names, pa.string()), pa.array(np.ones(len(names), np.int64)), texts, errors],
         schema=RECORDS_SCHEMA,
     )
-    return reads, _in_scan_batches(table), "documents"
+    return RecordsRead(reads, _in_scan_batches(table), "documents")
 
 
 def _header(path: Path) -> list[str]:
@@ -213,7 +226,7 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-def _read_csv(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
+def _read_csv(path: Path) -> RecordsRead:
     """Every cell as text (an empty one as null); quoted cells may hold newlines."""
     try:
         names = _header(path)
@@ -227,34 +240,16 @@ def _read_csv(path: Path) -> tuple[list[FileRead], pa.Table | None, str]:
             ),
         )
     except (OSError, EOFError, zlib.error, UnicodeError, pa.ArrowInvalid, csv.Error) as error:
-        return [_unreadable(path, error)], None, "csv"
-    fields = (
-        pa.StructArray.from_arrays(
-            [column.combine_chunks() for column in table.columns], names=table.column_names
-        )
-        if table.num_columns
-        else pa.array([{}] * table.num_rows)
+        return RecordsRead([_unreadable(path, error)], None, "csv")
+    rows = table.num_rows
+    # Cells by position: a header may repeat a name or differ from another only in case,
+    # which DuckDB's column names would not keep apart.
+    cells = pa.table(
+        {
+            "source_file": pa.array([str(path)] * rows, pa.string()),
+            "line_number": pa.array(np.arange(1, rows + 1, dtype=np.int64)),
+            "read_error": pa.nulls(rows, pa.string()),
+            **{f"cell_{i}": column for i, column in enumerate(table.columns, start=1)},
+        }
     )
-    texts = _rows_as_json(fields)
-    numbers = np.arange(1, table.num_rows + 1, dtype=np.int64)
-    return (
-        [_state(path)],
-        _records(path, numbers, texts, pa.nulls(table.num_rows, pa.string())),
-        "csv",
-    )
-
-
-def _rows_as_json(rows: pa.StructArray) -> pa.Array:
-    """Each row as a JSON object of its cells, written by DuckDB (no Python per row)."""
-    import duckdb
-
-    connection = duckdb.connect()
-    try:
-        connection.register("csv_rows", pa.table({"row": rows}))
-        return (
-            connection.sql("SELECT CAST(to_json(row) AS VARCHAR) AS record FROM csv_rows")
-            .to_arrow_table()["record"]
-            .combine_chunks()
-        )
-    finally:
-        connection.close()
+    return RecordsRead([_state(path)], _in_scan_batches(cells), "csv", tuple(table.column_names))

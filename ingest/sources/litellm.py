@@ -5,7 +5,7 @@ call. Field by field in docs/sources.md."""
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
-from ingest.sources.mapping import billing_mode_sql, mapped_lines_sql
+from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     quote,
     read_boolean,
@@ -51,7 +51,7 @@ PATHS = [
 
 
 def mapping_sql(
-    folder: SourceFolder, records: str, *, text: bool = False, judge_reads: bool = True
+    folder: SourceFolder, records: Records, *, text: bool = False, judge_reads: bool = True
 ) -> str:
     call_id = read_string("litellm_call_id", "r.litellm_call_id", non_empty=True)
     payload_id = read_string("id", "r.id", non_empty=True)

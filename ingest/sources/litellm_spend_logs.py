@@ -10,7 +10,7 @@ as JSON or as JSON text. Both are read.
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
-from ingest.sources.mapping import billing_mode_sql, mapped_lines_sql
+from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     as_struct,
     extract,
@@ -23,6 +23,7 @@ from ingest.sources.sql import (
     read_string,
     rfc3339,
     text_of,
+    unquoted,
 )
 
 PATHS = [
@@ -64,11 +65,11 @@ METADATA_PATHS = [
 
 def _json(value: str) -> str:
     """A JSON value, or the JSON a JSON string holds as text (NULL if that is not JSON)."""
-    return f"(CASE WHEN {kind(value)} = 'string' THEN try(CAST({value}->>'$' AS JSON)) ELSE {value} END)"
+    return f"(CASE WHEN {kind(value)} = 'string' THEN try(CAST({unquoted(value)} AS JSON)) ELSE {value} END)"
 
 
 def mapping_sql(
-    folder: SourceFolder, records: str, *, text: bool = False, judge_reads: bool = True
+    folder: SourceFolder, records: Records, *, text: bool = False, judge_reads: bool = True
 ) -> str:
     request_id = read_string("request_id", "r.request_id", required=True, non_empty=True)
     api_key = read_string("api_key", "r.api_key")

@@ -3,7 +3,7 @@
 An adapter names the source fields it reads (dotted paths) and gives, for each contract
 field, an SQL expression over them, plus the sentences of what makes a record
 unmappable. `mapped_lines_sql` wraps these into one query over a relation of records
-`(source_file, line_number, record, read_error)` that returns
+(`Records`: a record's JSON text, or a CSV row's cells) that returns
 `(source_file, line_number, raw_line, read_error)`, the relation the contract's query reads
 (ingest/contract.py `validated_lines_sql`):
 
@@ -17,9 +17,58 @@ unmappable. `mapped_lines_sql` wraps these into one query over a relation of rec
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ingest import contract
 from ingest.sources.config import SourceFolder
 from ingest.sources.sql import Read, as_struct, extract, failures, path_columns, quote
+
+
+@dataclass(frozen=True)
+class Records:
+    """A relation of source records: `(source_file, line_number, record, read_error)`,
+    `record` a record's text; or, for a CSV table (`csv_header` naming its cells),
+    `(source_file, line_number, read_error, cell_1, ...)`."""
+
+    relation: str
+    csv_header: tuple[str, ...] | None = None
+
+    def source_values(self, paths: list[str]) -> str:
+        """The JSON text of each path's value, as `extract` gives it (NULL where the
+        record is not a JSON object). A CSV row's cells are read as they are, each a
+        JSON string: writing the row out as JSON to parse it again took as long as the
+        rest of the mapping."""
+        if self.csv_header is None:
+            return (
+                "CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{') "
+                f"THEN try({extract('record', paths)}) END"
+            )
+        cells = self._cells()
+        values = [f"to_json({cells[p]})" if p in cells else "NULL::JSON" for p in paths]
+        return f"[{', '.join(values)}]::JSON[]"
+
+    def strings(self) -> dict[str, str]:
+        """Source field -> its string content where that is at hand: a CSV row's cells."""
+        return self._cells()
+
+    def text(self) -> str:
+        """A record's text, as the quarantine keeps it: a CSV row as a JSON object of its
+        cells (worked out only for the rows that need it)."""
+        if self.csv_header is None:
+            return "record"
+        if not self.csv_header:
+            return "'{}'"
+        pairs = ", ".join(
+            f"{quote(name)}, cell_{index}" for index, name in enumerate(self.csv_header, start=1)
+        )
+        return f"CAST(json_object({pairs}) AS VARCHAR)"
+
+    def _cells(self) -> dict[str, str]:
+        """Header name -> its cell's column; where a name repeats, the first cell counts."""
+        cells: dict[str, str] = {}
+        for index, name in enumerate(self.csv_header or (), start=1):
+            cells.setdefault(name, f"cell_{index}")
+        return cells
 
 
 def billing_mode_sql(
@@ -50,7 +99,7 @@ READS_PENDING = "(source fields not read; reasons pending)"
 
 
 def mapped_lines_sql(
-    records: str,
+    records: Records,
     paths: list[str],
     reads: dict[str, Read],
     values: list[dict[str, str]],
@@ -96,21 +145,15 @@ def mapped_lines_sql(
     canonical = ", ".join(f"{field} := {columns[field]}" for field in contract.field_names())
     return f"""
 WITH extracted AS (
-    SELECT
-        source_file,
-        line_number,
-        record,
-        read_error,
-        -- One extraction per record; NULL for text that is not a JSON object.
-        CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{{')
-             THEN try({extract("record", paths)}) END AS source_values
-    FROM {records}
+    -- One extraction per record; NULL for text that is not a JSON object.
+    SELECT *, {records.source_values(paths)} AS source_values
+    FROM {records.relation}
 ),
 stage0 AS (
     SELECT
         * EXCLUDE (source_values),
         {as_struct("source_values", paths)} AS r,
-        {", ".join(f"{sql} AS {name}" for name, sql in path_columns("r", "source_values", paths).items())}
+        {", ".join(f"{sql} AS {name}" for name, sql in path_columns("r", "source_values", paths, records.strings()).items())}
     FROM extracted
 ),
 {stage_ctes},
@@ -125,7 +168,7 @@ SELECT
     line_number,
     CASE WHEN r IS NOT NULL AND reason IS NULL
          THEN CAST(to_json(struct_pack({canonical})) AS VARCHAR)
-         ELSE record END AS raw_line,
+         ELSE {records.text()} END AS raw_line,
     CASE WHEN read_error IS NOT NULL THEN read_error WHEN r IS NOT NULL THEN reason END AS read_error
 FROM judged
 """

@@ -6,7 +6,7 @@ whose they are. Field by field in docs/sources.md."""
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
-from ingest.sources.mapping import billing_mode_sql, mapped_lines_sql
+from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     quote,
     read_boolean,
@@ -41,7 +41,7 @@ PATHS = [
 
 
 def mapping_sql(
-    folder: SourceFolder, records: str, *, text: bool = False, judge_reads: bool = True
+    folder: SourceFolder, records: Records, *, text: bool = False, judge_reads: bool = True
 ) -> str:
     reads = {
         "generation_id": read_string("id", "r.id", required=True, non_empty=True),

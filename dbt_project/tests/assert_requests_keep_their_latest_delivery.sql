@@ -10,6 +10,11 @@ with in_question as (
     select request_id
     from {{ ref('stg_gateway__request_logs') }}
     where {{ event_date_in_build() }}
+    {%- if tests_limited_to_build() %}
+      -- A bound on created_at itself, which the scan applies: event_date is worked out
+      -- in the view, for every delivery it reads.
+      and {{ near_touched_event_dates('created_at') }}
+    {%- endif %}
     union
     select request_id
     from {{ ref('fct_requests') }}
@@ -18,8 +23,8 @@ with in_question as (
 
 latest as (
     select request_id, event_date, landing_date, created_at
-    from {{ ref('stg_gateway__request_logs') }}
-    where request_id in (select request_id from in_question)
+    -- Every delivery of those requests, staged after the filter (macros/staging.sql).
+    from ({{ staged_request_logs('request_id in (select request_id from in_question)') }}) as staged
     qualify row_number() over (
         partition by request_id
         order by landing_date desc, source_file desc, line_number desc

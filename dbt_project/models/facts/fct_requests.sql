@@ -18,9 +18,9 @@ with requests_on_touched_days as (
 ),
 
 delivered as (
-    select *
-    from {{ ref('stg_gateway__request_logs') }}
-    where request_id in (select request_id from requests_on_touched_days)
+    -- Staged from raw after the request filter, not read through the view: through the
+    -- view every delivery in history would be staged first (macros/staging.sql).
+    {{ staged_request_logs('request_id in (select request_id from requests_on_touched_days)') | indent(4) }}
 ),
 {% else %}
 with delivered as (

@@ -81,10 +81,11 @@ def test_benchmark_runs_end_to_end_and_reports_every_figure(tmp_path):
         "history_growth",
         "ingest_history_growth",
         "nightly_seconds",
-        "nightly_peak_memory",
-        "month_end_night_peak_memory",
-        "month_backfill_peak_memory",
+        "month_end_night_memory",
+        "month_backfill_memory",
         "big_night_vs_night",
     }
+    # Run with DuckDB's limit at 1 GB, both builds are within the goal of 4 GB.
+    assert report["targets"]["month_backfill_memory"]["met"] is True
     assert "Targets:" in completed.stdout
     assert not (tmp_path / "work").exists()  # scratch data is removed unless --keep

@@ -39,7 +39,7 @@ DuckDB stays the default.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
@@ -81,28 +81,16 @@ def _iana_zone(value: Any) -> str:
     return text
 
 
-def _whole_number_below(upper: int):
+def _whole_number(ok: Callable[[int], bool], expected: str):
+    """A parser of digits whose number `ok` accepts; otherwise it "must be <expected>"."""
+
     def check(value: Any) -> int:
         text = str(value).strip()
-        if not text.isdigit() or int(text) >= upper:
-            raise _Invalid(f"must be a whole number from 0 to {upper - 1}.")
+        if not text.isdigit() or not ok(int(text)):
+            raise _Invalid(f"must be {expected}.")
         return int(text)
 
     return check
-
-
-def _positive_whole_number(value: Any) -> int:
-    text = str(value).strip()
-    if not text.isdigit() or int(text) < 1:
-        raise _Invalid("must be a positive whole number.")
-    return int(text)
-
-
-def _whole_seconds(value: Any) -> int:
-    text = str(value).strip()
-    if not text.isdigit():
-        raise _Invalid("must be a whole number of seconds (0 or more).")
-    return int(text)
 
 
 def _iso_day(value: Any) -> date:
@@ -128,10 +116,18 @@ def _engine(value: Any) -> str:
 
 IanaZone = Annotated[str, BeforeValidator(_iana_zone)]
 Engine = Annotated[str, BeforeValidator(_engine)]
-Hour = Annotated[int, BeforeValidator(_whole_number_below(24))]
-Minute = Annotated[int, BeforeValidator(_whole_number_below(60))]
-Threads = Annotated[int, BeforeValidator(_positive_whole_number)]
-Seconds = Annotated[int, BeforeValidator(_whole_seconds)]
+Hour = Annotated[
+    int, BeforeValidator(_whole_number(lambda n: n < 24, "a whole number from 0 to 23"))
+]
+Minute = Annotated[
+    int, BeforeValidator(_whole_number(lambda n: n < 60, "a whole number from 0 to 59"))
+]
+Threads = Annotated[
+    int, BeforeValidator(_whole_number(lambda n: n >= 1, "a positive whole number"))
+]
+Seconds = Annotated[
+    int, BeforeValidator(_whole_number(lambda n: True, "a whole number of seconds (0 or more)"))
+]
 Day = Annotated[date, BeforeValidator(_iso_day)]
 
 

@@ -142,11 +142,11 @@ def _parse_state_cache(settings: Settings) -> Path:
     return DBT_TARGET_DIR / "parse_state" / f"{key[:16]}.msgpack"
 
 
-# The copies only save time: a copy that cannot be read or written (a full disk, another
-# run pruning it) leaves dbt to parse in full, and never fails the step.
-
-
 def _seed_parse_state(settings: Settings, target_path: Path) -> None:
+    """Start the step's target folder from the last parse state of these settings. The
+    copies (here and in `_keep_parse_state`) only save time: one that cannot be read or
+    written (a full disk, another run pruning it) leaves dbt to parse in full, and never
+    fails the step."""
     cached = _parse_state_cache(settings)
     with contextlib.suppress(OSError):
         target_path.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ from ingest.sources.mapping import READS_PENDING, Records
 
 @dataclass(frozen=True)
 class Adapter:
-    mapping_sql: Callable[..., str]  # (folder, Records, text=bool) -> SQL
+    mapping_sql: Callable[..., str]  # (folder, Records, judge_reads=bool) -> SQL
     suffixes: tuple[str, ...]  # the file types a folder of this format may hold
 
 
@@ -161,10 +161,9 @@ def check_batch(connection: duckdb.DuckDBPyConnection, batch: Batch, table: str)
         return
     adapter = ADAPTERS[batch.folder.format]
     records = Records(_RECORDS[batch.shape], batch.csv_header)
-    text = batch.shape == "csv"
     connection.register(RECORDS_RELATION, batch.records)
     try:
-        quick = adapter.mapping_sql(batch.folder, records, text=text, judge_reads=False)
+        quick = adapter.mapping_sql(batch.folder, records, judge_reads=False)
         connection.execute(f"INSERT INTO {table} {contract.validated_lines_sql(f'({quick})')}")
         pending = f"SELECT source_file, line_number FROM {table} WHERE reason = $pending"
         ((unread_count,),) = connection.execute(
@@ -175,7 +174,7 @@ def check_batch(connection: duckdb.DuckDBPyConnection, batch: Batch, table: str)
                 f"(SELECT * FROM {records.relation} WHERE (source_file, line_number) IN ({pending}))",
                 batch.csv_header,
             )
-            judged = adapter.mapping_sql(batch.folder, unread, text=text)
+            judged = adapter.mapping_sql(batch.folder, unread)
             connection.execute(
                 f"""
                 UPDATE {table} SET reason = judged.read_error

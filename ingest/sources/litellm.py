@@ -50,9 +50,7 @@ PATHS = [
 ]
 
 
-def mapping_sql(
-    folder: SourceFolder, records: Records, *, text: bool = False, judge_reads: bool = True
-) -> str:
+def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
     call_id = read_string("litellm_call_id", "r.litellm_call_id", non_empty=True)
     payload_id = read_string("id", "r.id", non_empty=True)
     start = read_epoch("startTime", "r.startTime", required=True)

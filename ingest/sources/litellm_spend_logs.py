@@ -68,9 +68,8 @@ def _json(value: str) -> str:
     return f"(CASE WHEN {kind(value)} = 'string' THEN try(CAST({unquoted(value)} AS JSON)) ELSE {value} END)"
 
 
-def mapping_sql(
-    folder: SourceFolder, records: Records, *, text: bool = False, judge_reads: bool = True
-) -> str:
+def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
+    text = records.values_are_text
     request_id = read_string("request_id", "r.request_id", required=True, non_empty=True)
     api_key = read_string("api_key", "r.api_key")
     spend = read_number("spend", "r.spend", text=text)

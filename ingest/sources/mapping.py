@@ -33,6 +33,11 @@ class Records:
     relation: str
     csv_header: tuple[str, ...] | None = None
 
+    @property
+    def values_are_text(self) -> bool:
+        """Every value arrives as text (a CSV cell): numbers and flags are read from it."""
+        return self.csv_header is not None
+
     def source_values(self, paths: list[str]) -> str:
         """The JSON text of each path's value, as `extract` gives it (NULL where the
         record is not a JSON object). A CSV row's cells are read as they are, each a
@@ -43,15 +48,19 @@ class Records:
                 "CASE WHEN read_error IS NULL AND starts_with(ltrim(record), '{') "
                 f"THEN try({extract('record', paths)}) END"
             )
-        cells = self._cells()
+        cells = self.strings()
         values = [f"to_json({cells[p]})" if p in cells else "NULL::JSON" for p in paths]
         return f"[{', '.join(values)}]::JSON[]"
 
     def strings(self) -> dict[str, str]:
-        """Source field -> its string content where that is at hand: a CSV row's cells."""
-        return self._cells()
+        """Source field -> the column holding its string content, where there is one: a
+        CSV row's cells by header name (where a name repeats, the first cell counts)."""
+        cells: dict[str, str] = {}
+        for index, name in enumerate(self.csv_header or (), start=1):
+            cells.setdefault(name, f"cell_{index}")
+        return cells
 
-    def text(self) -> str:
+    def record_text(self) -> str:
         """A record's text, as the quarantine keeps it: a CSV row as a JSON object of its
         cells (worked out only for the rows that need it)."""
         if self.csv_header is None:
@@ -62,13 +71,6 @@ class Records:
             f"{quote(name)}, cell_{index}" for index, name in enumerate(self.csv_header, start=1)
         )
         return f"CAST(json_object({pairs}) AS VARCHAR)"
-
-    def _cells(self) -> dict[str, str]:
-        """Header name -> its cell's column; where a name repeats, the first cell counts."""
-        cells: dict[str, str] = {}
-        for index, name in enumerate(self.csv_header or (), start=1):
-            cells.setdefault(name, f"cell_{index}")
-        return cells
 
 
 def billing_mode_sql(
@@ -168,7 +170,7 @@ SELECT
     line_number,
     CASE WHEN r IS NOT NULL AND reason IS NULL
          THEN CAST(to_json(struct_pack({canonical})) AS VARCHAR)
-         ELSE {records.text()} END AS raw_line,
+         ELSE {records.record_text()} END AS raw_line,
     CASE WHEN read_error IS NOT NULL THEN read_error WHEN r IS NOT NULL THEN reason END AS read_error
 FROM judged
 """

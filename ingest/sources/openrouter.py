@@ -40,9 +40,8 @@ PATHS = [
 ]
 
 
-def mapping_sql(
-    folder: SourceFolder, records: Records, *, text: bool = False, judge_reads: bool = True
-) -> str:
+def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
+    text = records.values_are_text
     reads = {
         "generation_id": read_string("id", "r.id", required=True, non_empty=True),
         "created": read_date_time("created_at", "r.created_at", required=True),

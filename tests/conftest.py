@@ -10,6 +10,16 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+# dbt writes every SQL statement it runs to its file log at its default level (debug),
+# in every build of the suite, in this process and in the dbt processes Dagster runs
+# start (they inherit this environment): about a sixth of a small build's time. The
+# suite's builds log at info; a deployment keeps dbt's default. A test that reads a
+# debug line sets the level back for its own runs.
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
+# Two workers already keep both cores busy, and a test's tables fit in one DuckDB row
+# group (122,880 rows), which one thread scans anyway: a second DuckDB thread per
+# connection only adds its scheduling cost (about a tenth of a small build's CPU time).
+os.environ.setdefault("LLM_USAGE_DUCKDB_THREADS", "1")
 
 from config.settings import Settings  # noqa: E402
 
@@ -34,6 +44,30 @@ def pytest_configure(config: pytest.Config) -> None:
     from orchestration.dbt_assets import prepare_manifest
 
     prepare_manifest()
+
+
+# The modules that take longest (a minute or more each on the 2-core CI machine: Dagster
+# runs, dbt builds, fresh processes), longest first. pytest-xdist hands each worker one
+# module at a time in this order (`--no-loadscope-reorder`; its default order puts the
+# modules with the most tests first, which left these for the end and one worker
+# running them alone), so the two workers end within a short module of each other.
+SLOWEST_MODULES = (
+    "test_one_writer",
+    "test_ingest_facts",
+    "test_benchmark_smoke",
+    "test_reliability",
+    "test_ui",
+    "test_cli",
+    "test_quality_gates",
+    "test_dashboard",
+    "test_marts",
+    "test_sketches",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: position for position, name in enumerate(SLOWEST_MODULES)}
+    items.sort(key=lambda item: rank.get(item.path.stem, len(rank)))
 
 
 def use_data_dir(monkeypatch: pytest.MonkeyPatch, data_dir: Path, **extra: str) -> Settings:

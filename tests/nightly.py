@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pipeline_in_process import invoke_dbt
+from pipeline_in_process import WITHOUT_UNIT_TESTS, invoke_dbt
 
 from config.settings import Settings
 from ingest.load import landing_path, load_partition
@@ -31,7 +31,7 @@ def run_window(
         request_model_build(connection, days, "dbt step")
     finally:
         connection.close()
-    result = invoke_dbt(settings, command, scratch)
+    result = invoke_dbt(settings, command, scratch, *WITHOUT_UNIT_TESTS)
     # What failed, by node, in place of the console output a subprocess would show.
     failed = [
         f"{node.node.unique_id}: {node.status} {node.message}"

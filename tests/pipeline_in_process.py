@@ -38,6 +38,13 @@ def dbt_args(command: str, scratch: Path, *extra: str) -> list[str]:
     ]
 
 
+# The builds that stand for a night leave out dbt's unit tests, as the nightly step does
+# (orchestration/dbt_assets.py, NIGHTLY_EXCLUDE): they check the models' SQL on
+# hand-made rows, the same in every build, and test_dbt_unit_tests runs them. The tests
+# that read all of history stay in, so that a test can see them fail.
+WITHOUT_UNIT_TESTS = ("--exclude", "test_type:unit")
+
+
 def close_dbt_connection() -> None:
     """dbt-duckdb keeps its DuckDB connection open in the process after an in-process
     dbt command; close it, or the next writer (the loader, another build) cannot open
@@ -106,7 +113,7 @@ def run(
         request_model_build(connection, days, "dbt step")
     finally:
         connection.close()
-    result = dbt_build(settings, scratch)
+    result = dbt_build(settings, scratch, *WITHOUT_UNIT_TESTS)
     if expect_ok:
         assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     return result

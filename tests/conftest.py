@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # dbt writes every SQL statement it runs to its file log at its default level (debug),
 # in every build of the suite, in this process and in the dbt processes Dagster runs
-# start (they inherit this environment): about a sixth of a small build's time. The
+# start (they inherit this environment): about an eighth of a small build's CPU time. The
 # suite's builds log at info; a deployment keeps dbt's default. A test that reads a
 # debug line sets the level back for its own runs.
 os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")

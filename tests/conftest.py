@@ -46,8 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
     prepare_manifest()
 
 
-# The modules that take longest (a minute or more each on the 2-core CI machine: Dagster
-# runs, dbt builds, fresh processes), longest first. pytest-xdist hands each worker one
+# The modules that take longest (from half a minute to a minute and a half each on a
+# 2-core machine: Dagster runs, dbt builds, fresh processes), longest first. pytest-xdist hands each worker one
 # module at a time in this order (`--no-loadscope-reorder`; its default order puts the
 # modules with the most tests first, which left these for the end and one worker
 # running them alone), so the two workers end within a short module of each other.

@@ -84,11 +84,16 @@ def path_columns(
     return columns
 
 
+def _path_part(value: str, part: str) -> str | None:
+    """The column path_columns gave a source field's `part` ("kind" or "string"), where
+    `value` is such a field (`r.a.b`, quoted or not); None for any other expression."""
+    field = value.strip('"')
+    return f'"{field}:{part}"' if _PATH.match(field) else None
+
+
 def kind(value: str) -> str:
     """The JSON type of a JSON text ('string', 'number', ...; NULL for a JSON null)."""
-    if _PATH.match(value.strip('"')):
-        return f'"{value.strip(chr(34))}:kind"'
-    return _kind(value)
+    return _path_part(value, "kind") or _kind(value)
 
 
 def _kind(value: str) -> str:
@@ -101,9 +106,7 @@ def _kind(value: str) -> str:
 
 def unquoted(value: str) -> str:
     """The content of a JSON string (a source field's, worked out once in path_columns)."""
-    if _PATH.match(value.strip('"')):
-        return f'"{value.strip(chr(34))}:string"'
-    return _unquoted(value)
+    return _path_part(value, "string") or _unquoted(value)
 
 
 def _unquoted(value: str) -> str:

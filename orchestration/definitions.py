@@ -18,6 +18,7 @@ from orchestration.dbt_assets import build_warehouse_dbt_models, dbt_resource, p
 from orchestration.ingest_assets import build_raw_request_logs
 from orchestration.jobs import build_nightly_job, build_nightly_schedule, nightly_freshness
 from orchestration.partitions import landing_days_partitions
+from orchestration.pool_wait import sleep_between_pool_claims
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import abandoned_cli_runs_sensor, build_landing_sensors
 
@@ -28,6 +29,8 @@ def build_definitions(settings: Settings) -> Definitions:
     # dbt's manifest describes the dbt assets; it is built by `make setup` and rebuilt
     # here only when the dbt project changed since.
     prepare_manifest()
+    # A run waiting for the one-writer pool would otherwise spin on a core (pool_wait.py).
+    sleep_between_pool_claims()
     partitions = landing_days_partitions(settings)
     freshness = nightly_freshness(settings)
     raw_request_logs = build_raw_request_logs(partitions, freshness)

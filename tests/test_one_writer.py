@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from datetime import date
 
 import duckdb
@@ -278,3 +279,36 @@ def test_dbt_starts_again_when_a_reader_slips_in_before_it(built, tmp_path, monk
     after = warehouse_state(settings)
     for table, frame in before.items():
         pd.testing.assert_frame_equal(after[table], frame, obj=table)
+
+
+def test_a_step_waiting_for_the_pool_sleeps_until_its_next_check(tmp_path, monkeypatch):
+    """Dagster would have a waiting run spin on a core (orchestration/pool_wait.py); with
+    the definitions built, it sleeps until its next claim check, then gets the slot."""
+    from dagster._core.execution.plan.instance_concurrency_context import (
+        InstanceConcurrencyContext,
+    )
+    from dagster._core.test_utils import create_run_for_test
+
+    from orchestration.definitions import build_definitions
+    from orchestration.instance import prepare_dagster_home
+
+    settings = use_data_dir(monkeypatch, tmp_path / "data")
+    prepare_dagster_home(settings)
+    build_definitions(settings)
+    step = "raw_request_logs"
+    with _instance(settings) as instance:
+        writing, waiting = (create_run_for_test(instance, job_name="nightly_job") for _ in "ab")
+        with (
+            InstanceConcurrencyContext(instance, writing) as writer,
+            InstanceConcurrencyContext(instance, waiting) as waiter,
+        ):
+            assert writer.claim("warehouse", step)
+            assert not waiter.claim("warehouse", step)  # one writer at a time
+            pause = waiter.interval_to_next_pending_claim_check()
+            assert 0.5 < pause <= 15  # Dagster's first back-off is 1 s
+            writer.free_step(step)
+            assert not waiter.claim("warehouse", step)  # not due yet: no query, no slot
+            time.sleep(pause)
+            assert waiter.interval_to_next_pending_claim_check() == 0
+            assert waiter.claim("warehouse", step)
+            waiter.free_step(step)

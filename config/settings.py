@@ -20,6 +20,7 @@ each part can be moved on its own:
 | LLM_USAGE_DUCKDB_MEMORY_LIMIT  | 4GB                                  |
 | LLM_USAGE_DUCKDB_THREADS       | number of cores                      |
 | LLM_USAGE_WRITE_WAIT_SECONDS   | 60                                   |
+| LLM_USAGE_READ_WAIT_SECONDS    | 10                                   |
 | LLM_USAGE_FIRST_LANDING_DAY    | 2024-01-01                           |
 | LLM_USAGE_NIGHTLY_HOUR         | 2                                    |
 | LLM_USAGE_NIGHTLY_MINUTE       | 0                                    |
@@ -258,6 +259,9 @@ class Settings(BaseSettings):
     # How long a run's ingest, holds and checks wait for another process (a reader, or a
     # run outside Dagster's pool) to let go of the warehouse before failing with one line.
     write_wait_seconds: Seconds = 60
+    # How long a reader (`llm-usage sql`, `report`, `list`) waits for a run writing the
+    # warehouse to finish before saying so in one line.
+    read_wait_seconds: Seconds = 10
     # The first landing day the Dagster UI offers as a partition; older days can still be
     # loaded by moving this back.
     first_landing_day: Day = date(2024, 1, 1)
@@ -341,6 +345,7 @@ class Settings(BaseSettings):
             "LLM_USAGE_DUCKDB_MEMORY_LIMIT": self.duckdb_memory_limit,
             "LLM_USAGE_DUCKDB_THREADS": str(self.duckdb_threads),
             "LLM_USAGE_WRITE_WAIT_SECONDS": str(self.write_wait_seconds),
+            "LLM_USAGE_READ_WAIT_SECONDS": str(self.read_wait_seconds),
             "LLM_USAGE_ENGINE": self.engine,
             "LLM_USAGE_LAKE_DIR": str(self.lake_dir),
             "LLM_USAGE_SPARK_MASTER": self.spark_master,

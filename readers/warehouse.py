@@ -22,8 +22,6 @@ import pandas as pd
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
 
-READER_WAIT_SECONDS = 10
-
 # DuckDB settings of every reader's connection (see the module docstring). With external
 # access off, the database file opened at connect time (and DuckDB's spill files beside
 # it) is the only file the connection can touch; no directory is allowed beyond it.
@@ -41,9 +39,12 @@ class QueryError(Exception):
 
 
 def reader_connection(
-    settings: Settings, wait_seconds: float = READER_WAIT_SECONDS
+    settings: Settings, wait_seconds: float | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """The warehouse opened read-only, confined to its own file, with its settings locked."""
+    """The warehouse opened read-only, confined to its own file, with its settings locked;
+    waits `wait_seconds` (default: the read_wait_seconds setting) for a writer to finish."""
+    if wait_seconds is None:
+        wait_seconds = settings.read_wait_seconds
     connection = connect(settings, read_only=True, wait_seconds=wait_seconds, config=READER_SANDBOX)
     # Last, after connect() set the session time zone: from here on no SET or PRAGMA
     # that changes a setting is accepted (it would be the way to undo the sandbox).

@@ -184,12 +184,14 @@ def test_the_warehouse_resource_gives_back_every_setting_it_was_made_from(tmp_pa
 
 
 @pytest.mark.parametrize("value", ["-5", "1.5", "soon"])
-def test_a_write_wait_that_is_not_whole_seconds_is_one_line(value):
+@pytest.mark.parametrize("wait", ["write_wait_seconds", "read_wait_seconds"])
+def test_a_wait_that_is_not_whole_seconds_is_one_line(wait, value):
     from config.settings import Settings, SettingsError
 
+    variable = f"LLM_USAGE_{wait.upper()}"
     with pytest.raises(SettingsError) as raised:
-        Settings.from_env({"LLM_USAGE_WRITE_WAIT_SECONDS": value})
+        Settings.from_env({variable: value})
     assert str(raised.value) == (
-        f"LLM_USAGE_WRITE_WAIT_SECONDS='{value}' must be a whole number of seconds (0 or more)."
+        f"{variable}='{value}' must be a whole number of seconds (0 or more)."
     )
-    assert Settings.from_env({"LLM_USAGE_WRITE_WAIT_SECONDS": " 0 "}).write_wait_seconds == 0
+    assert getattr(Settings.from_env({variable: " 0 "}), wait) == 0

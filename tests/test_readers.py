@@ -38,7 +38,10 @@ def warehouse(data_dir):
 def test_sql_fails_with_one_sentence_while_a_writer_stays(warehouse):
     holder = hold_write_lock(warehouse.warehouse_path, 120)
     try:
-        code, out, err = finish(start_cli(warehouse, "sql", "SELECT value FROM answer"), 120)
+        sql = start_cli(
+            warehouse, "sql", "SELECT value FROM answer", LLM_USAGE_READ_WAIT_SECONDS="2"
+        )
+        code, out, err = finish(sql, 120)
     finally:
         holder.kill()
         holder.wait()
@@ -51,9 +54,13 @@ def test_sql_fails_with_one_sentence_while_a_writer_stays(warehouse):
 
 
 def test_sql_waits_for_a_short_writer(warehouse):
-    holder = hold_write_lock(warehouse.warehouse_path, 6)  # longer than the CLI takes to start
+    # Held longer than the CLI takes to start, and let go well within the reader's wait.
+    holder = hold_write_lock(warehouse.warehouse_path, 3)
     try:
-        code, out, err = finish(start_cli(warehouse, "sql", "SELECT value FROM answer"), 120)
+        sql = start_cli(
+            warehouse, "sql", "SELECT value FROM answer", LLM_USAGE_READ_WAIT_SECONDS="20"
+        )
+        code, out, err = finish(sql, 120)
     finally:
         holder.wait()
     assert code == 0, err

@@ -6,6 +6,7 @@ build's outcome instead of raising."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -56,16 +57,63 @@ def close_dbt_connection() -> None:
         DuckDBConnectionManager._ENV = None
 
 
+# dbt's parse of the project, kept per process for each parse key (below): dbt parses the
+# whole project (about 1.2 s of CPU) for each new target folder and warehouse, and a test
+# build always has both. A copy of the kept manifest serves every later build instead,
+# as dbt's Python API offers (dbtRunner(manifest=...)).
+_PARSED_MANIFESTS: dict[str, bytes] = {}
+# Settings that only say where files are: they reach dbt's profile (the warehouse path)
+# but not what the parse finds, except the warehouse file's name, which names the
+# catalog the models are built in and so is in the key.
+_WHERE_FILES_ARE = {
+    "LLM_USAGE_DATA_DIR",
+    "LLM_USAGE_LANDING_DIR",
+    "LLM_USAGE_WAREHOUSE",
+    "DAGSTER_HOME",
+    "LLM_USAGE_LAKE_DIR",
+}
+
+
+def _parse_key(settings: Settings, extra: tuple[str, ...]) -> str:
+    """What dbt's own partial parsing compares (the profile, the environment and the
+    command line's --vars), with the warehouse's folder left out."""
+    environment = {k: v for k, v in settings.environment().items() if k not in _WHERE_FILES_ARE}
+    variables = [arg for i, arg in enumerate(extra) if i and extra[i - 1] == "--vars"]
+    return json.dumps([environment, settings.warehouse_path.name, variables], sort_keys=True)
+
+
+def _parsed_manifest(settings: Settings, scratch: Path, extra: tuple[str, ...]):
+    """A copy of dbt's parse of the project for these settings (parsed on first use)."""
+    from dbt.cli.main import dbtRunner
+    from dbt.contracts.graph.manifest import Manifest
+    from dbt.parser.manifest import extended_mashumaro_encoder, extended_mashumuro_decoder
+
+    key = _parse_key(settings, extra)
+    if key not in _PARSED_MANIFESTS:
+        variables = [arg for i, arg in enumerate(extra) if i and extra[i - 1] == "--vars"]
+        arguments = ["--vars", variables[-1]] if variables else []
+        parsed = dbtRunner().invoke(dbt_args("parse", scratch / "parse", *arguments))
+        assert parsed.success, parsed.exception
+        _PARSED_MANIFESTS[key] = parsed.result.to_msgpack(extended_mashumaro_encoder)
+    # A build writes compiled SQL into the manifest's nodes: each build gets its own copy,
+    # read back as dbt reads its partial_parse.msgpack (copy.deepcopy and pickle go
+    # through Manifest.__reduce_ex__, whose argument order no longer matches the class).
+    return Manifest.from_msgpack(_PARSED_MANIFESTS[key], decoder=extended_mashumuro_decoder)
+
+
 def invoke_dbt(settings: Settings, command: str, scratch: Path, *extra: str, callbacks=()):
     """`dbt COMMAND --quiet` through dbt's Python entry point (dbtRunner), in this process,
     with the settings in its environment as a Dagster dbt step has them (profiles.yml and
     the macros read the warehouse, DuckDB limits and reporting zone from it); dbt's
-    result. No fresh interpreter importing dbt for every build."""
+    result. No fresh interpreter importing dbt, and no parse of the project, for every
+    build."""
     from dbt.cli.main import dbtRunner
 
     with dbt_environment(settings):
         try:
-            return dbtRunner(callbacks=list(callbacks)).invoke(dbt_args(command, scratch, *extra))
+            manifest = _parsed_manifest(settings, scratch, extra)
+            runner = dbtRunner(manifest=manifest, callbacks=list(callbacks))
+            return runner.invoke(dbt_args(command, scratch, *extra))
         finally:
             close_dbt_connection()
 

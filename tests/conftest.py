@@ -11,12 +11,13 @@ import pytest
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # dbt writes every SQL statement it runs to its file log at its default level (debug),
-# in every build of the suite, in this process and in the dbt processes Dagster runs
-# start (they inherit this environment): about an eighth of a small build's CPU time. The
-# suite's builds log at info; a deployment keeps dbt's default. A test that reads a
+# and formats every event for that log whatever its level: in the dbt processes the
+# suite's Dagster runs start (they inherit this environment) that is about a tenth of a
+# small build's CPU time. The suite's builds write no dbt.log (Dagster keeps dbt's
+# events in the run's own log); a deployment keeps dbt's default. A test that reads a
 # debug line sets the level back for its own runs.
-os.environ.setdefault("DBT_LOG_LEVEL_FILE", "info")
-# Two workers already keep both cores busy, and a test's tables fit in one DuckDB row
+os.environ.setdefault("DBT_LOG_LEVEL_FILE", "none")
+# The workers already keep both cores busy, and a test's tables fit in one DuckDB row
 # group (122,880 rows), which one thread scans anyway: a second DuckDB thread per
 # connection only adds its scheduling cost (about a tenth of a small build's CPU time).
 os.environ.setdefault("LLM_USAGE_DUCKDB_THREADS", "1")
@@ -36,8 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Build dbt's manifest once, in the controlling process, before any worker starts.
 
     Loading the definitions builds it when it is stale (orchestration/dbt_assets.py); with
-    the suite on two workers (pytest-xdist), both would otherwise run `dbt parse` into the
-    same target folder at once.
+    the suite on several workers (pytest-xdist), each would otherwise run `dbt parse` into
+    the same target folder at once.
     """
     if hasattr(config, "workerinput"):
         return
@@ -50,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
 # 2-core machine: Dagster runs, dbt builds, fresh processes), longest first. pytest-xdist hands each worker one
 # module at a time in this order (`--no-loadscope-reorder`; its default order puts the
 # modules with the most tests first, which left these for the end and one worker
-# running them alone), so the two workers end within a short module of each other.
+# running them alone), so the workers end within a short module of each other.
 SLOWEST_MODULES = (
     "test_one_writer",
     "test_ingest_facts",

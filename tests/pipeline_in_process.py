@@ -75,12 +75,19 @@ _WHERE_FILES_ARE = {
 }
 
 
+def _vars_arguments(extra: tuple[str, ...]) -> list[str]:
+    """The command line's last `--vars VALUE` (what dbt uses), or nothing."""
+    values = [arg for i, arg in enumerate(extra) if i and extra[i - 1] == "--vars"]
+    return ["--vars", values[-1]] if values else []
+
+
 def _parse_key(settings: Settings, extra: tuple[str, ...]) -> str:
     """What dbt's own partial parsing compares (the profile, the environment and the
     command line's --vars), with the warehouse's folder left out."""
     environment = {k: v for k, v in settings.environment().items() if k not in _WHERE_FILES_ARE}
-    variables = [arg for i, arg in enumerate(extra) if i and extra[i - 1] == "--vars"]
-    return json.dumps([environment, settings.warehouse_path.name, variables], sort_keys=True)
+    return json.dumps(
+        [environment, settings.warehouse_path.name, _vars_arguments(extra)], sort_keys=True
+    )
 
 
 def _parsed_manifest(settings: Settings, scratch: Path, extra: tuple[str, ...]):
@@ -91,9 +98,8 @@ def _parsed_manifest(settings: Settings, scratch: Path, extra: tuple[str, ...]):
 
     key = _parse_key(settings, extra)
     if key not in _PARSED_MANIFESTS:
-        variables = [arg for i, arg in enumerate(extra) if i and extra[i - 1] == "--vars"]
-        arguments = ["--vars", variables[-1]] if variables else []
-        parsed = dbtRunner().invoke(dbt_args("parse", scratch / "parse", *arguments))
+        arguments = dbt_args("parse", scratch / "parse", *_vars_arguments(extra), *NO_LOGS)
+        parsed = dbtRunner().invoke(arguments)
         assert parsed.success, parsed.exception
         _PARSED_MANIFESTS[key] = parsed.result.to_msgpack(extended_mashumaro_encoder)
     # A build writes compiled SQL into the manifest's nodes: each build gets its own copy,

@@ -32,9 +32,19 @@ def _seconds_to_next_claim_check(self) -> float:
 
 
 def sleep_between_pool_claims() -> None:
-    """Make waiting runs sleep between pool claim checks instead of spinning."""
-    from dagster._core.execution.plan.instance_concurrency_context import (
-        InstanceConcurrencyContext,
-    )
+    """Make waiting runs sleep between pool claim checks instead of spinning.
 
-    InstanceConcurrencyContext.interval_to_next_pending_claim_check = _seconds_to_next_claim_check
+    The method is Dagster's own, not a public API: if a later Dagster moves it, runs are
+    left as Dagster makes them (they still queue and succeed, spinning while they wait),
+    and the test in tests/test_one_writer.py fails to say this needs a look.
+    """
+    try:
+        from dagster._core.execution.plan.instance_concurrency_context import (
+            InstanceConcurrencyContext,
+        )
+    except ImportError:
+        return
+    if hasattr(InstanceConcurrencyContext, "interval_to_next_pending_claim_check"):
+        InstanceConcurrencyContext.interval_to_next_pending_claim_check = (
+            _seconds_to_next_claim_check
+        )

@@ -13,9 +13,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 # dbt writes every SQL statement it runs to its file log at its default level (debug),
 # and formats every event for that log whatever its level: in the dbt processes the
 # suite's Dagster runs start (they inherit this environment) that is about a tenth of a
-# small build's CPU time. The suite's builds write no dbt.log (Dagster keeps dbt's
-# events in the run's own log); a deployment keeps dbt's default. A test that reads a
-# debug line sets the level back for its own runs.
+# small build's CPU time. The suite's builds write no dbt.log (dbt's console lines still
+# reach the step's captured output); a deployment keeps dbt's default. A test that reads
+# a debug line sets the level back for its own runs.
 os.environ.setdefault("DBT_LOG_LEVEL_FILE", "none")
 # The workers already keep both cores busy, and a test's tables fit in one DuckDB row
 # group (122,880 rows), which one thread scans anyway: a second DuckDB thread per
@@ -48,8 +48,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The modules that take longest (from half a minute to a minute and a half each on a
-# 2-core machine: Dagster runs, dbt builds, fresh processes), longest first. pytest-xdist hands each worker one
-# module at a time in this order (`--no-loadscope-reorder`; its default order puts the
+# 2-core machine: Dagster runs, dbt builds, fresh processes), longest first.
+# pytest-xdist hands each worker one module at a time in this order (`--no-loadscope-reorder`; its default order puts the
 # modules with the most tests first, which left these for the end and one worker
 # running them alone), so the workers end within a short module of each other.
 SLOWEST_MODULES = (

@@ -109,11 +109,11 @@ def _parsed_manifest(settings: Settings, scratch: Path, extra: tuple[str, ...]):
 
 
 def invoke_dbt(settings: Settings, command: str, scratch: Path, *extra: str, callbacks=()):
-    """`dbt COMMAND --quiet` through dbt's Python entry point (dbtRunner), in this process,
-    with the settings in its environment as a Dagster dbt step has them (profiles.yml and
-    the macros read the warehouse, DuckDB limits and reporting zone from it); dbt's
-    result. No fresh interpreter importing dbt, and no parse of the project, for every
-    build."""
+    """`dbt COMMAND` through dbt's Python entry point (dbtRunner), in this process, with
+    the settings in its environment as a Dagster dbt step has them (profiles.yml and the
+    macros read the warehouse, DuckDB limits and reporting zone from it); dbt's result.
+    No fresh interpreter importing dbt, no parse of the project and no log output for
+    every build: `callbacks` receive dbt's events."""
     from dbt.cli.main import dbtRunner
 
     with dbt_environment(settings):
@@ -131,8 +131,8 @@ def invoke_dbt(settings: Settings, command: str, scratch: Path, *extra: str, cal
 def dbt_build(settings: Settings, scratch: Path, *extra: str) -> subprocess.CompletedProcess:
     """`dbt build --quiet` through dbt's Python entry point (dbtRunner), in this process:
     no fresh interpreter importing dbt for every build. Returns what the command would:
-    its exit code and, as stdout, the lines `--quiet` prints (dbt's error-level events,
-    e.g. "Failure in test ...")."""
+    its exit code and, as stdout, the lines `dbt build --quiet` would print (dbt's
+    error-level events, e.g. "Failure in test ...")."""
     printed: list[str] = []
 
     def keep_printed(event) -> None:

@@ -213,7 +213,7 @@ def test_out_of_order_and_repeated_runs_give_identical_facts(in_order, tmp_path,
     """Load D+1..D+3 first (D+1's files hold D's late records), then D, then D again."""
     reference_settings, summary, deliveries, _ = in_order
     settings = use_data_dir(monkeypatch, tmp_path / "data")
-    # dbt's line on its parse state is at debug level (the suite logs at info: conftest).
+    # dbt's line on its parse state is at debug level (the suite writes no dbt.log: conftest).
     monkeypatch.setenv("DBT_LOG_LEVEL_FILE", "debug")
     shutil.copytree(reference_settings.landing_dir, settings.landing_dir)
     first, late_day = LANDING_DAYS[0], LANDING_DAYS[1]

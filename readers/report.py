@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from config.settings import Settings
+from readers.csv_text import to_csv
 from readers.panels import Panel, load_panels
 from readers.warehouse import read_query
 
@@ -286,7 +287,7 @@ def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
         }
         return json.dumps(body, indent=2, default=str) + "\n"
     if fmt == "csv":
-        return pd.DataFrame(as_records(panels, heading), columns=CSV_COLUMNS).to_csv(index=False)
+        return to_csv(pd.DataFrame(as_records(panels, heading), columns=CSV_COLUMNS))
     partial = (
         f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
     )

@@ -10,23 +10,28 @@ once, and each broken rule into a sentence naming the field and the value found.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 SCHEMA_RESOURCE = "request_log.schema.json"
 
+# One definition of a valid time for every format (docs/request-log-format.md).
 # RFC 3339 date-time with a mandatory offset. A space instead of 'T' is accepted because
 # Parquet writers render timestamps that way. Hours run 00-23 and minutes 00-59, in the
 # time and in the offset: DuckDB would otherwise read "+24:00", "+99:99" or "T24:00:00"
 # as a time shifted by hours or days. Seconds run 00-59: a leap second (":60", which RFC
 # 3339 allows) is rejected, as no gateway clock emits one (they smear leap seconds) and
-# DuckDB cannot represent it (docs/request-log-format.md).
+# DuckDB cannot represent it. Month and day are left to the cast, which gives NULL for a
+# day the calendar does not have (2026-02-30, month 13) rather than shifting it.
 _HOUR, _MINUTE = "([01]\\d|2[0-3])", "[0-5]\\d"
-_RFC3339 = (
-    rf"^\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{_HOUR}:{_MINUTE}:{_MINUTE}(\.\d+)?"
-    rf"([Zz]|[+-]{_HOUR}:{_MINUTE})$"
-)
+_DATE_AND_TIME = rf"\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{_HOUR}:{_MINUTE}:{_MINUTE}(\.\d+)?"
+_RFC3339 = rf"^{_DATE_AND_TIME}([Zz]|[+-]{_HOUR}:{_MINUTE})$"
+# The source adapters read ISO 8601 as exports and APIs write it: the same date and time,
+# the offset also as +hhmm or +hh, or none at all (then UTC).
+ISO_DATE_TIME = rf"^{_DATE_AND_TIME}([Zz]|[+-]{_HOUR}(:?{_MINUTE})?)?$"
+TIME_RANGES = "hours 00-23, minutes and seconds 00-59, no leap second"
 # Values the marts give a meaning of their own: '*' is the "all" row of every dashboard
 # filter (dbt_project/macros/dashboard_filters.sql). The schema lists them per field as
 # "not": {"enum": [...]}.
@@ -59,6 +64,9 @@ class Field:
     date_time: bool
     min_length: int | None
     reserved: tuple[str, ...] = ()  # values the marts use as markers, so a record may not
+    max_length: int | None = None  # in characters (code points), as JSON Schema counts
+    pattern: str | None = None  # as the schema writes it (ECMA 262), see _re2
+    pattern_reason: str | None = None  # what breaking the pattern means, for the reason
 
     @property
     def sql_type(self) -> str:
@@ -71,6 +79,7 @@ def fields() -> tuple[Field, ...]:
     required = set(schema["required"])
     result = []
     for name, spec in schema["properties"].items():
+        spec = _resolved(schema, spec)
         types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
         json_type = next(t for t in types if t != "null")
         result.append(
@@ -85,9 +94,71 @@ def fields() -> tuple[Field, ...]:
                 date_time=spec.get("format") == "date-time",
                 min_length=spec.get("minLength"),
                 reserved=tuple(spec.get("not", {}).get("enum", ())),
+                max_length=spec.get("maxLength"),
+                pattern=spec.get("pattern"),
+                pattern_reason=spec.get("x-pattern-reason"),
             )
         )
     return tuple(result)
+
+
+def _resolved(schema: dict, spec: dict) -> dict:
+    """A property's rules with those of the definition its "$ref" names merged in (the
+    ids and names share one definition of their length and characters)."""
+    if "$ref" not in spec:
+        return spec
+    prefix = "#/$defs/"
+    if not spec["$ref"].startswith(prefix):
+        raise ValueError(f"the contract resolves only local $defs references: {spec['$ref']}")
+    return {**schema["$defs"][spec["$ref"].removeprefix(prefix)], **spec}
+
+
+def _re2(pattern: str) -> str:
+    """A JSON Schema pattern (ECMA 262) as DuckDB's RE2 reads it: RE2 spells the escape
+    of code point XXXX `\\x{XXXX}`, ECMA 262 `\\uXXXX`; the schema uses no other construct
+    the two read differently."""
+    return re.sub(r"\\u([0-9A-Fa-f]{4})", r"\\x{\1}", pattern)
+
+
+def shown_text(text: str, chars: int = 60) -> str:
+    """The first `chars` characters of a found value, as a reason quotes it: each control
+    character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) as U+FFFD, so that a
+    reason never carries a NUL or a terminal escape sequence to whoever prints it."""
+    return f"regexp_replace(left({text}, {chars}), '\\p{{Cc}}', chr(65533), 'g')"
+
+
+def text_ok(field: Field, text: str) -> str:
+    """True where the string `text` keeps the field's length and pattern rules."""
+    checks = []
+    if field.max_length is not None:
+        checks.append(f"length({text}) <= {field.max_length}")
+    if field.pattern is not None:
+        checks.append(f"regexp_matches({text}, {_quote(_re2(field.pattern))})")
+    return " AND ".join(checks) or "true"
+
+
+def text_failures(field: Field, text: str, name: str) -> list[tuple[str, str]]:
+    """(condition, sentence) for each length or pattern rule the string `text` breaks,
+    the sentence naming the field `name` (the contract's, or a source's own name for the
+    field that feeds it); the value is shown cut short, never whole."""
+    cases = []
+    if field.max_length is not None:
+        cases.append(
+            (
+                f"length({text}) > {field.max_length}",
+                _quote(f'"{name}" must be at most {field.max_length} characters long, got ')
+                + f" || length({text}) || ' characters: \"' || {shown_text(text)} || '...\"'",
+            )
+        )
+    if field.pattern is not None:
+        says = field.pattern_reason or f"match {field.pattern}"
+        cases.append(
+            (
+                f"NOT regexp_matches({text}, {_quote(_re2(field.pattern))})",
+                _quote(f'"{name}" must {says}, got "') + f" || {shown_text(text)} || '\"'",
+            )
+        )
+    return cases
 
 
 def _quote(text: str) -> str:
@@ -149,7 +220,7 @@ def _typed_value(field: Field, index: int, *, try_: bool = False) -> str:
 def _rule_failures(field: Field, index: int) -> list[str]:
     """SQL expressions that yield a sentence when `field` breaks one of its rules, else NULL."""
     kind, text = _kind(index), _text(index)
-    shown = f"left(CASE WHEN {kind} = 'VARCHAR' THEN '\"' || {text} || '\"' ELSE {text} END, 60)"
+    shown = shown_text(f"CASE WHEN {kind} = 'VARCHAR' THEN '\"' || {text} || '\"' ELSE {text} END")
     present = f"({kind} IS NOT NULL AND {kind} <> 'NULL')"
     accepted = ", ".join(_quote(t) for t in _JSON_TYPES[field.json_type])
     number = f"TRY_CAST({text} AS DOUBLE)"
@@ -200,6 +271,8 @@ def _rule_failures(field: Field, index: int) -> list[str]:
             f"CASE WHEN {well_typed} AND length({text}) < {field.min_length} "
             f"THEN '\"{field.name}\" must not be empty' END"
         )
+    for condition, sentence in text_failures(field, text, field.name):
+        failures.append(f"CASE WHEN {well_typed} AND {condition} THEN {sentence} END")
     if field.reserved:
         reserved = ", ".join(_quote(v) for v in field.reserved)
         failures.append(
@@ -217,8 +290,8 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         failures.append(
             f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
             f"OR TRY_CAST(upper({text}) AS TIMESTAMPTZ) IS NULL) "
-            f'THEN \'"{field.name}" must be an RFC 3339 time with an offset (hours 00-23, '
-            f"minutes and seconds 00-59, no leap second), got ' || {shown} END"
+            f'THEN \'"{field.name}" must be an RFC 3339 time with an offset ({TIME_RANGES}), '
+            f"got ' || {shown} END"
         )
     return failures
 
@@ -296,6 +369,8 @@ def _quick_ok(field: Field, index: int) -> str:
         checks.append(f"{quick} <= {field.maximum}")
     if field.min_length:
         checks.append(f"length({value}) >= {field.min_length}")
+    if field.max_length is not None or field.pattern is not None:
+        checks.append(text_ok(field, value))
     if field.reserved:
         checks.append(f"{value} NOT IN ({', '.join(_quote(v) for v in field.reserved)})")
     if field.enum:
@@ -413,7 +488,7 @@ checked AS (
             WHEN quick THEN NULL
             WHEN read_error IS NOT NULL THEN read_error
             WHEN trim(line) = '' THEN 'empty line'
-            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(line, 60)
+            WHEN NOT is_json THEN 'line is not valid JSON: ' || {shown_text("line")}
             WHEN NOT is_object THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
         END AS reason

@@ -157,6 +157,26 @@ for label, value in [
 ]:
     CASES.append((label, "created_at", json.dumps(_variant(created_at=value))))
 CASES.append(("offset -23:59", None, json.dumps(_variant(created_at="2026-03-02T10:00:00-23:59"))))
+CASES.append(("month 13", "created_at", json.dumps(_variant(created_at="2026-13-02T10:00:00Z"))))
+# Issue 31 items 5 and 6: ids and names (the schema's "text" definition) hold no control
+# character (C0, DEL, C1) and at most 256 characters, as the JSON Schema validator says.
+TEXT_FIELDS = [n for n, spec in SCHEMA["properties"].items() if spec.get("$ref") == "#/$defs/text"]
+for name in TEXT_FIELDS:
+    for label, char in [
+        ("NUL", "\0"),
+        ("tab", "\t"),
+        ("ESC", "\x1b"),
+        ("DEL", "\x7f"),
+        ("CSI", "\x9b"),
+    ]:
+        CASES.append((f"{label} in {name}", name, json.dumps(_variant(**{name: f"a{char}b"}))))
+    CASES.append(
+        (f"raw C1 in {name}", name, json.dumps(_variant(**{name: "a\x85b"}), ensure_ascii=False))
+    )
+    CASES.append((f"{name} of 257", name, json.dumps(_variant(**{name: "x" * 257}))))
+    CASES.append((f"{name} of 256", None, json.dumps(_variant(**{name: "x" * 256}))))
+    CASES.append((f"{name} of 256 emoji", None, json.dumps(_variant(**{name: "🙂" * 256}))))
+CASES.append(("NBSP and letters", None, json.dumps(_variant(model="a\u00a0é ~"))))
 
 for name in SCHEMA["required"]:
     CASES.append((f"missing {name}", name, json.dumps(_variant(**{name: MISSING}))))
@@ -298,6 +318,12 @@ def test_reasons_say_what_was_found(checked):
     assert by_label["html"].startswith("line is not valid JSON: <html>")
     assert by_label["array"] == "line is JSON but not an object"
     assert by_label["empty"] == "empty line"
+    assert by_label["NUL in model"] == (
+        '"model" must hold no control character (U+0000-U+001F, U+007F-U+009F), got "a\ufffdb"'
+    )
+    assert by_label["model of 257"] == (
+        f'"model" must be at most 256 characters long, got 257 characters: "{"x" * 60}..."'
+    )
 
 
 def test_integers_beyond_64_bits_are_rejected_not_crashing_the_load(data_dir):
@@ -331,7 +357,8 @@ def test_the_format_document_describes_every_schema_field():
 
 
 def test_strings_are_loaded_as_written_escapes_included(data_dir):
-    names = ['tab\there "quoted" \\ back', "équipe ☃", "plain", ""]
+    # (A tab, a control character, is rejected since issue 31 item 5: see CASES.)
+    names = ['slash / "quoted" \\ back', "équipe ☃", "plain", ""]
     folder = data_dir.landing_dir / f"dt={DAY}"
     folder.mkdir(parents=True)
     lines = [

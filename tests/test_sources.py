@@ -350,7 +350,10 @@ def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_pay
     reasons = list(_rejected(data_dir)["reason"])
     assert reasons[0] == 'missing required field "request_id"'
     assert reasons[1] == '"completion_tokens" must be an integer, got "many"'
-    assert reasons[2] == '"startTime" must be an ISO 8601 date-time, got "2026-02-30 10:00:00"'
+    assert reasons[2] == (
+        '"startTime" must be an ISO 8601 date-time (hours 00-23, minutes and seconds 00-59, '
+        'no leap second), got "2026-02-30 10:00:00"'
+    )
     assert reasons[3] == '"metadata" must be a JSON object or JSON text of one'
     # A quarantined row is kept as a JSON object of its cells, every cell as the text it
     # was (an empty one as null).
@@ -402,7 +405,8 @@ def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
     assert reasons == [
         'missing required field "model"',
         '"native_tokens_prompt" must be an integer, got 1.5',
-        '"created_at" must be an ISO 8601 date-time, got "02/03/2026 09:15"',
+        '"created_at" must be an ISO 8601 date-time (hours 00-23, minutes and seconds 00-59, '
+        'no leap second), got "02/03/2026 09:15"',
         '"generation_time" is longer than "latency"',
     ]
     loaded = query(data_dir, "SELECT DISTINCT api_key_id FROM raw.request_logs")

@@ -14,6 +14,7 @@ from ingest.sources.sql import (
     read_number,
     read_string,
     rfc3339,
+    shown,
     text_of,
 )
 
@@ -51,21 +52,31 @@ PATHS = [
 
 
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
-    call_id = read_string("litellm_call_id", "r.litellm_call_id", non_empty=True)
-    payload_id = read_string("id", "r.id", non_empty=True)
+    call_id = read_string(
+        "litellm_call_id", "r.litellm_call_id", non_empty=True, feeds="request_id"
+    )
+    payload_id = read_string("id", "r.id", non_empty=True, feeds="request_id")
     start = read_epoch("startTime", "r.startTime", required=True)
     end = read_epoch("endTime", "r.endTime", required=True)
     completion_start = read_epoch("completionStartTime", "r.completionStartTime")
-    model = read_string("model", "r.model", required=True, non_empty=True)
-    provider = read_string("custom_llm_provider", "r.custom_llm_provider")
+    model = read_string("model", "r.model", required=True, non_empty=True, feeds="model")
+    provider = read_string("custom_llm_provider", "r.custom_llm_provider", feeds="provider")
     status = read_string("status", "r.status", required=True)
     stream = read_boolean("stream", "r.stream")
     prompt = read_integer("prompt_tokens", "r.prompt_tokens", required=True)
     completion = read_integer("completion_tokens", "r.completion_tokens", required=True)
     cost = read_number("response_cost", "r.response_cost")
-    key = read_string("metadata.user_api_key_hash", "r.metadata.user_api_key_hash", non_empty=True)
+    key = read_string(
+        "metadata.user_api_key_hash",
+        "r.metadata.user_api_key_hash",
+        non_empty=True,
+        feeds="api_key_id",
+    )
     alias = read_string(
-        "metadata.user_api_key_alias", "r.metadata.user_api_key_alias", non_empty=True
+        "metadata.user_api_key_alias",
+        "r.metadata.user_api_key_alias",
+        non_empty=True,
+        feeds="api_key_name",
     )
     details = f"r.{USAGE}.prompt_tokens_details"
     cached = read_integer(
@@ -171,7 +182,7 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "CASE WHEN r.litellm_call_id IS NULL AND r.id IS NULL "
         'THEN \'missing required field "litellm_call_id" (or "id")\' END',
         "CASE WHEN status_text NOT IN ('success', 'failure') "
-        "THEN '\"status\" must be success or failure, got \"' || left(status_text, 60) || '\"' END",
+        f"THEN '\"status\" must be success or failure, got \"' || {shown('status_text')} || '\"' END",
         "CASE WHEN is_success AND r.custom_llm_provider IS NULL "
         "THEN 'missing required field \"custom_llm_provider\" (a success names its provider)' END",
         "CASE WHEN provider_name = '' THEN '\"custom_llm_provider\" must not be empty' END",

@@ -22,6 +22,7 @@ from ingest.sources.sql import (
     read_number,
     read_string,
     rfc3339,
+    shown,
     text_of,
     unquoted,
 )
@@ -70,18 +71,20 @@ def _json(value: str) -> str:
 
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
     text = records.values_are_text
-    request_id = read_string("request_id", "r.request_id", required=True, non_empty=True)
-    api_key = read_string("api_key", "r.api_key")
+    request_id = read_string(
+        "request_id", "r.request_id", required=True, non_empty=True, feeds="request_id"
+    )
+    api_key = read_string("api_key", "r.api_key", feeds="api_key_id")
     spend = read_number("spend", "r.spend", text=text)
     prompt = read_integer("prompt_tokens", "r.prompt_tokens", required=True, text=text)
     completion = read_integer("completion_tokens", "r.completion_tokens", required=True, text=text)
     start = read_date_time("startTime", "r.startTime", required=True)
     end = read_date_time("endTime", "r.endTime", required=True)
     completion_start = read_date_time("completionStartTime", "r.completionStartTime")
-    model = read_string("model", "r.model", required=True, non_empty=True)
-    provider = read_string("custom_llm_provider", "r.custom_llm_provider")
+    model = read_string("model", "r.model", required=True, non_empty=True, feeds="model")
+    provider = read_string("custom_llm_provider", "r.custom_llm_provider", feeds="provider")
     status = read_string("status", "r.status")
-    alias = read_string("metadata.user_api_key_alias", "m.user_api_key_alias")
+    alias = read_string("metadata.user_api_key_alias", "m.user_api_key_alias", feeds="api_key_name")
     meta_status = read_string("metadata.status", "m.status")
 
     def count(path: str):
@@ -184,7 +187,7 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         f"CASE WHEN r.metadata IS NOT NULL AND {kind('r.metadata')} IN ('string', 'object') "
         f"AND m IS NULL THEN '\"metadata\" must be a JSON object or JSON text of one' END",
         "CASE WHEN status_text NOT IN ('success', 'failure') "
-        "THEN '\"status\" must be success or failure, got \"' || left(status_text, 60) || '\"' END",
+        f"THEN '\"status\" must be success or failure, got \"' || {shown('status_text')} || '\"' END",
         "CASE WHEN is_success AND nullif(provider_name, '') IS NULL "
         "THEN 'missing required field \"custom_llm_provider\" (a success names its provider)' END",
         "CASE WHEN api_key IS NULL "

@@ -43,14 +43,18 @@ PATHS = [
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
     text = records.values_are_text
     reads = {
-        "generation_id": read_string("id", "r.id", required=True, non_empty=True),
+        "generation_id": read_string(
+            "id", "r.id", required=True, non_empty=True, feeds="request_id"
+        ),
         "created": read_date_time("created_at", "r.created_at", required=True),
-        "model_name": read_string("model", "r.model", required=True, non_empty=True),
-        "provider_name": read_string("provider_name", "r.provider_name"),
+        "model_name": read_string("model", "r.model", required=True, non_empty=True, feeds="model"),
+        "provider_name": read_string("provider_name", "r.provider_name", feeds="provider"),
         "streamed": read_boolean("streamed", "r.streamed", text=text),
         "cancelled": read_boolean("cancelled", "r.cancelled", text=text),
-        "finish": read_string("finish_reason", "r.finish_reason"),
-        "native_finish": read_string("native_finish_reason", "r.native_finish_reason"),
+        "finish": read_string("finish_reason", "r.finish_reason", feeds="finish_reason"),
+        "native_finish": read_string(
+            "native_finish_reason", "r.native_finish_reason", feeds="error_type"
+        ),
         "prompt": read_integer("tokens_prompt", "r.tokens_prompt", text=text),
         "completion": read_integer("tokens_completion", "r.tokens_completion", text=text),
         "native_prompt": read_integer("native_tokens_prompt", "r.native_tokens_prompt", text=text),

@@ -488,6 +488,12 @@ checked AS (
             WHEN quick THEN NULL
             WHEN read_error IS NOT NULL THEN read_error
             WHEN trim(line) = '' THEN 'empty line'
+            WHEN NOT is_json AND starts_with(line, chr(65279))
+                THEN 'line starts with a byte-order mark (U+FEFF), as where files were '
+                     || 'joined: remove it: ' || {shown_text("line")}
+            WHEN NOT is_json AND contains(line, chr(13))
+                THEN 'line is not valid JSON and holds a carriage return (CR): end each '
+                     || 'record with LF or CRLF, not CR alone: ' || {shown_text("line")}
             WHEN NOT is_json THEN 'line is not valid JSON: ' || {shown_text("line")}
             WHEN NOT is_object THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')

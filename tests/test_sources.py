@@ -619,3 +619,24 @@ def test_source_date_times_are_read_with_their_offset_or_as_utc():
     ]
     expected = [e if e.tzinfo else e.replace(tzinfo=UTC) for e in expected]
     assert [g for (g,) in got] == expected + [None] * len(not_date_times)
+
+
+def test_source_files_with_cr_only_line_ends_or_joined_gzip_members_load(data_dir):
+    """Issue 31 item 12 in the source formats: JSON Lines with CR-only line ends, and
+    gzip members each starting with a byte-order mark, are read like our own format's."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+    )
+    day = date(2026, 3, 2)
+    good = openrouter_generations()
+    lines = [json.dumps(g).encode() for g in good]
+    folder = _day_folder(data_dir, "or", day)
+    (folder / "a.jsonl").write_bytes(b"\r".join(lines) + b"\r")
+    bom = b"\xef\xbb\xbf"
+    (folder / "b.jsonl.gz").write_bytes(
+        b"".join(gzip.compress(bom + line + b"\n") for line in lines)
+    )
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (2 * len(good), 0)
+    assert [f.lines_read for f in report.files] == [len(good), len(good)]

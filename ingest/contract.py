@@ -3,8 +3,10 @@
 `schema/request_log.schema.json` is the one definition of a valid record. Checking a
 million records one by one with a JSON Schema validator in Python would be the slow part
 of every night, so the loader instead turns each property's rules (type, required,
-minimum, enum, date-time) into SQL expressions that DuckDB evaluates over all lines at
-once, and each broken rule into a sentence naming the field and the value found.
+minimum, enum, date-time, and the ids' and names' maxLength and pattern) into SQL
+expressions that DuckDB evaluates over all lines at once, and each broken rule into a
+sentence naming the field and the value found. The source adapters (ingest/sources/)
+reuse the time pattern and the id and name rules compiled here.
 """
 
 from __future__ import annotations

@@ -49,7 +49,7 @@ class CutShort(Exception):
         self.data = data
 
 
-def _gunzip(compressed: bytes) -> bytes:
+def gunzip(compressed: bytes) -> bytes:
     """Decompress every gzip member of `compressed`; raise CutShort with what came out
     before the cut when the file ends early (an upload that stopped), so the lines read
     before it are checked like any others and counted.
@@ -113,7 +113,7 @@ def _lines_of_bytes(path: Path, data: bytes) -> tuple[pa.Table, int, str | None]
     cut = None
     if path.name.endswith(".gz"):
         try:
-            data = _gunzip(data)
+            data = gunzip(data)
         except CutShort as short:
             data = short.data
             cut = (

@@ -640,3 +640,24 @@ def test_source_files_with_cr_only_line_ends_or_joined_gzip_members_load(data_di
     report = load_partition(data_dir, day)
     assert (report.rows_loaded, report.rows_rejected) == (2 * len(good), 0)
     assert [f.lines_read for f in report.files] == [len(good), len(good)]
+
+
+def test_a_spend_log_csv_gz_of_joined_members_with_byte_order_marks_loads(data_dir, some_payloads):
+    """Issue 31 item 12 for CSV: the byte-order mark of a second gzip member was kept
+    in the first cell of its first row (a request id with an invisible character)."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.spend]\nformat = "litellm_spend_logs"\n'
+    )
+    day = date(2026, 3, 2)
+    rows = [spend_log_row(p) for p in some_payloads]
+    header, *lines = spend_logs_csv(rows).splitlines(keepends=True)
+    bom = "\ufeff"
+    members = [bom + header + lines[0], bom + "".join(lines[1:])]
+    (_day_folder(data_dir, "spend", day) / "export.csv.gz").write_bytes(
+        b"".join(gzip.compress(m.encode()) for m in members)
+    )
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(rows), 0)
+    loaded = query(data_dir, "SELECT request_id FROM raw.request_logs ORDER BY line_number")
+    assert list(loaded["request_id"]) == [r["request_id"] for r in rows]

@@ -177,6 +177,8 @@ for name in TEXT_FIELDS:
     CASES.append((f"{name} of 256", None, json.dumps(_variant(**{name: "x" * 256}))))
     CASES.append((f"{name} of 256 emoji", None, json.dumps(_variant(**{name: "🙂" * 256}))))
 CASES.append(("NBSP and letters", None, json.dumps(_variant(model="a\u00a0é ~"))))
+# Lengths count code points, as JSON Schema does: 129 combined letters are 258 of them.
+CASES.append(("combining marks", "model", json.dumps(_variant(model="e\u0301" * 129))))
 
 for name in SCHEMA["required"]:
     CASES.append((f"missing {name}", name, json.dumps(_variant(**{name: MISSING}))))

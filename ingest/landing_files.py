@@ -22,6 +22,12 @@ LINES_SCHEMA = pa.schema(
 )
 # Rows per Arrow record batch handed to DuckDB: it scans batches in parallel.
 BATCH_ROWS = 100_000
+# Bytes of records (decompressed) read from several files and then checked by one run of
+# the contract's query, in our format's folders and in the source folders alike. Each run
+# is a query to plan (0.1-0.4 s of CPU, as long for ten records as for a million), so a
+# day of thousands of small files, as a gateway that flushes often writes, must not be a
+# run per file; a file larger than this is a batch of its own.
+BATCH_BYTES = 512 << 20
 # Bytes searched for newlines at a time: a search this size stays in the CPU cache.
 NEWLINE_SEARCH_BYTES = 1 << 20
 

@@ -310,12 +310,20 @@ def _inside_landing(
     return kept, anomalies
 
 
-# What _read_lines returns for each file.
-def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) -> pa.Table:
+def _parquet_columns(connection: duckdb.DuckDBPyConnection, path: Path) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each column of a Parquet file."""
+    described = connection.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)])
+    return [(name, column_type) for name, column_type, *_ in described.fetchall()]
+
+
+def _lines_of_parquet_files(
+    connection: duckdb.DuckDBPyConnection, paths: list[Path], columns: list[tuple[str, str]]
+) -> dict[str, pa.Table]:
+    """The rows of Parquet files that all have `columns`, as numbered lines of JSON, by
+    file name; read by one query, as a day can hold thousands of small files."""
     # Parquet rows become JSON objects so that both formats pass the same contract checks.
-    columns = connection.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
     fields = []
-    for name, column_type, *_ in columns:
+    for name, column_type in columns:
         quoted = '"' + name.replace('"', '""') + '"'
         if column_type == "TIMESTAMP WITH TIME ZONE":
             # A UTC-adjusted Parquet timestamp is an instant: write it as RFC 3339 in UTC
@@ -325,24 +333,69 @@ def _lines_of_parquet_file(connection: duckdb.DuckDBPyConnection, path: Path) ->
         else:
             fields.append(quoted)
     record = ", ".join(fields)
-    return connection.sql(
-        f"SELECT file_row_number + 1 AS line_number, "
+    # The file name under a column name no file's own column can take (a longer one).
+    file_column = "source_file" + "_" * max((len(name) for name, _ in columns), default=0)
+    table = connection.sql(
+        f"SELECT {file_column}, file_row_number + 1 AS line_number, "
         f"CAST(to_json(struct_pack({record})) AS VARCHAR) AS raw_line, "
         "CAST(NULL AS VARCHAR) AS read_error "
-        "FROM read_parquet(?, file_row_number = true) ORDER BY line_number",
-        params=[str(path)],
+        f"FROM read_parquet(?, filename = '{file_column}', file_row_number = true) "
+        f"ORDER BY {file_column}, line_number",
+        params=[[str(path) for path in paths]],
     ).to_arrow_table()
+    names = table.column(file_column).to_numpy(zero_copy_only=False)
+    lines = table.drop_columns([file_column]).cast(LINES_SCHEMA)
+    starts = np.flatnonzero(np.r_[True, names[1:] != names[:-1]]) if len(names) else []
+    ends = [*starts[1:], len(names)]
+    read = {str(names[start]): lines.slice(start, end - start) for start, end in zip(starts, ends)}
+    # A file without rows has no line to be named by.
+    empty = LINES_SCHEMA.empty_table()
+    return {str(path): read.get(str(path), empty) for path in paths}
+
+
+def _read_parquet_in_groups(
+    connection: duckdb.DuckDBPyConnection, paths: list[Path]
+) -> dict[str, pa.Table]:
+    """The lines of the day's Parquet files that can be read together (consecutive, of
+    the same columns, together at most an eighth of BATCH_BYTES: Parquet holds about
+    that share of the bytes its rows take as JSON text), by file name. A file that
+    cannot be read here, or a group in which one cannot, is left out: it is read alone,
+    and its error names it."""
+    groups: list[tuple[list[tuple[str, str]] | None, list[Path], int]] = []
+    for path in paths:
+        if not path.name.endswith(".parquet"):
+            continue
+        try:
+            columns, size = _parquet_columns(connection, path), path.stat().st_size
+        except (OSError, duckdb.Error):
+            continue
+        last = groups[-1] if groups else None
+        if last and last[0] == columns and last[2] + size <= BATCH_BYTES // 8:
+            last[1].append(path)
+            groups[-1] = (columns, last[1], last[2] + size)
+        else:
+            groups.append((columns, [path], size))
+    read: dict[str, pa.Table] = {}
+    for columns, group, _ in groups:
+        try:
+            read.update(_lines_of_parquet_files(connection, group, columns))
+        except (duckdb.Error, pa.ArrowException):
+            continue
+    return read
 
 
 def _read_lines(
-    connection: duckdb.DuckDBPyConnection, path: Path
+    connection: duckdb.DuckDBPyConnection, path: Path, parquet_read: dict[str, pa.Table]
 ) -> tuple[pa.Table, int, str | None, str]:
     """The file's lines, how many it holds (counted apart from reading them), why it was
     cut short, if it was, and its SHA-256 (of a JSON Lines file, from the bytes read for
-    its lines rather than a second read)."""
+    its lines rather than a second read). A Parquet file's lines come from
+    `parquet_read` when its group was read together."""
     if path.name.endswith(".parquet"):
-        # In the layout of a JSON Lines file's lines, so that both are checked together.
-        lines = _lines_of_parquet_file(connection, path).cast(LINES_SCHEMA)
+        lines = parquet_read.pop(str(path), None)
+        if lines is None:
+            lines = _lines_of_parquet_files(connection, [path], _parquet_columns(connection, path))
+            lines = lines[str(path)]
         # The row count the Parquet footer states, read by pyarrow rather than DuckDB.
         return lines, pq.ParquetFile(path).metadata.num_rows, None, file_sha256(path)
     return lines_and_sha256(path)
@@ -510,13 +563,16 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
         )
         connection.unregister("file_lines")
         batch = _LinesBatch()
+        parquet_read = _read_parquet_in_groups(connection, files)
         for path in files:
             stat = path.stat()
             file_report = FileReport(path=str(path))
             report.files.append(file_report)
             sha = None
             try:
-                lines, file_report.lines_read, cut, sha = _read_lines(connection, path)
+                lines, file_report.lines_read, cut, sha = _read_lines(
+                    connection, path, parquet_read
+                )
             except (
                 OSError,
                 EOFError,

@@ -330,3 +330,45 @@ def test_many_small_source_files_load_exactly_as_one_file(data_dir, counted, som
     # One run for the OpenRouter files, one for the CSV files of one header, one for the
     # CSV file of the other: as many as with one file each.
     assert runs == one_runs == 3
+
+
+def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_dir, monkeypatch):
+    """Consecutive Parquet files of the same columns are read by one query: the lines
+    are those each file gives read alone, with an empty file, a corrupt one and files of
+    other columns (one with a column named like the file-name column) in between."""
+    folder = data_dir.landing_dir / f"dt={DAY.isoformat()}"
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame([_record(n) for n in range(12)])
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for number, at in enumerate(range(0, 12, 3)):
+        pq.write_table(table.slice(at, 3), folder / f"a-{number}.parquet")
+    pq.write_table(table.slice(0, 0), folder / "b-empty.parquet")
+    (folder / "c-corrupt.parquet").write_bytes(b"PAR1 not really")
+    pq.write_table(table.drop_columns(["stream"]).slice(3, 2), folder / "d-fewer.parquet")
+    pq.write_table(
+        table.slice(5, 2).append_column("source_file", pa.array(["x", "y"])),
+        folder / "e-named.parquet",
+    )
+    pq.write_table(table.slice(7, 5), folder / "f-more.parquet")
+
+    def raw_tables():
+        report = load_partition(data_dir, DAY)
+        files = [
+            (f.path, f.lines_read, f.rows_loaded, f.rows_rejected, f.error) for f in report.files
+        ]
+        return [
+            files,
+            _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs")),
+            _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs_rejected")),
+        ]
+
+    together = raw_tables()
+    monkeypatch.setattr(ingest.load, "_read_parquet_in_groups", lambda connection, paths: {})
+    alone = raw_tables()
+    assert together == alone
+    files, loaded, rejected = together
+    # Twelve, two with an extra column, five; two without "stream", and the corrupt file.
+    assert len(loaded) == 12 + 2 + 5 and len(rejected) == 2 + 1
+    assert [f[1] for f in files] == [3, 3, 3, 3, 0, 0, 2, 2, 5]
+    assert files[5][4].startswith("not a readable Parquet file")

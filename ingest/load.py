@@ -24,7 +24,14 @@ import pyarrow.parquet as pq
 
 from config.settings import Settings
 from ingest import contract, lake, sources
-from ingest.landing_files import BATCH_BYTES, LINES_SCHEMA, file_sha256, lines_and_sha256
+from ingest.landing_files import (
+    BATCH_BYTES,
+    BATCH_ROWS,
+    LINES_SCHEMA,
+    end_to_end,
+    file_sha256,
+    lines_and_sha256,
+)
 from ingest.warehouse import RAW_SCHEMA_DDL, connect, ensure_raw_schema, request_model_build
 
 # The raw tables whose rows of a landing day a load replaces. The quality checks judge
@@ -468,8 +475,7 @@ class _LinesBatch:
             pa.array(np.repeat(np.arange(len(self.paths), dtype=np.int32), counts)),
             pa.array(self.paths, pa.string()),
         )
-        # The files' tables are laid end to end without copying their lines.
-        lines = pa.concat_tables(self.tables).append_column(
+        lines = end_to_end(self.tables, BATCH_ROWS).append_column(
             "source_file", pa.chunked_array([names])
         )
         self.paths, self.tables, self.nbytes = [], [], 0

@@ -28,6 +28,7 @@ from source_records import (
 
 import ingest.load
 from ingest import contract
+from ingest.landing_files import end_to_end
 from ingest.load import load_partition
 
 DAY = date(2026, 3, 2)
@@ -182,7 +183,9 @@ def _rows(frame: pd.DataFrame) -> list[dict]:
 @pytest.mark.parametrize("batch_bytes", [None, 6000], ids=["one batch", "batches of 6000 bytes"])
 def test_many_small_files_load_exactly_as_one_file(data_dir, counted, monkeypatch, batch_bytes):
     if batch_bytes:
+        # Small batches of files, and their lines merged into record batches of 5 rows.
         monkeypatch.setattr(ingest.load, "BATCH_BYTES", batch_bytes)
+        monkeypatch.setattr(ingest.load, "BATCH_ROWS", 5)
     folder = data_dir.landing_dir / f"dt={DAY.isoformat()}"
     lines = _day_lines()
     one = _load(data_dir, folder, _write_one, lines, counted)
@@ -372,3 +375,14 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
     assert len(loaded) == 12 + 2 + 5 and len(rejected) == 2 + 1
     assert [f[1] for f in files] == [3, 3, 3, 3, 0, 0, 2, 2, 5]
     assert files[5][4].startswith("not a readable Parquet file")
+
+
+def test_small_tables_are_merged_into_record_batches_and_large_ones_kept():
+    tables = [
+        pa.table({"n": pa.chunked_array([list(range(start, start + size))])})
+        for start, size in ((0, 3), (3, 3), (6, 10), (16, 2), (18, 2), (20, 1))
+    ]
+    tables[2] = pa.Table.from_batches(tables[2].to_batches(max_chunksize=4))  # 4, 4, 2
+    joined = end_to_end(tables, 5)
+    assert joined.column("n").to_pylist() == list(range(21))
+    assert [len(chunk) for chunk in joined.column("n").chunks] == [3, 3, 4, 4, 2, 5]

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ingest.landing_files import BATCH_BYTES, file_sha256, lines_and_sha256
+from ingest.landing_files import BATCH_BYTES, end_to_end, file_sha256, lines_and_sha256
 
 # Bytes of records per Arrow record batch handed to DuckDB, which scans record batches
 # in parallel: a LiteLLM payload is ~13 KB, so a batch of our format's BATCH_ROWS lines
@@ -96,7 +96,7 @@ def read_batches(paths: list[Path]) -> Iterator[RecordsRead]:
     with the same header go together, and the .json documents come last."""
     documents: list[Path] = []
     batch: list[RecordsRead] = []
-    size = 0
+    layout, size = None, 0
     for path in paths:
         shape = _shape(path)
         if shape == "documents":
@@ -104,11 +104,14 @@ def read_batches(paths: list[Path]) -> Iterator[RecordsRead]:
             continue
         read = _read_csv(path) if shape == "csv" else _read_lines(path)
         nbytes = read.records.nbytes if read.records is not None else 0
-        if batch and (size + nbytes > BATCH_BYTES or not _fits(batch, read)):
+        other = _layout(read)
+        # A file that could not be read has no layout, and goes with any batch.
+        differs = None not in (layout, other) and other != layout
+        if batch and (size + nbytes > BATCH_BYTES or differs):
             yield _joined(batch)
-            batch, size = [], 0
+            batch, layout, size = [], None, 0
         batch.append(read)
-        size += nbytes
+        layout, size = layout or other, size + nbytes
     if batch:
         yield _joined(batch)
     batch_paths, size = [], 0
@@ -131,18 +134,16 @@ def _layout(read: RecordsRead) -> tuple | None:
     return (read.shape, read.csv_header, read.records.schema)
 
 
-def _fits(batch: list[RecordsRead], read: RecordsRead) -> bool:
-    layouts = {_layout(r) for r in [*batch, read]} - {None}
-    return len(layouts) <= 1
-
-
 def _joined(batch: list[RecordsRead]) -> RecordsRead:
     """The batch's files as one RecordsRead; their records laid end to end, in order."""
     readable = [r for r in batch if r.records is not None]
     files = [state for r in batch for state in r.files]
     if not readable:
         return RecordsRead(files, None, batch[0].shape)
-    records = pa.concat_tables([r.records for r in readable])
+    tables = [r.records for r in readable]
+    rows, nbytes = sum(t.num_rows for t in tables), sum(t.nbytes for t in tables)
+    batch_rows = max(1, int(rows * SCAN_BYTES / nbytes)) if nbytes else 1
+    records = end_to_end(tables, batch_rows)
     return RecordsRead(files, records, readable[0].shape, readable[0].csv_header)
 
 

@@ -367,24 +367,28 @@ def _read_parquet_in_groups(
     the same columns, together at most an eighth of BATCH_BYTES: Parquet holds about
     that share of the bytes its rows take as JSON text), by file name. A file that
     cannot be read here, or a group in which one cannot, is left out: it is read alone,
-    and its error names it."""
-    groups: list[tuple[list[tuple[str, str]] | None, list[Path], int]] = []
+    and its error names it. The columns are compared as pyarrow reads them from the
+    footer (DuckDB's DESCRIBE took 2.5 ms a file); DuckDB describes one file a group."""
+    groups: list[tuple[pa.Schema, list[Path], int]] = []
     for path in paths:
         if not path.name.endswith(".parquet"):
             continue
         try:
-            columns, size = _parquet_columns(connection, path), path.stat().st_size
-        except (OSError, duckdb.Error):
+            schema = pq.read_schema(path).remove_metadata()
+            size = path.stat().st_size
+        except (OSError, pa.ArrowException):
             continue
-        last = groups[-1] if groups else None
-        if last and last[0] == columns and last[2] + size <= BATCH_BYTES // 8:
-            last[1].append(path)
-            groups[-1] = (columns, last[1], last[2] + size)
+        if groups and groups[-1][0].equals(schema) and groups[-1][2] + size <= BATCH_BYTES // 8:
+            groups[-1][1].append(path)
+            groups[-1] = (schema, groups[-1][1], groups[-1][2] + size)
         else:
-            groups.append((columns, [path], size))
+            groups.append((schema, [path], size))
     read: dict[str, pa.Table] = {}
-    for columns, group, _ in groups:
+    for _, group, _ in groups:
+        if len(group) == 1:
+            continue  # read alone anyway
         try:
+            columns = _parquet_columns(connection, group[0])
             read.update(_lines_of_parquet_files(connection, group, columns))
         except (duckdb.Error, pa.ArrowException):
             continue

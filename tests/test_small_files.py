@@ -366,9 +366,27 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
             _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs_rejected")),
         ]
 
+    queries = []
+    read_files = ingest.load._lines_of_parquet_files
+
+    def counted_read(connection, paths, columns):
+        queries.append([str(path).rsplit("/", 1)[-1] for path in paths])
+        return read_files(connection, paths, columns)
+
+    monkeypatch.setattr(ingest.load, "_lines_of_parquet_files", counted_read)
     together = raw_tables()
-    monkeypatch.setattr(ingest.load, "_read_parquet_in_groups", lambda connection, paths: {})
+    # The first four files and the empty one (same columns) by one query; the others,
+    # of other columns or not next to them, alone; the corrupt one fails before.
+    assert queries == [
+        ["a-0.parquet", "a-1.parquet", "a-2.parquet", "a-3.parquet", "b-empty.parquet"],
+        ["d-fewer.parquet"],
+        ["e-named.parquet"],
+        ["f-more.parquet"],
+    ]
+    monkeypatch.setattr(ingest.load, "BATCH_BYTES", 0)  # no group: every file alone
+    queries.clear()
     alone = raw_tables()
+    assert len(queries) == 8
     assert together == alone
     files, loaded, rejected = together
     # Twelve, two with an extra column, five; two without "stream", and the corrupt file.

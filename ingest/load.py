@@ -370,14 +370,17 @@ class _ParquetGroups:
 
     def __init__(self, paths: list[Path]) -> None:
         groups: list[tuple[pa.Schema, list[str], int]] = []
+        self._rows: dict[str, int] = {}
         for path in paths:
             if not path.name.endswith(".parquet"):
                 continue
             try:
-                schema = pq.read_schema(path).remove_metadata()
+                footer = pq.read_metadata(path)
+                schema = footer.schema.to_arrow_schema().remove_metadata()
                 size = path.stat().st_size
             except (OSError, pa.ArrowException):
                 continue
+            self._rows[str(path)] = footer.num_rows
             last = groups[-1] if groups else None
             if last and last[0].equals(schema) and last[2] + size <= BATCH_BYTES // 8:
                 last[1].append(str(path))
@@ -403,6 +406,12 @@ class _ParquetGroups:
             lines = lines[str(path)]
         return lines
 
+    def row_count(self, path: Path) -> int:
+        """The row count the file's Parquet footer states, read by pyarrow rather than
+        DuckDB (the footer read to group the file, when it was)."""
+        rows = self._rows.pop(str(path), None)
+        return pq.ParquetFile(path).metadata.num_rows if rows is None else rows
+
 
 def _read_lines(
     connection: duckdb.DuckDBPyConnection, path: Path, parquet: _ParquetGroups
@@ -412,8 +421,7 @@ def _read_lines(
     its lines rather than a second read)."""
     if path.name.endswith(".parquet"):
         lines = parquet.lines(connection, path)
-        # The row count the Parquet footer states, read by pyarrow rather than DuckDB.
-        return lines, pq.ParquetFile(path).metadata.num_rows, None, file_sha256(path)
+        return lines, parquet.row_count(path), None, file_sha256(path)
     return lines_and_sha256(path)
 
 

@@ -274,3 +274,33 @@ def _compare(settings, frame: pd.DataFrame, name: str) -> None:
                 assert same(got.loc[item, column], value), (name, item, column)
                 compared += 1
     assert compared > 3, name
+
+
+def test_one_setting_moves_the_check_and_the_figures(tmp_path, monkeypatch):
+    """The ceiling is declared once (config/settings.py): with LLM_USAGE_DQ_MAX_THROUGHPUT_TPS
+    lowered to 200, the raw check warns about the request at 300 tokens/s and the fact
+    leaves it out of the throughput figures, while the one at 100 tokens/s stays in."""
+    settings = use_data_dir(monkeypatch, tmp_path / "data", LLM_USAGE_DQ_MAX_THROUGHPUT_TPS="200")
+    day = date(2026, 3, 2)
+    folder = settings.landing_dir / f"dt={day.isoformat()}"
+    folder.mkdir(parents=True)
+    own = [
+        _own_record("at_100", day, output_tokens=100, latency_ms=1200.0, first_token_ms=200.0),
+        _own_record("at_300", day, output_tokens=300, latency_ms=1200.0, first_token_ms=200.0),
+    ]
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in own))
+    run(settings, [day], tmp_path, checks=True)
+    with connect(settings, read_only=True) as connection:
+        outcomes = {o.name: o for o in check_raw(connection, day, day, settings.thresholds)}
+    [expectation] = outcomes["throughput_plausible"].expectations
+    assert [e["request_id"] for e in expectation.examples] == ["at_300"]
+    flags = query(
+        settings, "SELECT request_id, in_throughput_figures FROM main_facts.fct_requests"
+    ).set_index("request_id")["in_throughput_figures"]
+    assert flags.to_dict() == {"at_100": True, "at_300": False}
+    summary = query(
+        settings,
+        "SELECT avg_throughput_tps FROM main_marts.mart_performance_summary WHERE grain = 'day' "
+        "AND api_key_id = '*' AND model = '*' AND provider = '*'",
+    )
+    assert summary["avg_throughput_tps"][0] == pytest.approx(100.0, rel=1e-12)

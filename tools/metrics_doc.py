@@ -70,7 +70,7 @@ Latency, first-token and throughput figures use successful requests only.
 A gateway cache hit, a very fast provider or a mocked call (`litellm` with
 `mock_response`) answers in milliseconds, so its derived throughput reads tens of
 thousands of tokens per second; a clock fault can put the first token after the last
-byte. Such a request is still a request: it keeps its tokens, requests and spend in
+byte, or a latency at 0 or past its ceiling. Such a request is still a request: it keeps its tokens, requests and spend in
 **every** sum (tokens, requests, success rate, spend, shares, web search) and is left
 out only of the figures its timing would distort. The raw data-quality checks of the
 same names count these requests as **warnings** with example request_ids (they never
@@ -87,6 +87,8 @@ the checks use (`LLM_USAGE_DQ_MAX_LATENCY_MS`, `LLM_USAGE_DQ_MAX_THROUGHPUT_TPS`
 
 The picks still need `min_sample` successful requests (all of them, as counted in
 `successful_requests`), and a candidate without a figure is not picked.
+A changed ceiling applies to the event days a build rebuilds; `dbt build --full-refresh`
+applies it to all of history.
 
 ## Invariants every build keeps
 

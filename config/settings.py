@@ -381,3 +381,24 @@ def _one_line(error: ValidationError) -> str:
     else:
         message = f"is not valid: {message}."
     return f"{variable}={problem.get('input')!r} {message}"
+
+
+def main() -> int:
+    """`python -m config.settings`: every setting as a shell `export` line, so that a dbt
+    run by hand (README.md) gets what the warehouse hands its own dbt processes: the
+    paths, and the data-quality ceilings the facts' performance figures are judged by."""
+    import shlex
+    import sys
+
+    try:
+        environment = Settings.from_env().environment()
+    except SettingsError as error:
+        print(f"config.settings: {error}", file=sys.stderr)
+        return 2
+    for key, value in environment.items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

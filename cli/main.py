@@ -424,7 +424,8 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
     from dagster import DagsterInstance, LoggerDefinition
 
-    from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
+    from cli.run_children import children_end_with_the_run, wait_for_lost_runs
+    from orchestration.instance import cli_run_tags, prepare_dagster_home
     from orchestration.partitions import landing_days_partitions
     from quality.rules import start_importing_great_expectations
 
@@ -466,10 +467,9 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
     started = time.monotonic()
     dbt_output = _DbtOutput(real_stdout, verbose)
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        for run_id in fail_abandoned_cli_runs(instance):
-            print(f"Run {run_id} lost its process; marked it failed and freed its warehouse slot.")
+        wait_for_lost_runs(instance, lambda line: print(line, flush=True))
         # Waits while another run holds the "warehouse" pool (dagster.yaml), then runs.
-        with contextlib.redirect_stdout(dbt_output):
+        with children_end_with_the_run() as run_end, contextlib.redirect_stdout(dbt_output):
             result = job.execute_in_process(
                 instance=instance,
                 tags={
@@ -480,6 +480,7 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
                 run_config={"loggers": {"progress": {}}},
                 raise_on_error=False,
             )
+            run_end.succeeded = result.success
     seconds = time.monotonic() - started
     # Records set aside pass the checks unseen ("11 checks passed"): say how many, and why.
     from readers.set_aside import set_aside_note

@@ -212,3 +212,21 @@ def test_the_page_offers_no_csv_export_that_would_write_formulas(data_dir, monke
     cli.main(["dashboard", "--port", "8599"])
     command = started["command"]
     assert command[command.index("--client.disableDataExport") + 1] == "true"
+
+
+def test_verbose_dbt_lines_keep_dbt_colours_but_show_data_escapes():
+    """`materialize --verbose` on a terminal: dbt's colour codes pass, anything else in a
+    line (a value from the data in dbt's error) is shown, not acted on."""
+    from cli.main import _DbtOutput
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    _DbtOutput(terminal, verbose=True).write(
+        "Conversion Error: 'key\x1b]0;owned\x07\x1b[2J' [\x1b[31mERROR\x1b[0m in 0.1s]\n"
+    )
+    assert terminal.getvalue() == (
+        "    dbt| Conversion Error: 'key\\x1b]0;owned\\x07\\x1b[2J' [\x1b[31mERROR\x1b[0m in 0.1s]\n"
+    )

@@ -570,12 +570,18 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     frame = read_query(settings, args.query)
     if frame.empty:
         columns = ", ".join(map(str, frame.columns)) or "(the statement returns no columns)"
-        print(f"columns: {columns}")
+        print(f"columns: {for_terminal(columns)}")
         print("0 rows")
         return
+    rows = len(frame)
+    if rows > args.max_rows:
+        # Only the first and last rows are printed: only those need their names escaped
+        # (a query may return millions); to_string cuts these the same way.
+        edge = args.max_rows // 2 + 1
+        frame = pd.concat([frame.iloc[:edge], frame.iloc[-edge:]])
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
         print(_frame_for_terminal(frame).to_string(index=False, max_rows=args.max_rows))
-    print(f"({len(frame):,} row{'s' * (len(frame) != 1)})")
+    print(f"({rows:,} row{'s' * (rows != 1)})")
 
 
 # ------------------------------------------------------------------------------ report

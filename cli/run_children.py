@@ -5,7 +5,9 @@ that writes the warehouse. Three ways the CLI can end, three answers:
 
 - Ctrl+C (SIGINT): Dagster interrupts the step and dagster-dbt forwards the interrupt
   to dbt and waits for it. SIGTERM and SIGHUP (`kill PID`, a closed terminal) are turned
-  into that same interrupt while the run executes, instead of ending the CLI at once.
+  into that same interrupt while the run executes, instead of ending the CLI at once
+  (Dagster maps SIGTERM so itself while a step runs, but not SIGHUP, nor SIGTERM
+  outside its steps).
 - A run that ends without success, however it ends: processes it started that are still
   alive are stopped (SIGTERM, then SIGKILL after a grace period) before the CLI goes on
   (dagster-dbt waits for an interrupted dbt only so long).
@@ -80,10 +82,15 @@ def wait_for_lost_runs(instance, say: Callable[[str], None]) -> None:
 
     told: set[str] = set()
     while True:
-        for run_id in fail_abandoned_cli_runs(instance):
-            say(f"Run {run_id} lost its process; marked it failed and freed its warehouse slot.")
         waiting = lost_runs_still_writing(instance)
         if not waiting:
+            # Freed only now: a process that ends between a freeing pass (which skips its
+            # run) and this check would otherwise leave its run's slot taken for good.
+            # A dead run gains no process, so none is skipped here.
+            for run_id in fail_abandoned_cli_runs(instance):
+                say(
+                    f"Run {run_id} lost its process; marked it failed and freed its warehouse slot."
+                )
             return
         for run_id, pids in waiting.items():
             if run_id not in told:

@@ -1,6 +1,8 @@
 """No process an `llm-usage materialize` run starts outlives it unnoticed (issue 31 item
-11): a SIGTERM to the CLI alone stops its dbt with it, and after a SIGKILL of the CLI
-alone the next run waits for the dead run's dbt to end before it writes anything.
+11): a SIGHUP to the CLI alone (its terminal closed) stops its dbt with it, and after a
+SIGKILL of the CLI alone the next run waits for the dead run's dbt to end before it
+writes anything. (SIGTERM needs no test of its own: while a step runs, Dagster maps it
+to its Ctrl+C handler, and the CLI does the same for SIGHUP.)
 
 Unlike tests/test_one_writer.py, which kills a run's whole process group, these tests
 signal the CLI's own pid, as `kill PID` or an out-of-memory kill does.
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from datetime import date
 
@@ -67,13 +70,13 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     day = DAY.isoformat()
     materialize = ("materialize", "--start", day, "--end", day)
 
-    # 1. `kill PID` (SIGTERM) of the CLI alone while dbt builds: dbt ends with it, and
-    # the run ends as a run, so that the next one has nothing to free.
+    # 1. SIGHUP of the CLI alone while dbt builds: dbt ends with it, and the run ends as a
+    # run, so that the next one has nothing to free.
     terminated = start_cli(settings, *materialize)
     dbt = wait_for(lambda: _dbt_build(terminated), 300, "dbt to start")
     (run_id,) = _runs(settings)
     token = _runs(settings)[run_id].tags[CLI_TOKEN_TAG]
-    terminated.send_signal(signal.SIGTERM)
+    terminated.send_signal(signal.SIGHUP)
     code, out, err = finish(terminated, timeout=120)
     assert code != 0 and "Traceback" not in err, out + err
     assert _gone(dbt) and processes_of_token(token) == []
@@ -92,8 +95,14 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     os.kill(killed.pid, signal.SIGKILL)
     killed.wait()
 
-    # 3. The next run waits for the dead run's dbt: no run of its own starts meanwhile.
+    # 3. The next run waits for the dead run's dbt: it says so, and neither frees the
+    # dead run's slot nor starts a run of its own meanwhile.
     following = start_cli(settings, *materialize)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(following.stdout), daemon=True)
+    reader.start()
+    waiting = f"Run {killed_id}'s llm-usage process died, but processes it started"
+    wait_for(lambda: any(waiting in line for line in lines), 180, "the next run to wait")
     time.sleep(FROZEN_SECONDS)
     assert following.poll() is None
     assert set(_runs(settings)) == known | {killed_id}
@@ -101,9 +110,10 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     orphan.resume()
     wait_for(lambda: _gone(orphan), 300, "the dead run's dbt to end")
     gone_at = time.time()
-    code, out, err = finish(following)
+    code = following.wait(timeout=600)
+    reader.join(timeout=60)
+    out, err = "".join(lines), following.stderr.read()
     assert code == 0, out + err
-    assert f"Run {killed_id}'s llm-usage process died, but processes it started" in out
     assert f"Run {killed_id} lost its process" in out
 
     runs = _runs(settings)

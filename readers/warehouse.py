@@ -13,14 +13,19 @@ DESCRIBE/SUMMARIZE) over the warehouse's own tables and in-memory temporary tabl
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # DuckDB settings of every reader's connection (see the module docstring). With external
 # access off, the database file opened at connect time (and DuckDB's spill files beside
@@ -69,30 +74,50 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
         if connection.description is None:  # a statement that returns no rows at all
             return pd.DataFrame()
         return connection.fetchdf()
-    except duckdb.PermissionException as error:
-        raise QueryError(
+    except duckdb.Error as error:
+        raise _query_error(error) from None
+    finally:
+        connection.close()
+
+
+@contextmanager
+def stream_query(
+    settings: Settings, query: str, params: list | None = None, batch_rows: int = 100_000
+) -> Iterator[pa.RecordBatchReader]:
+    """Run a read-only query and hand its rows over in Arrow record batches of at most
+    `batch_rows` rows, so that a reader of a large result holds one batch at a time."""
+    connection = reader_connection(settings)
+    try:
+        try:
+            batches = connection.sql(query, params=params or None).to_arrow_reader(batch_rows)
+        except duckdb.Error as error:
+            raise _query_error(error) from None
+        yield batches
+    finally:
+        connection.close()
+
+
+def _query_error(error: duckdb.Error) -> QueryError:
+    """A DuckDB error of a reader's query as one sentence for the user."""
+    if isinstance(error, duckdb.PermissionException):
+        return QueryError(
             f"The query was refused: {_first_line(error)} (readers may only read the "
             "warehouse's own tables; they cannot read or write other files, attach "
             "databases or load extensions)."
-        ) from None
-    except duckdb.Error as error:
-        message = _first_line(error)
-        if "the configuration has been locked" in message:
-            raise QueryError(
-                f"The query was refused: {message} (reader settings are fixed)."
-            ) from None
-        if "read-only mode" in message:
-            raise QueryError(
-                f"The query was refused: {message} (the warehouse is read-only for readers)."
-            ) from None
-        if message.startswith("Catalog Error") and "does not exist" in message:
-            message += (
-                ' (llm-usage sql "SHOW ALL TABLES" lists the tables; the facts and marts '
-                "exist once `llm-usage materialize` has built them)"
-            )
-        raise QueryError(f"The query failed: {message}") from None
-    finally:
-        connection.close()
+        )
+    message = _first_line(error)
+    if "the configuration has been locked" in message:
+        return QueryError(f"The query was refused: {message} (reader settings are fixed).")
+    if "read-only mode" in message:
+        return QueryError(
+            f"The query was refused: {message} (the warehouse is read-only for readers)."
+        )
+    if message.startswith("Catalog Error") and "does not exist" in message:
+        message += (
+            ' (llm-usage sql "SHOW ALL TABLES" lists the tables; the facts and marts '
+            "exist once `llm-usage materialize` has built them)"
+        )
+    return QueryError(f"The query failed: {message}")
 
 
 def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

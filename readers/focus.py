@@ -1,7 +1,8 @@
 """The spend as a FOCUS cost and usage dataset (FinOps Open Cost and Usage Specification,
 version FOCUS_VERSION; docs/exports.md has the column mapping).
 
-One row per charge period (a day of the reporting time zone, as UTC instants) x API key
+One row per charge period (a day of the reporting time zone the warehouse was built
+with, as UTC instants) x API key
 x model x provider, from the pay-as-you-go rows of main_facts.fct_usage_daily. FOCUS
 needs a cost on every row (BilledCost and the other cost columns are never null), and a
 request without a cost is unknown, not free: so a row holds only the requests whose cost
@@ -21,7 +22,7 @@ from typing import IO
 from config.settings import Settings
 from readers.export import ExportError, write_export
 from readers.report import period_end
-from readers.warehouse import read_query
+from readers.warehouse import QueryError, read_query
 
 FOCUS_VERSION = "1.0"
 FORMATS = ("parquet", "csv")
@@ -105,19 +106,32 @@ def focus_month(month: date) -> tuple[date, date]:
 
 def focus_query(settings: Settings, first: date, last: date) -> tuple[str, list]:
     """The SQL and parameters of the FOCUS rows of the days [first, last]."""
+    zone = built_zone(settings)
     select, params = [], []
     for name, expression in COLUMNS:
         select.append(f"{expression} AS {name}")
         if expression == "?":
             params.append(settings.focus_billing_account)
         elif "timezone(?" in expression:
-            params.append(settings.reporting_timezone)
+            params.append(zone)
     query = (
         f"WITH usage AS ({USAGE}) SELECT {', '.join(select)} FROM usage "
         "WHERE requests_with_cost > 0 "
         "ORDER BY event_date, api_key_id, model, provider"
     )
     return query, [first, last, *params]
+
+
+def built_zone(settings: Settings) -> str:
+    """The reporting time zone the facts' days are in: the one the warehouse records it
+    was built with (raw.model_build_settings), else the setting."""
+    try:
+        frame = read_query(
+            settings, "SELECT reporting_timezone FROM raw.model_build_settings LIMIT 1"
+        )
+    except QueryError:  # a warehouse built before the table existed
+        return settings.reporting_timezone
+    return str(frame.iloc[0, 0]) if len(frame) else settings.reporting_timezone
 
 
 @dataclass(frozen=True)

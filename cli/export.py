@@ -97,7 +97,7 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
         ExportError,
         Periods,
         choose_columns,
-        export_query,
+        export_queries,
         resolve_source,
         write_export,
     )
@@ -133,9 +133,9 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
             "outside them are missing or partial (not yet built).",
             file=sys.stderr,
         )
-    query, params = export_query(source, columns, periods, chosen)
+    queries = export_queries(settings, source, columns, periods, chosen)
     try:
-        rows = write_export(settings, query, params, fmt, out, sys.stdout.buffer)
+        rows = write_export(settings, queries, fmt, out, sys.stdout.buffer)
     except ExportError as error:
         if str(error) != "empty":
             raise

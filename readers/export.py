@@ -27,7 +27,7 @@ from config.settings import Settings
 from readers.csv_text import write_rows
 from readers.panels import load_mart_models
 from readers.report import FILTERS, period_containing
-from readers.warehouse import stream_query
+from readers.warehouse import read_query, stream_queries
 
 FORMATS = ("csv", "parquet", "jsonl")
 GRAINS = ("day", "week", "month")
@@ -120,10 +120,7 @@ class Periods:
         return cls(grain, period_containing(grain, start) if start else None, end)
 
 
-def export_query(
-    source: Source, columns: tuple[str, ...], periods: Periods, chosen: dict[str, str]
-) -> tuple[str, list]:
-    """The SQL and parameters that read the export's rows, in a stable order."""
+def _where(source: Source, periods: Periods, chosen: dict[str, str]) -> tuple[str, list]:
     clauses, params = ["grain = ?"], [periods.grain]
     if periods.first:
         clauses.append("period_start >= ?")
@@ -137,13 +134,35 @@ def export_query(
             params.append(chosen[dimension])
         elif source.detail_only:
             clauses.append(f"{dimension} <> '*'")
-    select = ", ".join([*KEYS, *columns])
-    order = ", ".join(KEYS[1:])
-    return (
-        f"SELECT {select} FROM main_marts.{source.mart} WHERE {' AND '.join(clauses)} "
-        f"ORDER BY {order}",
+    return " AND ".join(clauses), params
+
+
+def export_queries(
+    settings: Settings,
+    source: Source,
+    columns: tuple[str, ...],
+    periods: Periods,
+    chosen: dict[str, str],
+) -> list[tuple[str, list]]:
+    """The SQL and parameters that read the export's rows in a stable order: one query
+    per period, so that DuckDB sorts one period's rows at a time (a year of days exports
+    in the memory of one day). Empty when no period has a row."""
+    where, params = _where(source, periods, chosen)
+    starts = read_query(
+        settings,
+        f"SELECT DISTINCT period_start FROM main_marts.{source.mart} WHERE {where} ORDER BY 1",
         params,
-    )
+    )["period_start"]
+    select = ", ".join([*KEYS, *columns])
+    order = ", ".join(KEYS[2:])
+    return [
+        (
+            f"SELECT {select} FROM main_marts.{source.mart} WHERE {where} "
+            f"AND period_start = ? ORDER BY {order}",
+            [*params, start],
+        )
+        for start in starts
+    ]
 
 
 # ------------------------------------------------------------------------------- writers
@@ -230,8 +249,7 @@ class _Counted:
 
 def write_export(
     settings: Settings,
-    query: str,
-    params: list,
+    queries: list[tuple[str, list]],
     fmt: str,
     out: Path | None,
     stdout: IO[bytes] | None = None,
@@ -240,18 +258,20 @@ def write_export(
     allow_empty: bool = False,
     batch_rows: int = BATCH_ROWS,
 ) -> int:
-    """Stream a query's rows to `out` (or to `stdout` when `out` is None) in `fmt`;
+    """Stream the queries' rows to `out` (or to `stdout` when `out` is None) in `fmt`;
     returns the number of rows. Without a row it raises ExportError("empty") before
     anything is written, unless `allow_empty` (then the columns alone are written).
     `schema_of` may turn each Arrow batch into the one to write."""
+    if not queries:
+        raise ExportError("empty")
     convert = schema_of or (lambda batch: batch)
-    with stream_query(settings, query, params, batch_rows) as reader:
-        batches = (batch for batch in reader if batch.num_rows)
+    with stream_queries(settings, queries, batch_rows) as (schema, stream):
+        batches = (batch for batch in stream if batch.num_rows)
         first = next(batches, None)  # before any output: an empty result writes nothing
         if first is None:
             if not allow_empty:
                 raise ExportError("empty")
-            first = _empty_batch(reader.schema)
+            first = _empty_batch(schema)
         first = convert(first)
         counted = _Counted(_chain(first, (convert(b) for b in batches)))
         if out is None:

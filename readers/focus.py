@@ -198,7 +198,8 @@ def write_focus(
     if fmt not in FORMATS:
         raise ExportError(f"FOCUS data is written as {' or '.join(FORMATS)}, not {fmt}.")
     query, params = focus_query(settings, first, last)
+    # One query: a month's rows are sorted at once (the memory of one month of rows).
     rows = write_export(
-        settings, query, params, fmt, out, stdout, schema_of=_utc_instants, allow_empty=True
+        settings, [(query, params)], fmt, out, stdout, schema_of=_utc_instants, allow_empty=True
     )
     return FocusWritten(first, last, rows, *_unpriced(settings, first, last))

@@ -51,6 +51,8 @@ def reader_connection(
     if wait_seconds is None:
         wait_seconds = settings.read_wait_seconds
     connection = connect(settings, read_only=True, wait_seconds=wait_seconds, config=READER_SANDBOX)
+    # A long query (an export) would otherwise draw DuckDB's progress bar on stderr.
+    connection.execute("SET enable_progress_bar = false")
     # Last, after connect() set the session time zone: from here on no SET or PRAGMA
     # that changes a setting is accepted (it would be the way to undo the sandbox).
     connection.execute("SET lock_configuration = true")
@@ -81,20 +83,42 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
 
 
 @contextmanager
-def stream_query(
-    settings: Settings, query: str, params: list | None = None, batch_rows: int = 100_000
-) -> Iterator[pa.RecordBatchReader]:
-    """Run a read-only query and hand its rows over in Arrow record batches of at most
-    `batch_rows` rows, so that a reader of a large result holds one batch at a time."""
+def stream_queries(
+    settings: Settings, queries: list[tuple[str, list]], batch_rows: int = 100_000
+) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    """Run read-only queries one after the other on one connection and hand their rows
+    over as one stream of Arrow record batches of at most `batch_rows` rows (with the
+    first query's schema), so that a reader of a large result holds one batch at a time.
+    DuckDB computes a query whole before its first row only where it must (a sort): the
+    caller splits a large result into queries that each need little."""
     connection = reader_connection(settings)
     try:
-        try:
-            batches = connection.sql(query, params=params or None).to_arrow_reader(batch_rows)
-        except duckdb.Error as error:
-            raise _query_error(error) from None
-        yield batches
+        readers = (
+            _arrow_reader(connection, query, params, batch_rows) for query, params in queries
+        )
+        first = next(readers)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from first
+                for reader in readers:
+                    yield from reader
+            except duckdb.Error as error:
+                raise _query_error(error) from None
+
+        yield first.schema, batches()
     finally:
         connection.close()
+
+
+def _arrow_reader(
+    connection: duckdb.DuckDBPyConnection, query: str, params: list, batch_rows: int
+) -> pa.RecordBatchReader:
+    try:
+        # The relation API streams; an execute() result is copied whole before Arrow.
+        return connection.sql(query, params=params or None).to_arrow_reader(batch_rows)
+    except duckdb.Error as error:
+        raise _query_error(error) from None
 
 
 def _query_error(error: duckdb.Error) -> QueryError:

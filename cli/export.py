@@ -101,7 +101,7 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
         resolve_source,
         write_export,
     )
-    from readers.report import data_days, period_end
+    from readers.report import data_days
 
     if args.month:
         raise UsageError("--month is for `export focus`; use --period YYYY-MM here.")
@@ -129,8 +129,9 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
     asked = _asked(periods)
     if days and asked and (asked[0] < days[0] or asked[1] > days[1]):
         print(
-            f"Note: the marts hold days {span(*days)} only; periods of {span(*asked)} "
-            "outside them are missing or partial (not yet built).",
+            f"Note: the marts hold days {span(*days)} only; the {periods.grain}s asked for "
+            f"({span(*asked)}) reach beyond them, so those periods are partial or missing "
+            "(days not yet loaded or built).",
             file=sys.stderr,
         )
     queries = export_queries(settings, source, columns, periods, chosen)
@@ -147,11 +148,7 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
             "Pick periods with data (`llm-usage list keys --period month` shows them)."
         ) from None
     if out is not None:
-        last = period_end(periods.grain, periods.last) if periods.last else None
-        print(
-            f"Wrote {rows:,} rows of {source.name} to {out}" + (f" (to {last})" if last else ""),
-            file=sys.stderr,
-        )
+        print(f"Wrote {rows:,} rows of {source.name} to {out}", file=sys.stderr)
 
 
 def _asked(periods) -> tuple[date, date] | None:

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import IO
 
@@ -195,10 +196,24 @@ def write_csv(handle: IO[bytes], schema, batches) -> None:
     text.detach()
 
 
+def _json_number(value: object) -> float:
+    """A DECIMAL figure as a JSON number (JSON has no other kind)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
 def write_jsonl(handle: IO[bytes], schema, batches) -> None:
     text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n")
     for row in _rows(batches):
-        text.write(json.dumps(dict(zip(schema.names, row)), ensure_ascii=False, allow_nan=False))
+        text.write(
+            json.dumps(
+                dict(zip(schema.names, row)),
+                ensure_ascii=False,
+                allow_nan=False,
+                default=_json_number,
+            )
+        )
         text.write("\n")
     text.flush()
     text.detach()

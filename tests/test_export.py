@@ -352,3 +352,19 @@ def test_a_large_export_streams_in_bounded_memory(tmp_path, monkeypatch):
     # several times that; sorted by DuckDB at once, about 90 MB more); the growth allowed
     # is DuckDB's own caches.
     assert peaks[1_000_000] - peaks[200_000] < 40, peaks
+
+
+def test_decimal_figures_are_numbers_in_every_format(tmp_path, monkeypatch):
+    settings = use_data_dir(monkeypatch, tmp_path / "data")
+    settings.data_dir.mkdir(parents=True)
+    with duckdb.connect(str(settings.warehouse_path)) as connection:
+        connection.execute(BIG_TABLE.replace("?", "3"))  # cost_coverage is a DECIMAL there
+    for fmt in ("csv", "jsonl", "parquet"):
+        out = tmp_path / f"decimal.{fmt}"
+        code, _, err = run(
+            settings, "export", "mart_usage_summary", "--grain", "day", "--out", str(out)
+        )
+        assert code == 0, err
+        back = read_back(out, fmt)
+        assert [float(v) for v in back["cost_coverage"]] == [1.0, 1.0, 1.0], fmt
+        assert [float(v) for v in back["cost_per_million_tokens"]] == [2.5, 2.5, 2.5], fmt

@@ -3,8 +3,9 @@ CSV, Parquet or JSON lines (docs/exports.md).
 
 Columns keep the names and units of docs/metrics.md (they are the mart's own, read from
 the marts' YAML); periods are ISO dates and numbers are written unformatted. Rows are
-streamed from DuckDB in Arrow record batches and written batch by batch, so an export
-holds one batch in memory whatever its size; a file is written under a temporary name
+streamed from DuckDB in Arrow record batches, one sorted query per period, and written
+batch by batch, so an export holds one period's sort and one batch in memory whatever
+its range; a file is written under a temporary name
 beside the final one and renamed into place only when complete, so a failed or
 interrupted export never leaves a partial file under the name asked for.
 """
@@ -49,7 +50,6 @@ class Source:
     mart: str
     columns: tuple[str, ...]  # the figures, after KEYS
     detail_only: bool  # a view: only the rows of real keys, models and providers (no '*')
-    description: str
 
 
 # The documented views (docs/exports.md): the rows of each real key x model x provider
@@ -83,13 +83,13 @@ def resolve_source(name: str) -> Source:
     marts = mart_columns()
     if name in VIEWS:
         mart, columns = VIEWS[name]
-        return Source(name, mart, columns, True, f"the {name} view of {mart}")
+        return Source(name, mart, columns, True)
     mart = name if name in marts else f"mart_{name}"
     if mart not in marts:
         raise ExportError(
             f"There is no mart or view called {name!r}; choose one of: {', '.join(names())}."
         )
-    return Source(name, mart, marts[mart], False, mart)
+    return Source(name, mart, marts[mart], False)
 
 
 def choose_columns(source: Source, wanted: list[str] | None) -> tuple[str, ...]:

@@ -162,7 +162,9 @@ def _asked(periods) -> tuple[date, date] | None:
 
 
 def _export_focus(args: argparse.Namespace, settings: Settings) -> None:
+    from readers.export import ExportError
     from readers.focus import focus_month, write_focus
+    from readers.report import data_days
 
     if args.month is None:
         raise UsageError("`export focus` needs --month YYYY-MM (the month to export).")
@@ -179,7 +181,17 @@ def _export_focus(args: argparse.Namespace, settings: Settings) -> None:
     out = _out(args, fmt)
     note_models_behind(settings)
     first, last = focus_month(args.month)
-    written = write_focus(settings, first, last, fmt, out, sys.stdout.buffer)
+    try:
+        written = write_focus(settings, first, last, fmt, out, sys.stdout.buffer, allow_empty=False)
+    except ExportError as error:
+        if str(error) != "empty":
+            raise
+        days = data_days(settings)
+        held = f"the marts hold days {span(*days)}" if days else "the marts are empty"
+        raise UsageError(
+            f"No pay-as-you-go requests with a known cost in {span(first, last)} ({held}); "
+            "nothing was written."
+        ) from None
     for line in written.notes():
         print(line, file=sys.stderr)
     if out is not None:

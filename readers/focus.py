@@ -192,14 +192,23 @@ def write_focus(
     fmt: str,
     out: Path | None,
     stdout: IO[bytes] | None = None,
+    *,
+    allow_empty: bool = True,
 ) -> FocusWritten:
     """Write the FOCUS rows of the days [first, last] to `out` (or `stdout`) as `fmt`.
-    A range without any priced request writes a file of the columns and no row."""
+    A range without any priced request writes a file of the columns and no row, or,
+    unless `allow_empty`, raises ExportError("empty") and writes nothing."""
     if fmt not in FORMATS:
         raise ExportError(f"FOCUS data is written as {' or '.join(FORMATS)}, not {fmt}.")
     query, params = focus_query(settings, first, last)
     # One query: a month's rows are sorted at once (the memory of one month of rows).
     rows = write_export(
-        settings, [(query, params)], fmt, out, stdout, schema_of=_utc_instants, allow_empty=True
+        settings,
+        [(query, params)],
+        fmt,
+        out,
+        stdout,
+        schema_of=_utc_instants,
+        allow_empty=allow_empty,
     )
     return FocusWritten(first, last, rows, *_unpriced(settings, first, last))

@@ -265,6 +265,10 @@ BAD = {
         ["export", "focus", "--month", "2026-01", "--model", "x"],
         "--model does not apply",
     ),
+    "focus month without data": (
+        ["export", "focus", "--month", "2025-06"],
+        "No pay-as-you-go requests with a known cost in 2025-06-01 .. 2025-06-30",
+    ),
     "focus as jsonl": (["export", "focus", "--month", "2026-01", "--format", "jsonl"], "not jsonl"),
 }
 

@@ -15,11 +15,15 @@ from readers.warehouse import note_models_behind
 FILTER_OPTIONS = {"api_key": "api_key_id", "model": "model", "provider": "provider"}
 
 
-def _period_day(text: str) -> date:
-    """A day, or a month as YYYY-MM (its first day)."""
+def _period_days(text: str) -> tuple[date, date]:
+    """A day (YYYY-MM-DD) as itself, or a month (YYYY-MM) as its first and last day."""
+    from readers.report import period_end
+
     if re.fullmatch(r"\d{4}-\d{2}", text):
-        text += "-01"
-    return parse_day(text)
+        first = parse_day(text + "-01")
+        return first, period_end("month", first)
+    day = parse_day(text)
+    return day, day
 
 
 def _month(text: str) -> date:
@@ -42,8 +46,8 @@ def add_parser(commands) -> None:
     export.add_argument("--grain", choices=GRAINS, default="month", help="default: month")
     export.add_argument(
         "--period",
-        type=_period_day,
-        help="one period: any day in it, YYYY-MM-DD (or a month, YYYY-MM)",
+        type=_period_days,
+        help="the period holding a day, YYYY-MM-DD, or the periods of a month, YYYY-MM",
     )
     export.add_argument("--from", dest="start", type=parse_day, help="first day, YYYY-MM-DD")
     export.add_argument("--to", dest="end", type=parse_day, help="last day, YYYY-MM-DD")
@@ -122,7 +126,7 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
     note_models_behind(settings)
     check_filter_values(settings, chosen)
     if args.period:
-        periods = Periods.between(args.grain, args.period, args.period)
+        periods = Periods.between(args.grain, *args.period)
     else:
         periods = Periods.between(args.grain, args.start, args.end)
     days = data_days(settings)

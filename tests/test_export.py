@@ -131,6 +131,15 @@ def test_standard_output_period_filters_and_columns(sample_warehouse):
     assert {r[1] for r in rows[1:]} == {"2026-01-01"}
 
 
+def test_a_month_as_period_exports_its_days_or_weeks(sample_warehouse):
+    code, out, err = run(
+        sample_warehouse, "export", "usage", "--grain", "day", "--period", "2026-01"
+    )
+    assert code == 0, err
+    days = {row[1] for row in csv.reader(io.StringIO(out.decode()))} - {"period_start"}
+    assert days == {f"2026-01-{day}" for day in range(SAMPLE_START.day, 32)}
+
+
 def test_a_range_covers_the_periods_holding_its_days_and_says_what_is_missing(sample_warehouse):
     code, out, err = run(
         sample_warehouse,

@@ -16,6 +16,10 @@ from pathlib import Path
 # Great Expectations phones home on import unless told not to; set before anything loads it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+from cli.arguments import UsageError  # noqa: E402
+from cli.arguments import check_filter_values as _check_filter_values  # noqa: E402
+from cli.arguments import parse_day as _parse_day  # noqa: E402
+from cli.arguments import span as _span  # noqa: E402
 from config.settings import Settings, SettingsError  # noqa: E402
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError  # noqa: E402
 from readers.terminal_text import for_terminal, message_for_terminal  # noqa: E402
@@ -24,17 +28,6 @@ from readers.warehouse import (  # noqa: E402
     note_models_behind,
     read_query,
 )
-
-
-class UsageError(Exception):
-    """A mistake the user can fix; printed as one sentence, no traceback."""
-
-
-def _parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-01") from None
 
 
 def _positive_int(text: str) -> int:
@@ -148,10 +141,6 @@ def check_landing_days(settings: Settings, start: date, end: date) -> list[date]
             file=sys.stderr,
         )
     return sorted(with_files + emptied)
-
-
-def _span(first: date, last: date) -> str:
-    return str(first) if first == last else f"{first} .. {last}"
 
 
 def _list_days(days: list[date]) -> str:
@@ -587,29 +576,6 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
 # ------------------------------------------------------------------------------ report
 
 
-FILTER_NAMES = {
-    "api_key_id": ("key", "keys"),
-    "model": ("model", "models"),
-    "provider": ("provider", "providers"),
-}
-
-
-def _check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
-    """Refuse a filter value no request has, naming the one it probably meant."""
-    from readers.report import did_you_mean, dimension_values
-
-    for dimension, value in chosen.items():
-        if value == "*" or value in set(dimension_values(settings, dimension)[dimension]):
-            continue
-        one, many = FILTER_NAMES[dimension]
-        suggestion = did_you_mean(settings, dimension, value)
-        hint = f"did you mean {suggestion!r}? " if suggestion else ""
-        raise UsageError(
-            f"No pay-as-you-go requests match {dimension}={value!r} in any period; {hint}"
-            f"`llm-usage list {many}` lists every {one} with its requests."
-        )
-
-
 def _resolve_period(
     settings: Settings, grain: str, day: date | None, chosen: dict[str, str]
 ) -> date:
@@ -926,6 +892,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)",
     )
     ui.set_defaults(handler=cmd_ui)
+
+    from cli.export import add_parser as add_export_parser
+
+    add_export_parser(commands)
     return parser
 
 

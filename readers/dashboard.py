@@ -336,6 +336,9 @@ def _table(frame: pd.DataFrame, config: dict, key: str) -> None:
     """A breakdown table, TABLE_PAGE_ROWS rows a page in the mart's order."""
     pages = max(1, ceil(len(frame) / TABLE_PAGE_ROWS))
     if pages > 1:
+        # A page chosen before a filter change that left fewer pages becomes the last.
+        if st.session_state.get(f"page_{key}", 1) > pages:
+            st.session_state[f"page_{key}"] = pages
         page = st.number_input(
             f"Page of {pages} ({len(frame):,} rows, {TABLE_PAGE_ROWS} a page)",
             min_value=1,

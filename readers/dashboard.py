@@ -140,11 +140,10 @@ def _stop(template: str, kind: str = "info", **fields) -> None:
 
 
 def _footer() -> None:
-    say(
-        "caption",
-        "Jobs run in the Dagster UI at {ui} (start it with `llm-usage ui`). "
-        "This page only reads the warehouse.",
-        ui=DAGSTER_UI,
+    # The page's own words: the Dagster UI's address stays a link.
+    st.caption(
+        f"Jobs run in the Dagster UI at {DAGSTER_UI} (start it with `llm-usage ui`). "
+        "This page only reads the warehouse."
     )
 
 

@@ -336,7 +336,7 @@ def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, m
     monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
     page = AppTest.from_file(PAGE, default_timeout=60).run()
     assert not page.exception
-    warnings = [warning.value for warning in page.warning]
+    warnings = [_shown(warning.value) for warning in page.warning]
     assert any("not caught up with landing day(s) 2026-02-04" in text for text in warnings), (
         warnings
     )

@@ -402,3 +402,35 @@ def test_names_cause_no_request_and_no_link_in_a_real_browser(
     assert not hits, hits
     assert not [url for url in fetched if url.startswith(trap_url)]
     print(f"screenshots in {shots}")
+
+
+def test_the_other_row_adds_up_and_never_reads_as_a_name():
+    """_top on a provider breakdown: tokens, requests and shares of the rest add up; the
+    rest's success rate is their successful requests over their requests; a provider
+    logged under the "other" row's own label does not merge with it."""
+    import pandas as pd
+
+    from readers.dashboard import PROVIDER_RATES, PROVIDER_SUMS, _top
+
+    count = CHART_ROWS + 9
+    providers = pd.DataFrame(
+        {
+            "provider": ["other (9 providers)"] + [f"p{n:02d}" for n in range(1, count)],
+            "requests": [1000 - 10 * n for n in range(count)],
+            "successful_requests": [900 - 9 * n - n % 3 for n in range(count)],
+            "total_tokens": [50_000 - 7 * n for n in range(count)],
+        }
+    )
+    providers["success_rate"] = providers["successful_requests"] / providers["requests"]
+    providers["request_share"] = providers["requests"] / providers["requests"].sum()
+    providers["token_share"] = providers["total_tokens"] / providers["total_tokens"].sum()
+    top = _top(providers, "provider", "requests", PROVIDER_SUMS, PROVIDER_RATES)
+    assert len(top) == CHART_ROWS + 1
+    other, rest = top.iloc[-1], providers.iloc[CHART_ROWS:]
+    assert top["provider"].iloc[0] == "other (9 providers)"  # the busiest, as logged
+    assert other["provider"] == "(other (9 providers))"  # so the rest's row reads otherwise
+    assert top["provider"].is_unique
+    for column in ("requests", "successful_requests", "total_tokens"):
+        assert top[column].sum() == providers[column].sum(), column
+    assert abs(top["request_share"].sum() - 1) < 1e-12
+    assert other["success_rate"] == rest["successful_requests"].sum() / rest["requests"].sum()

@@ -331,6 +331,23 @@ def _pointing_at(page, trap_url: str) -> list[str]:
     )
 
 
+def _tooltip(page, chart) -> str:
+    """The text of the tooltip over the top row of `chart` ('' if none showed); fails if
+    the tooltip holds a link or an image."""
+    box = chart.bounding_box()
+    for y in (12, 40):  # a bar chart's first row; a spread chart's, under its legend
+        for step in range(4, 100, 3):
+            page.mouse.move(box["x"] + box["width"] * step / 100, box["y"] + y)
+            tip = page.evaluate(
+                """() => { const t = document.querySelector('#vg-tooltip-element.visible');
+                     return t ? [t.innerText, t.querySelectorAll('a, img').length] : null; }"""
+            )
+            if tip:
+                assert tip[1] == 0, tip
+                return tip[0]
+    return ""
+
+
 def _wait_for_charts(page) -> None:
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
@@ -349,6 +366,7 @@ def test_names_cause_no_request_and_no_link_in_a_real_browser(
     _, names = hostile
     shots = tmp_path_factory.mktemp("screenshots-names")
     fetched: list[str] = []
+    tips: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
@@ -364,13 +382,11 @@ def test_names_cause_no_request_and_no_link_in_a_real_browser(
                 page.wait_for_timeout(500)
                 _wait_for_charts(page)
                 assert page.locator('[data-testid="stException"]').count() == 0
-                # Hover over the top bar or dot of each visible chart: its tooltip shows a name.
+                # Sweep the mouse along the top row of each visible chart until its
+                # tooltip (vega-tooltip's element) shows: the row's name, as text.
                 for chart in page.locator('[data-testid="stVegaLiteChart"]').all():
                     if chart.is_visible():
-                        box = chart.bounding_box()
-                        for dx in (0.3, 0.5):
-                            page.mouse.move(box["x"] + box["width"] * dx, box["y"] + 40)
-                            page.wait_for_timeout(200)
+                        tips.append(_tooltip(page, chart))
                 assert not _pointing_at(page, trap_url), tab
                 # The page's own Markdown links nowhere but to its own headings (the
                 # anchors Streamlit gives subheaders) and to the Dagster UI in its footer:
@@ -401,6 +417,11 @@ def test_names_cause_no_request_and_no_link_in_a_real_browser(
             browser.close()
     assert not hits, hits
     assert not [url for url in fetched if url.startswith(trap_url)]
+    # The tooltips of the model and provider charts named a hostile name as plain text.
+    hostile_tips = [
+        tip for tip in tips if any(n in tip for n in names["model"] + names["provider"])
+    ]
+    assert len(hostile_tips) >= 4, tips
     print(f"screenshots in {shots}")
 
 

@@ -520,3 +520,31 @@ def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(
         result
     )
+
+
+@pytest.mark.browser
+def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
+    """benchmarks/dashboard_browser.py serves the page to chromium and times each choice
+    (no timing is checked)."""
+    import json
+
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)")
+    out = tmp_path / "browser.json"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "dashboard_browser.py"),
+            "--warehouse",
+            str(sample.warehouse_path),
+            "--json",
+            str(out),
+        ],
+        check=True,
+        cwd=REPO,
+        capture_output=True,
+        timeout=600,
+    )
+    result = json.loads(out.read_text())
+    assert len(result["redraws"]) == 7 and all(r["seconds"] > 0 for r in result["redraws"])
+    assert 0 < result["tallest_chart_canvas_pixels"] < 32_767

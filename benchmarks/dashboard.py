@@ -14,6 +14,8 @@ Usage (from the repo root):
 
     .venv/bin/python benchmarks/dashboard.py --requests-per-day 1000000      # builds a month
     .venv/bin/python benchmarks/dashboard.py --warehouse data/warehouse.duckdb  # reuses one
+    .venv/bin/python benchmarks/dashboard.py --days 3 --requests-per-day 20000 \
+        --models 5000 --keys 20000          # thousands of names (filters search, charts top N)
 
 The result is printed and written as JSON (default benchmarks/results/). The 1 s target
 is reported, never asserted.
@@ -43,7 +45,47 @@ def progress(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def build(data_dir: Path, start: date, days: int, requests_per_day: int) -> float:
+def write_wide(landing: Path, start: date, days: int, models: int, keys: int) -> int:
+    """Beside the generated logs, one file a day of requests that name `models` models and
+    `keys` API keys beyond the generator's catalogue (one request per name, spread over
+    the days): what a gateway with thousands of models and keys gives the page. Returns
+    the records written."""
+    import json
+
+    names = max(models, keys)
+    written = 0
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        lines = []
+        for n in range(offset, names, days):
+            lines.append(
+                json.dumps(
+                    {
+                        "request_id": f"wide-{n}",
+                        "created_at": f"{day}T{n % 24:02d}:{n % 60:02d}:{n % 59:02d}Z",
+                        "api_key_id": f"key-wide-{n % keys:05d}" if keys else "key-wide",
+                        "api_key_name": f"wide key {n % keys:05d}" if keys else None,
+                        "model": f"wide/model-{n % models:05d}" if models else "wide/model",
+                        "provider": f"wide-provider-{n % 7}",
+                        "billing_mode": "pay_as_you_go",
+                        "status": "success",
+                        "http_status": 200,
+                        "stream": True,
+                        "input_tokens": 100 + n % 900,
+                        "output_tokens": 50 + n % 400,
+                        "latency_ms": 400 + n % 3000,
+                        "first_token_ms": 100 + n % 300,
+                    }
+                )
+            )
+        (landing / f"dt={day}" / "wide.jsonl").write_text("\n".join(lines) + "\n")
+        written += len(lines)
+    return written
+
+
+def build(
+    data_dir: Path, start: date, days: int, requests_per_day: int, models: int = 0, keys: int = 0
+) -> float:
     """Generate `days` landing days from `start` and load and build them as the pipeline
     benchmark builds its history (benchmarks/pipeline.py's build_history: every day
     loaded, then one `dbt build` of them all, without the Dagster run's data-quality
@@ -58,6 +100,8 @@ def build(data_dir: Path, start: date, days: int, requests_per_day: int) -> floa
         pipeline.generate(
             landing, start, days, requests_per_day, seed=7, duplicate_rate=0.0, late_rate=0.0
         )
+        if models or keys:
+            progress(f"  wide: {write_wide(landing, start, days, models, keys):,} records")
     defaults = pipeline.Settings.from_env()
     warehouse = pipeline.Warehouse(
         "warehouse", data_dir, landing, defaults.duckdb_memory_limit, defaults.duckdb_threads
@@ -71,7 +115,7 @@ def measure(warehouse: Path) -> dict:
     from streamlit.testing.v1 import AppTest
 
     from config.settings import Settings
-    from readers.dashboard_data import load_catalog, load_view
+    from readers.dashboard_data import FILTER_OPTIONS, load_catalog, load_view
 
     settings = Settings.from_env()
     catalog = load_catalog(settings)
@@ -97,6 +141,8 @@ def measure(warehouse: Path) -> dict:
         [month],
     )["api_key_id"].iloc[0]
     model, provider = catalog.models[0], catalog.providers[0]
+    # The least busy key and model: on a page with thousands, found through the search box.
+    rare_key, rare_model = list(catalog.api_keys)[-1], catalog.models[-1]
 
     app = AppTest.from_file(str(PAGE), default_timeout=120)
     began, began_cpu = time.perf_counter(), time.process_time()
@@ -127,6 +173,27 @@ def measure(warehouse: Path) -> dict:
         ("all models", lambda: app.selectbox(key="model").set_value("*")),
         ("all providers", lambda: app.selectbox(key="provider").set_value("*")),
     ]
+    if len(catalog.api_keys) > FILTER_OPTIONS:
+        steps += [
+            (
+                f"search a key ({rare_key})",
+                lambda: app.text_input(key="find_api_key_id").input(rare_key),
+            ),
+            (f"that key ({rare_key})", lambda: app.selectbox(key="api_key_id").set_value(rare_key)),
+            ("all keys again", lambda: app.selectbox(key="api_key_id").set_value("*")),
+        ]
+    if len(catalog.models) > FILTER_OPTIONS:
+        steps += [
+            (
+                f"search a model ({rare_model})",
+                lambda: app.text_input(key="find_model").input(rare_model),
+            ),
+            (
+                f"that model ({rare_model})",
+                lambda: app.selectbox(key="model").set_value(rare_model),
+            ),
+            ("all models again", lambda: app.selectbox(key="model").set_value("*")),
+        ]
 
     def selection() -> tuple:
         grain = app.segmented_control(key="grain").value
@@ -182,6 +249,9 @@ def measure(warehouse: Path) -> dict:
         "month": month.isoformat(),
         "requests_in_month": requests,
         "mart_usage_summary_rows": int(rows),
+        "models": len(catalog.models),
+        "api_keys": len(catalog.api_keys),
+        "providers": len(catalog.providers),
         "first_load_seconds": round(first_load, 3),
         "first_load_cpu_seconds": round(first_load_cpu, 3),
         "redraws": redraws,
@@ -210,6 +280,12 @@ def main(argv: list[str] | None = None) -> dict:
         help="first day of the generated month (default 2026-03-01)",
     )
     parser.add_argument("--days", type=int, default=31)
+    parser.add_argument(
+        "--models", type=int, default=0, help="add this many distinct models (one request each)"
+    )
+    parser.add_argument(
+        "--keys", type=int, default=0, help="add this many distinct API keys (one request each)"
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / "data" / "bench-dashboard")
     parser.add_argument(
         "--warehouse", type=Path, help="measure this warehouse instead of building one"
@@ -232,9 +308,18 @@ def main(argv: list[str] | None = None) -> dict:
                 f"building {args.days} days at {args.requests_per_day:,} requests/day in {args.work_dir}"
             )
             result["build_seconds"] = round(
-                build(args.work_dir, args.start, args.days, args.requests_per_day), 1
+                build(
+                    args.work_dir,
+                    args.start,
+                    args.days,
+                    args.requests_per_day,
+                    args.models,
+                    args.keys,
+                ),
+                1,
             )
         result["requests_per_day"] = args.requests_per_day
+        result["added_models"], result["added_keys"] = args.models, args.keys
     load_before = os.getloadavg()
     result.update(measure(warehouse.absolute()))
     # The machine is shared: its load says how much of the two cores the page had.

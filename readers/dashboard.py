@@ -9,6 +9,7 @@ once and a tab change does not rerun the script at all (all three tabs are drawn
 from __future__ import annotations
 
 from datetime import date
+from math import ceil
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +18,10 @@ from config.settings import Settings, SettingsError
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError
 from readers.dashboard_data import (
     ALL,
+    CHART_ROWS,
+    FILTER_OPTIONS,
     GRAINS,
+    TABLE_PAGE_ROWS,
     Catalog,
     View,
     load_catalog,
@@ -25,6 +29,7 @@ from readers.dashboard_data import (
     period_end,
     warehouse_version,
 )
+from readers.page_text import card, say
 from readers.warehouse import QueryError
 
 DAGSTER_UI = "http://127.0.0.1:3000"
@@ -46,6 +51,20 @@ USAGE_CARDS = (
 # gateway's logs carry a cost per request); absent columns draw nothing.
 SPEND = "spend_usd"
 SPEND_SHARE = "spend_share"
+
+# Columns a chart's "other" row adds up (shares of a whole add up too), and rates it
+# recomputes from added-up parts: success_rate is successful_requests / requests.
+USAGE_SUMS = (
+    "total_tokens",
+    "input_tokens",
+    "output_tokens",
+    "requests",
+    "token_share",
+    SPEND,
+    SPEND_SHARE,
+)
+PROVIDER_SUMS = (*USAGE_SUMS, "successful_requests", "request_share")
+PROVIDER_RATES = {"success_rate": ("successful_requests", "requests")}
 
 
 # --------------------------------------------------------------------------- formats
@@ -113,13 +132,15 @@ def _view(
     return load_view(Settings.from_env(), grain, period_start, chosen)
 
 
-def _stop(sentence: str, kind: str = "info") -> None:
-    getattr(st, kind)(sentence)
+def _stop(template: str, kind: str = "info", **fields) -> None:
+    """Say why the page shows no figures (fields are data, shown as text) and stop."""
+    say(kind, template, **fields)
     _footer()
     st.stop()
 
 
 def _footer() -> None:
+    # The page's own words: the Dagster UI's address stays a link.
     st.caption(
         f"Jobs run in the Dagster UI at {DAGSTER_UI} (start it with `llm-usage ui`). "
         "This page only reads the warehouse."
@@ -145,7 +166,8 @@ def _bar(
     share: str | None = None,
     color: str = "#4c78a8",
 ) -> dict:
-    """A horizontal bar per category, largest first, with the value (and share) on hover."""
+    """A horizontal bar per category, largest first (the others' row last), with the
+    value (and share) on hover."""
     is_share = "%" in value_format
     x = {
         "field": value,
@@ -176,7 +198,7 @@ def _bar(
             "y": {
                 "field": category,
                 "type": "nominal",
-                "sort": "-x",
+                "sort": _bar_order(frame, category, value),
                 "title": None,
                 "axis": {"labelLimit": 320},
             },
@@ -184,6 +206,15 @@ def _bar(
         },
         "layer": layers,
     }
+
+
+def _bar_order(frame: pd.DataFrame, category: str, value: str) -> list[str]:
+    last = frame[OTHER].fillna(False) if OTHER in frame.columns else False
+    return (
+        frame.assign(_last=last)
+        .sort_values(["_last", value], ascending=[True, False], kind="stable")[category]
+        .tolist()
+    )
 
 
 def _spread(
@@ -265,11 +296,55 @@ def _spread(
     return long, spec
 
 
+def _top(
+    frame: pd.DataFrame,
+    category: str,
+    rank_by: str,
+    sums: tuple[str, ...],
+    rates: dict[str, tuple[str, str]] | None = None,
+) -> pd.DataFrame:
+    """The CHART_ROWS rows largest by `rank_by`, then one row for all the others: their
+    `sums` added up and each of `rates` (column -> numerator, denominator) recomputed
+    from the sums, so a chart of thousands of models stays a chart."""
+    ranked = frame.sort_values(rank_by, ascending=False, kind="stable")
+    if len(frame) <= CHART_ROWS:
+        return ranked
+    shown, rest = ranked.iloc[:CHART_ROWS], ranked.iloc[CHART_ROWS:]
+    other = {column: rest[column].sum() for column in sums if column in frame.columns}
+    for column, (numerator, denominator) in (rates or {}).items():
+        total = rest[denominator].sum()
+        other[column] = rest[numerator].sum() / total if total else None
+    label = f"other ({len(rest):,} {PLURAL[category]})"
+    while label in set(shown[category]):  # a logged name may read the same
+        label = f"({label})"
+    other[category] = label
+    other[OTHER] = True
+    return pd.concat([shown.assign(**{OTHER: False}), pd.DataFrame([other])], ignore_index=True)
+
+
+PLURAL = {"model": "models", "provider": "providers", "api_key_id": "keys"}
+FILTER_NAMES = {"api_key_id": "API key", "model": "model", "provider": "provider"}
+OTHER = "is_other"  # marks _top's row of all the others, which a bar chart draws last
+
+
 def _chart(data: pd.DataFrame, spec: dict) -> None:
     st.vega_lite_chart(data, spec, width="stretch")
 
 
-def _table(frame: pd.DataFrame, config: dict) -> None:
+def _table(frame: pd.DataFrame, config: dict, key: str) -> None:
+    """A breakdown table, TABLE_PAGE_ROWS rows a page in the mart's order."""
+    pages = max(1, ceil(len(frame) / TABLE_PAGE_ROWS))
+    if pages > 1:
+        # A page chosen before a filter change that left fewer pages becomes the last.
+        if st.session_state.get(f"page_{key}", 1) > pages:
+            st.session_state[f"page_{key}"] = pages
+        page = st.number_input(
+            f"Page of {pages} ({len(frame):,} rows, {TABLE_PAGE_ROWS} a page)",
+            min_value=1,
+            max_value=pages,
+            key=f"page_{key}",
+        )
+        frame = frame.iloc[(page - 1) * TABLE_PAGE_ROWS : page * TABLE_PAGE_ROWS]
     shown = frame.copy()
     for column, setting in config.items():
         if (
@@ -326,20 +401,22 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     previous = None if view.previous.empty else view.previous.iloc[0]
     cards = USAGE_CARDS + ((("Spend", SPEND),) if SPEND in summary.index else ())
     for column_slot, (label, column) in zip(st.columns(len(cards)), cards):
-        column_slot.metric(
+        card(
+            column_slot,
             label,
             (dollars if column == SPEND else count)(summary[column]),
             _change(summary[column], previous, column, view.grain),
-            border=True,
-            height="stretch",
             help=None
             if previous is not None
             else f"No usage in the previous {view.grain} to compare with.",
         )
     if "cost_coverage" in summary.index:
-        st.caption(
-            f"Spend counts the requests whose logs carry a cost: {percent(summary['cost_coverage'])} of "
-            f"them; {dollars(summary.get('cost_per_million_tokens'))} per million tokens."
+        say(
+            "caption",
+            "Spend counts the requests whose logs carry a cost: {coverage} of them; {cost} per "
+            "million tokens.",
+            coverage=percent(summary["cost_coverage"]),
+            cost=dollars(summary.get("cost_per_million_tokens")),
         )
 
     if view.grain == "day":
@@ -355,9 +432,8 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     models = view.panels["mart_usage_by_model"]
     left, right = st.columns([2, 3])
     with left:
-        _chart(
-            models, _bar(models, "model", "total_tokens", "Total tokens", ",d", share="token_share")
-        )
+        top = _top(models, "model", "total_tokens", USAGE_SUMS)
+        _chart(top, _bar(top, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
     with right:
         config = {
             "model": "Model",
@@ -368,7 +444,7 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
             "token_share": _share("Token share"),
             **_spend_columns(models),
         }
-        _table(models[list(config)], config)
+        _table(models[list(config)], config, "models")
 
     st.subheader("Usage by Token Type")
     token_row = view.row("mart_usage_by_token_type")
@@ -395,9 +471,12 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
                 "tokens": _counts("Tokens"),
                 "share": _share("Share of total"),
             },
+            "token_types",
         )
-        st.caption(
-            f"The five parts add up to the total of {count(summary['total_tokens'])} tokens."
+        say(
+            "caption",
+            "The five parts add up to the total of {total} tokens.",
+            total=count(summary["total_tokens"]),
         )
 
     st.subheader("Usage by API Key")
@@ -420,27 +499,20 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
         "request_share": _share("Request share"),
         **_spend_columns(keys),
     }
-    _table(keys[list(config)], config)
-    st.caption("Click a column header to sort.")
+    _table(keys[list(config)], config, "keys")
+    st.caption("Click a column header to sort (a page at a time).")
 
     st.subheader("Web Search Usage")
     web = view.row("mart_web_search_usage")
     cards = st.columns(4)
-    cards[0].metric(
-        "Web search requests", count(web["web_search_requests"]), border=True, height="stretch"
-    )
-    cards[1].metric(
-        "Web search calls", count(web["web_search_calls"]), border=True, height="stretch"
-    )
-    cards[2].metric(
+    card(cards[0], "Web search requests", count(web["web_search_requests"]))
+    card(cards[1], "Web search calls", count(web["web_search_calls"]))
+    card(
+        cards[2],
         "Tokens of web search requests",
         count(web["web_search_total_tokens"]),
-        border=True,
-        height="stretch",
     )
-    cards[3].metric(
-        "Share of requests", percent(web["web_search_request_share"]), border=True, height="stretch"
-    )
+    card(cards[3], "Share of requests", percent(web["web_search_request_share"]))
 
 
 def _trend_chart(view: View) -> None:
@@ -512,16 +584,11 @@ def _trend_chart(view: View) -> None:
 def provider_tab(view: View) -> None:
     summary = view.row("mart_provider_summary")
     cards = st.columns(4)
-    cards[0].metric(
-        "Primary Provider", name(summary["primary_provider"]), border=True, height="stretch"
-    )
-    cards[1].metric(
-        "Provider Count", count(summary["provider_count"]), border=True, height="stretch"
-    )
-    cards[2].metric(
-        "Average Success Rate", percent(summary["success_rate"]), border=True, height="stretch"
-    )
-    cards[3].metric(
+    card(cards[0], "Primary Provider", name(summary["primary_provider"]))
+    card(cards[1], "Provider Count", count(summary["provider_count"]))
+    card(cards[2], "Average Success Rate", percent(summary["success_rate"]))
+    card(
+        cards[3],
         "Fastest Response Provider",
         name(summary["fastest_response_provider"]),
         None
@@ -529,23 +596,22 @@ def provider_tab(view: View) -> None:
         else f"{milliseconds(summary['fastest_response_avg_latency_ms'])} mean latency",
         delta_color="off",
         delta_arrow="off",
-        border=True,
-        height="stretch",
     )
     providers = view.panels["mart_provider_distribution"]
     left, right = st.columns(2)
     with left:
         st.subheader("Token Distribution")
+        top = _top(providers, "provider", "total_tokens", PROVIDER_SUMS, PROVIDER_RATES)
         _chart(
-            providers,
-            _bar(providers, "provider", "total_tokens", "Total tokens", ",d", share="token_share"),
+            top, _bar(top, "provider", "total_tokens", "Total tokens", ",d", share="token_share")
         )
     with right:
         st.subheader("Request Distribution")
+        top = _top(providers, "provider", "requests", PROVIDER_SUMS, PROVIDER_RATES)
         _chart(
-            providers,
+            top,
             _bar(
-                providers,
+                top,
                 "provider",
                 "requests",
                 "Requests",
@@ -557,10 +623,12 @@ def provider_tab(view: View) -> None:
     st.subheader("Success Rate by Provider")
     left, right = st.columns([2, 3])
     with left:
+        # The busiest providers' success rates; the others' rate is theirs together.
+        top = _top(providers, "provider", "requests", PROVIDER_SUMS, PROVIDER_RATES)
         _chart(
-            providers,
+            top,
             _bar(
-                providers,
+                top,
                 "provider",
                 "success_rate",
                 "Success rate",
@@ -579,11 +647,15 @@ def provider_tab(view: View) -> None:
             "success_rate": _share("Success rate"),
             **_spend_columns(providers),
         }
-        _table(providers[list(config)], config)
+        _table(providers[list(config)], config, "providers")
 
 
 def _model_table(
-    frame: pd.DataFrame, stats: dict[str, str], unit: str, number_format: str = "localized"
+    frame: pd.DataFrame,
+    stats: dict[str, str],
+    unit: str,
+    key: str,
+    number_format: str = "localized",
 ) -> None:
     with st.expander("Table"):
         shown = frame[["model", *stats]].copy()
@@ -598,24 +670,41 @@ def _model_table(
                     for column, label in stats.items()
                 },
             },
+            key,
+        )
+
+
+def _spread_chart(
+    frame: pd.DataFrame, volume: str, stats: dict[str, str], title: str, value_format: str
+) -> None:
+    """The spread of the CHART_ROWS models with the most requests behind the figures, in
+    the mart's order. Percentiles of the rest cannot be added up into an "other" row, so
+    the caption says how many more the table lists."""
+    busiest = frame.nlargest(CHART_ROWS, volume, keep="first").index
+    shown = frame[frame.index.isin(busiest)]
+    _chart(*_spread(shown, stats, title, value_format))
+    if len(frame) > len(shown):
+        say(
+            "caption",
+            "The {shown} models with the most requests; the table below lists all {total}.",
+            shown=len(shown),
+            total=f"{len(frame):,}",
         )
 
 
 def performance_tab(view: View) -> None:
     summary = view.row("mart_performance_summary")
     cards = st.columns(2)
-    cards[0].metric(
+    card(
+        cards[0],
         "Average Latency",
         milliseconds(summary["avg_latency_ms"]),
-        border=True,
-        height="stretch",
         help="Mean latency of successful requests.",
     )
-    cards[1].metric(
+    card(
+        cards[1],
         "Average Throughput",
         tokens_per_second(summary["avg_throughput_tps"]),
-        border=True,
-        height="stretch",
         help="Output tokens over generation seconds, token-weighted; per-request median "
         f"{tokens_per_second(summary['median_throughput_tps'])}.",
     )
@@ -639,14 +728,13 @@ def performance_tab(view: View) -> None:
             ),
         ),
     ):
-        slot.metric(
+        card(
+            slot,
             label,
             name(summary[pick]),
             None if pd.isna(summary[figure]) else show(summary[figure]),
             delta_color="off",
             delta_arrow="off",
-            border=True,
-            height="stretch",
         )
 
     first_token = view.panels["mart_first_token_latency_by_model"]
@@ -662,8 +750,8 @@ def performance_tab(view: View) -> None:
             "p90_first_token_ms": "p90",
             "p99_first_token_ms": "p99",
         }
-        _chart(*_spread(first_token, stats, "First token latency (ms)", ",.0f"))
-        _model_table(first_token, stats, " (ms)")
+        _spread_chart(first_token, "streaming_requests", stats, "First token latency (ms)", ",.0f")
+        _model_table(first_token, stats, " (ms)", "first_token")
     left, right = st.columns(2)
     with left:
         st.subheader("Throughput by Model")
@@ -676,8 +764,8 @@ def performance_tab(view: View) -> None:
                 "p50_throughput_tps": "p50",
                 "p90_throughput_tps": "p90",
             }
-            _chart(*_spread(throughput, stats, "Tokens per second", ",.1f"))
-            _model_table(throughput, stats, " (tokens/s)", "%.1f")
+            _spread_chart(throughput, "throughput_requests", stats, "Tokens per second", ",.1f")
+            _model_table(throughput, stats, " (tokens/s)", "throughput", "%.1f")
     with right:
         st.subheader("Latency by Model")
         latency = view.panels["mart_latency_by_model"]
@@ -690,8 +778,8 @@ def performance_tab(view: View) -> None:
                 "p90_latency_ms": "p90",
                 "p99_latency_ms": "p99",
             }
-            _chart(*_spread(latency, stats, "Latency (ms)", ",.0f"))
-            _model_table(latency, stats, " (ms)")
+            _spread_chart(latency, "successful_requests", stats, "Latency (ms)", ",.0f")
+            _model_table(latency, stats, " (ms)", "latency")
 
 
 # ------------------------------------------------------------------------------- page
@@ -699,13 +787,38 @@ def performance_tab(view: View) -> None:
 
 def _notes(catalog: Catalog) -> None:
     if catalog.behind_note:
-        st.warning(catalog.behind_note)
+        say("warning", "{note}", note=catalog.behind_note)
     if catalog.quality_holds:
         held = ", ".join(f"{day:%Y-%m-%d} ({checks})" for day, checks in catalog.quality_holds)
-        st.warning(
-            f"On quality hold, not in any figure: landing day(s) {held}. Fix or replace those "
-            "days' files and materialize them again (Dagster UI or `llm-usage materialize`)."
+        say(
+            "warning",
+            "On quality hold, not in any figure: landing day(s) {held}. Fix or replace those "
+            "days' files and materialize them again (Dagster UI or `llm-usage materialize`).",
+            held=held,
         )
+
+
+def _choose(label: str, dimension: str, values: list[str], show) -> str:
+    """A filter: one of `values` (busiest first) or all. With more than FILTER_OPTIONS
+    values a search box narrows the list, so a redraw never sends thousands of options."""
+    if len(values) > FILTER_OPTIONS:
+        query = st.text_input(
+            f"Find {label}",
+            key=f"find_{dimension}",
+            placeholder=f"part of the name ({len(values):,} in all)",
+        ).strip()
+        folded = query.casefold()
+        matches = [v for v in values if folded in show(v).casefold()] if query else values
+        current = st.session_state.get(dimension, ALL)
+        values = matches[:FILTER_OPTIONS]
+        if current != ALL and current not in values:
+            values.append(current)  # the choice stays while the search changes
+    return st.selectbox(
+        label,
+        [ALL, *values],
+        key=dimension,
+        format_func=lambda value: f"All {PLURAL[dimension]}" if value == ALL else show(value),
+    )
 
 
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
@@ -731,34 +844,20 @@ def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
             format_func=lambda start: period_label(grain, start, catalog.is_partial(grain, start)),
         )
     with key_slot:
-        api_key_id = st.selectbox(
+        api_key_id = _choose(
             "API key",
-            [ALL, *catalog.api_keys],
-            key="api_key_id",
-            format_func=lambda key: (
-                "All keys"
-                if key == ALL
-                else (
-                    f"{catalog.api_keys[key]} ({key})"
-                    if catalog.api_keys[key] not in (None, key)
-                    else key
-                )
+            "api_key_id",
+            list(catalog.api_keys),
+            lambda key: (
+                f"{catalog.api_keys[key]} ({key})"
+                if catalog.api_keys[key] not in (None, key)
+                else key
             ),
         )
     with model_slot:
-        model = st.selectbox(
-            "Model",
-            [ALL, *catalog.models],
-            key="model",
-            format_func=lambda value: "All models" if value == ALL else value,
-        )
+        model = _choose("Model", "model", catalog.models, str)
     with provider_slot:
-        provider = st.selectbox(
-            "Provider",
-            [ALL, *catalog.providers],
-            key="provider",
-            format_func=lambda value: "All providers" if value == ALL else value,
-        )
+        provider = _choose("Provider", "provider", catalog.providers, str)
     return grain, period_start, {"api_key_id": api_key_id, "model": model, "provider": provider}
 
 
@@ -778,8 +877,9 @@ def main() -> None:
         catalog = _catalog(str(settings.warehouse_path), version)
     except WarehouseMissingError:
         _stop(
-            f"There is no warehouse yet at {settings.warehouse_path}. Build one with `make demo` "
-            "(sample data) or `llm-usage materialize`, then reload this page."
+            "There is no warehouse yet at {path}. Build one with `make demo` "
+            "(sample data) or `llm-usage materialize`, then reload this page.",
+            path=settings.warehouse_path,
         )
     except WarehouseBusyError:
         _stop(
@@ -787,17 +887,19 @@ def main() -> None:
             "warning",
         )
     except SettingsError as error:
-        _stop(str(error), "error")
+        _stop("{error}", "error", error=error)
     except QueryError as error:
         _stop(
-            f"The warehouse cannot be read yet ({error}). Run `llm-usage materialize` to build the "
+            "The warehouse cannot be read yet ({error}). Run `llm-usage materialize` to build the "
             "marts.",
             "error",
+            error=error,
         )
     if not catalog.periods["day"]:
         _stop(
-            f"The warehouse at {settings.warehouse_path} has no pay-as-you-go requests yet. Load some "
-            "with `llm-usage materialize` (or `make demo`)."
+            "The warehouse at {path} has no pay-as-you-go requests yet. Load some "
+            "with `llm-usage materialize` (or `make demo`).",
+            path=settings.warehouse_path,
         )
 
     _notes(catalog)
@@ -818,28 +920,30 @@ def main() -> None:
             "warning",
         )
     except QueryError as error:
-        _stop(f"The marts could not be read ({error}).", "error")
+        _stop("The marts could not be read ({error}).", "error", error=error)
 
     built = view.row("mart_usage_summary")
     stamp = catalog.built_at if built is None else pd.Timestamp(built["built_at"])
-    st.caption(
-        f"{period_label(grain, period_start, catalog.is_partial(grain, period_start))} · data from "
-        f"{catalog.first_day:%Y-%m-%d} to {catalog.last_day:%Y-%m-%d} · figures built at "
-        f"{stamp:%Y-%m-%d %H:%M} UTC · warehouse {settings.warehouse_path}"
+    say(
+        "caption",
+        "{period} · data from {first} to {last} · figures built at {stamp} UTC · warehouse {path}",
+        period=period_label(grain, period_start, catalog.is_partial(grain, period_start)),
+        first=f"{catalog.first_day:%Y-%m-%d}",
+        last=f"{catalog.last_day:%Y-%m-%d}",
+        stamp=f"{stamp:%Y-%m-%d %H:%M}",
+        path=settings.warehouse_path,
     )
     if view.empty:
         described = [
-            label
-            for label, value in (
-                ("API key " + chosen["api_key_id"], chosen["api_key_id"]),
-                ("model " + chosen["model"], chosen["model"]),
-                ("provider " + chosen["provider"], chosen["provider"]),
-            )
+            f"{FILTER_NAMES[dimension]} {value}"
+            for dimension, value in chosen.items()
             if value != ALL
         ]
         _stop(
-            f"No pay-as-you-go requests match {' and '.join(described) or 'this filter'} in this "
-            f"{grain}. Pick another period or widen the filter."
+            "No pay-as-you-go requests match {what} in this {grain}. Pick another period or "
+            "widen the filter.",
+            what=" and ".join(described) or "this filter",
+            grain=grain,
         )
 
     usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])

@@ -19,6 +19,7 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import pending_model_builds
+from readers.coverage import DataDays, covers, loaded_landing_days
 from readers.panels import load_panels
 from readers.report import FILTERS, panel_query, period_containing, period_end
 from readers.warehouse import QueryError, behind_sentence, reader_connection
@@ -28,6 +29,14 @@ ALL = "*"  # the marts' value for "every key / model / provider"
 TREND_DAYS = 30  # a day's trend shows the 30 days up to and including it
 # A page should not hang for the readers' full wait while a run writes the file.
 PAGE_WAIT_SECONDS = 3
+# How much of a long breakdown the page draws (README "The page with thousands of
+# models"): a chart shows its CHART_ROWS largest rows and sums the rest into one "other"
+# row (or, for percentiles, which do not add up, names how many more the table lists); a
+# table shows TABLE_PAGE_ROWS rows a page; a filter lists at most FILTER_OPTIONS values,
+# the busiest first, among those its search box matches.
+CHART_ROWS = 15
+TABLE_PAGE_ROWS = 100
+FILTER_OPTIONS = 200
 
 
 def warehouse_version(settings: Settings) -> tuple[float, float]:
@@ -67,12 +76,16 @@ class Catalog:
     built_at: pd.Timestamp | None  # when the marts were last written
     behind_note: str | None
     quality_holds: list[tuple[date, str]] = field(default_factory=list)
+    landing_days: frozenset[date] = frozenset()  # loaded UTC landing days (readers/coverage.py)
+    zone: str = "UTC"  # the reporting time zone the periods are days of
 
     def is_partial(self, grain: str, start: date) -> bool:
-        """True when the data does not cover the whole period (it starts or ends inside it)."""
+        """True when the loaded landing days cover only part of the period in the
+        reporting zone (readers/coverage.py)."""
         if self.first_day is None or self.last_day is None:
             return False
-        return start < self.first_day or period_end(grain, start) > self.last_day
+        days = DataDays(self.first_day, self.last_day, self.landing_days, self.zone)
+        return not covers(days, start, period_end(grain, start))
 
     def default_period(self, grain: str) -> date | None:
         """The latest complete period, or the latest one when none is complete."""
@@ -95,10 +108,12 @@ def _frame(
 def _distinct(connection, dimension: str) -> list[str]:
     # Month rows are the fewest; every value that has data is in some month.
     others = " AND ".join(f"{d} = '{ALL}'" for d in FILTERS if d != dimension)
+    # Busiest first: a filter over thousands of values lists the likely picks on top.
     frame = _frame(
         connection,
-        f"SELECT DISTINCT {dimension} AS value FROM main_marts.mart_usage_summary "
-        f"WHERE grain = 'month' AND {dimension} <> '{ALL}' AND {others} ORDER BY 1",
+        f"SELECT {dimension} AS value FROM main_marts.mart_usage_summary "
+        f"WHERE grain = 'month' AND {dimension} <> '{ALL}' AND {others} "
+        "GROUP BY 1 ORDER BY sum(requests) DESC, 1",
     )
     return frame["value"].tolist()
 
@@ -135,6 +150,7 @@ def load_catalog(settings: Settings) -> Catalog:
             "SELECT landing_date, failed_checks FROM raw.quality_holds ORDER BY landing_date",
         )
         pending = pending_model_builds(connection)
+        landing_days = loaded_landing_days(connection)
         keys, models, providers = (_distinct(connection, d) for d in FILTERS)
     finally:
         connection.close()
@@ -153,6 +169,8 @@ def load_catalog(settings: Settings) -> Catalog:
             (pd.Timestamp(d).date(), str(c))
             for d, c in zip(holds.landing_date, holds.failed_checks)
         ],
+        landing_days=landing_days,
+        zone=settings.reporting_timezone,
     )
 
 

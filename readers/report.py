@@ -11,9 +11,10 @@ from datetime import date, timedelta
 import pandas as pd
 
 from config.settings import Settings
+from readers.coverage import DataDays, covers, loaded_landing_days
 from readers.csv_text import to_csv
 from readers.panels import Panel, load_panels
-from readers.warehouse import read_query
+from readers.warehouse import read_query, reader_connection
 
 FILTERS = ("api_key_id", "model", "provider")
 HIDDEN = {"grain", "period_start", "built_at"}
@@ -50,8 +51,9 @@ def period_end(grain: str, period_start: date) -> date:
     return period_start
 
 
-def data_days(settings: Settings) -> tuple[date, date] | None:
-    """The first and last day (reporting time zone) on which the marts have any request."""
+def data_days(settings: Settings) -> DataDays | None:
+    """The first and last day (reporting time zone) on which the marts have any request,
+    with the loaded landing days that say which periods are complete."""
     frame = read_query(
         settings,
         "SELECT min(period_start) AS first, max(period_start) AS last "
@@ -61,14 +63,22 @@ def data_days(settings: Settings) -> tuple[date, date] | None:
     first, last = frame["first"].iloc[0], frame["last"].iloc[0]
     if pd.isna(first):
         return None
-    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
+    connection = reader_connection(settings)
+    try:
+        landing = loaded_landing_days(connection)
+    finally:
+        connection.close()
+    return DataDays(
+        pd.Timestamp(first).date(), pd.Timestamp(last).date(), landing, settings.reporting_timezone
+    )
 
 
-def is_partial(grain: str, period_start: date, days: tuple[date, date] | None) -> bool:
-    """Whether the data covers only part of the period (it starts or ends inside it)."""
+def is_partial(grain: str, period_start: date, days: DataDays | None) -> bool:
+    """Whether the loaded landing days cover only part of the period in the reporting
+    zone (readers/coverage.py)."""
     if days is None:
         return False
-    return period_start < days[0] or period_end(grain, period_start) > days[1]
+    return not covers(days, period_start, period_end(grain, period_start))
 
 
 def periods_with_data(settings: Settings, grain: str, chosen: dict[str, str]) -> list[date]:

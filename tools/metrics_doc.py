@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.panels import MARTS_YAML, TABS, load_mart_models
 
 REPO = Path(__file__).resolve().parent.parent
@@ -207,7 +208,30 @@ def render(models: list[dict]) -> str:
                     f"| {_meta(column)['metric']} | `{column['name']}` | {_one_line(column['description'])} |"
                 )
             out.append("\n```sql\n" + example_sql(model) + "\n```\n")
+    out.append(page_limits())
     return "\n".join(out)
+
+
+def page_limits() -> str:
+    """How the page draws a breakdown of thousands of rows (readers/dashboard_data.py)."""
+    return f"""## Long breakdowns on the page
+
+The marts list every model, key and provider; the Usage Analytics page draws at most:
+
+- **{CHART_ROWS} bars** per bar chart (`CHART_ROWS`): the largest, then one row
+  "other (N models)" that adds up the rest (tokens, requests, spend and their shares;
+  its success rate is its successful requests over its requests), so the bars add up to
+  the period's total. Percentiles do not add up: the latency, first-token and throughput
+  spreads show the {CHART_ROWS} models with the most requests behind the figure, in the
+  mart's order, and say how many more the table lists.
+- **{TABLE_PAGE_ROWS} rows** a page in a table (`TABLE_PAGE_ROWS`), in the mart's order,
+  with a page number above it.
+- **{FILTER_OPTIONS} values** in a filter's list (`FILTER_OPTIONS`), the busiest first;
+  a filter with more values has a search box above it that keeps the values containing
+  what is typed (case ignored).
+
+`llm-usage report` lists every row with `--format csv` or `json`.
+"""
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -287,7 +287,10 @@ def dbt_build(
         "--log-path",
         str(target_dir / "logs"),
     ]
-    timed = run_command(command, warehouse.env(), cwd=DBT_PROJECT_DIR)
+    # Every setting, as the Dagster dbt step hands them (orchestration/dbt_assets.py): dbt
+    # reads the data-quality ceilings of the performance figures from them too.
+    env = {**warehouse.env(), **warehouse.settings().environment()}
+    timed = run_command(command, env, cwd=DBT_PROJECT_DIR)
     results = json.loads((target_dir / "run_results.json").read_text())
     nodes = [(r["unique_id"], float(r["execution_time"])) for r in results["results"]]
     return DbtRun(

@@ -5,7 +5,9 @@ is loaded (orchestration/ingest_assets.py), because their verdict decides whethe
 day counts as materialized: a day they hold is not. The error-severity ones are
 blocking: if one fails, Dagster fails the step and skips every dbt model of the run, so
 a bad day never reaches the facts or marts (and the days already built stay as they
-were). Warning checks (distribution guards) are shown, never block.
+were). Warning checks are shown, never block: the distribution guards, and the
+plausibility of the performance fields (latency, first token, throughput), whose failing
+records keep their sums and leave only the figures they would distort (docs/metrics.md).
 
 Checks on `facts/fct_requests` re-validate the built fact after dbt. dbt builds the
 fact and the marts in one step, so nothing outside that step is left to block; what

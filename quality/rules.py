@@ -115,11 +115,18 @@ DERIVED_FIELDS_MACROS = (
 )
 
 
-def _dbt_derived_field(macro: str, **columns: str) -> str:
+def _dbt_derived_field(macro: str, *arguments: str, **columns: str) -> str:
     import jinja2
 
     module = jinja2.Environment().from_string(DERIVED_FIELDS_MACROS.read_text()).module
-    return " ".join(str(getattr(module, macro)(**columns)).split())
+    return " ".join(str(getattr(module, macro)(*arguments, **columns)).split())
+
+
+def _plausibility_violation(macro: str, *ceilings: str) -> str:
+    """The rows a plausibility macro of derived_fields.sql rejects, with each ceiling as
+    the `{name}` placeholder `RowRule.violation_sql` fills from the thresholds, so the
+    checks and dbt's figures judge a record by one definition and one setting."""
+    return "not " + _dbt_derived_field(macro, *(f"{{{name}}}" for name in ceilings))
 
 
 # Derived columns both relations expose (see `raw_relation` / `fact_relation`).
@@ -182,13 +189,19 @@ _TOKEN_RULES = [
     ),
 ]
 
+# Plausibility of the performance fields. A record that fails one is still a request: its
+# tokens, requests and spend count in every sum, and dbt leaves it out of the figures the
+# field feeds only (fct_requests.in_*_figures, the same macros). So these are warnings:
+# counted, with examples, never quarantined, never holding a day. A gateway cache hit or
+# a mocked call answers in milliseconds, which puts a whole day's fast records over the
+# throughput ceiling: as a blocking check that held the day and lost its tokens and spend.
 _LATENCY_RULES = [
     RowRule(
         "latency_valid",
         "latency_ms_in_range",
         "0 < latency_ms < max_latency_ms",
         ("latency_ms", "model", "provider"),
-        "not (latency_ms > 0 and latency_ms < {max_latency_ms})",
+        _plausibility_violation("latency_plausible", "max_latency_ms"),
         _between(
             "latency_ms",
             min_value=0,
@@ -205,7 +218,7 @@ _LATENCY_RULES = [
         "first_token_le_latency",
         "first_token_ms <= latency_ms (the first token comes before the last byte)",
         ("first_token_ms", "latency_ms", "provider"),
-        "first_token_ms > latency_ms",
+        _plausibility_violation("first_token_plausible"),
         _a_at_least_b("latency_ms", "first_token_ms"),
     ),
     RowRule(
@@ -213,7 +226,7 @@ _LATENCY_RULES = [
         "throughput_below_ceiling",
         "output_tokens / generation seconds < max_throughput_tps",
         ("throughput_tps", "output_tokens", "latency_ms", "first_token_ms", "model"),
-        "throughput_tps >= {max_throughput_tps}",
+        _plausibility_violation("throughput_plausible", "max_throughput_tps"),
         _between("throughput_tps", max_value=lambda t: t.max_throughput_tps, strict_max=True),
     ),
 ]
@@ -245,21 +258,20 @@ _KEY_RULES = [
 
 RAW_ROW_RULES = _TOKEN_RULES + _LATENCY_RULES + _KEY_RULES
 
-FACT_ROW_RULES = (
-    _TOKEN_RULES
-    + _LATENCY_RULES
-    + [
-        _KEY_RULES[0],
-        RowRule(
-            "total_tokens_consistent",
-            "total_equals_input_plus_output",
-            "total_tokens = input_tokens + output_tokens",
-            ("total_tokens", "input_tokens", "output_tokens", "input_plus_output"),
-            "total_tokens is distinct from input_plus_output",
-            _equal("total_tokens", "input_plus_output"),
-        ),
-    ]
-)
+# The fact's checks are the blocking ones (FACT_CHECKS): the warnings on the performance
+# fields were reported on the raw records, and the fact carries their verdict as
+# in_*_figures.
+FACT_ROW_RULES = _TOKEN_RULES + [
+    _KEY_RULES[0],
+    RowRule(
+        "total_tokens_consistent",
+        "total_equals_input_plus_output",
+        "total_tokens = input_tokens + output_tokens",
+        ("total_tokens", "input_tokens", "output_tokens", "input_plus_output"),
+        "total_tokens is distinct from input_plus_output",
+        _equal("total_tokens", "input_plus_output"),
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -282,9 +294,25 @@ RAW_CHECKS = [
         ERROR,
         "No request reports more output tokens than one request can produce.",
     ),
-    CheckSpec("latency_valid", ERROR, "latency_ms is positive and below the ceiling."),
-    CheckSpec("first_token_valid", ERROR, "first_token_ms is <= latency_ms."),
-    CheckSpec("throughput_plausible", ERROR, "Derived output throughput is below the ceiling."),
+    CheckSpec(
+        "latency_valid",
+        WARNING,
+        "latency_ms is positive and below the ceiling; a record outside keeps its tokens, "
+        "requests and spend and is left out of the latency and throughput figures.",
+    ),
+    CheckSpec(
+        "first_token_valid",
+        WARNING,
+        "first_token_ms is <= latency_ms; a record after it keeps its tokens, requests and "
+        "spend and is left out of the first-token figures.",
+    ),
+    CheckSpec(
+        "throughput_plausible",
+        WARNING,
+        "Derived output throughput is below the ceiling; a record above it (a cache hit, a "
+        "mocked call) keeps its tokens, requests and spend and is left out of the "
+        "throughput figures.",
+    ),
     CheckSpec("request_keys_valid", ERROR, "request_id is present (and, on the fact, unique)."),
     CheckSpec(
         "created_at_in_window",

@@ -14,6 +14,8 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from config.settings import Thresholds
+
 MIN_SAMPLE = 20  # dbt var min_sample's default
 DIMENSIONS = ("api_key_id", "model", "provider")
 # The percentiles are sketch-based: within this relative error of the exact nearest-rank
@@ -22,7 +24,12 @@ SKETCH_RELATIVE_ERROR = 0.01
 
 
 def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
-    """Pay-as-you-go requests with success flag, generation_ms and throughput_tps."""
+    """Pay-as-you-go requests with success flag, generation_ms, and which performance
+    figures each feeds (docs/metrics.md, "Which requests each performance figure leaves
+    out"): `in_latency_figures`, `in_first_token_figures`, and `throughput_tps` where the
+    request is in the throughput figures (NaN otherwise). The ceilings are the settings'
+    defaults, which the tests do not override."""
+    thresholds = Thresholds()
     out = frame[frame["billing_mode"] == "pay_as_you_go"].copy()
     out["is_success"] = out["status"] == "success"
     first = out["first_token_ms"] if "first_token_ms" in out else pd.Series(np.nan, index=out.index)
@@ -31,10 +38,18 @@ def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
     out["generation_ms"] = np.where(
         out["first_token_ms"].notna(), out["latency_ms"] - out["first_token_ms"], out["latency_ms"]
     )
-    defined = out["is_success"] & (out["output_tokens"] > 0) & (out["generation_ms"] > 0)
-    out["throughput_tps"] = np.where(
-        defined, out["output_tokens"] / (out["generation_ms"] / 1000.0), np.nan
+    latency_in_range = (out["latency_ms"] > 0) & (out["latency_ms"] < thresholds.max_latency_ms)
+    out["in_latency_figures"] = out["is_success"] & latency_in_range
+    out["in_first_token_figures"] = (
+        out["is_success"]
+        & out["stream"].astype(bool)
+        & out["first_token_ms"].notna()
+        & (out["first_token_ms"] <= out["latency_ms"])
     )
+    defined = out["is_success"] & (out["output_tokens"] > 0) & (out["generation_ms"] > 0)
+    throughput = out["output_tokens"] / (out["generation_ms"] / 1000.0)
+    kept = defined & latency_in_range & (throughput < thresholds.max_throughput_tps)
+    out["throughput_tps"] = np.where(kept, throughput, np.nan)
     return out
 
 
@@ -162,7 +177,7 @@ def provider_summary(rows):
         tokens=("total_tokens", "sum"),
         successful=("is_success", "sum"),
     )
-    stats["latency"] = rows[rows["is_success"]].groupby("provider")["latency_ms"].mean()
+    stats["latency"] = rows[rows["in_latency_figures"]].groupby("provider")["latency_ms"].mean()
     primary = (
         stats.assign(name=stats.index)
         .sort_values(["requests", "tokens", "name"], ascending=[False, False, True])
@@ -182,15 +197,16 @@ def provider_summary(rows):
 
 def performance_summary(rows):
     ok = rows[rows["is_success"]]
+    timed = rows[rows["in_latency_figures"]]
     stats = pd.DataFrame({"successful": rows.groupby("model")["is_success"].sum()})
-    stats["latency"] = ok.groupby("model")["latency_ms"].mean()
+    stats["latency"] = timed.groupby("model")["latency_ms"].mean()
     stats["throughput"] = pd.Series(
         {model: _throughput(group) for model, group in rows.groupby("model")}, dtype="float64"
     )
     figures = {
         "requests": len(rows),
         "successful_requests": len(ok),
-        "avg_latency_ms": _mean(ok["latency_ms"]),
+        "avg_latency_ms": _mean(timed["latency_ms"]),
         "avg_throughput_tps": _throughput(rows),
         "median_throughput_tps": _quantile(rows["throughput_tps"], 0.5),
     }
@@ -268,11 +284,11 @@ def latency_by_model(rows):
             "p99_latency_ms": _quantile(group["latency_ms"], 0.99),
         }
 
-    return _breakdown(rows[rows["is_success"]], "model", figures)
+    return _breakdown(rows[rows["in_latency_figures"]], "model", figures)
 
 
 def first_token_latency_by_model(rows):
-    streamed = rows[rows["is_success"] & rows["stream"] & rows["first_token_ms"].notna()]
+    streamed = rows[rows["in_first_token_figures"]]
 
     def figures(group):
         return {

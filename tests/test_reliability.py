@@ -271,13 +271,15 @@ def test_item6_a_check_that_crashes_holds_its_day(data_dir, tmp_path, monkeypatc
 
 
 def _day_with_odd_records(settings, day, total, odd):
-    """`total` records of which `odd` are above the throughput ceiling."""
+    """`total` records of which `odd` report more output tokens than one request can
+    produce (a blocking token-count check; a throughput above its ceiling no longer
+    blocks: issue 31 item 1, tests/test_fast_responses.py)."""
     records = [record(f"ok_{n:05d}", f"{day}T10:00:00Z") for n in range(total - odd)]
     records += [
         record(
-            f"fast_{n}",
+            f"odd_{n}",
             f"{day}T11:00:00Z",
-            output_tokens=60000,
+            output_tokens=300000,
             latency_ms=1500.0,
             first_token_ms=500.0,
         )
@@ -290,7 +292,7 @@ def _day_with_odd_records(settings, day, total, odd):
 
 
 def test_item7_a_few_odd_records_are_quarantined_and_the_day_loads(data_dir, tmp_path):
-    """4 of 1,603 records above the throughput ceiling held the whole day; a streamed
+    """4 of 1,603 records breaking a blocking check held the whole day; a streamed
     success without first_token_ms blocked it before the 5% warning could fire."""
     _day_with_odd_records(data_dir, DAY_1, 1603, 4)
     load_partition(data_dir, DAY_1)
@@ -299,8 +301,8 @@ def test_item7_a_few_odd_records_are_quarantined_and_the_day_loads(data_dir, tmp
     quarantined = query(
         data_dir, "SELECT request_id, reason FROM raw.quarantined_records ORDER BY 1"
     )
-    assert quarantined["request_id"].tolist() == [f"fast_{n}" for n in range(4)]
-    assert (quarantined["reason"] == "failed throughput_below_ceiling").all()
+    assert quarantined["request_id"].tolist() == [f"odd_{n}" for n in range(4)]
+    assert (quarantined["reason"] == "failed output_tokens_below_ceiling").all()
     # The missing first token is for the warning check to weigh (1 of 1,599: passes).
     by_name = {o.name: o for o in outcomes}
     assert by_name["first_token_null_share"].passed
@@ -308,7 +310,7 @@ def test_item7_a_few_odd_records_are_quarantined_and_the_day_loads(data_dir, tmp
 
     run(data_dir, [DAY_1], tmp_path, checks=True)  # load, check (as the job does), build
     in_facts = query(data_dir, "SELECT request_id FROM main_facts.fct_requests")["request_id"]
-    assert len(in_facts) == 1603 - 4 and not in_facts.str.startswith("fast_").any()
+    assert len(in_facts) == 1603 - 4 and not in_facts.str.startswith("odd_").any()
     reconciled = query(data_dir, "SELECT * FROM main_audit.ingest_reconciliation")
     assert reconciled["quarantined_records"].tolist() == [4]
     assert reconciled["reconciles"].all()
@@ -323,7 +325,7 @@ def test_item7_a_systemic_fault_holds_the_day(data_dir, tmp_path):
     _, held = _check(data_dir, DAY_1)
     assert list(held) == [DAY_1] and "40 of 400 records (10.0%)" in held[DAY_1]
     shown = held_days(data_dir)
-    assert [d for d, _ in shown] == [DAY_1] and "throughput_below_ceiling" in shown[0][1]
+    assert [d for d, _ in shown] == [DAY_1] and "output_tokens_below_ceiling" in shown[0][1]
     # Under a higher threshold (the environment's LLM_USAGE_DQ_MAX_FAILING_RECORD_SHARE),
     # the same day loads without its 40 records.
     _, held = _check(data_dir, DAY_1, max_failing_record_share=0.2)

@@ -85,20 +85,21 @@ def _withdraw_records(landing: Path, day: date, count: int) -> None:
         f.writelines(lines[:-count])
 
 
-def _add_fast_records(landing: Path, day: date, count: int, name: str) -> None:
-    """A file of `count` records above the throughput ceiling, a blocking record-level
-    rule: a few are quarantined and the day loads; many hold the whole day."""
+def _add_odd_records(landing: Path, day: date, count: int, name: str) -> None:
+    """A file of `count` records with more output tokens than one request can produce, a
+    blocking record-level rule: a few are quarantined and the day loads; many hold the
+    whole day."""
     with gzip.open(landing / f"dt={day.isoformat()}" / "part-00000.jsonl.gz", "rt") as f:
         template = json.loads(f.readline())
     template.update(
         status="success",
-        output_tokens=60000,
+        output_tokens=300000,
         latency_ms=1500.0,
         first_token_ms=500.0,
         stream=True,
         billing_mode="pay_as_you_go",
     )
-    lines = [json.dumps({**template, "request_id": f"fast_{name}_{n}"}) for n in range(count)]
+    lines = [json.dumps({**template, "request_id": f"odd_{name}_{n}"}) for n in range(count)]
     (landing / f"dt={day.isoformat()}" / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
 
 
@@ -214,8 +215,8 @@ def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
     _generate(landing, DAYS, seed=11)
     # Day 1: two records quarantined, the rest loads. Day 4: a systemic fault (more than
     # max_failing_record_share of its records), so the whole day is held.
-    _add_fast_records(landing, DAYS[0], 2, "quarantined")
-    _add_fast_records(landing, DAYS[3], 30, "held")
+    _add_odd_records(landing, DAYS[0], 2, "quarantined")
+    _add_odd_records(landing, DAYS[3], 30, "held")
     runs = {engine: _settings(tmp_path / engine, landing, engine) for engine in ("duckdb", "spark")}
 
     # First build: three landing days.
@@ -227,7 +228,7 @@ def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
         quarantined = connection.execute(
             "SELECT request_id FROM raw.quarantined_records"
         ).fetchall()
-    assert sorted(quarantined) == [("fast_quarantined_0",), ("fast_quarantined_1",)]
+    assert sorted(quarantined) == [("odd_quarantined_0",), ("odd_quarantined_1",)]
     assert (
         not connect(spark_settings, read_only=True)
         .execute("SELECT * FROM raw.pending_model_builds")

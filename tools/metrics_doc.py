@@ -65,6 +65,31 @@ checks render too):
 
 Latency, first-token and throughput figures use successful requests only.
 
+### Which requests each performance figure leaves out
+
+A gateway cache hit, a very fast provider or a mocked call (`litellm` with
+`mock_response`) answers in milliseconds, so its derived throughput reads tens of
+thousands of tokens per second; a clock fault can put the first token after the last
+byte, or a latency at 0 or past its ceiling. Such a request is still a request: it keeps its tokens, requests and spend in
+**every** sum (tokens, requests, success rate, spend, shares, web search) and is left
+out only of the figures its timing would distort. The raw data-quality checks of the
+same names count these requests as **warnings** with example request_ids (they never
+hold a day). The conditions are defined once, in `dbt_project/macros/derived_fields.sql`
+(`main_facts.fct_requests` carries them as `in_latency_figures`,
+`in_first_token_figures`, `in_throughput_figures`), against the ceilings of the settings
+the checks use (`LLM_USAGE_DQ_MAX_LATENCY_MS`, `LLM_USAGE_DQ_MAX_THROUGHPUT_TPS`):
+
+| figures | requests they use | left out (warning check) |
+|---|---|---|
+| latency (Average Latency, fastest / slowest model, Fastest Response Provider, Latency by Model) | successful, `0 < latency_ms < max_latency_ms` | latency outside its range (`latency_valid`) |
+| first token (First Token Latency by Model) | successful, streamed, `first_token_ms` known and `<= latency_ms` | first token after the last byte (`first_token_valid`) |
+| throughput (Average Throughput and its median, highest / lowest throughput model, Throughput by Model) | `throughput_tps` defined, latency in its range, `throughput_tps < max_throughput_tps` | throughput at or above the ceiling (`throughput_plausible`), or latency outside its range |
+
+The picks still need `min_sample` successful requests (all of them, as counted in
+`successful_requests`), and a candidate without a figure is not picked.
+A changed ceiling applies to the event days a build rebuilds; `dbt build --full-refresh`
+applies it to all of history.
+
 ## Invariants every build keeps
 
 Each is a dbt data test (`dbt_project/tests/`, the generic tests in

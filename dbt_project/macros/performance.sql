@@ -1,6 +1,8 @@
 {#- Performance figures shared by the summary and per-model marts. Latency, first-token
-    and throughput figures use successful requests only (fct_requests.throughput_tps is
-    already NULL for anything else). -#}
+    and throughput figures use the successful requests fct_requests puts in them
+    (in_latency_figures, in_first_token_figures, in_throughput_figures; defined in
+    macros/derived_fields.sql): one with an implausible timing is left out of that
+    figure only. -#}
 
 {#- Percentiles are not computed from request rows: they come from the latency sketch
     facts (macros/sketch.sql), so that no period reads its raw requests again. -#}

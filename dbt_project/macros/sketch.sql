@@ -35,12 +35,13 @@
 {%- endmacro %}
 
 {#- The measures the sketch fact holds: name -> (value expression over fct_requests, the
-    requests it covers). The conditions are the per-model marts' populations. -#}
+    requests it covers). The conditions are the per-model marts' populations, which
+    fct_requests defines (macros/derived_fields.sql). -#}
 {% macro sketch_measures() -%}
     {{ return({
-        'latency_ms': ('latency_ms', 'is_success'),
-        'first_token_ms': ('first_token_ms', 'is_success and stream and first_token_ms is not null'),
-        'throughput_tps': ('throughput_tps', 'throughput_tps is not null'),
+        'latency_ms': ('latency_ms', 'in_latency_figures'),
+        'first_token_ms': ('first_token_ms', 'in_first_token_figures'),
+        'throughput_tps': ('throughput_tps', 'in_throughput_figures'),
     }) }}
 {%- endmacro %}
 

@@ -1,7 +1,9 @@
 {#- The additive measures of the usage facts: name -> expression over fct_requests.
     Only sums and counts, never averages, so that days roll up to weeks and months and
     every mart can derive its ratios exactly. Defined once; the daily fact sums the
-    expressions, the weekly and monthly facts sum the daily columns. -#}
+    expressions, the weekly and monthly facts sum the daily columns. Token, request and
+    spend measures count every request; the latency and throughput measures only those
+    in their figures (fct_requests.in_latency_figures, in_throughput_figures). -#}
 
 {% macro usage_measures() -%}
     {{ return({
@@ -19,10 +21,11 @@
         'web_search_requests': 'case when web_search_calls > 0 then 1 else 0 end',
         'web_search_calls': 'web_search_calls',
         'web_search_total_tokens': 'case when web_search_calls > 0 then total_tokens else 0 end',
-        'success_latency_ms_sum': 'case when is_success then latency_ms else 0 end',
-        'throughput_requests': 'case when throughput_tps is not null then 1 else 0 end',
-        'throughput_output_tokens': 'case when throughput_tps is not null then output_tokens else 0 end',
-        'throughput_generation_seconds': 'case when throughput_tps is not null then generation_ms / 1000.0 else 0 end',
+        'latency_requests': 'case when in_latency_figures then 1 else 0 end',
+        'latency_ms_sum': 'case when in_latency_figures then latency_ms else 0 end',
+        'throughput_requests': 'case when in_throughput_figures then 1 else 0 end',
+        'throughput_output_tokens': 'case when in_throughput_figures then output_tokens else 0 end',
+        'throughput_generation_seconds': 'case when in_throughput_figures then generation_ms / 1000.0 else 0 end',
         'spend_usd': 'coalesce(cost_usd, 0)',
         'requests_with_cost': 'case when cost_usd is not null then 1 else 0 end',
         'tokens_with_cost': 'case when cost_usd is not null then total_tokens else 0 end',
@@ -31,7 +34,7 @@
 
 {#- Measures in milliseconds, seconds or USD are real numbers; all others are counts. -#}
 {% macro usage_measure_type(name) -%}
-    {{ 'double' if name in ('success_latency_ms_sum', 'throughput_generation_seconds', 'spend_usd') else 'bigint' }}
+    {{ 'double' if name in ('latency_ms_sum', 'throughput_generation_seconds', 'spend_usd') else 'bigint' }}
 {%- endmacro %}
 
 {#- The key's name as of its latest request in the period (names can change; each period

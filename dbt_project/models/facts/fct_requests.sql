@@ -49,6 +49,13 @@ timed as (
     {% if is_incremental() %}
     where event_date in {{ touched_event_dates() }}
     {% endif %}
+),
+
+derived as (
+    select
+        *,
+        {{ throughput_tps() }} as throughput_tps
+    from timed
 )
 
 select
@@ -82,7 +89,15 @@ select
     latency_ms,
     first_token_ms,
     generation_ms,
-    {{ throughput_tps() }} as throughput_tps,
+    throughput_tps,
+    -- Which performance figures the request feeds (macros/derived_fields.sql): one with
+    -- an implausible timing keeps its tokens, requests and spend in every sum and is left
+    -- out of the figures that timing would distort, against the same ceilings the raw
+    -- checks use (macros/quality_thresholds.sql).
+    {{ in_latency_figures(dq_threshold('max_latency_ms')) }} as in_latency_figures,
+    {{ in_first_token_figures() }} as in_first_token_figures,
+    {{ in_throughput_figures(dq_threshold('max_latency_ms'), dq_threshold('max_throughput_tps')) }}
+        as in_throughput_figures,
     cost_usd,
     current_timestamp as built_at
-from timed
+from derived

@@ -2,7 +2,8 @@
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Performance tab, First Token Latency by Model: first_token_ms of successful streaming
--- requests. Grain: grain x period_start x model (real values) x api_key_id x provider
+-- requests whose first token is known and not after the last byte
+-- (fct_requests.in_first_token_figures). Grain: grain x period_start x model (real values) x api_key_id x provider
 -- ('*' = all). Pay-as-you-go requests only; a model without such requests has no row.
 -- From the first-token sketch facts: counts and the mean exact, percentiles within the
 -- sketch's relative error (macros/sketch.sql).

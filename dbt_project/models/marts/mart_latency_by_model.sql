@@ -1,7 +1,8 @@
 {{ config(unique_key=['grain', 'period_start']) }}
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
--- Performance tab, Latency by Model: latency_ms of successful requests. Grain: grain x
+-- Performance tab, Latency by Model: latency_ms of successful requests with a plausible
+-- latency (fct_requests.in_latency_figures). Grain: grain x
 -- period_start x model (real values) x api_key_id x provider ('*' = all).
 -- Pay-as-you-go requests only; a model without successful requests has no row.
 -- From the latency sketch facts: counts and the mean exact, percentiles within the

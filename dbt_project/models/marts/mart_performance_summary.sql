@@ -2,11 +2,12 @@
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
 -- Performance tab, headline figures. Grain: grain x period_start x api_key_id x model x
--- provider ('*' = all). Pay-as-you-go requests only; latency and throughput use
--- successful requests. The picks rank the models within each filter combination, from
+-- provider ('*' = all). Pay-as-you-go requests only; latency and throughput use the
+-- successful requests in their figures (fct_requests.in_latency_figures,
+-- in_throughput_figures); `requests` and `successful_requests` count them all. The picks rank the models within each filter combination, from
 -- that combination's own requests.
 --
--- Counts, means and picks come from the usage facts' sums (success_latency_ms_sum,
+-- Counts, means and picks come from the usage facts' sums (latency_ms_sum,
 -- throughput_output_tokens, ...) and are exact. The median throughput is sketch-based
 -- (within the sketch's relative error, macros/sketch.sql): for all models ('*') from the
 -- throughput sketch facts, per model it is mart_throughput_by_model's p50. No figure
@@ -23,7 +24,7 @@ overall as (
         {{ filter_columns() }},
         cast(sum(requests) as bigint) as requests,
         cast(sum(successful_requests) as bigint) as successful_requests,
-        {{ ratio('sum(success_latency_ms_sum)', 'sum(successful_requests)') }} as avg_latency_ms,
+        {{ ratio('sum(latency_ms_sum)', 'sum(latency_requests)') }} as avg_latency_ms,
         {{ ratio('sum(throughput_output_tokens)', 'sum(throughput_generation_seconds)') }} as avg_throughput_tps
     from usage
     {{ group_by_filters() }}
@@ -36,7 +37,7 @@ per_model as (
         {{ filter_columns() }},
         candidate,
         cast(sum(successful_requests) as bigint) as successful_requests,
-        {{ ratio('sum(success_latency_ms_sum)', 'sum(successful_requests)') }} as avg_latency_ms,
+        {{ ratio('sum(latency_ms_sum)', 'sum(latency_requests)') }} as avg_latency_ms,
         {{ ratio('sum(throughput_output_tokens)', 'sum(throughput_generation_seconds)') }} as avg_throughput_tps
     from usage
     {{ group_by_filters(extra=['candidate']) }}

@@ -19,7 +19,7 @@ per_provider as (
         sum(requests) as requests,
         sum(successful_requests) as successful_requests,
         sum(total_tokens) as total_tokens,
-        {{ ratio('sum(success_latency_ms_sum)', 'sum(successful_requests)') }} as avg_latency_ms
+        {{ ratio('sum(latency_ms_sum)', 'sum(latency_requests)') }} as avg_latency_ms
     from usage
     {{ group_by_filters(extra=['candidate']) }}
 )

@@ -1,8 +1,9 @@
 {{ config(unique_key=['grain', 'period_start']) }}
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
--- Performance tab, Throughput by Model: over requests whose throughput_tps is defined
--- (successful, output_tokens > 0, generation_ms > 0). Grain: grain x period_start x
+-- Performance tab, Throughput by Model: over the requests in the throughput figures
+-- (fct_requests.in_throughput_figures: throughput_tps defined, latency plausible, below
+-- the ceiling; macros/derived_fields.sql). Grain: grain x period_start x
 -- model (real values) x api_key_id x provider ('*' = all). Pay-as-you-go requests only;
 -- a model without such requests has no row.
 -- Percentiles from the throughput sketch facts at each grain (within the sketch's relative error,

@@ -465,9 +465,17 @@ def _quick_ok(field: Field, index: int) -> str:
         checks.append(f"list_has_all(['VARCHAR'], json_type({value}, '$[*]'))")
         if field.max_items is not None:
             checks.append(f"len({quick}) <= {field.max_items}")
-        item_ok = text_ok(field.items, "x")
-        if field.items.reserved:
-            item_ok += f" AND x NOT IN ({', '.join(_quote(v) for v in field.items.reserved)})"
+        items = field.items
+        item_checks = [f"length(x) <= {items.max_length}"] if items.max_length else []
+        if items.reserved:
+            item_checks.append(f"x NOT IN ({', '.join(_quote(v) for v in items.reserved)})")
+        item_ok = " AND ".join(item_checks) or "true"
+        if items.pattern is not None:
+            pattern = f"regexp_matches(x, {_quote(_re2(items.pattern))})"
+            if _printable_ascii_keeps(items.pattern):
+                # As for the ids and names below: a plain line's strings keep it.
+                pattern = f"({_PLAIN_LINE} OR {pattern})"
+            item_ok += f" AND {pattern}"
         checks.append(
             f"coalesce(list_bool_and(list_transform({quick}, lambda x: {item_ok})), true)"
         )

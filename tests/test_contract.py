@@ -229,6 +229,51 @@ CASES += [
     ("empty", None, ""),
 ]
 
+# Issue 25: who spent it. The organization, team, project and end-user ids and names are
+# optional text (the id or name rules above apply to each, through TEXT_FIELDS); an id is
+# never empty nor a value the marts reserve; tags are a list of at most 64 strings of at
+# most 200 characters each, none a control character nor "(none)".
+DIMENSIONS = {
+    "organization_id": "org_1",
+    "organization_name": "Acme",
+    "team_id": "team_search",
+    "team_name": "Search",
+    "project_id": "proj_9",
+    "project_name": "Answers",
+    "end_user_id": "customer-4417",
+    "tags": ["env:prod", "feature:search", "cost_center:42"],
+}
+CASES += [
+    ("every dimension", None, json.dumps(_variant(**DIMENSIONS))),
+    ("dimensions null", None, json.dumps(_variant(**dict.fromkeys(DIMENSIONS)))),
+    ("tags empty", None, json.dumps(_variant(tags=[]))),
+    ("tags of 64", None, json.dumps(_variant(tags=[f"t:{n}" for n in range(64)]))),
+    ("tags of 65", "tags", json.dumps(_variant(tags=[f"t:{n}" for n in range(65)]))),
+    ("tag of 200", None, json.dumps(_variant(tags=["x" * 200]))),
+    ("tag of 200 emoji", None, json.dumps(_variant(tags=["🙂" * 200]))),
+    ("tag of 201", "tags", json.dumps(_variant(tags=["ok", "x" * 201]))),
+    ("tags as a string", "tags", json.dumps(_variant(tags="env:prod"))),
+    ("tags as an object", "tags", json.dumps(_variant(tags={"env": "prod"}))),
+    ("tag a number", "tags", json.dumps(_variant(tags=["env:prod", 42]))),
+    ("tag null", "tags", json.dumps(_variant(tags=[None]))),
+    ("tag a list", "tags", json.dumps(_variant(tags=[["env:prod"]]))),
+    ("tag NUL", "tags", json.dumps(_variant(tags=["env:\0prod"]))),
+    ("tag tab", "tags", json.dumps(_variant(tags=["env:\tprod"]))),
+    ("tag CSI", "tags", json.dumps(_variant(tags=["a\x9bb"]))),
+    ("tag raw C1", "tags", json.dumps(_variant(tags=["a\x85b"]), ensure_ascii=False)),
+    ("tag (none)", "tags", json.dumps(_variant(tags=["(none)"]))),
+    ("tag star", None, json.dumps(_variant(tags=["*", "a*b", "(none) x"]))),
+    ("tag looks like JSON", None, json.dumps(_variant(tags=["[1]", "{}", "null", "12"]))),
+    ("team_id as number", "team_id", json.dumps(_variant(team_id=7))),
+    ("end_user_id as list", "end_user_id", json.dumps(_variant(end_user_id=["u"]))),
+    ("team_name (none)", None, json.dumps(_variant(team_name="(none)"))),
+]
+for name in ("organization_id", "team_id", "project_id", "end_user_id"):
+    CASES.append((f"empty {name}", name, json.dumps(_variant(**{name: ""}))))
+    CASES.append((f"{name} star", name, json.dumps(_variant(**{name: "*"}))))
+    CASES.append((f"{name} (none)", name, json.dumps(_variant(**{name: "(none)"}))))
+CASES.append(("end_user_id (other)", "end_user_id", json.dumps(_variant(end_user_id="(other)"))))
+
 
 def _is_rfc3339(value) -> bool:
     # Written from RFC 3339 section 5.6 (date-time = full-date "T" full-time), with the
@@ -322,6 +367,20 @@ def test_reasons_say_what_was_found(checked):
     assert by_label["empty"] == "empty line"
     assert by_label["NUL in model"] == (
         '"model" must hold no control character (U+0000-U+001F, U+007F-U+009F), got "a\ufffdb"'
+    )
+    assert by_label["tags of 65"] == '"tags" must hold at most 64 items, got 65'
+    assert by_label["tag a number"] == '"tags" must be an array of strings, item 2 is 42'
+    assert by_label["tags as a string"] == '"tags" must be an array, got "env:prod"'
+    assert by_label["tag of 201"] == (
+        f'a "tags" item must be at most 200 characters long, got 201 characters: "{"x" * 60}..."'
+    )
+    assert by_label["tag NUL"] == (
+        'a "tags" item must hold no control character (U+0000-U+001F, U+007F-U+009F), '
+        'got "env:\ufffdprod"'
+    )
+    assert by_label["team_id (none)"] == (
+        '"team_id" must not be "(none)": the marts give that value a meaning of their own '
+        '("*" means all; "(none)" means not given)'
     )
     assert by_label["model of 257"] == (
         f'"model" must be at most 256 characters long, got 257 characters: "{"x" * 60}..."'
@@ -424,3 +483,18 @@ def test_parquet_nan_and_infinity_are_rejected_like_in_json_lines(data_dir):
         '"cost_usd"',
     ]
     assert all("must be a finite number" in r for r in reasons)
+
+
+def test_the_format_document_s_example_is_a_valid_record(data_dir):
+    """The example of docs/request-log-format.md (who spent it included) loads."""
+    example = DOC.read_text().split("```json\n")[1].split("```")[0]
+    record = json.loads(example.replace("\n", ""))
+    assert _schema_accepts(json.dumps(record))
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "example.jsonl").write_text(json.dumps(record) + "\n")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 0)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        team, tags = connection.execute("SELECT team_id, tags FROM raw.request_logs").fetchone()
+    assert (team, tags) == (record["team_id"], record["tags"])

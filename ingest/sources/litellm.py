@@ -5,6 +5,7 @@ call. Field by field in docs/sources.md."""
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
+from ingest.sources.dimensions import dimension_fields
 from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     quote,
@@ -52,6 +53,10 @@ PATHS = [
 
 
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
+    # Organization, team, project, end user and tags: where the declaration says
+    # (dbt_project.yml `dimensions:`), e.g. metadata.user_api_key_team_id.
+    dimensions = dimension_fields("litellm", lambda path: f"r.{path}")
+    paths = PATHS + [p for p in dimensions.paths if p not in PATHS]
     call_id = read_string(
         "litellm_call_id", "r.litellm_call_id", non_empty=True, feeds="request_id"
     )
@@ -129,6 +134,7 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "reasoning": reasoning,
         "searches": searches,
         "prompt_searches": prompt_searches,
+        **dimensions.reads,
     }
     values = [
         {name: read.value for name, read in reads.items()},
@@ -177,8 +183,10 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         # the call: that cost is unknown, not free.
         "cost_usd": "CASE WHEN r.response_cost_failure_debug_info IS NULL THEN cost END",
         "schema_version": "NULL::BIGINT",
+        **dimensions.columns,
     }
     reasons = [
+        *dimensions.reasons,
         "CASE WHEN r.litellm_call_id IS NULL AND r.id IS NULL "
         'THEN \'missing required field "litellm_call_id" (or "id")\' END',
         "CASE WHEN status_text NOT IN ('success', 'failure') "
@@ -196,5 +204,5 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
     return mapped_lines_sql(
-        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+        records, paths, reads, values, columns, reasons, judge_reads=judge_reads
     )

@@ -176,8 +176,13 @@ def _load(settings, folder, write, lines, counted):
 
 
 def _rows(frame: pd.DataFrame) -> list[dict]:
-    """The rows of a query's result, a NULL as None (NaN would not equal itself)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    """The rows of a query's result, a NULL as None (NaN would not equal itself) and a
+    list column (tags) as a Python list (numpy arrays do not compare with ==)."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return [
+        {k: list(v) if hasattr(v, "tolist") and not isinstance(v, str) else v for k, v in r.items()}
+        for r in rows
+    ]
 
 
 @pytest.mark.parametrize("batch_bytes", [None, 6000], ids=["one batch", "batches of 6000 bytes"])

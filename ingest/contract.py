@@ -3,33 +3,43 @@
 `schema/request_log.schema.json` is the one definition of a valid record. Checking a
 million records one by one with a JSON Schema validator in Python would be the slow part
 of every night, so the loader instead turns each property's rules (type, required,
-minimum, enum, date-time) into SQL expressions that DuckDB evaluates over all lines at
-once, and each broken rule into a sentence naming the field and the value found.
+minimum, enum, date-time, the ids' and names' maxLength and pattern, and a list's
+items and maxItems) into SQL
+expressions that DuckDB evaluates over all lines at once, and each broken rule into a
+sentence naming the field and the value found. The source adapters (ingest/sources/)
+reuse the time pattern and the id and name rules compiled here.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
 SCHEMA_RESOURCE = "request_log.schema.json"
 
+# One definition of a valid time for every format (docs/request-log-format.md).
 # RFC 3339 date-time with a mandatory offset. A space instead of 'T' is accepted because
 # Parquet writers render timestamps that way. Hours run 00-23 and minutes 00-59, in the
 # time and in the offset: DuckDB would otherwise read "+24:00", "+99:99" or "T24:00:00"
 # as a time shifted by hours or days. Seconds run 00-59: a leap second (":60", which RFC
 # 3339 allows) is rejected, as no gateway clock emits one (they smear leap seconds) and
-# DuckDB cannot represent it (docs/request-log-format.md).
+# DuckDB cannot represent it. Month and day are left to the cast, which gives NULL for a
+# day the calendar does not have (2026-02-30, month 13) rather than shifting it.
 _HOUR, _MINUTE = "([01]\\d|2[0-3])", "[0-5]\\d"
-_RFC3339 = (
-    rf"^\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{_HOUR}:{_MINUTE}:{_MINUTE}(\.\d+)?"
-    rf"([Zz]|[+-]{_HOUR}:{_MINUTE})$"
-)
+_DATE_AND_TIME = rf"\d{{4}}-\d{{2}}-\d{{2}}[Tt ]{_HOUR}:{_MINUTE}:{_MINUTE}(\.\d+)?"
+_RFC3339 = rf"^{_DATE_AND_TIME}([Zz]|[+-]{_HOUR}:{_MINUTE})$"
+# The source adapters read ISO 8601 as exports and APIs write it: the same date and time,
+# the offset also as +hhmm or +hh, or none at all (then UTC).
+ISO_DATE_TIME = rf"^{_DATE_AND_TIME}([Zz]|[+-]{_HOUR}(:?{_MINUTE})?)?$"
+TIME_RANGES = "hours 00-23, minutes and seconds 00-59, no leap second"
 # Values the marts give a meaning of their own: '*' is the "all" row of every dashboard
-# filter (dbt_project/macros/dashboard_filters.sql). The schema lists them per field as
-# "not": {"enum": [...]}.
+# filter (dbt_project/macros/dashboard_filters.sql), '(none)' the row of the requests
+# that did not say (no team, no tag), '(other)' the rest beyond a top N. The schema lists
+# them per field as "not": {"enum": [...]}.
+RESERVED_MEANINGS = {"*": "all", "(none)": "not given", "(other)": "the rest beyond a top N"}
 
 # DuckDB's json_type() names for each JSON Schema type.
 _JSON_TYPES = {
@@ -37,8 +47,11 @@ _JSON_TYPES = {
     "integer": ("BIGINT", "UBIGINT"),
     "number": ("BIGINT", "UBIGINT", "DOUBLE"),
     "boolean": ("BOOLEAN",),
+    "array": ("ARRAY",),
 }
 _SQL_TYPES = {"string": "VARCHAR", "integer": "BIGINT", "number": "DOUBLE", "boolean": "BOOLEAN"}
+# "format" values that narrow a JSON type's SQL type (OpenAPI's names).
+_FORMAT_SQL_TYPES = {"int32": "INTEGER", "date-time": "TIMESTAMPTZ"}
 
 
 @cache
@@ -50,7 +63,7 @@ def load_schema() -> dict:
 @dataclass(frozen=True)
 class Field:
     name: str
-    json_type: str  # string | integer | number | boolean
+    json_type: str  # string | integer | number | boolean | array
     required: bool
     nullable: bool
     minimum: float | None
@@ -59,10 +72,20 @@ class Field:
     date_time: bool
     min_length: int | None
     reserved: tuple[str, ...] = ()  # values the marts use as markers, so a record may not
+    max_length: int | None = None  # in characters (code points), as JSON Schema counts
+    pattern: str | None = None  # as the schema writes it (ECMA 262), see _re2
+    pattern_reason: str | None = None  # what breaking the pattern means, for the reason
+    format: str | None = None  # JSON Schema's "format" (date-time, int32)
+    items: Field | None = None  # an array's items (strings: the only arrays the contract has)
+    max_items: int | None = None
 
     @property
     def sql_type(self) -> str:
-        return "TIMESTAMPTZ" if self.date_time else _SQL_TYPES[self.json_type]
+        """The field's column type in raw.request_logs (ingest/warehouse.py derives the
+        table from these)."""
+        if self.items is not None:
+            return f"{self.items.sql_type}[]"
+        return _FORMAT_SQL_TYPES.get(self.format or "", _SQL_TYPES[self.json_type])
 
 
 @cache
@@ -71,23 +94,163 @@ def fields() -> tuple[Field, ...]:
     required = set(schema["required"])
     result = []
     for name, spec in schema["properties"].items():
-        types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
-        json_type = next(t for t in types if t != "null")
-        result.append(
-            Field(
-                name=name,
-                json_type=json_type,
-                required=name in required,
-                nullable="null" in types,
-                minimum=spec.get("minimum"),
-                maximum=spec.get("maximum"),
-                enum=tuple(spec["enum"]) if "enum" in spec else None,
-                date_time=spec.get("format") == "date-time",
-                min_length=spec.get("minLength"),
-                reserved=tuple(spec.get("not", {}).get("enum", ())),
+        result.append(_field(schema, name, spec, required=name in required))
+    return tuple(result)
+
+
+def _field(schema: dict, name: str, spec: dict, *, required: bool) -> Field:
+    spec = _resolved(schema, spec)
+    types = spec["type"] if isinstance(spec["type"], list) else [spec["type"]]
+    json_type = next(t for t in types if t != "null")
+    items = None
+    if json_type == "array":
+        items = _field(schema, f"{name} item", spec["items"], required=True)
+        if items.json_type != "string" or items.date_time:
+            raise ValueError(f"the contract's arrays hold strings only: {name}")
+    return Field(
+        name=name,
+        json_type=json_type,
+        required=required,
+        nullable="null" in types,
+        minimum=spec.get("minimum"),
+        maximum=spec.get("maximum"),
+        enum=tuple(spec["enum"]) if "enum" in spec else None,
+        date_time=spec.get("format") == "date-time",
+        min_length=spec.get("minLength"),
+        reserved=tuple(spec.get("not", {}).get("enum", ())),
+        max_length=spec.get("maxLength"),
+        pattern=spec.get("pattern"),
+        pattern_reason=spec.get("x-pattern-reason"),
+        format=spec.get("format"),
+        items=items,
+        max_items=spec.get("maxItems"),
+    )
+
+
+def _resolved(schema: dict, spec: dict) -> dict:
+    """A property's rules with those of the definition its "$ref" names merged in (the
+    ids and names share one definition of their length and characters; a definition may
+    name another, as a tag's does)."""
+    if "$ref" not in spec:
+        return spec
+    prefix = "#/$defs/"
+    if not spec["$ref"].startswith(prefix):
+        raise ValueError(f"the contract resolves only local $defs references: {spec['$ref']}")
+    rest = {k: v for k, v in spec.items() if k != "$ref"}
+    return {**_resolved(schema, schema["$defs"][spec["$ref"].removeprefix(prefix)]), **rest}
+
+
+def _re2(pattern: str) -> str:
+    """A JSON Schema pattern (ECMA 262) as DuckDB's RE2 reads it: RE2 spells the escape
+    of code point XXXX `\\x{XXXX}`, ECMA 262 `\\uXXXX`; the schema uses no other construct
+    the two read differently."""
+    return re.sub(r"\\u([0-9A-Fa-f]{4})", r"\\x{\1}", pattern)
+
+
+def shown_text(text: str, chars: int = 60) -> str:
+    """The first `chars` characters of a found value, as a reason quotes it: each control
+    character (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) as U+FFFD, so that a
+    reason never carries a NUL or a terminal escape sequence to whoever prints it."""
+    return f"regexp_replace(left({text}, {chars}), '\\p{{Cc}}', chr(65533), 'g')"
+
+
+def text_ok(field: Field, text: str) -> str:
+    """True where the string `text` keeps the field's length and pattern rules."""
+    checks = []
+    if field.max_length is not None:
+        checks.append(f"length({text}) <= {field.max_length}")
+    if field.pattern is not None:
+        checks.append(f"regexp_matches({text}, {_quote(_re2(field.pattern))})")
+    return " AND ".join(checks) or "true"
+
+
+def text_failures(
+    field: Field, text: str, name: str, *, label: str | None = None
+) -> list[tuple[str, str]]:
+    """(condition, sentence) for each length or pattern rule the string `text` breaks,
+    the sentence naming the field `name` (the contract's, or a source's own name for the
+    field that feeds it), or saying `label` instead (an item of a list); the value is
+    shown cut short, never whole."""
+    label = label or f'"{name}"'
+    cases = []
+    if field.max_length is not None:
+        cases.append(
+            (
+                f"length({text}) > {field.max_length}",
+                _quote(f"{label} must be at most {field.max_length} characters long, got ")
+                + f" || length({text}) || ' characters: \"' || {shown_text(text)} || '...\"'",
             )
         )
-    return tuple(result)
+    if field.pattern is not None:
+        says = field.pattern_reason or f"match {field.pattern}"
+        cases.append(
+            (
+                f"NOT regexp_matches({text}, {_quote(_re2(field.pattern))})",
+                _quote(f'{label} must {says}, got "') + f" || {shown_text(text)} || '\"'",
+            )
+        )
+    return cases
+
+
+def reserved_failures(field: Field, text: str, label: str) -> list[tuple[str, str]]:
+    """(condition, sentence) where the string `text` is a value the marts reserve."""
+    if not field.reserved:
+        return []
+    reserved = ", ".join(_quote(v) for v in field.reserved)
+    meanings = "; ".join(
+        f'"{v}" means {RESERVED_MEANINGS.get(v, "something else")}' for v in field.reserved
+    )
+    return [
+        (
+            f"{text} IN ({reserved})",
+            _quote(f'{label} must not be "')
+            + f" || {shown_text(text)} || "
+            + _quote(f'": the marts give that value a meaning of their own ({meanings})'),
+        )
+    ]
+
+
+def _array_failures(field: Field, text: str, is_array: str) -> list[str]:
+    """SQL expressions that yield a sentence when the list `text` (its JSON text; a list
+    where `is_array`) breaks a rule of its own or of its items, else NULL. The offending
+    item is named: the first one found of each kind."""
+    items, label = field.items, f'a "{field.name}" item'
+    assert items is not None
+    is_array = f"({is_array})"
+    failures = []
+    if field.max_items is not None:
+        failures.append(
+            f"CASE WHEN {is_array} AND json_array_length({text}) > {field.max_items} "
+            f"THEN '\"{field.name}\" must hold at most {field.max_items} items, got ' "
+            f"|| json_array_length({text}) END"
+        )
+    not_string = (
+        f"list_position(list_transform(json_type({text}, '$[*]'), lambda t: t = 'VARCHAR'), false)"
+    )
+    failures.append(
+        f"CASE WHEN {is_array} AND {not_string} > 0 "
+        f"THEN '\"{field.name}\" must be an array of strings, item ' || {not_string} || ' is ' "
+        f"|| {shown_text(f'json_extract({text}, {not_string} - 1)::VARCHAR')} END"
+    )
+    strings = _items(text)
+    return failures + [
+        f"CASE WHEN {is_array} AND {found} IS NOT NULL THEN {sentence} END"
+        for found, sentence in _item_failures(items, strings, field.name, label)
+    ]
+
+
+def _item_failures(items: Field, strings: str, name: str, label: str) -> list[tuple[str, str]]:
+    """(the first item of the list `strings` that breaks the rule, the sentence about
+    it) for each rule of a list's items."""
+
+    def rules(text: str) -> list[tuple[str, str]]:
+        return text_failures(items, text, name, label=label) + reserved_failures(items, text, label)
+
+    result = []
+    for index, (condition, _) in enumerate(rules("x")):
+        found = f"list_filter({strings}, lambda x: {condition})[1]"
+        result.append((found, rules(found)[index][1]))
+    return result
 
 
 def _quote(text: str) -> str:
@@ -136,6 +299,8 @@ def _typed_value(field: Field, index: int, *, try_: bool = False) -> str:
     """The field's value as its SQL type; whole-numbered doubles go through DOUBLE."""
     cast = "TRY_CAST" if try_ else "CAST"
     text = _text(index)
+    if field.items is not None:
+        return _items(_value(index))
     if field.json_type == "integer":
         return (
             f"CASE WHEN {_kind(index)} = 'DOUBLE' THEN {cast}({cast}({text} AS DOUBLE) AS BIGINT) "
@@ -146,10 +311,15 @@ def _typed_value(field: Field, index: int, *, try_: bool = False) -> str:
     return f"{cast}({text} AS {field.sql_type})"
 
 
+def _items(json_text: str) -> str:
+    """The strings of a JSON array of strings, as a VARCHAR[] (NULL for NULL)."""
+    return f"json_extract_string({json_text}, '$[*]')"
+
+
 def _rule_failures(field: Field, index: int) -> list[str]:
     """SQL expressions that yield a sentence when `field` breaks one of its rules, else NULL."""
     kind, text = _kind(index), _text(index)
-    shown = f"left(CASE WHEN {kind} = 'VARCHAR' THEN '\"' || {text} || '\"' ELSE {text} END, 60)"
+    shown = shown_text(f"CASE WHEN {kind} = 'VARCHAR' THEN '\"' || {text} || '\"' ELSE {text} END")
     present = f"({kind} IS NOT NULL AND {kind} <> 'NULL')"
     accepted = ", ".join(_quote(t) for t in _JSON_TYPES[field.json_type])
     number = f"TRY_CAST({text} AS DOUBLE)"
@@ -171,6 +341,8 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         f"CASE WHEN {present} AND NOT {type_ok} "
         f"THEN '\"{field.name}\" must be {article} {field.json_type}, got ' || {shown} END"
     )
+    if field.items is not None:
+        return failures + _array_failures(field, _value(index), f"{kind} = 'ARRAY'")
     if field.json_type == "number":
         # JSON has no NaN or Infinity, but DuckDB (like Python) reads them, and a number
         # too large for a double (1e400) becomes infinity: any of them would turn sums,
@@ -200,13 +372,10 @@ def _rule_failures(field: Field, index: int) -> list[str]:
             f"CASE WHEN {well_typed} AND length({text}) < {field.min_length} "
             f"THEN '\"{field.name}\" must not be empty' END"
         )
-    if field.reserved:
-        reserved = ", ".join(_quote(v) for v in field.reserved)
-        failures.append(
-            f"CASE WHEN {well_typed} AND {text} IN ({reserved}) "
-            f"THEN '\"{field.name}\" must not be ' || {shown} || ': the marts use that "
-            f'value to mean "all"\' END'
-        )
+    for condition, sentence in text_failures(field, text, field.name) + reserved_failures(
+        field, text, f'"{field.name}"'
+    ):
+        failures.append(f"CASE WHEN {well_typed} AND {condition} THEN {sentence} END")
     if field.enum:
         allowed = ", ".join(_quote(v) for v in field.enum)
         failures.append(
@@ -217,8 +386,8 @@ def _rule_failures(field: Field, index: int) -> list[str]:
         failures.append(
             f"CASE WHEN {well_typed} AND (NOT regexp_matches({text}, {_quote(_RFC3339)}) "
             f"OR TRY_CAST(upper({text}) AS TIMESTAMPTZ) IS NULL) "
-            f'THEN \'"{field.name}" must be an RFC 3339 time with an offset (hours 00-23, '
-            f"minutes and seconds 00-59, no leap second), got ' || {shown} END"
+            f'THEN \'"{field.name}" must be an RFC 3339 time with an offset ({TIME_RANGES}), '
+            f"got ' || {shown} END"
         )
     return failures
 
@@ -249,6 +418,8 @@ def _quick_value(field: Field) -> str:
     if field.json_type == "string":
         # RFC 3339 allows a lower-case t and z; DuckDB does not
         return f"TRY_CAST(upper({value}) AS TIMESTAMPTZ)" if field.date_time else value
+    if field.items is not None:
+        return f"CASE WHEN json_type({value}) = 'ARRAY' THEN {_items(value)} END"
     value = f"CAST({value} AS VARCHAR)"  # compared as text, not as JSON
     if field.json_type == "boolean":
         return f"CASE {value} WHEN 'true' THEN true WHEN 'false' THEN false END"
@@ -290,12 +461,24 @@ def _quick_ok(field: Field, index: int) -> str:
         checks.append(f"NOT {_renders_a_non_string(value)}")
     if field.json_type == "number":
         checks.append(f"isfinite({quick})")  # DuckDB writes and reads infinities its own ways
+    if field.items is not None:
+        checks.append(f"list_has_all(['VARCHAR'], json_type({value}, '$[*]'))")
+        if field.max_items is not None:
+            checks.append(f"len({quick}) <= {field.max_items}")
+        item_ok = text_ok(field.items, "x")
+        if field.items.reserved:
+            item_ok += f" AND x NOT IN ({', '.join(_quote(v) for v in field.items.reserved)})"
+        checks.append(
+            f"coalesce(list_bool_and(list_transform({quick}, lambda x: {item_ok})), true)"
+        )
     if field.minimum is not None:
         checks.append(f"{quick} >= {field.minimum}")
     if field.maximum is not None:
         checks.append(f"{quick} <= {field.maximum}")
     if field.min_length:
         checks.append(f"length({value}) >= {field.min_length}")
+    if field.max_length is not None or field.pattern is not None:
+        checks.append(text_ok(field, value))
     if field.reserved:
         checks.append(f"{value} NOT IN ({', '.join(_quote(v) for v in field.reserved)})")
     if field.enum:
@@ -413,7 +596,13 @@ checked AS (
             WHEN quick THEN NULL
             WHEN read_error IS NOT NULL THEN read_error
             WHEN trim(line) = '' THEN 'empty line'
-            WHEN NOT is_json THEN 'line is not valid JSON: ' || left(line, 60)
+            WHEN NOT is_json AND starts_with(line, chr(65279))
+                THEN 'line starts with a byte-order mark (U+FEFF), as where files were '
+                     || 'joined: remove it: ' || {shown_text("line")}
+            WHEN NOT is_json AND contains(line, chr(13))
+                THEN 'line is not valid JSON and holds a carriage return (CR): end each '
+                     || 'record with LF or CRLF, not CR alone: ' || {shown_text("line")}
+            WHEN NOT is_json THEN 'line is not valid JSON: ' || {shown_text("line")}
             WHEN NOT is_object THEN 'line is JSON but not an object'
             ELSE nullif(concat_ws('; ', {", ".join(failures)}), '')
         END AS reason

@@ -6,6 +6,7 @@ On Spark the warehouse is a directory, `settings.lake_dir`:
     raw/landing_anomalies/part-0.parquet                 one file, rewritten by each load
     raw/model_builds_caught_up/*.parquet                 appended by dbt on Spark
     raw/model_build_settings/*.parquet                   overwritten by dbt on Spark
+    raw/_columns/<table>.parquet                         no rows: each raw table's columns
     spark-warehouse/<schema>.db/<table>/                 Spark's tables: dbt's facts and marts
     metastore_db/                                        Spark's catalog (embedded Derby)
 
@@ -13,7 +14,9 @@ The ingest stays DuckDB's: DuckDB reads the landing files and checks them with t
 that ingest/contract.py compiles from the JSON Schema, in memory, and the checked day is
 written here instead of into the warehouse file. Spark reads these files as the `raw`
 tables (dbt_project/macros/spark_raw_tables.sql), so there is one rule set, not one per
-engine.
+engine. Spark takes each table's columns from `raw/_columns/<table>.parquet`, a file of no
+rows written here from the warehouse's DDL (ingest/raw_tables.py, which derives
+raw.request_logs from the contract's JSON Schema): the columns are declared once.
 
 Readers (the checks, `llm-usage sql`, `report`, the dashboard) see the same lake through
 `connect_lake`: an in-memory DuckDB whose `raw` schema and dbt schemas (`main_facts`,
@@ -28,11 +31,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import duckdb
 
 from config.settings import Settings
+from ingest.raw_tables import raw_schema_ddl
 
 # Table in the DuckDB warehouse -> its folder in the lake, one partition per landing day.
 # The queue of model builds and the replaced deliveries are what ingest writes here less
@@ -48,6 +53,9 @@ LAKE_FOLDERS = {
     "replaced_deliveries": "replaced_delivery_records",
 }
 CAUGHT_UP_FOLDER = "model_builds_caught_up"
+# Each LAKE_FOLDERS table's columns, as a Parquet file of no rows per folder name, which
+# Spark reads the schema of (dbt_project/macros/spark_raw_tables.sql).
+COLUMNS_FOLDER = "_columns"
 # Table -> its folder, one file for the whole table: the landing directory's anomalies
 # include entries of no landing day (landing_date NULL), and there are few of them.
 WHOLE_TABLE_FOLDERS = {"landing_anomalies": "landing_anomalies"}
@@ -86,6 +94,55 @@ def scratch_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
 def ensure_lake(settings: Settings) -> None:
     for folder in [*LAKE_FOLDERS.values(), *WHOLE_TABLE_FOLDERS.values(), CAUGHT_UP_FOLDER]:
         (raw_dir(settings) / folder).mkdir(parents=True, exist_ok=True)
+    _write_columns(raw_dir(settings).resolve())
+
+
+def _declared_columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    """A raw table's (column, type) but landing_date (the partition folders' name), in
+    the schema `raw_columns` that holds the warehouse's DDL."""
+    return connection.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw_columns' "
+        "AND table_name = ? AND column_name <> 'landing_date' ORDER BY column_index",
+        [table],
+    ).fetchall()
+
+
+def _with_declared_tables(connection: duckdb.DuckDBPyConnection) -> None:
+    """The warehouse's DDL, as empty tables in the schema `raw_columns`."""
+    connection.execute(
+        raw_schema_ddl()
+        .replace("raw.", "raw_columns.")
+        .replace("CREATE SCHEMA IF NOT EXISTS raw;", "CREATE SCHEMA IF NOT EXISTS raw_columns;")
+    )
+
+
+@cache
+def _write_columns(raw: Path) -> None:
+    """Write raw/_columns/<folder>.parquet for each LAKE_FOLDERS table where it is missing
+    or holds other columns than the DDL declares (once per process and lake): a lake
+    written by an earlier version gets the columns added since."""
+    folder = raw / COLUMNS_FOLDER
+    folder.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(":memory:")
+    try:
+        _with_declared_tables(connection)
+        for table, name in LAKE_FOLDERS.items():
+            target = folder / f"{name}.parquet"
+            declared = _declared_columns(connection, table)
+            if target.exists():
+                written = connection.execute(
+                    f"SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet('{target}'))"
+                ).fetchall()
+                if written == declared:
+                    continue
+            staging = folder / f".{name}.{uuid.uuid4().hex}.parquet"
+            connection.execute(
+                f"COPY (SELECT * EXCLUDE (landing_date) FROM raw_columns.{table} LIMIT 0) "
+                f"TO '{staging}' (FORMAT parquet)"
+            )
+            staging.replace(target)
+    finally:
+        connection.close()
 
 
 def replace_day(
@@ -148,25 +205,21 @@ def _replace_folder(
         shutil.rmtree(staging, ignore_errors=True)
 
 
+def _quoted(name: str) -> str:
+    return f'"{name}"'
+
+
 def _parquet_files(folder: Path) -> bool:
     return folder.is_dir() and any(folder.rglob("*.parquet"))
 
 
-def connect_lake(settings: Settings, raw_schema_ddl: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB whose raw and dbt schemas are views over the lake's files.
-
-    `raw_schema_ddl` is the warehouse's DDL of the raw tables (ingest/warehouse.py, which
-    opens the lake through here: passed in, not imported, so neither module imports the
-    other's importer).
-    """
+def connect_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose raw and dbt schemas are views over the lake's files."""
     connection = scratch_connection(settings)
     # The warehouse's own DDL, in a schema of empty tables: the columns, their order and
     # types that every view below returns, and the rows of a table with no files yet.
-    connection.execute(
-        raw_schema_ddl.replace("raw.", "raw_columns.").replace(
-            "CREATE SCHEMA IF NOT EXISTS raw;", "CREATE SCHEMA raw_columns; CREATE SCHEMA raw;"
-        )
-    )
+    _with_declared_tables(connection)
+    connection.execute("CREATE SCHEMA raw")
     for table, folder_name in LAKE_FOLDERS.items():
         folder = raw_dir(settings) / folder_name
         columns = connection.execute(
@@ -175,11 +228,20 @@ def connect_lake(settings: Settings, raw_schema_ddl: str) -> duckdb.DuckDBPyConn
             [table],
         ).fetchall()
         if _parquet_files(folder):
-            typed = ", ".join(f'CAST("{name}" AS {kind}) AS "{name}"' for name, kind in columns)
-            source = (
-                f"SELECT {typed} FROM read_parquet('{folder}/*/*.parquet', "
-                "hive_partitioning = true, hive_types = {'landing_date': 'DATE'})"
+            # Days written before a column was declared lack it: read by name, the
+            # column is NULL there (and in every row where no file has it yet).
+            files = (
+                f"read_parquet('{folder}/*/*.parquet', hive_partitioning = true, "
+                "hive_types = {'landing_date': 'DATE'}, union_by_name = true)"
             )
+            present = {
+                row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {files}").fetchall()
+            }
+            typed = ", ".join(
+                f"CAST({_quoted(name) if name in present else 'NULL'} AS {kind}) AS {_quoted(name)}"
+                for name, kind in columns
+            )
+            source = f"SELECT {typed} FROM {files}"
         else:
             source = f"SELECT * FROM raw_columns.{table}"
         view = f"{table}_recorded" if table in CLEARED_BY_CAUGHT_UP else table

@@ -49,15 +49,20 @@ class CutShort(Exception):
         self.data = data
 
 
-def _gunzip(compressed: bytes) -> bytes:
+def gunzip(compressed: bytes) -> bytes:
     """Decompress every gzip member of `compressed`; raise CutShort with what came out
     before the cut when the file ends early (an upload that stopped), so the lines read
-    before it are checked like any others and counted."""
+    before it are checked like any others and counted.
+
+    Members are files joined (`cat a.gz b.gz`): a byte-order mark at the start of any
+    member is dropped like the one at the start of a plain file, not left to spoil the
+    line it begins."""
     pieces, rest = [], compressed
     while rest:
         inflater = zlib.decompressobj(wbits=31)  # 31: gzip header and trailer
         try:
-            pieces.append(inflater.decompress(rest))
+            member = inflater.decompress(rest)
+            pieces.append(member[3:] if member.startswith(codecs.BOM_UTF8) else member)
             pieces.append(inflater.flush())
         except zlib.error as error:
             if not pieces:
@@ -71,6 +76,18 @@ def _gunzip(compressed: bytes) -> bytes:
         if rest.strip(b"\0") == b"":  # padding after the last member, as gzip allows
             break
     return b"".join(pieces)
+
+
+def _cr_line_ends(data: bytes) -> bytes:
+    """Text whose lines end in CR alone (classic Mac OS, some exports) read as lines: a
+    file that holds CR but no LF has its CRs turned into LFs, before the lines are
+    counted. (JSON Lines puts a record on one line, so no record spans a CR.) In a file
+    that also holds LF, a CR is left as it is, since "\r\r\n" from a twice-converted
+    file still ends one line; a line holding a CR inside says so when it is rejected
+    (contract.py)."""
+    if b"\n" in data or b"\r" not in data:
+        return data
+    return data.replace(b"\r", b"\n")
 
 
 def count_lines_in(data: bytes) -> int:
@@ -96,7 +113,7 @@ def _lines_of_bytes(path: Path, data: bytes) -> tuple[pa.Table, int, str | None]
     cut = None
     if path.name.endswith(".gz"):
         try:
-            data = _gunzip(data)
+            data = gunzip(data)
         except CutShort as short:
             data = short.data
             cut = (
@@ -104,6 +121,7 @@ def _lines_of_bytes(path: Path, data: bytes) -> tuple[pa.Table, int, str | None]
                 "before the cut were read, the last one may be partial; replace it with a "
                 "complete .jsonl.gz"
             )
+    data = _cr_line_ends(data)
     lines_read = count_lines_in(data)
     start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
     offsets = _line_starts(data, start)

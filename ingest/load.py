@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from config.settings import Settings
 from ingest import contract, lake, sources
 from ingest.landing_files import LINES_SCHEMA, file_sha256, lines_and_sha256
-from ingest.warehouse import RAW_SCHEMA_DDL, connect, ensure_raw_schema, request_model_build
+from ingest.warehouse import connect, ensure_raw_schema, request_model_build
 
 # The raw tables whose rows of a landing day a load replaces. The quality checks judge
 # the new records again (quality/rules.py), so the day's quarantine goes too.
@@ -385,7 +385,7 @@ def _seed_from_lake(
     before it replaces it: the day's deliveries (to find the ones it replaces), its
     replaced deliveries no build has cleared yet, and the landing anomalies (one table
     for all days). The load's own SQL then runs as on the warehouse file."""
-    lake_connection = lake.connect_lake(settings, RAW_SCHEMA_DDL)
+    lake_connection = lake.connect_lake(settings)
     try:
         for table, where in (
             ("request_logs", "landing_date = ?"),
@@ -637,7 +637,7 @@ def load_partition(settings: Settings, landing_date: date) -> PartitionReport:
                 connection, settings, "landing_anomalies", "SELECT * FROM raw.landing_anomalies"
             )
             connection.close()
-            connection = lake.connect_lake(settings, RAW_SCHEMA_DDL)
+            connection = lake.connect_lake(settings)
 
         # Another delivery of a request carries its created_at, so the other days' copies
         # lie within the day's created_at span (a day of slack either side, as

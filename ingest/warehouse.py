@@ -1,4 +1,5 @@
-"""Opening the DuckDB warehouse file, and the raw tables that ingest owns.
+"""Opening the DuckDB warehouse file, and creating the raw tables that ingest owns
+(ingest/raw_tables.py declares them).
 
 DuckDB lets one process write a database file at a time. Readers and writers that find
 the file locked wait a bounded time and then fail with one sentence saying so, never a
@@ -14,122 +15,7 @@ from pathlib import Path
 import duckdb
 
 from config.settings import Settings
-
-RAW_SCHEMA_DDL = """
-CREATE SCHEMA IF NOT EXISTS raw;
-
--- One row per valid record delivered, duplicates included: staging de-duplicates.
-CREATE TABLE IF NOT EXISTS raw.request_logs (
-    landing_date        DATE NOT NULL,      -- the landing day (dt=...) the record was delivered in
-    source_file         VARCHAR NOT NULL,
-    line_number         BIGINT NOT NULL,    -- 1-based line (JSON Lines) or row (Parquet)
-    request_id          VARCHAR NOT NULL,
-    created_at          TIMESTAMPTZ NOT NULL,
-    api_key_id          VARCHAR NOT NULL,
-    api_key_name        VARCHAR,
-    model               VARCHAR NOT NULL,
-    provider            VARCHAR NOT NULL,
-    billing_mode        VARCHAR NOT NULL,
-    status              VARCHAR NOT NULL,
-    http_status         INTEGER,
-    error_type          VARCHAR,
-    finish_reason       VARCHAR,
-    stream              BOOLEAN NOT NULL,
-    input_tokens        BIGINT NOT NULL,
-    output_tokens       BIGINT NOT NULL,
-    cached_input_tokens BIGINT,             -- NULL = the log did not say
-    cache_write_tokens  BIGINT,
-    reasoning_tokens    BIGINT,
-    web_search_calls    BIGINT,
-    latency_ms          DOUBLE NOT NULL,
-    first_token_ms      DOUBLE,
-    cost_usd            DOUBLE,
-    schema_version      BIGINT,
-    ingested_at         TIMESTAMPTZ NOT NULL
-);
-
--- Lines that broke the contract, kept verbatim with the reason, so nothing is lost.
-CREATE TABLE IF NOT EXISTS raw.request_logs_rejected (
-    landing_date DATE NOT NULL,
-    source_file  VARCHAR NOT NULL,
-    line_number  BIGINT,                    -- NULL when the whole file was unreadable
-    raw_line     VARCHAR,
-    reason       VARCHAR NOT NULL,
-    ingested_at  TIMESTAMPTZ NOT NULL
-);
-
--- Landing days a blocking data-quality check rejected (orchestration/checks.py). Staging
--- leaves their records out, so a later run that rebuilds one of their event days (for a
--- late record) cannot carry them into the facts; a re-run that passes lifts the hold.
-CREATE TABLE IF NOT EXISTS raw.quality_holds (
-    landing_date  DATE NOT NULL,
-    failed_checks VARCHAR NOT NULL,
-    held_at       TIMESTAMPTZ NOT NULL
-);
-
--- Landing days whose raw records changed after the facts and marts last caught up with
--- them: ingest adds its day in the same transaction as the load, the Dagster dbt step
--- adds its window, and a dbt build that rebuilt every model removes the rows it started
--- from (dbt_project/macros/pending_model_builds.sql). A build that died midway leaves
--- its rows here, so the next build of any day rebuilds those days too.
-CREATE TABLE IF NOT EXISTS raw.pending_model_builds (
-    landing_date DATE NOT NULL,
-    requested_by VARCHAR NOT NULL,          -- 'ingest' or 'dbt step'
-    requested_at TIMESTAMPTZ NOT NULL
-);
-
--- Every file read, one row per landing day and file.
-CREATE TABLE IF NOT EXISTS raw.ingested_files (
-    landing_date  DATE NOT NULL,
-    path          VARCHAR NOT NULL,
-    size_bytes    BIGINT NOT NULL,
-    modified_at   TIMESTAMPTZ NOT NULL,
-    sha256        VARCHAR NOT NULL,
-    rows_loaded   BIGINT NOT NULL,
-    rows_rejected BIGINT NOT NULL,
-    error         VARCHAR,                  -- why the file could not be read, if it could not
-    ingested_at   TIMESTAMPTZ NOT NULL
-);
--- Lines (or Parquet rows) the file holds, counted from its bytes (or footer) apart from
--- parsing: rows_loaded + rows_rejected = lines_read for every file read, and for a gzip
--- file cut short, the lines before the cut. Added after the table first shipped.
-ALTER TABLE raw.ingested_files ADD COLUMN IF NOT EXISTS lines_read BIGINT;
-
--- Deliveries that a re-load of their landing day took away or changed (a file removed, a
--- record withdrawn or corrected to another created_at). Raw no longer holds them, yet
--- the event days they were on must be rebuilt; the next build reads them
--- (int_event_dates_touched_by_run) and its on-run-end hook clears them.
-CREATE TABLE IF NOT EXISTS raw.replaced_deliveries (
-    landing_date DATE NOT NULL,
-    request_id   VARCHAR NOT NULL,
-    created_at   TIMESTAMPTZ NOT NULL,
-    replaced_at  TIMESTAMPTZ NOT NULL
-);
-
--- Records a blocking record-level data-quality rule rejected (quality/rules.py), with the
--- rules as the reason. Staging leaves them out; the rest of their landing day loads. A
--- re-load of the day clears its rows and the checks judge the new records again.
-CREATE TABLE IF NOT EXISTS raw.quarantined_records (
-    landing_date   DATE NOT NULL,
-    source_file    VARCHAR NOT NULL,
-    line_number    BIGINT NOT NULL,
-    request_id     VARCHAR,
-    reason         VARCHAR NOT NULL,
-    quarantined_at TIMESTAMPTZ NOT NULL
-);
-
--- Entries of the landing directory that were not read, and why: links that leave it or
--- lead nowhere, folders inside a landing day, files of other formats, dt= folders that
--- are not a real date. Nothing of their content is read or stored.
-CREATE TABLE IF NOT EXISTS raw.landing_anomalies (
-    landing_date DATE,                      -- NULL: an entry of the landing directory itself
-    path         VARCHAR NOT NULL,
-    kind         VARCHAR NOT NULL,
-    size_bytes   BIGINT,
-    reason       VARCHAR NOT NULL,
-    detected_at  TIMESTAMPTZ NOT NULL
-);
-"""
+from ingest.raw_tables import raw_schema_ddl
 
 
 class WarehouseBusyError(RuntimeError):
@@ -169,7 +55,7 @@ def connect(
                 f"No lake at {settings.lake_dir}. Run `llm-usage materialize` first, or "
                 "point LLM_USAGE_LAKE_DIR at an existing one."
             )
-        return lake.connect_lake(settings, RAW_SCHEMA_DDL)
+        return lake.connect_lake(settings)
     path: Path = settings.warehouse_path
     if read_only and not path.exists():
         raise WarehouseMissingError(
@@ -205,7 +91,7 @@ def connect(
 
 
 def ensure_raw_schema(connection: duckdb.DuckDBPyConnection) -> None:
-    connection.execute(RAW_SCHEMA_DDL)
+    connection.execute(raw_schema_ddl())
 
 
 def request_model_build(

@@ -33,6 +33,21 @@ KEY_B = {
     "user_api_key_alias": "batch-jobs",
 }
 PLAN_TAG = "plan"  # a request tag the tests declare as subscription usage
+# Who spent it (issue 25), as a LiteLLM proxy puts it in the metadata of a key's call: the
+# key's organization, team and project, the end user, and the request's tags.
+SEARCH_TEAM = {
+    "user_api_key_org_id": "org-acme",
+    "user_api_key_org_alias": "Acme Corp",
+    "user_api_key_team_id": "team-search",
+    "user_api_key_team_alias": "Search",
+    "user_api_key_project_id": "proj-answers",
+    "user_api_key_project_alias": "Answers",
+    "user_api_key_end_user_id": "customer-17",
+    "tags": ["env:prod", "feature:search"],
+}
+# No alias, no organization, no tags. (LiteLLM's SDK takes the end user from this key
+# only, not from the OpenAI `user` parameter: the proxy copies `user` here.)
+BATCH_TEAM = {"user_api_key_team_id": "team-batch", "user_api_key_end_user_id": "customer-9"}
 
 
 _LOGGER = None
@@ -90,8 +105,8 @@ def litellm_payloads() -> list[dict]:
 
     messages = [{"role": "user", "content": "Hello"}]
     calls = [
-        dict(model="gpt-4o-mini", mock_response="Hi there.", metadata=KEY_A),
-        dict(model="gpt-4o-mini", mock_response="Hi again.", metadata=KEY_B),
+        dict(model="gpt-4o-mini", mock_response="Hi there.", metadata={**KEY_A, **SEARCH_TEAM}),
+        dict(model="gpt-4o-mini", mock_response="Hi again.", metadata={**KEY_B, **BATCH_TEAM}),
         dict(
             model="anthropic/claude-sonnet-4-5",
             mock_response=cached_reply("claude-sonnet-4-5"),
@@ -115,9 +130,13 @@ def litellm_payloads() -> list[dict]:
         dict(
             model="gpt-4o-mini",
             mock_response="On the plan.",
-            metadata={**KEY_B, "tags": [PLAN_TAG]},
+            metadata={**KEY_B, "tags": [PLAN_TAG, "env:staging"]},
         ),
-        dict(model="gpt-4o-mini", mock_response=Exception("upstream is down"), metadata=KEY_A),
+        dict(
+            model="gpt-4o-mini",
+            mock_response=Exception("upstream is down"),
+            metadata={**KEY_A, **SEARCH_TEAM},
+        ),
         dict(
             model="anthropic/claude-sonnet-4-5",
             mock_response=Exception("overloaded"),
@@ -138,6 +157,21 @@ def litellm_payloads() -> list[dict]:
         time.sleep(0.05)
     assert len(written) == len(calls), f"LiteLLM logged {len(written)} of {len(calls)} calls"
     return [json.loads(json.dumps(p, default=str)) for p in written]
+
+
+def dimensions_from_payload(p: dict) -> dict:
+    """The raw dimension columns docs/sources.md says a standard logging payload gives."""
+    meta = p["metadata"]
+    return {
+        "organization_id": meta.get("user_api_key_org_id") or None,
+        "organization_name": meta.get("user_api_key_org_alias") or None,
+        "team_id": meta.get("user_api_key_team_id") or None,
+        "team_name": meta.get("user_api_key_team_alias") or None,
+        "project_id": meta.get("user_api_key_project_id") or None,
+        "project_name": meta.get("user_api_key_project_alias") or None,
+        "end_user_id": p.get("end_user") or meta.get("user_api_key_end_user_id") or None,
+        "tags": p["request_tags"],
+    }
 
 
 def _utc(seconds: float) -> datetime:
@@ -217,6 +251,17 @@ def spend_log_row(p: dict) -> dict:
         "usage_object": usage,
         "additional_usage_values": additional,
         "litellm_call_id": p["litellm_call_id"],
+        # The key's team and project, as the proxy copies them from the call's metadata.
+        **{
+            k: p["metadata"].get(k)
+            for k in (
+                "user_api_key_team_id",
+                "user_api_key_team_alias",
+                "user_api_key_project_id",
+                "user_api_key_project_alias",
+                "user_api_key_org_id",
+            )
+        },
     }
     return {
         "request_id": p["id"],
@@ -236,6 +281,10 @@ def spend_log_row(p: dict) -> dict:
         "request_tags": p["request_tags"],
         "status": p["status"],
         "litellm_call_id": p["litellm_call_id"],
+        # get_logging_payload: "" where the call had none.
+        "team_id": p["metadata"].get("user_api_key_team_id") or "",
+        "organization_id": p["metadata"].get("user_api_key_org_id") or "",
+        "end_user": p.get("end_user") or p["metadata"].get("user_api_key_end_user_id") or "",
     }
 
 
@@ -334,6 +383,20 @@ def expected_from_spend_log(row: dict, csv_times: bool) -> dict:
     }
 
 
+def dimensions_from_spend_log(row: dict) -> dict:
+    meta = row["metadata"]
+    return {
+        "organization_id": row["organization_id"] or meta.get("user_api_key_org_id") or None,
+        "organization_name": None,  # SpendLogsMetadata has no organization alias
+        "team_id": row["team_id"] or meta.get("user_api_key_team_id") or None,
+        "team_name": meta.get("user_api_key_team_alias") or None,
+        "project_id": meta.get("user_api_key_project_id") or None,
+        "project_name": meta.get("user_api_key_project_alias") or None,
+        "end_user_id": row["end_user"] or None,
+        "tags": row["request_tags"],
+    }
+
+
 # ------------------------------------------------------------------------- OpenRouter
 
 OPENROUTER_KEY = {"api_key_id": "or-key-research", "api_key_name": "research"}
@@ -394,7 +457,7 @@ def openrouter_generation(**fields) -> dict:
 
 def openrouter_generations() -> list[dict]:
     return [
-        openrouter_generation(id="gen-plain"),
+        openrouter_generation(id="gen-plain", external_user="customer-17"),
         openrouter_generation(
             id="gen-stream-cache",
             streamed=True,
@@ -448,6 +511,20 @@ def openrouter_generations() -> list[dict]:
             model="google/gemini-2.5-pro",
         ),
     ]
+
+
+def dimensions_from_generation(g: dict) -> dict:
+    """OpenRouter says who the end user was (external_user), nothing else of issue 25."""
+    return {
+        "organization_id": None,
+        "organization_name": None,
+        "team_id": None,
+        "team_name": None,
+        "project_id": None,
+        "project_name": None,
+        "end_user_id": g["external_user"] or None,
+        "tags": None,
+    }
 
 
 def expected_from_generation(g: dict, byok_billing_mode: str = "pay_as_you_go") -> dict:

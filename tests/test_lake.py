@@ -14,7 +14,7 @@ import pytest
 from config.settings import Settings, SettingsError
 from ingest import lake
 from ingest.load import load_partition
-from ingest.warehouse import RAW_SCHEMA_DDL, connect
+from ingest.warehouse import connect
 from quality.holds import _hold_every_day
 from sample_data.generate import generate_logs
 
@@ -68,7 +68,7 @@ def _hold(settings: Settings, first: date, last: date, failed_checks: list[str])
     """Hold landing days [first, last] (release them when `failed_checks` is empty) the
     way quality.holds.check_and_hold writes holds on the lake: through lake.editing_days."""
     with lake.editing_days(
-        lake.connect_lake(settings, RAW_SCHEMA_DDL), settings, ("quality_holds",), first, last
+        lake.connect_lake(settings), settings, ("quality_holds",), first, last
     ) as connection:
         connection.execute(
             "DELETE FROM raw.quality_holds WHERE landing_date BETWEEN ? AND ?", [first, last]

@@ -349,3 +349,59 @@ def test_line_ends_blank_lines_and_a_last_line_without_newline(data_dir, monkeyp
             "line is not valid UTF-8 (bad byte at position 20)",
         ],
     ]
+
+
+# Issue 31 item 12: files joined or written with other line ends.
+BOM = b"\xef\xbb\xbf"
+
+
+def test_a_byte_order_mark_at_the_start_of_any_gzip_member_is_dropped(data_dir):
+    """`cat a.jsonl.gz b.jsonl.gz` of two files that each start with a byte-order mark:
+    every record loads, as each file would alone (the second's first line was rejected)."""
+    one, two, three = (json.dumps(_record(request_id=f"req_{n}")).encode() for n in (1, 2, 3))
+    folder = _folder(data_dir)
+    members = [BOM + one + b"\n", BOM + two + b"\n" + three + b"\n", BOM]
+    (folder / "a.jsonl.gz").write_bytes(b"".join(gzip.compress(m) for m in members))
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (3, 0)
+    (file,) = report.files
+    assert file.lines_read == 3 == file.rows_loaded
+    loaded = query(data_dir, "SELECT line_number, request_id FROM raw.request_logs ORDER BY 1")
+    assert loaded.values.tolist() == [[1, "req_1"], [2, "req_2"], [3, "req_3"]]
+
+
+@pytest.mark.parametrize("name", ["a.jsonl", "a.jsonl.gz"])
+def test_a_file_with_cr_only_line_ends_is_read_line_by_line(data_dir, name):
+    """Lines ended by CR alone (no LF anywhere in the file) were one rejected line
+    holding every record; each is now a line, counted as such."""
+    one, two = (json.dumps(_record(request_id=f"req_{n}")).encode() for n in (1, 2))
+    text = BOM + one + b"\r" + b"\r" + two + b"\r"  # a blank line between the records
+    folder = _folder(data_dir)
+    (folder / name).write_bytes(gzip.compress(text) if name.endswith(".gz") else text)
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (2, 1)
+    assert report.files[0].lines_read == 3
+    loaded = query(data_dir, "SELECT line_number, request_id FROM raw.request_logs ORDER BY 1")
+    assert loaded.values.tolist() == [[1, "req_1"], [3, "req_2"]]
+    rejected = query(data_dir, "SELECT line_number, reason FROM raw.request_logs_rejected")
+    assert rejected.values.tolist() == [[2, "empty line"]]
+
+
+def test_a_cr_or_a_byte_order_mark_inside_a_file_of_lf_lines_says_what_to_fix(data_dir):
+    """Where a file mixes LF lines with records ended by CR alone, or plain files with
+    byte-order marks were joined, the rejected line says what to fix."""
+    one, two, three = (json.dumps(_record(request_id=f"req_{n}")).encode() for n in (1, 2, 3))
+    folder = _folder(data_dir)
+    (folder / "a.jsonl").write_bytes(one + b"\n" + two + b"\r" + three + b"\n" + BOM + one + b"\n")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 2)
+    reasons = query(data_dir, "SELECT reason FROM raw.request_logs_rejected ORDER BY line_number")
+    first, second = reasons["reason"]
+    assert first.startswith(
+        "line is not valid JSON and holds a carriage return (CR): end each record with LF "
+        "or CRLF, not CR alone: "
+    )
+    assert "\r" not in first
+    assert second.startswith(
+        "line starts with a byte-order mark (U+FEFF), as where files were joined: remove it"
+    )

@@ -23,6 +23,9 @@ from pipeline_in_process import query
 from source_records import (
     OPENROUTER_KEY,
     PLAN_TAG,
+    dimensions_from_generation,
+    dimensions_from_payload,
+    dimensions_from_spend_log,
     expected_from_generation,
     expected_from_payload,
     expected_from_spend_log,
@@ -94,7 +97,7 @@ def _assert_rows_equal(actual: pd.DataFrame, expected: list[dict], what: str) ->
     for want in expected:
         got = actual.loc[want["request_id"]]
         for field, value in want.items():
-            if field == "request_id":
+            if field in ("request_id", "dimensions"):
                 continue
             have = got[field]
             if field == "created_at":
@@ -165,12 +168,40 @@ def built(tmp_path_factory):
 
         report = load_partition(settings, day)
         run_window(settings, day, day, root)
+        # Each record's fact fields, and (under "dimensions") its raw dimension columns.
         expected = (
-            [("litellm", expected_from_payload(p)) for p in payloads]
-            + [("spend-csv", expected_from_spend_log(r, csv_times=True)) for r in csv_rows]
-            + [("spend-jsonl", expected_from_spend_log(r, csv_times=False)) for r in jsonl_rows]
+            [
+                ("litellm", {**expected_from_payload(p), "dimensions": dimensions_from_payload(p)})
+                for p in payloads
+            ]
             + [
-                ("openrouter", expected_from_generation(g, byok_billing_mode="subscription"))
+                (
+                    "spend-csv",
+                    {
+                        **expected_from_spend_log(r, csv_times=True),
+                        "dimensions": dimensions_from_spend_log(r),
+                    },
+                )
+                for r in csv_rows
+            ]
+            + [
+                (
+                    "spend-jsonl",
+                    {
+                        **expected_from_spend_log(r, csv_times=False),
+                        "dimensions": dimensions_from_spend_log(r),
+                    },
+                )
+                for r in jsonl_rows
+            ]
+            + [
+                (
+                    "openrouter",
+                    {
+                        **expected_from_generation(g, byok_billing_mode="subscription"),
+                        "dimensions": dimensions_from_generation(g),
+                    },
+                )
                 for g in generations
             ]
         )
@@ -197,6 +228,56 @@ def test_every_fact_field_equals_the_record(built, source):
         [[e["request_id"] for s, e in expected if s == source]],
     )
     _assert_rows_equal(facts, [e for s, e in expected if s == source], source)
+
+
+DIMENSION_COLUMNS = [
+    "organization_id",
+    "organization_name",
+    "team_id",
+    "team_name",
+    "project_id",
+    "project_name",
+    "end_user_id",
+    "tags",
+]
+
+
+@pytest.mark.parametrize("source", ["litellm", "spend-csv", "spend-jsonl", "openrouter"])
+def test_every_dimension_reaches_raw_as_the_record_says(built, source):
+    """Organization, team, project (ids and names), end user and tags, set through the
+    real LiteLLM client's metadata (and OpenRouter's external_user), land in
+    raw.request_logs where the declaration (dbt_project.yml `dimensions:`) says."""
+    settings, _, expected, _ = built
+    want = {e["request_id"]: e["dimensions"] for s, e in expected if s == source}
+    raw = query(
+        settings,
+        f"SELECT DISTINCT request_id, {', '.join(DIMENSION_COLUMNS)} FROM raw.request_logs "
+        "WHERE request_id IN (SELECT unnest(?))",
+        [list(want)],
+    )
+    assert sorted(raw["request_id"]) == sorted(want), source
+    for row in raw.to_dict("records"):
+        got = {
+            c: (list(row[c]) if c == "tags" and row[c] is not None else row[c])
+            for c in DIMENSION_COLUMNS
+        }
+        got = {
+            c: None if v is not None and not isinstance(v, list) and pd.isna(v) else v
+            for c, v in got.items()
+        }
+        assert got == want[row["request_id"]], (source, row["request_id"])
+
+
+def test_the_records_cover_the_dimensions(built):
+    """The records carry every dimension somewhere and lack each somewhere else."""
+    _, _, expected, _ = built
+    rows = pd.DataFrame([e["dimensions"] for s, e in expected if s == "litellm"])
+    for column in DIMENSION_COLUMNS:
+        assert rows[column].notna().any() and rows[column].isna().any() or column == "tags", column
+    assert {"env:prod", "feature:search", "env:staging"} <= {t for ts in rows["tags"] for t in ts}
+    assert [] in list(rows["tags"])  # LiteLLM writes [] for a call without tags
+    assert {"customer-17", "customer-9"} <= set(rows["end_user_id"].dropna())
+    assert set(rows["team_name"].dropna()) == {"Search"}  # team-batch has no alias
 
 
 def test_the_records_cover_what_the_mapping_distinguishes(built):
@@ -311,6 +392,28 @@ BROKEN_PAYLOADS = [
     ("prompt_tokens", "12", '"prompt_tokens" must be an integer, got "12"'),
     ("endTime", 1.7e12, '"endTime" must be epoch seconds between 2000 and 2100, got 17'),
     ("metadata.user_api_key_hash", 42, '"metadata.user_api_key_hash" must be a string, got 42'),
+    # Issue 25: the declared dimensions' paths are read and checked like the others.
+    (
+        "request_tags",
+        "env:prod",
+        '"request_tags" must be a list of strings (or JSON text of one), got "env:prod"',
+    ),
+    ("request_tags", {"env": "prod"}, '"request_tags" must be a list of strings'),
+    (
+        "metadata.user_api_key_team_id",
+        42,
+        '"metadata.user_api_key_team_id" must be a string, got 42',
+    ),
+    (
+        "metadata.user_api_key_org_alias",
+        "Acme\x1b[31m",
+        '"metadata.user_api_key_org_alias" must hold no control character',
+    ),
+    (
+        "metadata.user_api_key_end_user_id",
+        "u" * 257,
+        '"metadata.user_api_key_end_user_id" must be at most 256 characters long',
+    ),
 ]
 
 
@@ -328,6 +431,41 @@ def test_litellm_payloads_that_cannot_be_mapped_are_quarantined(data_dir, some_p
     for (_, _, reason), row, record in zip(BROKEN_PAYLOADS, rejected.to_dict("records"), broken):
         assert reason in row["reason"], row["reason"]
         assert json.loads(row["raw_line"]) == record  # kept verbatim
+
+
+BAD_TAGS = [
+    ([42], '"tags" must be an array of strings, item 1 is 42'),
+    ([None, "env:prod"], '"tags" must be an array of strings, item 1 is null'),
+    (["x" * 201], 'a "tags" item must be at most 200 characters long, got 201 characters'),
+    ([f"t:{n}" for n in range(65)], '"tags" must hold at most 64 items, got 65'),
+    (["env:\u0000prod"], 'a "tags" item must hold no control character'),
+    (["(none)"], 'a "tags" item must not be "(none)"'),
+]
+
+
+@pytest.mark.parametrize("export", ["payload", "spend-csv"])
+def test_source_tags_that_break_the_contract_are_quarantined(data_dir, some_payloads, export):
+    """A tag list the adapter reads but the contract's rules refuse (an item that is not
+    a string, too long, a control character, more than 64): the record is quarantined
+    with the reason, the day's other records load."""
+    data_dir.landing_dir.mkdir(parents=True)
+    source_format = "litellm" if export == "payload" else "litellm_spend_logs"
+    (data_dir.landing_dir / "sources.toml").write_text(
+        f'[sources.{export}]\nformat = "{source_format}"\n'
+    )
+    day = date(2026, 3, 2)
+    broken = [_break(some_payloads[0], "request_tags", tags) for tags, _ in BAD_TAGS]
+    records = some_payloads + broken
+    folder = _day_folder(data_dir, export, day)
+    if export == "payload":
+        (folder / "calls.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    else:
+        (folder / "spend.csv").write_text(spend_logs_csv([spend_log_row(r) for r in records]))
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(some_payloads), len(broken))
+    reasons = list(_rejected(data_dir)["reason"])
+    for (_, reason), found in zip(BAD_TAGS, reasons):
+        assert reason in found, found
 
 
 def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_payloads):
@@ -350,7 +488,10 @@ def test_spend_log_rows_that_cannot_be_mapped_are_quarantined(data_dir, some_pay
     reasons = list(_rejected(data_dir)["reason"])
     assert reasons[0] == 'missing required field "request_id"'
     assert reasons[1] == '"completion_tokens" must be an integer, got "many"'
-    assert reasons[2] == '"startTime" must be an ISO 8601 date-time, got "2026-02-30 10:00:00"'
+    assert reasons[2] == (
+        '"startTime" must be an ISO 8601 date-time (hours 00-23, minutes and seconds 00-59, '
+        'no leap second), got "2026-02-30 10:00:00"'
+    )
     assert reasons[3] == '"metadata" must be a JSON object or JSON text of one'
     # A quarantined row is kept as a JSON object of its cells, every cell as the text it
     # was (an empty one as null).
@@ -402,7 +543,8 @@ def test_openrouter_records_that_cannot_be_mapped_are_quarantined(data_dir):
     assert reasons == [
         'missing required field "model"',
         '"native_tokens_prompt" must be an integer, got 1.5',
-        '"created_at" must be an ISO 8601 date-time, got "02/03/2026 09:15"',
+        '"created_at" must be an ISO 8601 date-time (hours 00-23, minutes and seconds 00-59, '
+        'no leap second), got "02/03/2026 09:15"',
         '"generation_time" is longer than "latency"',
     ]
     loaded = query(data_dir, "SELECT DISTINCT api_key_id FROM raw.request_logs")
@@ -615,3 +757,45 @@ def test_source_date_times_are_read_with_their_offset_or_as_utc():
     ]
     expected = [e if e.tzinfo else e.replace(tzinfo=UTC) for e in expected]
     assert [g for (g,) in got] == expected + [None] * len(not_date_times)
+
+
+def test_source_files_with_cr_only_line_ends_or_joined_gzip_members_load(data_dir):
+    """Issue 31 item 12 in the source formats: JSON Lines with CR-only line ends, and
+    gzip members each starting with a byte-order mark, are read like our own format's."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.or]\nformat = "openrouter"\napi_key_id = "k"\n'
+    )
+    day = date(2026, 3, 2)
+    good = openrouter_generations()
+    lines = [json.dumps(g).encode() for g in good]
+    folder = _day_folder(data_dir, "or", day)
+    (folder / "a.jsonl").write_bytes(b"\r".join(lines) + b"\r")
+    bom = b"\xef\xbb\xbf"
+    (folder / "b.jsonl.gz").write_bytes(
+        b"".join(gzip.compress(bom + line + b"\n") for line in lines)
+    )
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (2 * len(good), 0)
+    assert [f.lines_read for f in report.files] == [len(good), len(good)]
+
+
+def test_a_spend_log_csv_gz_of_joined_members_with_byte_order_marks_loads(data_dir, some_payloads):
+    """Issue 31 item 12 for CSV: the byte-order mark of a second gzip member was kept
+    in the first cell of its first row (a request id with an invisible character)."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.spend]\nformat = "litellm_spend_logs"\n'
+    )
+    day = date(2026, 3, 2)
+    rows = [spend_log_row(p) for p in some_payloads]
+    header, *lines = spend_logs_csv(rows).splitlines(keepends=True)
+    bom = "\ufeff"
+    members = [bom + header + lines[0], bom + "".join(lines[1:])]
+    (_day_folder(data_dir, "spend", day) / "export.csv.gz").write_bytes(
+        b"".join(gzip.compress(m.encode()) for m in members)
+    )
+    report = load_partition(data_dir, day)
+    assert (report.rows_loaded, report.rows_rejected) == (len(rows), 0)
+    loaded = query(data_dir, "SELECT request_id FROM raw.request_logs ORDER BY line_number")
+    assert list(loaded["request_id"]) == [r["request_id"] for r in rows]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import re
 import shutil
 import subprocess
 from datetime import date, timedelta
@@ -28,7 +27,7 @@ from config.settings import Settings
 from ingest import lake
 from ingest.load import load_partition
 from ingest.warehouse import connect, ensure_raw_schema, request_model_build
-from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from orchestration.dbt_assets import DBT_EXECUTABLE
 from quality.holds import check_and_hold
 from quality.rules import Thresholds
 from sample_data.generate import generate_logs
@@ -257,16 +256,21 @@ def test_spark_builds_the_duckdb_tables_row_for_row(tmp_path: Path) -> None:
     assert replaced == (0,), "the build did not clear the replaced deliveries it read"
 
 
-def test_spark_raw_table_columns_match_the_ingest_ddl() -> None:
-    """Spark declares the raw tables it reads (macros/spark_raw_tables.sql): the same
-    columns, in the same types, as the warehouse's DDL, from which the lake's Parquet
-    files are written (ingest/lake.py)."""
+def test_spark_reads_the_raw_columns_the_ingest_ddl_declares(tmp_path) -> None:
+    """Spark declares the raw tables with the columns it reads from the lake's column
+    files (macros/spark_raw_tables.sql); read by Spark itself, they are the warehouse's
+    DDL (ingest/raw_tables.py, raw.request_logs derived from the JSON Schema) in Spark's
+    type names, the dimensions' columns and tags' list included."""
     import duckdb
 
-    from ingest.warehouse import RAW_SCHEMA_DDL
+    from ingest.raw_tables import raw_schema_ddl
 
+    spark_session = pytest.importorskip("pyspark.sql").SparkSession  # the spark extra's
+
+    settings, _ = _settings(tmp_path / "data", tmp_path / "landing", "spark")
+    lake.ensure_lake(settings)
     connection = duckdb.connect()
-    connection.execute(RAW_SCHEMA_DDL)
+    connection.execute(raw_schema_ddl())
     spark_type = {
         "VARCHAR": "string",
         "BIGINT": "bigint",
@@ -274,14 +278,26 @@ def test_spark_raw_table_columns_match_the_ingest_ddl() -> None:
         "DOUBLE": "double",
         "BOOLEAN": "boolean",
         "TIMESTAMP WITH TIME ZONE": "timestamp",
+        "VARCHAR[]": "array<string>",
     }
-    macro = (DBT_PROJECT_DIR / "macros" / "spark_raw_tables.sql").read_text()
-    for table, folder in lake.LAKE_FOLDERS.items():
-        declared = re.search(rf"'{folder}': '([^']*)'", macro).group(1)
-        declared = [tuple(c.split()) for c in re.sub(r"\s+", " ", declared).split(", ")]
-        columns = connection.execute(
-            "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw' "
-            "AND table_name = ? AND column_name <> 'landing_date' ORDER BY column_index",
-            [table],
-        ).fetchall()
-        assert declared == [(name, spark_type[kind]) for name, kind in columns], table
+    spark = (
+        spark_session.builder.master("local[1]").config("spark.ui.enabled", "false").getOrCreate()
+    )
+    try:
+        for table, folder in lake.LAKE_FOLDERS.items():
+            path = lake.raw_dir(settings) / lake.COLUMNS_FOLDER / f"{folder}.parquet"
+            declared = [
+                (row.col_name, row.data_type)
+                for row in spark.sql(f"DESCRIBE QUERY SELECT * FROM parquet.`{path}`").collect()
+            ]
+            columns = connection.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'raw' "
+                "AND table_name = ? AND column_name <> 'landing_date' ORDER BY column_index",
+                [table],
+            ).fetchall()
+            assert declared == [(name, spark_type[kind]) for name, kind in columns], table
+            if table == "request_logs":
+                assert ("tags", "array<string>") in declared
+                assert ("team_id", "string") in declared
+    finally:
+        spark.stop()

@@ -4,29 +4,29 @@
     catalog learns of them, at the start of every build; on DuckDB, ingest creates its
     tables itself and there is nothing to do.
 
-    The column types are those of ingest/warehouse.py's DDL in Spark's names;
-    tests/test_spark.py checks that the two agree. -#}
+    Their columns are not written here: Spark reads them from the Parquet file of no rows
+    that ingest writes for each table (`raw/_columns/<table>.parquet`) from the
+    warehouse's DDL (ingest/raw_tables.py), which derives raw.request_logs from the
+    contract's JSON Schema. Only the tables' names are listed; tests/test_lake.py checks
+    them against ingest/lake.py's LAKE_FOLDERS. -#}
 
 {% macro spark_raw_tables() -%}
-    {{ return({
-        'request_logs': 'source_file string, line_number bigint, request_id string, created_at timestamp,
-            api_key_id string, api_key_name string, model string, provider string, billing_mode string,
-            status string, http_status int, error_type string, finish_reason string, stream boolean,
-            input_tokens bigint, output_tokens bigint, cached_input_tokens bigint,
-            cache_write_tokens bigint, reasoning_tokens bigint, web_search_calls bigint,
-            latency_ms double, first_token_ms double, cost_usd double, schema_version bigint,
-            ingested_at timestamp',
-        'request_logs_rejected': 'source_file string, line_number bigint, raw_line string, reason string,
-            ingested_at timestamp',
-        'ingested_files': 'path string, size_bytes bigint, modified_at timestamp, sha256 string,
-            rows_loaded bigint, rows_rejected bigint, error string, ingested_at timestamp,
-            lines_read bigint',
-        'quality_holds': 'failed_checks string, held_at timestamp',
-        'model_build_requests': 'requested_by string, requested_at timestamp',
-        'replaced_delivery_records': 'request_id string, created_at timestamp, replaced_at timestamp',
-        'quarantined_records': 'source_file string, line_number bigint, request_id string, reason string,
-            quarantined_at timestamp',
-    }) }}
+    {{ return([
+        'request_logs', 'request_logs_rejected', 'ingested_files', 'quality_holds',
+        'model_build_requests', 'replaced_delivery_records', 'quarantined_records',
+    ]) }}
+{%- endmacro %}
+
+{#- A raw table's columns as Spark reads them from ingest's Parquet file, in a column
+    list for CREATE TABLE ("name type, ..."). -#}
+{% macro spark_raw_columns(lake, name) -%}
+    {%- set described = run_query('describe query select * from parquet.`' ~ lake ~ '/_columns/'
+            ~ name ~ '.parquet`') -%}
+    {%- set columns = [] -%}
+    {%- for row in described.rows -%}
+        {%- do columns.append('`' ~ row[0] ~ '` ' ~ row[1]) -%}
+    {%- endfor -%}
+    {{ return(columns | join(', ')) }}
 {%- endmacro %}
 
 {% macro register_raw_tables() -%}
@@ -40,8 +40,13 @@
     {%- if execute -%}
         {%- set lake = env_var('LLM_USAGE_LAKE_DIR', '../data/lake') ~ '/raw' -%}
         {%- do run_query('create database if not exists raw') -%}
-        {%- for name, columns in spark_raw_tables().items() -%}
-            {%- do run_query('create table if not exists raw.' ~ name ~ ' (' ~ columns
+        {%- for name in spark_raw_tables() -%}
+            {#- Declared afresh each build, so that columns added to ingest's tables
+                reach Spark; the table is external (its location is the lake's folder),
+                so dropping it leaves its files. -#}
+            {%- set columns = spark_raw_columns(lake, name) -%}
+            {%- do run_query('drop table if exists raw.' ~ name) -%}
+            {%- do run_query('create table raw.' ~ name ~ ' (' ~ columns
                     ~ ', landing_date date) using parquet partitioned by (landing_date)'
                     ~ " location '" ~ lake ~ '/' ~ name ~ "'") -%}
             {#- Partitions are found in the files (spark.sql.hive.manageFilesourcePartitions

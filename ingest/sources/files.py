@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import io
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ingest.landing_files import file_sha256, lines_and_sha256
+from ingest.landing_files import CutShort, file_sha256, gunzip, lines_and_sha256
 
 # Bytes of .json documents read into one batch. Each batch is one mapping query to plan
 # (0.1-0.4 s of CPU): a day of one-call files should take few batches.
@@ -220,18 +221,31 @@ def _read_documents(paths: list[Path]) -> RecordsRead:
     return RecordsRead(reads, _in_scan_batches(table), "documents")
 
 
-def _header(path: Path) -> list[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+def _csv_bytes(path: Path) -> bytes:
+    """A CSV file's text as bytes; a .csv.gz decompressed here, member by member, so that
+    a byte-order mark at the start of any member is dropped, as for JSON Lines (pyarrow
+    would keep it in the first cell of that member's first row)."""
+    data = path.read_bytes()
+    if not path.name.endswith(".gz"):
+        return data
+    try:
+        return gunzip(data)
+    except CutShort as short:
+        raise EOFError(str(short)) from None
+
+
+def _header(data: bytes) -> list[str]:
+    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="") as handle:
         return next(csv.reader(handle), [])
 
 
 def _read_csv(path: Path) -> RecordsRead:
     """Every cell as text (an empty one as null); quoted cells may hold newlines."""
     try:
-        names = _header(path)
+        data = _csv_bytes(path)
+        names = _header(data)
         table = pacsv.read_csv(
-            path,
+            pa.BufferReader(data),
             parse_options=pacsv.ParseOptions(newlines_in_values=True),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in names},

@@ -5,6 +5,7 @@ call. Field by field in docs/sources.md."""
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
+from ingest.sources.dimensions import dimension_fields
 from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     quote,
@@ -14,6 +15,7 @@ from ingest.sources.sql import (
     read_number,
     read_string,
     rfc3339,
+    shown,
     text_of,
 )
 
@@ -51,21 +53,35 @@ PATHS = [
 
 
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
-    call_id = read_string("litellm_call_id", "r.litellm_call_id", non_empty=True)
-    payload_id = read_string("id", "r.id", non_empty=True)
+    # Organization, team, project, end user and tags: where the declaration says
+    # (dbt_project.yml `dimensions:`), e.g. metadata.user_api_key_team_id.
+    dimensions = dimension_fields("litellm", lambda path: f"r.{path}")
+    paths = PATHS + [p for p in dimensions.paths if p not in PATHS]
+    call_id = read_string(
+        "litellm_call_id", "r.litellm_call_id", non_empty=True, feeds="request_id"
+    )
+    payload_id = read_string("id", "r.id", non_empty=True, feeds="request_id")
     start = read_epoch("startTime", "r.startTime", required=True)
     end = read_epoch("endTime", "r.endTime", required=True)
     completion_start = read_epoch("completionStartTime", "r.completionStartTime")
-    model = read_string("model", "r.model", required=True, non_empty=True)
-    provider = read_string("custom_llm_provider", "r.custom_llm_provider")
+    model = read_string("model", "r.model", required=True, non_empty=True, feeds="model")
+    provider = read_string("custom_llm_provider", "r.custom_llm_provider", feeds="provider")
     status = read_string("status", "r.status", required=True)
     stream = read_boolean("stream", "r.stream")
     prompt = read_integer("prompt_tokens", "r.prompt_tokens", required=True)
     completion = read_integer("completion_tokens", "r.completion_tokens", required=True)
     cost = read_number("response_cost", "r.response_cost")
-    key = read_string("metadata.user_api_key_hash", "r.metadata.user_api_key_hash", non_empty=True)
+    key = read_string(
+        "metadata.user_api_key_hash",
+        "r.metadata.user_api_key_hash",
+        non_empty=True,
+        feeds="api_key_id",
+    )
     alias = read_string(
-        "metadata.user_api_key_alias", "r.metadata.user_api_key_alias", non_empty=True
+        "metadata.user_api_key_alias",
+        "r.metadata.user_api_key_alias",
+        non_empty=True,
+        feeds="api_key_name",
     )
     details = f"r.{USAGE}.prompt_tokens_details"
     cached = read_integer(
@@ -118,6 +134,7 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "reasoning": reasoning,
         "searches": searches,
         "prompt_searches": prompt_searches,
+        **dimensions.reads,
     }
     values = [
         {name: read.value for name, read in reads.items()},
@@ -166,12 +183,14 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         # the call: that cost is unknown, not free.
         "cost_usd": "CASE WHEN r.response_cost_failure_debug_info IS NULL THEN cost END",
         "schema_version": "NULL::BIGINT",
+        **dimensions.columns,
     }
     reasons = [
+        *dimensions.reasons,
         "CASE WHEN r.litellm_call_id IS NULL AND r.id IS NULL "
         'THEN \'missing required field "litellm_call_id" (or "id")\' END',
         "CASE WHEN status_text NOT IN ('success', 'failure') "
-        "THEN '\"status\" must be success or failure, got \"' || left(status_text, 60) || '\"' END",
+        f"THEN '\"status\" must be success or failure, got \"' || {shown('status_text')} || '\"' END",
         "CASE WHEN is_success AND r.custom_llm_provider IS NULL "
         "THEN 'missing required field \"custom_llm_provider\" (a success names its provider)' END",
         "CASE WHEN provider_name = '' THEN '\"custom_llm_provider\" must not be empty' END",
@@ -185,5 +204,5 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
     return mapped_lines_sql(
-        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+        records, paths, reads, values, columns, reasons, judge_reads=judge_reads
     )

@@ -10,6 +10,7 @@ as JSON or as JSON text. Both are read.
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
+from ingest.sources.dimensions import dimension_fields
 from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     as_struct,
@@ -22,6 +23,7 @@ from ingest.sources.sql import (
     read_number,
     read_string,
     rfc3339,
+    shown,
     text_of,
     unquoted,
 )
@@ -68,20 +70,40 @@ def _json(value: str) -> str:
     return f"(CASE WHEN {kind(value)} = 'string' THEN try(CAST({unquoted(value)} AS JSON)) ELSE {value} END)"
 
 
+def _column_of(path: str) -> str:
+    """Where a declared path's value is read: inside `metadata` (JSON or JSON text) from
+    the extracted metadata, else from the row."""
+    inside = path.removeprefix("metadata.")
+    return f"m.{inside}" if inside != path else f"r.{path}"
+
+
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
     text = records.values_are_text
-    request_id = read_string("request_id", "r.request_id", required=True, non_empty=True)
-    api_key = read_string("api_key", "r.api_key")
+    # Organization, team, project, end user and tags: where the declaration says
+    # (dbt_project.yml `dimensions:`): team_id, end_user, request_tags columns, and
+    # metadata.user_api_key_project_id and the like.
+    dimensions = dimension_fields("litellm_spend_logs", _column_of)
+    declared = [p for p in dimensions.paths if p not in PATHS]
+    paths = PATHS + [p for p in declared if not p.startswith("metadata.")]
+    metadata_paths = METADATA_PATHS + [
+        inside
+        for p in declared
+        if (inside := p.removeprefix("metadata.")) != p and inside not in METADATA_PATHS
+    ]
+    request_id = read_string(
+        "request_id", "r.request_id", required=True, non_empty=True, feeds="request_id"
+    )
+    api_key = read_string("api_key", "r.api_key", feeds="api_key_id")
     spend = read_number("spend", "r.spend", text=text)
     prompt = read_integer("prompt_tokens", "r.prompt_tokens", required=True, text=text)
     completion = read_integer("completion_tokens", "r.completion_tokens", required=True, text=text)
     start = read_date_time("startTime", "r.startTime", required=True)
     end = read_date_time("endTime", "r.endTime", required=True)
     completion_start = read_date_time("completionStartTime", "r.completionStartTime")
-    model = read_string("model", "r.model", required=True, non_empty=True)
-    provider = read_string("custom_llm_provider", "r.custom_llm_provider")
+    model = read_string("model", "r.model", required=True, non_empty=True, feeds="model")
+    provider = read_string("custom_llm_provider", "r.custom_llm_provider", feeds="provider")
     status = read_string("status", "r.status")
-    alias = read_string("metadata.user_api_key_alias", "m.user_api_key_alias")
+    alias = read_string("metadata.user_api_key_alias", "m.user_api_key_alias", feeds="api_key_name")
     meta_status = read_string("metadata.status", "m.status")
 
     def count(path: str):
@@ -122,12 +144,13 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "reasoning_usage": reasoning_usage,
         "searches": searches,
         "searches_usage": searches_usage,
+        **dimensions.reads,
     }
     folder_key = quote(folder.api_key_id) if folder.api_key_id else "NULL"
     folder_key_name = quote(folder.api_key_name) if folder.api_key_name else "NULL"
     values = [
         {
-            "metadata_values": extract(_json("r.metadata"), METADATA_PATHS),
+            "metadata_values": extract(_json("r.metadata"), metadata_paths),
             "response": _json("r.response"),
             # The request body, where the proxy stored it, says whether the client streamed.
             "request_stream": (
@@ -137,8 +160,8 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         },
         # The reads look into it.
         {
-            "m": as_struct("metadata_values", METADATA_PATHS),
-            **path_columns("m", "metadata_values", METADATA_PATHS),
+            "m": as_struct("metadata_values", metadata_paths),
+            **path_columns("m", "metadata_values", metadata_paths),
         },
         {name: read.value for name, read in reads.items()},
         {
@@ -179,12 +202,14 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         ),
         "cost_usd": "spend_usd",
         "schema_version": "NULL::BIGINT",
+        **dimensions.columns,
     }
     reasons = [
+        *dimensions.reasons,
         f"CASE WHEN r.metadata IS NOT NULL AND {kind('r.metadata')} IN ('string', 'object') "
         f"AND m IS NULL THEN '\"metadata\" must be a JSON object or JSON text of one' END",
         "CASE WHEN status_text NOT IN ('success', 'failure') "
-        "THEN '\"status\" must be success or failure, got \"' || left(status_text, 60) || '\"' END",
+        f"THEN '\"status\" must be success or failure, got \"' || {shown('status_text')} || '\"' END",
         "CASE WHEN is_success AND nullif(provider_name, '') IS NULL "
         "THEN 'missing required field \"custom_llm_provider\" (a success names its provider)' END",
         "CASE WHEN api_key IS NULL "
@@ -196,5 +221,5 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         'THEN \'"completionStartTime" is not between "startTime" and "endTime"\' END',
     ]
     return mapped_lines_sql(
-        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+        records, paths, reads, values, columns, reasons, judge_reads=judge_reads
     )

@@ -6,6 +6,7 @@ whose they are. Field by field in docs/sources.md."""
 from __future__ import annotations
 
 from ingest.sources.config import SourceFolder
+from ingest.sources.dimensions import dimension_fields
 from ingest.sources.mapping import Records, billing_mode_sql, mapped_lines_sql
 from ingest.sources.sql import (
     quote,
@@ -42,15 +43,22 @@ PATHS = [
 
 def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = True) -> str:
     text = records.values_are_text
+    # The end user (external_user), where the declaration says (dbt_project.yml).
+    dimensions = dimension_fields("openrouter", lambda path: f"r.{path}")
+    paths = PATHS + [p for p in dimensions.paths if p not in PATHS]
     reads = {
-        "generation_id": read_string("id", "r.id", required=True, non_empty=True),
+        "generation_id": read_string(
+            "id", "r.id", required=True, non_empty=True, feeds="request_id"
+        ),
         "created": read_date_time("created_at", "r.created_at", required=True),
-        "model_name": read_string("model", "r.model", required=True, non_empty=True),
-        "provider_name": read_string("provider_name", "r.provider_name"),
+        "model_name": read_string("model", "r.model", required=True, non_empty=True, feeds="model"),
+        "provider_name": read_string("provider_name", "r.provider_name", feeds="provider"),
         "streamed": read_boolean("streamed", "r.streamed", text=text),
         "cancelled": read_boolean("cancelled", "r.cancelled", text=text),
-        "finish": read_string("finish_reason", "r.finish_reason"),
-        "native_finish": read_string("native_finish_reason", "r.native_finish_reason"),
+        "finish": read_string("finish_reason", "r.finish_reason", feeds="finish_reason"),
+        "native_finish": read_string(
+            "native_finish_reason", "r.native_finish_reason", feeds="error_type"
+        ),
         "prompt": read_integer("tokens_prompt", "r.tokens_prompt", text=text),
         "completion": read_integer("tokens_completion", "r.tokens_completion", text=text),
         "native_prompt": read_integer("native_tokens_prompt", "r.native_tokens_prompt", text=text),
@@ -66,6 +74,7 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "generation": read_number("generation_time", "r.generation_time", text=text),
         "cost": read_number("total_cost", "r.total_cost", text=text),
         "byok": read_boolean("is_byok", "r.is_byok", text=text),
+        **dimensions.reads,
     }
     values = [
         {name: read.value for name, read in reads.items()},
@@ -110,8 +119,10 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "first_token_ms": "CASE WHEN is_streamed AND is_success THEN latency_total - generation END",
         "cost_usd": "cost",
         "schema_version": "NULL::BIGINT",
+        **dimensions.columns,
     }
     reasons = [
+        *dimensions.reasons,
         "CASE WHEN is_success AND nullif(provider_name, '') IS NULL "
         "THEN 'missing required field \"provider_name\" (a success names its provider)' END",
         "CASE WHEN is_streamed AND is_success AND r.generation_time IS NULL "
@@ -120,5 +131,5 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         'THEN \'"generation_time" is longer than "latency"\' END',
     ]
     return mapped_lines_sql(
-        records, PATHS, reads, values, columns, reasons, judge_reads=judge_reads
+        records, paths, reads, values, columns, reasons, judge_reads=judge_reads
     )

@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest import contract
+
 # Epoch seconds the adapters accept: 2000-01-01 .. 2100-01-01 UTC. A value outside is not
 # a time a gateway wrote today (milliseconds given as seconds land in the year 58000).
 EPOCH_MIN, EPOCH_MAX = 946_684_800, 4_102_444_800
@@ -123,7 +125,7 @@ def text_of(value: str) -> str:
 
 
 def shown(value: str) -> str:
-    return f"left({value}::VARCHAR, {SHOWN_CHARS})"
+    return contract.shown_text(f"{value}::VARCHAR", SHOWN_CHARS)
 
 
 @dataclass(frozen=True)
@@ -171,17 +173,33 @@ def _below(name: str, value: str, number: str, minimum: float) -> tuple[str, str
     )
 
 
-def read_string(name: str, value: str, *, required: bool = False, non_empty: bool = False) -> Read:
+def read_string(
+    name: str,
+    value: str,
+    *,
+    required: bool = False,
+    non_empty: bool = False,
+    feeds: str | None = None,
+) -> Read:
+    """A string. `feeds`: the contract field it becomes (an id or a name), whose length
+    and character rules (the schema's, compiled once by ingest/contract.py) it must keep:
+    a record breaking them is quarantined as it came, the reason naming the source field."""
     value = path_column(value)
     ok_kind = f"{kind(value)} = 'string'"
     text = unquoted(value)
     cases = [*_missing(name, value, required), _wrong(name, value, ok_kind, "a string")]
     if non_empty:
         cases.append((f"{ok_kind} AND {text} = ''", quote(f'"{name}" must not be empty')))
-        return Read(
-            f"CASE WHEN {ok_kind} THEN nullif({text}, '') END", _failure(cases), value, required
-        )
-    return Read(f"CASE WHEN {ok_kind} THEN {text} END", _failure(cases), value, required)
+    valid = ok_kind
+    if feeds is not None:
+        field = next(f for f in contract.fields() if f.name == feeds)
+        cases += [
+            (f"{ok_kind} AND {condition}", sentence)
+            for condition, sentence in contract.text_failures(field, text, name)
+        ]
+        valid = f"{ok_kind} AND {contract.text_ok(field, text)}"
+    parsed = f"nullif({text}, '')" if non_empty else text
+    return Read(f"CASE WHEN {valid} THEN {parsed} END", _failure(cases), value, required)
 
 
 def _number_text(value: str, text: bool) -> str:
@@ -247,19 +265,18 @@ def read_epoch(name: str, value: str, *, required: bool = False) -> Read:
     return Read(f"CASE WHEN {ok} THEN {number} END", _failure(cases), value, required)
 
 
-# An ISO 8601 / RFC 3339 date-time: date, 'T' or ' ', time, optional fraction and offset.
-_DATE_TIME = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}(:?\d{2})?)?$"
-
-
 def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
     """An ISO 8601 date-time string as a TIMESTAMPTZ; one without an offset is UTC (what
-    a database export of a UTC `timestamp` column and these APIs write)."""
+    a database export of a UTC `timestamp` column and these APIs write). The time and the
+    offset keep the ranges of the contract's own (contract.ISO_DATE_TIME: hour 24, minute
+    or second 60, an offset of 24 hours or more are rejected, not shifted), and a day the
+    calendar does not have (2026-02-30) fails the cast."""
     value = path_column(value)
     text = f"trim({unquoted(value)})"
     with_offset = f"TRY_CAST(upper({text}) AS TIMESTAMPTZ)"
     as_utc = f"timezone('UTC', TRY_CAST({text} AS TIMESTAMP))"
     parsed = (
-        f"CASE WHEN {kind(value)} = 'string' AND regexp_matches({text}, {quote(_DATE_TIME)}) THEN "
+        f"CASE WHEN {kind(value)} = 'string' AND regexp_matches({text}, {quote(contract.ISO_DATE_TIME)}) THEN "
         # Matched, it has an offset where it ends in Z or holds a sign after the date's
         # own dashes (a second regular expression cost as much as the first).
         f"CASE WHEN upper(right({text}, 1)) = 'Z' OR contains(substr({text}, 11), '+') "
@@ -268,7 +285,12 @@ def read_date_time(name: str, value: str, *, required: bool = False) -> Read:
     )
     cases = [
         *_missing(name, value, required),
-        _wrong(name, value, f"({parsed}) IS NOT NULL", "an ISO 8601 date-time"),
+        _wrong(
+            name,
+            value,
+            f"({parsed}) IS NOT NULL",
+            f"an ISO 8601 date-time ({contract.TIME_RANGES})",
+        ),
     ]
     return Read(f"({parsed})", _failure(cases), value, required)
 

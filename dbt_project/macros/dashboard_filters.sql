@@ -13,8 +13,12 @@
     the other filter columns are '*' on every row. -#}
 
 {% macro filter_columns(breakdown=none, available=none) -%}
+    {%- set grouped = [] -%}
+    {%- for kept in held_filter_sets(breakdown, available) -%}
+        {%- do grouped.extend(kept) -%}
+    {%- endfor -%}
     {%- for dimension in filter_dimensions() %}
-    {%- if available is not none and dimension not in available %}
+    {%- if dimension not in grouped %}
     '*' as {{ dimension }}{{ "," if not loop.last }}
     {%- elif dimension == breakdown %}
     {{ dimension }}{{ "," if not loop.last }}
@@ -22,6 +26,20 @@
     case when grouping({{ dimension }}) = 1 then '*' else {{ dimension }} end as {{ dimension }}{{ "," if not loop.last }}
     {%- endif %}
     {%- endfor %}
+{%- endmacro %}
+
+{#- The held combinations (filter_sets()) a mart holds: those that contain its breakdown
+    and lie within the filter columns its source has. A filter column in none of them is
+    '*' on every row of the mart. -#}
+{% macro held_filter_sets(breakdown=none, available=none) -%}
+    {%- set held = [] -%}
+    {%- for kept in filter_sets() -%}
+        {%- if (breakdown is none or breakdown in kept)
+               and (available is none or kept | reject('in', available) | list | length == 0) -%}
+            {%- do held.append(kept) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(held) }}
 {%- endmacro %}
 
 {#- `extra` groups by further columns in every set, e.g. the candidate of a ranking
@@ -32,13 +50,7 @@
     from failing `make lint`. -#}
 {% macro group_by_filters(breakdown=none, extra=[], available=none) -%}
     {%- set fixed = ['grain', 'period_start'] + extra -%}
-    {%- set held = [] -%}
-    {%- for kept in filter_sets() -%}
-        {%- if (breakdown is none or breakdown in kept)
-               and (available is none or kept | reject('in', available) | list | length == 0) -%}
-            {%- do held.append(kept) -%}
-        {%- endif -%}
-    {%- endfor -%}
+    {%- set held = held_filter_sets(breakdown, available) -%}
     group by grouping sets ( -- noqa: PRS
     {%- for kept in held %}
         ({{ (fixed + kept) | join(', ') }}){{ "," if not loop.last }}

@@ -51,8 +51,10 @@
     {{ return(adapter.dispatch('distinct_list', 'llm_usage')(column)) }}
 {%- endmacro %}
 
+{#- sqlfluff's DuckDB dialect (4.4) cannot parse a lambda: the noqa keeps that parse gap
+    from failing `make lint`. -#}
 {% macro duckdb__distinct_list(column) -%}
-    coalesce(list_filter({{ column }}, lambda element, position: list_position({{ column }}, element) = position),
+    coalesce(list_filter({{ column }}, lambda element, position: list_position({{ column }}, element) = position), -- noqa: PRS
              cast([] as varchar[]))
 {%- endmacro %}
 

@@ -16,24 +16,18 @@ from pathlib import Path
 # Great Expectations phones home on import unless told not to; set before anything loads it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
+from cli.arguments import UsageError  # noqa: E402
+from cli.arguments import check_filter_values as _check_filter_values  # noqa: E402
+from cli.arguments import parse_day as _parse_day  # noqa: E402
+from cli.arguments import span as _span  # noqa: E402
 from config.settings import Settings, SettingsError  # noqa: E402
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError  # noqa: E402
+from readers.terminal_text import for_terminal, message_for_terminal  # noqa: E402
 from readers.warehouse import (  # noqa: E402
     QueryError,
     note_models_behind,
     read_query,
 )
-
-
-class UsageError(Exception):
-    """A mistake the user can fix; printed as one sentence, no traceback."""
-
-
-def _parse_day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-01") from None
 
 
 def _positive_int(text: str) -> int:
@@ -149,10 +143,6 @@ def check_landing_days(settings: Settings, start: date, end: date) -> list[date]
     return sorted(with_files + emptied)
 
 
-def _span(first: date, last: date) -> str:
-    return str(first) if first == last else f"{first} .. {last}"
-
-
 def _list_days(days: list[date]) -> str:
     from readers.warehouse import describe_days
 
@@ -172,6 +162,18 @@ STEP_NAMES = {
     "warehouse_dbt_models": "the dbt build of the facts and marts",
     "fct_requests_quality": "the data-quality checks on facts/fct_requests",
 }
+
+
+SGR = re.compile(r"\x1b\[[0-9;]*m")  # a colour or style code, the only ones dbt writes
+
+
+def _coloured(line: str) -> str:
+    """A dbt line for a terminal: its colour codes kept, all else shown as text."""
+    shown, at = [], 0
+    for code in SGR.finditer(line):
+        shown += [message_for_terminal(line[at : code.start()]), code.group()]
+        at = code.end()
+    return "".join([*shown, message_for_terminal(line[at:])])
 
 
 class _DbtOutput(io.TextIOBase):
@@ -196,7 +198,10 @@ class _DbtOutput(io.TextIOBase):
             if re.search(r"\b(ERROR|FAIL|Failure|Error|WARN)\b", plain) and " START " not in plain:
                 self.problems.append(plain.strip())
             if self.verbose:
-                self.real.write("    dbt| " + (line if self.colour else plain) + "\n")
+                # dbt's own colour codes pass to a terminal; anything else in the line
+                # (a value from the data in an error) is shown, not acted on.
+                shown = message_for_terminal(plain) if not self.colour else _coloured(line)
+                self.real.write("    dbt| " + shown + "\n")
         return len(text)
 
     def flush(self) -> None:
@@ -216,7 +221,8 @@ class _Progress(logging.Handler):
         self.stage_started = time.monotonic()
 
     def say(self, text: str) -> None:
-        self.out.write(text + "\n")
+        # Run messages quote file names, values and reasons from the landing files.
+        self.out.write(message_for_terminal(text) + "\n")
         self.out.flush()
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -301,6 +307,26 @@ class _Progress(logging.Handler):
                 self.checks = {"passed": 0, "failed": 0}
 
 
+def _text_for_terminal(text: str) -> str:
+    """Lines of text (a trace) for a terminal, each line shown safely."""
+    return "\n".join(message_for_terminal(line) for line in text.splitlines())
+
+
+def _frame_for_terminal(frame):
+    """A data frame to print as a table: its text cells and column names shown safely
+    (numbers, dates and nested values, which pandas prints by repr, as they are)."""
+    from pandas.api.types import is_object_dtype, is_string_dtype
+
+    shown = frame.rename(columns=lambda c: for_terminal(c))
+    for index, dtype in enumerate(shown.dtypes):
+        if is_object_dtype(dtype) or is_string_dtype(dtype):
+            shown.isetitem(
+                index,
+                shown.iloc[:, index].map(lambda v: for_terminal(v) if isinstance(v, str) else v),
+            )
+    return shown
+
+
 def _root_error(error):
     """The innermost cause of a Dagster step error: the exception the step's code raised."""
     while error.cause is not None:
@@ -347,7 +373,7 @@ def _print_failed_check(evaluation, out) -> None:
     failed = [e for e in expectations if not e.get("success")]
     if not failed:
         for line in (evaluation.description or "").splitlines():
-            print(f"  {line}", file=out)
+            print(f"  {message_for_terminal(line)}", file=out)
     for e in failed:
         print(
             f"  {e['expectation']}: {e['unexpected_count']:,} of {e['checked']:,} {e['unit']} "
@@ -357,7 +383,8 @@ def _print_failed_check(evaluation, out) -> None:
         for example in e.get("examples") or []:
             # request_id first: it is what a person looks up in the landing files
             ordered = sorted(example.items(), key=lambda item: item[0] != "request_id")
-            print("    e.g. " + ", ".join(f"{k}={v}" for k, v in ordered), file=out)
+            shown = ", ".join(f"{k}={v}" for k, v in ordered)
+            print("    e.g. " + for_terminal(shown), file=out)
 
 
 def materialize(settings: Settings, start: date, end: date, *, verbose: bool = False) -> bool:
@@ -386,7 +413,8 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
     """Run the nightly job over landing days [start, end] in one run; True if it succeeded."""
     from dagster import DagsterInstance, LoggerDefinition
 
-    from orchestration.instance import cli_run_tags, fail_abandoned_cli_runs, prepare_dagster_home
+    from cli.run_children import children_end_with_the_run, wait_for_lost_runs
+    from orchestration.instance import cli_run_tags, prepare_dagster_home
     from orchestration.partitions import landing_days_partitions
     from quality.rules import start_importing_great_expectations
 
@@ -428,10 +456,9 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
     started = time.monotonic()
     dbt_output = _DbtOutput(real_stdout, verbose)
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        for run_id in fail_abandoned_cli_runs(instance):
-            print(f"Run {run_id} lost its process; marked it failed and freed its warehouse slot.")
+        wait_for_lost_runs(instance, lambda line: print(line, flush=True))
         # Waits while another run holds the "warehouse" pool (dagster.yaml), then runs.
-        with contextlib.redirect_stdout(dbt_output):
+        with children_end_with_the_run() as run_end, contextlib.redirect_stdout(dbt_output):
             result = job.execute_in_process(
                 instance=instance,
                 tags={
@@ -442,7 +469,13 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
                 run_config={"loggers": {"progress": {}}},
                 raise_on_error=False,
             )
+            run_end.succeeded = result.success
     seconds = time.monotonic() - started
+    # Records set aside pass the checks unseen ("11 checks passed"): say how many, and why.
+    from readers.set_aside import set_aside_note
+
+    for line in set_aside_note(settings, start, end):
+        print(line)
     if result.success:
         print(f"Run {result.run_id} succeeded in {seconds:.1f} s.")
         return True
@@ -469,7 +502,7 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
         root = _root_error(error) if error else None
         if blocked and root is not None and root.cls_name == "DagsterAssetCheckFailedError":
             if verbose:
-                print(error.to_string(), file=err)
+                print(_text_for_terminal(error.to_string()), file=err)
             continue  # the failed checks were summarised above
         message = " ".join((root.message if root else event.message or "").split())
         if root is not None and root.cls_name:  # "ingest.warehouse.WarehouseBusyError: The ..."
@@ -479,20 +512,17 @@ def _materialize_stretch(settings: Settings, start: date, end: date, *, verbose:
         if len(message) > 400:
             message = message[:400] + " ..."
         what = STEP_NAMES.get(step, step)
+        action = _what_to_do(settings, message + " " + (root.message if root else ""), step, days)
         print(
-            f"FAILED {what} for landing day(s) {days}: {message} -> "
-            f"{_what_to_do(settings, message + ' ' + (root.message if root else ''), step, days)}",
+            f"FAILED {what} for landing day(s) {days}: {message_for_terminal(message)} -> {action}",
             file=err,
         )
         if verbose and error is not None:
-            print(error.to_string(), file=err)
+            print(_text_for_terminal(error.to_string()), file=err)
     if not blocked and not any(e.event_type_value == "STEP_FAILURE" for e in result.all_events):
         reasons = [e.message for e in result.all_events if e.event_type_value == "RUN_FAILURE"]
-        print(
-            f"FAILED the run for landing day(s) {days}: "
-            f"{' '.join((reasons or ['no step failed'])[-1].split())}",
-            file=err,
-        )
+        reason = " ".join((reasons or ["no step failed"])[-1].split())
+        print(f"FAILED the run for landing day(s) {days}: {message_for_terminal(reason)}", file=err)
     hint = "" if verbose else " (--verbose prints the traces)"
     print(
         f"Run {result.run_id} failed after {seconds:.1f} s; its full log and traces are in the "
@@ -529,38 +559,21 @@ def cmd_sql(args: argparse.Namespace, settings: Settings) -> None:
     frame = read_query(settings, args.query)
     if frame.empty:
         columns = ", ".join(map(str, frame.columns)) or "(the statement returns no columns)"
-        print(f"columns: {columns}")
+        print(f"columns: {for_terminal(columns)}")
         print("0 rows")
         return
+    rows = len(frame)
+    if rows > args.max_rows:
+        # Only the first and last rows are printed: only those need their names escaped
+        # (a query may return millions); to_string cuts these the same way.
+        edge = args.max_rows // 2 + 1
+        frame = pd.concat([frame.iloc[:edge], frame.iloc[-edge:]])
     with pd.option_context("display.max_rows", args.max_rows, "display.width", 200):
-        print(frame.to_string(index=False, max_rows=args.max_rows))
-    print(f"({len(frame):,} row{'s' * (len(frame) != 1)})")
+        print(_frame_for_terminal(frame).to_string(index=False, max_rows=args.max_rows))
+    print(f"({rows:,} row{'s' * (rows != 1)})")
 
 
 # ------------------------------------------------------------------------------ report
-
-
-FILTER_NAMES = {
-    "api_key_id": ("key", "keys"),
-    "model": ("model", "models"),
-    "provider": ("provider", "providers"),
-}
-
-
-def _check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
-    """Refuse a filter value no request has, naming the one it probably meant."""
-    from readers.report import did_you_mean, dimension_values
-
-    for dimension, value in chosen.items():
-        if value == "*" or value in set(dimension_values(settings, dimension)[dimension]):
-            continue
-        one, many = FILTER_NAMES[dimension]
-        suggestion = did_you_mean(settings, dimension, value)
-        hint = f"did you mean {suggestion!r}? " if suggestion else ""
-        raise UsageError(
-            f"No pay-as-you-go requests match {dimension}={value!r} in any period; {hint}"
-            f"`llm-usage list {many}` lists every {one} with its requests."
-        )
 
 
 def _resolve_period(
@@ -612,6 +625,9 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
         "data_covers": _span(max(days[0], period_start), min(days[1], last_day)) if days else None,
         "filters": chosen,
     }
+    if args.format == "table":  # JSON and CSV carry the names exactly
+        panels = {panel: _frame_for_terminal(frame) for panel, frame in panels.items()}
+        heading["filters"] = {k: for_terminal(v) for k, v in chosen.items()}
     sys.stdout.write(render(panels, heading, args.format))
 
 
@@ -639,11 +655,12 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
         print(f"No {args.what} with pay-as-you-go requests {scope}.")
         return
     print(f"{len(frame):,} {args.what} with pay-as-you-go requests {scope}:")
-    width = max(len(dimension), *(len(v) for v in frame[dimension]))
+    names = [for_terminal(v) for v in frame[dimension]]  # so none can pass for '*' ("all")
+    width = max(len(dimension), *(len(v) for v in names))
     counts = [f"{int(n):,}" for n in frame["requests"]]
     count_width = max(len("requests"), *(len(c) for c in counts))
     print(f"  {dimension:<{width}}  {'requests':>{count_width}}")
-    for value, count in zip(frame[dimension], counts):
+    for value, count in zip(names, counts):
         print(f"  {value:<{width}}  {count:>{count_width}}")
 
 
@@ -683,6 +700,7 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
         [grain, period_start],
     )
     print("  Top models by tokens (share: % of all models' tokens):")
+    top["model"] = [for_terminal(m) for m in top["model"]]
     width = max(len("model"), *(len(m) for m in top["model"]))
     print(f"    {'model':<{width}}  {'total_tokens':>14}  {'requests':>10}  {'share':>6}")
     for row in top.itertuples():
@@ -769,6 +787,11 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> None:
         "none",
         "--client.toolbarMode",
         "minimal",
+        # Streamlit's own "Download as CSV" (and copy) of a table writes names from the
+        # logs as they are, so a key named `=HYPERLINK(...)` would open as a live formula;
+        # it cannot be routed through readers/csv_text.py, so it is off.
+        "--client.disableDataExport",
+        "true",
     ]
     print(f"Usage Analytics page: http://{args.host}:{args.port} (Ctrl+C stops it)", flush=True)
     # The page reads the settings again: it gets the ones resolved here.
@@ -869,6 +892,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="address to listen on (default 127.0.0.1, this machine only; 0.0.0.0 opens it to the network)",
     )
     ui.set_defaults(handler=cmd_ui)
+
+    from cli.export import add_parser as add_export_parser
+
+    add_export_parser(commands)
     return parser
 
 
@@ -884,7 +911,8 @@ def main(argv: list[str] | None = None) -> None:
         WarehouseBusyError,
         WarehouseMissingError,
     ) as error:
-        print(f"llm-usage: {error}", file=sys.stderr)
+        # Messages quote what the user typed and what DuckDB said about the data.
+        print(f"llm-usage: {message_for_terminal(error)}", file=sys.stderr)
         sys.exit(2)
     except BrokenPipeError:
         # The reader of our output went away (`llm-usage list keys | head`): not an error.

@@ -280,6 +280,11 @@ class Settings(BaseSettings):
     # A landing day is thousands to millions of rows: Spark's default of 200 shuffle
     # partitions would be mostly empty tasks on one machine.
     spark_shuffle_partitions: Threads = 8
+    # Files the warehouse writes for other tools (the FOCUS dataset: docs/exports.md);
+    # None: data_dir/exports.
+    exports_dir: Path | None = None
+    # The FOCUS dataset's BillingAccountId: the account the LLM spend is billed to.
+    focus_billing_account: str = "llm-gateway"
 
     @property
     def on_spark(self) -> bool:
@@ -295,6 +300,7 @@ class Settings(BaseSettings):
             "warehouse_path": (self.warehouse_path or data_dir / "warehouse.duckdb").absolute(),
             "dagster_home": (self.dagster_home or data_dir / "dagster_home").absolute(),
             "lake_dir": (self.lake_dir or data_dir / "lake").absolute(),
+            "exports_dir": (self.exports_dir or data_dir / "exports").absolute(),
         }
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
@@ -351,6 +357,8 @@ class Settings(BaseSettings):
             "LLM_USAGE_SPARK_MASTER": self.spark_master,
             "LLM_USAGE_SPARK_DRIVER_MEMORY": self.spark_driver_memory,
             "LLM_USAGE_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
+            "LLM_USAGE_EXPORTS_DIR": str(self.exports_dir),
+            "LLM_USAGE_FOCUS_BILLING_ACCOUNT": self.focus_billing_account,
         }
 
 

@@ -465,9 +465,17 @@ def _quick_ok(field: Field, index: int) -> str:
         checks.append(f"list_has_all(['VARCHAR'], json_type({value}, '$[*]'))")
         if field.max_items is not None:
             checks.append(f"len({quick}) <= {field.max_items}")
-        item_ok = text_ok(field.items, "x")
-        if field.items.reserved:
-            item_ok += f" AND x NOT IN ({', '.join(_quote(v) for v in field.items.reserved)})"
+        items = field.items
+        item_checks = [f"length(x) <= {items.max_length}"] if items.max_length else []
+        if items.reserved:
+            item_checks.append(f"x NOT IN ({', '.join(_quote(v) for v in items.reserved)})")
+        item_ok = " AND ".join(item_checks) or "true"
+        if items.pattern is not None:
+            pattern = f"regexp_matches(x, {_quote(_re2(items.pattern))})"
+            if _printable_ascii_keeps(items.pattern):
+                # As for the ids and names below: a plain line's strings keep it.
+                pattern = f"({_PLAIN_LINE} OR {pattern})"
+            item_ok += f" AND {pattern}"
         checks.append(
             f"coalesce(list_bool_and(list_transform({quick}, lambda x: {item_ok})), true)"
         )
@@ -477,8 +485,14 @@ def _quick_ok(field: Field, index: int) -> str:
         checks.append(f"{quick} <= {field.maximum}")
     if field.min_length:
         checks.append(f"length({value}) >= {field.min_length}")
-    if field.max_length is not None or field.pattern is not None:
-        checks.append(text_ok(field, value))
+    if field.max_length is not None:
+        # Bytes are never fewer than characters; a longer value goes to the full rules.
+        checks.append(f"strlen({value}) <= {field.max_length}")
+    if field.pattern is not None:
+        pattern = f"regexp_matches({value}, {_quote(_re2(field.pattern))})"
+        if _printable_ascii_keeps(field.pattern):
+            pattern = f"CASE WHEN {_PLAIN_LINE} THEN true ELSE {pattern} END"
+        checks.append(pattern)
     if field.reserved:
         checks.append(f"{value} NOT IN ({', '.join(_quote(v) for v in field.reserved)})")
     if field.enum:
@@ -490,6 +504,26 @@ def _quick_ok(field: Field, index: int) -> str:
         # from_json gives NULL for an absent key and for a JSON null alike.
         ok = f"{value} IS NULL OR ({ok})"
     return f"({ok})"
+
+
+# Column of the quick check: the line is printable ASCII (no byte above 0x7E), holds no
+# DEL and no backslash. Then no string in it holds a control character: C0 can stand in
+# JSON text only escaped (DuckDB rejects it raw), DEL and C1 only escaped or raw. One look
+# at the line instead of a pattern match per id and name.
+_PLAIN_LINE = "plain_line"
+_PLAIN_LINE_SQL = (
+    "NOT contains(raw_line, '\\') AND NOT contains(raw_line, chr(127)) "
+    "AND strlen(raw_line) = length(raw_line)"
+)
+_PRINTABLE_ASCII = "".join(map(chr, range(0x20, 0x7F)))
+
+
+def _printable_ascii_keeps(pattern: str) -> bool:
+    """Whether every string of printable ASCII keeps `pattern`, so that _PLAIN_LINE may
+    stand for it: true of a pattern that only forbids characters (^[^...]*$) when it
+    forbids none of those."""
+    forbids_only = re.fullmatch(r"\^\[\^[^\]]*\]\*\$", pattern) is not None
+    return forbids_only and re.fullmatch(pattern, _PRINTABLE_ASCII) is not None
 
 
 def validated_lines_sql(lines_relation: str) -> str:
@@ -559,6 +593,7 @@ quick_values AS (
         is_json,
         is_object,
         record,
+        {_PLAIN_LINE_SQL} AS {_PLAIN_LINE},
         {quick}
     FROM records
 ),

@@ -15,6 +15,7 @@ from config.settings import Settings
 from orchestration.audit import build_weekly_audit_schedule, weekly_audit_job
 from orchestration.checks import fct_requests_quality
 from orchestration.dbt_assets import build_warehouse_dbt_models, dbt_resource, prepare_manifest
+from orchestration.focus_assets import build_focus_dataset
 from orchestration.ingest_assets import build_raw_request_logs
 from orchestration.jobs import build_nightly_job, build_nightly_schedule, nightly_freshness
 from orchestration.partitions import landing_days_partitions
@@ -43,7 +44,7 @@ def build_definitions(settings: Settings) -> Definitions:
         # dbt and Great Expectations again for each, seconds a night. A run whose process
         # dies is still failed and retried by run monitoring (dagster.yaml).
         executor=in_process_executor,
-        assets=[raw_request_logs, warehouse_dbt_models],
+        assets=[raw_request_logs, warehouse_dbt_models, build_focus_dataset(settings)],
         asset_checks=[fct_requests_quality],
         jobs=[nightly_job, weekly_audit_job],
         schedules=[

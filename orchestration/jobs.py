@@ -21,6 +21,7 @@ from dagster import (
 )
 
 from config.settings import Settings
+from orchestration.focus_assets import EXPORTS_GROUP
 
 if TYPE_CHECKING:  # the type define_asset_job returns; dagster exports it only privately
     from dagster._core.definitions.unresolved_asset_job_definition import (
@@ -33,10 +34,11 @@ NIGHTLY_DEADLINE_HOURS = 3
 
 
 def build_nightly_job(partitions: PartitionsDefinition) -> "UnresolvedAssetJobDefinition":
-    # Every asset, so that one landing day flows from files to marts in one run.
+    # Every asset, so that one landing day flows from files to marts in one run; the
+    # exports are monthly files for other tools, made on their own partitions.
     return define_asset_job(
         name="nightly_job",
-        selection=AssetSelection.all(),
+        selection=AssetSelection.all() - AssetSelection.groups(EXPORTS_GROUP),
         partitions_def=partitions,
         description="Load one landing day (or a range) and rebuild everything downstream of it.",
     )

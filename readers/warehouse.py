@@ -13,14 +13,19 @@ DESCRIBE/SUMMARIZE) over the warehouse's own tables and in-memory temporary tabl
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import connect, pending_model_builds
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # DuckDB settings of every reader's connection (see the module docstring). With external
 # access off, the database file opened at connect time (and DuckDB's spill files beside
@@ -46,6 +51,8 @@ def reader_connection(
     if wait_seconds is None:
         wait_seconds = settings.read_wait_seconds
     connection = connect(settings, read_only=True, wait_seconds=wait_seconds, config=READER_SANDBOX)
+    # A long query (an export) would otherwise draw DuckDB's progress bar on stderr.
+    connection.execute("SET enable_progress_bar = false")
     # Last, after connect() set the session time zone: from here on no SET or PRAGMA
     # that changes a setting is accepted (it would be the way to undo the sandbox).
     connection.execute("SET lock_configuration = true")
@@ -69,30 +76,72 @@ def read_query(settings: Settings, query: str, params: list | None = None) -> pd
         if connection.description is None:  # a statement that returns no rows at all
             return pd.DataFrame()
         return connection.fetchdf()
-    except duckdb.PermissionException as error:
-        raise QueryError(
+    except duckdb.Error as error:
+        raise _query_error(error) from None
+    finally:
+        connection.close()
+
+
+@contextmanager
+def stream_queries(
+    settings: Settings, queries: list[tuple[str, list]], batch_rows: int = 100_000
+) -> Iterator[tuple[pa.Schema, Iterator[pa.RecordBatch]]]:
+    """Run read-only queries one after the other on one connection and hand their rows
+    over as one stream of Arrow record batches of at most `batch_rows` rows (with the
+    first query's schema), so that a reader of a large result holds one batch at a time.
+    DuckDB computes a query whole before its first row only where it must (a sort): the
+    caller splits a large result into queries that each need little."""
+    connection = reader_connection(settings)
+    try:
+        readers = (
+            _arrow_reader(connection, query, params, batch_rows) for query, params in queries
+        )
+        first = next(readers)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                yield from first
+                for reader in readers:
+                    yield from reader
+            except duckdb.Error as error:
+                raise _query_error(error) from None
+
+        yield first.schema, batches()
+    finally:
+        connection.close()
+
+
+def _arrow_reader(
+    connection: duckdb.DuckDBPyConnection, query: str, params: list, batch_rows: int
+) -> pa.RecordBatchReader:
+    try:
+        # The relation API streams; an execute() result is copied whole before Arrow.
+        return connection.sql(query, params=params or None).to_arrow_reader(batch_rows)
+    except duckdb.Error as error:
+        raise _query_error(error) from None
+
+
+def _query_error(error: duckdb.Error) -> QueryError:
+    """A DuckDB error of a reader's query as one sentence for the user."""
+    if isinstance(error, duckdb.PermissionException):
+        return QueryError(
             f"The query was refused: {_first_line(error)} (readers may only read the "
             "warehouse's own tables; they cannot read or write other files, attach "
             "databases or load extensions)."
-        ) from None
-    except duckdb.Error as error:
-        message = _first_line(error)
-        if "the configuration has been locked" in message:
-            raise QueryError(
-                f"The query was refused: {message} (reader settings are fixed)."
-            ) from None
-        if "read-only mode" in message:
-            raise QueryError(
-                f"The query was refused: {message} (the warehouse is read-only for readers)."
-            ) from None
-        if message.startswith("Catalog Error") and "does not exist" in message:
-            message += (
-                ' (llm-usage sql "SHOW ALL TABLES" lists the tables; the facts and marts '
-                "exist once `llm-usage materialize` has built them)"
-            )
-        raise QueryError(f"The query failed: {message}") from None
-    finally:
-        connection.close()
+        )
+    message = _first_line(error)
+    if "the configuration has been locked" in message:
+        return QueryError(f"The query was refused: {message} (reader settings are fixed).")
+    if "read-only mode" in message:
+        return QueryError(
+            f"The query was refused: {message} (the warehouse is read-only for readers)."
+        )
+    if message.startswith("Catalog Error") and "does not exist" in message:
+        message += (
+            ' (llm-usage sql "SHOW ALL TABLES" lists the tables; the facts and marts '
+            "exist once `llm-usage materialize` has built them)"
+        )
+    return QueryError(f"The query failed: {message}")
 
 
 def _table_exists(connection: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:

@@ -14,6 +14,11 @@ How the data is made, and why:
 * ~300 API keys with Zipf-like traffic; each key has its own model taste (some use only
   one to three models), streaming habit, web-search habit and billing mode.
 * Traffic follows a daily (UTC afternoon peak) and a weekly (weekend dip) cycle.
+* Who spent it: most keys belong to a team of one of three organizations, many to one of
+  the team's projects; customer-facing keys carry an end user (thousands of them, a long
+  Zipf tail); most requests carry tags `env:<environment of the key>` and
+  `feature:<feature>`, some `cost_center:<n>` of their team. These are drawn from seed
+  streams of their own, so the other fields are the same with or without them.
 * Everything for one day is drawn at once with numpy from a generator seeded by
   ``(seed, day)``: a day's records do not depend on which other days are generated, and
   the same arguments always give the same bytes.
@@ -98,6 +103,13 @@ HOURLY_TRAFFIC = tuple(_CATALOGUE["hourly_traffic"])
 WEEKDAY_TRAFFIC = tuple(_CATALOGUE["weekday_traffic"])
 TIMESTAMP_OFFSETS_MIN = tuple(_CATALOGUE["timestamp_offsets_min"])
 KEY_NAME_STEMS = tuple(_CATALOGUE["key_name_stems"])
+# Who spent it. organizations: (id, name); teams: (id, name, organization index, weight);
+# projects: (id, name, team index); environments and features: (name, weight).
+ORGANIZATIONS = [tuple(o) for o in _CATALOGUE["organizations"]]
+TEAMS = [tuple(t) for t in _CATALOGUE["teams"]]
+PROJECTS = [tuple(p) for p in _CATALOGUE["projects"]]
+ENVIRONMENTS = dict(_CATALOGUE["environments"])
+FEATURES = dict(_CATALOGUE["features"])
 
 OFFSET_SHARE = 0.05
 
@@ -111,6 +123,13 @@ PREFILL_TPS = 8000.0  # uncached prompt tokens per second added to time to first
 CACHED_PREFILL_TPS = 80000.0
 MAX_PROMPT_TOKENS = 200_000
 MIN_CACHEABLE_PROMPT = 1024  # providers only cache prompts at least this long
+TEAM_KEY_SHARE = 0.9  # keys that belong to a team (the rest: "(none)")
+PROJECT_KEY_SHARE = 0.7  # of the team keys, those used for one of the team's projects
+N_END_USERS = 5000
+END_USER_ZIPF_EXPONENT = 1.05
+CUSTOMER_FACING_KEY_SHARE = 0.55  # keys whose requests name an end user (90% of them do)
+UNTAGGED_KEY_SHARE = 0.12  # keys that send no tags at all
+COST_CENTER_KEY_SHARE = 0.3  # keys that add their team's cost_center tag
 
 # Semantic faults: share of a day's records broken per rule (at least one per day).
 SEMANTIC_SHARE = 0.002
@@ -166,7 +185,9 @@ HOUR_MS = 3_600_000
     _STREAM_DELIVERY,
     _STREAM_MALFORMED,
     _STREAM_SEMANTIC,
-) = range(6)
+    _STREAM_WHO,  # organizations, teams, projects, end users, tags
+    _STREAM_MALFORMED_WHO,
+) = range(8)
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -192,11 +213,33 @@ RECORD_SCHEMA = pa.schema(
         ("first_token_ms", pa.int64()),
         ("cost_usd", pa.float64()),
         ("schema_version", pa.int64()),
+        ("organization_id", pa.string()),
+        ("organization_name", pa.string()),
+        ("team_id", pa.string()),
+        ("team_name", pa.string()),
+        ("project_id", pa.string()),
+        ("project_name", pa.string()),
+        ("end_user_id", pa.string()),
+        ("tags", pa.list_(pa.string())),
     ]
 )
 # How a null is written in JSON: optional keys are left out, nullable ones written as null.
 _OPTIONAL_KEYS = frozenset(
-    {"api_key_name", "cached_input_tokens", "cache_write_tokens", "reasoning_tokens", "cost_usd"}
+    {
+        "api_key_name",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+        "cost_usd",
+        "organization_id",
+        "organization_name",
+        "team_id",
+        "team_name",
+        "project_id",
+        "project_name",
+        "end_user_id",
+        "tags",
+    }
 )
 _NULLABLE_KEYS = frozenset({"error_type", "finish_reason", "first_token_ms"})
 _LINE_OVERRIDE = "_line"  # extra column carrying a pre-broken JSON line for malformed rows
@@ -254,6 +297,7 @@ def generate_logs(
     cat_rng = _rng(seed, 0, _STREAM_CATALOGUE)
     keys = _Keys.build(catalogue, cat_rng)
     burst_provider = _pick_burst_provider(catalogue, cat_rng)
+    who = _Who.build(_rng(seed, 0, _STREAM_WHO))
 
     summary = GenerateSummary(
         days=[start + timedelta(d) for d in range(days)],
@@ -281,7 +325,8 @@ def generate_logs(
                 )
                 for name, count in found.items():
                     summary.semantic[name] += count
-            table = _to_table(cols, catalogue, keys)
+            _draw_who(cols, who, _rng(seed, day.toordinal(), _STREAM_WHO))
+            table = _to_table(cols, catalogue, keys, who)
             plan = _plan_delivery(
                 cols, day, duplicate_rate, late_rate, _rng(seed, day.toordinal(), _STREAM_DELIVERY)
             )
@@ -290,10 +335,12 @@ def generate_logs(
             malformed = _malformed_rows(
                 catalogue,
                 keys,
+                who,
                 day,
                 n_malformed,
                 fmt,
                 _rng(seed, day.toordinal(), _STREAM_MALFORMED),
+                _rng(seed, day.toordinal(), _STREAM_MALFORMED_WHO),
             )
             today = [_Delivery(table, plan.today_arrival, rows=plan.today_rows), malformed]
             if carry is not None:
@@ -569,6 +616,98 @@ def _lognormal(
     return median * np.exp(sigma * rng.standard_normal(np.shape(median)))
 
 
+@dataclass
+class _Who:
+    """Who spends through each key: its team (and so organization) and project, whether
+    it names end users and sends tags, its environment; and the end users' ids."""
+
+    team: np.ndarray  # per key: TEAMS index, -1 = none
+    project: np.ndarray  # per key: PROJECTS index, -1 = none
+    customer_facing: np.ndarray  # per key: bool
+    tagged: np.ndarray  # per key: bool
+    cost_center: np.ndarray  # per key: bool, adds its team's cost_center tag
+    environment: np.ndarray  # per key: ENVIRONMENTS index
+    end_users: list[str]
+    end_user_cdf: np.ndarray
+
+    @classmethod
+    def build(cls, rng: np.random.Generator) -> _Who:
+        team_weight = np.array([t[3] for t in TEAMS], dtype=float)
+        team = _choose(_cdf(team_weight), rng.random(N_KEYS))
+        team = np.where(rng.random(N_KEYS) < TEAM_KEY_SHARE, team, -1)
+        project = np.full(N_KEYS, -1)
+        for key in np.flatnonzero(team >= 0):
+            mine = [i for i, p in enumerate(PROJECTS) if p[2] == team[key]]
+            if mine and rng.random() < PROJECT_KEY_SHARE:
+                project[key] = mine[int(rng.integers(len(mine)))]
+        alphabet = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)
+        chars = alphabet[rng.integers(0, alphabet.size, (N_END_USERS, 10))]
+        weight = 1.0 / np.arange(1, N_END_USERS + 1) ** END_USER_ZIPF_EXPONENT
+        return cls(
+            team=team,
+            project=project,
+            customer_facing=rng.random(N_KEYS) < CUSTOMER_FACING_KEY_SHARE,
+            tagged=rng.random(N_KEYS) >= UNTAGGED_KEY_SHARE,
+            cost_center=rng.random(N_KEYS) < COST_CENTER_KEY_SHARE,
+            environment=_choose(_cdf(np.array(list(ENVIRONMENTS.values()))), rng.random(N_KEYS)),
+            end_users=["cus_" + row.tobytes().decode() for row in chars],
+            end_user_cdf=_cdf(weight / weight.sum()),
+        )
+
+    def columns(self, cols: dict) -> dict[str, pa.Array]:
+        """The record columns of who spent it, from the codes _draw_who drew."""
+        key = cols["key"]
+        team, project = self.team[key], self.project[key]
+        organization = np.where(team >= 0, np.array([t[2] for t in TEAMS])[team], -1)
+        return {
+            "organization_id": _labels([o[0] for o in ORGANIZATIONS], organization),
+            "organization_name": _labels([o[1] for o in ORGANIZATIONS], organization),
+            "team_id": _labels([t[0] for t in TEAMS], team),
+            "team_name": _labels([t[1] for t in TEAMS], team),
+            "project_id": _labels([p[0] for p in PROJECTS], project),
+            "project_name": _labels([p[1] for p in PROJECTS], project),
+            "end_user_id": _labels(self.end_users, cols["end_user"]),
+            "tags": self._tags(cols),
+        }
+
+    def _tags(self, cols: dict) -> pa.Array:
+        """env:<environment>, feature:<feature> and, for some keys, cost_center:<n> of
+        the team; null for a key that sends none."""
+        key = cols["key"]
+        vocabulary = (
+            [f"env:{e}" for e in ENVIRONMENTS]
+            + [f"feature:{f}" for f in FEATURES]
+            + [f"cost_center:{100 + 10 * i}" for i in range(len(TEAMS))]
+        )
+        env_code = self.environment[key]
+        feature_code = len(ENVIRONMENTS) + cols["feature"]
+        has_cc = self.cost_center[key] & (self.team[key] >= 0)
+        cc_code = len(ENVIRONMENTS) + len(FEATURES) + np.maximum(self.team[key], 0)
+        tagged = self.tagged[key]
+        counts = np.where(tagged, 2 + has_cc, 0)
+        offsets = np.concatenate([[0], np.cumsum(counts)])
+        codes = np.empty(offsets[-1], dtype=np.int64)
+        starts = offsets[:-1][tagged]
+        codes[starts] = env_code[tagged]
+        codes[starts + 1] = feature_code[tagged]
+        with_cc = tagged & has_cc
+        codes[offsets[:-1][with_cc] + 2] = cc_code[with_cc]
+        values = pa.array(vocabulary, pa.string()).take(pa.array(codes))
+        return pa.ListArray.from_arrays(
+            pa.array(offsets, pa.int32()), values, mask=pa.array(~tagged)
+        )
+
+
+def _draw_who(cols: dict, who: _Who, rng: np.random.Generator) -> None:
+    """Per request: the end user (customer-facing keys, 90% of their requests; a long
+    tail) and the feature it was made for."""
+    n = cols["key"].size
+    named = who.customer_facing[cols["key"]] & (rng.random(n) < 0.9)
+    end_user = _choose(who.end_user_cdf, rng.random(n))
+    cols["end_user"] = np.where(named, end_user, -1)
+    cols["feature"] = _choose(_cdf(np.array(list(FEATURES.values()))), rng.random(n))
+
+
 # --------------------------------------------------------------------------- one day of records
 
 
@@ -784,7 +923,7 @@ def _pick(rng: np.random.Generator, candidates: np.ndarray, k: int) -> np.ndarra
 # --------------------------------------------------------------------------- columns -> Arrow
 
 
-def _to_table(cols: dict, cat: _Catalogue, keys: _Keys) -> pa.Table:
+def _to_table(cols: dict, cat: _Catalogue, keys: _Keys, who: _Who) -> pa.Table:
     """Turn the numpy columns into a table with RECORD_SCHEMA (nulls where a field is absent)."""
     n = cols["created_ms"].size
     ok = ~cols["error"]
@@ -815,6 +954,7 @@ def _to_table(cols: dict, cat: _Catalogue, keys: _Keys) -> pa.Table:
         # Subscription usage is covered by the plan, so the gateway prices none of it.
         "cost_usd": pa.array(cols["cost_micro"] / 1e6, mask=cols["subscription"]),
         "schema_version": pa.array(np.ones(n, dtype=np.int64)),
+        **who.columns(cols),
     }
     return pa.Table.from_arrays([arrays[f.name] for f in RECORD_SCHEMA], schema=RECORD_SCHEMA)
 
@@ -946,7 +1086,14 @@ def _plan_delivery(
 
 
 def _malformed_rows(
-    cat: _Catalogue, keys: _Keys, day: date, m: int, fmt: str, rng: np.random.Generator
+    cat: _Catalogue,
+    keys: _Keys,
+    who: _Who,
+    day: date,
+    m: int,
+    fmt: str,
+    rng: np.random.Generator,
+    who_rng: np.random.Generator,
 ) -> _Delivery:
     """m broken extra rows, made from fresh records (own seed stream, so new request ids).
 
@@ -955,7 +1102,9 @@ def _malformed_rows(
     """
     if m == 0:
         return _Delivery(RECORD_SCHEMA.empty_table(), np.zeros(0, dtype=np.int64))
-    template = _to_table(_simulate_day(cat, keys, day, m, rng), cat, keys)
+    cols = _simulate_day(cat, keys, day, m, rng)
+    _draw_who(cols, who, who_rng)
+    template = _to_table(cols, cat, keys, who)
     arrival = _epoch_ms(day) + rng.integers(0, DAY_MS, m)
     kinds_table = MALFORMED_KINDS_PARQUET if fmt == "parquet" else MALFORMED_KINDS_JSON
     kinds = [kinds_table[i] for i in rng.permutation(np.arange(m) % len(kinds_table))]
@@ -1038,7 +1187,10 @@ def _json_lines(table: pa.Table) -> pa.ChunkedArray:
     for f in RECORD_SCHEMA:
         col = table[f.name]
         key = f'"{f.name}":'
-        if pa.types.is_string(f.type):
+        if pa.types.is_list(f.type):
+            # A list of strings that need no escaping (the catalogue's and ours).
+            text = pc.binary_join_element_wise(key + '["', pc.binary_join(col, '","'), '"]', "")
+        elif pa.types.is_string(f.type):
             text = pc.binary_join_element_wise(key + '"', col, '"', "")
         elif f.name == "cost_usd":
             text = pc.binary_join_element_wise(key, _six_decimals(col), "")

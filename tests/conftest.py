@@ -63,6 +63,8 @@ SLOWEST_MODULES = (
     "test_dashboard",
     "test_marts",
     "test_sketches",
+    "test_export",
+    "test_focus",
 )
 
 

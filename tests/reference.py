@@ -31,7 +31,7 @@ def _lines(path: Path) -> list[str]:
     if path.name.endswith(".parquet"):
         frame = pd.read_parquet(path)
         return [
-            json.dumps({k: (None if pd.isna(v) else v) for k, v in row.items()}, default=int)
+            json.dumps({k: _json_value(v) for k, v in row.items()}, default=int)
             for row in frame.to_dict("records")
         ]
     data = path.read_bytes()
@@ -41,6 +41,17 @@ def _lines(path: Path) -> list[str]:
     if text.endswith("\n"):
         text = text[:-1]
     return text.split("\n") if text else []
+
+
+def _json_value(value):
+    """A Parquet cell as JSON would carry it: a list column's array as a list."""
+    if (
+        hasattr(value, "tolist")
+        and not isinstance(value, (str, bytes))
+        and getattr(value, "ndim", 0)
+    ):
+        return value.tolist()
+    return None if pd.isna(value) else value
 
 
 def count_lines(landing_dir: Path, days: list[date] | None = None) -> int:

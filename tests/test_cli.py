@@ -144,6 +144,36 @@ def test_materialize_refuses_a_range_without_any_file_and_runs_nothing(built, ca
     assert len(captured.err.splitlines()) == 1
 
 
+def test_materialize_says_how_many_records_were_set_aside_why_and_how_to_list_them(built):
+    """Records a rule quarantines pass unseen in "N checks passed" (issue 31 item 10)."""
+    import duckdb
+
+    _, clean, _ = built["first_run"]
+    assert "Set aside" not in clean  # nothing was
+    _, out, _ = built["held_run"]
+    connection = duckdb.connect(str(built["settings"].warehouse_path), read_only=True)
+    try:
+        reasons = connection.execute(
+            "SELECT reason, count(*) AS n FROM raw.quarantined_records WHERE landing_date = ? "
+            "GROUP BY ALL ORDER BY n DESC, reason",
+            [HELD],
+        ).fetchall()
+    finally:
+        connection.close()
+    total = sum(n for _, n in reasons)
+    assert total > 0
+    lines = out.splitlines()
+    start = lines.index(f"Set aside on landing day {HELD} (left out of the facts and marts):")
+    assert lines[start + 1] == f"  {total:,} records quarantined by data-quality rules, by reason:"
+    for offset, (reason, n) in enumerate(reasons[:3], start=2):
+        assert lines[start + offset] == f"    {n:>8,}  {reason}"
+    listing = next(line for line in lines[start:] if line.startswith("    list them: "))
+    query = re.fullmatch(r'    list them: llm-usage sql "(.+)"', listing).group(1)
+    code, listed, err = run(built, "sql", query, "--max-rows", "100000")
+    assert code == 0, err
+    assert listed.rstrip().endswith(f"({total:,} row{'s' * (total != 1)})")
+
+
 def test_failed_blocking_check_prints_its_summary_with_examples_and_no_trace(built):
     code, out, err = built["held_run"]
     assert code == 1

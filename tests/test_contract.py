@@ -483,3 +483,18 @@ def test_parquet_nan_and_infinity_are_rejected_like_in_json_lines(data_dir):
         '"cost_usd"',
     ]
     assert all("must be a finite number" in r for r in reasons)
+
+
+def test_the_format_document_s_example_is_a_valid_record(data_dir):
+    """The example of docs/request-log-format.md (who spent it included) loads."""
+    example = DOC.read_text().split("```json\n")[1].split("```")[0]
+    record = json.loads(example.replace("\n", ""))
+    assert _schema_accepts(json.dumps(record))
+    folder = data_dir.landing_dir / f"dt={DAY}"
+    folder.mkdir(parents=True)
+    (folder / "example.jsonl").write_text(json.dumps(record) + "\n")
+    report = load_partition(data_dir, DAY)
+    assert (report.rows_loaded, report.rows_rejected) == (1, 0)
+    with duckdb.connect(str(data_dir.warehouse_path), read_only=True) as connection:
+        team, tags = connection.execute("SELECT team_id, tags FROM raw.request_logs").fetchone()
+    assert (team, tags) == (record["team_id"], record["tags"])

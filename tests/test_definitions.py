@@ -50,7 +50,8 @@ def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     # The README's layers, and the run-control tables in a group of their own.
-    assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping"}
+    assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping", "exports"}
+    assert groups["exports"] == {"exports/focus"}
     assert groups["bookkeeping"] == {
         "raw/pending_model_builds",
         "raw/replaced_deliveries",

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import subprocess
 from datetime import UTC, date, datetime
 
 import pandas as pd
@@ -304,3 +306,29 @@ def test_one_setting_moves_the_check_and_the_figures(tmp_path, monkeypatch):
         "AND api_key_id = '*' AND model = '*' AND provider = '*'",
     )
     assert summary["avg_throughput_tps"][0] == pytest.approx(100.0, rel=1e-12)
+
+
+def test_dbt_run_by_hand_without_the_ceilings_stops_with_one_line(tmp_path):
+    """dbt has no ceiling of its own to fall back on (it is declared once, in
+    config/settings.py): a build without the settings' environment says what to do."""
+    from orchestration.dbt_assets import DBT_EXECUTABLE, DBT_PROJECT_DIR
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LLM_USAGE_")}
+    env["LLM_USAGE_WAREHOUSE"] = str(tmp_path / "warehouse.duckdb")
+    done = subprocess.run(
+        [
+            DBT_EXECUTABLE,
+            "run",
+            "--select",
+            "fct_requests",
+            *("--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir", str(DBT_PROJECT_DIR)),
+            *("--target-path", str(tmp_path / "target"), "--log-path", str(tmp_path / "logs")),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 1
+    assert "LLM_USAGE_DQ_MAX_LATENCY_MS is not set" in done.stdout
+    assert 'eval "$(python -m config.settings)"' in done.stdout

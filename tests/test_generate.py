@@ -44,6 +44,14 @@ OPTIONAL = {
     "cache_write_tokens": int,
     "reasoning_tokens": int,
     "cost_usd": float,
+    "organization_id": str,
+    "organization_name": str,
+    "team_id": str,
+    "team_name": str,
+    "project_id": str,
+    "project_name": str,
+    "end_user_id": str,
+    "tags": list,
 }
 COUNTS = (
     "input_tokens",
@@ -499,3 +507,42 @@ def test_latency_follows_each_routes_speed(week):
     model = "openai/gpt-oss-120b"
     assert median_tps("groq", model) > 1.5 * median_tps("together", model)
     assert 300 < median_tps("groq", model) < 700
+
+
+def test_who_spent_it_looks_like_a_real_gateway(week):
+    """Issue 25: a few organizations, teams and projects, each key in at most one team
+    (its organization's) and project; thousands of end users with a long tail; tags with
+    env: and feature: keys; records without a team, end user or tags too."""
+    records = week.records
+    n = len(records)
+    organizations = Counter(r.get("organization_id") for r in records)
+    teams = Counter(r.get("team_id") for r in records)
+    projects = Counter(r.get("project_id") for r in records)
+    assert len(organizations.keys() - {None}) == 3
+    assert 8 <= len(teams.keys() - {None}) <= 12 and 10 <= len(projects.keys() - {None}) <= 20
+    for counter in (organizations, teams, projects):
+        assert 0.02 * n < counter[None] < 0.5 * n, "some records name none"
+    team_of, organization_of = defaultdict(set), defaultdict(set)
+    for r in records:
+        team_of[r["api_key_id"]].add(r.get("team_id"))
+        organization_of[r.get("team_id")].add(r.get("organization_id"))
+        assert (r.get("team_id") is None) == (r.get("team_name") is None)
+        assert (r.get("project_id") is None) or r.get("team_id") is not None
+    assert all(len(t) == 1 for t in team_of.values()), "a key belongs to one team"
+    assert all(len(o) == 1 for o in organization_of.values()), "a team to one organization"
+
+    end_users = Counter(r.get("end_user_id") for r in records)
+    named = n - end_users.pop(None, 0)
+    assert 0.3 * n < named < 0.8 * n
+    assert len(end_users) > 1500  # thousands over a month at this scale's share
+    ranked = [c for _, c in end_users.most_common()]
+    assert ranked[0] > 20 * ranked[len(ranked) // 2]  # a long tail
+    assert sum(1 for c in ranked if c == 1) > 0.3 * len(ranked)
+
+    tags = Counter(t for r in records for t in r.get("tags") or [])
+    keys_of = {t.split(":", 1)[0] for t in tags}
+    assert {"env", "feature", "cost_center"} <= keys_of
+    assert {"env:prod", "env:staging", "env:dev"} <= set(tags)
+    untagged = sum(1 for r in records if not r.get("tags"))
+    assert 0.02 * n < untagged < 0.4 * n
+    assert all(len(set(r["tags"])) == len(r["tags"]) <= 64 for r in records if r.get("tags"))

@@ -163,7 +163,13 @@ def test_a_busy_warehouse_skips_the_tick(loaded):
 def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
     from dagster import DagsterRun, DagsterRunStatus
 
-    from orchestration.instance import CLI_HOST_TAG, CLI_PID_TAG, cli_run_tags, prepare_dagster_home
+    from orchestration.instance import (
+        CLI_HOST_TAG,
+        CLI_PID_TAG,
+        CLI_TOKEN_TAG,
+        cli_run_tags,
+        prepare_dagster_home,
+    )
     from orchestration.sensors import abandoned_cli_runs_sensor
 
     prepare_dagster_home(data_dir)
@@ -173,7 +179,9 @@ def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
         storage = instance.event_log_storage
         storage.set_concurrency_slots("warehouse", 1)
         runs = {
-            "dead": {**cli_run_tags(), CLI_PID_TAG: str(finished.pid)},
+            # Its own token: this process's children (started after it set its token)
+            # carry this process's, and would count as the dead run's live processes.
+            "dead": {**cli_run_tags(), CLI_PID_TAG: str(finished.pid), CLI_TOKEN_TAG: "gone"},
             "alive": cli_run_tags(),  # this test's own process
             "elsewhere": {CLI_PID_TAG: str(finished.pid), CLI_HOST_TAG: "another-host"},
         }
@@ -200,6 +208,64 @@ def test_a_dead_cli_run_gives_back_its_warehouse_slot(data_dir):
             "No CLI run"
             in abandoned_cli_runs_sensor(build_sensor_context(instance=instance)).skip_message
         )
+
+
+def test_a_dead_cli_run_keeps_its_slot_while_a_process_it_started_lives(data_dir):
+    """A SIGKILL of the CLI leaves its dbt writing: the slot waits for it (issue 31 item 11)."""
+    from dagster import DagsterRun, DagsterRunStatus
+
+    from orchestration.instance import (
+        CLI_PID_TAG,
+        CLI_TOKEN_ENV,
+        CLI_TOKEN_TAG,
+        cli_run_tags,
+        lost_runs_still_writing,
+        prepare_dagster_home,
+    )
+    from orchestration.sensors import abandoned_cli_runs_sensor
+
+    prepare_dagster_home(data_dir)
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()  # the dead CLI
+    # What it started, still running: a process whose environment carries its token.
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)"],
+        env={**os.environ, CLI_TOKEN_ENV: "dead-cli-token"},
+    )
+    try:
+        with DagsterInstance.from_config(str(data_dir.dagster_home)) as instance:
+            storage = instance.event_log_storage
+            storage.set_concurrency_slots("warehouse", 1)
+            tags = {
+                **cli_run_tags(),
+                CLI_PID_TAG: str(finished.pid),
+                CLI_TOKEN_TAG: "dead-cli-token",
+            }
+            instance.add_run(
+                DagsterRun(
+                    job_name="nightly_job",
+                    run_id="run-dead",
+                    status=DagsterRunStatus.STARTED,
+                    tags=tags,
+                )
+            )
+            assert storage.claim_concurrency_slot(
+                "warehouse", "run-dead", "raw__request_logs"
+            ).is_claimed
+            assert lost_runs_still_writing(instance) == {"run-dead": [child.pid]}
+            abandoned_cli_runs_sensor(build_sensor_context(instance=instance))
+            assert instance.get_run_by_id("run-dead").status == DagsterRunStatus.STARTED
+            assert storage.get_concurrency_info("warehouse").active_slot_count == 1
+
+            child.kill()
+            child.wait()
+            result = abandoned_cli_runs_sensor(build_sensor_context(instance=instance))
+            assert "run-dead" in result.skip_message
+            assert instance.get_run_by_id("run-dead").status == DagsterRunStatus.FAILURE
+            assert storage.get_concurrency_info("warehouse").active_slot_count == 0
+    finally:
+        child.kill()
+        child.wait()
 
 
 def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(loaded):

@@ -144,7 +144,8 @@ _RECORDS = {
 
 def read_day(days: list[SourceDay]) -> Iterator[Batch]:
     """The batches of the source folders' files of one landing day, one at a time: each
-    holds one JSON Lines or CSV file, or JSON documents of at most BATCH_BYTES."""
+    holds JSON Lines files, CSV files of one header, or JSON documents, of at most
+    BATCH_BYTES of records (files.read_batches)."""
     for day in days:
         for read in read_batches(day.files):
             yield Batch(read.files, read.records, day.folder, read.shape, read.csv_header)

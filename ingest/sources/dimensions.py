@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from config.dimensions import load_dimensions
+from config.dimensions import DimensionsError, load_dimensions
 from ingest import contract
 from ingest.sources.sql import Read, kind, path_column, read_string, shown, unquoted
 
@@ -81,7 +81,10 @@ def dimension_fields(source_format: str, column_of: Callable[[str], str]) -> Dim
             paths += [p for p in field_paths if p not in paths]
             if field in list_fields:
                 if len(field_paths) > 1:
-                    raise ValueError(f"{field}: a list is read from one path, not several")
+                    raise DimensionsError(
+                        f"dimension {dimension.name!r}: sources.{source_format} must be one "
+                        f"path: {field} is a list, read from one field"
+                    )
                 if not field_paths:
                     columns[field] = "NULL::JSON"
                     continue

@@ -32,11 +32,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from ingest.landing_files import CutShort, file_sha256, gunzip, lines_and_sha256
+from ingest.landing_files import (
+    BATCH_BYTES,
+    CutShort,
+    end_to_end,
+    file_sha256,
+    gunzip,
+    lines_and_sha256,
+)
 
-# Bytes of .json documents read into one batch. Each batch is one mapping query to plan
-# (0.1-0.4 s of CPU): a day of one-call files should take few batches.
-BATCH_BYTES = 512 << 20
 # Bytes of records per Arrow record batch handed to DuckDB, which scans record batches
 # in parallel: a LiteLLM payload is ~13 KB, so a batch of our format's BATCH_ROWS lines
 # would put a whole day's file in one batch and parse it on one core.
@@ -93,25 +97,62 @@ class RecordsRead:
 
 
 def read_batches(paths: list[Path]) -> Iterator[RecordsRead]:
-    """The records of the given files of one folder, in name order."""
+    """The records of the given files of one folder, in name order, in batches of at most
+    BATCH_BYTES of records (or one larger file): each batch is one mapping query to plan
+    (ingest/landing_files.py), so a day of one-call files, or of JSON Lines or CSV files
+    of a few records each, takes few batches. JSON Lines files go together, CSV files
+    with the same header go together, and the .json documents come last."""
     documents: list[Path] = []
+    batch: list[RecordsRead] = []
+    layout, size = None, 0
     for path in paths:
         shape = _shape(path)
         if shape == "documents":
             documents.append(path)
-        elif shape == "csv":
-            yield _read_csv(path)
-        else:
-            yield _read_lines(path)
-    batch, size = [], 0
+            continue
+        read = _read_csv(path) if shape == "csv" else _read_lines(path)
+        nbytes = read.records.nbytes if read.records is not None else 0
+        other = _layout(read)
+        # A file that could not be read has no layout, and goes with any batch.
+        differs = None not in (layout, other) and other != layout
+        if batch and (size + nbytes > BATCH_BYTES or differs):
+            yield _joined(batch)
+            batch, layout, size = [], None, 0
+        batch.append(read)
+        layout, size = layout or other, size + nbytes
+    if batch:
+        yield _joined(batch)
+    batch_paths, size = [], 0
     for path in documents:
-        batch.append(path)
+        batch_paths.append(path)
         size += path.stat().st_size
         if size >= BATCH_BYTES:
-            yield _read_documents(batch)
-            batch, size = [], 0
-    if batch:
-        yield _read_documents(batch)
+            yield _read_documents(batch_paths)
+            batch_paths, size = [], 0
+    if batch_paths:
+        yield _read_documents(batch_paths)
+
+
+def _layout(read: RecordsRead) -> tuple | None:
+    """What must be equal for two files' records to be mapped by one query: their shape,
+    a CSV table's header, and the columns (None for a file that could not be read, whose
+    name alone goes with any batch)."""
+    if read.records is None:
+        return None
+    return (read.shape, read.csv_header, read.records.schema)
+
+
+def _joined(batch: list[RecordsRead]) -> RecordsRead:
+    """The batch's files as one RecordsRead; their records laid end to end, in order."""
+    readable = [r for r in batch if r.records is not None]
+    files = [state for r in batch for state in r.files]
+    if not readable:
+        return RecordsRead(files, None, batch[0].shape)
+    tables = [r.records for r in readable]
+    rows, nbytes = sum(t.num_rows for t in tables), sum(t.nbytes for t in tables)
+    batch_rows = max(1, int(rows * SCAN_BYTES / nbytes)) if nbytes else 1
+    records = end_to_end(tables, batch_rows)
+    return RecordsRead(files, records, readable[0].shape, readable[0].csv_header)
 
 
 def _in_scan_batches(table: pa.Table) -> pa.Table:

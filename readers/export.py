@@ -1,0 +1,309 @@
+"""`llm-usage export`: a mart, or a documented view of one, for a range of periods, as
+CSV, Parquet or JSON lines (docs/exports.md).
+
+Columns keep the names and units of docs/metrics.md (they are the mart's own, read from
+the marts' YAML); periods are ISO dates and numbers are written unformatted. Rows are
+streamed from DuckDB in Arrow record batches, one sorted query per period, and written
+batch by batch, so an export holds one period's sort and one batch in memory whatever
+its range; a file is written under a temporary name
+beside the final one and renamed into place only when complete, so a failed or
+interrupted export never leaves a partial file under the name asked for.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import IO
+
+from config.settings import Settings
+from readers.csv_text import write_rows
+from readers.panels import load_mart_models
+from readers.report import FILTERS, period_containing
+from readers.warehouse import read_query, stream_queries
+
+FORMATS = ("csv", "parquet", "jsonl")
+GRAINS = ("day", "week", "month")
+KEYS = ("grain", "period_start", *FILTERS)  # the columns that identify a mart row
+HIDDEN = {"built_at"}  # bookkeeping of the build, not a figure
+BATCH_ROWS = 50_000  # rows held in memory at a time
+
+
+class ExportError(Exception):
+    """An export that cannot be made as asked; the message is one sentence for the user."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """What an export reads: a mart, or a view of one."""
+
+    name: str  # as the user names it
+    mart: str
+    columns: tuple[str, ...]  # the figures, after KEYS
+    detail_only: bool  # a view: only the rows of real keys, models and providers (no '*')
+
+
+# The documented views (docs/exports.md): the rows of each real key x model x provider
+# (no '*' total rows), so that a spreadsheet's sum over them is the total.
+VIEWS = {
+    "usage": ("mart_usage_summary", ("total_tokens", "input_tokens", "output_tokens", "requests")),
+    "spend": (
+        "mart_usage_summary",
+        ("spend_usd", "requests_with_cost", "requests", "cost_coverage", "total_tokens"),
+    ),
+}
+
+
+def mart_columns() -> dict[str, tuple[str, ...]]:
+    """Each mart's figure columns, as the marts' YAML declares them."""
+    return {
+        model["name"]: tuple(
+            c["name"] for c in model["columns"] if c["name"] not in KEYS and c["name"] not in HIDDEN
+        )
+        for model in load_mart_models()
+    }
+
+
+def names() -> list[str]:
+    """Every name `export` accepts: the views, then the marts."""
+    return [*VIEWS, *mart_columns()]
+
+
+def resolve_source(name: str) -> Source:
+    """The view or mart called `name` (a mart with or without its `mart_` prefix)."""
+    marts = mart_columns()
+    if name in VIEWS:
+        mart, columns = VIEWS[name]
+        return Source(name, mart, columns, True)
+    mart = name if name in marts else f"mart_{name}"
+    if mart not in marts:
+        raise ExportError(
+            f"There is no mart or view called {name!r}; choose one of: {', '.join(names())}."
+        )
+    return Source(name, mart, marts[mart], False)
+
+
+def choose_columns(source: Source, wanted: list[str] | None) -> tuple[str, ...]:
+    """The figure columns to write: all of the source's, or the ones asked for, in order."""
+    if not wanted:
+        return source.columns
+    unknown = [c for c in wanted if c not in source.columns and c not in KEYS]
+    if unknown:
+        raise ExportError(
+            f"{source.name} has no column {unknown[0]!r}; its columns are: "
+            f"{', '.join(source.columns)} (after {', '.join(KEYS)}, which every export has)."
+        )
+    return tuple(dict.fromkeys(c for c in wanted if c not in KEYS))
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The periods of one grain whose first day lies in [first, last] (None: open)."""
+
+    grain: str
+    first: date | None = None
+    last: date | None = None
+
+    @classmethod
+    def between(cls, grain: str, start: date | None, end: date | None) -> Periods:
+        """The periods that hold any day of [start, end]."""
+        if start and end and start > end:
+            raise ExportError(f"--from {start} is after --to {end}: the range is empty.")
+        return cls(grain, period_containing(grain, start) if start else None, end)
+
+
+def _where(source: Source, periods: Periods, chosen: dict[str, str]) -> tuple[str, list]:
+    clauses, params = ["grain = ?"], [periods.grain]
+    if periods.first:
+        clauses.append("period_start >= ?")
+        params.append(periods.first)
+    if periods.last:
+        clauses.append("period_start <= ?")
+        params.append(periods.last)
+    for dimension in FILTERS:
+        if dimension in chosen:
+            clauses.append(f"{dimension} = ?")
+            params.append(chosen[dimension])
+        elif source.detail_only:
+            clauses.append(f"{dimension} <> '*'")
+    return " AND ".join(clauses), params
+
+
+def export_queries(
+    settings: Settings,
+    source: Source,
+    columns: tuple[str, ...],
+    periods: Periods,
+    chosen: dict[str, str],
+) -> list[tuple[str, list]]:
+    """The SQL and parameters that read the export's rows in a stable order: one query
+    per period, so that DuckDB sorts one period's rows at a time (a year of days exports
+    in the memory of one day). Empty when no period has a row."""
+    where, params = _where(source, periods, chosen)
+    starts = read_query(
+        settings,
+        f"SELECT DISTINCT period_start FROM main_marts.{source.mart} WHERE {where} ORDER BY 1",
+        params,
+    )["period_start"]
+    select = ", ".join([*KEYS, *columns])
+    order = ", ".join(KEYS[2:])
+    return [
+        (
+            f"SELECT {select} FROM main_marts.{source.mart} WHERE {where} "
+            f"AND period_start = ? ORDER BY {order}",
+            [*params, start],
+        )
+        for start in starts
+    ]
+
+
+# ------------------------------------------------------------------------------- writers
+
+
+def _text(value: object) -> object:
+    """A cell of CSV or JSON: dates and instants as ISO 8601, NaN as missing."""
+    if isinstance(value, datetime):
+        if value.utcoffset() is not None and not value.utcoffset():
+            return value.strftime("%Y-%m-%dT%H:%M:%SZ")  # UTC, as FOCUS writes it
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    return value
+
+
+def _rows(batches) -> Iterator[list]:
+    for batch in batches:
+        columns = [column.to_pylist() for column in batch.columns]
+        for row in zip(*columns):
+            yield [_text(v) for v in row]
+
+
+def write_csv(handle: IO[bytes], schema, batches) -> None:
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="", write_through=False)
+    write_rows(text, schema.names, _rows(batches))
+    text.flush()
+    text.detach()
+
+
+def _json_number(value: object) -> float:
+    """A DECIMAL figure as a JSON number (JSON has no other kind)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def write_jsonl(handle: IO[bytes], schema, batches) -> None:
+    text = io.TextIOWrapper(handle, encoding="utf-8", newline="\n")
+    for row in _rows(batches):
+        text.write(
+            json.dumps(
+                dict(zip(schema.names, row)),
+                ensure_ascii=False,
+                allow_nan=False,
+                default=_json_number,
+            )
+        )
+        text.write("\n")
+    text.flush()
+    text.detach()
+
+
+def write_parquet(handle: IO[bytes], schema, batches) -> None:
+    import pyarrow.parquet as pq
+
+    with pq.ParquetWriter(handle, schema) as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+
+
+WRITERS = {"csv": write_csv, "parquet": write_parquet, "jsonl": write_jsonl}
+
+
+@contextmanager
+def file_in_place(path: Path) -> Iterator[IO[bytes]]:
+    """A binary handle whose content appears at `path` only if the block completes: it is
+    written to a temporary file in the same folder (so the rename is atomic), which is
+    removed on any failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+    )
+    try:
+        # mkstemp makes the file private; the export gets a new file's usual mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        with os.fdopen(descriptor, "wb") as handle:
+            yield handle
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+class _Counted:
+    def __init__(self, batches):
+        self.batches, self.rows = batches, 0
+
+    def __iter__(self):
+        for batch in self.batches:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def write_export(
+    settings: Settings,
+    queries: list[tuple[str, list]],
+    fmt: str,
+    out: Path | None,
+    stdout: IO[bytes] | None = None,
+    *,
+    schema_of=None,
+    allow_empty: bool = False,
+    batch_rows: int = BATCH_ROWS,
+) -> int:
+    """Stream the queries' rows to `out` (or to `stdout` when `out` is None) in `fmt`;
+    returns the number of rows. Without a row it raises ExportError("empty") before
+    anything is written, unless `allow_empty` (then the columns alone are written).
+    `schema_of` may turn each Arrow batch into the one to write."""
+    if not queries:
+        raise ExportError("empty")
+    convert = schema_of or (lambda batch: batch)
+    with stream_queries(settings, queries, batch_rows) as (schema, stream):
+        batches = (batch for batch in stream if batch.num_rows)
+        first = next(batches, None)  # before any output: an empty result writes nothing
+        if first is None:
+            if not allow_empty:
+                raise ExportError("empty")
+            first = _empty_batch(schema)
+        first = convert(first)
+        counted = _Counted(_chain(first, (convert(b) for b in batches)))
+        if out is None:
+            WRITERS[fmt](stdout, first.schema, counted)
+            stdout.flush()
+        else:
+            with file_in_place(out) as handle:
+                WRITERS[fmt](handle, first.schema, counted)
+        return counted.rows
+
+
+def _empty_batch(schema):
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema], schema=schema)
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest

@@ -1,28 +1,23 @@
 {#- Generic test (docs/metrics.md invariant 3, for a breakdown mart whose rows split the
-    requests): the rows of each `group_by` combination add up to the total of the same
-    period and model / provider filter in mart_usage_summary (all other filters '*'),
-    for each of `measures` (counts exactly, spend to rounding). Returns the combinations
-    that disagree. Not for tags: a request counts under each of its tags. -#}
-{% test group_rows_add_up(model, group_by, measures) %}
-{%- set joined = ['grain', 'period_start'] + (filter_dimensions() | select('in', group_by) | list) %}
+    requests): the rows of each period and filter combination (and of each `within`
+    column's value, e.g. the group mart's `dimension`) add up to mart_usage_summary's row
+    of the same period and filters, for each of `measures` (counts exactly, spend to
+    rounding). Returns the combinations that disagree, or have no total. Not for tags: a
+    request counts under each of its tags. -#}
+{% test group_rows_add_up(model, measures, within=[]) %}
+{%- set key = ['grain', 'period_start'] + filter_dimensions() %}
 with parts as (
-    select {{ group_by | join(', ') }},
+    select {{ (key + within) | join(', ') }},
         {%- for m in measures %}
         sum({{ m }}) as {{ m }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ model }}
-    group by {{ group_by | join(', ') }}
-),
-
-totals as (
-    select *
-    from {{ ref('mart_usage_summary') }}
-    where {% for column in filter_dimensions() if column not in group_by %}{{ column }} = '*' and {% endfor %}true
+    group by {{ (key + within) | join(', ') }}
 )
 
 select parts.*
 from parts
-left join totals using ({{ joined | join(', ') }})
+left join {{ ref('mart_usage_summary') }} as totals using ({{ key | join(', ') }})
 where false
 {%- for m in measures %}
     {%- if m == 'spend_usd' %}

@@ -25,8 +25,7 @@ def test_definitions_load_with_the_expected_graph(data_dir):
         "staging/stg_gateway__request_logs",
         "facts/fct_requests",
         "facts/fct_usage_daily",
-        "facts/fct_usage_weekly",
-        "facts/fct_usage_monthly",
+        "facts/fct_usage_periods",
         "marts/mart_usage_summary",
     } <= keys
     # The dbt staging model reads the raw asset, so one run flows from files to marts.

@@ -229,8 +229,9 @@ def test_night_by_night_equals_one_build_of_all_days(sketched, tmp_path):
             )
             kept = read_query(
                 nightly,
-                f"SELECT {period}, {columns}, requests, value_sum "
-                f"FROM main_facts.fct_latency_sketch_{grain}ly ORDER BY {period}, {columns}",
+                f"SELECT period_start AS {period}, {columns}, requests, value_sum "
+                f"FROM main_facts.fct_latency_sketch_periods WHERE grain = '{grain}' "
+                f"ORDER BY {period}, {columns}",
             )
             pd.testing.assert_frame_equal(
                 summed.drop(columns="value_sum"), kept.drop(columns="value_sum"), check_dtype=False

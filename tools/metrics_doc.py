@@ -14,12 +14,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from config.dimensions import load_dimensions
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.panels import MARTS_YAML, TABS, load_mart_models
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS_DOC = REPO / "docs" / "metrics.md"
-FILTERS = ("api_key_id", "model", "provider")
 EXAMPLE_MONTH = "2026-01-01"
 
 PREAMBLE = f"""# Dashboard metrics
@@ -40,7 +40,9 @@ invariant N"), and per panel the mart, its columns and a query.
   loaded and kept in `main_facts.fct_requests` (with `billing_mode`) and appear in no
   mart.
 - **Filters** on every panel: a period (day, ISO week from Monday, calendar month, in
-  the reporting time zone), an API key, a model and a provider, each one value or all.
+  the reporting time zone) and the filter dimensions declared in
+  `dbt_project/dbt_project.yml` (`vars: dimensions:`), each one value or all, in the
+  combinations listed under "Filter combinations" below.
 
 | field | meaning |
 |---|---|
@@ -112,12 +114,12 @@ against an independent pandas computation.
 
 ## How every mart reads
 
-- **Rows.** One row per `grain` (`day`, `week`, `month`) x `period_start` x
-  `api_key_id` x `model` x `provider`. In a filter column `'*'` means "all", so any
-  combination of one key or all, one model or all, one provider or all is one plain
-  `WHERE`. A breakdown panel (usage by model, by API key, provider distribution, the
-  per-model performance panels) keeps the real values of its dimension in that column
-  and has one row per value; the other two filters still take `'*'`.
+- **Rows.** One row per `grain` (`day`, `week`, `month`) x `period_start` x the
+  filter columns (see "Filter combinations"). In a filter column `'*'` means "all", so
+  every held combination of one value or all is one plain `WHERE`. A breakdown panel
+  (usage by model, by API key, provider distribution, the per-model performance panels)
+  keeps the real values of its dimension in that column and has one row per value; the
+  other filters still take `'*'`.
 - **Periods** are days, ISO weeks (Monday start) and calendar months in the reporting
   time zone, `LLM_USAGE_REPORTING_TIMEZONE` (an IANA name, default `UTC`; DST is
   handled). `period_start` is the period's first local day. After a change of zone, the
@@ -162,6 +164,60 @@ The same figures in a terminal: `llm-usage report --period week --model openai/g
 """
 
 
+def filter_columns() -> tuple[str, ...]:
+    """The marts' filter columns, in the declaration's order."""
+    return tuple(d.column for d in load_dimensions() if d.filter)
+
+
+def held_filter_sets() -> list[tuple[str, ...]]:
+    """The filter combinations every mart holds (macros/dimensions.sql, filter_sets(), the
+    same rule): a filter dimension with a display name (a party that spends: key,
+    organization, team, project) one at a time or none, each combined with every subset
+    of the filters without one (model, provider). Each set lists the columns that keep
+    a real value; the others hold '*'."""
+    filters = [d for d in load_dimensions() if d.filter]
+    parties = [d.column for d in filters if d.name_column]
+    crossed = [d.column for d in filters if not d.name_column]
+    sets = []
+    for party in [None, *parties]:
+        for mask in range(2 ** len(crossed)):
+            kept = {c for i, c in enumerate(crossed) if mask >> i & 1} | {party} - {None}
+            sets.append(tuple(d.column for d in filters if d.column in kept))
+    return sets
+
+
+def filter_combinations() -> str:
+    """The docs' section on the filter combinations the marts hold."""
+    filters = filter_columns()
+    sets = held_filter_sets()
+    lines = [
+        "## Filter combinations",
+        "",
+        f"Every mart has the filter columns {', '.join(f'`{f}`' for f in filters)} "
+        "(`'*'` = all). It holds the combinations below as explicit `GROUPING SETS`,",
+        "derived from the declaration (`filter_sets()` in `dbt_project/macros/dimensions.sql`):",
+        "a filter with a display name (a party that spends: API key, organization, team,",
+        "project) is held one at a time or not at all, and each is combined with every",
+        "subset of the filters without one (model, provider). A breakdown panel holds the",
+        "sets that contain its dimension. The page and `llm-usage report` offer exactly",
+        "these combinations: one of key, organization, team or project at a time (not a",
+        f"key within a team), with any model and provider. {len(sets)} combinations, where",
+        f"a `CUBE` of the {len(filters)} filters would hold {2 ** len(filters)}.",
+        "",
+        "| held | " + " | ".join(f"`{f}`" for f in filters) + " |",
+        "|---|" + "---|" * len(filters),
+    ]
+    for number, kept in enumerate(sets, start=1):
+        cells = ["value" if f in kept else "`*`" for f in filters]
+        lines.append(f"| {number} | " + " | ".join(cells) + " |")
+    lines.append(
+        "\nAny other combination (a key within a team, say) is not a row of any mart; it "
+        "can be summed at read time from the daily facts, whose grain carries every "
+        "low-cardinality dimension.\n"
+    )
+    return "\n".join(lines)
+
+
 def load_marts(path: Path = MARTS_YAML) -> list[dict]:
     """The marts' YAML, read by the same loader as the report's and dashboard's panels."""
     return load_mart_models(path)
@@ -181,7 +237,8 @@ def example_sql(model: dict) -> str:
     breakdown = _meta(model).get("breakdown")
     columns = [c["name"] for c in metric_columns(model)]
     where = ["grain = 'month'", f"period_start = DATE '{EXAMPLE_MONTH}'"]
-    where += [f"{f} = '*'" for f in FILTERS if f != breakdown]
+    where += [f"{f} = '*'" for f in filter_columns() if f != breakdown]
+    where += [f"{column} = '{value}'" for column, value in _meta(model).get("example", {}).items()]
     select = ", ".join(([breakdown] if breakdown else []) + columns)
     sql = f"SELECT {select}\nFROM main_marts.{model['name']}\nWHERE " + "\n  AND ".join(where)
     if breakdown:
@@ -194,7 +251,7 @@ def _one_line(text: str) -> str:
 
 
 def render(models: list[dict]) -> str:
-    out = [PREAMBLE]
+    out = [PREAMBLE, filter_combinations()]
     for tab in TABS:
         out.append(f"## {tab} tab\n")
         for model in (m for m in models if _meta(m).get("tab") == tab):

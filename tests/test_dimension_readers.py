@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -264,3 +265,101 @@ def test_list_teams_tags_and_end_users_count_the_marts_requests(sample):
     )["n"].iloc[0]
     counts = [int(line.split()[1].replace(",", "")) for line in out.splitlines()[2:]]
     assert sum(counts) == total  # every request under exactly one end user, '(none)' too
+
+
+# ------------------------------------------------------------------------------ page
+
+PAGE = str(Path(__file__).resolve().parent.parent / "readers" / "dashboard.py")
+
+
+@pytest.fixture
+def page(sample):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(PAGE, default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _table_with(page, column: str) -> pd.DataFrame:
+    tables = [t.value for t in page.dataframe if column in t.value.columns]
+    assert len(tables) == 1, column
+    return tables[0]
+
+
+def _mart(sample, mart: str, columns: str, extra: str = "") -> pd.DataFrame:
+    return read_query(
+        sample,
+        f"SELECT {columns} FROM main_marts.{mart} WHERE grain = 'month' AND period_start = ? "
+        f"AND {_everything_but()} {extra}",
+        [MONTH],
+    )
+
+
+def test_the_page_shows_groups_end_users_and_tags_as_the_marts_hold_them(sample, page):
+    # Usage by Team (the default group), then by project.
+    for dimension in ("team", "project"):
+        if dimension != "team":
+            page.segmented_control(key="group_dimension").set_value(dimension).run()
+            assert not page.exception, page.exception
+        assert f"Usage by {dimension.capitalize()}" in [s.value for s in page.subheader]
+        shown = _table_with(page, "group_id")
+        mart = _mart(
+            sample,
+            "mart_usage_by_group",
+            "group_id, group_name, total_tokens, requests",
+            f"AND dimension = '{dimension}' ORDER BY total_tokens DESC, group_id",
+        )
+        assert list(shown["group_id"]) == list(mart["group_id"])
+        assert list(shown["group_name"]) == list(mart["group_name"])
+        assert list(shown["total_tokens"]) == list(mart["total_tokens"])
+        assert list(shown["requests"]) == list(mart["requests"])
+
+    users = _table_with(page, "end_user_id")
+    mart = _mart(
+        sample,
+        "mart_top_end_users",
+        "end_user_id, total_tokens, spend_usd",
+        "ORDER BY spend_usd DESC, end_user_id",
+    )
+    assert list(users["end_user_id"]) == list(mart["end_user_id"])
+    assert list(users["total_tokens"]) == list(mart["total_tokens"])
+    assert "(other)" in set(users["end_user_id"])
+
+    for key in ("env", "feature"):
+        if key != "env":
+            page.selectbox(key="tag_key").set_value(key).run()
+        values = _table_with(page, "tag_value")
+        mart = _mart(
+            sample,
+            "mart_usage_by_tag",
+            "tag_value, untagged, requests",
+            f"AND tag_key = '{key}' ORDER BY total_tokens DESC, tag_value",
+        )
+        assert sorted(
+            zip(values["tag_value"].fillna(""), values["untagged"], values["requests"])
+        ) == sorted(zip(mart["tag_value"].fillna(""), mart["untagged"], mart["requests"]))
+        assert mart["untagged"].any()  # the key's untagged requests have their row
+    assert any("tag rows do not add up to the total" in c.value for c in page.caption)
+
+
+def test_the_page_offers_one_party_filter_at_a_time(sample, page):
+    team = _top_group(sample, "team")
+    assert [s.key for s in page.selectbox if s.key.endswith("_id")] == ["api_key_id"]
+    page.selectbox(key="party").set_value("team").run()
+    page.selectbox(key="team_id").set_value(team).run()
+    assert not page.exception, page.exception
+    # Only the chosen party's value box: a key within a team cannot be picked.
+    assert [s.key for s in page.selectbox if s.key.endswith("_id")] == ["team_id"]
+    summary = read_query(
+        sample,
+        "SELECT total_tokens FROM main_marts.mart_usage_summary WHERE grain = 'month' "
+        f"AND period_start = ? AND {_everything_but(team_id=team)}",
+        [MONTH],
+    )["total_tokens"].iloc[0]
+    cards = {m.label: m.value.replace("\\", "") for m in page.metric}
+    assert cards["Total Token Usage"] == f"{int(summary):,}"
+    notes = " ".join(i.value.replace("\\", "").replace("\u2060", "") for i in page.info)
+    assert "Not held for API key within Team: the marts hold one of API key" in notes
+    assert "clear the Team filter to see it" in notes

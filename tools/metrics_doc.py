@@ -16,6 +16,7 @@ from pathlib import Path
 
 from config.dimensions import load_dimensions
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
+from readers.filters import held_filter_sets as filters_held
 from readers.panels import MARTS_YAML, TABS, load_mart_models
 
 REPO = Path(__file__).resolve().parent.parent
@@ -160,7 +161,9 @@ against an independent pandas computation.
   `'week'` with that period's first day for the other grains.
 
 The same figures in a terminal: `llm-usage report --period week --model openai/gpt-5`
-(`--date`, `--api-key`, `--provider`, `--format table|json|csv`).
+(`--date`, `--api-key`, `--provider`, `--organization`, `--team`, `--project`: one flag
+per declared filter, in the held combinations; `--end-user` by exact id;
+`--format table|json|csv`).
 """
 
 
@@ -170,20 +173,13 @@ def filter_columns() -> tuple[str, ...]:
 
 
 def held_filter_sets() -> list[tuple[str, ...]]:
-    """The filter combinations every mart holds (macros/dimensions.sql, filter_sets(), the
-    same rule): a filter dimension with a display name (a party that spends: key,
-    organization, team, project) one at a time or none, each combined with every subset
-    of the filters without one (model, provider). Each set lists the columns that keep
-    a real value; the others hold '*'."""
-    filters = [d for d in load_dimensions() if d.filter]
-    parties = [d.column for d in filters if d.name_column]
-    crossed = [d.column for d in filters if not d.name_column]
-    sets = []
-    for party in [None, *parties]:
-        for mask in range(2 ** len(crossed)):
-            kept = {c for i, c in enumerate(crossed) if mask >> i & 1} | {party} - {None}
-            sets.append(tuple(d.column for d in filters if d.column in kept))
-    return sets
+    """The filter combinations every mart holds, each as the filter columns that keep a
+    real value (the others hold '*'), in the declaration's order: readers/filters.py
+    states the rule of filter_sets() in macros/dimensions.sql once for the Python side
+    (a filter with a display name one at a time or none, each with every subset of the
+    filters without one)."""
+    filters = filter_columns()
+    return [tuple(c for c in filters if c in kept) for kept in filters_held()]
 
 
 def filter_combinations() -> str:

@@ -132,7 +132,7 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
     asked = _asked(periods)
     if days and asked and (asked[0] < days[0] or asked[1] > days[1]):
         print(
-            f"Note: the marts hold days {span(*days)} only; the {periods.grain}s asked for "
+            f"Note: the marts hold days {span(days.first, days.last)} only; the {periods.grain}s asked for "
             f"({span(*asked)}) reach beyond them, so those periods are partial or missing "
             "(days not yet loaded or built).",
             file=sys.stderr,
@@ -145,7 +145,11 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
             raise
         described = ", ".join(f"{k}={v}" for k, v in chosen.items()) or "no filter"
         where = f"{args.grain}s {span(*asked)}" if asked else f"any {args.grain}"
-        held = f"; the marts hold days {span(*days)}" if days else "; the marts are empty"
+        held = (
+            f"; the marts hold days {span(days.first, days.last)}"
+            if days
+            else "; the marts are empty"
+        )
         raise UsageError(
             f"No rows of {source.name} for {where} ({described}){held}. "
             "Pick periods with data (`llm-usage list keys --period month` shows them)."
@@ -191,7 +195,9 @@ def _export_focus(args: argparse.Namespace, settings: Settings) -> None:
         if str(error) != "empty":
             raise
         days = data_days(settings)
-        held = f"the marts hold days {span(*days)}" if days else "the marts are empty"
+        held = (
+            f"the marts hold days {span(days.first, days.last)}" if days else "the marts are empty"
+        )
         raise UsageError(
             f"No pay-as-you-go requests with a known cost in {span(first, last)} ({held}); "
             "nothing was written."

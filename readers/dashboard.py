@@ -987,7 +987,7 @@ def _choose(label: str, dimension: str, values: list[str], show) -> str:
 
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
     grain_slot, period_slot, party_slot, value_slot, model_slot, provider_slot = st.columns(
-        [1.5, 1.9, 1.3, 2.2, 2.0, 1.6]
+        [1.9, 1.8, 1.2, 2.2, 1.9, 1.6]
     )
     with grain_slot:
         grain = st.segmented_control(

@@ -167,7 +167,9 @@ def export_queries(
         params,
     )["period_start"]
     select = ", ".join([*keys(), *columns])
-    order = ", ".join(keys()[2:])
+    # The filters, then every exported column: a mart listing several rows per filter
+    # (a group's dimension and id, a tag's key and value) still comes in one order.
+    order = ", ".join(dict.fromkeys([*keys()[2:], *columns]))
     return [
         (
             f"SELECT {select} FROM main_marts.{source.mart} WHERE {where} "

@@ -363,3 +363,30 @@ def test_the_page_offers_one_party_filter_at_a_time(sample, page):
     notes = " ".join(i.value.replace("\\", "").replace("\u2060", "") for i in page.info)
     assert "Not held for API key within Team: the marts hold one of API key" in notes
     assert "clear the Team filter to see it" in notes
+
+
+def test_every_page_table_downloads_as_spreadsheet_safe_csv(sample, page, monkeypatch):
+    """Streamlit's own table export is off (it writes cells as they are); each table has a
+    download written by readers/csv_text.py, so a name from the logs is never a formula."""
+    import csv
+
+    from readers import dashboard
+    from readers.csv_text import to_csv
+
+    assert len(page.get("download_button")) == len(page.dataframe) > 0
+    got = {}
+    monkeypatch.setattr(
+        dashboard.st, "download_button", lambda label, data, **kw: got.update(data=data, **kw)
+    )
+    monkeypatch.setattr(dashboard.st, "dataframe", lambda *args, **kwargs: None)
+    frame = pd.DataFrame(
+        {
+            "group_id": ['=HYPERLINK("http://x.example","x")', "@SUM(A1)", "team_a"],
+            "requests": [3, 2, 1],
+        }
+    )
+    dashboard._table(frame, {"group_id": "Team id", "requests": "Requests"}, "groups_team")
+    assert got["data"] == to_csv(frame) and got["file_name"] == "groups_team.csv"
+    rows = list(csv.reader(io.StringIO(got["data"])))
+    assert rows[1] == ['\'=HYPERLINK("http://x.example","x")', "3"]
+    assert rows[2] == ["'@SUM(A1)", "2"]

@@ -61,7 +61,8 @@ def mart_rows(settings, mart: str, grain: str, detail_only: bool = False, column
     return read_query(
         settings,
         f"SELECT {', '.join([*KEYS, *columns])} FROM main_marts.{mart} "
-        f"WHERE grain = ? AND {where} ORDER BY {', '.join(KEYS[1:])}",
+        f"WHERE grain = ? AND {where} "
+        f"ORDER BY {', '.join(dict.fromkeys([*KEYS[1:], *columns]))}",
         [grain],
     )
 
@@ -123,6 +124,7 @@ def test_standard_output_period_filters_and_columns(sample_warehouse):
         sample_warehouse,
         *("export", "usage_by_model", "--period", SAMPLE_START.isoformat(), "--grain", "month"),
         *("--api-key", "*", "--provider", "*", "--columns", "spend_usd,requests"),
+        *("--organization", "*", "--team", "*", "--project", "*"),
     )
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out.decode("utf-8"))))
@@ -130,11 +132,13 @@ def test_standard_output_period_filters_and_columns(sample_warehouse):
     expected = read_query(
         sample_warehouse,
         "SELECT model, requests FROM main_marts.mart_usage_by_model WHERE grain = 'month' "
-        "AND period_start = ? AND api_key_id = '*' AND provider = '*' ORDER BY model",
+        "AND period_start = ? AND api_key_id = '*' AND provider = '*' AND organization_id = '*' "
+        "AND team_id = '*' AND project_id = '*' ORDER BY model",
         [SAMPLE_START.replace(day=1)],
     )
-    assert [r[3] for r in rows[1:]] == list(expected["model"])
-    assert [int(r[6]) for r in rows[1:]] == list(expected["requests"])
+    model, requests = keys().index("model"), len(keys()) + 1
+    assert [r[model] for r in rows[1:]] == list(expected["model"])
+    assert [int(r[requests]) for r in rows[1:]] == list(expected["requests"])
     assert {r[1] for r in rows[1:]} == {"2026-01-01"}
 
 
@@ -320,7 +324,8 @@ CREATE SCHEMA main_marts;
 CREATE TABLE main_marts.mart_usage_summary AS
 SELECT 'day' AS grain, DATE '2025-01-01' + (i // 4000)::INTEGER AS period_start,
     'key_' || (i % 400) AS api_key_id, 'vendor/model-' || (i % 10) AS model,
-    'provider' AS provider, i * 7 AS total_tokens, i * 5 AS input_tokens,
+    'provider' AS provider, '*' AS organization_id, '*' AS team_id, '*' AS project_id,
+    i * 7 AS total_tokens, i * 5 AS input_tokens,
     i * 2 AS output_tokens, (i % 97 + 1)::BIGINT AS requests, i / 1e6 AS spend_usd,
     (i % 97 + 1)::BIGINT AS requests_with_cost, 1.0 AS cost_coverage,
     2.5 AS cost_per_million_tokens, now() AS built_at

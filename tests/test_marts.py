@@ -41,10 +41,11 @@ KEY_COLUMNS = ["grain", "period_start", *DIMENSIONS]
 
 
 def _give_dimensions(landing_dir) -> None:
-    """Who spent it, per request (from its id, so every delivery of a request agrees):
-    organizations, teams and projects (some requests name none, some names missing or
-    changing), end users with a long tail, and tags with `env:` / `feature:` keys, a
-    plain tag, repeats and requests carrying two values of one key."""
+    """Who spent it, re-drawn per request over the generator's values (from the request
+    id, so every delivery of a request agrees), for the cases the generator's realistic
+    data seldom has: organizations, teams and projects independent of the key, names
+    missing or changing within a period, and tags with repeats, a plain tag and two
+    values of one key on one request."""
     for path in sorted(landing_dir.rglob("*.jsonl.gz")):
         records = []
         for line in gzip.decompress(path.read_bytes()).decode().splitlines():

@@ -94,7 +94,9 @@ def _add_correction(landing_dir) -> None:
     record = {
         k: v
         for k, v in chosen.items()
-        if k not in ("landing_date", "source_file", "line_number") and not pd.isna(v)
+        if k not in ("landing_date", "source_file", "line_number")
+        # a list (tags) is a value; pd.isna would test each of its items
+        and (isinstance(v, list) or not pd.isna(v))
     }
     record["created_at"] = f"{LANDING_DAYS[1]}T00:30:00.000Z"
     record["output_tokens"] = int(record["output_tokens"]) + 1000

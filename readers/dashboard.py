@@ -985,6 +985,12 @@ def _choose(label: str, dimension: str, values: list[str], show) -> str:
     )
 
 
+def _filter_name(column: str) -> str:
+    """A filter's name inside a sentence: 'API key', 'model', 'team' (from its label)."""
+    label = by_column(column).label
+    return label if label.isupper() or label.split()[0].isupper() else label.lower()
+
+
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
     grain_slot, period_slot, party_slot, value_slot, model_slot, provider_slot = st.columns(
         [1.9, 1.8, 1.2, 2.2, 1.9, 1.6]
@@ -1111,7 +1117,7 @@ def main() -> None:
     )
     if view.empty:
         described = [
-            f"{by_column(dimension).label} {value}"
+            f"{_filter_name(dimension)} {value}"
             for dimension, value in chosen.items()
             if value != ALL
         ]

@@ -29,14 +29,14 @@ def add_filter_options(
 ) -> None:
     """One option per declared filter (--api-key, --model, --provider, --organization,
     --team, --project): dbt_project.yml's dimensions declaration, read here at parse time."""
-    from readers.filters import filter_dimensions
+    from readers.filters import filter_dimensions, in_sentence
 
     for d in filter_dimensions():
         parser.add_argument(
             f"--{d.name.replace('_', '-')}",
             dest=d.name,
             default=default,
-            help=f"one {d.label} id {help_all}",
+            help=f"one {in_sentence(d)} id {help_all}",
         )
 
 
@@ -51,7 +51,7 @@ def chosen_filters(args: argparse.Namespace) -> dict[str, str]:
 def check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
     """Refuse a filter combination the marts do not hold, saying which they hold, and a
     filter value no request has, naming the one it probably meant."""
-    from readers.filters import FilterError, by_column, check_held
+    from readers.filters import FilterError, by_column, check_held, in_sentence
     from readers.report import did_you_mean, dimension_values, plural
 
     try:
@@ -63,7 +63,7 @@ def check_filter_values(settings: Settings, chosen: dict[str, str]) -> None:
             continue
         suggestion = did_you_mean(settings, dimension, value)
         hint = f"did you mean {suggestion!r}? " if suggestion else ""
-        label = "key" if dimension == "api_key_id" else by_column(dimension).label.lower()
+        label = "key" if dimension == "api_key_id" else in_sentence(by_column(dimension))
         raise UsageError(
             f"No pay-as-you-go requests match {dimension}={value!r} in any period; {hint}"
             f"`llm-usage list {plural(dimension)}` lists every {label} with its requests."

@@ -30,7 +30,7 @@ from readers.dashboard_data import (
     period_end,
     warehouse_version,
 )
-from readers.filters import by_column, crossed, held_in_words, parties
+from readers.filters import by_column, crossed, held_in_words, in_sentence, parties
 from readers.page_text import card, say
 from readers.panels import load_panels
 from readers.report import not_held_note, plural
@@ -987,8 +987,7 @@ def _choose(label: str, dimension: str, values: list[str], show) -> str:
 
 def _filter_name(column: str) -> str:
     """A filter's name inside a sentence: 'API key', 'model', 'team' (from its label)."""
-    label = by_column(column).label
-    return label if label.isupper() or label.split()[0].isupper() else label.lower()
+    return in_sentence(by_column(column))
 
 
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:

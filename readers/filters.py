@@ -35,6 +35,12 @@ def by_column(column: str) -> Dimension:
     return next(d for d in filter_dimensions() if d.column == column)
 
 
+def in_sentence(dimension: Dimension) -> str:
+    """A dimension's label inside a sentence: 'API key', 'model', 'team'."""
+    label = dimension.label
+    return label if label.split()[0].isupper() else label.lower()
+
+
 def parties() -> tuple[Dimension, ...]:
     """The filters with a display name (who spends): held one at a time."""
     return tuple(d for d in filter_dimensions() if d.name_column)

@@ -8,11 +8,16 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from cli.arguments import UsageError, check_filter_values, parse_day, span
+from cli.arguments import (
+    UsageError,
+    add_filter_options,
+    check_filter_values,
+    chosen_filters,
+    parse_day,
+    span,
+)
 from config.settings import Settings
 from readers.warehouse import note_models_behind
-
-FILTER_OPTIONS = {"api_key": "api_key_id", "model": "model", "provider": "provider"}
 
 
 def _period_days(text: str) -> tuple[date, date]:
@@ -52,9 +57,7 @@ def add_parser(commands) -> None:
     export.add_argument("--from", dest="start", type=parse_day, help="first day, YYYY-MM-DD")
     export.add_argument("--to", dest="end", type=parse_day, help="last day, YYYY-MM-DD")
     export.add_argument("--month", type=_month, help="focus: the month to export, YYYY-MM")
-    export.add_argument("--api-key", help="one API key id ('*': the all-keys rows)")
-    export.add_argument("--model", help="one model slug ('*': the all-models rows)")
-    export.add_argument("--provider", help="one provider ('*': the all-providers rows)")
+    add_filter_options(export, default=None, help_all="('*': the rows for all)")
     export.add_argument("--columns", help="comma-separated figure columns (default: all)")
     export.add_argument(
         "--format", choices=FORMATS, help="default: the --out suffix, else csv (focus: parquet)"
@@ -116,11 +119,7 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
     if args.columns is not None and not wanted:
         raise UsageError("--columns is empty; name one column or more, comma-separated.")
     columns = choose_columns(source, wanted)
-    chosen = {
-        dimension: getattr(args, option)
-        for option, dimension in FILTER_OPTIONS.items()
-        if getattr(args, option) is not None
-    }
+    chosen = chosen_filters(args)
     fmt = _format(args, "csv")
     out = _out(args, fmt)
     note_models_behind(settings)
@@ -171,13 +170,14 @@ def _asked(periods) -> tuple[date, date] | None:
 
 def _export_focus(args: argparse.Namespace, settings: Settings) -> None:
     from readers.export import ExportError
+    from readers.filters import filter_dimensions
     from readers.focus import focus_month, write_focus
     from readers.report import data_days
 
     if args.month is None:
         raise UsageError("`export focus` needs --month YYYY-MM (the month to export).")
     options = {"period": "--period", "start": "--from", "end": "--to", "columns": "--columns"}
-    options.update({o: f"--{o.replace('_', '-')}" for o in FILTER_OPTIONS})
+    options.update({d.name: f"--{d.name.replace('_', '-')}" for d in filter_dimensions()})
     ignored = [flag for option, flag in options.items() if getattr(args, option) is not None]
     if ignored:
         raise UsageError(

@@ -16,7 +16,7 @@ from pathlib import Path
 # Great Expectations phones home on import unless told not to; set before anything loads it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from cli.arguments import UsageError  # noqa: E402
+from cli.arguments import UsageError, add_filter_options, chosen_filters  # noqa: E402
 from cli.arguments import check_filter_values as _check_filter_values  # noqa: E402
 from cli.arguments import parse_day as _parse_day  # noqa: E402
 from cli.arguments import span as _span  # noqa: E402
@@ -588,16 +588,25 @@ def _resolve_period(
         described = ", ".join(f"{k}={v}" for k, v in chosen.items())
         raise UsageError(
             f"No pay-as-you-go requests match {described} in any {grain}; run "
-            "`llm-usage materialize` first (or `llm-usage list keys|models|providers`)."
+            "`llm-usage materialize` first (or `llm-usage list` what it holds)."
         )
     return period_start
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
-    from readers.report import dashboard, data_days, is_partial, nearest_periods, period_end, render
+    from readers.filters import FilterError
+    from readers.report import (
+        dashboard,
+        data_days,
+        end_user_figures,
+        is_partial,
+        nearest_periods,
+        period_end,
+        render,
+    )
 
     note_models_behind(settings)
-    chosen = {"api_key_id": args.api_key, "model": args.model, "provider": args.provider}
+    chosen = chosen_filters(args)
     _check_filter_values(settings, chosen)
     period_start = _resolve_period(settings, args.period, args.date, chosen)
     last_day = period_end(args.period, period_start)
@@ -625,6 +634,13 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
         "data_covers": _span(max(days[0], period_start), min(days[1], last_day)) if days else None,
         "filters": chosen,
     }
+    if args.end_user is not None:
+        try:
+            heading["end_user"] = end_user_figures(
+                settings, args.period, period_start, chosen, args.end_user
+            )
+        except FilterError as error:
+            raise UsageError(str(error)) from None
     if args.format == "table":  # JSON and CSV carry the names exactly
         panels = {panel: _frame_for_terminal(frame) for panel, frame in panels.items()}
         heading["filters"] = {k: for_terminal(v) for k, v in chosen.items()}
@@ -635,17 +651,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> None:
-    from readers.report import LISTABLE, dimension_values, period_end
+    from readers.filters import everything
+    from readers.report import dimension_values, listable, other_listable, period_end
 
     note_models_behind(settings)
-    dimension = LISTABLE[args.what]
+    dimension = {**listable(), **other_listable()}[args.what]
     if args.date and not args.period:
         raise UsageError(
             "--date picks a day inside --period; pass --period day, week or month too."
         )
     if args.period:
-        everything = {"api_key_id": "*", "model": "*", "provider": "*"}
-        period_start = _resolve_period(settings, args.period, args.date, everything)
+        period_start = _resolve_period(settings, args.period, args.date, everything())
         scope = f"in the {args.period} {_span(period_start, period_end(args.period, period_start))}"
         frame = dimension_values(settings, dimension, args.period, period_start)
     else:
@@ -801,6 +817,12 @@ def cmd_dashboard(args: argparse.Namespace, settings: Settings) -> None:
 # -------------------------------------------------------------------------------- main
 
 
+def list_choices() -> list[str]:
+    from readers.report import listable, other_listable
+
+    return [*listable(), *other_listable()]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-usage",
@@ -849,16 +871,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=_parse_day,
         help="any day in the period, YYYY-MM-DD (default: the latest complete period)",
     )
-    report.add_argument("--api-key", default="*", help="one API key id (default: all)")
-    report.add_argument("--model", default="*", help="one model slug (default: all)")
-    report.add_argument("--provider", default="*", help="one provider (default: all)")
+    add_filter_options(report)
+    report.add_argument(
+        "--end-user",
+        help="one end user id, exactly: its own figures from the end-user fact, beside the tabs",
+    )
     report.add_argument("--format", choices=["table", "json", "csv"], default="table")
     report.set_defaults(handler=cmd_report)
 
     listing = commands.add_parser(
-        "list", help="the API keys, models or providers the marts hold, with their requests"
+        "list",
+        help="the keys, models, providers, organizations, teams, projects, end users or tags "
+        "the warehouse holds, with their requests",
     )
-    listing.add_argument("what", choices=["keys", "models", "providers"])
+    listing.add_argument("what", choices=list_choices())
     listing.add_argument(
         "--period",
         choices=["day", "week", "month"],

@@ -16,6 +16,7 @@ import streamlit as st
 
 from config.settings import Settings, SettingsError
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError
+from readers.csv_text import to_csv
 from readers.dashboard_data import (
     ALL,
     CHART_ROWS,
@@ -29,7 +30,10 @@ from readers.dashboard_data import (
     period_end,
     warehouse_version,
 )
+from readers.filters import by_column, crossed, held_in_words, in_sentence, parties
 from readers.page_text import card, say
+from readers.panels import load_panels
+from readers.report import not_held_note, plural
 from readers.warehouse import QueryError
 
 DAGSTER_UI = "http://127.0.0.1:3000"
@@ -124,12 +128,9 @@ def _view(
     version: tuple[float, float],
     grain: str,
     period_start: date,
-    api_key_id: str,
-    model: str,
-    provider: str,
+    chosen: tuple[tuple[str, str], ...],  # (filter column, value), hashable for the cache
 ) -> View:
-    chosen = {"api_key_id": api_key_id, "model": model, "provider": provider}
-    return load_view(Settings.from_env(), grain, period_start, chosen)
+    return load_view(Settings.from_env(), grain, period_start, dict(chosen))
 
 
 def _stop(template: str, kind: str = "info", **fields) -> None:
@@ -314,7 +315,7 @@ def _top(
     for column, (numerator, denominator) in (rates or {}).items():
         total = rest[denominator].sum()
         other[column] = rest[numerator].sum() / total if total else None
-    label = f"other ({len(rest):,} {PLURAL[category]})"
+    label = f"other ({len(rest):,} {plural(category)})"
     while label in set(shown[category]):  # a logged name may read the same
         label = f"({label})"
     other[category] = label
@@ -322,8 +323,6 @@ def _top(
     return pd.concat([shown.assign(**{OTHER: False}), pd.DataFrame([other])], ignore_index=True)
 
 
-PLURAL = {"model": "models", "provider": "providers", "api_key_id": "keys"}
-FILTER_NAMES = {"api_key_id": "API key", "model": "model", "provider": "provider"}
 OTHER = "is_other"  # marks _top's row of all the others, which a bar chart draws last
 
 
@@ -332,7 +331,17 @@ def _chart(data: pd.DataFrame, spec: dict) -> None:
 
 
 def _table(frame: pd.DataFrame, config: dict, key: str) -> None:
-    """A breakdown table, TABLE_PAGE_ROWS rows a page in the mart's order."""
+    """A breakdown table, TABLE_PAGE_ROWS rows a page in the mart's order, with a download
+    of all its rows as CSV written by readers/csv_text.py (Streamlit's own table export is
+    off: it would write a name from the logs such as `=HYPERLINK(...)` as a formula)."""
+    st.download_button(
+        "Download CSV",
+        to_csv(frame),
+        file_name=f"{key}.csv",
+        mime="text/csv",
+        key=f"download_{key}",
+        help="All rows of this table; names from the logs are written as text.",
+    )
     pages = max(1, ceil(len(frame) / TABLE_PAGE_ROWS))
     if pages > 1:
         # A page chosen before a filter change that left fewer pages becomes the last.
@@ -396,7 +405,10 @@ def _spend_columns(frame: pd.DataFrame) -> dict:
     return config
 
 
-def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
+def usage_tab(
+    view: View, key_names: dict[str, str | None], tag_keys: list[str] | None = None
+) -> None:
+    tag_keys = tag_keys or []
     summary = view.row("mart_usage_summary")
     previous = None if view.previous.empty else view.previous.iloc[0]
     cards = USAGE_CARDS + ((("Spend", SPEND),) if SPEND in summary.index else ())
@@ -480,6 +492,34 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
         )
 
     st.subheader("Usage by API Key")
+    if not view.holds("mart_usage_by_api_key"):
+        say("info", "{note}", note=_not_held(view, "mart_usage_by_api_key"))
+    else:
+        _keys_table(view, key_names)
+
+    st.subheader("Web Search Usage")
+    web = view.row("mart_web_search_usage")
+    cards = st.columns(4)
+    card(cards[0], "Web search requests", count(web["web_search_requests"]))
+    card(cards[1], "Web search calls", count(web["web_search_calls"]))
+    card(
+        cards[2],
+        "Tokens of web search requests",
+        count(web["web_search_total_tokens"]),
+    )
+    card(cards[3], "Share of requests", percent(web["web_search_request_share"]))
+
+    _groups_section(view)
+    _end_users_section(view)
+    _tags_section(view, tag_keys)
+
+
+def _not_held(view: View, mart: str) -> str:
+    panel = next(p for p in load_panels() if p.mart == mart)
+    return not_held_note(panel, view.chosen)
+
+
+def _keys_table(view: View, key_names: dict[str, str | None]) -> None:
     keys = view.panels["mart_usage_by_api_key"].copy()
     # The mart's own key name when it carries one, else the latest name in the facts.
     names = (
@@ -502,17 +542,141 @@ def usage_tab(view: View, key_names: dict[str, str | None]) -> None:
     _table(keys[list(config)], config, "keys")
     st.caption("Click a column header to sort (a page at a time).")
 
-    st.subheader("Web Search Usage")
-    web = view.row("mart_web_search_usage")
-    cards = st.columns(4)
-    card(cards[0], "Web search requests", count(web["web_search_requests"]))
-    card(cards[1], "Web search calls", count(web["web_search_calls"]))
-    card(
-        cards[2],
-        "Tokens of web search requests",
-        count(web["web_search_total_tokens"]),
+
+GROUP_MART = "mart_usage_by_group"
+END_USER_MART = "mart_top_end_users"
+TAG_MART = "mart_usage_by_tag"
+
+
+def _groups_section(view: View) -> None:
+    """Usage by Team, and by organization or project: one group dimension at a time."""
+    groups = [d for d in parties() if d.name != "api_key"]
+    default = dict(next(p for p in load_panels() if p.mart == GROUP_MART).example)
+    names = [d.name for d in groups]
+    chosen = st.session_state.get("group_dimension") or default.get("dimension", names[0])
+    group = next(d for d in groups if d.name == chosen) if chosen in names else groups[0]
+    st.subheader(f"Usage by {group.label}")
+    st.segmented_control(
+        "Group by",
+        names,
+        default=group.name,
+        required=True,
+        format_func=lambda name: next(d.label for d in groups if d.name == name),
+        key="group_dimension",
     )
-    card(cards[3], "Share of requests", percent(web["web_search_request_share"]))
+    if not view.holds(GROUP_MART):
+        say("info", "{note}", note=_not_held(view, GROUP_MART))
+        return
+    frame = view.panels[GROUP_MART]
+    rows = frame[frame["dimension"] == group.name].reset_index(drop=True)
+    if rows.empty:
+        say("info", "No {label} in this period and filter.", label=group.label.lower())
+        return
+    left, right = st.columns([2, 3])
+    with left:
+        top = _top(rows, "group_id", "total_tokens", USAGE_SUMS)
+        _chart(
+            top, _bar(top, "group_id", "total_tokens", "Total tokens", ",d", share="token_share")
+        )
+    with right:
+        config = {
+            "group_name": f"{group.label} name",
+            "group_id": f"{group.label} id",
+            "total_tokens": _counts("Total tokens"),
+            "requests": _counts("Requests"),
+            "token_share": _share("Token share"),
+            "request_share": _share("Request share"),
+            **_spend_columns(rows),
+        }
+        _table(rows[list(config)], config, f"groups_{group.name}")
+    say(
+        "caption",
+        "Requests that name no {label} are the row (none); the shares are of all {labels}' "
+        "usage in this period and filter.",
+        label=group.label.lower(),
+        labels=plural(group.column),
+    )
+
+
+def _end_users_section(view: View) -> None:
+    st.subheader("Top end users")
+    if not view.holds(END_USER_MART):
+        say("info", "{note}", note=_not_held(view, END_USER_MART))
+        return
+    rows = view.panels[END_USER_MART]
+    if rows.empty:
+        st.info("No end users in this period and filter.")
+        return
+    ranked = rows[rows["spend_rank"].notna()]
+    other = rows[rows["spend_rank"].isna()]
+    left, right = st.columns([2, 3])
+    with left:
+        chart = rows.assign(**{OTHER: rows["spend_rank"].isna()})
+        _chart(
+            chart, _bar(chart, "end_user_id", "spend_usd", "Spend", "$,.2f", share="spend_share")
+        )
+    with right:
+        config = {
+            "spend_rank": _counts("Rank"),
+            "end_user_id": "End user",
+            "end_users": _counts("End users"),
+            "total_tokens": _counts("Total tokens"),
+            "requests": _counts("Requests"),
+            "token_share": _share("Token share"),
+            **_spend_columns(rows),
+        }
+        _table(rows[list(config)], config, "end_users")
+    say(
+        "caption",
+        "The top {n} end users by spend (ties: more tokens); (other) adds up the other "
+        "{others} end users, and (none) the requests that name no end user. The rows add up "
+        "to the total.",
+        n=f"{len(ranked):,}",
+        others=f"{int(other['end_users'].sum()) if not other.empty else 0:,}",
+    )
+
+
+def _tags_section(view: View, tag_keys: list[str]) -> None:
+    st.subheader("Usage by tag key")
+    if not view.holds(TAG_MART):
+        say("info", "{note}", note=_not_held(view, TAG_MART))
+        return
+    rows = view.panels[TAG_MART]
+    present = [k for k in tag_keys if k in set(rows["tag_key"])]
+    if not present:
+        st.info("No tagged requests in this period and filter.")
+        return
+    example = dict(next(p for p in load_panels() if p.mart == TAG_MART).example)
+    default = example.get("tag_key") if example.get("tag_key") in present else present[0]
+    if st.session_state.get("tag_key") not in present:
+        st.session_state["tag_key"] = default
+    key = _choose_tag_key(present)
+    values = rows[rows["tag_key"] == key].reset_index(drop=True)
+    config = {
+        "tag_value": "Value",
+        "untagged": st.column_config.CheckboxColumn("Untagged"),
+        "total_tokens": _counts("Total tokens"),
+        "requests": _counts("Requests"),
+        "request_share": _share("Share of requests"),
+        "token_share": _share("Share of tokens"),
+        **(
+            {SPEND: st.column_config.NumberColumn("Spend", format="dollar")}
+            if SPEND in values
+            else {}
+        ),
+    }
+    _table(values[list(config)], config, "tag_values")
+    st.caption(
+        "A request counts under each of its tags, so tag rows do not add up to the total: "
+        "a request tagged with two values of a key counts under both, and the keys together "
+        "count a request once per key. Untagged: the requests that carry no tag of this key. "
+        "The key (none) is the requests without any tag. Shares are of all the requests "
+        "and tokens of this period and filter."
+    )
+
+
+def _choose_tag_key(keys: list[str]) -> str:
+    return st.selectbox("Tag key", keys, key="tag_key", format_func=str)
 
 
 def _trend_chart(view: View) -> None:
@@ -817,13 +981,18 @@ def _choose(label: str, dimension: str, values: list[str], show) -> str:
         label,
         [ALL, *values],
         key=dimension,
-        format_func=lambda value: f"All {PLURAL[dimension]}" if value == ALL else show(value),
+        format_func=lambda value: f"All {plural(dimension)}" if value == ALL else show(value),
     )
 
 
+def _filter_name(column: str) -> str:
+    """A filter's name inside a sentence: 'API key', 'model', 'team' (from its label)."""
+    return in_sentence(by_column(column))
+
+
 def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
-    grain_slot, period_slot, key_slot, model_slot, provider_slot = st.columns(
-        [1.6, 2, 2.2, 2.2, 1.8]
+    grain_slot, period_slot, party_slot, value_slot, model_slot, provider_slot = st.columns(
+        [1.9, 1.8, 1.2, 2.2, 1.9, 1.6]
     )
     with grain_slot:
         grain = st.segmented_control(
@@ -843,22 +1012,36 @@ def _filters(catalog: Catalog) -> tuple[str, date, dict[str, str]]:
             key=f"period_{grain}",
             format_func=lambda start: period_label(grain, start, catalog.is_partial(grain, start)),
         )
-    with key_slot:
-        api_key_id = _choose(
-            "API key",
-            "api_key_id",
-            list(catalog.api_keys),
-            lambda key: (
-                f"{catalog.api_keys[key]} ({key})"
-                if catalog.api_keys[key] not in (None, key)
-                else key
-            ),
+    # The marts hold one party (API key, organization, team, project) at a time, with any
+    # model and provider (docs/metrics.md, "Filter combinations"): the page offers exactly
+    # that, one party filter picked by its kind.
+    who = {d.name: d for d in parties()}
+    with party_slot:
+        kind = st.selectbox(
+            "Filter by",
+            list(who),
+            key="party",
+            format_func=lambda name: who[name].label,
+            help=f"The figures are held for {held_in_words()}.",
         )
-    with model_slot:
-        model = _choose("Model", "model", catalog.models, str)
-    with provider_slot:
-        provider = _choose("Provider", "provider", catalog.providers, str)
-    return grain, period_start, {"api_key_id": api_key_id, "model": model, "provider": provider}
+    party = who[kind]
+    names = catalog.names(party.column)
+    with value_slot:
+        value = _choose(
+            party.label,
+            party.column,
+            list(names),
+            lambda key: f"{names[key]} ({key})" if names.get(key) not in (None, key) else key,
+        )
+    chosen = dict.fromkeys((d.column for d in (*parties(), *crossed())), ALL)
+    chosen[party.column] = value
+    options = {"model": catalog.models, "provider": catalog.providers}
+    for slot, dimension in zip((model_slot, provider_slot), crossed()):
+        with slot:
+            chosen[dimension.column] = _choose(
+                dimension.label, dimension.column, options.get(dimension.column, []), str
+            )
+    return grain, period_start, chosen
 
 
 def main() -> None:
@@ -910,9 +1093,7 @@ def main() -> None:
             version,
             grain,
             period_start,
-            chosen["api_key_id"],
-            chosen["model"],
-            chosen["provider"],
+            tuple(chosen.items()),
         )
     except WarehouseBusyError:
         _stop(
@@ -935,7 +1116,7 @@ def main() -> None:
     )
     if view.empty:
         described = [
-            f"{FILTER_NAMES[dimension]} {value}"
+            f"{_filter_name(dimension)} {value}"
             for dimension, value in chosen.items()
             if value != ALL
         ]
@@ -948,7 +1129,7 @@ def main() -> None:
 
     usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])
     with usage:
-        usage_tab(view, catalog.api_keys)
+        usage_tab(view, catalog.api_keys, catalog.tag_keys)
     with provider:
         provider_tab(view)
     with performance:

@@ -1,7 +1,7 @@
 """What the Usage Analytics page (`readers/dashboard.py`) reads from the warehouse.
 
 Every figure comes from a mart row as it is; this module only picks the rows (one
-`WHERE` on the grain, the period and the three filter columns) and never computes a
+`WHERE` on the grain, the period and the declared filter columns) and never computes a
 metric. It imports no Streamlit, so the benchmark and the tests can call it directly;
 the page caches its results per warehouse file version (`warehouse_version`).
 
@@ -20,12 +20,13 @@ import pandas as pd
 from config.settings import Settings
 from ingest.warehouse import pending_model_builds
 from readers.coverage import DataDays, covers, loaded_landing_days
+from readers.filters import filter_columns, parties
 from readers.panels import load_panels
-from readers.report import FILTERS, panel_query, period_containing, period_end
+from readers.report import panel_holds, panel_query, period_containing, period_end
 from readers.warehouse import QueryError, behind_sentence, reader_connection
 
 GRAINS = ("month", "week", "day")
-ALL = "*"  # the marts' value for "every key / model / provider"
+ALL = "*"  # the marts' value for "every key / model / provider / team ..."
 TREND_DAYS = 30  # a day's trend shows the 30 days up to and including it
 # A page should not hang for the readers' full wait while a run writes the file.
 PAGE_WAIT_SECONDS = 3
@@ -78,6 +79,14 @@ class Catalog:
     quality_holds: list[tuple[date, str]] = field(default_factory=list)
     landing_days: frozenset[date] = frozenset()  # loaded UTC landing days (readers/coverage.py)
     zone: str = "UTC"  # the reporting time zone the periods are days of
+    # The other party filters (organization_id, team_id, project_id): column -> id ->
+    # the latest name the logs gave it, busiest first.
+    groups: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    tag_keys: list[str] = field(default_factory=list)  # busiest first
+
+    def names(self, column: str) -> dict[str, str | None]:
+        """A party filter's values with their display names (API keys included)."""
+        return self.api_keys if column == "api_key_id" else self.groups.get(column, {})
 
     def is_partial(self, grain: str, start: date) -> bool:
         """True when the loaded landing days cover only part of the period in the
@@ -107,7 +116,7 @@ def _frame(
 
 def _distinct(connection, dimension: str) -> list[str]:
     # Month rows are the fewest; every value that has data is in some month.
-    others = " AND ".join(f"{d} = '{ALL}'" for d in FILTERS if d != dimension)
+    others = " AND ".join(f"{d} = '{ALL}'" for d in filter_columns() if d != dimension)
     # Busiest first: a filter over thousands of values lists the likely picks on top.
     frame = _frame(
         connection,
@@ -121,7 +130,7 @@ def _distinct(connection, dimension: str) -> list[str]:
 def load_catalog(settings: Settings) -> Catalog:
     connection = reader_connection(settings, PAGE_WAIT_SECONDS)
     try:
-        all_filters = " AND ".join(f"{d} = '{ALL}'" for d in FILTERS)
+        all_filters = " AND ".join(f"{d} = '{ALL}'" for d in filter_columns())
         periods = _frame(
             connection,
             "SELECT grain, period_start FROM main_marts.mart_usage_summary "
@@ -151,7 +160,34 @@ def load_catalog(settings: Settings) -> Catalog:
         )
         pending = pending_model_builds(connection)
         landing_days = loaded_landing_days(connection)
-        keys, models, providers = (_distinct(connection, d) for d in FILTERS)
+        keys, models, providers = (
+            _distinct(connection, d) for d in ("api_key_id", "model", "provider")
+        )
+        # Group names are labels: the latest name each group carried, over every month.
+        group_names = _frame(
+            connection,
+            "SELECT dimension, group_id, arg_max(group_name, period_start) AS group_name "
+            "FROM main_marts.mart_usage_by_group WHERE grain = 'month' AND "
+            + " AND ".join(f"{d} = '{ALL}'" for d in filter_columns())
+            + " GROUP BY ALL",
+        )
+        groups = {}
+        for party in parties():
+            if party.name == "api_key":
+                continue
+            named = group_names[group_names.dimension == party.name]
+            labels = dict(zip(named.group_id, named.group_name))
+            groups[party.column] = {
+                value: None if pd.isna(labels.get(value)) else str(labels[value])
+                for value in _distinct(connection, party.column)
+            }
+        tag_keys = _frame(
+            connection,
+            "SELECT tag_key FROM main_marts.mart_usage_by_tag WHERE grain = 'month' AND NOT "
+            "untagged AND "
+            + " AND ".join(f"{d} = '{ALL}'" for d in filter_columns())
+            + " GROUP BY 1 ORDER BY sum(requests) DESC, 1",
+        )["tag_key"].tolist()
     finally:
         connection.close()
     named = dict(zip(names.api_key_id, names.api_key_name))
@@ -171,6 +207,8 @@ def load_catalog(settings: Settings) -> Catalog:
         ],
         landing_days=landing_days,
         zone=settings.reporting_timezone,
+        groups=groups,
+        tag_keys=tag_keys,
     )
 
 
@@ -187,6 +225,10 @@ class View:
     trend: pd.DataFrame  # mart_usage_summary day rows: period_start, input_tokens, output_tokens
     trend_first: date
     trend_last: date
+
+    def holds(self, mart: str) -> bool:
+        """Whether the mart holds rows for this filter (readers/report.panel_holds)."""
+        return panel_holds(next(p for p in load_panels() if p.mart == mart), self.chosen)
 
     def row(self, mart: str) -> pd.Series | None:
         """The one row of a headline panel, or None when nothing matches."""
@@ -206,13 +248,21 @@ def trend_window(grain: str, period_start: date) -> tuple[date, date]:
 
 
 def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> View:
-    where = " AND ".join(f"{d} = ?" for d in FILTERS)
-    values = [chosen[d] for d in FILTERS]
+    where = " AND ".join(f"{d} = ?" for d in filter_columns())
+    values = [chosen.get(d, ALL) for d in filter_columns()]
     first, last = trend_window(grain, period_start)
     connection = reader_connection(settings, PAGE_WAIT_SECONDS)
     try:
+        # A panel whose mart does not hold the filter has no rows (the page says why).
         panels = {
-            panel.mart: _frame(connection, *panel_query(panel, grain, period_start, chosen))
+            panel.mart: _frame(
+                connection,
+                *(
+                    panel_query(panel, grain, period_start, chosen)
+                    if panel_holds(panel, chosen)
+                    else (f"SELECT * FROM main_marts.{panel.mart} WHERE false", [])
+                ),
+            )
             for panel in load_panels()
         }
         previous = _frame(

@@ -27,15 +27,20 @@ from typing import IO
 
 from config.settings import Settings
 from readers.csv_text import write_rows
+from readers.filters import filter_columns, held_filter_sets
 from readers.panels import load_mart_models
-from readers.report import FILTERS, period_containing
+from readers.report import period_containing
 from readers.warehouse import read_query, stream_queries
 
 FORMATS = ("csv", "parquet", "jsonl")
 GRAINS = ("day", "week", "month")
-KEYS = ("grain", "period_start", *FILTERS)  # the columns that identify a mart row
 HIDDEN = {"built_at"}  # bookkeeping of the build, not a figure
 BATCH_ROWS = 50_000  # rows held in memory at a time
+
+
+def keys() -> tuple[str, ...]:
+    """The columns that identify a mart row: the period and the declared filters."""
+    return ("grain", "period_start", *filter_columns())
 
 
 class ExportError(Exception):
@@ -48,7 +53,7 @@ class Source:
 
     name: str  # as the user names it
     mart: str
-    columns: tuple[str, ...]  # the figures, after KEYS
+    columns: tuple[str, ...]  # the figures, after keys()
     detail_only: bool  # a view: only the rows of real keys, models and providers (no '*')
 
 
@@ -67,7 +72,9 @@ def mart_columns() -> dict[str, tuple[str, ...]]:
     """Each mart's figure columns, as the marts' YAML declares them."""
     return {
         model["name"]: tuple(
-            c["name"] for c in model["columns"] if c["name"] not in KEYS and c["name"] not in HIDDEN
+            c["name"]
+            for c in model["columns"]
+            if c["name"] not in keys() and c["name"] not in HIDDEN
         )
         for model in load_mart_models()
     }
@@ -96,13 +103,13 @@ def choose_columns(source: Source, wanted: list[str] | None) -> tuple[str, ...]:
     """The figure columns to write: all of the source's, or the ones asked for, in order."""
     if not wanted:
         return source.columns
-    unknown = [c for c in wanted if c not in source.columns and c not in KEYS]
+    unknown = [c for c in wanted if c not in source.columns and c not in keys()]
     if unknown:
         raise ExportError(
             f"{source.name} has no column {unknown[0]!r}; its columns are: "
-            f"{', '.join(source.columns)} (after {', '.join(KEYS)}, which every export has)."
+            f"{', '.join(source.columns)} (after {', '.join(keys())}, which every export has)."
         )
-    return tuple(dict.fromkeys(c for c in wanted if c not in KEYS))
+    return tuple(dict.fromkeys(c for c in wanted if c not in keys()))
 
 
 @dataclass(frozen=True)
@@ -129,12 +136,17 @@ def _where(source: Source, periods: Periods, chosen: dict[str, str]) -> tuple[st
     if periods.last:
         clauses.append("period_start <= ?")
         params.append(periods.last)
-    for dimension in FILTERS:
+    # A view lists the finest held combination with the chosen filters (API key x model
+    # x provider without one, team x model x provider with --team): real values there,
+    # '*' in the filters the combination leaves out.
+    kept = {c for c, v in chosen.items() if v != "*"}
+    detail = next(s for s in sorted(held_filter_sets(), key=len, reverse=True) if kept <= s)
+    for dimension in filter_columns():
         if dimension in chosen:
             clauses.append(f"{dimension} = ?")
             params.append(chosen[dimension])
         elif source.detail_only:
-            clauses.append(f"{dimension} <> '*'")
+            clauses.append(f"{dimension} <> '*'" if dimension in detail else f"{dimension} = '*'")
     return " AND ".join(clauses), params
 
 
@@ -154,8 +166,10 @@ def export_queries(
         f"SELECT DISTINCT period_start FROM main_marts.{source.mart} WHERE {where} ORDER BY 1",
         params,
     )["period_start"]
-    select = ", ".join([*KEYS, *columns])
-    order = ", ".join(KEYS[2:])
+    select = ", ".join([*keys(), *columns])
+    # The filters, then every exported column: a mart listing several rows per filter
+    # (a group's dimension and id, a tag's key and value) still comes in one order.
+    order = ", ".join(dict.fromkeys([*keys()[2:], *columns]))
     return [
         (
             f"SELECT {select} FROM main_marts.{source.mart} WHERE {where} "

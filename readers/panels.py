@@ -48,6 +48,13 @@ class Panel:
     order_by: str | None = None  # SQL order of a breakdown panel's rows (ties by breakdown)
     metrics: tuple[Metric, ...] = ()
     description: str = ""
+    # The columns a breakdown is listed within, with the value shown first (`example`:
+    # {dimension: team} lists the groups of one dimension, {tag_key: env} one key's values).
+    example: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def within(self) -> tuple[str, ...]:
+        return tuple(column for column, _ in self.example)
 
 
 def _meta(node: dict) -> dict:
@@ -86,6 +93,7 @@ def panels_from_models(models: list[dict]) -> tuple[Panel, ...]:
                     if "metric" in _meta(c)
                 ),
                 description=" ".join(model.get("description", "").split()),
+                example=tuple((str(k), str(v)) for k, v in (meta.get("example") or {}).items()),
             )
         )
     # Tab by tab, each tab's panels in the YAML's order.

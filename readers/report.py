@@ -13,10 +13,19 @@ import pandas as pd
 from config.settings import Settings
 from readers.coverage import DataDays, covers, loaded_landing_days
 from readers.csv_text import to_csv
+from readers.filters import (
+    ALL,
+    by_column,
+    chosen_columns,
+    crossed,
+    filter_columns,
+    filter_dimensions,
+    held_filter_sets,
+    held_in_words,
+)
 from readers.panels import Panel, load_panels
 from readers.warehouse import read_query, reader_connection
 
-FILTERS = ("api_key_id", "model", "provider")
 HIDDEN = {"grain", "period_start", "built_at"}
 TABLE_ROWS = 15  # rows of a breakdown panel shown in the terminal table
 
@@ -32,13 +41,36 @@ def period_containing(grain: str, day: date) -> date:
 
 def _filter_sql(chosen: dict[str, str], breakdown: str | None) -> tuple[str, list[str]]:
     clauses, params = [], []
-    for dimension in FILTERS:
-        value = chosen[dimension]
-        if dimension == breakdown and value == "*":
+    for dimension in filter_columns():
+        value = chosen.get(dimension, ALL)
+        if dimension == breakdown and value == ALL:
             continue  # every value of the panel's own dimension
         clauses.append(f"{dimension} = ?")
         params.append(value)
     return " AND ".join(clauses), params
+
+
+def panel_holds(panel: Panel, chosen: dict[str, str]) -> bool:
+    """Whether the panel's mart holds rows for the filter. A breakdown by a filter
+    dimension (or none) holds the held combinations that include it; a breakdown by
+    anything else (group, end user, tag) is cut by the filters without a display name
+    only (model, provider): its mart has '*' in the others on every row."""
+    kept = chosen_columns(chosen)
+    if panel.breakdown in filter_columns():
+        return kept | {panel.breakdown} in held_filter_sets()
+    if panel.breakdown is None:
+        return kept in held_filter_sets()
+    return kept <= {d.column for d in crossed()}
+
+
+def not_held_note(panel: Panel, chosen: dict[str, str]) -> str:
+    """Why a panel shows nothing for this filter, in one line."""
+    kept = [by_column(c).label for c in filter_columns() if c in chosen_columns(chosen)]
+    if panel.breakdown in filter_columns() or panel.breakdown is None:
+        what = f"{by_column(panel.breakdown).label} within " if panel.breakdown else ""
+        return f"Not held for {what}{' and '.join(kept)}: the marts hold {held_in_words()}."
+    only = " and ".join(d.label.lower() for d in crossed())
+    return f"Held for {only} filters only; clear the {' and '.join(kept)} filter to see it."
 
 
 def period_end(grain: str, period_start: date) -> date:
@@ -57,8 +89,8 @@ def data_days(settings: Settings) -> DataDays | None:
     frame = read_query(
         settings,
         "SELECT min(period_start) AS first, max(period_start) AS last "
-        "FROM main_marts.mart_usage_summary WHERE grain = 'day' "
-        "AND api_key_id = '*' AND model = '*' AND provider = '*'",
+        "FROM main_marts.mart_usage_summary WHERE grain = 'day' AND "
+        + " AND ".join(f"{c} = '{ALL}'" for c in filter_columns()),
     )
     first, last = frame["first"].iloc[0], frame["last"].iloc[0]
     if pd.isna(first):
@@ -112,7 +144,85 @@ def nearest_periods(
     return (before[-1] if before else None), (after[0] if after else None)
 
 
-LISTABLE = {"keys": "api_key_id", "models": "model", "providers": "provider"}
+def listable() -> dict[str, str]:
+    """`llm-usage list WHAT` -> the filter column it lists: keys, models, providers,
+    organizations, teams, projects (from the declaration; the API key lists as keys)."""
+    return {
+        ("keys" if d.name == "api_key" else plural(d.column)): d.column for d in filter_dimensions()
+    }
+
+
+def plural(column: str) -> str:
+    """A dimension's name in the plural, for messages (from its declared label)."""
+    for d in filter_dimensions():
+        if d.column == column:
+            return "keys" if d.name == "api_key" else d.label.lower() + "s"
+    return {"end_user_id": "end users", "group_id": "groups", "tag_value": "tag values"}.get(
+        column, column
+    )
+
+
+def other_listable() -> dict[str, str]:
+    """`llm-usage list` of the dimensions that are no filter: end users (high
+    cardinality, from their daily fact) and tags (key:value, from mart_usage_by_tag)."""
+    return {"end-users": "end_user_id", "tags": "tag"}
+
+
+GRAIN_COLUMN = {"day": "event_date", "week": "week_start", "month": "month_start"}
+END_USER_FACT = "main_facts.fct_end_user_usage_daily"
+
+
+def _other_values(
+    settings: Settings, dimension: str, grain: str | None, period_start: date | None
+) -> pd.DataFrame:
+    if dimension == "end_user_id":
+        where, params = "billing_mode = 'pay_as_you_go'", []
+        if grain is not None:
+            where += f" AND {GRAIN_COLUMN[grain]} = ?"
+            params.append(period_start)
+        return read_query(
+            settings,
+            f"SELECT end_user_id, sum(requests)::BIGINT AS requests FROM {END_USER_FACT} "
+            f"WHERE {where} GROUP BY ALL ORDER BY requests DESC, end_user_id",
+            params,
+        )
+    scope = "grain = 'month'" if grain is None else "grain = ? AND period_start = ?"
+    others = " AND ".join(f"{d} = '{ALL}'" for d in filter_columns())
+    return read_query(
+        settings,
+        "SELECT tag_key || coalesce(':' || tag_value, '') AS tag, sum(requests)::BIGINT AS "
+        f"requests FROM main_marts.mart_usage_by_tag WHERE {scope} AND {others} "
+        "AND NOT untagged GROUP BY ALL ORDER BY requests DESC, tag",
+        [] if grain is None else [grain, period_start],
+    )
+
+
+def end_user_figures(
+    settings: Settings, grain: str, period_start: date, chosen: dict[str, str], end_user: str
+) -> dict:
+    """One end user's pay-as-you-go figures in the period, by exact id, summed from the
+    end-user daily fact (which carries model and provider only)."""
+    kept = chosen_columns(chosen)
+    held = {d.column for d in crossed()}
+    if not kept <= held:
+        from readers.filters import FilterError
+
+        raise FilterError(
+            "--end-user is held with "
+            + " and ".join(f"--{by_column(c).name}" for c in held)
+            + " only; drop the other filters."
+        )
+    where = " AND ".join(f"{c} = ?" for c in sorted(kept))
+    frame = read_query(
+        settings,
+        "SELECT coalesce(sum(total_tokens), 0)::BIGINT AS total_tokens, "
+        "coalesce(sum(requests), 0)::BIGINT AS requests, sum(spend_usd) AS spend_usd "
+        f"FROM {END_USER_FACT} WHERE billing_mode = 'pay_as_you_go' AND end_user_id = ? "
+        f"AND {GRAIN_COLUMN[grain]} = ?" + (f" AND {where}" if where else ""),
+        [end_user, period_start, *(chosen[c] for c in sorted(kept))],
+    )
+    row = frame.iloc[0]
+    return {"end_user_id": end_user, **{c: _plain(c, row[c]) for c in frame.columns}}
 
 
 def dimension_values(
@@ -120,7 +230,9 @@ def dimension_values(
 ) -> pd.DataFrame:
     """Every value of a filter dimension with its pay-as-you-go requests, busiest first:
     over all of history (the months add up to it), or within one period."""
-    others = " AND ".join(f"{d} = '*'" for d in FILTERS if d != dimension)
+    if dimension in other_listable().values():
+        return _other_values(settings, dimension, grain, period_start)
+    others = " AND ".join(f"{d} = '{ALL}'" for d in filter_columns() if d != dimension)
     if grain is None:
         where, params = "grain = 'month'", []
     else:
@@ -155,7 +267,10 @@ def panel_query(
 ) -> tuple[str, list]:
     """The SQL and parameters that read a panel's rows for one period and filter."""
     where, params = _filter_sql(chosen, panel.breakdown)
-    order = f" ORDER BY {panel.order_by}, {panel.breakdown}" if panel.breakdown else ""
+    # A panel listed within a column (group rows per dimension, tag values per key) keeps
+    # each part together, in the part's name order.
+    first = "".join(f"{c}, " for c in panel.within)
+    order = f" ORDER BY {first}{panel.order_by}, {panel.breakdown}" if panel.breakdown else ""
     return (
         f"SELECT * FROM main_marts.{panel.mart} WHERE grain = ? AND period_start = ? AND {where}{order}",
         [grain, period_start, *params],
@@ -168,11 +283,14 @@ def dashboard(
     """Each panel's rows for the period and filter (empty frames when nothing matches)."""
     panels = {}
     for panel in load_panels():  # as the marts' YAML declares them
-        frame = read_query(settings, *panel_query(panel, grain, period_start, chosen))
+        if panel_holds(panel, chosen):
+            frame = read_query(settings, *panel_query(panel, grain, period_start, chosen))
+        else:  # not a row of the mart: render() says why
+            frame = read_query(settings, f"SELECT * FROM main_marts.{panel.mart} WHERE false")
         keep = [
             c
             for c in frame.columns
-            if c not in HIDDEN and (c == panel.breakdown or c not in FILTERS)
+            if c not in HIDDEN and (c == panel.breakdown or c not in filter_columns())
         ]
         panels[panel] = frame[keep]
     return panels
@@ -183,16 +301,17 @@ def panel_key(panel: Panel) -> str:
     return re.sub(r"[^a-z0-9]+", "_", panel.title.lower()).strip("_")
 
 
-PLURAL = {"model": "models", "api_key_id": "keys", "provider": "providers"}
-
-
 def _is_count(column: str) -> bool:
     return column.endswith(("_tokens", "requests", "_calls", "_count"))
 
 
 def share_base(panel: Panel, column: str) -> str | None:
     """What a share column is a share of, in words; None for other columns."""
-    among = f"all {PLURAL[panel.breakdown]}'" if panel.breakdown else "all"
+    among = f"all {plural(panel.breakdown)}'" if panel.breakdown else "all"
+    if panel.within:
+        among = f"all {plural(panel.breakdown)}' (per {', '.join(panel.within)})"
+    if panel.breakdown == "tag_value":  # a request counts under each tag: of the filter's
+        among = "the filter's"
     if column == "token_share":
         return f"of {among} tokens"
     if column == "request_share":
@@ -234,16 +353,26 @@ def _show(panel: Panel, column: str, value) -> str:
     return f"{value:,.2f}"
 
 
+def row_keys(panel: Panel, frame: pd.DataFrame) -> tuple[str, ...]:
+    """The columns that identify a panel's row besides the filters: the breakdown, the
+    column it is listed within (a group's dimension, a tag's key) and a flag such as
+    `untagged` (a key's untagged row has a NULL value, like a tag without ':')."""
+    if not panel.breakdown:
+        return ()
+    flags = tuple(c for c in frame.columns if frame[c].dtype == bool)
+    return (*panel.within, panel.breakdown, *flags)
+
+
 def as_records(panels: dict[Panel, pd.DataFrame], heading: dict) -> list[dict]:
     """Long form: one record per figure, keyed like the mart row it comes from."""
     records = []
     for panel, frame in panels.items():
+        keys = row_keys(panel, frame)
         for row in frame.to_dict("records"):
             filters = dict(heading["filters"])
-            if panel.breakdown:
-                filters[panel.breakdown] = row[panel.breakdown]
+            filters.update({k: _plain(k, row[k]) for k in keys})
             for column, value in row.items():
-                if column != panel.breakdown:
+                if column not in keys:
                     records.append(
                         {
                             "grain": heading["grain"],
@@ -257,7 +386,18 @@ def as_records(panels: dict[Panel, pd.DataFrame], heading: dict) -> list[dict]:
     return records
 
 
-CSV_COLUMNS = ["grain", "period_start", *FILTERS, "panel", "metric", "value"]
+# `--end-user`: one end user's figures, shown before the tabs (not a mart panel).
+END_USER_PANEL = Panel(tab="Usage", title="End user", mart="fct_end_user_usage_daily")
+
+
+def csv_columns(panels: dict[Panel, pd.DataFrame]) -> list[str]:
+    """The long form's columns: the period, the filters, then each other column that
+    identifies a panel's row (empty on the other panels' records)."""
+    filters = filter_columns()
+    extra = [
+        k for panel, frame in panels.items() for k in row_keys(panel, frame) if k not in filters
+    ]
+    return ["grain", "period_start", *filters, *dict.fromkeys(extra), "panel", "metric", "value"]
 
 
 def _table(panel: Panel, frame: pd.DataFrame) -> list[str]:
@@ -265,7 +405,10 @@ def _table(panel: Panel, frame: pd.DataFrame) -> list[str]:
     shown = pd.DataFrame(
         {
             (f"{c} (% {share_base(panel, c)})" if share_base(panel, c) else c): [
-                str(v) if c == panel.breakdown else _show(panel, c, v) for v in frame[c]
+                (str(v) if _plain(c, v) is not None else "-")
+                if c == panel.breakdown
+                else _show(panel, c, v)
+                for v in frame[c]
             ]
             for c in frame.columns
         }
@@ -297,23 +440,35 @@ def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
         }
         return json.dumps(body, indent=2, default=str) + "\n"
     if fmt == "csv":
-        return to_csv(pd.DataFrame(as_records(panels, heading), columns=CSV_COLUMNS))
+        if "end_user" in heading:
+            panels = {END_USER_PANEL: pd.DataFrame([heading["end_user"]]), **panels}
+        return to_csv(pd.DataFrame(as_records(panels, heading), columns=csv_columns(panels)))
     partial = (
         f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
     )
     lines = [
         f"{heading['grain'].capitalize()} {heading['period_start']} .. {heading['period_end']}  "
-        + "  ".join(f"{k}={heading['filters'][k]}" for k in FILTERS)
+        + "  ".join(f"{k}={heading['filters'][k]}" for k in filter_columns())
         + "   ('*' = all; pay-as-you-go only)"
         + partial
     ]
+    if "end_user" in heading:
+        figures = heading["end_user"]
+        lines += ["", f"== End user {figures['end_user_id']} =="]
+        lines += [
+            f"   {c:<34} {_show(END_USER_PANEL, c, v)}"
+            for c, v in figures.items()
+            if c != "end_user_id"
+        ]
     tab = None
     for panel, frame in panels.items():
         if panel.tab != tab:
             tab = panel.tab
             lines += ["", f"== {tab} =="]
         lines.append(f"-- {panel.title}")
-        if frame.empty:
+        if frame.empty and not panel_holds(panel, heading["filters"]):
+            lines.append(f"   ({not_held_note(panel, heading['filters'])})")
+        elif frame.empty:
             lines.append("   (no rows)")
         elif panel.breakdown:
             lines += ["   " + line for line in _table(panel, frame.head(TABLE_ROWS))]

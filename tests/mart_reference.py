@@ -14,13 +14,65 @@ from fractions import Fraction
 import numpy as np
 import pandas as pd
 
+from config.dimensions import load_dimensions
 from config.settings import Thresholds
 
 MIN_SAMPLE = 20  # dbt var min_sample's default
-DIMENSIONS = ("api_key_id", "model", "provider")
 # The percentiles are sketch-based: within this relative error of the exact nearest-rank
 # percentile (docs/metrics.md). The stated bound, not read from the dbt project.
 SKETCH_RELATIVE_ERROR = 0.01
+
+
+def filter_dimensions() -> tuple[str, ...]:
+    """The marts' filter columns: the declared dimensions that are filters, in order."""
+    return tuple(d.column for d in load_dimensions() if d.filter)
+
+
+def __getattr__(name: str):
+    # DIMENSIONS reads the declaration on first use, not when this module is imported.
+    if name == "DIMENSIONS":
+        return filter_dimensions()
+    raise AttributeError(name)
+
+
+def held_filter_sets() -> set[frozenset[str]]:
+    """The filter combinations docs/metrics.md says every mart holds, each as the set of
+    filter columns with a real value: at most one filter with a display name (API key,
+    organization, team, project), with any subset of those without one (model,
+    provider)."""
+    filters = [d for d in load_dimensions() if d.filter]
+    parties = [frozenset({d.column}) for d in filters if d.name_column]
+    others = [d.column for d in filters if not d.name_column]
+    subsets = [frozenset()]
+    for column in others:
+        subsets += [subset | {column} for subset in subsets]
+    return {party | subset for party in [frozenset(), *parties] for subset in subsets}
+
+
+NONE = "(none)"  # where a request names no id of a dimension, and the tag of no tags
+OTHER = "(other)"  # the end users below the top N, as one row
+TOP_END_USERS = 20  # dbt var top_end_users's default
+
+
+def with_dimensions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every declared dimension as docs/metrics.md defines it per request: a missing id
+    is '(none)', a missing display name the id, and the tags a list without repeats (in
+    order; empty when missing)."""
+    out = frame.copy()
+    for d in load_dimensions():
+        if d.cardinality == "multi":
+            values = out[d.column] if d.column in out else pd.Series(None, index=out.index)
+            out[d.column] = [
+                list(dict.fromkeys(v)) if isinstance(v, (list, tuple, np.ndarray)) else []
+                for v in values
+            ]
+            continue
+        ids = out[d.column] if d.column in out else pd.Series(None, index=out.index)
+        out[d.column] = ids.where(ids.notna(), NONE).astype(object)
+        if d.name_column:
+            names = out[d.name_column] if d.name_column in out else pd.Series(None, index=out.index)
+            out[d.name_column] = names.where(names.notna(), out[d.column]).astype(object)
+    return out
 
 
 def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
@@ -30,7 +82,7 @@ def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
     request is in the throughput figures (NaN otherwise). The ceilings are the settings'
     defaults, which the tests do not override."""
     thresholds = Thresholds()
-    out = frame[frame["billing_mode"] == "pay_as_you_go"].copy()
+    out = with_dimensions(frame[frame["billing_mode"] == "pay_as_you_go"])
     out["is_success"] = out["status"] == "success"
     first = out["first_token_ms"] if "first_token_ms" in out else pd.Series(np.nan, index=out.index)
     out["first_token_ms"] = first.astype("float64")
@@ -253,6 +305,104 @@ def _key_name(rows):
     return latest["api_key_id"] if name is None or pd.isna(name) else name
 
 
+def _latest(rows, column, fallback):
+    """`column` of the latest request (ties: the last in the frame), else `fallback`'s."""
+    at = rows["created_at"]
+    if not pd.api.types.is_datetime64_any_dtype(at):
+        at = pd.to_datetime(at, utc=True, format="ISO8601")
+    latest = rows.assign(at=at).sort_values("at", kind="stable").iloc[-1]
+    value = latest.get(column)
+    return latest[fallback] if value is None or pd.isna(value) else value
+
+
+def group_dimensions():
+    """The group dimensions of mart_usage_by_group: filters with a display name but the
+    API key (docs/metrics.md)."""
+    return [d for d in load_dimensions() if d.filter and d.name_column and d.name != "api_key"]
+
+
+def usage_by_group(rows):
+    """{(dimension, group_id): figures} over every group dimension."""
+    out = {}
+    for d in group_dimensions():
+
+        def figures(group, d=d):
+            return {"group_name": _latest(group, d.name_column, d.column), **usage_summary(group)}
+
+        by_group = _breakdown(
+            rows, d.column, figures, shares=("total_tokens", "requests", "spend_usd")
+        )
+        out.update({(d.name, group_id): values for group_id, values in by_group.items()})
+    return out
+
+
+def top_end_users(rows, n=TOP_END_USERS):
+    """{end_user_id: figures}: the n end users with the most spend (ties: more tokens,
+    then id), ranked, and the rest as one row '(other)' with a NULL rank."""
+    per_user = {
+        user: {**usage_summary(group), "end_users": 1}
+        for user, group in rows.groupby("end_user_id")
+    }
+    order = sorted(
+        per_user, key=lambda u: (-per_user[u]["spend_usd"], -per_user[u]["total_tokens"], u)
+    )
+    out = {}
+    for rank, user in enumerate(order[:n], start=1):
+        out[user] = {**per_user[user], "spend_rank": rank}
+    rest = rows[rows["end_user_id"].isin(order[n:])]
+    if len(rest):
+        out[OTHER] = {**usage_summary(rest), "end_users": len(order) - n, "spend_rank": None}
+    whole = usage_summary(rows)
+    for row in out.values():
+        for column, share in SHARE_NAMES.items():
+            row[share] = _ratio(row[column], whole[column])
+    return out
+
+
+def _split_tag(tag):
+    key, colon, value = tag.partition(":")
+    return key, (value if colon else None)
+
+
+def usage_by_tag(rows):
+    """{(tag_key, tag_value, untagged): figures}. A request counts under each of its
+    tags; one without tags under '(none)'; per key (but '(none)') the requests carrying
+    no tag of it, when there are any."""
+    whole = usage_summary(rows)
+    exploded = rows.assign(tag=[tags if len(tags) else [NONE] for tags in rows["tags"]]).explode(
+        "tag"
+    )
+    split = [_split_tag(tag) for tag in exploded["tag"]]
+    exploded["tag_key"] = [key for key, _ in split]
+    exploded["tag_value"] = [value for _, value in split]
+
+    def figures(group):
+        summary = usage_summary(group)
+        return {
+            "total_tokens": summary["total_tokens"],
+            "input_tokens": summary["input_tokens"],
+            "output_tokens": summary["output_tokens"],
+            "requests": summary["requests"],
+            "spend_usd": summary["spend_usd"],
+            "requests_with_cost": summary["requests_with_cost"],
+            "request_share": _ratio(summary["requests"], whole["requests"]),
+            "token_share": _ratio(summary["total_tokens"], whole["total_tokens"]),
+        }
+
+    out = {}
+    pairs = list(zip(exploded["tag_key"], exploded["tag_value"]))
+    for pair in dict.fromkeys(pairs):
+        out[(*pair, False)] = figures(exploded[np.array([p == pair for p in pairs])])
+    for key in set(exploded["tag_key"]) - {NONE}:
+        carrying = {
+            i for i, tags in rows["tags"].items() if any(_split_tag(t)[0] == key for t in tags)
+        }
+        without = rows[~rows.index.isin(carrying)]
+        if len(without):
+            out[(key, None, True)] = figures(without)
+    return out
+
+
 def usage_by_api_key(rows):
     def figures(group):
         return {"api_key_name": _key_name(group), **usage_summary(group)}
@@ -332,10 +482,22 @@ MARTS = {
 }
 
 
-def select(rows: pd.DataFrame, api_key_id="*", model="*", provider="*") -> pd.DataFrame:
-    """The requests one filter combination covers ('*' = all)."""
+# The marts of high-cardinality and multi-valued dimensions and of the group dimensions:
+# mart -> (reference function, the columns that key a row within a period and filter).
+# Their filters are model and provider (docs/metrics.md); the others are '*'.
+BREAKDOWN_MARTS = {
+    "mart_usage_by_group": (usage_by_group, ("dimension", "group_id")),
+    "mart_top_end_users": (top_end_users, ("end_user_id",)),
+    "mart_usage_by_tag": (usage_by_tag, ("tag_key", "tag_value", "untagged")),
+}
+
+
+def select(rows: pd.DataFrame, *values: str, **chosen: str) -> pd.DataFrame:
+    """The requests one filter combination covers: values by position in the order of
+    filter_dimensions() or by column name; a filter not given, or '*', is all."""
+    chosen = {**dict(zip(filter_dimensions(), values)), **chosen}
     keep = pd.Series(True, index=rows.index)
-    for column, value in zip(DIMENSIONS, (api_key_id, model, provider)):
+    for column, value in chosen.items():
         if value != "*":
             keep &= rows[column] == value
     return rows[keep]

@@ -30,6 +30,7 @@ from conftest import SAMPLE_LAST_DAY
 
 from ingest.warehouse import request_model_build
 from readers.dashboard_data import FILTER_OPTIONS, TABLE_PAGE_ROWS
+from readers.filters import filter_columns
 from readers.page_text import WORD_JOINER
 from readers.warehouse import read_query
 
@@ -60,11 +61,12 @@ def page(sample, monkeypatch):
 
 
 def _row(settings, mart: str, grain: str, period: date, chosen: dict[str, str]) -> pd.Series | None:
+    columns = filter_columns()  # the filters not chosen are all ('*')
     frame = read_query(
         settings,
-        f"SELECT * FROM main_marts.{mart} WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = ? AND model = ? AND provider = ?",
-        [grain, period, chosen["api_key_id"], chosen["model"], chosen["provider"]],
+        f"SELECT * FROM main_marts.{mart} WHERE grain = ? AND period_start = ? AND "
+        + " AND ".join(f"{c} = ?" for c in columns),
+        [grain, period, *(chosen.get(c, ALL) for c in columns)],
     )
     assert len(frame) <= 1
     return None if frame.empty else frame.iloc[0]
@@ -78,9 +80,7 @@ def _filters(settings) -> dict[str, dict[str, str]]:
             settings,
             f"SELECT {dimension} AS value FROM main_marts.mart_usage_summary WHERE grain = 'month' "
             f"AND period_start = ? AND {dimension} <> '*' AND "
-            + " AND ".join(
-                f"{d} = '*'" for d in ("api_key_id", "model", "provider") if d != dimension
-            )
+            + " AND ".join(f"{d} = '*'" for d in filter_columns() if d != dimension)
             + " ORDER BY requests DESC, value LIMIT 1",
             [DEFAULT_PERIOD["month"]],
         )["value"].iloc[0]
@@ -89,7 +89,8 @@ def _filters(settings) -> dict[str, dict[str, str]]:
     provider = read_query(
         settings,
         "SELECT provider FROM main_marts.mart_provider_distribution WHERE grain = 'month' "
-        "AND period_start = ? AND api_key_id = '*' AND model = ? ORDER BY requests DESC LIMIT 1",
+        "AND period_start = ? AND api_key_id = '*' AND model = ? AND organization_id = '*' "
+        "AND team_id = '*' AND project_id = '*' ORDER BY requests DESC LIMIT 1",
         [DEFAULT_PERIOD["month"], model],
     )["provider"].iloc[0]
     return {
@@ -475,11 +476,36 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                 if tab == "Usage":
                     value = metric.locator('[data-testid="stMetricValue"]').inner_text()
                     assert value == f"{int(total):,}"
+                    _check_group_download(sample, page, shots)
                 page.screenshot(path=str(shots / f"dashboard-{tab.lower()}.png"), full_page=True)
                 assert (shots / f"dashboard-{tab.lower()}.png").stat().st_size > 10_000
         finally:
             browser.close()
     print(f"screenshots in {shots}")
+
+
+def _check_group_download(sample, page, folder: Path) -> None:
+    """Issue 25's panels are on the Usage tab, and Usage by Team's download (written by
+    readers/csv_text.py) holds the mart's rows."""
+    for title in ("Usage by Team", "Top end users", "Usage by tag key"):
+        page.get_by_role("heading", name=title).wait_for(state="visible", timeout=60_000)
+    assert page.get_by_text("tag rows do not add up to the total").count() == 1
+    with page.expect_download(timeout=60_000) as download:
+        page.locator(".st-key-download_groups_team button").first.click()
+    path = folder / "groups_team.csv"
+    download.value.save_as(str(path))
+    shown = pd.read_csv(path, keep_default_na=False)
+    mart = read_query(
+        sample,
+        "SELECT group_id, group_name, total_tokens, requests FROM main_marts.mart_usage_by_group "
+        "WHERE grain = 'month' AND period_start = ? AND dimension = 'team' AND "
+        + " AND ".join(f"{c} = '*'" for c in filter_columns())
+        + " ORDER BY total_tokens DESC, group_id",
+        [DEFAULT_PERIOD["month"]],
+    )
+    assert list(shown["group_id"]) == list(mart["group_id"])
+    assert list(shown["total_tokens"]) == list(mart["total_tokens"])
+    assert list(shown["requests"]) == list(mart["requests"])
 
 
 def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):

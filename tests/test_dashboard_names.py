@@ -206,7 +206,8 @@ def test_charts_show_the_top_rows_and_the_rest_as_other(hostile, page):
     total = read_query(
         settings,
         "SELECT total_tokens, requests FROM main_marts.mart_usage_summary WHERE grain = 'day' "
-        "AND period_start = ? AND api_key_id = '*' AND model = '*' AND provider = '*'",
+        "AND period_start = ? AND api_key_id = '*' AND model = '*' AND provider = '*' "
+        "AND organization_id = '*' AND team_id = '*' AND project_id = '*'",
         [DAY],
     ).iloc[0]
     models = next(
@@ -235,7 +236,8 @@ def test_tables_page_and_filters_search(hostile, page):
     by_model = read_query(
         settings,
         "SELECT model FROM main_marts.mart_usage_by_model WHERE grain = 'day' AND period_start = ? "
-        "AND api_key_id = '*' AND provider = '*' ORDER BY total_tokens DESC, model",
+        "AND api_key_id = '*' AND provider = '*' AND organization_id = '*' AND team_id = '*' "
+        "AND project_id = '*' ORDER BY total_tokens DESC, model",
         [DAY],
     )["model"].tolist()
     table = next(

@@ -25,8 +25,7 @@ def test_definitions_load_with_the_expected_graph(data_dir):
         "staging/stg_gateway__request_logs",
         "facts/fct_requests",
         "facts/fct_usage_daily",
-        "facts/fct_usage_weekly",
-        "facts/fct_usage_monthly",
+        "facts/fct_usage_periods",
         "marts/mart_usage_summary",
     } <= keys
     # The dbt staging model reads the raw asset, so one run flows from files to marts.
@@ -62,7 +61,7 @@ def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
     assert groups["raw"] == {"raw/request_logs", "raw/request_logs_rejected", "raw/ingested_files"}
     for group in ("staging", "facts", "marts", "audit"):
         assert all(key.startswith(f"{group}/") for key in groups[group]), groups[group]
-    assert len(groups["marts"]) == 11
+    assert len(groups["marts"]) == 14
     # The intermediate folder holds run control only: none of it among business assets.
     business = set().union(*(groups[g] for g in ("raw", "staging", "facts", "marts", "audit")))
     assert not any(key.startswith("intermediate/") for key in business)

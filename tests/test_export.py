@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE_LAST_DAY, SAMPLE_START, copy_data_dir, use_data_dir
 
-from readers.export import KEYS, VIEWS, mart_columns
+from readers.export import VIEWS, keys, mart_columns
 from readers.warehouse import read_query
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,12 +49,20 @@ def run(settings, *args: str) -> tuple[int, bytes, str]:
 
 
 def mart_rows(settings, mart: str, grain: str, detail_only: bool = False, columns=None):
+    KEYS = keys()
     columns = columns or mart_columns()[mart]
-    where = " AND ".join(f"{d} <> '*'" for d in KEYS[2:]) if detail_only else "true"
+    # A view's rows: every real key x model x provider, the other filters all ('*').
+    detail = ("api_key_id", "model", "provider")
+    where = (
+        " AND ".join(f"{d} <> '*'" if d in detail else f"{d} = '*'" for d in KEYS[2:])
+        if detail_only
+        else "true"
+    )
     return read_query(
         settings,
         f"SELECT {', '.join([*KEYS, *columns])} FROM main_marts.{mart} "
-        f"WHERE grain = ? AND {where} ORDER BY {', '.join(KEYS[1:])}",
+        f"WHERE grain = ? AND {where} "
+        f"ORDER BY {', '.join(dict.fromkeys([*KEYS[1:], *columns]))}",
         [grain],
     )
 
@@ -64,7 +72,7 @@ def read_back(path: Path, fmt: str) -> pd.DataFrame:
         return pd.read_parquet(path)
     if fmt == "jsonl":
         return pd.DataFrame([json.loads(line) for line in path.read_text("utf-8").splitlines()])
-    text_columns = {c: str for c in KEYS}
+    text_columns = {c: str for c in keys()}
     return pd.read_csv(path, dtype=text_columns, keep_default_na=False, na_values=[""])
 
 
@@ -107,7 +115,7 @@ def test_the_views_hold_the_detail_rows_that_add_up_to_the_totals(sample_warehou
     same(back, expected)
     # No '*' row: the rows of a day add up to the day's all-keys total.
     totals = mart_rows(sample_warehouse, mart, "day", columns=columns)
-    totals = totals[(totals[list(KEYS[2:])] == "*").all(axis=1)]
+    totals = totals[(totals[list(keys()[2:])] == "*").all(axis=1)]
     assert back.groupby("period_start")["requests"].sum().tolist() == totals["requests"].tolist()
 
 
@@ -116,18 +124,21 @@ def test_standard_output_period_filters_and_columns(sample_warehouse):
         sample_warehouse,
         *("export", "usage_by_model", "--period", SAMPLE_START.isoformat(), "--grain", "month"),
         *("--api-key", "*", "--provider", "*", "--columns", "spend_usd,requests"),
+        *("--organization", "*", "--team", "*", "--project", "*"),
     )
     assert code == 0, err
     rows = list(csv.reader(io.StringIO(out.decode("utf-8"))))
-    assert rows[0] == [*KEYS, "spend_usd", "requests"]
+    assert rows[0] == [*keys(), "spend_usd", "requests"]
     expected = read_query(
         sample_warehouse,
         "SELECT model, requests FROM main_marts.mart_usage_by_model WHERE grain = 'month' "
-        "AND period_start = ? AND api_key_id = '*' AND provider = '*' ORDER BY model",
+        "AND period_start = ? AND api_key_id = '*' AND provider = '*' AND organization_id = '*' "
+        "AND team_id = '*' AND project_id = '*' ORDER BY model",
         [SAMPLE_START.replace(day=1)],
     )
-    assert [r[3] for r in rows[1:]] == list(expected["model"])
-    assert [int(r[6]) for r in rows[1:]] == list(expected["requests"])
+    model, requests = keys().index("model"), len(keys()) + 1
+    assert [r[model] for r in rows[1:]] == list(expected["model"])
+    assert [int(r[requests]) for r in rows[1:]] == list(expected["requests"])
     assert {r[1] for r in rows[1:]} == {"2026-01-01"}
 
 
@@ -313,7 +324,8 @@ CREATE SCHEMA main_marts;
 CREATE TABLE main_marts.mart_usage_summary AS
 SELECT 'day' AS grain, DATE '2025-01-01' + (i // 4000)::INTEGER AS period_start,
     'key_' || (i % 400) AS api_key_id, 'vendor/model-' || (i % 10) AS model,
-    'provider' AS provider, i * 7 AS total_tokens, i * 5 AS input_tokens,
+    'provider' AS provider, '*' AS organization_id, '*' AS team_id, '*' AS project_id,
+    i * 7 AS total_tokens, i * 5 AS input_tokens,
     i * 2 AS output_tokens, (i % 97 + 1)::BIGINT AS requests, i / 1e6 AS spend_usd,
     (i % 97 + 1)::BIGINT AS requests_with_cost, 1.0 AS cost_coverage,
     2.5 AS cost_per_million_tokens, now() AS built_at

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 from conftest import use_data_dir
-from mart_reference import MARTS
+from mart_reference import DIMENSIONS, MARTS
 from nightly import run_window
 from reference import read_landing, requests, usage_totals
 
@@ -160,7 +160,8 @@ def test_usage_per_local_period_equals_pandas_and_days_add_up(zones, zone):
     mart = read_query(
         built[zone],
         "SELECT grain, period_start, total_tokens, input_tokens, output_tokens, requests "
-        "FROM main_marts.mart_usage_summary WHERE api_key_id = '*' AND model = '*' AND provider = '*'",
+        "FROM main_marts.mart_usage_summary WHERE "
+        + " AND ".join(f"{d} = '*'" for d in DIMENSIONS),
     )
     mart["period_start"] = pd.to_datetime(mart["period_start"])
     for grain, column in (("day", "event_date"), ("week", "week_start"), ("month", "month_start")):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import yaml
 
+from readers.filters import filter_columns
 from readers.panels import MARTS_YAML, TABS, load_panels
 
 
@@ -23,7 +24,13 @@ def test_breakdown_panels_say_how_their_rows_are_ordered():
         metric_columns = {m.column for m in panel.metrics}
         assert panel.metrics and all(m.label and m.description for m in panel.metrics), panel.mart
         if panel.breakdown:
-            assert panel.breakdown in {"api_key_id", "model", "provider"}
+            # A filter dimension, or a breakdown of its own (group, end user, tag value).
+            assert panel.breakdown in {
+                *filter_columns(),
+                "group_id",
+                "end_user_id",
+                "tag_value",
+            }
             column, *direction = panel.order_by.split()
             assert column in metric_columns and direction in ([], ["DESC"]), panel.order_by
         else:

@@ -241,8 +241,9 @@ def test_checks_are_on_the_assets_with_token_and_latency_fields(data_dir):
         "facts/fct_requests"
     ]
     assert "assert_days_sum_their_requests" in by_asset["facts/fct_usage_daily"]
-    assert "assert_weeks_sum_their_days" in by_asset["facts/fct_usage_weekly"]
-    assert "assert_months_sum_their_days" in by_asset["facts/fct_usage_monthly"]
+    assert {"assert_weeks_sum_their_days", "assert_months_sum_their_days"} <= by_asset[
+        "facts/fct_usage_periods"
+    ]
     assert {
         "assert_summary_all_row_is_sum_of_parts",
         "assert_no_subscription_in_marts",
@@ -253,8 +254,8 @@ def test_checks_are_on_the_assets_with_token_and_latency_fields(data_dir):
 INVARIANT_BREAKS = {
     "assert_token_types_add_up_per_request": "UPDATE main_facts.fct_requests SET reasoning_tokens = reasoning_tokens + 1 "
     "WHERE request_id = (SELECT min(request_id) FROM main_facts.fct_requests)",
-    "assert_weeks_sum_their_days": "UPDATE main_facts.fct_usage_weekly SET requests = requests + 1 "
-    "WHERE rowid = (SELECT min(rowid) FROM main_facts.fct_usage_weekly)",
+    "assert_weeks_sum_their_days": "UPDATE main_facts.fct_usage_periods SET requests = requests + 1 "
+    "WHERE rowid = (SELECT min(rowid) FROM main_facts.fct_usage_periods WHERE grain = 'week')",
     "assert_summary_all_row_is_sum_of_parts": "UPDATE main_marts.mart_usage_summary SET requests = requests + 1 "
     "WHERE rowid = (SELECT min(rowid) FROM main_marts.mart_usage_summary "
     "WHERE api_key_id <> '*' AND model = '*' AND provider = '*')",

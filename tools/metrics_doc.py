@@ -14,12 +14,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from config.dimensions import load_dimensions
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
+from readers.filters import held_filter_sets as filters_held
 from readers.panels import MARTS_YAML, TABS, load_mart_models
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS_DOC = REPO / "docs" / "metrics.md"
-FILTERS = ("api_key_id", "model", "provider")
 EXAMPLE_MONTH = "2026-01-01"
 
 PREAMBLE = f"""# Dashboard metrics
@@ -40,7 +41,9 @@ invariant N"), and per panel the mart, its columns and a query.
   loaded and kept in `main_facts.fct_requests` (with `billing_mode`) and appear in no
   mart.
 - **Filters** on every panel: a period (day, ISO week from Monday, calendar month, in
-  the reporting time zone), an API key, a model and a provider, each one value or all.
+  the reporting time zone) and the filter dimensions declared in
+  `dbt_project/dbt_project.yml` (`vars: dimensions:`), each one value or all, in the
+  combinations listed under "Filter combinations" below.
 
 | field | meaning |
 |---|---|
@@ -112,12 +115,12 @@ against an independent pandas computation.
 
 ## How every mart reads
 
-- **Rows.** One row per `grain` (`day`, `week`, `month`) x `period_start` x
-  `api_key_id` x `model` x `provider`. In a filter column `'*'` means "all", so any
-  combination of one key or all, one model or all, one provider or all is one plain
-  `WHERE`. A breakdown panel (usage by model, by API key, provider distribution, the
-  per-model performance panels) keeps the real values of its dimension in that column
-  and has one row per value; the other two filters still take `'*'`.
+- **Rows.** One row per `grain` (`day`, `week`, `month`) x `period_start` x the
+  filter columns (see "Filter combinations"). In a filter column `'*'` means "all", so
+  every held combination of one value or all is one plain `WHERE`. A breakdown panel
+  (usage by model, by API key, provider distribution, the per-model performance panels)
+  keeps the real values of its dimension in that column and has one row per value; the
+  other filters still take `'*'`.
 - **Periods** are days, ISO weeks (Monday start) and calendar months in the reporting
   time zone, `LLM_USAGE_REPORTING_TIMEZONE` (an IANA name, default `UTC`; DST is
   handled). `period_start` is the period's first local day. After a change of zone, the
@@ -158,8 +161,57 @@ against an independent pandas computation.
   `'week'` with that period's first day for the other grains.
 
 The same figures in a terminal: `llm-usage report --period week --model openai/gpt-5`
-(`--date`, `--api-key`, `--provider`, `--format table|json|csv`).
+(`--date`, `--api-key`, `--provider`, `--organization`, `--team`, `--project`: one flag
+per declared filter, in the held combinations; `--end-user` by exact id;
+`--format table|json|csv`).
 """
+
+
+def filter_columns() -> tuple[str, ...]:
+    """The marts' filter columns, in the declaration's order."""
+    return tuple(d.column for d in load_dimensions() if d.filter)
+
+
+def held_filter_sets() -> list[tuple[str, ...]]:
+    """The filter combinations every mart holds, each as the filter columns that keep a
+    real value (the others hold '*'), in the declaration's order: readers/filters.py
+    states the rule of filter_sets() in macros/dimensions.sql once for the Python side
+    (a filter with a display name one at a time or none, each with every subset of the
+    filters without one)."""
+    filters = filter_columns()
+    return [tuple(c for c in filters if c in kept) for kept in filters_held()]
+
+
+def filter_combinations() -> str:
+    """The docs' section on the filter combinations the marts hold."""
+    filters = filter_columns()
+    sets = held_filter_sets()
+    lines = [
+        "## Filter combinations",
+        "",
+        f"Every mart has the filter columns {', '.join(f'`{f}`' for f in filters)} "
+        "(`'*'` = all). It holds the combinations below as explicit `GROUPING SETS`,",
+        "derived from the declaration (`filter_sets()` in `dbt_project/macros/dimensions.sql`):",
+        "a filter with a display name (a party that spends: API key, organization, team,",
+        "project) is held one at a time or not at all, and each is combined with every",
+        "subset of the filters without one (model, provider). A breakdown panel holds the",
+        "sets that contain its dimension. The page and `llm-usage report` offer exactly",
+        "these combinations: one of key, organization, team or project at a time (not a",
+        f"key within a team), with any model and provider. {len(sets)} combinations, where",
+        f"a `CUBE` of the {len(filters)} filters would hold {2 ** len(filters)}.",
+        "",
+        "| held | " + " | ".join(f"`{f}`" for f in filters) + " |",
+        "|---|" + "---|" * len(filters),
+    ]
+    for number, kept in enumerate(sets, start=1):
+        cells = ["value" if f in kept else "`*`" for f in filters]
+        lines.append(f"| {number} | " + " | ".join(cells) + " |")
+    lines.append(
+        "\nAny other combination (a key within a team, say) is not a row of any mart; it "
+        "can be summed at read time from the daily facts, whose grain carries every "
+        "low-cardinality dimension.\n"
+    )
+    return "\n".join(lines)
 
 
 def load_marts(path: Path = MARTS_YAML) -> list[dict]:
@@ -181,7 +233,8 @@ def example_sql(model: dict) -> str:
     breakdown = _meta(model).get("breakdown")
     columns = [c["name"] for c in metric_columns(model)]
     where = ["grain = 'month'", f"period_start = DATE '{EXAMPLE_MONTH}'"]
-    where += [f"{f} = '*'" for f in FILTERS if f != breakdown]
+    where += [f"{f} = '*'" for f in filter_columns() if f != breakdown]
+    where += [f"{column} = '{value}'" for column, value in _meta(model).get("example", {}).items()]
     select = ", ".join(([breakdown] if breakdown else []) + columns)
     sql = f"SELECT {select}\nFROM main_marts.{model['name']}\nWHERE " + "\n  AND ".join(where)
     if breakdown:
@@ -194,7 +247,7 @@ def _one_line(text: str) -> str:
 
 
 def render(models: list[dict]) -> str:
-    out = [PREAMBLE]
+    out = [PREAMBLE, filter_combinations()]
     for tab in TABS:
         out.append(f"## {tab} tab\n")
         for model in (m for m in models if _meta(m).get("tab") == tab):

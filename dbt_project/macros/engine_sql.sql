@@ -44,3 +44,35 @@
 {% macro spark__star_except(relation_alias, listed) -%}
     {{ relation_alias }}.* except ({{ listed }})
 {%- endmacro %}
+
+{#- A list column (tags) with repeated elements dropped, first occurrences kept in order,
+    and NULL read as the empty list. -#}
+{% macro distinct_list(column) -%}
+    {{ return(adapter.dispatch('distinct_list', 'llm_usage')(column)) }}
+{%- endmacro %}
+
+{#- sqlfluff's DuckDB dialect (4.4) cannot parse a lambda: the noqa keeps that parse gap
+    from failing `make lint`. -#}
+{% macro duckdb__distinct_list(column) -%}
+    coalesce(list_filter({{ column }}, lambda element, position: list_position({{ column }}, element) = position), -- noqa: PRS
+             cast([] as varchar[]))
+{%- endmacro %}
+
+{#- array_distinct keeps the first occurrence of each element, in order. -#}
+{% macro spark__distinct_list(column) -%}
+    coalesce(array_distinct({{ column }}), cast(array() as array<string>))
+{%- endmacro %}
+
+{#- One row per element of a list column, in the select list; an empty list gives one
+    row of `empty` instead (a request without tags still counts, under '(none)'). -#}
+{% macro unnest_list(column, empty) -%}
+    {{ return(adapter.dispatch('unnest_list', 'llm_usage')(column, empty)) }}
+{%- endmacro %}
+
+{% macro duckdb__unnest_list(column, empty) -%}
+    unnest(case when len({{ column }}) = 0 then [{{ empty }}] else {{ column }} end)
+{%- endmacro %}
+
+{% macro spark__unnest_list(column, empty) -%}
+    explode(case when size({{ column }}) = 0 then array({{ empty }}) else {{ column }} end)
+{%- endmacro %}

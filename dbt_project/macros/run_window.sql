@@ -23,8 +23,8 @@
     touches: its days, weeks and months. `prefix` qualifies the columns ("t."). -#}
 {% macro in_touched_grain_periods(prefix='') -%}
     (
-        {%- for g in reporting_grains() %}
-        ({{ prefix }}grain = '{{ g.grain }}' and {{ prefix }}period_start in {{ touched_periods(g.grain) }}){{ " or" if not loop.last }}
+        {%- for grain in reporting_grains() %}
+        ({{ prefix }}grain = '{{ grain }}' and {{ prefix }}period_start in {{ touched_periods(grain) }}){{ " or" if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}

@@ -6,8 +6,8 @@
     bucket. Zero (and anything not positive) has its own bucket, read back as 0.
 
     fct_latency_sketch_daily holds, per event day x API key x model x provider x billing
-    mode x measure, the count of values in each bucket; fct_latency_sketch_weekly and
-    _monthly add up the counts of their days (exactly: they are integers). A mart row
+    mode x measure, the count of values in each bucket; fct_latency_sketch_periods adds
+    up the counts of the days of each week and month (exactly: they are integers). A mart row
     adds the counts of its period and filter combination the same way and reads a
     percentile from the merged histogram: with n values and rank k = ceil(q * n)
     (nearest rank, 1-based), the answer is the bucket where the running count first
@@ -75,55 +75,46 @@
     bigint
 {%- endmacro %}
 
-{#- The body of fct_latency_sketch_weekly and _monthly: the daily sketch rows of each
-    period of `grain` ('week' or 'month') added up (bucket counts add exactly), limited on
-    incremental runs to the periods the run touches, so that a mart reads one histogram
-    per combination and period and never adds up a month's days itself. -#}
-{% macro sketch_period_sums(grain) -%}
-    {%- set period = (reporting_grains() | selectattr('grain', 'equalto', grain) | first).period -%}
-select
-    {{ period }},
-    api_key_id,
-    model,
-    provider,
-    billing_mode,
-    measure,
-    bucket,
-    cast(sum(requests) as {{ sketch_count_type() }}) as requests,
-    sum(value_sum) as value_sum,
-    current_timestamp as built_at
-from {{ ref((reporting_grains() | selectattr('grain', 'equalto', 'day') | first).sketch_fact) }}
-{% if is_incremental() %}
-where {{ period }} in {{ touched_periods(grain) }}
-{% endif %}
-group by {{ period }}, api_key_id, model, provider, billing_mode, measure, bucket
-{%- endmacro %}
-
-{#- The sketch rows of one measure at all three grains, limited on incremental runs to
-    the periods the run touches, pay-as-you-go only. Rows are added up per (key, model,
-    provider, bucket) here, before any CUBE (the sketch facts also split by billing
-    mode, and `model` may be given as an expression such as "'*'" for a figure over all
-    models), so the CUBE works on one histogram per combination and period. -#}
+{#- The sketch rows of one measure at all three grains (the daily fact's days, the
+    period fact's weeks and months), limited on incremental runs to the periods the run
+    touches, pay-as-you-go only. Rows are added up per filter combination and bucket
+    here, before the grouping sets (the sketch facts also split by billing mode, and
+    `model` may be given as an expression such as "'*'" for a figure over all models), so
+    the grouping sets work on one histogram per combination and period. -#}
 {% macro sketch_by_grain(measure, model='model') -%}
-    {%- for g in reporting_grains() %}
     select
-        '{{ g.grain }}' as grain,
-        {{ g.period }} as period_start,
-        api_key_id,
-        {{ model }} as model,
-        provider,
+        'day' as grain,
+        event_date as period_start,
+        {%- for column in filter_dimensions() %}
+        {{ model if column == 'model' else column }} as {{ column }},
+        {%- endfor %}
         bucket,
         cast(sum(requests) as {{ sketch_count_type() }}) as requests,
         sum(value_sum) as value_sum
-    from {{ ref(g.sketch_fact) }}
+    from {{ ref('fct_latency_sketch_daily') }}
     where measure = '{{ measure }}'
       and billing_mode = 'pay_as_you_go'
     {%- if is_incremental() %}
-      and {{ g.period }} in {{ touched_periods(g.grain) }}
+      and event_date in {{ touched_periods('day') }}
     {%- endif %}
-    group by {{ g.period }}, api_key_id, {{ model }}, provider, bucket
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+    group by all
+    union all
+    select
+        grain,
+        period_start,
+        {%- for column in filter_dimensions() %}
+        {{ model if column == 'model' else column }} as {{ column }},
+        {%- endfor %}
+        bucket,
+        cast(sum(requests) as {{ sketch_count_type() }}) as requests,
+        sum(value_sum) as value_sum
+    from {{ ref('fct_latency_sketch_periods') }}
+    where measure = '{{ measure }}'
+      and billing_mode = 'pay_as_you_go'
+    {%- if is_incremental() %}
+      and {{ in_touched_grain_periods() }}
+    {%- endif %}
+    group by all
 {%- endmacro %}
 
 {#- One histogram per mart row: the sketch rows of one measure (sketch_by_grain) merged
@@ -178,4 +169,35 @@ group by {{ period }}, api_key_id, model, provider, billing_mode, measure, bucke
 {#- The key of a mart row: grain, period and the three filter columns. -#}
 {% macro mart_key_columns() -%}
     {{ return(['grain', 'period_start'] + filter_dimensions()) }}
+{%- endmacro %}
+
+{#- The body of a per-model percentile panel (mart_latency_by_model,
+    mart_first_token_latency_by_model): one row per filter combination of the per-model
+    breakdown with the count of the measure's values (`count_column`), their exact mean
+    avg_<measure> and the sketch-based percentiles p<100 q>_<measure> for q in
+    `fractions`. Pay-as-you-go only; a model without values of the measure has no row. -#}
+{% macro percentiles_by_model(measure, count_column, fractions) -%}
+{%- set names = [] -%}
+{%- for fraction in fractions -%}
+    {%- do names.append('p' ~ ((fraction * 100) | round | int) ~ '_' ~ measure) -%}
+{%- endfor -%}
+with merged as (
+    {{ merged_sketch(measure) }}
+),
+
+figures as (
+    {{ sketch_percentiles('merged', mart_key_columns(), fractions, names) }}
+)
+
+select
+    {%- for column in mart_key_columns() %}
+    {{ column }},
+    {%- endfor %}
+    cast(requests as bigint) as {{ count_column }},
+    {{ ratio('value_sum', 'requests') }} as avg_{{ measure }},
+    {%- for name in names %}
+    {{ name }},
+    {%- endfor %}
+    current_timestamp as built_at
+from figures
 {%- endmacro %}

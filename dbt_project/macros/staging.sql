@@ -16,10 +16,9 @@ select
     line_number,
     created_at,
     {{ to_reporting_date('created_at') }} as event_date,
-    api_key_id,
-    coalesce(api_key_name, api_key_id) as api_key_name,
-    model,
-    provider,
+    -- The declared dimensions (macros/dimensions.sql): api_key_id, api_key_name, model,
+    -- provider, organization_id, ...; a missing id is '(none)', a missing name the id.
+    {{- staged_dimensions() }}
     billing_mode,
     status,
     http_status,

@@ -1,7 +1,7 @@
 {#- The additive measures of the usage facts: name -> expression over fct_requests.
     Only sums and counts, never averages, so that days roll up to weeks and months and
     every mart can derive its ratios exactly. Defined once; the daily fact sums the
-    expressions, the weekly and monthly facts sum the daily columns. Token, request and
+    expressions, the period fact (weeks and months) sums the daily columns. Token, request and
     spend measures count every request; the latency and throughput measures only those
     in their figures (fct_requests.in_latency_figures, in_throughput_figures). -#}
 
@@ -37,23 +37,21 @@
     {{ 'double' if name in ('latency_ms_sum', 'throughput_generation_seconds', 'spend_usd') else 'bigint' }}
 {%- endmacro %}
 
-{#- The key's name as of its latest request in the period (names can change; each period
-    shows the one its own requests last carried). From the request grain or from a finer
-    fact's columns. -#}
-{% macro latest_key_name(from_request_grain) -%}
-    {%- if from_request_grain %}
-    max_by(api_key_name, created_at) as api_key_name,
-    max(created_at) as last_request_at
-    {%- else %}
-    max_by(api_key_name, last_request_at) as api_key_name,
-    max(last_request_at) as last_request_at
-    {%- endif %}
+{#- `names`: only these measures (the end-user and tag facts keep the usage figures their
+    marts show). -#}
+{% macro sum_usage_measures(from_request_grain, names=none) -%}
+    {%- set measures = usage_measures() -%}
+    {%- set names = names or measures.keys() | list -%}
+    {%- for name in names %}
+    cast(sum({{ measures[name] if from_request_grain else name }}) as {{ usage_measure_type(name) }}) as {{ name }}{{ "," if not loop.last }}
+    {%- endfor %}
 {%- endmacro %}
 
-{% macro sum_usage_measures(from_request_grain) -%}
-    {%- for name, expression in usage_measures().items() %}
-    cast(sum({{ expression if from_request_grain else name }}) as {{ usage_measure_type(name) }}) as {{ name }}{{ "," if not loop.last }}
-    {%- endfor %}
+{#- The measures of the breakdown facts of high-cardinality and multi-valued dimensions
+    (end users, tags): tokens, requests and spend. -#}
+{% macro breakdown_measures() -%}
+    {{ return(['requests', 'input_tokens', 'output_tokens', 'total_tokens', 'spend_usd',
+               'requests_with_cost', 'tokens_with_cost']) }}
 {%- endmacro %}
 
 {#- Spend figures of one filter row (or breakdown row), from the usage facts' sums:

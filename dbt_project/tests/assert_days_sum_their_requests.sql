@@ -1,8 +1,8 @@
 {{ config(meta={'dagster': {'ref': {'name': 'fct_usage_daily'}}}) }}
 -- docs/metrics.md invariant 2, day level: each daily row = the sums over fct_requests of its
--- day, key, model, provider and billing mode (and no group is missing on either side),
+-- day, dimensions (fact_dimensions()) and billing mode (and no group is missing on either side),
 -- for the event days the build rebuilt.
-{%- set grain = ['event_date', 'api_key_id', 'model', 'provider', 'billing_mode'] %}
+{%- set grain = ['event_date'] + fact_dimensions() + ['billing_mode'] %}
 with from_requests as (
     select {{ grain | join(', ') }}, count(*) as requests, sum(total_tokens) as total_tokens,
            sum(input_tokens) as input_tokens, sum(output_tokens) as output_tokens

@@ -34,7 +34,7 @@ with expected as (
 mart as (
     select grain, period_start, requests, total_tokens
     from {{ ref('mart_usage_summary') }}
-    where api_key_id = '*' and model = '*' and provider = '*'
+    where {% for column in filter_dimensions() %}{{ column }} = '*' and {% endfor %}true
       and {{ period_in_build() }}
 )
 select *

@@ -1,6 +1,8 @@
 {{ config(meta={'dagster': {'ref': {'name': 'mart_usage_summary'}}}) }}
 -- docs/metrics.md invariant 3: for each filter (api key, model, provider), the '*' row of an
 -- additive figure = the sum of the rows for each single value, the other filters fixed.
+-- Checked where the mart holds the parts: for an all-row whose filter combination plus
+-- that filter is a held combination (docs/metrics.md, "Filter combinations").
 -- A nightly build checks the periods it rebuilt (macros/test_scope.sql).
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 {%- set dimensions = filter_dimensions() %}
@@ -19,6 +21,9 @@ left join (
     group by all
 ) as parts using (grain, period_start, {{ others | join(', ') }})
 where all_row.{{ dimension }} = '*' and {{ period_in_build('all_row') }}
+  and ({% for held in filter_sets() if dimension in held %}
+       ({% for o in others %}all_row.{{ o }} {{ "<>" if o in held else "=" }} '*'{{ " and " if not loop.last }}{% endfor %}){{ " or" if not loop.last }}
+       {%- endfor %})
   and ({% for m in measures if m != 'spend_usd' %}all_row.{{ m }} is distinct from parts.{{ m }} or {% endfor %}
        -- Spend is a sum of reals: equal to rounding.
        abs(all_row.spend_usd - coalesce(parts.spend_usd, -1)) > 1e-9 * greatest(1, abs(all_row.spend_usd)))

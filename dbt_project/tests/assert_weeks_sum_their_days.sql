@@ -1,5 +1,5 @@
-{{ config(meta={'dagster': {'ref': {'name': 'fct_usage_weekly'}}}) }}
+{{ config(meta={'dagster': {'ref': {'name': 'fct_usage_periods'}}}) }}
 -- depends_on: {{ ref('fct_usage_daily') }}
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
--- docs/metrics.md invariant 2: fct_usage_weekly = the sum of the daily rows of each week.
-{{ days_sum_to_period('week_start', 'fct_usage_weekly') }}
+-- docs/metrics.md invariant 2: fct_usage_periods' week rows = the sum of the daily rows of each week.
+{{ days_sum_to_period('week') }}

@@ -1,8 +1,8 @@
 {{ config(unique_key='event_date') }}
 -- depends_on: {{ ref('int_event_dates_touched_by_run') }}
 
--- Grain: event day x API key x model x provider x billing mode x measure x bucket (see
--- macros/sketch.sql). `requests` counts the measure's values that fall in the bucket and
+-- Grain: event day x the low-cardinality dimensions (fact_dimensions(): api_key_id,
+-- model, provider, ...) x billing mode x measure x bucket (see macros/sketch.sql). `requests` counts the measure's values that fall in the bucket and
 -- `value_sum` adds them up, so any set of days and filters adds its rows into one
 -- histogram (percentiles within the sketch's relative error) and one exact mean. Each
 -- build replaces the event days it touches, from those days' requests only; nothing
@@ -11,9 +11,9 @@ with measured as (
     {%- for measure, (value, population) in sketch_measures().items() %}
     select
         event_date,
-        api_key_id,
-        model,
-        provider,
+        {%- for column in fact_dimensions() %}
+        {{ column }},
+        {%- endfor %}
         billing_mode,
         '{{ measure }}' as measure,
         {{ sketch_bucket(value) }} as bucket,
@@ -32,9 +32,9 @@ select
     event_date,
     {{ week_start('event_date') }} as week_start,
     {{ month_start('event_date') }} as month_start,
-    api_key_id,
-    model,
-    provider,
+    {%- for column in fact_dimensions() %}
+    {{ column }},
+    {%- endfor %}
     billing_mode,
     measure,
     bucket,
@@ -42,4 +42,4 @@ select
     sum(value) as value_sum,
     current_timestamp as built_at
 from measured
-group by event_date, api_key_id, model, provider, billing_mode, measure, bucket
+group by all

@@ -66,10 +66,9 @@ select
     created_at,
     landing_date,
     deliveries,
-    api_key_id,
-    api_key_name,
-    model,
-    provider,
+    {%- for column in dimension_columns() %}
+    {{ column }},
+    {%- endfor %}
     billing_mode,
     status,
     status = 'success' as is_success,

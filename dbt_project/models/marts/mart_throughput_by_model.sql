@@ -4,7 +4,7 @@
 -- Performance tab, Throughput by Model: over the requests in the throughput figures
 -- (fct_requests.in_throughput_figures: throughput_tps defined, latency plausible, below
 -- the ceiling; macros/derived_fields.sql). Grain: grain x period_start x
--- model (real values) x api_key_id x provider ('*' = all). Pay-as-you-go requests only;
+-- model (real values) x the other filter columns ('*' = all). Pay-as-you-go requests only;
 -- a model without such requests has no row.
 -- Percentiles from the throughput sketch facts at each grain (within the sketch's relative error,
 -- macros/sketch.sql); the count and Σ output tokens / Σ generation seconds exact, from
@@ -31,11 +31,9 @@ usage as (
 )
 
 select
-    grain,
-    period_start,
-    api_key_id,
-    model,
-    provider,
+    {%- for column in mart_key_columns() %}
+    {{ column }},
+    {%- endfor %}
     usage.throughput_requests,
     usage.avg_throughput_tps,
     percentiles.p50_throughput_tps,

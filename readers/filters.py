@@ -6,7 +6,7 @@ The held combinations mirror `filter_sets()` in dbt_project/macros/dimensions.sq
 rule the marts' GROUPING SETS are built from: a filter with a display name (a party that
 spends: API key, organization, team, project) one at a time or none, each with every
 subset of the filters without one (model, provider). `held_filter_sets()` is the one
-Python statement of it; tests/test_report_dimensions.py checks it against the marts' rows.
+Python statement of it; tests/test_dimension_readers.py checks it against the marts' rows.
 """
 
 from __future__ import annotations

@@ -14,6 +14,9 @@ from __future__ import annotations
 from config.dimensions import Dimension, load_dimensions
 
 ALL = "*"  # a filter column's "all" value in every mart
+# The id a request without a dimension lands under (macros/dimensions.sql,
+# no_dimension_value(); the contract reserves it).
+NONE = "(none)"
 
 
 class FilterError(ValueError):

@@ -2,8 +2,9 @@
 version FOCUS_VERSION; docs/exports.md has the column mapping).
 
 One row per charge period (a day of the reporting time zone the warehouse was built
-with, as UTC instants) x API key
-x model x provider, from the pay-as-you-go rows of main_facts.fct_usage_daily. FOCUS
+with, as UTC instants) x API key x model x provider (x organization, team, project and
+any other low-cardinality dimension declared, as `x_` columns: DIMENSION_COLUMNS), from
+the pay-as-you-go rows of main_facts.fct_usage_daily. FOCUS
 needs a cost on every row (BilledCost and the other cost columns are never null), and a
 request without a cost is unknown, not free: so a row holds only the requests whose cost
 is known (its cost, tokens and x_Requests), and the requests of the same day, key, model
@@ -19,8 +20,10 @@ from datetime import date
 from pathlib import Path
 from typing import IO
 
+from config.dimensions import load_dimensions
 from config.settings import Settings
 from readers.export import ExportError, write_export
+from readers.filters import NONE
 from readers.report import period_end
 from readers.warehouse import QueryError, read_query
 
@@ -85,9 +88,41 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("x_RequestsWithoutCost", "requests - requests_with_cost"),
     ("x_TokensWithoutCost", "total_tokens - tokens_with_cost"),
 )
-# The pay-as-you-go usage of the days asked for, one row per day x key x model x provider.
+# The dimensions with FOCUS columns of their own (ResourceId, ServiceName, ProviderName).
+FOCUS_OWN = ("api_key_id", "model", "provider")
+
+
+def _extra_dimensions():
+    """The low-cardinality dimensions of the usage fact (organization, team, project, ...
+    as dbt_project.yml declares them) that FOCUS has no column of its own for."""
+    return [d for d in load_dimensions() if d.cardinality == "low" and d.column not in FOCUS_OWN]
+
+
+def dimension_columns() -> list[tuple[str, str]]:
+    """Those dimensions as extension columns, which the spec names with an `x_` prefix:
+    x_TeamId, x_TeamName. NULL where a request names none."""
+    columns = []
+    for dimension in _extra_dimensions():
+        stem = "x_" + "".join(part.capitalize() for part in dimension.name.split("_"))
+        present = f"{dimension.column} <> '{NONE}'"
+        columns.append((f"{stem}Id", f"CASE WHEN {present} THEN {dimension.column} END"))
+        if dimension.name_column:
+            columns.append((f"{stem}Name", f"CASE WHEN {present} THEN {dimension.name_column} END"))
+    return columns
+
+
+def _usage_sql() -> str:
+    """The pay-as-you-go usage of the days asked for, one row per day x key x model x
+    provider x those dimensions (the usage fact's grain)."""
+    extra = "".join(
+        f"{d.column}, " + (f"{d.name_column}, " if d.name_column else "")
+        for d in _extra_dimensions()
+    )
+    return USAGE.format(dimensions=extra)
+
+
 USAGE = """
-SELECT event_date, month_start, api_key_id, api_key_name, model, provider,
+SELECT event_date, month_start, api_key_id, api_key_name, model, provider, {dimensions}
     CAST(spend_usd AS DOUBLE) AS spend_usd,
     CAST(tokens_with_cost AS BIGINT) AS tokens_with_cost,
     CAST(requests_with_cost AS BIGINT) AS requests_with_cost,
@@ -108,16 +143,17 @@ def focus_query(settings: Settings, first: date, last: date) -> tuple[str, list]
     """The SQL and parameters of the FOCUS rows of the days [first, last]."""
     zone = built_zone(settings)
     select, params = [], []
-    for name, expression in COLUMNS:
+    for name, expression in (*COLUMNS, *dimension_columns()):
         select.append(f"{expression} AS {name}")
         if expression == "?":
             params.append(settings.focus_billing_account)
         elif "timezone(?" in expression:
             params.append(zone)
     query = (
-        f"WITH usage AS ({USAGE}) SELECT {', '.join(select)} FROM usage "
+        f"WITH usage AS ({_usage_sql()}) SELECT {', '.join(select)} FROM usage "
         "WHERE requests_with_cost > 0 "
         "ORDER BY event_date, api_key_id, model, provider"
+        + "".join(f", {d.column}" for d in _extra_dimensions())
     )
     return query, [first, last, *params]
 
@@ -161,7 +197,7 @@ class FocusWritten:
 def _unpriced(settings: Settings, first: date, last: date) -> tuple[int, int, int]:
     frame = read_query(
         settings,
-        f"WITH usage AS ({USAGE}) SELECT "
+        f"WITH usage AS ({_usage_sql()}) SELECT "
         "coalesce(sum(requests - requests_with_cost), 0)::BIGINT AS requests, "
         "coalesce(sum(total_tokens - tokens_with_cost), 0)::BIGINT AS tokens, "
         "count(*) FILTER (WHERE requests_with_cost = 0)::BIGINT AS groups FROM usage",

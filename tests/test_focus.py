@@ -24,6 +24,7 @@ import pytest
 from conftest import SAMPLE_START, copy_data_dir
 from test_export import run
 
+from readers.filters import filter_columns
 from readers.focus import FOCUS_VERSION
 
 REPO = Path(__file__).resolve().parent.parent
@@ -164,8 +165,9 @@ def test_costs_and_tokens_add_up_to_the_marts(sample_warehouse, tmp_path):
     marts = read_query(
         sample_warehouse,
         "SELECT sum(spend_usd) AS spend, sum(total_tokens) AS tokens, sum(requests) AS requests "
-        "FROM main_marts.mart_usage_summary WHERE grain = 'day' AND api_key_id = '*' "
-        "AND model = '*' AND provider = '*' AND period_start BETWEEN ? AND ?",
+        "FROM main_marts.mart_usage_summary WHERE grain = 'day' AND "
+        + " AND ".join(f"{column} = '*'" for column in filter_columns())
+        + " AND period_start BETWEEN ? AND ?",
         [SAMPLE_START.replace(day=1), pd.Timestamp(SAMPLE_START).to_period("M").end_time.date()],
     ).iloc[0]
     assert focus["BilledCost"].sum() == pytest.approx(marts["spend"], rel=1e-12)
@@ -176,10 +178,39 @@ def test_costs_and_tokens_add_up_to_the_marts(sample_warehouse, tmp_path):
     assert set(focus["ChargeCategory"]) == {"Usage"}
     assert set(focus["ServiceCategory"]) == {"AI and Machine Learning"}
     assert set(focus["BillingCurrency"]) == {"USD"}
-    # One row per day x key x model x provider.
+    # One row per day x key x model x provider x organization, team and project.
     assert not focus.duplicated(
         ["ChargePeriodStart", "ResourceId", "ServiceName", "ProviderName"]
+        + ["x_OrganizationId", "x_TeamId", "x_ProjectId"]
     ).any()
+
+
+def test_organization_team_and_project_go_out_as_extension_columns(sample_warehouse, tmp_path):
+    """Who spent it reaches the FinOps tool: x_ columns (the spec's extension rule) from
+    the declared dimensions, NULL where a request names none, each team's cost that of
+    its requests with a known cost."""
+    from readers.warehouse import read_query
+
+    focus, _ = export_focus(sample_warehouse, tmp_path)
+    for stem in ("Organization", "Team", "Project"):
+        assert {f"x_{stem}Id", f"x_{stem}Name"} <= set(focus.columns)
+        assert "(none)" not in set(focus[f"x_{stem}Id"].dropna())
+    month = [SAMPLE_START.replace(day=1), pd.Timestamp(SAMPLE_START).to_period("M").end_time.date()]
+    requests = read_query(
+        sample_warehouse,
+        "SELECT team_id, team_name, cost_usd, event_date FROM main_facts.fct_requests "
+        "WHERE billing_mode = 'pay_as_you_go' AND cost_usd IS NOT NULL "
+        "AND event_date BETWEEN ? AND ?",
+        month,
+    )
+    assert requests["team_id"].nunique() > 2 and (requests["team_id"] == "(none)").any()
+    expected = requests.groupby(requests["team_id"].replace("(none)", "none"))["cost_usd"].sum()
+    shown = focus.groupby(focus["x_TeamId"].fillna("none"))["BilledCost"].sum()
+    pd.testing.assert_series_equal(
+        shown.sort_index(), expected.sort_index(), check_names=False, rtol=1e-9
+    )
+    named = focus.dropna(subset=["x_TeamId"])
+    assert named["x_TeamName"].notna().all()
 
 
 def test_requests_without_a_known_cost_are_not_exported_as_free(

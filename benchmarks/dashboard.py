@@ -116,6 +116,7 @@ def measure(warehouse: Path) -> dict:
 
     from config.settings import Settings
     from readers.dashboard_data import FILTER_OPTIONS, load_catalog, load_view
+    from readers.filters import all_rows_sql, everything
 
     settings = Settings.from_env()
     catalog = load_catalog(settings)
@@ -130,14 +131,16 @@ def measure(warehouse: Path) -> dict:
         read_query(
             settings,
             "SELECT requests FROM main_marts.mart_usage_summary WHERE grain = 'month' "
-            "AND period_start = ? AND api_key_id = '*' AND model = '*' AND provider = '*'",
+            "AND period_start = ? AND " + all_rows_sql(),
             [month],
         )["requests"].iloc[0]
     )
     busiest_key = read_query(
         settings,
         "SELECT api_key_id FROM main_marts.mart_usage_by_api_key WHERE grain = 'month' "
-        "AND period_start = ? AND model = '*' AND provider = '*' ORDER BY requests DESC LIMIT 1",
+        "AND period_start = ? AND "
+        + all_rows_sql("api_key_id")
+        + " ORDER BY requests DESC LIMIT 1",
         [month],
     )["api_key_id"].iloc[0]
     model, provider = catalog.models[0], catalog.providers[0]
@@ -231,7 +234,7 @@ def measure(warehouse: Path) -> dict:
             settings,
             grain,
             catalog.default_period(grain),
-            {"api_key_id": "*", "model": "*", "provider": "*"},
+            everything(),
         )
         reads.append(
             {

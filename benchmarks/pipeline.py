@@ -57,6 +57,7 @@ from ingest.load import load_partition  # noqa: E402
 from ingest.warehouse import connect, request_model_build  # noqa: E402
 from orchestration.dbt_assets import NIGHTLY_EXCLUDE  # noqa: E402
 from orchestration.partitions import landing_days_between  # noqa: E402
+from readers.filters import all_rows_sql  # noqa: E402
 from sample_data.generate import generate_logs  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -361,7 +362,7 @@ def mart_usage_by_model(warehouse: Warehouse, day: date) -> pd.DataFrame:
             connection.execute(
                 "SELECT model, input_tokens, output_tokens, requests, total_tokens "
                 "FROM main_marts.mart_usage_summary WHERE grain = 'day' AND period_start = ? "
-                "AND api_key_id = '*' AND provider = '*' AND model <> '*'",
+                "AND model <> '*' AND " + all_rows_sql("model"),
                 [day],
             )
             .fetchdf()

@@ -22,6 +22,7 @@ from cli.arguments import parse_day as _parse_day  # noqa: E402
 from cli.arguments import span as _span  # noqa: E402
 from config.settings import Settings, SettingsError  # noqa: E402
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError  # noqa: E402
+from readers.filters import all_rows_sql  # noqa: E402
 from readers.terminal_text import for_terminal, message_for_terminal  # noqa: E402
 from readers.warehouse import (  # noqa: E402
     QueryError,
@@ -693,8 +694,7 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
     headline = read_query(
         settings,
         "SELECT total_tokens, input_tokens, output_tokens, requests FROM "
-        "main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = '*' AND model = '*' AND provider = '*'",
+        "main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? AND " + all_rows_sql(),
         [grain, period_start],
     )
     if headline.empty:
@@ -710,9 +710,9 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
         settings,
         # The share is the mart's (Usage by Model); only its display as a percentage is here.
         "SELECT model, total_tokens, requests, round(100 * token_share, 1) AS token_share_pct "
-        "FROM main_marts.mart_usage_by_model WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = '*' AND provider = '*' "
-        "ORDER BY total_tokens DESC, model LIMIT 5",
+        "FROM main_marts.mart_usage_by_model WHERE grain = ? AND period_start = ? AND "
+        + all_rows_sql("model")
+        + " ORDER BY total_tokens DESC, model LIMIT 5",
         [grain, period_start],
     )
     print("  Top models by tokens (share: % of all models' tokens):")
@@ -747,8 +747,9 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     print(
         f"\nDemo done in {time.monotonic() - started:.0f} s: {summary.records:,} requests. "
         f'Warehouse: {settings.warehouse_path}\nTry: llm-usage sql "SELECT * FROM '
-        "main_marts.mart_usage_summary WHERE grain = 'month' AND model = '*' "
-        "AND provider = '*' ORDER BY total_tokens DESC LIMIT 10\""
+        "main_marts.mart_usage_summary WHERE grain = 'month' AND "
+        + all_rows_sql("api_key_id")
+        + ' ORDER BY total_tokens DESC LIMIT 10"'
     )
 
 

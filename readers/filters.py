@@ -94,3 +94,11 @@ def check_held(chosen: dict[str, str]) -> None:
 def everything() -> dict[str, str]:
     """No filter: every filter column at '*'."""
     return dict.fromkeys(filter_columns(), ALL)
+
+
+def all_rows_sql(*kept: str) -> str:
+    """The SQL condition of a mart's rows for every filter but `kept` at '*' (all):
+    `all_rows_sql()` is the all-traffic row, `all_rows_sql("model")` a breakdown by model.
+    Every filter column must be named, or a query also matches the rows of each party
+    (API key, organization, team, project)."""
+    return " AND ".join(f"{column} = '{ALL}'" for column in filter_columns() if column not in kept)

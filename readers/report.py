@@ -203,8 +203,8 @@ def end_user_figures(
     """One end user's pay-as-you-go figures in the period, by exact id, summed from the
     end-user daily fact (which carries model and provider only)."""
     kept = chosen_columns(chosen)
-    held = {d.column for d in crossed()}
-    if not kept <= held:
+    held = [d.column for d in crossed()]  # in the declaration's order, for the message
+    if not kept <= set(held):
         from readers.filters import FilterError
 
         raise FilterError(

@@ -10,6 +10,7 @@ from conftest import SAMPLE_START, copy_data_dir
 from reference import read_landing, requests, usage_totals
 
 from cli.main import materialize
+from readers.filters import all_rows_sql
 from readers.warehouse import read_query
 
 
@@ -25,7 +26,8 @@ def _mart(settings, grain, period_start, api_key_id="*", model="*", provider="*"
         settings,
         "SELECT total_tokens, input_tokens, output_tokens, requests "
         "FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? "
-        "AND api_key_id = ? AND model = ? AND provider = ?",
+        "AND api_key_id = ? AND model = ? AND provider = ? AND "
+        + all_rows_sql("api_key_id", "model", "provider"),
         [grain, period_start, api_key_id, model, provider],
     )
     assert len(frame) == 1, (grain, period_start, api_key_id, model, provider)
@@ -64,7 +66,7 @@ def test_daily_mart_covers_every_day(built):
     days = read_query(
         settings,
         "SELECT period_start, requests FROM main_marts.mart_usage_summary "
-        "WHERE grain = 'day' AND api_key_id = '*' AND model = '*' AND provider = '*' "
+        "WHERE grain = 'day' AND api_key_id = '*' AND model = '*' AND provider = '*' AND organization_id = '*' AND team_id = '*' AND project_id = '*' "
         "ORDER BY period_start",
     )
     expected = reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()

@@ -31,6 +31,7 @@ from config.settings import Thresholds
 from ingest.warehouse import connect
 from orchestration.checks import RAW_KEY, to_check_result
 from quality.rules import ERROR, WARNING, check_raw
+from readers.filters import filter_columns
 
 MAX_TPS = Thresholds().max_throughput_tps
 MAX_LATENCY = Thresholds().max_latency_ms
@@ -161,7 +162,7 @@ def test_tokens_requests_and_spend_of_every_record_are_in_the_marts(fast_day):
     mart = query(
         settings,
         "SELECT * FROM main_marts.mart_usage_summary WHERE grain = 'day' "
-        "AND api_key_id = '*' AND model = '*' AND provider = '*'",
+        "AND api_key_id = '*' AND model = '*' AND provider = '*' AND organization_id = '*' AND team_id = '*' AND project_id = '*'",
     )
     assert mart["requests"].sum() == len(paid)
     assert mart["total_tokens"].sum() == paid["total_tokens"].sum()
@@ -182,7 +183,7 @@ def test_each_performance_figure_leaves_out_only_its_implausible_records(fast_da
         settings,
         "SELECT model, throughput_requests, avg_throughput_tps FROM "
         "main_marts.mart_throughput_by_model WHERE grain = 'day' AND api_key_id = '*' "
-        "AND provider = '*'",
+        "AND provider = '*' AND organization_id = '*' AND team_id = '*' AND project_id = '*'",
     ).set_index("model")
     kept = frame[frame["throughput_tps"].notna()]
     assert throughput["throughput_requests"].to_dict() == kept.groupby("model").size().to_dict()
@@ -191,7 +192,7 @@ def test_each_performance_figure_leaves_out_only_its_implausible_records(fast_da
         settings,
         "SELECT avg_throughput_tps, avg_latency_ms, requests FROM "
         "main_marts.mart_performance_summary WHERE grain = 'day' AND api_key_id = '*' "
-        "AND model = '*' AND provider = '*'",
+        "AND model = '*' AND provider = '*' AND organization_id = '*' AND team_id = '*' AND project_id = '*'",
     )
     expected = kept["output_tokens"].sum() / (kept["generation_ms"].sum() / 1000.0)
     assert summary["avg_throughput_tps"][0] == pytest.approx(expected, rel=1e-9)
@@ -260,7 +261,7 @@ def _compare(settings, frame: pd.DataFrame, name: str) -> None:
     paid = frame[frame["billing_mode"] == "pay_as_you_go"]
     for period, in_period in paid.groupby("event_date"):
         got = mart[mart["period_start"] == period]
-        for dimension in ("api_key_id", "model", "provider"):
+        for dimension in filter_columns():
             if dimension != breakdown:
                 got = got[got[dimension] == "*"]
         want = figures(select(in_period))
@@ -303,7 +304,7 @@ def test_one_setting_moves_the_check_and_the_figures(tmp_path, monkeypatch):
     summary = query(
         settings,
         "SELECT avg_throughput_tps FROM main_marts.mart_performance_summary WHERE grain = 'day' "
-        "AND api_key_id = '*' AND model = '*' AND provider = '*'",
+        "AND api_key_id = '*' AND model = '*' AND provider = '*' AND organization_id = '*' AND team_id = '*' AND project_id = '*'",
     )
     assert summary["avg_throughput_tps"][0] == pytest.approx(100.0, rel=1e-12)
 

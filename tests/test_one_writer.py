@@ -114,7 +114,8 @@ def test_one_run_over_many_days_equals_day_by_day_runs(built):
     reqs = requests(read_landing(by_day.landing_dir)[0])
     paid = reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()
     daily = together["main_marts.mart_usage_summary"].query(
-        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*'"
+        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*' "
+        "and organization_id == '*' and team_id == '*' and project_id == '*'"
     )
     assert [pd.Timestamp(d).date() for d in daily["period_start"]] == [d.date() for d in paid.index]
     assert daily["requests"].tolist() == paid.tolist()
@@ -221,7 +222,8 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
     paid = reqs[reqs["billing_mode"] == "pay_as_you_go"]
     for grain, period in (("day", "event_date"), ("month", "month_start")):
         mart = after["main_marts.mart_usage_summary"].query(
-            "grain == @grain and api_key_id == '*' and model == '*' and provider == '*'"
+            "grain == @grain and api_key_id == '*' and model == '*' and provider == '*' "
+            "and organization_id == '*' and team_id == '*' and project_id == '*'"
         )
         assert mart["requests"].tolist() == paid.groupby(period).size().tolist()
         assert mart["total_tokens"].tolist() == paid.groupby(period)["total_tokens"].sum().tolist()

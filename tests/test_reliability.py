@@ -101,7 +101,7 @@ def test_item1_removed_landing_files_leave_the_facts_on_re_run(data_dir, tmp_pat
     summary = query(
         data_dir,
         "SELECT sum(requests) AS n FROM main_marts.mart_usage_summary "
-        "WHERE grain = 'month' AND api_key_id = '*' AND model = '*' AND provider = '*'",
+        "WHERE grain = 'month' AND api_key_id = '*' AND model = '*' AND provider = '*' AND organization_id = '*' AND team_id = '*' AND project_id = '*'",
     )
     assert int(summary["n"].sum()) == 1
     assert query(data_dir, "SELECT count(*) AS n FROM raw.replaced_deliveries")["n"].item() == 0

@@ -132,6 +132,7 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     reqs = requests(read_landing(settings.landing_dir)[0])
     paid = reqs[reqs["billing_mode"] == "pay_as_you_go"]
     mart = warehouse_state(settings)["main_marts.mart_usage_summary"].query(
-        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*'"
+        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*' "
+        "and organization_id == '*' and team_id == '*' and project_id == '*'"
     )
     assert mart["requests"].tolist() == paid.groupby("event_date").size().tolist()

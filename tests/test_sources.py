@@ -40,6 +40,7 @@ from source_records import (
 from config.settings import SettingsError
 from ingest.load import load_partition
 from ingest.sources.config import source_folders
+from readers.filters import everything
 
 FACT_FIELDS = [
     "request_id",
@@ -330,7 +331,8 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
             for key in keys:
                 chosen = {"api_key_id": key, "model": "*", "provider": "*"}
                 got = mart[mart["period_start"] == period]
-                for dimension, value in chosen.items():
+                # Every other filter column (organization, team, project) at '*'.
+                for dimension, value in {**everything(), **chosen}.items():
                     if dimension != breakdown:
                         got = got[got[dimension] == value]
                 want = figures(select(in_period, **chosen))

@@ -268,7 +268,8 @@ def test_the_ui_path(server):
     )
     paid = reqs[reqs["billing_mode"] == "pay_as_you_go"].groupby("event_date").size()
     daily = warehouse_state(settings)["main_marts.mart_usage_summary"].query(
-        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*'"
+        "grain == 'day' and api_key_id == '*' and model == '*' and provider == '*' "
+        "and organization_id == '*' and team_id == '*' and project_id == '*'"
     )
     assert [str(d.date()) for d in paid.index] == [str(d.date()) for d in daily["period_start"]]
     assert daily["requests"].tolist() == paid.tolist()

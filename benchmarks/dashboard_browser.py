@@ -41,6 +41,10 @@ SETTLED = """() => {
     return [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
         .filter(c => c.offsetParent).every(c => c.querySelector('canvas, svg'));
 }"""
+# The cards are drawn before the charts below them, and SETTLED holds for a page whose
+# charts have not appeared yet: the first load waits for a drawn chart as well.
+CHART_DRAWN = """() => [...document.querySelectorAll(
+    '[data-testid="stVegaLiteChart"] :is(canvas, svg)')].some(c => c.offsetParent !== null)"""
 FIRST_CARD = "document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText"
 TALLEST = """() => Math.max(0, ...[...document.querySelectorAll(
     '[data-testid="stVegaLiteChart"] :is(canvas, svg)')]
@@ -136,6 +140,7 @@ def measure(url: str, key: str, model: str) -> dict:
             began = time.perf_counter()
             page.goto(url, timeout=120_000)
             page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
+            page.wait_for_function(CHART_DRAWN, timeout=120_000, polling=50)
             page.wait_for_function(SETTLED, timeout=120_000, polling=50)
             first = time.perf_counter() - began
             tallest = page.evaluate(TALLEST)

@@ -25,6 +25,8 @@ each part can be moved on its own:
 | LLM_USAGE_NIGHTLY_HOUR         | 2                                    |
 | LLM_USAGE_NIGHTLY_MINUTE       | 0                                    |
 | LLM_USAGE_NIGHTLY_TIMEZONE     | UTC                                  |
+| LLM_USAGE_HOURLY_RETENTION_DAYS | 90                                  |
+| LLM_USAGE_INTRADAY_MINUTES     | 15 (0: no intraday refresh)          |
 | LLM_USAGE_DQ_<THRESHOLD>       | see `Thresholds`                     |
 | LLM_USAGE_ENGINE               | duckdb (or spark)                    |
 | LLM_USAGE_LAKE_DIR             | $LLM_USAGE_DATA_DIR/lake (spark)     |
@@ -130,6 +132,15 @@ Seconds = Annotated[
     int, BeforeValidator(_whole_number(lambda n: True, "a whole number of seconds (0 or more)"))
 ]
 Day = Annotated[date, BeforeValidator(_iso_day)]
+Days = Annotated[
+    int, BeforeValidator(_whole_number(lambda n: n >= 1, "a whole number of days (1 or more)"))
+]
+Minutes = Annotated[
+    int,
+    BeforeValidator(
+        _whole_number(lambda n: n < 24 * 60, "a whole number of minutes from 0 (off) to 1439")
+    ),
+]
 
 
 def _non_negative(kind: type):
@@ -269,6 +280,13 @@ class Settings(BaseSettings):
     nightly_hour: Hour = 2
     nightly_minute: Minute = 0
     nightly_timezone: IanaZone = "UTC"
+    # How many event days of hourly detail (fct_usage_hourly, mart_usage_by_hour) are
+    # kept, counted back from the latest event day loaded; days, weeks and months keep
+    # all history. dbt reads it from its environment (macros/reporting_time.sql).
+    hourly_retention_days: Days = 90
+    # How often the intraday sensor refreshes today's landing day while its files change
+    # (orchestration/sensors.py); 0 turns the refresh off.
+    intraday_minutes: Minutes = 15
     thresholds: Thresholds = Thresholds()
     # The engine the pipeline runs on (docs/scaling.md). On Spark the raw tables are
     # Parquet under lake_dir (None: data_dir/lake), beside Spark's own tables; dbt's
@@ -342,6 +360,8 @@ class Settings(BaseSettings):
             "LLM_USAGE_NIGHTLY_HOUR": str(self.nightly_hour),
             "LLM_USAGE_NIGHTLY_MINUTE": str(self.nightly_minute),
             "LLM_USAGE_NIGHTLY_TIMEZONE": self.nightly_timezone,
+            "LLM_USAGE_HOURLY_RETENTION_DAYS": str(self.hourly_retention_days),
+            "LLM_USAGE_INTRADAY_MINUTES": str(self.intraday_minutes),
             **thresholds,
             "LLM_USAGE_DATA_DIR": str(self.data_dir),
             "LLM_USAGE_LANDING_DIR": str(self.landing_dir),

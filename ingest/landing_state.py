@@ -109,6 +109,14 @@ def _fingerprint(landing_date: date, files: dict[str, FileState]) -> str:
     return hashlib.sha256(f"{landing_date}\n{text}".encode()).hexdigest()[:20]
 
 
+def folder_fingerprint(settings: Settings, landing_date: date) -> str | None:
+    """The state of one landing day's files as they are now (same files, same
+    fingerprint; the fingerprint changed_landing_days gives a changed day), or None when
+    the day has no files."""
+    now = current_files(settings, landing_date)
+    return _fingerprint(landing_date, now) if now else None
+
+
 def changed_landing_days(
     settings: Settings,
     recorded: dict[date, dict[str, FileState]],

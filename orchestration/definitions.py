@@ -52,7 +52,7 @@ def build_definitions(settings: Settings) -> Definitions:
             build_weekly_audit_schedule(settings),
         ],
         sensors=[
-            *build_landing_sensors(partitions, nightly_job, warehouse_dbt_models),
+            *build_landing_sensors(partitions, nightly_job, warehouse_dbt_models, settings),
             abandoned_cli_runs_sensor,
         ],
         resources={

@@ -1,17 +1,24 @@
-"""Sensors: re-run a loaded landing day when its files change; finish a dbt build that
-stopped midway; free dead CLI runs' slots.
+"""Sensors: re-run a loaded landing day when its files change; refresh today's landing
+day while its files arrive; finish a dbt build that stopped midway; free dead CLI runs'
+slots.
 
 A gateway sometimes uploads a day late (after the nightly run loaded it empty) or
 replaces a file with a corrected one. Every minute the sensor compares each loaded day's
 landing folder with what its last load read (`ingest.landing_state`) and asks for one
 run of that day's partition per new state of the folder.
+
+Today's landing day is the intraday sensor's: every LLM_USAGE_INTRADAY_MINUTES it asks
+for one ordinary run of today's partition when the day's files changed since the last
+refresh it asked for, so the page shows today so far (docs/operations.md, "Today so
+far"). The run takes the one-writer pool like any other, so it waits for the nightly
+run or a backfill and never overlaps them.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
@@ -31,7 +38,8 @@ from dagster import (
     sensor,
 )
 
-from ingest.landing_state import changed_landing_days, recorded_files
+from config.settings import Settings
+from ingest.landing_state import changed_landing_days, folder_fingerprint, recorded_files
 from ingest.warehouse import (
     WarehouseBusyError,
     WarehouseMissingError,
@@ -92,13 +100,21 @@ def abandoned_cli_runs_sensor(context: SensorEvaluationContext) -> SkipReason:
     return SkipReason("No CLI run lost its process.")
 
 
+def current_landing_day() -> date:
+    """Today's landing day: landing days are UTC days (orchestration/partitions.py)."""
+    return datetime.now(UTC).date()
+
+
 def build_landing_sensors(
     partitions: PartitionsDefinition,
     nightly_job: UnresolvedAssetJobDefinition,
     dbt_models: AssetsDefinition,
+    settings: Settings | None = None,
 ) -> list[SensorDefinition]:
     """late_landing_files_sensor and unfinished_model_builds_sensor over `partitions`,
-    asking for runs of `nightly_job`; `build_definitions` calls it."""
+    asking for runs of `nightly_job`, and intraday_refresh_sensor unless `settings` turn
+    it off (intraday_minutes 0); `build_definitions` calls it."""
+    intraday = settings is not None and settings.intraday_minutes > 0
 
     @sensor(
         name="late_landing_files_sensor",
@@ -129,10 +145,14 @@ def build_landing_sensors(
             for key, status in statuses.items()
             if status in (AssetPartitionStatus.MATERIALIZED, AssetPartitionStatus.FAILED)
         ]
+        # Today's files are the intraday sensor's while it runs: it refreshes them at its
+        # own pace rather than on every upload.
+        left_to_intraday = current_landing_day() if intraday else None
         changes = [
             change
             for change in changed_landing_days(settings, recorded, also_loaded=loaded_empty)
             if change.landing_date.isoformat() in partition_keys
+            and change.landing_date != left_to_intraday
         ]
 
         # The cursor holds the folder state already requested per day, so a state is asked
@@ -197,4 +217,62 @@ def build_landing_sensors(
             tags={"llm-usage/trigger": "unfinished-model-builds"},
         )
 
-    return [late_landing_files_sensor, unfinished_model_builds_sensor]
+    sensors = [late_landing_files_sensor, unfinished_model_builds_sensor]
+    if intraday:
+        sensors.append(_intraday_refresh_sensor(settings, partitions, nightly_job))
+    return sensors
+
+
+def _intraday_refresh_sensor(
+    settings: Settings,
+    partitions: PartitionsDefinition,
+    nightly_job: UnresolvedAssetJobDefinition,
+) -> SensorDefinition:
+    @sensor(
+        name="intraday_refresh_sensor",
+        job=nightly_job,
+        minimum_interval_seconds=settings.intraday_minutes * 60,
+        default_status=DefaultSensorStatus.RUNNING,
+        description=(
+            f"Every {settings.intraday_minutes} minutes (LLM_USAGE_INTRADAY_MINUTES), loads "
+            "today's landing day and rebuilds what it touches when its files changed since "
+            "the last refresh: an ordinary run of today's partition, in the one-writer pool."
+        ),
+    )
+    def intraday_refresh_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
+        day = current_landing_day()
+        key = day.isoformat()
+        if key not in partitions.get_partition_keys():
+            return SkipReason(f"Landing day {key} is not a partition Dagster knows.")
+        fingerprint = folder_fingerprint(warehouse.settings, day)
+        if fingerprint is None:
+            return SkipReason(f"No landing files for {key} yet.")
+        # The cursor is the folder state of the last refresh asked for: a state is asked
+        # for once, however long its run waits for the pool.
+        if context.cursor == f"{key}/{fingerprint}":
+            return SkipReason(f"The files of {key} have not changed since the last refresh.")
+        # A refresh of today already queued or running loads the files as they are when
+        # it starts; the next tick asks again if they changed after.
+        waiting = context.instance.get_runs(
+            filters=RunsFilter(
+                job_name=nightly_job.name,
+                statuses=RUN_IN_PROGRESS,
+                tags={"dagster/partition": key, "llm-usage/trigger": "intraday"},
+            ),
+            limit=1,
+        )
+        if waiting:
+            return SkipReason(f"A refresh of {key} is queued or running.")
+        context.log.info(f"Refreshing {key}: its landing files changed.")
+        return SensorResult(
+            run_requests=[
+                RunRequest(
+                    run_key=f"intraday-{key}-{fingerprint}",
+                    partition_key=key,
+                    tags={"llm-usage/trigger": "intraday"},
+                )
+            ],
+            cursor=f"{key}/{fingerprint}",
+        )
+
+    return intraday_refresh_sensor

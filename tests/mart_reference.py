@@ -466,6 +466,70 @@ def throughput_by_model(rows):
     return _breakdown(defined, "model", figures)
 
 
+# ------------------------------------------------------------------------- the hour grain
+
+
+def with_local_hours(frame: pd.DataFrame, zone: str) -> pd.DataFrame:
+    """Each request's local hour in `zone` (docs/metrics.md, "Hours"): `hour_label`, the
+    local wall-clock time its hour begins at; `utc_offset_minutes`, the zone's offset at
+    the request (from zoneinfo, per instant); `hour_start`, the UTC instant that hour
+    begins, the label less the offset. The repeated hour of a day clocks go back has one
+    label and two offsets, so two instants; a zone half or three quarters of an hour off
+    UTC begins its hours at :30 or :15 UTC."""
+    out = frame.copy()
+    created = pd.to_datetime(out["created_at"], utc=True, format="ISO8601")
+    local = created.dt.tz_convert(zone)
+    out["hour_label"] = local.dt.tz_localize(None).dt.floor("h")
+    out["utc_offset_minutes"] = [int(t.utcoffset().total_seconds() // 60) for t in local]
+    out["hour_start"] = (
+        out["hour_label"] - pd.to_timedelta(out["utc_offset_minutes"], unit="min")
+    ).dt.tz_localize("UTC")
+    out["event_date"] = local.dt.tz_localize(None).dt.normalize()
+    return out
+
+
+def usage_by_hour(rows):
+    """mart_usage_by_hour's figures for one hour and filter."""
+    ok = int(rows["is_success"].sum())
+    return {
+        **usage_summary(rows),
+        **{k: v for k, v in usage_by_token_type(rows).items() if k != "total_tokens"},
+        "successful_requests": ok,
+        "success_rate": _ratio(ok, len(rows)),
+        "error_rate": _ratio(len(rows) - ok, len(rows)),
+        "avg_latency_ms": _mean(rows[rows["in_latency_figures"]]["latency_ms"]),
+        "avg_throughput_tps": _throughput(rows),
+    }
+
+
+def compare_hours(mart: pd.DataFrame, rows: pd.DataFrame, filters: list[dict]) -> int:
+    """mart_usage_by_hour (`mart`: its rows) against usage_by_hour over `rows` (requests
+    with_performance_fields and with_local_hours) for each filter ({column: value},
+    the others '*'): every hour with requests has exactly one row, with the reference's
+    local label, offset and day and figures, and no other hour has one. Returns how many
+    figures it compared."""
+    mart = mart.copy()
+    mart["period_start"] = pd.to_datetime(mart["period_start"], utc=True)
+    compared = 0
+    for chosen in filters:
+        got = mart
+        for column in filter_dimensions():
+            got = got[got[column] == chosen.get(column, "*")]
+        got = got.set_index("period_start")
+        assert got.index.is_unique, chosen
+        in_filter = select(rows, **chosen)
+        assert set(got.index) == set(in_filter["hour_start"]), chosen
+        for hour, in_hour in in_filter.groupby("hour_start"):
+            row, first = got.loc[hour], in_hour.iloc[0]
+            assert pd.Timestamp(row["hour_label"]) == first["hour_label"], (chosen, hour)
+            assert row["utc_offset_minutes"] == first["utc_offset_minutes"], (chosen, hour)
+            assert pd.Timestamp(row["event_date"]) == first["event_date"], (chosen, hour)
+            for column, value in usage_by_hour(in_hour).items():
+                assert same(row[column], value), (chosen, hour, column, row[column], value)
+                compared += 1
+    return compared
+
+
 # mart -> (reference function, breakdown dimension or None)
 MARTS = {
     "mart_usage_summary": (usage_summary, None),

@@ -9,7 +9,13 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 from conftest import use_data_dir
-from mart_reference import DIMENSIONS, MARTS
+from mart_reference import (
+    DIMENSIONS,
+    MARTS,
+    compare_hours,
+    with_local_hours,
+    with_performance_fields,
+)
 from nightly import run_window
 from reference import read_landing, requests, usage_totals
 
@@ -18,6 +24,10 @@ from readers.warehouse import read_query
 from sample_data.generate import generate_logs
 
 ZONES = ("America/New_York", "Asia/Shanghai")
+# The hour grain is checked in these too: half- and quarter-hour offsets from UTC.
+HOURLY_ZONES = (*ZONES, "Asia/Kolkata", "Asia/Kathmandu")
+# Built with the default hourly retention (90 days): its March hours are gone.
+RETENTION_ZONE = "Asia/Shanghai"
 
 # created_at -> the local day it belongs to in each zone. US DST starts 2026-03-08 02:00
 # (UTC-5 -> UTC-4) and ends 2026-11-01 02:00; Shanghai is UTC+8 all year.
@@ -35,6 +45,37 @@ NEAR_MIDNIGHT = {
     "2026-11-02T05:00:00Z": {"America/New_York": "2026-11-02", "Asia/Shanghai": "2026-11-02"},
 }
 TIES_DAY = date(2026, 3, 9)  # 12:00 UTC is 08:00 in New York and 20:00 in Shanghai
+
+# created_at -> (local hour label, UTC offset in minutes) in New York, around its DST
+# changes: 02:00 on 2026-03-08 does not exist; 01:00 on 2026-11-01 happens twice.
+DST_HOURS = {
+    "2026-03-08T06:59:59Z": ("2026-03-08 01:00", -300),
+    "2026-03-08T07:00:00Z": ("2026-03-08 03:00", -240),
+    "2026-11-01T05:00:00Z": ("2026-11-01 01:00", -240),
+    "2026-11-01T05:59:59Z": ("2026-11-01 01:00", -240),
+    "2026-11-01T06:00:00Z": ("2026-11-01 01:00", -300),
+    "2026-11-01T06:30:00Z": ("2026-11-01 01:00", -300),
+    "2026-11-01T07:00:00Z": ("2026-11-01 02:00", -300),
+}
+# created_at -> local hour label in Kolkata (+05:30) and Kathmandu (+05:45).
+OFFSET_HOURS = {
+    "2026-03-09T04:14:59Z": {
+        "Asia/Kolkata": "2026-03-09 09:00",
+        "Asia/Kathmandu": "2026-03-09 09:00",
+    },
+    "2026-03-09T04:15:00Z": {
+        "Asia/Kolkata": "2026-03-09 09:00",
+        "Asia/Kathmandu": "2026-03-09 10:00",
+    },
+    "2026-03-09T04:29:59Z": {
+        "Asia/Kolkata": "2026-03-09 09:00",
+        "Asia/Kathmandu": "2026-03-09 10:00",
+    },
+    "2026-03-09T04:30:00Z": {
+        "Asia/Kolkata": "2026-03-09 10:00",
+        "Asia/Kathmandu": "2026-03-09 10:00",
+    },
+}
 
 
 def _record(
@@ -71,6 +112,17 @@ def _record(
 
 def _crafted_records() -> list[dict]:
     records = [_record(f"tz-{n}", created) for n, created in enumerate(NEAR_MIDNIGHT)]
+    records += [
+        _record(f"hour-{n}", created, key="key_hours")
+        for n, created in enumerate([*DST_HOURS, *OFFSET_HOURS])
+    ]
+    # One request every half hour through New York's 23-hour and 25-hour days.
+    for first, hours in (("2026-03-08T05:10:00Z", 23), ("2026-11-01T04:10:00Z", 25)):
+        for n in range(hours * 2):
+            at = pd.Timestamp(first) + pd.Timedelta(minutes=30 * n)
+            records.append(
+                _record(f"dst-{first[:10]}-{n}", at.strftime("%Y-%m-%dT%H:%M:%SZ"), key="key_dst")
+            )
     noon = f"{TIES_DAY}T12:00:00Z"
     # Two models and two providers tie exactly; a faster third is one request too thin.
     for n in range(20):
@@ -122,12 +174,17 @@ def zones(tmp_path_factory):
     crafted.write_text("".join(json.dumps(r) + "\n" for r in _crafted_records()))
     built = {}
     with pytest.MonkeyPatch.context() as monkeypatch:
-        for zone in ZONES:
+        for zone in HOURLY_ZONES:
+            if zone == RETENTION_ZONE:
+                monkeypatch.delenv("LLM_USAGE_HOURLY_RETENTION_DAYS", raising=False)
             settings = use_data_dir(
                 monkeypatch,
                 root / zone.replace("/", "_"),
                 LLM_USAGE_LANDING_DIR=str(landing),
                 LLM_USAGE_REPORTING_TIMEZONE=zone,
+                # The data spans March to November: keep every hour, but in the zone
+                # that checks the default retention (RETENTION_ZONE).
+                **({} if zone == RETENTION_ZONE else {"LLM_USAGE_HOURLY_RETENTION_DAYS": "366"}),
             )
             days = landing_days_present(settings)
             run_window(settings, days[0], days[-1], root / zone.replace("/", "_"), command="run")
@@ -260,3 +317,122 @@ def test_quiet_periods_and_subscription_requests_have_no_rows(zones):
             f"count(*) AS rows FROM main_marts.{mart}",
         ).iloc[0]
         assert counts["rows"] > 0 and counts["quiet"] == 0 and counts["subscription"] == 0, mart
+
+
+# ------------------------------------------------------------------------ the hour grain
+
+
+def _hourly_mart(settings) -> pd.DataFrame:
+    return read_query(settings, "SELECT * EXCLUDE (built_at) FROM main_marts.mart_usage_by_hour")
+
+
+@pytest.mark.parametrize("zone", HOURLY_ZONES)
+def test_hourly_figures_equal_pandas_in_the_local_hours(zones, zone):
+    """Every hour of every filter compared equals the independent computation in that
+    zone's local hours, 23- and 25-hour days (New York) and :30 / :45 offsets included."""
+    built, deliveries = zones
+    rows = with_local_hours(with_performance_fields(requests(deliveries, timezone=zone)), zone)
+    if zone == RETENTION_ZONE:
+        rows = rows[rows["event_date"] > rows["event_date"].max() - pd.Timedelta(days=90)]
+    model = rows["model"].value_counts().index[0]
+    provider = rows[rows["model"] == model]["provider"].value_counts().index[0]
+    filters = [
+        {},
+        {"api_key_id": "key_hours"},
+        {"model": model},
+        {"provider": provider},
+        {"model": model, "provider": provider},
+    ]
+    assert compare_hours(_hourly_mart(built[zone]), rows, filters) > 1000
+
+
+def test_new_york_days_have_23_and_25_hours_told_apart_by_offset(zones):
+    mart = _hourly_mart(zones[0]["America/New_York"])
+    mart = mart[mart["api_key_id"] == "key_hours"]
+    hours = {
+        (pd.Timestamp(r["hour_label"]).strftime("%Y-%m-%d %H:%M"), r["utc_offset_minutes"])
+        for _, r in mart.iterrows()
+    }
+    assert set(DST_HOURS.values()) <= hours
+    assert sum(1 for label, _ in hours if label == "2026-11-01 01:00") == 2
+    dst = _hourly_mart(zones[0]["America/New_York"])
+    others = [d for d in DIMENSIONS if d != "api_key_id"]
+    dst = dst[(dst["api_key_id"] == "key_dst") & (dst[others] == "*").all(axis=1)]
+    days = pd.to_datetime(dst["event_date"])
+    spring = dst[days == pd.Timestamp("2026-03-08")]
+    assert len(spring) == 23 and spring["hour_label"].nunique() == 23
+    assert pd.Timestamp("2026-03-08 02:00") not in set(pd.to_datetime(spring["hour_label"]))
+    fall = dst[days == pd.Timestamp("2026-11-01")]
+    assert len(fall) == 25 and fall["hour_label"].nunique() == 24
+    assert set(fall["utc_offset_minutes"]) == {-240, -300}
+    assert (fall["requests"] == 2).all() and (spring["requests"] == 2).all()
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "Asia/Kathmandu"])
+def test_half_and_quarter_hour_zones_bucket_by_local_hour(zones, zone):
+    mart = _hourly_mart(zones[0][zone])
+    others = [d for d in DIMENSIONS if d != "api_key_id"]
+    mart = mart[(mart["api_key_id"] == "key_hours") & (mart[others] == "*").all(axis=1)]
+    starts = pd.to_datetime(mart["period_start"], utc=True)
+    assert set(starts.dt.minute) == {30 if zone == "Asia/Kolkata" else 15}
+    labels = dict(
+        zip(
+            mart["hour_label"].map(lambda t: pd.Timestamp(t).strftime("%Y-%m-%d %H:%M")),
+            mart["requests"],
+        )
+    )
+    expected = pd.Series([hours[zone] for hours in OFFSET_HOURS.values()]).value_counts()
+    for label, count in expected.items():
+        assert labels[label] == count, (zone, label)
+
+
+@pytest.mark.parametrize("zone", HOURLY_ZONES)
+def test_hours_of_each_local_day_add_up_to_the_day(zones, zone):
+    """mart_usage_by_hour's hours of a local day = mart_usage_summary's day row, for every
+    filter combination the marts hold (both marts from the same facts, built apart)."""
+    settings = zones[0][zone]
+    filters = ", ".join(DIMENSIONS)
+    bad = read_query(
+        settings,
+        f"""
+        WITH hours AS (
+            SELECT event_date AS period_start, {filters}, sum(requests) AS requests,
+                   sum(total_tokens) AS total_tokens, sum(input_tokens) AS input_tokens,
+                   sum(output_tokens) AS output_tokens, sum(spend_usd) AS spend_usd
+            FROM main_marts.mart_usage_by_hour GROUP BY ALL
+        ), days AS (
+            SELECT period_start, {filters}, requests, total_tokens, input_tokens,
+                   output_tokens, spend_usd
+            FROM main_marts.mart_usage_summary WHERE grain = 'day'
+        )
+        SELECT count(*) AS n, count(*) FILTER (
+            WHERE h.requests IS DISTINCT FROM d.requests
+               OR h.total_tokens IS DISTINCT FROM d.total_tokens
+               OR h.input_tokens IS DISTINCT FROM d.input_tokens
+               OR h.output_tokens IS DISTINCT FROM d.output_tokens
+               OR abs(coalesce(h.spend_usd, -1) - coalesce(d.spend_usd, -2)) > 1e-9
+        ) AS bad
+        FROM hours AS h FULL OUTER JOIN days AS d USING (period_start, {filters})
+        WHERE period_start >= (SELECT min(event_date) FROM main_marts.mart_usage_by_hour)
+        """,
+    ).iloc[0]
+    assert bad["n"] > 100 and bad["bad"] == 0, zone
+
+
+def test_hourly_detail_older_than_the_retention_is_dropped(zones):
+    """Default retention, 90 days back from the latest event day (2026-11-02): the March
+    days keep their day, week and month rows but have no hours."""
+    built, deliveries = zones
+    settings = built[RETENTION_ZONE]
+    latest = requests(deliveries, timezone=RETENTION_ZONE)["event_date"].max()
+    for table in ("main_facts.fct_usage_hourly", "main_marts.mart_usage_by_hour"):
+        days = read_query(settings, f"SELECT DISTINCT event_date FROM {table}")["event_date"]
+        days = pd.to_datetime(days)
+        assert (days >= latest - pd.Timedelta(days=89)).all(), table
+        assert len(days) >= 4, table  # the November days keep their hours
+    march = read_query(
+        settings,
+        "SELECT count(*) AS n FROM main_marts.mart_usage_summary "
+        "WHERE grain = 'day' AND period_start < DATE '2026-04-01'",
+    )["n"].iloc[0]
+    assert march > 0

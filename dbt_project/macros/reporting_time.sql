@@ -125,3 +125,78 @@
     {%- endif -%}
     {{ return(config_full_refresh or reporting_zone_changed()) }}
 {%- endmacro %}
+
+{#- Hours in the reporting zone. A local hour is named by its label (the wall-clock time
+    it starts at, a timestamp without zone) but identified by the instant it starts
+    (reporting_hour_start): on the day clocks go back the label 01:00 names two hours,
+    one instant each, told apart by their UTC offsets; on the day they go forward the
+    skipped label never occurs, so a local day has 23, 24 or 25 hours. Zones whose
+    offset is not whole hours (Asia/Kolkata +05:30, Asia/Kathmandu +05:45) bucket by
+    their own local hour: 10:00 in Kathmandu starts at 04:15 UTC. -#}
+{% macro reporting_hour_label(timestamp_column) -%}
+    {{ return(adapter.dispatch('reporting_hour_label', 'llm_usage')(timestamp_column)) }}
+{%- endmacro %}
+
+{% macro duckdb__reporting_hour_label(timestamp_column) -%}
+    date_trunc('hour', timezone('{{ reporting_timezone() }}', {{ timestamp_column }}))
+{%- endmacro %}
+
+{% macro spark__reporting_hour_label(timestamp_column) -%}
+    date_trunc('HOUR', from_utc_timestamp({{ timestamp_column }}, '{{ reporting_timezone() }}'))
+{%- endmacro %}
+
+{#- The instant the local hour of an instant begins: the instant less the time elapsed
+    since its local hour began (read on the local clock, which within one hour runs with
+    the instant: every transition of a zone in use falls on a whole local hour but Lord
+    Howe's half-hour one). -#}
+{% macro reporting_hour_start(timestamp_column) -%}
+    {{ return(adapter.dispatch('reporting_hour_start', 'llm_usage')(timestamp_column)) }}
+{%- endmacro %}
+
+{% macro duckdb__reporting_hour_start(timestamp_column) -%}
+    ({{ timestamp_column }} - (timezone('{{ reporting_timezone() }}', {{ timestamp_column }})
+                               - {{ reporting_hour_label(timestamp_column) }}))
+{%- endmacro %}
+
+{% macro spark__reporting_hour_start(timestamp_column) -%}
+    timestamp_micros(unix_micros({{ timestamp_column }})
+        - (unix_micros(from_utc_timestamp({{ timestamp_column }}, '{{ reporting_timezone() }}'))
+           - unix_micros({{ reporting_hour_label(timestamp_column) }})))
+{%- endmacro %}
+
+{#- The UTC offset of an hour in minutes (local label - instant): -300 for 01:00 EST,
+    -240 for 01:00 EDT, 345 in Kathmandu. -#}
+{% macro reporting_hour_offset_minutes(label_column, start_column) -%}
+    {{ return(adapter.dispatch('reporting_hour_offset_minutes', 'llm_usage')(label_column, start_column)) }}
+{%- endmacro %}
+
+{% macro duckdb__reporting_hour_offset_minutes(label_column, start_column) -%}
+    cast((epoch({{ label_column }}) - epoch({{ start_column }})) / 60 as integer)
+{%- endmacro %}
+
+{#- Spark's timestamps are instants shown in the session zone: the label's instant
+    (to_utc_timestamp with the session zone) read back as if in UTC. -#}
+{% macro spark__reporting_hour_offset_minutes(label_column, start_column) -%}
+    cast((unix_seconds(to_utc_timestamp({{ label_column }}, current_timezone()))
+          - unix_seconds({{ start_column }})) / 60 as int)
+{%- endmacro %}
+
+{#- How many days of hourly detail the hourly facts and marts keep, counted back from
+    the latest event day loaded (LLM_USAGE_HOURLY_RETENTION_DAYS, config/settings.py
+    declares and checks it; dbt run by hand gets the same default). Days, weeks and
+    months keep all history. -#}
+{% macro hourly_retention_days() -%}
+    {%- set days = env_var('LLM_USAGE_HOURLY_RETENTION_DAYS', '90') -%}
+    {%- if not days.isdigit() or days | int < 1 -%}
+        {{ exceptions.raise_compiler_error("LLM_USAGE_HOURLY_RETENTION_DAYS=" ~ days ~ " is not a whole number of days (1 or more)") }}
+    {%- endif -%}
+    {{ return(days | int) }}
+{%- endmacro %}
+
+{#- The first event day whose hours are kept: retention days back from the latest event
+    day of fct_requests (the data, not the clock, so a backfill of old days keeps its
+    hours as long as it is the newest data). -#}
+{% macro first_hourly_day() -%}
+    (select {{ dbt.dateadd('day', 1 - hourly_retention_days(), 'max(event_date)') }}
+     from {{ ref('fct_requests') }})
+{%- endmacro %}

@@ -4,7 +4,7 @@ and the check of a filter value against the values the marts hold."""
 from __future__ import annotations
 
 import argparse
-from datetime import date
+from datetime import date, datetime
 
 from config.settings import Settings
 
@@ -18,6 +18,25 @@ def parse_day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-03-01") from None
+
+
+def parse_day_or_hour(text: str) -> date | datetime:
+    """A day (2026-03-02) or a local hour of the reporting zone (2026-03-02T14, or
+    2026-03-02T14:00)."""
+    day, sep, hour = text.partition("T")
+    try:
+        if not sep:
+            return date.fromisoformat(text)
+        if hour.isdigit() and len(hour) == 2:
+            hour += ":00"
+        moment = datetime.fromisoformat(f"{day}T{hour}")
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is not None or (moment.minute, moment.second) != (0, 0):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date like 2026-03-01 or a local hour like 2026-03-01T14"
+        )
+    return moment
 
 
 def span(first: date, last: date) -> str:

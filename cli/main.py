@@ -16,7 +16,12 @@ from pathlib import Path
 # Great Expectations phones home on import unless told not to; set before anything loads it.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-from cli.arguments import UsageError, add_filter_options, chosen_filters  # noqa: E402
+from cli.arguments import (  # noqa: E402
+    UsageError,
+    add_filter_options,
+    chosen_filters,
+    parse_day_or_hour,
+)
 from cli.arguments import check_filter_values as _check_filter_values  # noqa: E402
 from cli.arguments import parse_day as _parse_day  # noqa: E402
 from cli.arguments import span as _span  # noqa: E402
@@ -596,6 +601,7 @@ def _resolve_period(
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
     from readers.filters import FilterError
+    from readers.hours import as_of, hours_of_day
     from readers.report import (
         dashboard,
         data_days,
@@ -608,7 +614,17 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
 
     note_models_behind(settings)
     chosen = chosen_filters(args)
+    if args.by_hour and args.period != "day":
+        raise UsageError("--by-hour goes with --period day (use --period hour for one hour).")
+    if isinstance(args.date, datetime) and args.period != "hour":
+        raise UsageError(
+            f"--date {args.date:%Y-%m-%dT%H} names an hour: use --period hour, or a day "
+            f"like {args.date:%Y-%m-%d} with --period {args.period}."
+        )
     _check_filter_values(settings, chosen)
+    if args.period == "hour":
+        _report_hour(args, settings, chosen)
+        return
     period_start = _resolve_period(settings, args.period, args.date, chosen)
     last_day = period_end(args.period, period_start)
     panels = dashboard(settings, args.period, period_start, chosen)
@@ -642,10 +658,62 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
             )
         except FilterError as error:
             raise UsageError(str(error)) from None
+    if partial:
+        at = as_of(settings, period_start, last_day)
+        heading["as_of"] = f"{at:%Y-%m-%d %H:%M}" if at else None
+    hours = hours_of_day(settings, period_start, chosen) if args.by_hour else None
     if args.format == "table":  # JSON and CSV carry the names exactly
         panels = {panel: _frame_for_terminal(frame) for panel, frame in panels.items()}
         heading["filters"] = {k: for_terminal(v) for k, v in chosen.items()}
-    sys.stdout.write(render(panels, heading, args.format))
+    sys.stdout.write(render(panels, heading, args.format, hours=hours))
+
+
+def _report_hour(args: argparse.Namespace, settings: Settings, chosen: dict[str, str]) -> None:
+    """`report --period hour`: one local hour (two on the day clocks go back)."""
+    from readers.hours import as_of, hour_is_partial, hour_rows, latest_hour, nearest_hours
+    from readers.report import render_hour
+
+    if isinstance(args.date, date) and not isinstance(args.date, datetime):
+        raise UsageError(
+            f"--period hour takes a local hour: --date {args.date}T14 (hours 00 to 23)."
+        )
+    label = args.date or latest_hour(settings, chosen)
+    described = ", ".join(f"{k}={v}" for k, v in chosen.items())
+    if label is None:
+        raise UsageError(
+            f"No pay-as-you-go requests match {described} in any hour the warehouse keeps; "
+            "run `llm-usage materialize` first (hours older than "
+            "LLM_USAGE_HOURLY_RETENTION_DAYS are not kept)."
+        )
+    hours = hour_rows(settings, label, chosen)
+    if hours.empty:
+        before, after = nearest_hours(settings, label, chosen)
+        nearest = [f"{h:%Y-%m-%dT%H} (before)" for h in [before] if h] + [
+            f"{h:%Y-%m-%dT%H} (after)" for h in [after] if h
+        ]
+        raise UsageError(
+            f"No pay-as-you-go requests match {described} in the hour {label:%Y-%m-%d %H}:00 "
+            f"({settings.reporting_timezone}). "
+            + (
+                f"Nearest hours with data: {' and '.join(nearest)}."
+                if nearest
+                else "No hour has any (hours older than LLM_USAGE_HOURLY_RETENTION_DAYS "
+                "are not kept)."
+            )
+        )
+    partial = any(hour_is_partial(start) for start in hours["hour_start"])
+    at = as_of(settings, label.date(), label.date()) if partial else None
+    heading = {
+        "grain": "hour",
+        "hour_label": f"{label:%Y-%m-%dT%H:%M}",
+        "reporting_timezone": settings.reporting_timezone,
+        "partial": partial,
+        "as_of": f"{at:%Y-%m-%d %H:%M}" if at else None,
+        "filters": chosen,
+    }
+    if args.format == "table":
+        heading["filters"] = {k: for_terminal(v) for k, v in chosen.items()}
+    sys.stdout.write(render_hour(hours, heading, args.format))
 
 
 # -------------------------------------------------------------------------------- list
@@ -866,11 +934,18 @@ def build_parser() -> argparse.ArgumentParser:
     sql.set_defaults(handler=cmd_sql)
 
     report = commands.add_parser("report", help="print the dashboard's three tabs from the marts")
-    report.add_argument("--period", choices=["day", "week", "month"], required=True)
+    report.add_argument("--period", choices=["hour", "day", "week", "month"], required=True)
     report.add_argument(
         "--date",
-        type=_parse_day,
-        help="any day in the period, YYYY-MM-DD (default: the latest complete period)",
+        type=parse_day_or_hour,
+        help="any day in the period, YYYY-MM-DD; with --period hour a local hour of the "
+        "reporting time zone, YYYY-MM-DDTHH (default: the latest complete period, the "
+        "latest hour)",
+    )
+    report.add_argument(
+        "--by-hour",
+        action="store_true",
+        help="with --period day: the day's local hours after the tabs",
     )
     add_filter_options(report)
     report.add_argument(

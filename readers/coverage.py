@@ -6,6 +6,10 @@ it overlaps was loaded and is not on quality hold: with Asia/Kathmandu (UTC+5:45
 landing days 1..4 cover local 1 05:45 .. 5 05:45, so local day 5 has requests yet is
 partial, and local day 1 is partial too. The first and last days with requests say
 nothing about that, which is why both the report and the page ask this module.
+
+A landing day that is not over yet (today, UTC) is never complete, though the intraday
+refresh loads it (docs/operations.md, "Today so far"): its periods are partial, "as of"
+the latest request loaded (`latest_request_at`).
 """
 
 from __future__ import annotations
@@ -59,9 +63,35 @@ def utc_days_of(first_day: date, last_day: date, zone: str) -> list[date]:
     return [begins.date() + timedelta(days=n) for n in range((last_utc - begins.date()).days + 1)]
 
 
+def landing_day_in_progress() -> date:
+    """The landing day files are still arriving for: today, UTC (landing days are UTC
+    days); it and later days are loaded in part at most."""
+    return datetime.now(UTC).date()
+
+
 def covers(days: DataDays, first_day: date, last_day: date) -> bool:
     """Whether the loaded landing days hold every moment of local days first..last."""
+    utc_days = utc_days_of(first_day, last_day, days.zone)
+    if utc_days[-1] >= landing_day_in_progress():
+        return False  # the period reaches into a landing day not over yet
     if not days.landing_days:
         # A warehouse without its load log: judge by the days with requests alone.
         return days.first <= first_day and last_day <= days.last
-    return all(day in days.landing_days for day in utc_days_of(first_day, last_day, days.zone))
+    return all(day in days.landing_days for day in utc_days)
+
+
+def latest_request_at(
+    connection: duckdb.DuckDBPyConnection, first_day: date, last_day: date, zone: str
+) -> datetime | None:
+    """The latest pay-as-you-go request loaded on local days first..last, in `zone`:
+    what a partial period's figures are "as of"."""
+    row = connection.execute(
+        "SELECT max(last_request_at) FROM main_facts.fct_usage_daily "
+        "WHERE billing_mode = 'pay_as_you_go' AND event_date BETWEEN ? AND ?",
+        [first_day, last_day],
+    ).fetchone()
+    if row is None or row[0] is None:
+        return None
+    at = row[0]
+    at = at if at.tzinfo else at.replace(tzinfo=UTC)
+    return at.astimezone(ZoneInfo(zone))

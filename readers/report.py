@@ -23,6 +23,7 @@ from readers.filters import (
     held_filter_sets,
     held_in_words,
 )
+from readers.hours import HOUR_FIGURES, HOURLY_MART, hour_name, offset_text
 from readers.panels import Panel, load_panels
 from readers.warehouse import read_query, reader_connection
 
@@ -318,7 +319,7 @@ def share_base(panel: Panel, column: str) -> str | None:
         return f"of {among} requests"
     if column == "spend_share":
         return f"of {among} spend"
-    if column == "success_rate" or column.endswith("_share"):
+    if column in ("success_rate", "error_rate") or column.endswith("_share"):
         return "of requests"
     return None
 
@@ -425,10 +426,15 @@ def _table(panel: Panel, frame: pd.DataFrame) -> list[str]:
     return [line({c: c for c in shown.columns})] + [line(row) for row in shown.to_dict("records")]
 
 
-def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
+def render(
+    panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str, hours: pd.DataFrame | None = None
+) -> str:
+    """The tabs for one period and filter; with `hours` (a day's rows of
+    readers.hours.hours_of_day: `--by-hour`) that day's hours after them."""
     if fmt == "json":
         body = {
             **heading,
+            **({"by_hour": hour_records(hours)} if hours is not None else {}),
             "panels": {
                 panel_key(panel): [
                     {k: _plain(k, v) for k, v in row.items()} for row in frame.to_dict("records")
@@ -442,10 +448,15 @@ def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
     if fmt == "csv":
         if "end_user" in heading:
             panels = {END_USER_PANEL: pd.DataFrame([heading["end_user"]]), **panels}
-        return to_csv(pd.DataFrame(as_records(panels, heading), columns=csv_columns(panels)))
+        records = as_records(panels, heading)
+        if hours is not None:
+            records += hour_long_records(hours, heading["filters"])
+        return to_csv(pd.DataFrame(records, columns=csv_columns(panels)))
     partial = (
         f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
     )
+    if heading.get("as_of"):
+        partial += f", as of {heading['as_of']}"
     lines = [
         f"{heading['grain'].capitalize()} {heading['period_start']} .. {heading['period_end']}  "
         + "  ".join(f"{k}={heading['filters'][k]}" for k in filter_columns())
@@ -482,4 +493,98 @@ def render(panels: dict[Panel, pd.DataFrame], heading: dict, fmt: str) -> str:
                 lines.append(
                     f"   {column:<34} {_show(panel, column, value)}" + (f" {base}" if base else "")
                 )
+    if hours is not None:
+        lines += ["", "== By hour (local hours of the reporting time zone) =="]
+        lines += (
+            ["   " + line for line in hours_table(hours)]
+            if len(hours)
+            else ["   (no hourly rows: no requests, or older than the hourly retention)"]
+        )
     return "\n".join(lines) + "\n"
+
+
+def render_hour(hours: pd.DataFrame, heading: dict, fmt: str) -> str:
+    """`--period hour`: the hour(s) of one local label (two on the day clocks go back)."""
+    if fmt == "json":
+        return json.dumps({**heading, "hours": hour_records(hours)}, indent=2, default=str) + "\n"
+    if fmt == "csv":
+        return to_csv(
+            pd.DataFrame(
+                hour_long_records(hours, heading["filters"]),
+                columns=["grain", "period_start", *filter_columns(), "panel", "metric", "value"],
+            )
+        )
+    lines = []
+    for _, row in hours.iterrows():
+        partial = "  PARTIAL: so far" if heading["partial"] else ""
+        if heading.get("as_of") and heading["partial"]:
+            partial += f", as of {heading['as_of']}"
+        lines += [
+            f"Hour {hour_name(row['hour_label'], row['utc_offset_minutes'])}  "
+            + "  ".join(f"{k}={heading['filters'][k]}" for k in filter_columns())
+            + "   ('*' = all; pay-as-you-go only)"
+            + partial
+        ]
+        lines += [f"   {c:<34} {_show(HOURS_PANEL, c, row[c])}" for c in HOUR_FIGURES]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------- the hour grain
+
+# The hourly table as a panel of the report, for its number formats (readers/report.py).
+HOURS_PANEL = Panel(tab="Usage", title="Usage by hour", mart=HOURLY_MART)
+
+
+def _cells(frame: pd.DataFrame) -> list[dict[str, str]]:
+    return [
+        {
+            "hour": hour_name(row["hour_label"], row["utc_offset_minutes"]),
+            **{c: _show(HOURS_PANEL, c, row[c]) for c in HOUR_FIGURES},
+        }
+        for _, row in frame.iterrows()
+    ]
+
+
+def hours_table(frame: pd.DataFrame) -> list[str]:
+    """The hours as aligned text, one line each."""
+    rows = _cells(frame)
+    header = {"hour": "hour", **{c: c for c in HOUR_FIGURES}}
+    widths = {c: max(len(header[c]), *(len(r[c]) for r in rows)) for c in header}
+    return [
+        "  ".join(
+            cells[c].ljust(widths[c]) if c == "hour" else cells[c].rjust(widths[c]) for c in header
+        ).rstrip()
+        for cells in [header, *rows]
+    ]
+
+
+def hour_records(frame: pd.DataFrame) -> list[dict]:
+    """The hours for JSON: each with its instant (ISO 8601 with offset), local label,
+    offset and figures (NULL as None)."""
+    return [
+        {
+            "hour_start": row["hour_start"].isoformat(),
+            "hour_label": f"{row['hour_label']:%Y-%m-%dT%H:%M}",
+            "utc_offset": offset_text(row["utc_offset_minutes"]),
+            **{c: _plain(c, row[c]) for c in HOUR_FIGURES},
+        }
+        for _, row in frame.iterrows()
+    ]
+
+
+def hour_long_records(frame: pd.DataFrame, filters: dict[str, str]) -> list[dict]:
+    """The hours in the report's long CSV form: grain 'hour', period_start the hour's
+    instant, one record per figure."""
+    return [
+        {
+            "grain": "hour",
+            "period_start": row["hour_start"].isoformat(),
+            **{c: filters.get(c, ALL) for c in filter_columns()},
+            "panel": "usage_by_hour",
+            "metric": column,
+            "value": _plain(column, row[column]),
+        }
+        for _, row in frame.iterrows()
+        for column in HOUR_FIGURES
+    ]

@@ -546,6 +546,11 @@ MARTS = {
 }
 
 
+# The marts of the hour grain: mart -> reference function of one hour and filter
+# (compare_hours).
+HOURLY_MARTS = {"mart_usage_by_hour": usage_by_hour}
+
+
 # The marts of high-cardinality and multi-valued dimensions and of the group dimensions:
 # mart -> (reference function, the columns that key a row within a period and filter).
 # Their filters are model and provider (docs/metrics.md); the others are '*'.

@@ -17,11 +17,14 @@ from conftest import use_data_dir
 from mart_reference import (
     BREAKDOWN_MARTS,
     DIMENSIONS,
+    HOURLY_MARTS,
     MARTS,
+    compare_hours,
     filter_dimensions,
     held_filter_sets,
     same,
     select,
+    with_local_hours,
     with_performance_fields,
 )
 from nightly import run_window
@@ -457,6 +460,34 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
             backfill = _mart(settings, name)
             pd.testing.assert_frame_equal(one_at_a_time, backfill, check_exact=False, rtol=1e-9)
 
+        # The hour grain: the nightly runs rebuild the touched local days' hours to the
+        # same rows as the backfill.
+        for table in ("main_facts.fct_usage_hourly", "main_marts.mart_usage_by_hour"):
+            one_at_a_time, backfill = (
+                read_query(warehouse, f"SELECT * EXCLUDE (built_at) FROM {table}")
+                for warehouse in (nightly, settings)
+            )
+            key = [c for c in backfill.columns if not pd.api.types.is_float_dtype(backfill[c])]
+            one_at_a_time, backfill = (
+                frame.sort_values(key).reset_index(drop=True) for frame in (one_at_a_time, backfill)
+            )
+            assert len(backfill) > 0, table
+            pd.testing.assert_frame_equal(one_at_a_time, backfill, check_exact=False, rtol=1e-9)
+
+
+def test_hourly_mart_equals_independent_computation_in_utc(built):
+    """mart_usage_by_hour in UTC (the backfill's zone) against the reference for the
+    filters the other marts are compared on; the hours-sum-to-day dbt test ran in its
+    build (dbt build)."""
+    settings, rows, _ = built
+    mart = read_query(settings, "SELECT * EXCLUDE (built_at) FROM main_marts.mart_usage_by_hour")
+    filters = [
+        {d: v for d, v in zip(DIMENSIONS, combination) if v != "*"}
+        for combination in _filters(rows)
+    ]
+    assert compare_hours(mart, with_local_hours(rows, "UTC"), filters) > 5000
+    assert set(mart["utc_offset_minutes"]) == {0}
+
 
 # ------------------------------------------------------------------- report and docs
 
@@ -567,7 +598,7 @@ def test_metrics_doc_is_generated_covers_the_brief_and_its_examples_run(built):
     settings, _, _ = built
     models = load_marts()
     assert METRICS_DOC.read_text() == render(models), "run python -m tools.metrics_doc"
-    assert {m["name"] for m in models} == set(MARTS) | set(BREAKDOWN_MARTS)
+    assert {m["name"] for m in models} == set(MARTS) | set(BREAKDOWN_MARTS) | set(HOURLY_MARTS)
     named = {
         c["config"]["meta"]["metric"].split(" (")[0] for m in models for c in metric_columns(m)
     }

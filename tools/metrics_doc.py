@@ -232,6 +232,15 @@ def example_sql(model: dict) -> str:
     providers (a breakdown panel: every value of its dimension, largest first)."""
     breakdown = _meta(model).get("breakdown")
     columns = [c["name"] for c in metric_columns(model)]
+    if _meta(model).get("hourly"):
+        # The hours of the latest local day the mart holds, all traffic.
+        everything = "\n  AND ".join(f"{f} = '*'" for f in filter_columns())
+        return (
+            f"SELECT hour_label, utc_offset_minutes, {', '.join(columns)}\n"
+            f"FROM main_marts.{model['name']}\n"
+            f"WHERE event_date = (SELECT max(event_date) FROM main_marts.{model['name']})\n"
+            f"  AND {everything}\nORDER BY period_start;"
+        )
     where = ["grain = 'month'", f"period_start = DATE '{EXAMPLE_MONTH}'"]
     where += [f"{f} = '*'" for f in filter_columns() if f != breakdown]
     where += [f"{column} = '{value}'" for column, value in _meta(model).get("example", {}).items()]
@@ -261,7 +270,56 @@ def render(models: list[dict]) -> str:
                     f"| {_meta(column)['metric']} | `{column['name']}` | {_one_line(column['description'])} |"
                 )
             out.append("\n```sql\n" + example_sql(model) + "\n```\n")
+    out.append(hours(models))
     out.append(page_limits())
+    return "\n".join(out)
+
+
+def hours(models: list[dict]) -> str:
+    """The hour grain: what an hour is, which marts carry it, and their numbers."""
+    out = [
+        """## Hours
+
+The Day view charts a day hour by hour. An **hour** is a local hour of the reporting
+time zone (`LLM_USAGE_REPORTING_TIMEZONE`), named by its local label (`hour_label`, the
+wall-clock time it begins) and identified by the instant it begins (`period_start`, a
+`timestamptz`), with the zone's UTC offset during it (`utc_offset_minutes`) and the local
+day it belongs to (`event_date`). A local day has 23, 24 or 25 hours: on the day clocks
+go forward the skipped hour has no row; on the day they go back the repeated hour has
+two rows, one per offset (New York on 2026-11-01: 01:00 at -240, then 01:00 at -300).
+Zones whose offset is not whole hours bucket by their own local hour (10:00 in
+Asia/Kathmandu begins at 04:15 UTC).
+
+- **Which marts.** `main_marts.mart_usage_by_hour` (`grain = 'hour'`), from
+  `main_facts.fct_usage_hourly`, which holds the measures of `fct_usage_daily` per hour
+  (declared once, `macros/usage_measures.sql`, so a new measure is hourly too). It holds
+  the filter combinations of every other mart (see "Filter combinations"), each with
+  `'*'` for all; breakdowns per hour (usage by model, by key) read it with the model or
+  key filter set. The day, week and month marts keep their own grains.
+- **Exact.** Every figure is computed from the hour's own sums. The hours of a local
+  day add up to that day exactly: `fct_usage_hourly` against `fct_usage_daily`, every
+  measure (dbt test `assert_hours_sum_to_their_day`); the marts' hours against their
+  day rows in every zone the tests build (UTC, America/New_York across both DST changes,
+  Asia/Shanghai, Asia/Kolkata, Asia/Kathmandu).
+- **Retention.** Hours are kept for the last `LLM_USAGE_HOURLY_RETENTION_DAYS` event
+  days (default 90), counted back from the latest event day loaded; older hours are
+  deleted after each build. Days, weeks and months keep all history.
+- **Today so far.** While today's files arrive, the intraday refresh rebuilds today
+  every `LLM_USAGE_INTRADAY_MINUTES` (default 15); its hours and its day row are then
+  partial, up to the latest request loaded (`max(last_request_at)` of the facts).
+""",
+    ]
+    for model in (m for m in models if _meta(m).get("hourly")):
+        out.append(f"### {_meta(model)['panel']}: `main_marts.{model['name']}`\n")
+        out.append(_one_line(model["description"]) + "\n")
+        out.append("| number | column | definition |")
+        out.append("|---|---|---|")
+        for column in model["columns"]:
+            label = _meta(column).get("metric", "")
+            out.append(
+                f"| {label} | `{column['name']}` | {_one_line(column.get('description', ''))} |"
+            )
+        out.append("\n```sql\n" + example_sql(model) + "\n```\n")
     return "\n".join(out)
 
 

@@ -439,6 +439,21 @@ def usage_tab(
     else:
         st.subheader(f"Tokens per day in the {view.grain}")
     _trend_chart(view)
+    if view.grain == "day":
+        st.subheader(f"By hour on {view.period_start:%Y-%m-%d} (local hours)")
+        if not _no_hours(view):
+            _hourly_chart(
+                view.hours,
+                {"input_tokens": "Input", "output_tokens": "Output"},
+                "Tokens",
+                ",d",
+                stacked=True,
+            )
+            left, right = st.columns(2)
+            with left:
+                _hourly_chart(view.hours, {"requests": "Requests"}, "Requests", ",d")
+            with right:
+                _hourly_chart(view.hours, {"spend_usd": "Spend"}, "Spend (USD)", "$,.2f")
 
     st.subheader("Usage by Model")
     models = view.panels["mart_usage_by_model"]
@@ -745,6 +760,56 @@ def _trend_chart(view: View) -> None:
     )
 
 
+def _no_hours(view: View, say_why: bool = True) -> bool:
+    """True (and, with say_why, says why) when the Day view has no hours to chart."""
+    if not view.hours.empty:
+        return False
+    if say_why:
+        st.info(
+            "No hourly figures for this day: hours are kept for the last "
+            "LLM_USAGE_HOURLY_RETENTION_DAYS days (default 90)."
+        )
+    return True
+
+
+def _hourly_chart(
+    hours: pd.DataFrame,
+    series: dict[str, str],
+    title: str,
+    value_format: str,
+    stacked: bool = False,
+) -> None:
+    """One chart of a day's hours (readers.dashboard_data.hourly_chart_rows), one bar
+    stack or line per column of `series` (column -> legend label), hours in time order."""
+    long = hours.melt(
+        id_vars=["hour"], value_vars=list(series), var_name="series", value_name="value"
+    )
+    long["series"] = long["series"].map(series)
+    order = list(dict.fromkeys(hours["hour"]))
+    _chart(
+        long,
+        {
+            "height": 220,
+            "mark": {"type": "bar"} if stacked or len(series) == 1 else {"type": "line", "point": True},
+            "encoding": {
+                "x": {"field": "hour", "type": "ordinal", "sort": order, "title": None,
+                      "axis": {"labelAngle": -45}},
+                "y": {"field": "value", "type": "quantitative", "title": title,
+                      "stack": "zero" if stacked else None,
+                      "axis": {"format": value_format.lstrip("$")}},
+                "color": {"field": "series", "type": "nominal", "title": None,
+                          "sort": list(series.values()), "legend": {"orient": "top"}},
+                "tooltip": [
+                    {"field": "hour", "type": "ordinal", "title": "Hour"},
+                    {"field": "series", "type": "nominal", "title": "Figure"},
+                    {"field": "value", "type": "quantitative", "title": title,
+                     "format": value_format},
+                ],
+            },
+        },
+    )  # fmt: skip
+
+
 def provider_tab(view: View) -> None:
     summary = view.row("mart_provider_summary")
     cards = st.columns(4)
@@ -761,6 +826,11 @@ def provider_tab(view: View) -> None:
         delta_color="off",
         delta_arrow="off",
     )
+    if view.grain == "day" and not _no_hours(view, say_why=False):
+        st.subheader("Success and error rate by hour")
+        _hourly_chart(
+            view.hours, {"success_rate": "Success", "error_rate": "Error"}, "Share", ".1%"
+        )
     providers = view.panels["mart_provider_distribution"]
     left, right = st.columns(2)
     with left:
@@ -872,6 +942,9 @@ def performance_tab(view: View) -> None:
         help="Output tokens over generation seconds, token-weighted; per-request median "
         f"{tokens_per_second(summary['median_throughput_tps'])}.",
     )
+    if view.grain == "day" and not _no_hours(view, say_why=False):
+        st.subheader("Mean latency by hour")
+        _hourly_chart(view.hours, {"avg_latency_ms": "Mean latency"}, "Latency (ms)", ",.0f")
     picks = st.columns(4)
     for slot, (label, pick, figure, show) in zip(
         picks,
@@ -1108,7 +1181,12 @@ def main() -> None:
     say(
         "caption",
         "{period} · data from {first} to {last} · figures built at {stamp} UTC · warehouse {path}",
-        period=period_label(grain, period_start, catalog.is_partial(grain, period_start)),
+        period=period_label(grain, period_start, catalog.is_partial(grain, period_start))
+        + (
+            f" · as of {view.as_of:%H:%M}"
+            if catalog.is_partial(grain, period_start) and view.as_of is not None
+            else ""
+        ),
         first=f"{catalog.first_day:%Y-%m-%d}",
         last=f"{catalog.last_day:%Y-%m-%d}",
         stamp=f"{stamp:%Y-%m-%d %H:%M}",

@@ -12,15 +12,16 @@ connection and closes it, so a Dagster run is never kept waiting by an idle page
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import pending_model_builds
-from readers.coverage import DataDays, covers, loaded_landing_days
+from readers.coverage import DataDays, covers, latest_request_at, loaded_landing_days
 from readers.filters import filter_columns, parties
+from readers.hours import HOUR_FIGURES, HOURLY_MART, offset_text
 from readers.panels import load_panels
 from readers.report import panel_holds, panel_query, period_containing, period_end
 from readers.warehouse import QueryError, behind_sentence, reader_connection
@@ -225,6 +226,12 @@ class View:
     trend: pd.DataFrame  # mart_usage_summary day rows: period_start, input_tokens, output_tokens
     trend_first: date
     trend_last: date
+    # The Day view's local hours (mart_usage_by_hour, in time order; empty for a week or
+    # month, or a day older than the hourly retention).
+    hours: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # The latest request loaded in the period, in the reporting zone: what a partial
+    # period is "as of".
+    as_of: datetime | None = None
 
     def holds(self, mart: str) -> bool:
         """Whether the mart holds rows for this filter (readers/report.panel_holds)."""
@@ -277,6 +284,38 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
             f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
             [first, last, *values],
         )
+        hours = (
+            _frame(
+                connection,
+                "SELECT hour_label, utc_offset_minutes, "
+                f"{', '.join(HOUR_FIGURES)} FROM main_marts.{HOURLY_MART} "
+                f"WHERE event_date = ? AND {where} ORDER BY period_start",
+                [period_start, *values],
+            )
+            if grain == "day"
+            else pd.DataFrame()
+        )
+        as_of = latest_request_at(
+            connection, period_start, period_end(grain, period_start), settings.reporting_timezone
+        )
     finally:
         connection.close()
-    return View(grain, period_start, dict(chosen), panels, previous, trend, first, last)
+    return View(
+        grain, period_start, dict(chosen), panels, previous, trend, first, last,
+        hourly_chart_rows(hours), as_of,
+    )  # fmt: skip
+
+
+def hourly_chart_rows(hours: pd.DataFrame) -> pd.DataFrame:
+    """A day's hours as the page's charts draw them, in time order: `hour` is the local
+    HH:MM, with the UTC offset on a day that has two (the day clocks go back, when 01:00
+    comes twice)."""
+    if hours.empty:
+        return hours
+    two_offsets = hours["utc_offset_minutes"].nunique() > 1
+    return hours.assign(
+        hour=[
+            f"{pd.Timestamp(label):%H:%M}" + (f" ({offset_text(offset)})" if two_offsets else "")
+            for label, offset in zip(hours["hour_label"], hours["utc_offset_minutes"])
+        ]
+    )

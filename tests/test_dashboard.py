@@ -574,3 +574,56 @@ def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     result = json.loads(out.read_text())
     assert len(result["redraws"]) == 7 and all(r["seconds"] > 0 for r in result["redraws"])
     assert 0 < result["tallest_chart_canvas_pixels"] < 32_767
+
+
+def test_the_day_view_charts_the_marts_hours(sample, page):
+    """Day view: tokens, requests and spend per hour (Usage), success and error rate
+    (Provider) and mean latency (Performance), drawn from mart_usage_by_hour's rows of
+    the day in time order; a week has no hourly charts."""
+    from readers.dashboard_data import load_view
+
+    everything = dict.fromkeys(filter_columns(), ALL)
+    _open(page, "week", everything)
+    week_charts = len(page.get("arrow_vega_lite_chart"))
+    _open(page, "day", everything)
+    headers = [header.value for header in page.subheader]
+    assert f"By hour on {LAST_DAY:%Y-%m-%d} (local hours)" in headers
+    assert "Success and error rate by hour" in headers and "Mean latency by hour" in headers
+    assert len(page.get("arrow_vega_lite_chart")) == week_charts + 5
+
+    hours = load_view(sample, "day", LAST_DAY, everything).hours
+    mart = read_query(
+        sample,
+        "SELECT hour_label, requests, input_tokens, output_tokens, spend_usd, success_rate, "
+        "avg_latency_ms FROM main_marts.mart_usage_by_hour WHERE event_date = ? AND "
+        + " AND ".join(f"{c} = '*'" for c in filter_columns())
+        + " ORDER BY period_start",
+        [LAST_DAY],
+    )
+    assert len(mart) == 24
+    assert hours["hour"].tolist() == [f"{pd.Timestamp(h):%H:%M}" for h in mart["hour_label"]]
+    for column in ("requests", "input_tokens", "output_tokens", "spend_usd", "avg_latency_ms"):
+        assert hours[column].tolist() == mart[column].tolist(), column
+    day = _row(sample, "mart_usage_summary", "day", LAST_DAY, everything)
+    assert hours["requests"].sum() == day["requests"]
+
+
+def test_a_repeated_hour_is_labelled_with_its_offset():
+    from readers.dashboard_data import hourly_chart_rows
+
+    hours = pd.DataFrame(
+        {
+            "hour_label": pd.to_datetime(["2026-11-01 00:00", "2026-11-01 01:00"] * 1
+                                         + ["2026-11-01 01:00", "2026-11-01 02:00"]),
+            "utc_offset_minutes": [-240, -240, -300, -300],
+            "requests": [1, 2, 3, 4],
+        }
+    )  # fmt: skip
+    assert hourly_chart_rows(hours)["hour"].tolist() == [
+        "00:00 (UTC-04:00)",
+        "01:00 (UTC-04:00)",
+        "01:00 (UTC-05:00)",
+        "02:00 (UTC-05:00)",
+    ]
+    one_offset = hours.assign(utc_offset_minutes=345)
+    assert hourly_chart_rows(one_offset)["hour"].tolist()[:2] == ["00:00", "01:00"]

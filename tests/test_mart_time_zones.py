@@ -13,6 +13,7 @@ from mart_reference import (
     DIMENSIONS,
     MARTS,
     compare_hours,
+    same,
     with_local_hours,
     with_performance_fields,
 )
@@ -436,3 +437,52 @@ def test_hourly_detail_older_than_the_retention_is_dropped(zones):
         "WHERE grain = 'day' AND period_start < DATE '2026-04-01'",
     )["n"].iloc[0]
     assert march > 0
+
+
+def test_report_by_hour_in_new_york_equals_pandas_and_tells_repeated_hours_apart(
+    zones, capsys, monkeypatch
+):
+    from mart_reference import usage_by_hour
+
+    from cli.main import main
+
+    zone = "America/New_York"
+    built, deliveries = zones
+    for name, value in built[zone].environment().items():
+        monkeypatch.setenv(name, value)
+    rows = with_local_hours(with_performance_fields(requests(deliveries, timezone=zone)), zone)
+
+    main(["report", "--period", "hour", "--date", "2026-11-01T01", "--api-key", "key_dst",
+          "--format", "json"])  # fmt: skip
+    hours = json.loads(capsys.readouterr().out)["hours"]
+    assert [(h["hour_start"], h["utc_offset"], h["requests"]) for h in hours] == [
+        ("2026-11-01T05:00:00+00:00", "UTC-04:00", 2),
+        ("2026-11-01T06:00:00+00:00", "UTC-05:00", 2),
+    ]
+
+    main(["report", "--period", "day", "--date", "2026-11-01", "--by-hour", "--format", "json"])
+    report = json.loads(capsys.readouterr().out)
+    day = rows[rows["event_date"] == pd.Timestamp("2026-11-01")]
+    expected = {pd.Timestamp(h).isoformat(): usage_by_hour(g) for h, g in day.groupby("hour_start")}
+    assert [h["hour_start"] for h in report["by_hour"]] == sorted(expected)
+    assert len(report["by_hour"]) == 25
+    for hour in report["by_hour"]:
+        for column, value in hour.items():
+            if column in expected[hour["hour_start"]]:
+                assert same(value, expected[hour["hour_start"]][column]), (hour, column)
+    assert (
+        sum(h["requests"] for h in report["by_hour"])
+        == report["panels"]["usage_summary"]["requests"]
+    )
+
+    # The hour clocks skip names the hours either side; a day with an hour is refused.
+    with pytest.raises(SystemExit):
+        main(["report", "--period", "hour", "--date", "2026-03-08T02"])
+    assert "2026-03-08T01 (before) and 2026-03-08T03 (after)" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["report", "--period", "day", "--date", "2026-03-08T02"])
+    assert "names an hour" in capsys.readouterr().err
+    main(["report", "--period", "day", "--date", "2026-03-08", "--by-hour"])
+    table = capsys.readouterr().out
+    assert "2026-03-08 01:00 (UTC-05:00)" in table and "2026-03-08 03:00 (UTC-04:00)" in table
+    assert "2026-03-08 02:00" not in table

@@ -942,9 +942,14 @@ def performance_tab(view: View) -> None:
         help="Output tokens over generation seconds, token-weighted; per-request median "
         f"{tokens_per_second(summary['median_throughput_tps'])}.",
     )
-    if view.grain == "day" and not _no_hours(view, say_why=False):
-        st.subheader("Mean latency by hour")
-        _hourly_chart(view.hours, {"avg_latency_ms": "Mean latency"}, "Latency (ms)", ",.0f")
+    if view.grain == "day" and not view.hour_latency.empty:
+        st.subheader("Latency p50 and p99 by hour")
+        _hourly_chart(
+            view.hour_latency,
+            {"p50_latency_ms": "p50", "p99_latency_ms": "p99"},
+            "Latency (ms)",
+            ",.0f",
+        )
     picks = st.columns(4)
     for slot, (label, pick, figure, show) in zip(
         picks,

@@ -21,7 +21,7 @@ from config.settings import Settings
 from ingest.warehouse import pending_model_builds
 from readers.coverage import DataDays, covers, latest_request_at, loaded_landing_days
 from readers.filters import filter_columns, parties
-from readers.hours import HOUR_FIGURES, HOURLY_MART, offset_text
+from readers.hours import HOUR_FIGURES, HOURLY_LATENCY_MART, HOURLY_MART, offset_text
 from readers.panels import load_panels
 from readers.report import panel_holds, panel_query, period_containing, period_end
 from readers.warehouse import QueryError, behind_sentence, reader_connection
@@ -229,6 +229,8 @@ class View:
     # The Day view's local hours (mart_usage_by_hour, in time order; empty for a week or
     # month, or a day older than the hourly retention).
     hours: pd.DataFrame = field(default_factory=pd.DataFrame)
+    # Their latency percentiles (mart_latency_by_hour: p50 and p99 per hour).
+    hour_latency: pd.DataFrame = field(default_factory=pd.DataFrame)
     # The latest request loaded in the period, in the reporting zone: what a partial
     # period is "as of".
     as_of: datetime | None = None
@@ -295,6 +297,17 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
             if grain == "day"
             else pd.DataFrame()
         )
+        hour_latency = (
+            _frame(
+                connection,
+                "SELECT hour_label, utc_offset_minutes, p50_latency_ms, p99_latency_ms "
+                f"FROM main_marts.{HOURLY_LATENCY_MART} WHERE event_date = ? AND {where} "
+                "AND latency_ms_requests > 0 ORDER BY period_start",
+                [period_start, *values],
+            )
+            if grain == "day"
+            else pd.DataFrame()
+        )
         as_of = latest_request_at(
             connection, period_start, period_end(grain, period_start), settings.reporting_timezone
         )
@@ -302,7 +315,7 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
         connection.close()
     return View(
         grain, period_start, dict(chosen), panels, previous, trend, first, last,
-        hourly_chart_rows(hours), as_of,
+        hourly_chart_rows(hours), hourly_chart_rows(hour_latency), as_of,
     )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from readers.filters import ALL, filter_columns
 from readers.warehouse import read_query, reader_connection
 
 HOURLY_MART = "mart_usage_by_hour"
+HOURLY_LATENCY_MART = "mart_latency_by_hour"
 # The figures an hour shows, in this order: what the Day view charts.
 HOUR_FIGURES = (
     "total_tokens",

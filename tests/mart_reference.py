@@ -502,12 +502,45 @@ def usage_by_hour(rows):
     }
 
 
-def compare_hours(mart: pd.DataFrame, rows: pd.DataFrame, filters: list[dict]) -> int:
-    """mart_usage_by_hour (`mart`: its rows) against usage_by_hour over `rows` (requests
-    with_performance_fields and with_local_hours) for each filter ({column: value},
-    the others '*'): every hour with requests has exactly one row, with the reference's
-    local label, offset and day and figures, and no other hour has one. Returns how many
-    figures it compared."""
+def latency_by_hour(rows):
+    """mart_latency_by_hour's figures for one hour and filter: the exact means and the
+    exact nearest-rank percentiles the sketch-based ones must lie within 1% of."""
+    figures = {}
+    for measure, population in (
+        ("latency_ms", "in_latency_figures"),
+        ("first_token_ms", "in_first_token_figures"),
+    ):
+        values = rows[rows[population]][measure]
+        figures[f"{measure}_requests"] = len(values)
+        figures[f"avg_{measure}"] = _mean(values)
+        for q in (0.5, 0.9, 0.99):
+            figures[f"p{round(q * 100)}_{measure}"] = _quantile(values, q)
+    return figures
+
+
+def _timed(rows):
+    """The requests in a latency or first-token figure: an hour without any has no row."""
+    return rows[rows["in_latency_figures"] | rows["in_first_token_figures"]]
+
+
+# The marts of the hour grain: mart -> (reference function of one hour and filter, the
+# requests whose hours have rows, None for all). compare_hours compares them.
+HOURLY_MARTS = {
+    "mart_usage_by_hour": (usage_by_hour, None),
+    "mart_latency_by_hour": (latency_by_hour, _timed),
+}
+
+
+def compare_hours(
+    mart: pd.DataFrame, rows: pd.DataFrame, filters: list[dict], name: str = "mart_usage_by_hour"
+) -> int:
+    """An hourly mart (`mart`: its rows) against its reference (HOURLY_MARTS[name]) over
+    `rows` (requests with_performance_fields and with_local_hours) for each filter
+    ({column: value}, the others '*'): every hour with requests has exactly one row, with
+    the reference's local label, offset and day and figures, and no other hour has one.
+    Returns how many figures it compared."""
+    figures, population = HOURLY_MARTS[name]
+    rows = population(rows) if population else rows
     mart = mart.copy()
     mart["period_start"] = pd.to_datetime(mart["period_start"], utc=True)
     compared = 0
@@ -524,7 +557,7 @@ def compare_hours(mart: pd.DataFrame, rows: pd.DataFrame, filters: list[dict]) -
             assert pd.Timestamp(row["hour_label"]) == first["hour_label"], (chosen, hour)
             assert row["utc_offset_minutes"] == first["utc_offset_minutes"], (chosen, hour)
             assert pd.Timestamp(row["event_date"]) == first["event_date"], (chosen, hour)
-            for column, value in usage_by_hour(in_hour).items():
+            for column, value in figures(in_hour).items():
                 assert same(row[column], value), (chosen, hour, column, row[column], value)
                 compared += 1
     return compared
@@ -544,11 +577,6 @@ MARTS = {
     "mart_first_token_latency_by_model": (first_token_latency_by_model, "model"),
     "mart_throughput_by_model": (throughput_by_model, "model"),
 }
-
-
-# The marts of the hour grain: mart -> reference function of one hour and filter
-# (compare_hours).
-HOURLY_MARTS = {"mart_usage_by_hour": usage_by_hour}
 
 
 # The marts of high-cardinality and multi-valued dimensions and of the group dimensions:

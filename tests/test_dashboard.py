@@ -578,20 +578,35 @@ def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
 
 def test_the_day_view_charts_the_marts_hours(sample, page):
     """Day view: tokens, requests and spend per hour (Usage), success and error rate
-    (Provider) and mean latency (Performance), drawn from mart_usage_by_hour's rows of
-    the day in time order; a week has no hourly charts."""
+    (Provider) and latency p50 / p99 (Performance), drawn from mart_usage_by_hour's and
+    mart_latency_by_hour's rows of the day in time order; a week has no hourly charts."""
     from readers.dashboard_data import load_view
 
     everything = dict.fromkeys(filter_columns(), ALL)
-    _open(page, "week", everything)
+    shown = {"api_key_id": ALL, "model": ALL, "provider": ALL}  # the page's own selects
+    _open(page, "week", shown)
     week_charts = len(page.get("arrow_vega_lite_chart"))
-    _open(page, "day", everything)
+    _open(page, "day", shown)
     headers = [header.value for header in page.subheader]
     assert f"By hour on {LAST_DAY:%Y-%m-%d} (local hours)" in headers
-    assert "Success and error rate by hour" in headers and "Mean latency by hour" in headers
+    assert "Success and error rate by hour" in headers and "Latency p50 and p99 by hour" in headers
     assert len(page.get("arrow_vega_lite_chart")) == week_charts + 5
 
-    hours = load_view(sample, "day", LAST_DAY, everything).hours
+    view = load_view(sample, "day", LAST_DAY, everything)
+    hours = view.hours
+    latency = read_query(
+        sample,
+        "SELECT hour_label, p50_latency_ms, p99_latency_ms FROM main_marts.mart_latency_by_hour "
+        "WHERE event_date = ? AND "
+        + " AND ".join(f"{c} = '*'" for c in filter_columns())
+        + " ORDER BY period_start",
+        [LAST_DAY],
+    )
+    assert view.hour_latency["hour"].tolist() == [
+        f"{pd.Timestamp(h):%H:%M}" for h in latency["hour_label"]
+    ]
+    for column in ("p50_latency_ms", "p99_latency_ms"):
+        assert view.hour_latency[column].tolist() == latency[column].tolist(), column
     mart = read_query(
         sample,
         "SELECT hour_label, requests, input_tokens, output_tokens, spend_usd, success_rate, "

@@ -11,6 +11,7 @@ import pytest
 from conftest import use_data_dir
 from mart_reference import (
     DIMENSIONS,
+    HOURLY_MARTS,
     MARTS,
     compare_hours,
     same,
@@ -323,12 +324,13 @@ def test_quiet_periods_and_subscription_requests_have_no_rows(zones):
 # ------------------------------------------------------------------------ the hour grain
 
 
-def _hourly_mart(settings) -> pd.DataFrame:
-    return read_query(settings, "SELECT * EXCLUDE (built_at) FROM main_marts.mart_usage_by_hour")
+def _hourly_mart(settings, name="mart_usage_by_hour") -> pd.DataFrame:
+    return read_query(settings, f"SELECT * EXCLUDE (built_at) FROM main_marts.{name}")
 
 
+@pytest.mark.parametrize("name", sorted(HOURLY_MARTS))
 @pytest.mark.parametrize("zone", HOURLY_ZONES)
-def test_hourly_figures_equal_pandas_in_the_local_hours(zones, zone):
+def test_hourly_figures_equal_pandas_in_the_local_hours(zones, zone, name):
     """Every hour of every filter compared equals the independent computation in that
     zone's local hours, 23- and 25-hour days (New York) and :30 / :45 offsets included."""
     built, deliveries = zones
@@ -344,7 +346,7 @@ def test_hourly_figures_equal_pandas_in_the_local_hours(zones, zone):
         {"provider": provider},
         {"model": model, "provider": provider},
     ]
-    assert compare_hours(_hourly_mart(built[zone]), rows, filters) > 1000
+    assert compare_hours(_hourly_mart(built[zone], name), rows, filters, name) > 1000
 
 
 def test_new_york_days_have_23_and_25_hours_told_apart_by_offset(zones):
@@ -426,7 +428,12 @@ def test_hourly_detail_older_than_the_retention_is_dropped(zones):
     built, deliveries = zones
     settings = built[RETENTION_ZONE]
     latest = requests(deliveries, timezone=RETENTION_ZONE)["event_date"].max()
-    for table in ("main_facts.fct_usage_hourly", "main_marts.mart_usage_by_hour"):
+    for table in (
+        "main_facts.fct_usage_hourly",
+        "main_facts.fct_latency_sketch_hourly",
+        "main_marts.mart_usage_by_hour",
+        "main_marts.mart_latency_by_hour",
+    ):
         days = read_query(settings, f"SELECT DISTINCT event_date FROM {table}")["event_date"]
         days = pd.to_datetime(days)
         assert (days >= latest - pd.Timedelta(days=89)).all(), table

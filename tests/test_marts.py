@@ -462,7 +462,11 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
 
         # The hour grain: the nightly runs rebuild the touched local days' hours to the
         # same rows as the backfill.
-        for table in ("main_facts.fct_usage_hourly", "main_marts.mart_usage_by_hour"):
+        for table in (
+            "main_facts.fct_usage_hourly",
+            "main_facts.fct_latency_sketch_hourly",
+            *(f"main_marts.{name}" for name in HOURLY_MARTS),
+        ):
             one_at_a_time, backfill = (
                 read_query(warehouse, f"SELECT * EXCLUDE (built_at) FROM {table}")
                 for warehouse in (nightly, settings)
@@ -475,17 +479,18 @@ def test_nightly_runs_equal_one_backfill_and_rebuild_only_touched_periods(built,
             pd.testing.assert_frame_equal(one_at_a_time, backfill, check_exact=False, rtol=1e-9)
 
 
-def test_hourly_mart_equals_independent_computation_in_utc(built):
+@pytest.mark.parametrize("name", sorted(HOURLY_MARTS))
+def test_hourly_mart_equals_independent_computation_in_utc(built, name):
     """mart_usage_by_hour in UTC (the backfill's zone) against the reference for the
     filters the other marts are compared on; the hours-sum-to-day dbt test ran in its
     build (dbt build)."""
     settings, rows, _ = built
-    mart = read_query(settings, "SELECT * EXCLUDE (built_at) FROM main_marts.mart_usage_by_hour")
+    mart = read_query(settings, f"SELECT * EXCLUDE (built_at) FROM main_marts.{name}")
     filters = [
         {d: v for d, v in zip(DIMENSIONS, combination) if v != "*"}
         for combination in _filters(rows)
     ]
-    assert compare_hours(mart, with_local_hours(rows, "UTC"), filters) > 5000
+    assert compare_hours(mart, with_local_hours(rows, "UTC"), filters, name) > 5000
     assert set(mart["utc_offset_minutes"]) == {0}
 
 

@@ -292,15 +292,21 @@ Asia/Kathmandu begins at 04:15 UTC).
 
 - **Which marts.** `main_marts.mart_usage_by_hour` (`grain = 'hour'`), from
   `main_facts.fct_usage_hourly`, which holds the measures of `fct_usage_daily` per hour
-  (declared once, `macros/usage_measures.sql`, so a new measure is hourly too). It holds
-  the filter combinations of every other mart (see "Filter combinations"), each with
-  `'*'` for all; breakdowns per hour (usage by model, by key) read it with the model or
-  key filter set. The day, week and month marts keep their own grains.
-- **Exact.** Every figure is computed from the hour's own sums. The hours of a local
-  day add up to that day exactly: `fct_usage_hourly` against `fct_usage_daily`, every
-  measure (dbt test `assert_hours_sum_to_their_day`); the marts' hours against their
-  day rows in every zone the tests build (UTC, America/New_York across both DST changes,
-  Asia/Shanghai, Asia/Kolkata, Asia/Kathmandu).
+  (declared once, `macros/usage_measures.sql`, so a new measure is hourly too), and
+  `main_marts.mart_latency_by_hour`, from `main_facts.fct_latency_sketch_hourly`, the
+  daily latency sketches per hour in the same buckets. Both hold the filter combinations
+  of every other mart (see "Filter combinations"), each with `'*'` for all; a model's or
+  key's hours are read with that filter set. The day, week and month marts keep their
+  own grains.
+- **Exact.** Every sum, rate and mean is computed from the hour's own sums. The hours
+  of a local day add up to that day exactly: `fct_usage_hourly` against
+  `fct_usage_daily`, every measure (dbt test `assert_hours_sum_to_their_day`), and the
+  hourly sketches' bucket counts against the daily ones
+  (`assert_hourly_sketches_sum_to_their_day`), so a day's percentiles are those of its
+  hours merged. Hourly percentiles are sketch-based, within 1% like every other (see
+  "How every mart reads"). The tests compare every hourly figure with pandas in UTC,
+  America/New_York across both DST changes, Asia/Shanghai, Asia/Kolkata and
+  Asia/Kathmandu.
 - **Retention.** Hours are kept for the last `LLM_USAGE_HOURLY_RETENTION_DAYS` event
   days (default 90), counted back from the latest event day loaded; older hours are
   deleted after each build. Days, weeks and months keep all history.

@@ -83,3 +83,36 @@ where false
     {%- endif %}
 {%- endfor %}
 {%- endmacro %}
+
+{#- The same for the latency sketches: the bucket counts and value sums of the hours of a
+    local day (fct_latency_sketch_hourly) equal that day's fct_latency_sketch_daily rows,
+    so hourly percentiles merge into the day's exactly. -#}
+{% macro hourly_sketches_sum_to_day() -%}
+{%- set keys = fact_dimensions() + ['billing_mode', 'measure', 'bucket'] %}
+{%- set limited = tests_limited_to_build() %}
+with hours as (
+    select event_date, {{ keys | join(', ') }},
+        sum(requests) as requests, sum(value_sum) as value_sum
+    from {{ ref('fct_latency_sketch_hourly') }}
+    {%- if limited %}
+    where event_date in {{ touched_periods('day') }}
+    {%- endif %}
+    group by all
+),
+
+days as (
+    select event_date, {{ keys | join(', ') }}, requests, value_sum
+    from {{ ref('fct_latency_sketch_daily') }}
+    where event_date >= {{ first_hourly_day() }}
+    {%- if limited %}
+      and event_date in {{ touched_periods('day') }}
+    {%- endif %}
+)
+
+select *
+from hours as h
+full outer join days as d
+    using (event_date, {{ keys | join(', ') }})
+where h.requests is distinct from d.requests
+   or abs(coalesce(h.value_sum, -1) - coalesce(d.value_sum, -2)) > 1e-6 * greatest(1, abs(d.value_sum))
+{%- endmacro %}

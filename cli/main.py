@@ -600,6 +600,7 @@ def _resolve_period(
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
+    from readers.coverage import reaches_today
     from readers.filters import FilterError
     from readers.hours import as_of, hours_of_day
     from readers.report import (
@@ -658,7 +659,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> None:
             )
         except FilterError as error:
             raise UsageError(str(error)) from None
-    if partial:
+    if reaches_today(period_start, last_day, settings.reporting_timezone):
         at = as_of(settings, period_start, last_day)
         heading["as_of"] = f"{at:%Y-%m-%d %H:%M}" if at else None
     hours = hours_of_day(settings, period_start, chosen) if args.by_hour else None

@@ -69,11 +69,17 @@ def landing_day_in_progress() -> date:
     return datetime.now(UTC).date()
 
 
+def reaches_today(first_day: date, last_day: date, zone: str) -> bool:
+    """Whether local days first..last (in `zone`) reach into the landing day still
+    arriving: their figures are so far, "as of" the latest request loaded."""
+    return utc_days_of(first_day, last_day, zone)[-1] >= landing_day_in_progress()
+
+
 def covers(days: DataDays, first_day: date, last_day: date) -> bool:
     """Whether the loaded landing days hold every moment of local days first..last."""
     utc_days = utc_days_of(first_day, last_day, days.zone)
-    if utc_days[-1] >= landing_day_in_progress():
-        return False  # the period reaches into a landing day not over yet
+    if reaches_today(first_day, last_day, days.zone):
+        return False
     if not days.landing_days:
         # A warehouse without its load log: judge by the days with requests alone.
         return days.first <= first_day and last_day <= days.last

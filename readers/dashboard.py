@@ -16,6 +16,7 @@ import streamlit as st
 
 from config.settings import Settings, SettingsError
 from ingest.warehouse import WarehouseBusyError, WarehouseMissingError
+from readers.coverage import reaches_today
 from readers.csv_text import to_csv
 from readers.dashboard_data import (
     ALL,
@@ -1189,7 +1190,8 @@ def main() -> None:
         period=period_label(grain, period_start, catalog.is_partial(grain, period_start))
         + (
             f" · as of {view.as_of:%H:%M}"
-            if catalog.is_partial(grain, period_start) and view.as_of is not None
+            if view.as_of is not None
+            and reaches_today(period_start, period_end(grain, period_start), catalog.zone)
             else ""
         ),
         first=f"{catalog.first_day:%Y-%m-%d}",

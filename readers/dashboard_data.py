@@ -19,7 +19,13 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import pending_model_builds
-from readers.coverage import DataDays, covers, latest_request_at, loaded_landing_days
+from readers.coverage import (
+    DataDays,
+    covers,
+    latest_request_at,
+    loaded_landing_days,
+    reaches_today,
+)
 from readers.filters import filter_columns, parties
 from readers.hours import HOUR_FIGURES, HOURLY_LATENCY_MART, HOURLY_MART, offset_text
 from readers.panels import load_panels
@@ -98,8 +104,12 @@ class Catalog:
         return not covers(days, start, period_end(grain, start))
 
     def default_period(self, grain: str) -> date | None:
-        """The latest complete period, or the latest one when none is complete."""
+        """The period of today while today's files arrive (the intraday refresh: so far,
+        marked partial); else the latest complete period, or the latest one when none is
+        complete."""
         periods = self.periods.get(grain, [])
+        if periods and reaches_today(periods[0], period_end(grain, periods[0]), self.zone):
+            return periods[0]
         for start in periods:
             if not self.is_partial(grain, start):
                 return start

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from config.settings import Settings
-from readers.coverage import DataDays, covers, loaded_landing_days
+from readers.coverage import DataDays, covers, loaded_landing_days, reaches_today
 from readers.csv_text import to_csv
 from readers.filters import (
     ALL,
@@ -126,8 +126,13 @@ def periods_with_data(settings: Settings, grain: str, chosen: dict[str, str]) ->
 
 
 def latest_period(settings: Settings, grain: str, chosen: dict[str, str]) -> date | None:
-    """The latest complete period with data for the filter; else the latest partial one."""
+    """The period of today while today's files arrive (so far, marked partial); else the
+    latest complete period with data for the filter, or the latest partial one."""
     periods = periods_with_data(settings, grain, chosen)
+    if periods and reaches_today(
+        periods[-1], period_end(grain, periods[-1]), settings.reporting_timezone
+    ):
+        return periods[-1]
     if not periods:
         return None
     days = data_days(settings)

@@ -112,3 +112,44 @@ def test_the_late_file_sensor_leaves_today_to_the_intraday_refresh(today):
     off = build_definitions(settings.model_copy(update={"intraday_minutes": 0}))
     (rerun,) = tick(off, instance, name="late_landing_files_sensor").run_requests
     assert rerun.partition_key == TODAY.isoformat()
+
+
+def test_refreshes_as_files_arrive_equal_pandas_on_the_files_so_far(data_dir, tmp_path):
+    """What a refresh runs (load today's partition, rebuild what it touches: run_window,
+    as the nightly job's steps) after the first batch and again after the last: each
+    time the day's and hours' figures equal pandas on the files present, so a refresh
+    replaces what the one before loaded and counts nothing twice."""
+    from mart_reference import (
+        compare_hours,
+        same,
+        usage_summary,
+        with_local_hours,
+        with_performance_fields,
+    )
+    from nightly import run_window
+    from reference import read_landing, requests
+
+    from readers.filters import all_rows_sql
+    from readers.warehouse import read_query
+
+    spare = generate_logs(tmp_path / "spare", TODAY, 1, 240, seed=8, fmt="jsonl", files_per_day=3)
+    batches = sorted(spare.files)
+    for arrived in (batches[:1], batches[1:]):
+        for batch in arrived:
+            arrive(data_dir, batch)
+        run_window(data_dir, TODAY, TODAY, tmp_path, command="run")
+        deliveries, invalid = read_landing(data_dir.landing_dir)
+        assert invalid == 0
+        rows = with_local_hours(with_performance_fields(requests(deliveries)), "UTC")
+        for day, in_day in rows.groupby("event_date"):
+            summary = read_query(
+                data_dir,
+                "SELECT * FROM main_marts.mart_usage_summary WHERE grain = 'day' "
+                f"AND period_start = ? AND {all_rows_sql()}",
+                [day.date()],
+            ).iloc[0]
+            for column, value in usage_summary(in_day).items():
+                assert same(summary[column], value), (day, column, summary[column], value)
+        hourly = read_query(data_dir, "SELECT * FROM main_marts.mart_usage_by_hour")
+        assert compare_hours(hourly, rows, [{}]) > 100
+    assert len(requests(deliveries)) == spare.records  # the three batches, every request

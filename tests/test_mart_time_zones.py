@@ -493,3 +493,38 @@ def test_report_by_hour_in_new_york_equals_pandas_and_tells_repeated_hours_apart
     table = capsys.readouterr().out
     assert "2026-03-08 01:00 (UTC-05:00)" in table and "2026-03-08 03:00 (UTC-04:00)" in table
     assert "2026-03-08 02:00" not in table
+
+
+def test_a_day_reaching_into_todays_landing_day_is_partial_as_of_its_latest_request(
+    zones, capsys, monkeypatch
+):
+    """While today's landing day is still arriving (the intraday refresh loads it), the
+    local days reaching into it are partial, "as of" the latest request loaded."""
+    from cli.main import main
+    from readers import coverage
+
+    zone = "America/New_York"
+    built, deliveries = zones
+    for name, value in built[zone].environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(coverage, "landing_day_in_progress", lambda: date(2026, 11, 2))
+    local = requests(deliveries, timezone=zone)
+    paid = local[(local["billing_mode"] == "pay_as_you_go")]
+    latest = pd.to_datetime(
+        paid[paid["event_date"] == pd.Timestamp("2026-11-02")]["created_at"],
+        utc=True,
+        format="ISO8601",
+    ).max()
+
+    main(["report", "--period", "day", "--date", "2026-11-02", "--format", "json"])
+    today = json.loads(capsys.readouterr().out)
+    assert today["partial"] is True
+    assert today["as_of"] == f"{latest.tz_convert(zone):%Y-%m-%d %H:%M}"
+    main(["report", "--period", "day", "--date", "2026-10-31", "--format", "json"])
+    before = json.loads(capsys.readouterr().out)
+    assert before["partial"] is False and "as_of" not in before
+    main(["report", "--period", "week", "--date", "2026-11-02"])
+    assert f", as of {latest.tz_convert(zone):%Y-%m-%d %H:%M}" in capsys.readouterr().out
+    # Without --date the report opens on today so far, not on the latest complete day.
+    main(["report", "--period", "day", "--format", "json"])
+    assert json.loads(capsys.readouterr().out)["period_start"] == "2026-11-02"

@@ -576,51 +576,71 @@ def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     assert 0 < result["tallest_chart_canvas_pixels"] < 32_767
 
 
+def _hourly_charts(page) -> list[pd.DataFrame]:
+    """The data of the page's charts drawn by local hour, in page order."""
+    import json
+
+    import pyarrow as pa
+
+    return [
+        pa.ipc.open_stream(chart.proto.data.data).read_all().to_pandas()
+        for chart in page.get("vega_lite_chart")
+        if json.loads(chart.proto.spec).get("encoding", {}).get("x", {}).get("field") == "hour"
+    ]
+
+
 def test_the_day_view_charts_the_marts_hours(sample, page):
     """Day view: tokens, requests and spend per hour (Usage), success and error rate
-    (Provider) and latency p50 / p99 (Performance), drawn from mart_usage_by_hour's and
-    mart_latency_by_hour's rows of the day in time order; a week has no hourly charts."""
-    from readers.dashboard_data import load_view
-
-    everything = dict.fromkeys(filter_columns(), ALL)
+    (Provider) and latency p50 / p99 (Performance), each chart's data the rows of
+    mart_usage_by_hour / mart_latency_by_hour for the day, in time order; a week has no
+    hourly charts."""
     shown = {"api_key_id": ALL, "model": ALL, "provider": ALL}  # the page's own selects
     _open(page, "week", shown)
-    week_charts = len(page.get("arrow_vega_lite_chart"))
+    assert _hourly_charts(page) == []
     _open(page, "day", shown)
     headers = [header.value for header in page.subheader]
     assert f"By hour on {LAST_DAY:%Y-%m-%d} (local hours)" in headers
     assert "Success and error rate by hour" in headers and "Latency p50 and p99 by hour" in headers
-    assert len(page.get("arrow_vega_lite_chart")) == week_charts + 5
+    tokens, requests_, spend, rates, latency = _hourly_charts(page)
 
-    view = load_view(sample, "day", LAST_DAY, everything)
-    hours = view.hours
-    latency = read_query(
+    everything = " AND ".join(f"{c} = '*'" for c in filter_columns())
+    hours = read_query(
         sample,
-        "SELECT hour_label, p50_latency_ms, p99_latency_ms FROM main_marts.mart_latency_by_hour "
-        "WHERE event_date = ? AND "
-        + " AND ".join(f"{c} = '*'" for c in filter_columns())
-        + " ORDER BY period_start",
+        "SELECT strftime(hour_label, '%H:%M') AS hour, input_tokens, output_tokens, requests, "
+        f"spend_usd, success_rate, error_rate FROM main_marts.mart_usage_by_hour "
+        f"WHERE event_date = ? AND {everything} ORDER BY period_start",
         [LAST_DAY],
     )
-    assert view.hour_latency["hour"].tolist() == [
-        f"{pd.Timestamp(h):%H:%M}" for h in latency["hour_label"]
-    ]
-    for column in ("p50_latency_ms", "p99_latency_ms"):
-        assert view.hour_latency[column].tolist() == latency[column].tolist(), column
-    mart = read_query(
-        sample,
-        "SELECT hour_label, requests, input_tokens, output_tokens, spend_usd, success_rate, "
-        "avg_latency_ms FROM main_marts.mart_usage_by_hour WHERE event_date = ? AND "
-        + " AND ".join(f"{c} = '*'" for c in filter_columns())
-        + " ORDER BY period_start",
-        [LAST_DAY],
-    )
-    assert len(mart) == 24
-    assert hours["hour"].tolist() == [f"{pd.Timestamp(h):%H:%M}" for h in mart["hour_label"]]
-    for column in ("requests", "input_tokens", "output_tokens", "spend_usd", "avg_latency_ms"):
-        assert hours[column].tolist() == mart[column].tolist(), column
-    day = _row(sample, "mart_usage_summary", "day", LAST_DAY, everything)
+    assert len(hours) == 24
+
+    def series(chart, name):
+        rows = chart[chart["series"] == name]
+        return rows["hour"].tolist(), rows["value"].tolist()
+
+    assert series(tokens, "Input") == (hours["hour"].tolist(), hours["input_tokens"].tolist())
+    assert series(tokens, "Output") == (hours["hour"].tolist(), hours["output_tokens"].tolist())
+    assert series(requests_, "Requests") == (hours["hour"].tolist(), hours["requests"].tolist())
+    assert series(spend, "Spend") == (hours["hour"].tolist(), hours["spend_usd"].tolist())
+    assert series(rates, "Success") == (hours["hour"].tolist(), hours["success_rate"].tolist())
+    assert series(rates, "Error") == (hours["hour"].tolist(), hours["error_rate"].tolist())
+    day = _row(sample, "mart_usage_summary", "day", LAST_DAY, dict.fromkeys(filter_columns(), ALL))
     assert hours["requests"].sum() == day["requests"]
+
+    percentiles = read_query(
+        sample,
+        "SELECT strftime(hour_label, '%H:%M') AS hour, p50_latency_ms, p99_latency_ms "
+        f"FROM main_marts.mart_latency_by_hour WHERE event_date = ? AND {everything} "
+        "ORDER BY period_start",
+        [LAST_DAY],
+    )
+    assert series(latency, "p50") == (
+        percentiles["hour"].tolist(),
+        percentiles["p50_latency_ms"].tolist(),
+    )
+    assert series(latency, "p99") == (
+        percentiles["hour"].tolist(),
+        percentiles["p99_latency_ms"].tolist(),
+    )
 
 
 def test_a_repeated_hour_is_labelled_with_its_offset():

@@ -9,9 +9,9 @@ run of that day's partition per new state of the folder.
 
 Today's landing day is the intraday sensor's: every LLM_USAGE_INTRADAY_MINUTES it asks
 for one ordinary run of today's partition when the day's files changed since the last
-refresh it asked for, so the page shows today so far (docs/operations.md, "Today so
-far"). The run takes the one-writer pool like any other, so it waits for the nightly
-run or a backfill and never overlaps them.
+refresh it asked for, so the page shows today so far (docs/operations.md, "Hour by hour,
+and today so far"). The run takes the one-writer pool like any other, so it waits for the
+nightly run or a backfill and never overlaps them.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ partial, and local day 1 is partial too. The first and last days with requests s
 nothing about that, which is why both the report and the page ask this module.
 
 A landing day that is not over yet (today, UTC) is never complete, though the intraday
-refresh loads it (docs/operations.md, "Today so far"): its periods are partial, "as of"
+refresh loads it (docs/operations.md, "Hour by hour, and today so far"): its periods are partial, "as of"
 the latest request loaded (`latest_request_at`).
 """
 

@@ -103,18 +103,6 @@ def nearest_hours(
     return tuple(None if pd.isna(v) else pd.Timestamp(v).to_pydatetime() for v in frame.iloc[0])
 
 
-def hourly_days_kept(settings: Settings) -> tuple[date, date] | None:
-    """The first and last local day the hourly mart holds (its retention)."""
-    frame = read_query(
-        settings,
-        f"SELECT min(event_date) AS first, max(event_date) AS last FROM main_marts.{HOURLY_MART}",
-    )
-    first, last = frame["first"].iloc[0], frame["last"].iloc[0]
-    if pd.isna(first):
-        return None
-    return pd.Timestamp(first).date(), pd.Timestamp(last).date()
-
-
 def as_of(settings: Settings, first_day: date, last_day: date) -> datetime | None:
     """The latest request loaded on local days first..last, in the reporting zone."""
     connection = reader_connection(settings)

@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--history-days", type=int, default=7)
     parser.add_argument("--memory-limit", default="4GB")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--work-dir", type=Path, default=Path("benchmarks/work/intraday"))
+    parser.add_argument("--work-dir", type=Path, default=Path("data/bench-intraday"))
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
 

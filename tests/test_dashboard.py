@@ -508,6 +508,7 @@ def _check_group_download(sample, page, folder: Path) -> None:
     assert list(shown["requests"]) == list(mart["requests"])
 
 
+@pytest.mark.benchmark_script
 def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     """benchmarks/dashboard.py measures every step and writes its JSON (no timing is checked)."""
     import json
@@ -549,6 +550,7 @@ def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.benchmark_script
 def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     """benchmarks/dashboard_browser.py serves the page to chromium and times each choice
     (no timing is checked)."""

@@ -12,6 +12,7 @@ import dagster
 from dagster import Definitions, in_process_executor
 
 from config.settings import Settings
+from orchestration.alert_assets import build_alert_evaluation
 from orchestration.audit import build_weekly_audit_schedule, weekly_audit_job
 from orchestration.checks import fct_requests_quality
 from orchestration.dbt_assets import build_warehouse_dbt_models, dbt_resource, prepare_manifest
@@ -44,7 +45,12 @@ def build_definitions(settings: Settings) -> Definitions:
         # dbt and Great Expectations again for each, seconds a night. A run whose process
         # dies is still failed and retried by run monitoring (dagster.yaml).
         executor=in_process_executor,
-        assets=[raw_request_logs, warehouse_dbt_models, build_focus_dataset(settings)],
+        assets=[
+            raw_request_logs,
+            warehouse_dbt_models,
+            build_alert_evaluation(partitions, warehouse_dbt_models),
+            build_focus_dataset(settings),
+        ],
         asset_checks=[fct_requests_quality],
         jobs=[nightly_job, weekly_audit_job],
         schedules=[

@@ -37,6 +37,7 @@ def build_definitions(settings: Settings) -> Definitions:
     freshness = nightly_freshness(settings)
     raw_request_logs = build_raw_request_logs(partitions, freshness)
     warehouse_dbt_models = build_warehouse_dbt_models(partitions, freshness)
+    alert_evaluation = build_alert_evaluation(partitions, warehouse_dbt_models)
     nightly_job = build_nightly_job(partitions)
     return Definitions(
         # Every step of every job in the run's own process, as `llm-usage materialize`
@@ -48,7 +49,7 @@ def build_definitions(settings: Settings) -> Definitions:
         assets=[
             raw_request_logs,
             warehouse_dbt_models,
-            build_alert_evaluation(partitions, warehouse_dbt_models),
+            alert_evaluation,
             build_focus_dataset(settings),
         ],
         asset_checks=[fct_requests_quality],
@@ -58,7 +59,9 @@ def build_definitions(settings: Settings) -> Definitions:
             build_weekly_audit_schedule(settings),
         ],
         sensors=[
-            *build_landing_sensors(partitions, nightly_job, warehouse_dbt_models),
+            *build_landing_sensors(
+                partitions, nightly_job, warehouse_dbt_models, (alert_evaluation,)
+            ),
             abandoned_cli_runs_sensor,
         ],
         resources={

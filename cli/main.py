@@ -920,9 +920,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.set_defaults(handler=cmd_ui)
 
+    from cli.alerts import add_parser as add_alerts_parser
     from cli.export import add_parser as add_export_parser
 
     add_export_parser(commands)
+    add_alerts_parser(commands)
     return parser
 
 

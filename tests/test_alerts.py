@@ -470,3 +470,44 @@ def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webho
     assert resolved == ["error_rate", "latency", "spend_anomaly"]
     assert all(t.startswith("Resolved: ") for t in webhook.titles()[sent:])
     assert len(webhook.received) == sent + 3
+
+
+# ------------------------------------------------------------------ the command line
+
+
+def test_cli_lists_active_and_recent_alerts_and_budgets(warehouse, webhook, monkeypatch, capsys):
+    from cli.main import main
+
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    _evaluate(settings, date(2026, 1, 24))
+    main(["alerts"])
+    out = capsys.readouterr().out
+    assert "Active alerts: 2" in out
+    assert "Budget 'Research monthly' passed 50% of its limit" in out
+    assert "Research monthly: $57.00 of $100.00 (57.0%) in the month from 2026-01-01" in out
+    assert "forecast $108.00 (108.0%)" in out
+    assert out.count("active    Budget 'Research monthly'") == 2
+
+
+def test_cli_test_message_reaches_every_url_and_says_which_failed(
+    warehouse, webhook, monkeypatch, capsys
+):
+    from cli.main import main
+
+    _configure(warehouse, monkeypatch, webhook, rules=False)
+    main(["alerts", "--test"])
+    assert webhook.titles() == ["llm-usage test message"]
+    assert "http://usage.example/page" in webhook.received[0]["message"]
+    assert capsys.readouterr().out.startswith("delivered  json://127.0.0.1")
+    webhook.stop()
+    with pytest.raises(SystemExit) as exited:
+        main(["alerts", "--test"])
+    assert exited.value.code == 1
+    assert capsys.readouterr().out.startswith("FAILED     json://127.0.0.1")
+    webhook.start()
+    monkeypatch.delenv("LLM_USAGE_ALERT_URLS")
+    with pytest.raises(SystemExit) as exited:
+        main(["alerts", "--test"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("llm-usage: No alert URLs are configured") and error.count("\n") == 1

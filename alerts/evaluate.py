@@ -19,9 +19,15 @@ from alerts import figures, rules
 from alerts.budget_status import BudgetStatus, budget_status, period_bounds
 from alerts.budgets_file import AlertConfig, alert_urls, read_alert_config
 from alerts.delivery import Sender, send_message
-from alerts.state import apply_firings, deliver_pending, ensure_tables
+from alerts.state import (
+    BUDGET_STATUS_DDL,
+    apply_firings,
+    deliver_pending,
+    end_all_active,
+    ensure_tables,
+)
 from config.dimensions import dimension
-from readers.alert_tables import BUDGET_STATUS_TABLE
+from readers.alert_tables import BUDGET_STATUS_COLUMNS, BUDGET_STATUS_TABLE
 
 # How far back the rules read the marts: the longest trailing window plus the day judged.
 _LOOKBACK_MARGIN_DAYS = 1
@@ -71,9 +77,13 @@ def evaluate_alerts(
     ensure_tables(connection)
     config = read_alert_config(settings)
     if config is None:
+        # Alerts turned off: nothing stays active on the page, no budget is shown.
+        ended = end_all_active(connection, now)
+        connection.execute(f"DROP TABLE IF EXISTS {BUDGET_STATUS_TABLE}")
         return Evaluation(
+            ended=ended,
             off=f"No budgets file at {settings.budgets_file} (LLM_USAGE_BUDGETS_FILE): "
-            "alerts are off (docs/alerts.md)."
+            "alerts are off (docs/alerts.md).",
         )
     as_of = as_of or figures.latest_day(connection)
     if as_of is None:
@@ -146,11 +156,11 @@ def _write_budget_status(
     connection: duckdb.DuckDBPyConnection, statuses: list[BudgetStatus], now: datetime
 ) -> None:
     """Replace the budget status table with this evaluation's rows."""
-    connection.execute(f"DELETE FROM {BUDGET_STATUS_TABLE}")
+    connection.execute(BUDGET_STATUS_DDL)
     if statuses:
         connection.executemany(
             f"INSERT INTO {BUDGET_STATUS_TABLE} VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            f"({', '.join('?' for _ in BUDGET_STATUS_COLUMNS)})",
             [
                 [
                     s.budget,

@@ -17,6 +17,7 @@ from alerts.delivery import Sender, shown_url, url_id
 from alerts.rules import BUDGET_RULES, Firing
 from readers.alert_tables import (
     ACTIVE,
+    BUDGET_STATUS_COLUMNS,
     BUDGET_STATUS_TABLE,
     DELIVERIES_TABLE,
     ENDED,
@@ -40,11 +41,14 @@ DDL = (
         title VARCHAR, body VARCHAR, created_at TIMESTAMPTZ, attempts INTEGER,
         delivered_at TIMESTAMPTZ, last_error VARCHAR,
         PRIMARY KEY (alert_key, kind, url_id))""",
-    f"""CREATE TABLE IF NOT EXISTS {BUDGET_STATUS_TABLE} (
-        budget VARCHAR, scope VARCHAR, scope_id VARCHAR, period VARCHAR,
-        period_start DATE, period_end DATE, unit VARCHAR, "limit" DOUBLE, spent DOUBLE,
-        share_used DOUBLE, daily_rate DOUBLE, forecast DOUBLE, forecast_share DOUBLE,
-        limit_reached_on DATE, complete BOOLEAN, evaluated_at TIMESTAMPTZ)""",
+)
+
+
+# Replaced whole at each evaluation, so a new version's columns apply at once.
+BUDGET_STATUS_DDL = (
+    f"CREATE OR REPLACE TABLE {BUDGET_STATUS_TABLE} ("
+    + ", ".join(f"{name} {kind}" for name, kind, _ in BUDGET_STATUS_COLUMNS)
+    + ")"
 )
 
 
@@ -142,6 +146,21 @@ def apply_firings(
         )
         changes.resolved.append(key)
     return changes
+
+
+def end_all_active(connection: duckdb.DuckDBPyConnection, now: datetime) -> list[str]:
+    """End every active alert quietly (the budgets file was removed: alerts are off)."""
+    keys = [
+        row[0]
+        for row in connection.execute(
+            f"SELECT alert_key FROM {STATE_TABLE} WHERE status = ?", [ACTIVE]
+        ).fetchall()
+    ]
+    connection.execute(
+        f"UPDATE {STATE_TABLE} SET status = ?, changed_at = ?, evaluated_at = ? WHERE status = ?",
+        [ENDED, now, now, ACTIVE],
+    )
+    return keys
 
 
 def _with_link(body: str, page_url: str) -> str:

@@ -47,7 +47,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> None:
             unit = "$" if row.unit == "usd" else ""
             suffix = "" if row.unit == "usd" else " tokens"
             _print(
-                f"  {row.budget}: {unit}{row.spent:,.2f}{suffix} of {unit}{row.limit:,.2f}"
+                f"  {row.budget}: {unit}{row.spent:,.2f}{suffix} of {unit}{row.budget_limit:,.2f}"
                 f"{suffix} ({row.share_used:.1%}) in the {row.period} from "
                 f"{str(row.period_start)[:10]}; forecast {unit}{row.forecast:,.2f}{suffix} "
                 f"({row.forecast_share:.1%})"

@@ -419,6 +419,12 @@ def test_budget_alerts_are_sent_once_resolved_once_and_end_with_the_month(
     assert str(active["period_start"].iloc[0])[:10] == "2026-02-01"
     assert set(recent_alerts(settings)["status"]) == {"active", "ended"}
 
+    settings.budgets_file.unlink()  # alerts off: nothing stays active, nothing is sent
+    evaluation = _evaluate(settings, LAST)
+    assert evaluation.off and len(evaluation.ended) == 1
+    assert active_alerts(settings).empty and current_budget_status(settings).empty
+    assert len(webhook.received) == 6
+
 
 def test_a_failed_delivery_never_fails_the_evaluation_and_is_sent_once_when_back(
     warehouse, webhook, monkeypatch

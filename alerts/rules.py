@@ -8,6 +8,7 @@ logs stay text (apprise is told the body is text, docs/alerts.md).
 
 from __future__ import annotations
 
+import json
 import statistics
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -41,7 +42,18 @@ class Firing:
 
     @property
     def key(self) -> str:
-        return "|".join((self.rule, self.scope, self.period, str(self.period_start), self.level))
+        """The alert's identity as text: a JSON array, so that no name from the logs (a
+        provider called 'a|b') can make two alerts one."""
+        return alert_key(self.rule, self.scope, self.period, self.period_start, self.level)
+
+
+def alert_key(rule: str, scope: str, period: str, period_start: date, level: str) -> str:
+    return json.dumps([rule, scope, period, str(period_start), level])
+
+
+def key_parts(key: str) -> dict[str, str]:
+    """An alert key's parts by name (rule, scope, period, period_start, level)."""
+    return dict(zip(("rule", "scope", "period", "period_start", "level"), json.loads(key)))
 
 
 def _amount(value: float, unit: str) -> str:

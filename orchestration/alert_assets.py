@@ -22,6 +22,7 @@ from dagster import (
 
 from alerts.budgets_file import BudgetsFileError
 from alerts.evaluate import evaluate_alerts
+from ingest.warehouse import WarehouseBusyError
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
 ALERTS_KEY = AssetKey(["alerts", "evaluation"])
@@ -53,7 +54,13 @@ def build_alert_evaluation(
             note = "Alerts run on the DuckDB warehouse only; LLM_USAGE_ENGINE=spark skips them."
             context.log.warning(note)
             return MaterializeResult(metadata={"alerts": note})
-        connection = warehouse.connect(wait_seconds=settings.write_wait_seconds)
+        try:
+            connection = warehouse.connect(wait_seconds=settings.write_wait_seconds)
+        except WarehouseBusyError as error:
+            # The marts are built; the next build evaluates them (and retries deliveries).
+            note = f"Alerts not evaluated this time: {error}"
+            context.log.warning(note)
+            return MaterializeResult(metadata={"alerts": note})
         try:
             evaluation = evaluate_alerts(settings, connection)
         except BudgetsFileError as error:

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import threading
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +32,7 @@ from alerts.budgets_file import (
     scope_kinds,
 )
 from alerts.evaluate import evaluate_alerts
+from alerts.rules import key_parts
 from readers.alert_tables import active_alerts, current_budget_status, recent_alerts
 
 FIRST, LAST = date(2026, 1, 12), date(2026, 2, 3)
@@ -294,14 +297,12 @@ def test_defaults_apply_and_no_file_means_alerts_off(data_dir):
     assert config.error_rate.enabled and config.error_rate.multiple == 3.0
 
 
-def test_a_broken_budgets_file_stops_only_the_alerts(warehouse):
-    """The asset logs the one line and materializes: the build is not failed."""
+def _materialize_alerts_asset(settings) -> str:
+    """The alerts asset alone, in this process, on `settings`; its `alerts` metadata."""
     from dagster import DailyPartitionsDefinition, materialize
 
     from orchestration.alert_assets import build_alert_evaluation
     from orchestration.resources import WarehouseResource
-
-    warehouse.budgets_file.write_text("[[budget]]\nscope = 'galaxy'\nlimit_usd = 1")
 
     class NoMarts:
         keys: list = []
@@ -310,12 +311,43 @@ def test_a_broken_budgets_file_stops_only_the_alerts(warehouse):
     result = materialize(
         [build_alert_evaluation(partitions, NoMarts())],
         partition_key=str(LAST),
-        resources={"warehouse": WarehouseResource.from_settings(warehouse)},
+        resources={"warehouse": WarehouseResource.from_settings(settings)},
     )
-    assert result.success
+    assert result.success  # the build is never failed by the alerts
     (event,) = result.get_asset_materialization_events()
-    text = event.materialization.metadata["alerts"].value
+    return event.materialization.metadata["alerts"].value
+
+
+def test_a_broken_budgets_file_stops_only_the_alerts(warehouse):
+    """The asset logs the one line and materializes: the build is not failed."""
+    warehouse.budgets_file.write_text("[[budget]]\nscope = 'galaxy'\nlimit_usd = 1")
+    text = _materialize_alerts_asset(warehouse)
     assert "galaxy" in text and str(warehouse.budgets_file) in text and "\n" not in text
+
+
+def test_a_warehouse_held_by_another_process_skips_the_alerts_not_the_build(warehouse, monkeypatch):
+    from config.settings import Settings
+
+    warehouse.budgets_file.write_text("[[budget]]\nlimit_usd = 1")
+    monkeypatch.setenv("LLM_USAGE_WRITE_WAIT_SECONDS", "0")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_FILE, str(warehouse.warehouse_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        text = _materialize_alerts_asset(Settings.from_env())
+    finally:
+        holder.kill()
+        holder.wait()
+    assert text.startswith("Alerts not evaluated this time:")
+
+
+HOLD_THE_FILE = (
+    "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+    "time.sleep(120)"
+)
 
 
 # ------------------------------------------------------------------ budget status
@@ -448,7 +480,8 @@ def test_a_failed_delivery_never_fails_the_evaluation_and_is_sent_once_when_back
 def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, webhook, monkeypatch):
     settings = _configure(warehouse, monkeypatch, webhook, rules=True)
     evaluation = _evaluate(settings, LAST)
-    fired = {(key.split("|")[0], key.split("|")[1], key.split("|")[4]) for key in evaluation.fired}
+    parts = [key_parts(key) for key in evaluation.fired]
+    fired = {(p["rule"], p["scope"], p["level"]) for p in parts}
     rules_fired = {f for f in fired if not f[0].startswith("budget")}
     assert rules_fired == {
         ("error_rate", "provider prov-flaky", "high"),  # 50% against 5% the days before
@@ -466,13 +499,13 @@ def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, we
 def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webhook, monkeypatch):
     settings = _configure(warehouse, monkeypatch, webhook, rules=True)
     evaluation = _evaluate(settings, date(2026, 2, 2))  # before the spike
-    assert not [k for k in evaluation.fired if not k.startswith("budget")]
+    assert not [k for k in evaluation.fired if not key_parts(k)["rule"].startswith("budget")]
     _evaluate(settings, LAST)
     sent = len(webhook.received)
     # A later evaluation with the day judged back to normal: each rule's alert resolves
     # once (simulated by judging Feb 2 again: the spike is not in it).
     evaluation = _evaluate(settings, date(2026, 2, 2))
-    resolved = sorted(k.split("|")[0] for k in evaluation.resolved)
+    resolved = sorted(key_parts(k)["rule"] for k in evaluation.resolved)
     assert resolved == ["error_rate", "latency", "spend_anomaly"]
     assert all(t.startswith("Resolved: ") for t in webhook.titles()[sent:])
     assert len(webhook.received) == sent + 3

@@ -24,7 +24,7 @@ import pytest
 from conftest import use_data_dir
 from nightly import run_window
 
-from alerts.budget_status import budget_status
+from alerts.budget_status import budget_status, period_bounds
 from alerts.budgets_file import (
     BudgetsFileError,
     parse_alert_config,
@@ -88,6 +88,7 @@ def crafted_records() -> list[dict]:
                     team_id=TEAM,
                     team_name="Research",
                     cost_usd=team_spend(day),
+                    tags=["env:prod", "urgent"],
                 )
             )
         day += timedelta(days=1)
@@ -397,6 +398,39 @@ def test_limit_reached_on_is_the_crossing_day_or_the_day_the_rate_reaches_it():
     daily.update({date(2026, 3, 6): 60.0})
     (status,) = budget_status(budget, daily, date(2026, 3, 6), date(2026, 3, 6))
     assert status.limit_reached_on == date(2026, 3, 6)
+
+
+def test_tag_and_all_traffic_budgets_in_tokens_and_weeks(warehouse, webhook, monkeypatch):
+    """A tag (key:value, and a tag without ':'), and all traffic in tokens by ISO week,
+    against sums of the crafted records."""
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    settings.budgets_file.write_text(
+        '[[budget]]\nname = "prod"\nscope = "tag"\nid = "env:prod"\nlimit_usd = 100\n'
+        '[[budget]]\nname = "urgent"\nscope = "tag"\nid = "urgent"\nlimit_usd = 100\n'
+        '[[budget]]\nname = "tokens"\nperiod = "week"\nlimit_tokens = 1000000\n'
+    )
+    as_of = date(2026, 1, 29)  # a Thursday
+    _evaluate(settings, as_of)
+    status = current_budget_status(settings).set_index("budget")
+    month = sum(team_spend(date(2026, 1, d)) for d in range(FIRST.day, as_of.day + 1))
+    assert status.loc["prod", "spent"] == pytest.approx(month)
+    assert status.loc["urgent", "spent"] == pytest.approx(month)
+    monday = as_of - timedelta(days=as_of.weekday())
+    tokens = sum(
+        r["input_tokens"] + r["output_tokens"]
+        for r in crafted_records()
+        if monday <= date.fromisoformat(r["created_at"][:10]) <= as_of
+    )
+    assert str(status.loc["tokens", "period_start"])[:10] == str(monday)
+    assert status.loc["tokens", "spent"] == tokens
+    assert str(status.loc["tokens", "period_end"])[:10] == str(monday + timedelta(days=6))
+
+
+def test_periods_are_days_iso_weeks_and_months():
+    assert period_bounds("day", date(2026, 3, 9)) == (date(2026, 3, 9), date(2026, 3, 9))
+    assert period_bounds("week", date(2026, 1, 1)) == (date(2025, 12, 29), date(2026, 1, 4))
+    assert period_bounds("month", date(2028, 2, 10)) == (date(2028, 2, 1), date(2028, 2, 29))
+    assert period_bounds("month", date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
 
 
 # ------------------------------------------------------------------ delivery

@@ -45,6 +45,8 @@ class Evaluation:
     delivered: int = 0
     failed: list[str] = field(default_factory=list)
     budgets: list[BudgetStatus] = field(default_factory=list)
+    # Budgets whose scope no request has carried yet (a new team, or a typo in `id`).
+    unmatched: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if self.off:
@@ -94,9 +96,13 @@ def evaluate_alerts(
     firings: list[rules.Firing] = []
     budget_periods: dict[str, date] = {}
     for budget in config.budgets:
-        statuses = budget_status(
-            budget, figures.budget_days(connection, budget), as_of, last_complete
-        )
+        days = figures.budget_days(connection, budget)
+        if not days and budget.scope_id is not None:
+            evaluation.unmatched.append(
+                f"budget {budget.name!r}: no request in the warehouse carries "
+                f"{budget.scope} {budget.scope_id!r} yet; check its id in {config.path}."
+            )
+        statuses = budget_status(budget, days, as_of, last_complete)
         evaluation.budgets.extend(statuses)
         current = statuses[-1]
         budget_periods[budget.name] = period_bounds(budget.period, as_of)[0]

@@ -69,6 +69,8 @@ def build_alert_evaluation(
         finally:
             connection.close()
         context.log.info(evaluation.summary())
+        for note in evaluation.unmatched:
+            context.log.warning(note)
         for failure in evaluation.failed:
             context.log.warning(f"Alert delivery failed, retried next time: {failure}")
         return MaterializeResult(

@@ -410,7 +410,7 @@ def test_tag_and_all_traffic_budgets_in_tokens_and_weeks(warehouse, webhook, mon
         '[[budget]]\nname = "tokens"\nperiod = "week"\nlimit_tokens = 1000000\n'
     )
     as_of = date(2026, 1, 29)  # a Thursday
-    _evaluate(settings, as_of)
+    assert not _evaluate(settings, as_of).unmatched
     status = current_budget_status(settings).set_index("budget")
     month = sum(team_spend(date(2026, 1, d)) for d in range(FIRST.day, as_of.day + 1))
     assert status.loc["prod", "spent"] == pytest.approx(month)
@@ -424,6 +424,33 @@ def test_tag_and_all_traffic_budgets_in_tokens_and_weeks(warehouse, webhook, mon
     assert str(status.loc["tokens", "period_start"])[:10] == str(monday)
     assert status.loc["tokens", "spent"] == tokens
     assert str(status.loc["tokens", "period_end"])[:10] == str(monday + timedelta(days=6))
+
+
+def test_a_budget_whose_id_no_request_carries_is_named(warehouse, webhook, monkeypatch):
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    settings.budgets_file.write_text(
+        '[[budget]]\nscope = "team"\nid = "team-reserch"\nlimit_usd = 5'
+    )
+    (note,) = _evaluate(settings, LAST).unmatched
+    assert "'team-reserch'" in note and str(settings.budgets_file) in note
+
+
+def test_an_intraday_build_forecasts_from_the_days_before_today():
+    from alerts.budgets_file import Budget
+    from alerts.evaluate import last_complete_day
+
+    day = date(2026, 3, 10)
+    assert last_complete_day(day, datetime(2026, 3, 11, 1, tzinfo=UTC), "UTC") == day
+    assert last_complete_day(day, datetime(2026, 3, 10, 23, tzinfo=UTC), "UTC") == day - timedelta(
+        days=1
+    )
+    # 23:00 UTC on Mar 10 is already Mar 11 in Shanghai: Mar 10 is over there.
+    assert last_complete_day(day, datetime(2026, 3, 10, 23, tzinfo=UTC), "Asia/Shanghai") == day
+    budget = Budget("b", "all", None, "month", 1000.0, "usd", (100.0,))
+    daily = {date(2026, 3, d): 7.0 for d in range(1, 10)} | {day: 3.0}  # today: 3 so far
+    (status,) = budget_status(budget, daily, day, day - timedelta(days=1))
+    assert status.daily_rate == pytest.approx(7.0)  # today's partial day is not in the rate
+    assert status.forecast == pytest.approx(9 * 7 + 3 + 7.0 * 22)
 
 
 def test_periods_are_days_iso_weeks_and_months():

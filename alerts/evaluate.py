@@ -27,6 +27,7 @@ from alerts.state import (
     ensure_tables,
 )
 from config.dimensions import dimension
+from config.settings import Settings
 from readers.alert_tables import BUDGET_STATUS_COLUMNS, BUDGET_STATUS_TABLE
 
 # How far back the rules read the marts: the longest trailing window plus the day judged.
@@ -66,7 +67,7 @@ def last_complete_day(as_of: date, now: datetime, zone: str) -> date:
 
 
 def evaluate_alerts(
-    settings,
+    settings: Settings,
     connection: duckdb.DuckDBPyConnection,
     *,
     now: datetime | None = None,
@@ -107,11 +108,19 @@ def evaluate_alerts(
         current = statuses[-1]
         budget_periods[budget.name] = period_bounds(budget.period, as_of)[0]
         firings.extend(rules.budget_firings(current, budget.thresholds, as_of))
-    _write_budget_status(connection, evaluation.budgets, now)
     firings.extend(_rule_firings(connection, config, as_of))
 
     urls = alert_urls(settings, config)
-    changes = apply_firings(connection, firings, budget_periods, urls, now, settings.page_url)
+    # State, history and the messages they queue change together or not at all: a step
+    # killed in between must not leave an alert recorded whose message was never queued.
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        _write_budget_status(connection, evaluation.budgets, now)
+        changes = apply_firings(connection, firings, budget_periods, urls, now, settings.page_url)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
     evaluation.fired, evaluation.resolved, evaluation.ended = (
         changes.fired,
         changes.resolved,
@@ -191,7 +200,7 @@ def _write_budget_status(
         )
 
 
-def send_test_message(settings) -> list[tuple[str, str | None]]:
+def send_test_message(settings: Settings) -> list[tuple[str, str | None]]:
     """`llm-usage alerts --test`: a test message to every configured URL; per URL its
     shown form and None (delivered) or why not."""
     from alerts.delivery import shown_url

@@ -38,7 +38,7 @@ def send_message(url: str, title: str, body: str) -> str | None:
     """Send one message to one URL; None when delivered, else apprise's reason."""
     notifier = apprise.Apprise()
     if not notifier.add(url):
-        return f"{shown_url(url)} is not a URL apprise knows (docs/alerts.md lists examples)"
+        return "apprise knows no service of this URL (docs/alerts.md lists examples)"
     with apprise.LogCapture(level=logging.WARNING) as log:
         delivered = notifier.notify(title=title, body=body, body_format=apprise.NotifyFormat.TEXT)
         reasons = [line.strip() for line in log.getvalue().splitlines() if line.strip()]

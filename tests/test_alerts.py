@@ -605,6 +605,15 @@ def test_cli_test_message_reaches_every_url_and_says_which_failed(
     assert exited.value.code == 1
     assert capsys.readouterr().out.startswith("FAILED     json://127.0.0.1")
     webhook.start()
+    monkeypatch.setenv("LLM_USAGE_ALERT_URLS", f"nonsense://x {webhook.url}")
+    with pytest.raises(SystemExit):
+        main(["alerts", "--test"])
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0] == "FAILED     nonsense://(not a URL apprise knows): apprise knows no service of "
+        "this URL (docs/alerts.md lists examples)"
+    )
+    assert out[1].startswith("delivered  json://127.0.0.1")  # the others still get it
     monkeypatch.delenv("LLM_USAGE_ALERT_URLS")
     with pytest.raises(SystemExit) as exited:
         main(["alerts", "--test"])

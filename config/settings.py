@@ -337,7 +337,8 @@ class Settings(BaseSettings):
 
     def environment(self) -> dict[str, str]:
         """Every resolved setting as the environment variable that sets it, so that
-        `Settings.from_env(settings.environment())` gives these settings back.
+        `Settings.from_env(settings.environment())` gives these settings back (all but
+        the alert URLs, which are secrets; see below).
 
         dbt reads the warehouse, DuckDB limits and reporting zone from its environment
         (dbt_project/profiles.yml, macros/reporting_time.sql), `dagster dev` and the
@@ -372,7 +373,10 @@ class Settings(BaseSettings):
             "LLM_USAGE_EXPORTS_DIR": str(self.exports_dir),
             "LLM_USAGE_FOCUS_BILLING_ACCOUNT": self.focus_billing_account,
             "LLM_USAGE_BUDGETS_FILE": str(self.budgets_file),
-            "LLM_USAGE_ALERT_URLS": self.alert_urls,
+            # Not LLM_USAGE_ALERT_URLS: alert URLs carry webhook tokens and passwords, and
+            # this mapping is shown as the Dagster resource's config, handed to every dbt
+            # process and printed by `python -m config.settings`. The Dagster resource
+            # carries them as a reference to the variable (orchestration/resources.py).
             "LLM_USAGE_PAGE_URL": self.page_url,
         }
 

@@ -326,6 +326,22 @@ def test_a_broken_budgets_file_stops_only_the_alerts(warehouse):
     assert "galaxy" in text and str(warehouse.budgets_file) in text and "\n" not in text
 
 
+def test_the_asset_delivers_and_keeps_the_urls_out_of_its_shown_config(
+    warehouse, webhook, monkeypatch
+):
+    """Alert URLs carry secrets: the resource holds a reference to LLM_USAGE_ALERT_URLS,
+    never its value, and the run resolves it."""
+    from orchestration.resources import WarehouseResource
+
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    resource = WarehouseResource.from_settings(settings)
+    assert webhook.url not in json.dumps(resource.environment)
+    assert resource.alert_urls == "LLM_USAGE_ALERT_URLS"  # the variable's name
+    assert resource.settings.alert_urls == webhook.url
+    assert _materialize_alerts_asset(settings).startswith("Alerts as of 2026-02-03: 1 fired")
+    assert webhook.titles() == ["Budget 'Research monthly' is forecast to pass its limit"]
+
+
 def test_a_warehouse_held_by_another_process_skips_the_alerts_not_the_build(warehouse, monkeypatch):
     from config.settings import Settings
 

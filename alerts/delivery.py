@@ -15,8 +15,6 @@ import hashlib
 import logging
 from collections.abc import Callable
 
-import apprise
-
 # A delivery: (url, title, body) -> None when delivered, else why not (one line).
 Sender = Callable[[str, str, str], str | None]
 
@@ -28,6 +26,8 @@ def url_id(url: str) -> str:
 
 def shown_url(url: str) -> str:
     """The URL with its secrets masked (apprise's privacy form), for tables and output."""
+    import apprise  # a fifth of a second: only where a URL is shown or sent to
+
     plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
     if plugin is None:
         return url.split("://", 1)[0] + "://(not a URL apprise knows)"
@@ -36,6 +36,8 @@ def shown_url(url: str) -> str:
 
 def send_message(url: str, title: str, body: str) -> str | None:
     """Send one message to one URL; None when delivered, else apprise's reason."""
+    import apprise
+
     notifier = apprise.Apprise()
     if not notifier.add(url):
         return "apprise knows no service of this URL (docs/alerts.md lists examples)"

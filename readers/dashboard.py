@@ -985,6 +985,9 @@ def _budgets_section(budgets: pd.DataFrame) -> None:
     _table(
         shown,
         {
+            "budget_limit": st.column_config.NumberColumn("Limit", format="%.2f"),
+            "spent": st.column_config.NumberColumn("Spent", format="%.2f"),
+            "forecast": st.column_config.NumberColumn("Forecast", format="%.2f"),
             "share_used": _share("Share used"),
             "forecast_share": _share("Forecast share"),
             "limit_reached_on": st.column_config.DateColumn("Limit reached on"),

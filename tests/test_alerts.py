@@ -107,6 +107,7 @@ def crafted_records() -> list[dict]:
                     model="flaky/model",
                     status="error" if error else "success",
                     latency_ms=9000 if judged else 1000,
+                    first_token_ms=5000 if judged else 200,
                 )
             )
         # Steady: 2 errors in 20 every day (10%, above the floor but never 3x itself);
@@ -118,6 +119,7 @@ def crafted_records() -> list[dict]:
                     day,
                     status="error" if n < 2 else "success",
                     latency_ms=5000 if judged else 1000,
+                    first_token_ms=1000 if judged else 200,
                 )
             )
         # Quiet: 5 requests a day; 4 fail on the day judged, too few to page anyone.
@@ -150,6 +152,7 @@ thresholds = [50, 80, 100]
 [rules.error_rate]
 enabled = {rules}
 min_requests = 20
+by = ["provider", "model"]
 
 [rules.latency]
 enabled = {rules}
@@ -562,13 +565,15 @@ def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, we
     rules_fired = {f for f in fired if not f[0].startswith("budget")}
     assert rules_fired == {
         ("error_rate", "provider prov-flaky", "high"),  # 50% against 5% the days before
+        ("error_rate", "model flaky/model", "high"),  # the same requests, by model
         ("latency", "model steady/model", "p99_latency_ms"),  # 5 s against 1 s
+        ("latency", "model steady/model", "p99_first_token_ms"),  # 1 s against 0.2 s
         ("spend_anomaly", "api_key key-spiky", "high"),  # $10 against $1
     }
     # Silent: prov-steady (10% as always), prov-quiet (4 of 5 failed: too few requests),
-    # flaky/model's 9 s (10 successes: too few), first-token latency (unchanged),
-    # key-flat ($1 as always), key-team ($1).
-    error = next(m for m in webhook.received if m["title"].startswith("Error rate"))
+    # flaky/model's 9 s and 5 s first token (10 successes: too few), key-flat ($1 as
+    # always), key-team ($1).
+    error = next(m for m in webhook.received if m["title"].startswith("Error rate of provider"))
     assert "prov-flaky" in error["message"] and "50.0%" in error["message"]
     assert "threshold 15.0%" in error["message"] and "2026-02-03" in error["message"]
 
@@ -583,9 +588,9 @@ def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webho
     # once (simulated by judging Feb 2 again: the spike is not in it).
     evaluation = _evaluate(settings, date(2026, 2, 2))
     resolved = sorted(key_parts(k)["rule"] for k in evaluation.resolved)
-    assert resolved == ["error_rate", "latency", "spend_anomaly"]
+    assert resolved == ["error_rate", "error_rate", "latency", "latency", "spend_anomaly"]
     assert all(t.startswith("Resolved: ") for t in webhook.titles()[sent:])
-    assert len(webhook.received) == sent + 3
+    assert len(webhook.received) == sent + 5
 
 
 # ------------------------------------------------------------------ the command line

@@ -15,6 +15,7 @@ from dagster import (
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    FreshnessPolicy,
     MaterializeResult,
     PartitionsDefinition,
     asset,
@@ -30,9 +31,12 @@ ALERTS_GROUP = "alerts"
 
 
 def build_alert_evaluation(
-    partitions: PartitionsDefinition, dbt_models: AssetsDefinition
+    partitions: PartitionsDefinition,
+    dbt_models: AssetsDefinition,
+    freshness: FreshnessPolicy | None = None,
 ) -> AssetsDefinition:
-    """The alerts asset over `partitions`, after every mart of `dbt_models`."""
+    """The alerts asset over `partitions`, after every mart of `dbt_models`; stale, like
+    the nightly job's other assets, when the nightly run did not evaluate them."""
     marts = sorted(key for key in dbt_models.keys if key.path[0] == "marts")
 
     @asset(
@@ -41,6 +45,7 @@ def build_alert_evaluation(
         partitions_def=partitions,
         backfill_policy=BackfillPolicy.single_run(),
         group_name=ALERTS_GROUP,
+        freshness_policy=freshness,
         pool=WAREHOUSE_POOL,
         description="Budgets, forecasts and alert rules evaluated on the marts; alert state "
         "and history in the warehouse's alerts schema; messages through apprise "

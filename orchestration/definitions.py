@@ -37,7 +37,7 @@ def build_definitions(settings: Settings) -> Definitions:
     freshness = nightly_freshness(settings)
     raw_request_logs = build_raw_request_logs(partitions, freshness)
     warehouse_dbt_models = build_warehouse_dbt_models(partitions, freshness)
-    alert_evaluation = build_alert_evaluation(partitions, warehouse_dbt_models)
+    alert_evaluation = build_alert_evaluation(partitions, warehouse_dbt_models, freshness)
     nightly_job = build_nightly_job(partitions)
     return Definitions(
         # Every step of every job in the run's own process, as `llm-usage materialize`

@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	# is set (as on this project's development machines) every process would compile
 	# Dagster, dbt and GX from source again, about 3 s of CPU per `llm-usage` or `dbt` process.
 	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python -r requirements.lock -e .
-	$(BIN)/python -m compileall -q cli config ingest orchestration quality readers sample_data tools
+	$(BIN)/python -m compileall -q alerts cli config ingest orchestration quality readers sample_data tools
 	# dbt's manifest, which the Dagster definitions read (importing them never runs dbt;
 	# building them re-parses only when the dbt project changed since).
 	$(BIN)/python -m orchestration.dbt_assets

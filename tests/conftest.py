@@ -107,6 +107,16 @@ SAMPLE_START = date(2026, 1, 26)
 SAMPLE_DAYS = 10
 SAMPLE_REQUESTS_PER_DAY = 1500
 SAMPLE_LAST_DAY = SAMPLE_START + timedelta(days=SAMPLE_DAYS - 1)
+# The sample's budgets file: the nightly run's alerts asset evaluates it (docs/alerts.md),
+# so the page and the CLI have active alerts and a budget to show. A dollar a month for
+# all traffic is passed on the first day; the rules keep their defaults.
+SAMPLE_BUDGET = "Sample monthly"
+SAMPLE_BUDGETS_FILE = f"""
+[[budget]]
+name = "{SAMPLE_BUDGET}"
+period = "month"
+limit_usd = 1
+"""
 
 
 @pytest.fixture(scope="session")
@@ -138,6 +148,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -
                     requests_per_day=SAMPLE_REQUESTS_PER_DAY,
                     seed=11,
                 )
+                settings.budgets_file.write_text(SAMPLE_BUDGETS_FILE)
                 assert materialize(settings, SAMPLE_START, SAMPLE_LAST_DAY)
                 built.touch()
     return settings

@@ -109,11 +109,13 @@ def build_landing_sensors(
     partitions: PartitionsDefinition,
     nightly_job: UnresolvedAssetJobDefinition,
     dbt_models: AssetsDefinition,
+    after_models: tuple[AssetsDefinition, ...] = (),
     settings: Settings | None = None,
 ) -> list[SensorDefinition]:
     """late_landing_files_sensor and unfinished_model_builds_sensor over `partitions`,
     asking for runs of `nightly_job`, and intraday_refresh_sensor unless `settings` turn
-    it off (intraday_minutes 0); `build_definitions` calls it."""
+    it off (intraday_minutes 0); `build_definitions` calls it. A rebuild of the models
+    also runs `after_models` (the alerts), which follow every build of the marts."""
     intraday = settings is not None and settings.intraday_minutes > 0
 
     @sensor(
@@ -213,7 +215,7 @@ def build_landing_sensors(
         return RunRequest(
             run_key=f"unfinished-builds-{'+'.join(days)}-{latest.isoformat()}",
             partition_key=days[-1],
-            asset_selection=list(dbt_models.keys),
+            asset_selection=[*dbt_models.keys, *(k for a in after_models for k in a.keys)],
             tags={"llm-usage/trigger": "unfinished-model-builds"},
         )
 

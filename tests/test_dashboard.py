@@ -691,3 +691,30 @@ def test_a_repeated_hour_is_labelled_with_its_offset():
     ]
     one_offset = hours.assign(utc_offset_minutes=345)
     assert hourly_chart_rows(one_offset)["hour"].tolist()[:2] == ["00:00", "01:00"]
+
+
+def test_while_todays_files_arrive_the_page_opens_on_today_as_of_its_latest_request(
+    sample, page, monkeypatch
+):
+    """With the sample's last landing day as the day still arriving (the intraday
+    refresh loads it), the Day view opens on it, marked partial and "as of" the latest
+    request loaded; the days before it stay complete."""
+    from readers import coverage
+
+    monkeypatch.setattr(coverage, "landing_day_in_progress", lambda: LAST_DAY)
+    latest = read_query(
+        sample,
+        "SELECT max(created_at) AS at FROM main_facts.fct_requests "
+        "WHERE billing_mode = 'pay_as_you_go' AND event_date = ?",
+        [LAST_DAY],
+    )["at"].iloc[0]
+    _open(page, "day", {"api_key_id": ALL, "model": ALL, "provider": ALL})
+    captions = [_shown(caption.value) for caption in page.caption]
+    expected = (
+        f"{LAST_DAY:%Y-%m-%d (%a)} · partial · as of {pd.Timestamp(latest).tz_convert('UTC'):%H:%M}"
+    )
+    assert any(caption.startswith(expected) for caption in captions), captions
+    assert (
+        page.selectbox(key="period_day").options[1]
+        == f"{LAST_DAY - timedelta(days=1):%Y-%m-%d (%a)}"
+    )

@@ -164,6 +164,7 @@ def test_the_ui_path(server):
         "late_landing_files_sensor": "RUNNING",
         "unfinished_model_builds_sensor": "RUNNING",
         "abandoned_cli_runs_sensor": "RUNNING",
+        "intraday_refresh_sensor": "RUNNING",  # LLM_USAGE_INTRADAY_MINUTES, default 15
     }
 
     # The asset graph: files -> raw -> staging -> facts -> marts, daily partitions,

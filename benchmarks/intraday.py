@@ -30,6 +30,8 @@ import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.pipeline import (  # noqa: E402
     GIB,
@@ -82,6 +84,35 @@ def refresh(warehouse: Warehouse, day: date, target_dir: Path) -> dict:
     }
 
 
+def same_marts(one: Warehouse, other: Warehouse) -> tuple[int, list[str]]:
+    """The marts whose rows differ between two warehouses (built_at aside; reals to nine
+    significant digits, as sums in another order may differ in the last bits): after the
+    refreshes and then the whole day, the refreshed warehouse must equal the one that
+    ran the day once. Returns how many marts it compared, and those that differ."""
+    differ = []
+    with duckdb.connect(str(one.path), read_only=True) as connection:
+        here = connection.execute("SELECT current_database()").fetchone()[0]
+        connection.execute(f"ATTACH '{other.path}' AS other (READ_ONLY)")
+        columns = connection.execute(
+            "SELECT table_name, list(CASE WHEN data_type = 'DOUBLE' "
+            "THEN format('round({}, 9 - cast(ceil(log10(abs({}) + 1e-300)) AS INTEGER)) AS {}', "
+            "column_name, column_name, column_name) ELSE column_name END ORDER BY column_index) "
+            "FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main_marts' "
+            "AND column_name <> 'built_at' GROUP BY 1 ORDER BY 1",
+            [here],
+        ).fetchall()
+        for mart, select in columns:
+            mine = f"SELECT {', '.join(select)} FROM {here}.main_marts.{mart}"
+            theirs = f"SELECT {', '.join(select)} FROM other.main_marts.{mart}"
+            extra, missing = connection.execute(
+                f"SELECT (SELECT count(*) FROM ({mine} EXCEPT ALL {theirs})), "
+                f"(SELECT count(*) FROM ({theirs} EXCEPT ALL {mine}))"
+            ).fetchone()
+            if extra or missing:
+                differ.append(mart)
+    return len(columns), differ
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests-per-day", type=int, default=20_000)
@@ -121,12 +152,16 @@ def main(argv: list[str] | None = None) -> dict:
     progress(f"[{night.name}] the night's run of the whole day ...")
     nightly = refresh(night, NEW_DAY, target_dir)
 
+    compared, differing = same_marts(warehouse, night)
     report = {
         "config": vars(args) | {"work_dir": str(work), "json": str(args.json)},
         "generate": generated,
         "refresh_at_0100": at_one,
         "refresh_end_of_day": end_of_day,
         "nightly_run_of_the_day": nightly,
+        # Refreshes then the whole day give the marts of one run of the day.
+        "marts_compared_with_the_night": compared,
+        "marts_differing_from_the_night": differing,
         "targets": {
             "end_of_day_under_20_s": end_of_day["seconds"] < TARGET_END_OF_DAY_SECONDS,
             "end_of_day_not_above_the_night": end_of_day["seconds"] <= nightly["seconds"] * 1.1,

@@ -141,7 +141,16 @@
     date_trunc('hour', timezone('{{ reporting_timezone() }}', {{ timestamp_column }}))
 {%- endmacro %}
 
+{#- A wall-clock time, so a timestamp without zone on both engines: Spark's TIMESTAMP is
+    an instant (written to Parquet as one, which readers show in UTC with an offset), its
+    TIMESTAMP_NTZ the local label DuckDB's TIMESTAMP is. -#}
 {% macro spark__reporting_hour_label(timestamp_column) -%}
+    cast({{ spark_local_hour(timestamp_column) }} as timestamp_ntz)
+{%- endmacro %}
+
+{#- The local hour's wall-clock time as a Spark TIMESTAMP read in the session's zone
+    (UTC, profiles.yml): the form Spark's time arithmetic takes. -#}
+{% macro spark_local_hour(timestamp_column) -%}
     date_trunc('HOUR', from_utc_timestamp({{ timestamp_column }}, '{{ reporting_timezone() }}'))
 {%- endmacro %}
 
@@ -161,7 +170,7 @@
 {% macro spark__reporting_hour_start(timestamp_column) -%}
     timestamp_micros(unix_micros({{ timestamp_column }})
         - (unix_micros(from_utc_timestamp({{ timestamp_column }}, '{{ reporting_timezone() }}'))
-           - unix_micros({{ reporting_hour_label(timestamp_column) }})))
+           - unix_micros({{ spark_local_hour(timestamp_column) }})))
 {%- endmacro %}
 
 {#- The UTC offset of an hour in minutes (local label - instant): -300 for 01:00 EST,
@@ -174,10 +183,10 @@
     cast((epoch({{ label_column }}) - epoch({{ start_column }})) / 60 as integer)
 {%- endmacro %}
 
-{#- Spark's timestamps are instants shown in the session zone: the label's instant
-    (to_utc_timestamp with the session zone) read back as if in UTC. -#}
+{#- The label (TIMESTAMP_NTZ) as a TIMESTAMP is its wall-clock time read in the session's
+    zone, UTC (profiles.yml): its epoch seconds are the label's as if it were UTC. -#}
 {% macro spark__reporting_hour_offset_minutes(label_column, start_column) -%}
-    cast((unix_seconds(to_utc_timestamp({{ label_column }}, current_timezone()))
+    cast((unix_seconds(cast({{ label_column }} as timestamp))
           - unix_seconds({{ start_column }})) / 60 as int)
 {%- endmacro %}
 

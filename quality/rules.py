@@ -133,8 +133,15 @@ def _plausibility_violation(macro: str, *ceilings: str) -> str:
 DERIVED_SQL = {
     "cache_read_plus_write": "coalesce(cached_input_tokens, 0) + coalesce(cache_write_tokens, 0)",
     "input_plus_output": "input_tokens + output_tokens",
-    "throughput_tps": _dbt_derived_field(
-        "throughput_tps", generation_ms=f"({_dbt_derived_field('generation_ms')})"
+    # A gateway cache hit timed the cache, not a model: it has no throughput to judge (as
+    # it is in no throughput figure), so a proxy with response caching on raises no
+    # throughput warning for its hits.
+    "throughput_tps": (
+        f"case when {_dbt_derived_field('gateway_cache_hit')} then null else "
+        + _dbt_derived_field(
+            "throughput_tps", generation_ms=f"({_dbt_derived_field('generation_ms')})"
+        )
+        + " end"
     ),
     # Hours from the start of the landing day (UTC) to created_at.
     "hours_from_landing_day": ("epoch(created_at - cast(landing_date as timestamptz)) / 3600.0"),

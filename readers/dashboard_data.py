@@ -11,7 +11,7 @@ connection and closes it, so a Dagster run is never kept waiting by an idle page
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
 import duckdb
@@ -225,6 +225,11 @@ class View:
     trend: pd.DataFrame  # mart_usage_summary day rows: period_start, input_tokens, output_tokens
     trend_first: date
     trend_last: date
+    # mart_errors per provider within the filter (one row per provider; empty where the
+    # marts do not hold the filter with a provider), and its day rows over the trend's
+    # days for the error rate per day.
+    errors_by_provider: pd.DataFrame = field(default_factory=pd.DataFrame)
+    error_trend: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def holds(self, mart: str) -> bool:
         """Whether the mart holds rows for this filter (readers/report.panel_holds)."""
@@ -277,6 +282,61 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
             f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
             [first, last, *values],
         )
+        errors_by_provider = _errors_by_provider(connection, grain, period_start, chosen)
+        error_trend = _frame(
+            connection,
+            "SELECT period_start AS day, provider_requests, unsuccessful_requests, error_rate, "
+            + ", ".join(error_class_columns())
+            + " FROM main_marts.mart_errors WHERE grain = 'day' "
+            f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
+            [first, last, *values],
+        )
     finally:
         connection.close()
-    return View(grain, period_start, dict(chosen), panels, previous, trend, first, last)
+    return View(
+        grain,
+        period_start,
+        dict(chosen),
+        panels,
+        previous,
+        trend,
+        first,
+        last,
+        errors_by_provider,
+        error_trend,
+    )
+
+
+ERRORS_MART = "mart_errors"
+
+
+def error_class_columns() -> tuple[str, ...]:
+    """mart_errors' per-class columns (`<class>_errors`), in the YAML's (the classes') order."""
+    panel = next(p for p in load_panels() if p.mart == ERRORS_MART)
+    return tuple(
+        m.column
+        for m in panel.metrics
+        if m.column.endswith("_errors") and m.column != "unsuccessful_requests"
+    )
+
+
+def _errors_by_provider(connection, grain: str, period_start: date, chosen: dict[str, str]):
+    """mart_errors' rows of each provider within the filter, where the marts hold the
+    filter with a provider (readers/report.panel_holds), busiest failures first."""
+    errors = next(p for p in load_panels() if p.mart == ERRORS_MART)
+    if not panel_holds(replace(errors, breakdown="provider"), chosen):
+        return _frame(connection, f"SELECT * FROM main_marts.{ERRORS_MART} WHERE false")
+    clauses, params = ["grain = ?", "period_start = ?"], [grain, period_start]
+    for column in filter_columns():
+        value = chosen.get(column, ALL)
+        if column == "provider" and value == ALL:
+            clauses.append("provider <> ?")
+        else:
+            clauses.append(f"{column} = ?")
+        params.append(value)
+    return _frame(
+        connection,
+        f"SELECT * FROM main_marts.{ERRORS_MART} WHERE {' AND '.join(clauses)} "
+        "ORDER BY unsuccessful_requests DESC, provider",
+        params,
+    )

@@ -61,7 +61,7 @@ def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
     assert groups["raw"] == {"raw/request_logs", "raw/request_logs_rejected", "raw/ingested_files"}
     for group in ("staging", "facts", "marts", "audit"):
         assert all(key.startswith(f"{group}/") for key in groups[group]), groups[group]
-    assert len(groups["marts"]) == 14
+    assert len(groups["marts"]) == 17
     # The intermediate folder holds run control only: none of it among business assets.
     business = set().union(*(groups[g] for g in ("raw", "staging", "facts", "marts", "audit")))
     assert not any(key.startswith("intermediate/") for key in business)

@@ -29,6 +29,7 @@ from source_records import (
     expected_from_generation,
     expected_from_payload,
     expected_from_spend_log,
+    litellm_failure_and_cache_payloads,
     litellm_payloads,
     openrouter_generations,
     spend_log_columns,
@@ -64,6 +65,9 @@ FACT_FIELDS = [
     "latency_ms",
     "first_token_ms",
     "cost_usd",
+    "error_class",
+    "served_from_cache",
+    "saved_cache_cost_usd",
 ]
 SOURCES_TOML = f"""
 [sources.litellm]
@@ -131,10 +135,11 @@ def built(tmp_path_factory):
     Lines re-delivery), spend-log exports as CSV and JSON Lines, and OpenRouter
     generations in JSON Lines and an API-response file, loaded and built by dbt."""
     root = tmp_path_factory.mktemp("sources")
+    # Each with failures of every kind and a response-cache hit (issue 27).
     payloads, spend_csv_calls, spend_jsonl_calls = (
-        litellm_payloads(),
-        litellm_payloads(),
-        litellm_payloads(),
+        litellm_payloads() + litellm_failure_and_cache_payloads(),
+        litellm_payloads() + litellm_failure_and_cache_payloads(),
+        litellm_payloads() + litellm_failure_and_cache_payloads(),
     )
     generations = openrouter_generations()
     day = datetime.fromtimestamp(payloads[0]["startTime"], UTC).date()

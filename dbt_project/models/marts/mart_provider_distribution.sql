@@ -26,10 +26,11 @@ per_provider as (
 )
 
 select
-    *,
+    {{ star_except('per_provider', ['gateway_cache_hits']) }},
     {{ share_within_filter('total_tokens', 'provider') }} as token_share,
     {{ share_within_filter('requests', 'provider') }} as request_share,
     {{ share_within_filter('spend_usd', 'provider') }} as spend_share,
     {{ ratio('successful_requests', 'requests') }} as success_rate,
-    current_timestamp as built_at
+    current_timestamp as built_at,
+    gateway_cache_hits
 from per_provider

@@ -133,15 +133,8 @@ def _plausibility_violation(macro: str, *ceilings: str) -> str:
 DERIVED_SQL = {
     "cache_read_plus_write": "coalesce(cached_input_tokens, 0) + coalesce(cache_write_tokens, 0)",
     "input_plus_output": "input_tokens + output_tokens",
-    # A gateway cache hit timed the cache, not a model: it has no throughput to judge (as
-    # it is in no throughput figure), so a proxy with response caching on raises no
-    # throughput warning for its hits.
-    "throughput_tps": (
-        f"case when {_dbt_derived_field('gateway_cache_hit')} then null else "
-        + _dbt_derived_field(
-            "throughput_tps", generation_ms=f"({_dbt_derived_field('generation_ms')})"
-        )
-        + " end"
+    "throughput_tps": _dbt_derived_field(
+        "throughput_tps", generation_ms=f"({_dbt_derived_field('generation_ms')})"
     ),
     # Hours from the start of the landing day (UTC) to created_at.
     "hours_from_landing_day": ("epoch(created_at - cast(landing_date as timestamptz)) / 3600.0"),
@@ -351,9 +344,21 @@ FACT_CHECKS.append(
 # ------------------------------------------------------------------------- relations
 
 
+def _raw_derived_sql() -> dict[str, str]:
+    """DERIVED_SQL as the raw checks judge records: a gateway cache hit
+    (derived_fields.sql, gateway_cache_hit) timed the cache, not a model, so it has no
+    throughput to judge, as it is in no throughput figure: a proxy with response caching
+    on raises no throughput warning for its hits."""
+    hit = _dbt_derived_field("gateway_cache_hit")
+    return {
+        **DERIVED_SQL,
+        "throughput_tps": f"case when {hit} then null else {DERIVED_SQL['throughput_tps']} end",
+    }
+
+
 def raw_relation(first: date, last: date) -> tuple[str, dict]:
     """The raw records of landing days [first, last], with the derived columns."""
-    derived = ", ".join(f"{sql} as {name}" for name, sql in DERIVED_SQL.items())
+    derived = ", ".join(f"{sql} as {name}" for name, sql in _raw_derived_sql().items())
     return (
         f"(select *, {derived} from raw.request_logs where landing_date between $first and $last)",
         {"first": first, "last": last},

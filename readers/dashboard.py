@@ -969,7 +969,10 @@ def _errors_section(view: View) -> None:
         st.info("No failed requests in this period and filter.")
         return
     class_names = {column.removesuffix("_errors"): label for column, label in labels.items()}
-    shown = types.assign(error_class=types["error_class"].map(class_names))
+    # By rank (most failures first; the mart lists each class's types together).
+    shown = types.sort_values("error_rank", na_position="last", kind="stable").assign(
+        error_class=types["error_class"].map(class_names)
+    )
     config = {
         "error_rank": _counts("Rank"),
         "error_type": "Error type",

@@ -343,10 +343,14 @@ def test_report_json_has_snake_case_keys_and_csv_one_row_per_figure(built):
                 yield from keys(inner)
 
     assert all(re.fullmatch(r"[a-z0-9_]+", key) for key in keys(report))
+    # The provider figures count the requests that reached a provider: all but the
+    # gateway cache hits (issue 27, docs/metrics.md "Gateway cache hits").
     assert (
         report["panels"]["usage_summary"]["requests"]
         == report["panels"]["provider_summary"]["requests"]
+        + report["panels"]["caching"]["gateway_cache_hits"]
     )
+    assert report["panels"]["caching"]["gateway_cache_hits"] > 0
     assert isinstance(report["panels"]["usage_summary"]["requests"], int)
 
     code, out, _ = run(built, "report", "--period", "week", "--format", "csv")
@@ -367,6 +371,9 @@ def test_report_json_has_snake_case_keys_and_csv_one_row_per_figure(built):
         "tag_key",
         "tag_value",
         "untagged",
+        # Top error types: a type is listed within its class ('(none)' can be in several).
+        "error_class",
+        "error_type",
         "panel",
         "metric",
         "value",

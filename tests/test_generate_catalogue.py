@@ -34,15 +34,15 @@ CASES = {
             semantic_faults=True,
             files_per_day=2,
         ),
-        "33aaf2e3af1f98a9db498f8fc675285ebce864f801dd299c068e377978e869d9",
+        "aa7da38d9752fe744d53a97186b59a125c71751b88bd2c639e3929506cd70882",
     ),
     "jsonl": (
         dict(fmt="jsonl"),
-        "81c12a4d006247858055c2e3e949c18de53e221c2d15e1ec959dc7445e2bb90a",
+        "8d7abf0a36d3b75ede05a30e54303a5d462262f03018698b5bb28ae90fe1ad02",
     ),
     "parquet": (
         dict(fmt="parquet", duplicate_rate=0.02, late_rate=0.03, malformed_rate=0.01),
-        "650091509c9f8fa8b75e0797bd3a457cba78e64d78e2257c4e635d0d552caacc",
+        "a725dcc6232bd56c8f27b1dd4d345e730ff40c1677871e294d55ce1ef8020886",
     ),
 }
 

@@ -207,7 +207,8 @@ def litellm_failure_and_cache_payloads() -> list[dict]:
             litellm.completion(
                 model=model,
                 messages=[{"role": "user", "content": "Answer me from the cache"}],
-                mock_response="The cached answer.",
+                # Long enough that its millisecond answer reads as an implausible throughput.
+                mock_response="The cached answer, word for word. " * 20,
                 metadata={**KEY_B, **BATCH_TEAM},
                 caching=True,
             )

@@ -32,5 +32,5 @@ select
     {{ share_within_filter('spend_usd', 'provider') }} as spend_share,
     {{ ratio('successful_requests', 'requests') }} as success_rate,
     current_timestamp as built_at,
-    gateway_cache_hits
+    per_provider.gateway_cache_hits
 from per_provider

@@ -11,7 +11,7 @@ connection and closes it, so a Dagster run is never kept waiting by an idle page
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import duckdb
@@ -22,7 +22,15 @@ from ingest.warehouse import pending_model_builds
 from readers.coverage import DataDays, covers, loaded_landing_days
 from readers.filters import filter_columns, parties
 from readers.panels import load_panels
-from readers.report import panel_holds, panel_query, period_containing, period_end
+from readers.report import (
+    ERRORS_MART,
+    errors_by_provider_panel,
+    errors_by_provider_query,
+    panel_holds,
+    panel_query,
+    period_containing,
+    period_end,
+)
 from readers.warehouse import QueryError, behind_sentence, reader_connection
 
 GRAINS = ("month", "week", "day")
@@ -307,9 +315,6 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
     )
 
 
-ERRORS_MART = "mart_errors"
-
-
 def error_class_columns() -> tuple[str, ...]:
     """mart_errors' per-class columns (`<class>_errors`), in the YAML's (the classes') order."""
     panel = next(p for p in load_panels() if p.mart == ERRORS_MART)
@@ -322,21 +327,7 @@ def error_class_columns() -> tuple[str, ...]:
 
 def _errors_by_provider(connection, grain: str, period_start: date, chosen: dict[str, str]):
     """mart_errors' rows of each provider within the filter, where the marts hold the
-    filter with a provider (readers/report.panel_holds), busiest failures first."""
-    errors = next(p for p in load_panels() if p.mart == ERRORS_MART)
-    if not panel_holds(replace(errors, breakdown="provider"), chosen):
+    filter with a provider (readers/report.py, errors_by_provider_panel)."""
+    if not panel_holds(errors_by_provider_panel(), chosen):
         return _frame(connection, f"SELECT * FROM main_marts.{ERRORS_MART} WHERE false")
-    clauses, params = ["grain = ?", "period_start = ?"], [grain, period_start]
-    for column in filter_columns():
-        value = chosen.get(column, ALL)
-        if column == "provider" and value == ALL:
-            clauses.append("provider <> ?")
-        else:
-            clauses.append(f"{column} = ?")
-        params.append(value)
-    return _frame(
-        connection,
-        f"SELECT * FROM main_marts.{ERRORS_MART} WHERE {' AND '.join(clauses)} "
-        "ORDER BY unsuccessful_requests DESC, provider",
-        params,
-    )
+    return _frame(connection, *errors_by_provider_query(grain, period_start, chosen))

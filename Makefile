@@ -4,7 +4,7 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-spark lint ui dashboard bench lock clean
+.PHONY: setup demo test test-benchmarks test-spark lint ui dashboard bench lock clean
 
 setup: $(VENV)/.installed
 
@@ -15,7 +15,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	# is set (as on this project's development machines) every process would compile
 	# Dagster, dbt and GX from source again, about 3 s of CPU per `llm-usage` or `dbt` process.
 	$(BIN)/uv pip install --quiet --compile-bytecode -p $(BIN)/python -r requirements.lock -e .
-	$(BIN)/python -m compileall -q cli config ingest orchestration quality readers sample_data tools
+	$(BIN)/python -m compileall -q alerts cli config ingest orchestration quality readers sample_data tools
 	# dbt's manifest, which the Dagster definitions read (importing them never runs dbt;
 	# building them re-parses only when the dbt project changed since).
 	$(BIN)/python -m orchestration.dbt_assets
@@ -26,6 +26,12 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# The benchmark scripts at a tiny scale, so that they keep working (timings are not
+# checked; docs/benchmarks.md). Apart from `make test`: they are the suite's longest
+# end-to-end runs and test the tools, not the product. CI runs both.
+test-benchmarks: setup
+	$(BIN)/pytest -m benchmark_script
 
 # The pipeline on a local Spark session, compared with the DuckDB build (docs/scaling.md).
 # Needs Java 17 or 21 (Debian: apt-get install default-jre-headless); adds the spark extra.

@@ -163,6 +163,7 @@ STEP_NAMES = {
     "warehouse_dbt_models": "the dbt build of the facts and marts",
     "fct_requests_quality": "the data-quality checks on facts/fct_requests",
 }
+ALERTS_STEP = "alerts__evaluation"  # orchestration/alert_assets.py (its asset key, as a step)
 
 
 SGR = re.compile(r"\x1b\[[0-9;]*m")  # a colour or style code, the only ones dbt writes
@@ -252,6 +253,8 @@ class _Progress(logging.Handler):
             elif loading and record.levelno >= logging.WARNING:
                 if not message.startswith("No landing folder"):  # the CLI said so before the run
                     self.say(f"  warning: {message}")
+            elif step == ALERTS_STEP and record.levelno >= logging.INFO:
+                self.say(f"  {message}")  # what the alerts did, or why they did not run
             elif self.verbose and record.levelno >= logging.INFO:
                 self.say(f"    {step}: {message}")
             return
@@ -263,6 +266,7 @@ class _Progress(logging.Handler):
                     "raw_request_logs": "Loading landing days ...",
                     "warehouse_dbt_models": "Building staging, facts and marts with dbt ...",
                     "fct_requests_quality": "Checking the facts (data-quality rules) ...",
+                    ALERTS_STEP: "Evaluating budgets and alerts ...",
                 }.get(step, f"Running {step} ...")
             )
         elif kind == "ASSET_MATERIALIZATION" and step == "warehouse_dbt_models":
@@ -920,9 +924,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.set_defaults(handler=cmd_ui)
 
+    from cli.alerts import add_parser as add_alerts_parser
     from cli.export import add_parser as add_export_parser
 
     add_export_parser(commands)
+    add_alerts_parser(commands)
     return parser
 
 

@@ -31,6 +31,9 @@ each part can be moved on its own:
 | LLM_USAGE_SPARK_MASTER         | local[number of cores] (spark)       |
 | LLM_USAGE_SPARK_DRIVER_MEMORY  | 4g (spark)                           |
 | LLM_USAGE_SPARK_SHUFFLE_PARTITIONS | 8 (spark)                        |
+| LLM_USAGE_BUDGETS_FILE         | $LLM_USAGE_DATA_DIR/budgets.toml     |
+| LLM_USAGE_ALERT_URLS           | none (apprise URLs, space/comma separated) |
+| LLM_USAGE_PAGE_URL             | none (the page's address, for alert messages) |
 
 An empty variable counts as unset, as it always has. With LLM_USAGE_ENGINE=spark the raw
 tables are Parquet under the lake directory and dbt builds on Spark (docs/scaling.md);
@@ -285,6 +288,14 @@ class Settings(BaseSettings):
     exports_dir: Path | None = None
     # The FOCUS dataset's BillingAccountId: the account the LLM spend is billed to.
     focus_billing_account: str = "llm-gateway"
+    # Budgets and alert rules (docs/alerts.md); None: data_dir/budgets.toml. No file: no
+    # alerts are evaluated.
+    budgets_file: Path | None = None
+    # Where alerts are sent: apprise URLs (json://, slack://, mailto://, ...), separated
+    # by spaces or commas, in addition to the budgets file's `urls`.
+    alert_urls: str = ""
+    # The page's address as people reach it; alert messages link to it when set.
+    page_url: str = ""
 
     @property
     def on_spark(self) -> bool:
@@ -301,6 +312,7 @@ class Settings(BaseSettings):
             "dagster_home": (self.dagster_home or data_dir / "dagster_home").absolute(),
             "lake_dir": (self.lake_dir or data_dir / "lake").absolute(),
             "exports_dir": (self.exports_dir or data_dir / "exports").absolute(),
+            "budgets_file": (self.budgets_file or data_dir / "budgets.toml").absolute(),
         }
         for name, value in resolved.items():
             object.__setattr__(self, name, value)
@@ -325,7 +337,8 @@ class Settings(BaseSettings):
 
     def environment(self) -> dict[str, str]:
         """Every resolved setting as the environment variable that sets it, so that
-        `Settings.from_env(settings.environment())` gives these settings back.
+        `Settings.from_env(settings.environment())` gives these settings back (all but
+        the alert URLs, which are secrets; see below).
 
         dbt reads the warehouse, DuckDB limits and reporting zone from its environment
         (dbt_project/profiles.yml, macros/reporting_time.sql), `dagster dev` and the
@@ -359,6 +372,12 @@ class Settings(BaseSettings):
             "LLM_USAGE_SPARK_SHUFFLE_PARTITIONS": str(self.spark_shuffle_partitions),
             "LLM_USAGE_EXPORTS_DIR": str(self.exports_dir),
             "LLM_USAGE_FOCUS_BILLING_ACCOUNT": self.focus_billing_account,
+            "LLM_USAGE_BUDGETS_FILE": str(self.budgets_file),
+            # Not LLM_USAGE_ALERT_URLS: alert URLs carry webhook tokens and passwords, and
+            # this mapping is shown as the Dagster resource's config, handed to every dbt
+            # process and printed by `python -m config.settings`. The Dagster resource
+            # carries them as a reference to the variable (orchestration/resources.py).
+            "LLM_USAGE_PAGE_URL": self.page_url,
         }
 
 

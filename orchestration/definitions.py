@@ -12,6 +12,7 @@ import dagster
 from dagster import Definitions, in_process_executor
 
 from config.settings import Settings
+from orchestration.alert_assets import build_alert_evaluation
 from orchestration.audit import build_weekly_audit_schedule, weekly_audit_job
 from orchestration.checks import fct_requests_quality
 from orchestration.dbt_assets import build_warehouse_dbt_models, dbt_resource, prepare_manifest
@@ -36,6 +37,7 @@ def build_definitions(settings: Settings) -> Definitions:
     freshness = nightly_freshness(settings)
     raw_request_logs = build_raw_request_logs(partitions, freshness)
     warehouse_dbt_models = build_warehouse_dbt_models(partitions, freshness)
+    alert_evaluation = build_alert_evaluation(partitions, warehouse_dbt_models, freshness)
     nightly_job = build_nightly_job(partitions)
     return Definitions(
         # Every step of every job in the run's own process, as `llm-usage materialize`
@@ -44,7 +46,12 @@ def build_definitions(settings: Settings) -> Definitions:
         # dbt and Great Expectations again for each, seconds a night. A run whose process
         # dies is still failed and retried by run monitoring (dagster.yaml).
         executor=in_process_executor,
-        assets=[raw_request_logs, warehouse_dbt_models, build_focus_dataset(settings)],
+        assets=[
+            raw_request_logs,
+            warehouse_dbt_models,
+            alert_evaluation,
+            build_focus_dataset(settings),
+        ],
         asset_checks=[fct_requests_quality],
         jobs=[nightly_job, weekly_audit_job],
         schedules=[
@@ -52,7 +59,9 @@ def build_definitions(settings: Settings) -> Definitions:
             build_weekly_audit_schedule(settings),
         ],
         sensors=[
-            *build_landing_sensors(partitions, nightly_job, warehouse_dbt_models),
+            *build_landing_sensors(
+                partitions, nightly_job, warehouse_dbt_models, (alert_evaluation,)
+            ),
             abandoned_cli_runs_sensor,
         ],
         resources={

@@ -9,7 +9,7 @@ process's environment, and a test can hand in settings of its own.
 from __future__ import annotations
 
 import duckdb
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, EnvVar
 
 from config.settings import Settings
 from ingest.warehouse import connect
@@ -17,6 +17,7 @@ from ingest.warehouse import connect
 # Every step that writes the warehouse takes a slot of this Dagster pool (size 1,
 # orchestration/dagster.yaml): DuckDB has one writer at a time.
 WAREHOUSE_POOL = "warehouse"
+ALERT_URLS_VARIABLE = "LLM_USAGE_ALERT_URLS"
 
 
 class WarehouseResource(ConfigurableResource):
@@ -29,15 +30,22 @@ class WarehouseResource(ConfigurableResource):
     """
 
     environment: dict[str, str]
+    # LLM_USAGE_ALERT_URLS, which Settings.environment() leaves out (secrets): held as a
+    # reference to the variable, which Dagster resolves when a run starts and never shows.
+    alert_urls: str = ""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> WarehouseResource:
-        return cls(environment=settings.environment())
+        urls = EnvVar(ALERT_URLS_VARIABLE) if settings.alert_urls else ""
+        return cls(environment=settings.environment(), alert_urls=urls)
 
     @property
     def settings(self) -> Settings:
         """The settings this resource was made from (the process's environment is not read)."""
-        return Settings.from_env(self.environment)
+        urls = self.alert_urls
+        if isinstance(urls, EnvVar):  # not resolved by a run yet (a test, a script)
+            urls = urls.get_value() or ""
+        return Settings.from_env({**self.environment, ALERT_URLS_VARIABLE: urls})
 
     def connect(
         self, *, read_only: bool = False, wait_seconds: float = 0.0

@@ -96,9 +96,11 @@ def build_landing_sensors(
     partitions: PartitionsDefinition,
     nightly_job: UnresolvedAssetJobDefinition,
     dbt_models: AssetsDefinition,
+    after_models: tuple[AssetsDefinition, ...] = (),
 ) -> list[SensorDefinition]:
     """late_landing_files_sensor and unfinished_model_builds_sensor over `partitions`,
-    asking for runs of `nightly_job`; `build_definitions` calls it."""
+    asking for runs of `nightly_job`; `build_definitions` calls it. A rebuild of the
+    models also runs `after_models` (the alerts), which follow every build of the marts."""
 
     @sensor(
         name="late_landing_files_sensor",
@@ -193,7 +195,7 @@ def build_landing_sensors(
         return RunRequest(
             run_key=f"unfinished-builds-{'+'.join(days)}-{latest.isoformat()}",
             partition_key=days[-1],
-            asset_selection=list(dbt_models.keys),
+            asset_selection=[*dbt_models.keys, *(k for a in after_models for k in a.keys)],
             tags={"llm-usage/trigger": "unfinished-model-builds"},
         )
 

@@ -1164,6 +1164,57 @@ def performance_tab(view: View) -> None:
 # ------------------------------------------------------------------------------- page
 
 
+def _alerts_banner(catalog: Catalog) -> None:
+    """The alerts firing at the last evaluation (docs/alerts.md), above the figures."""
+    if catalog.active_alerts:
+        say(
+            "error",
+            "**Active alerts ({count}):** {titles}. `llm-usage alerts` lists them with their "
+            "figures; budgets are on the Usage tab.",
+            count=len(catalog.active_alerts),
+            titles="; ".join(title for title, _ in catalog.active_alerts),
+        )
+
+
+def _budgets_section(budgets: pd.DataFrame) -> None:
+    """Each budget's status in its current period, under the Usage tab's figures."""
+    if budgets.empty:
+        return
+    st.subheader("Budgets")
+    shown = budgets[
+        [
+            "budget",
+            "scope",
+            "scope_id",
+            "period",
+            "period_start",
+            "unit",
+            "budget_limit",
+            "spent",
+            "share_used",
+            "forecast",
+            "forecast_share",
+            "limit_reached_on",
+        ]
+    ]
+    _table(
+        shown,
+        {
+            "budget_limit": st.column_config.NumberColumn("Limit", format="%.2f"),
+            "spent": st.column_config.NumberColumn("Spent", format="%.2f"),
+            "forecast": st.column_config.NumberColumn("Forecast", format="%.2f"),
+            "share_used": _share("Share used"),
+            "forecast_share": _share("Forecast share"),
+            "limit_reached_on": st.column_config.DateColumn("Limit reached on"),
+        },
+        key="budgets",
+    )
+    st.caption(
+        "Forecast: the mean daily spend of the trailing 7 complete days times the days left, "
+        "plus what the period has spent (docs/metrics.md, Budget status)."
+    )
+
+
 def _notes(catalog: Catalog) -> None:
     if catalog.behind_note:
         say("warning", "{note}", note=catalog.behind_note)
@@ -1301,6 +1352,7 @@ def main() -> None:
         )
 
     _notes(catalog)
+    _alerts_banner(catalog)
     grain, period_start, chosen = _filters(catalog)
     try:
         view = _view(
@@ -1345,6 +1397,7 @@ def main() -> None:
     usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])
     with usage:
         usage_tab(view, catalog.api_keys, catalog.tag_keys)
+        _budgets_section(catalog.budgets)
     with provider:
         provider_tab(view)
     with performance:

@@ -19,6 +19,13 @@ import pandas as pd
 
 from config.settings import Settings
 from ingest.warehouse import pending_model_builds
+from readers.alert_tables import (
+    ACTIVE_SQL,
+    BUDGET_STATUS_TABLE,
+    CURRENT_BUDGETS_SQL,
+    STATE_TABLE,
+    read_rows,
+)
 from readers.coverage import DataDays, covers, loaded_landing_days
 from readers.filters import filter_columns, parties
 from readers.panels import load_panels
@@ -91,6 +98,10 @@ class Catalog:
     # the latest name the logs gave it, busiest first.
     groups: dict[str, dict[str, str | None]] = field(default_factory=dict)
     tag_keys: list[str] = field(default_factory=list)  # busiest first
+    # The alerts firing at the last evaluation (title, body), newest first, and each
+    # budget's status in its current period (readers/alert_tables.py).
+    active_alerts: list[tuple[str, str]] = field(default_factory=list)
+    budgets: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def names(self, column: str) -> dict[str, str | None]:
         """A party filter's values with their display names (API keys included)."""
@@ -196,6 +207,8 @@ def load_catalog(settings: Settings) -> Catalog:
             + " AND ".join(f"{d} = '{ALL}'" for d in filter_columns())
             + " GROUP BY 1 ORDER BY sum(requests) DESC, 1",
         )["tag_key"].tolist()
+        alerts = read_rows(connection, STATE_TABLE, ACTIVE_SQL)
+        budgets = read_rows(connection, BUDGET_STATUS_TABLE, CURRENT_BUDGETS_SQL)
     finally:
         connection.close()
     named = dict(zip(names.api_key_id, names.api_key_name))
@@ -217,6 +230,10 @@ def load_catalog(settings: Settings) -> Catalog:
         zone=settings.reporting_timezone,
         groups=groups,
         tag_keys=tag_keys,
+        active_alerts=[
+            (str(t), str(b)) for t, b in zip(alerts.get("title", []), alerts.get("body", []))
+        ],
+        budgets=budgets,
     )
 
 

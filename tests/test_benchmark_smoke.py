@@ -12,6 +12,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# Not in `make test`: the benchmark scripts are tools, not the product, and their
+# end-to-end runs are the longest in the suite; `make test-benchmarks` (CI) runs them.
+pytestmark = pytest.mark.benchmark_script
+
 REPO = Path(__file__).resolve().parent.parent
 
 

@@ -116,6 +116,13 @@ def test_materialize_shows_progress_as_it_happens_without_dbt_lines_or_colour(bu
     ]
     positions = [next(i for i, line in enumerate(lines) if line.startswith(text)) for text in order]
     assert positions == sorted(positions)
+    # After the marts (beside the fact checks), the alerts say why they are off.
+    alerts = lines.index("Evaluating budgets and alerts ...")
+    assert positions[4] < alerts < positions[-1]
+    assert (
+        lines[alerts + 1].startswith("  No budgets file at ")
+        and "alerts are off" in lines[alerts + 1]
+    )
     assert not any(" of 1" in line and "START" in line for line in lines)  # no dbt per-model lines
     assert not ANSI.search(out + err)  # piped: no colour codes
     assert len(lines) < 30

@@ -26,7 +26,7 @@ import duckdb
 import pandas as pd
 import pytest
 import requests
-from conftest import SAMPLE_LAST_DAY
+from conftest import SAMPLE_BUDGET, SAMPLE_LAST_DAY
 
 from ingest.warehouse import request_model_build
 from readers.dashboard_data import FILTER_OPTIONS, TABLE_PAGE_ROWS
@@ -394,6 +394,26 @@ def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, m
     assert page.metric  # the figures are still shown under the notes
 
 
+def test_active_alerts_are_a_banner_and_budgets_are_on_the_usage_tab(sample, page):
+    """The sample's nightly run evaluated its budgets file (tests/conftest.py): the page
+    names the active alerts above the figures and lists the budget's status."""
+    from readers.alert_tables import active_alerts, current_budget_status
+
+    page.run()
+    assert not page.exception
+    titles = list(active_alerts(sample)["title"])
+    assert f"Budget '{SAMPLE_BUDGET}' passed 100% of its limit" in titles
+    (banner,) = [e for e in page.error if "Active alerts" in e.value]
+    shown = _shown(banner.value)
+    assert f"Active alerts ({len(titles)}):" in shown
+    assert all(title in shown for title in titles)
+    budgets = next(frame.value for frame in page.dataframe if "forecast" in frame.value.columns)
+    status = current_budget_status(sample).iloc[0]
+    assert list(budgets["budget"]) == [SAMPLE_BUDGET]
+    assert budgets["spent"].iloc[0] == pytest.approx(status["spent"])
+    assert budgets["share_used"].iloc[0] == pytest.approx(100 * status["share_used"])
+
+
 def test_a_busy_warehouse_is_named_not_a_traceback(sample, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
@@ -521,6 +541,13 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                 )
                 assert page.locator('[data-testid="stException"]').count() == 0
                 if tab == "Usage":
+                    # The sample's active alerts are a banner above the tabs.
+                    assert (
+                        page.get_by_text(
+                            f"Budget '{SAMPLE_BUDGET}' passed 100% of its limit"
+                        ).count()
+                        == 1
+                    )
                     value = metric.locator('[data-testid="stMetricValue"]').inner_text()
                     assert value == f"{int(total):,}"
                     _check_group_download(sample, page, shots)
@@ -555,6 +582,7 @@ def _check_group_download(sample, page, folder: Path) -> None:
     assert list(shown["requests"]) == list(mart["requests"])
 
 
+@pytest.mark.benchmark_script
 def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     """benchmarks/dashboard.py measures every step and writes its JSON (no timing is checked)."""
     import json
@@ -596,6 +624,7 @@ def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
 
 
 @pytest.mark.browser
+@pytest.mark.benchmark_script
 def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     """benchmarks/dashboard_browser.py serves the page to chromium and times each choice
     (no timing is checked)."""

@@ -33,6 +33,11 @@ def test_definitions_load_with_the_expected_graph(data_dir):
     assert AssetKey(["raw", "request_logs"]) in staging.parent_keys
     job = defs.resolve_job_def("nightly_job")
     assert job.partitions_def is not None
+    # The alerts are evaluated after every mart, in every nightly (and backfill) run.
+    alerts = graph.get(AssetKey(["alerts", "evaluation"]))
+    marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
+    assert marts and marts <= alerts.parent_keys
+    assert AssetKey(["alerts", "evaluation"]) in job.asset_layer.asset_graph.get_all_asset_keys()
     # Every job runs its steps in the run's process (UI, schedule and sensor runs too),
     # the asset jobs the UI builds for a selection included.
     for name in ("nightly_job", "weekly_audit_job", "__ASSET_JOB"):
@@ -50,8 +55,18 @@ def test_assets_are_grouped_by_layer_with_bookkeeping_apart(data_dir):
     for key in graph.get_all_asset_keys():
         groups.setdefault(graph.get(key).group_name, set()).add(key.to_user_string())
     # The README's layers, and the run-control tables in a group of their own.
-    assert set(groups) == {"raw", "staging", "facts", "marts", "audit", "bookkeeping", "exports"}
+    assert set(groups) == {
+        "raw",
+        "staging",
+        "facts",
+        "marts",
+        "audit",
+        "bookkeeping",
+        "exports",
+        "alerts",
+    }
     assert groups["exports"] == {"exports/focus"}
+    assert groups["alerts"] == {"alerts/evaluation"}
     assert groups["bookkeeping"] == {
         "raw/pending_model_builds",
         "raw/replaced_deliveries",

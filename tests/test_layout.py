@@ -1,7 +1,7 @@
 """The folder layout of the README holds: no import cycle, and no package imports a higher layer.
 
 Layers, lowest first (README, "Folders"): config < ingest, sample_data < quality, readers
-< orchestration, tools < cli. A package may import its own modules and any package of a
+< alerts, tools < orchestration < cli. A package may import its own modules and any package of a
 lower layer; `readers` (read-only access for people) imports nothing from Dagster or the
 orchestration. Every import counts, including those inside functions, as a lazy import is
 still a dependency. The test parses the sources and imports nothing.
@@ -20,9 +20,10 @@ LAYERS = {
     "sample_data": 1,
     "quality": 2,
     "readers": 2,
-    "orchestration": 3,
+    "alerts": 3,
     "tools": 3,
-    "cli": 4,
+    "orchestration": 4,
+    "cli": 5,
 }
 
 

@@ -28,6 +28,7 @@ WRITER_STEPS = {
     "raw_request_logs",
     "warehouse_dbt_models",
     "fct_requests_quality",
+    "alerts__evaluation",
 }
 
 

@@ -20,6 +20,7 @@ from dagster import (
 )
 
 from ingest.load import load_partition
+from orchestration.alert_assets import ALERTS_KEY
 from orchestration.definitions import build_definitions
 from orchestration.resources import WarehouseResource
 from orchestration.sensors import RAW_ASSET
@@ -288,7 +289,8 @@ def test_days_a_build_did_not_finish_are_rebuilt_once_no_run_is_in_progress(load
 
     request = tick()
     assert request.partition_key == NEXT.isoformat()  # both days queued; dbt takes all
-    assert set(request.asset_selection) == set(warehouse_dbt_models.keys)
+    # The models, and the alerts that follow every build of the marts.
+    assert set(request.asset_selection) == {*warehouse_dbt_models.keys, ALERTS_KEY}
     assert DAY.isoformat() in request.run_key and NEXT.isoformat() in request.run_key
     assert tick().run_key == request.run_key  # same queue, same key: Dagster runs it once
 

@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from runs import run_benchmark
+
+# Not in `make test`: the benchmark scripts are tools, not the product, and their
+# end-to-end runs are the longest in the suite; `make test-benchmarks` (CI) runs them.
+pytestmark = pytest.mark.benchmark_script
 
 
 def test_sources_benchmark_loads_every_layout(tmp_path):

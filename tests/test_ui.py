@@ -256,8 +256,9 @@ def test_the_ui_path(server):
         for r in finished
         for s in dagster.query(STEPS, runId=r["runId"])["runOrError"]["stepStats"]
     ]
-    # Load with its raw checks (one step), dbt and fact checks, in each of the two runs.
-    assert len(steps) == 2 * 3
+    # Load with its raw checks (one step), dbt, fact checks and the alerts, in each of the
+    # two runs.
+    assert len(steps) == 2 * 4
     for i, a in enumerate(steps):
         for b in steps[i + 1 :]:
             assert a[1] <= b[0] or b[1] <= a[0], (a, b)

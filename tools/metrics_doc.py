@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from config.dimensions import load_dimensions
+from readers.alert_tables import BUDGET_DAYS_NOTE, BUDGET_STATUS_COLUMNS, BUDGET_STATUS_TABLE
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.filters import held_filter_sets as filters_held
 from readers.panels import MARTS_YAML, TABS, load_mart_models
@@ -300,8 +301,32 @@ def render(models: list[dict]) -> str:
                     f"| {_meta(column)['metric']} | `{column['name']}` | {_one_line(column['description'])} |"
                 )
             out.append("\n```sql\n" + example_sql(model) + "\n```\n")
+    out.append(budget_status())
     out.append(page_limits())
     return "\n".join(out)
+
+
+def budget_status() -> str:
+    """The budget status table the alerts write (readers/alert_tables.py, docs/alerts.md)."""
+    rows = "\n".join(
+        f"| `{name}` | {_one_line(definition)} |" for name, _, definition in BUDGET_STATUS_COLUMNS
+    )
+    return f"""## Budget status: `{BUDGET_STATUS_TABLE}`
+
+Written by the alerts asset after every build from the budgets file (docs/alerts.md),
+not by dbt: one row per budget and period, from the day rows of
+`main_marts.mart_usage_summary` (all traffic, or one party with the other filters at
+`'*'`) or `main_marts.mart_usage_by_tag` (a tag). The Usage tab shows each budget's
+current period. **Forecast for the period's end**: the mean daily spend of the trailing
+7 complete days (days without requests count as 0) times the days of the period left
+after the last complete day, plus what the period has spent; the day the limit is
+reached follows at that rate. {_one_line(BUDGET_DAYS_NOTE)} Tests:
+`tests/test_alerts.py` (against the same formula computed from the crafted requests).
+
+| column | definition |
+|---|---|
+{rows}
+"""
 
 
 def page_limits() -> str:

@@ -1,0 +1,79 @@
+"""The daily figures the budgets and rules read, from the marts' day rows.
+
+Each function takes an open DuckDB connection (the alerts step's own) and returns plain
+values; the marts are read as any reader reads them: one filter kept, the others at
+'*' (readers/filters.py).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import pandas as pd
+
+from alerts.budgets_file import ALL_TRAFFIC, Budget
+from config.dimensions import dimension
+from readers.filters import ALL, all_rows_sql
+
+MARTS = "main_marts"
+
+
+def _frame(connection: duckdb.DuckDBPyConnection, sql: str, params: list) -> pd.DataFrame:
+    return connection.execute(sql, params).fetchdf()
+
+
+def latest_day(connection: duckdb.DuckDBPyConnection) -> date | None:
+    """The latest event day any request landed on (None: an empty warehouse)."""
+    row = connection.execute(
+        f"SELECT max(period_start) FROM {MARTS}.mart_usage_summary "
+        f"WHERE grain = 'day' AND {all_rows_sql()}"
+    ).fetchone()
+    return row[0] if row and row[0] else None
+
+
+def budget_days(connection: duckdb.DuckDBPyConnection, budget: Budget) -> dict[date, float]:
+    """The budget's scope's spend (USD) or total tokens per event day, every day it has."""
+    measure = "spend_usd" if budget.unit == "usd" else "total_tokens"
+    if budget.scope == ALL_TRAFFIC:
+        sql = (
+            f"SELECT period_start, {measure} FROM {MARTS}.mart_usage_summary "
+            f"WHERE grain = 'day' AND {all_rows_sql()}"
+        )
+        params: list = []
+    elif dimension(budget.scope).cardinality == "multi":
+        key, _, value = budget.scope_id.partition(":")
+        sql = (
+            f"SELECT period_start, {measure} FROM {MARTS}.mart_usage_by_tag "
+            f"WHERE grain = 'day' AND {all_rows_sql()} AND NOT untagged AND tag_key = ? "
+            "AND tag_value IS NOT DISTINCT FROM ?"
+        )
+        params = [key, value if ":" in budget.scope_id else None]
+    else:
+        column = dimension(budget.scope).column
+        sql = (
+            f"SELECT period_start, {measure} FROM {MARTS}.mart_usage_summary "
+            f"WHERE grain = 'day' AND {all_rows_sql(column)} AND {column} = ?"
+        )
+        params = [budget.scope_id]
+    return {day: float(value or 0) for day, value in connection.execute(sql, params).fetchall()}
+
+
+def breakdown_days(
+    connection: duckdb.DuckDBPyConnection,
+    mart: str,
+    column: str,
+    measures: tuple[str, ...],
+    since: date,
+) -> pd.DataFrame:
+    """Day rows of `mart` broken down by the filter `column` (every other filter '*'),
+    from `since` on: columns day, id and the measures."""
+    frame = _frame(
+        connection,
+        f"SELECT period_start AS day, {column} AS id, {', '.join(measures)} "
+        f"FROM {MARTS}.{mart} WHERE grain = 'day' AND {all_rows_sql(column)} "
+        f"AND {column} <> '{ALL}' AND period_start >= ? ORDER BY day, id",
+        [since],
+    )
+    frame["day"] = pd.to_datetime(frame["day"]).dt.date
+    return frame

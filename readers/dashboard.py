@@ -26,6 +26,7 @@ from readers.dashboard_data import (
     TABLE_PAGE_ROWS,
     Catalog,
     View,
+    error_class_columns,
     load_catalog,
     load_view,
     period_end,
@@ -507,6 +508,8 @@ def usage_tab(
             total=count(summary["total_tokens"]),
         )
 
+    _caching_section(view)
+
     st.subheader("Usage by API Key")
     if not view.holds("mart_usage_by_api_key"):
         say("info", "{note}", note=_not_held(view, "mart_usage_by_api_key"))
@@ -528,6 +531,52 @@ def usage_tab(
     _groups_section(view)
     _end_users_section(view)
     _tags_section(view, tag_keys)
+
+
+def _caching_section(view: View) -> None:
+    """Beside Usage by Token Type: how well the providers' prompt cache and the gateway's
+    response cache work, and what the gateway cache saved (mart_cache_usage)."""
+    st.subheader("Caching")
+    cache = view.row("mart_cache_usage")
+    if cache is None:
+        return
+    cards = st.columns(5)
+    card(
+        cards[0],
+        "Prompt cache hit rate (tokens)",
+        percent(cache["cache_read_token_rate"]),
+        help="Input tokens read from the provider's prompt cache / input tokens.",
+    )
+    card(
+        cards[1],
+        "Prompt cache hit rate (requests)",
+        percent(cache["cache_read_request_rate"]),
+        help="Requests that read any input token from the prompt cache / requests sent to a provider.",
+    )
+    card(cards[2], "Prompt cache write tokens", count(cache["cache_write_tokens"]))
+    card(
+        cards[3],
+        "Gateway cache hits",
+        count(cache["gateway_cache_hits"]),
+        f"{percent(cache['gateway_cache_hit_share'])} of requests",
+        delta_color="off",
+        delta_arrow="off",
+        help="Requests the gateway answered from its own response cache: no provider was called.",
+    )
+    card(
+        cards[4],
+        "Saved by the gateway cache",
+        dollars(cache["saved_cache_cost_usd"]),
+        help="What the gateway cache hits would have cost, where the logs say.",
+    )
+    if cache["gateway_cache_hits"]:
+        say(
+            "caption",
+            "Gateway cache hits count in requests, tokens and spend, and in no provider, "
+            "latency or throughput figure; {known} of {hits} report what they saved.",
+            known=count(cache["gateway_cache_hits_with_saved_cost"]),
+            hits=count(cache["gateway_cache_hits"]),
+        )
 
 
 def _not_held(view: View, mart: str) -> str:
@@ -883,6 +932,172 @@ def provider_tab(view: View) -> None:
             **_spend_columns(providers),
         }
         _table(providers[list(config)], config, "providers")
+    _errors_section(view)
+
+
+def _class_labels() -> dict[str, str]:
+    """mart_errors' class columns -> their labels (the marts' YAML)."""
+    panel = next(p for p in load_panels() if p.mart == "mart_errors")
+    labels = {m.column: m.label for m in panel.metrics}
+    return {column: labels[column] for column in error_class_columns()}
+
+
+def _errors_section(view: View) -> None:
+    """Which provider failed how: failures by provider stacked by error class, the error
+    rate per day and the sources' top error types (mart_errors, mart_top_error_types)."""
+    labels = _class_labels()
+    st.subheader("Errors by provider")
+    providers = view.errors_by_provider
+    if not view.holds("mart_errors") or providers.empty:
+        st.info("No provider rows for this filter.")
+    elif not providers["unsuccessful_requests"].any():
+        st.info("No failed requests in this period and filter.")
+    else:
+        failing = providers[providers["unsuccessful_requests"] > 0]
+        shown = failing.nlargest(CHART_ROWS, "unsuccessful_requests", keep="first")
+        long = shown.melt(
+            id_vars=["provider", "error_rate"],
+            value_vars=list(labels),
+            var_name="error_class",
+            value_name="failures",
+        )
+        long["error_class"] = long["error_class"].map(labels)
+        long = long[long["failures"] > 0]
+        _chart(long, _stacked_errors(long, shown["provider"].tolist(), list(labels.values())))
+        if len(failing) > len(shown):
+            say(
+                "caption",
+                "The {shown} providers with the most failures; the table lists all {total}.",
+                shown=len(shown),
+                total=f"{len(failing):,}",
+            )
+        config = {
+            "provider": "Provider",
+            "provider_requests": _counts("Requests"),
+            "unsuccessful_requests": _counts("Failed"),
+            "error_rate": _share("Error rate"),
+            **{column: _counts(label) for column, label in labels.items()},
+        }
+        _table(failing[list(config)], config, "errors_by_provider")
+
+    st.subheader("Error rate per day")
+    days = pd.DataFrame({"day": pd.date_range(view.trend_first, view.trend_last, freq="D")})
+    trend = view.error_trend
+    if trend.empty or not trend["provider_requests"].any():
+        st.info("No requests on these days.")
+    else:
+        trend = days.merge(trend.assign(day=pd.to_datetime(trend["day"])), on="day", how="left")
+        trend["day"] = trend["day"].dt.strftime("%Y-%m-%d")
+        _chart(
+            trend,
+            {
+                "height": 220,
+                "mark": {"type": "line", "point": True, "color": "#e45756"},
+                "encoding": {
+                    "x": {
+                        "field": "day",
+                        "type": "ordinal",
+                        "title": None,
+                        "axis": {"labelAngle": -45},
+                    },
+                    "y": {
+                        "field": "error_rate",
+                        "type": "quantitative",
+                        "title": "Error rate",
+                        "axis": {"format": "%"},
+                    },
+                    "tooltip": [
+                        {"field": "day", "type": "ordinal", "title": "Day"},
+                        {
+                            "field": "error_rate",
+                            "type": "quantitative",
+                            "title": "Error rate",
+                            "format": ".2%",
+                        },
+                        {
+                            "field": "unsuccessful_requests",
+                            "type": "quantitative",
+                            "title": "Failed",
+                            "format": ",d",
+                        },
+                        {
+                            "field": "provider_requests",
+                            "type": "quantitative",
+                            "title": "Requests",
+                            "format": ",d",
+                        },
+                    ],
+                },
+            },
+        )
+
+    st.subheader("Top error types")
+    if not view.holds("mart_top_error_types"):
+        say("info", "{note}", note=_not_held(view, "mart_top_error_types"))
+        return
+    types = view.panels["mart_top_error_types"]
+    if types.empty:
+        st.info("No failed requests in this period and filter.")
+        return
+    class_names = {column.removesuffix("_errors"): label for column, label in labels.items()}
+    # By rank (most failures first; the mart lists each class's types together).
+    shown = types.sort_values("error_rank", na_position="last", kind="stable").assign(
+        error_class=types["error_class"].map(class_names)
+    )
+    config = {
+        "error_rank": _counts("Rank"),
+        "error_type": "Error type",
+        "error_class": "Class",
+        "errors": _counts("Failures"),
+        "error_share": _share("Share of failures"),
+    }
+    _table(shown[list(config)], config, "top_error_types")
+    say(
+        "caption",
+        "The error types as the logs name them (HTTP status and error type decide the "
+        "class); (other) adds up the rest, (none) failures that name no type.",
+    )
+
+
+def _stacked_errors(long: pd.DataFrame, providers: list[str], classes: list[str]) -> dict:
+    """One horizontal bar per provider (most failures first), stacked by error class."""
+    return {
+        "height": {"step": 24},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {
+                "field": "provider",
+                "type": "nominal",
+                "sort": providers,
+                "title": None,
+                "axis": {"labelLimit": 320},
+            },
+            "x": {
+                "field": "failures",
+                "type": "quantitative",
+                "title": "Failed requests",
+                "stack": "zero",
+            },
+            "color": {
+                "field": "error_class",
+                "type": "nominal",
+                "title": None,
+                "scale": {"domain": classes},
+                "legend": {"orient": "top"},
+            },
+            "tooltip": [
+                {"field": "provider", "type": "nominal", "title": "Provider"},
+                {"field": "error_class", "type": "nominal", "title": "Class"},
+                {"field": "failures", "type": "quantitative", "title": "Failed", "format": ",d"},
+                {
+                    "field": "error_rate",
+                    "type": "quantitative",
+                    "title": "Error rate",
+                    "format": ".2%",
+                },
+            ],
+        },
+    }
 
 
 def _model_table(

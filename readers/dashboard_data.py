@@ -36,7 +36,15 @@ from readers.coverage import (
 from readers.filters import filter_columns, parties
 from readers.hours import HOUR_FIGURES, HOURLY_LATENCY_MART, HOURLY_MART, offset_text
 from readers.panels import load_panels
-from readers.report import panel_holds, panel_query, period_containing, period_end
+from readers.report import (
+    ERRORS_MART,
+    errors_by_provider_panel,
+    errors_by_provider_query,
+    panel_holds,
+    panel_query,
+    period_containing,
+    period_end,
+)
 from readers.warehouse import QueryError, behind_sentence, reader_connection
 
 GRAINS = ("month", "week", "day")
@@ -261,6 +269,11 @@ class View:
     # The latest request loaded in the period, in the reporting zone: what a partial
     # period is "as of".
     as_of: datetime | None = None
+    # mart_errors per provider within the filter (one row per provider; empty where the
+    # marts do not hold the filter with a provider), and its day rows over the trend's
+    # days for the error rate per day.
+    errors_by_provider: pd.DataFrame = field(default_factory=pd.DataFrame)
+    error_trend: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def holds(self, mart: str) -> bool:
         """Whether the mart holds rows for this filter (readers/report.panel_holds)."""
@@ -338,11 +351,21 @@ def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[s
         as_of = latest_request_at(
             connection, period_start, period_end(grain, period_start), settings.reporting_timezone
         )
+        errors_by_provider = _errors_by_provider(connection, grain, period_start, chosen)
+        error_trend = _frame(
+            connection,
+            "SELECT period_start AS day, provider_requests, unsuccessful_requests, error_rate, "
+            + ", ".join(error_class_columns())
+            + " FROM main_marts.mart_errors WHERE grain = 'day' "
+            f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
+            [first, last, *values],
+        )
     finally:
         connection.close()
     return View(
         grain, period_start, dict(chosen), panels, previous, trend, first, last,
         hourly_chart_rows(hours), hourly_chart_rows(hour_latency), as_of,
+        errors_by_provider, error_trend,
     )  # fmt: skip
 
 
@@ -359,3 +382,21 @@ def hourly_chart_rows(hours: pd.DataFrame) -> pd.DataFrame:
             for label, offset in zip(hours["hour_label"], hours["utc_offset_minutes"])
         ]
     )
+
+
+def error_class_columns() -> tuple[str, ...]:
+    """mart_errors' per-class columns (`<class>_errors`), in the YAML's (the classes') order."""
+    panel = next(p for p in load_panels() if p.mart == ERRORS_MART)
+    return tuple(
+        m.column
+        for m in panel.metrics
+        if m.column.endswith("_errors") and m.column != "unsuccessful_requests"
+    )
+
+
+def _errors_by_provider(connection, grain: str, period_start: date, chosen: dict[str, str]):
+    """mart_errors' rows of each provider within the filter, where the marts hold the
+    filter with a provider (readers/report.py, errors_by_provider_panel)."""
+    if not panel_holds(errors_by_provider_panel(), chosen):
+        return _frame(connection, f"SELECT * FROM main_marts.{ERRORS_MART} WHERE false")
+    return _frame(connection, *errors_by_provider_query(grain, period_start, chosen))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 
 import pandas as pd
@@ -283,22 +284,62 @@ def panel_query(
     )
 
 
+ERRORS_MART = "mart_errors"
+
+
+def errors_by_provider_panel() -> Panel:
+    """Errors by provider: mart_errors' rows of each provider within the filter (the
+    mart holds them as the rows with the provider filter set), most failures first."""
+    errors = next(p for p in load_panels() if p.mart == ERRORS_MART)
+    return replace(
+        errors,
+        title="Errors by provider",
+        breakdown="provider",
+        order_by="unsuccessful_requests DESC",
+    )
+
+
+def errors_by_provider_query(
+    grain: str, period_start: date, chosen: dict[str, str]
+) -> tuple[str, list]:
+    """The SQL and parameters of errors_by_provider_panel()'s rows: every filter column as
+    chosen, the provider the chosen one or every real one (never the '*' row)."""
+    clauses, params = ["grain = ?", "period_start = ?"], [grain, period_start]
+    for column in filter_columns():
+        value = chosen.get(column, ALL)
+        clauses.append(
+            "provider <> ?" if column == "provider" and value == ALL else f"{column} = ?"
+        )
+        params.append(value)
+    return (
+        f"SELECT * FROM main_marts.{ERRORS_MART} WHERE {' AND '.join(clauses)} "
+        "ORDER BY unsuccessful_requests DESC, provider",
+        params,
+    )
+
+
 def dashboard(
     settings: Settings, grain: str, period_start: date, chosen: dict[str, str]
 ) -> dict[Panel, pd.DataFrame]:
-    """Each panel's rows for the period and filter (empty frames when nothing matches)."""
+    """Each panel's rows for the period and filter (empty frames when nothing matches),
+    and after Errors by class the same errors per provider."""
     panels = {}
     for panel in load_panels():  # as the marts' YAML declares them
-        if panel_holds(panel, chosen):
-            frame = read_query(settings, *panel_query(panel, grain, period_start, chosen))
-        else:  # not a row of the mart: render() says why
-            frame = read_query(settings, f"SELECT * FROM main_marts.{panel.mart} WHERE false")
-        keep = [
-            c
-            for c in frame.columns
-            if c not in HIDDEN and (c == panel.breakdown or c not in filter_columns())
-        ]
-        panels[panel] = frame[keep]
+        listed = [(panel, panel_query(panel, grain, period_start, chosen))]
+        if panel.mart == ERRORS_MART:
+            by_provider = errors_by_provider_panel()
+            listed.append((by_provider, errors_by_provider_query(grain, period_start, chosen)))
+        for shown, query in listed:
+            if panel_holds(shown, chosen):
+                frame = read_query(settings, *query)
+            else:  # not a row of the mart: render() says why
+                frame = read_query(settings, f"SELECT * FROM main_marts.{shown.mart} WHERE false")
+            keep = [
+                c
+                for c in frame.columns
+                if c not in HIDDEN and (c == shown.breakdown or c not in filter_columns())
+            ]
+            panels[shown] = frame[keep]
     return panels
 
 

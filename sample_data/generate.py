@@ -187,7 +187,8 @@ HOUR_MS = 3_600_000
     _STREAM_SEMANTIC,
     _STREAM_WHO,  # organizations, teams, projects, end users, tags
     _STREAM_MALFORMED_WHO,
-) = range(8)
+    _STREAM_GATEWAY,  # rate-limit bursts, rare auth and client failures, gateway cache hits
+) = range(9)
 
 RECORD_SCHEMA = pa.schema(
     [
@@ -221,6 +222,8 @@ RECORD_SCHEMA = pa.schema(
         ("project_name", pa.string()),
         ("end_user_id", pa.string()),
         ("tags", pa.list_(pa.string())),
+        ("served_from_cache", pa.bool_()),
+        ("saved_cache_cost_usd", pa.float64()),
     ]
 )
 # How a null is written in JSON: optional keys are left out, nullable ones written as null.
@@ -239,6 +242,8 @@ _OPTIONAL_KEYS = frozenset(
         "project_name",
         "end_user_id",
         "tags",
+        "served_from_cache",
+        "saved_cache_cost_usd",
     }
 )
 _NULLABLE_KEYS = frozenset({"error_type", "finish_reason", "first_token_ms"})
@@ -319,6 +324,7 @@ def generate_logs(
             cols = _simulate_day(
                 catalogue, keys, day, n, _rng(seed, day.toordinal(), _STREAM_RECORDS)
             )
+            _draw_gateway(cols, catalogue, _rng(seed, day.toordinal(), _STREAM_GATEWAY))
             if semantic_faults:
                 found = _inject_semantic_faults(
                     cols, catalogue, burst_provider, _rng(seed, day.toordinal(), _STREAM_SEMANTIC)
@@ -851,6 +857,66 @@ def _blank_failures(cols: dict, rng: np.random.Generator) -> None:
     cols["finish"] = np.where(error, -1, cols["finish"])
 
 
+# What a gateway adds to the providers' own failures (error type -> HTTP status), beyond
+# the catalogue's error_types: a key used after it was revoked, and clients that hang up.
+GATEWAY_ERROR_TYPES = {"invalid_api_key": 401, "client_disconnected": 499}
+ERROR_LABELS = [*ERROR_TYPES, *GATEWAY_ERROR_TYPES]
+# Of the burst provider's requests in the burst hour: throttled, not down, so the hour stays
+# below the hourly provider error-rate warning (0.5; the semantic faults' outage passes it).
+RATE_LIMIT_BURST_SHARE = 0.25
+GATEWAY_CACHE_HIT_SHARE = 0.04  # of successful requests, answered from the response cache
+
+
+def _fail(cols: dict, rows: np.ndarray, label: str, status: int, latency_ms, input_billed=False):
+    """Turn the requests `rows` into failures of one type: nothing generated or billed."""
+    cols["error"][rows] = True
+    cols["http_status"][rows] = status
+    cols["error_type"][rows] = ERROR_LABELS.index(label)
+    cols["finish"][rows] = -1
+    cols["latency"][rows] = latency_ms
+    if not input_billed:
+        cols["input_tokens"][rows] = 0
+    for name in ("output_tokens", "reasoning", "cached", "cache_write", "web_calls", "cost_micro"):
+        cols[name][rows] = 0
+
+
+def _draw_gateway(cols: dict, cat: _Catalogue, rng: np.random.Generator) -> None:
+    """What a gateway sees besides the providers' own failure rates (own seed stream, so
+    the other fields keep their values): a burst of 429s from the day's busiest provider for
+    one afternoon hour; a revoked key's few 401s; clients hanging up (499) on a
+    few long requests; and the gateway's response cache answering a share of successful
+    requests in milliseconds, at no cost, having saved what the call would have cost."""
+    n = cols["created_ms"].size
+    day_ms = cols["created_ms"] % DAY_MS
+    # The day's busiest provider throttles for one afternoon hour.
+    provider = int(np.argmax(np.bincount(cols["provider"], minlength=len(cat.providers))))
+    window = day_ms // HOUR_MS == int(rng.integers(12, 18))
+    ok = ~cols["error"]
+    limited = np.flatnonzero(
+        ok & window & (cols["provider"] == provider) & (rng.random(n) < RATE_LIMIT_BURST_SHARE)
+    )
+    _fail(cols, limited, "rate_limited", 429, rng.integers(20, 120, limited.size))
+
+    ok = ~cols["error"]
+    revoked = np.flatnonzero(ok & (cols["key"] == rng.integers(0, cols["key"].max() + 1)))
+    revoked = revoked[: int(rng.integers(0, 6))]
+    _fail(cols, revoked, "invalid_api_key", 401, rng.integers(5, 40, revoked.size))
+
+    ok = ~cols["error"]
+    long_ones = np.flatnonzero(ok & (cols["latency"] > 20_000))
+    hung_up = _pick(rng, long_ones, int(rng.integers(0, 4)))
+    _fail(
+        cols, hung_up, "client_disconnected", 499, cols["latency"][hung_up] // 2, input_billed=True
+    )
+
+    ok = ~cols["error"]
+    hit = ok & (rng.random(n) < GATEWAY_CACHE_HIT_SHARE)
+    latency = rng.integers(3, 40, n)
+    cols["cache_hit"] = hit
+    cols["latency"] = np.where(hit, latency, cols["latency"])
+    cols["first_token"] = np.where(hit, np.maximum(latency // 2, 1), cols["first_token"])
+
+
 def _cost_micro_usd(cols: dict, cat: _Catalogue) -> np.ndarray:
     """List-price cost in micro-dollars (so JSON and Parquet round to the same 6 decimals)."""
     prices = cat.model_prices[cols["model"]]
@@ -928,6 +994,8 @@ def _to_table(cols: dict, cat: _Catalogue, keys: _Keys, who: _Who) -> pa.Table:
     n = cols["created_ms"].size
     ok = ~cols["error"]
     first_token_known = ok & cols["stream"]
+    # Only a success is served from the cache (a semantic fault may fail one afterwards).
+    cache_hit = cols.get("cache_hit", np.zeros(n, dtype=bool)) & ok
     arrays = {
         "request_id": _fixed_width_strings(_request_id_bytes(cols["request_bytes"])),
         "created_at": _rfc3339_ms(cols["created_ms"], cols["offset_min"]),
@@ -940,7 +1008,7 @@ def _to_table(cols: dict, cat: _Catalogue, keys: _Keys, who: _Who) -> pa.Table:
         ),
         "status": _labels(["success", "error"], cols["error"].astype(np.int64)),
         "http_status": pa.array(cols["http_status"]),
-        "error_type": _labels(list(ERROR_TYPES), cols["error_type"]),
+        "error_type": _labels(ERROR_LABELS, cols["error_type"]),
         "finish_reason": _labels(list(FINISH_REASONS), cols["finish"]),
         "stream": pa.array(cols["stream"]),
         "input_tokens": pa.array(cols["input_tokens"]),
@@ -952,9 +1020,14 @@ def _to_table(cols: dict, cat: _Catalogue, keys: _Keys, who: _Who) -> pa.Table:
         "latency_ms": pa.array(cols["latency"]),
         "first_token_ms": pa.array(cols["first_token"], mask=~first_token_known),
         # Subscription usage is covered by the plan, so the gateway prices none of it.
-        "cost_usd": pa.array(cols["cost_micro"] / 1e6, mask=cols["subscription"]),
+        # A gateway cache hit costs nothing; it saved what the provider call would have.
+        "cost_usd": pa.array(
+            np.where(cache_hit, 0, cols["cost_micro"]) / 1e6, mask=cols["subscription"]
+        ),
         "schema_version": pa.array(np.ones(n, dtype=np.int64)),
         **who.columns(cols),
+        "served_from_cache": pa.array(cache_hit, mask=~cache_hit),
+        "saved_cache_cost_usd": pa.array(cols["cost_micro"] / 1e6, mask=~cache_hit),
     }
     return pa.Table.from_arrays([arrays[f.name] for f in RECORD_SCHEMA], schema=RECORD_SCHEMA)
 

@@ -84,6 +84,22 @@ def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
     thresholds = Thresholds()
     out = with_dimensions(frame[frame["billing_mode"] == "pay_as_you_go"])
     out["is_success"] = out["status"] == "success"
+    # A gateway cache hit: a success served from the gateway's response cache (absent =
+    # not), in no provider or performance figure (docs/metrics.md, "Gateway cache hits").
+    served = (
+        out["served_from_cache"] if "served_from_cache" in out else pd.Series(None, index=out.index)
+    )
+    out["is_gateway_cache_hit"] = out["is_success"] & (served == True)  # noqa: E712 (None is false)
+    if "saved_cache_cost_usd" not in out:
+        out["saved_cache_cost_usd"] = np.nan
+    out["saved_cache_cost_usd"] = out["saved_cache_cost_usd"].astype("float64")
+    for column in ("http_status", "error_type"):
+        if column not in out:
+            out[column] = None
+    out["error_class"] = [
+        error_class(*values) for values in zip(out["status"], out["http_status"], out["error_type"])
+    ]
+    reached = ~out["is_gateway_cache_hit"]
     first = out["first_token_ms"] if "first_token_ms" in out else pd.Series(np.nan, index=out.index)
     out["first_token_ms"] = first.astype("float64")
     out["latency_ms"] = out["latency_ms"].astype("float64")
@@ -91,18 +107,101 @@ def with_performance_fields(frame: pd.DataFrame) -> pd.DataFrame:
         out["first_token_ms"].notna(), out["latency_ms"] - out["first_token_ms"], out["latency_ms"]
     )
     latency_in_range = (out["latency_ms"] > 0) & (out["latency_ms"] < thresholds.max_latency_ms)
-    out["in_latency_figures"] = out["is_success"] & latency_in_range
+    out["in_latency_figures"] = out["is_success"] & latency_in_range & reached
     out["in_first_token_figures"] = (
         out["is_success"]
         & out["stream"].astype(bool)
         & out["first_token_ms"].notna()
         & (out["first_token_ms"] <= out["latency_ms"])
+        & reached
     )
     defined = out["is_success"] & (out["output_tokens"] > 0) & (out["generation_ms"] > 0)
     throughput = out["output_tokens"] / (out["generation_ms"] / 1000.0)
-    kept = defined & latency_in_range & (throughput < thresholds.max_throughput_tps)
+    kept = defined & latency_in_range & (throughput < thresholds.max_throughput_tps) & reached
     out["throughput_tps"] = np.where(kept, throughput, np.nan)
     return out
+
+
+# docs/metrics.md, "Error classes": the classes in order, and the rules restated from the
+# docs (not read from the dbt macro): words are case-insensitive substrings of error_type.
+ERROR_CLASSES = (
+    "rate_limited",
+    "auth",
+    "bad_request",
+    "content_filtered",
+    "timeout",
+    "provider_error",
+    "cancelled",
+    "other",
+)
+_WORDS = {
+    "content_filtered": (
+        "content_filter",
+        "contentpolicy",
+        "content_policy",
+        "safety",
+        "moderation",
+    ),
+    "timeout": ("timeout", "timed_out", "timed out", "deadline"),
+    "cancelled": ("cancel", "client_closed", "aborted"),
+    "rate_limited": ("ratelimit", "rate_limit", "rate limit", "too_many_requests", "quota"),
+    "auth": ("auth", "permission", "forbidden", "unauthorized", "api_key"),
+    "bad_request": (
+        "badrequest",
+        "bad_request",
+        "invalid",
+        "notfound",
+        "not_found",
+        "context_length",
+        "contextwindow",
+        "context_window",
+        "unprocessable",
+        "too_large",
+        "unsupported",
+    ),
+    "provider_error": (
+        "internal",
+        "server_error",
+        "serviceunavailable",
+        "service_unavailable",
+        "overloaded",
+        "upstream",
+        "apiconnection",
+        "api_connection",
+        "badgateway",
+        "bad_gateway",
+    ),
+}
+
+
+def error_class(status, http_status, error_type):
+    """The class of one request (None for a success), by the documented rules."""
+    if status == "success":
+        return None
+    code = None if http_status is None or pd.isna(http_status) else int(http_status)
+    text = "" if error_type is None or (not isinstance(error_type, str)) else error_type.lower()
+
+    def says(name):
+        return any(word in text for word in _WORDS[name])
+
+    if says("content_filtered"):
+        return "content_filtered"
+    if code == 429:
+        return "rate_limited"
+    if code in (401, 403):
+        return "auth"
+    if code in (408, 504) or says("timeout"):
+        return "timeout"
+    if code == 499 or says("cancelled"):
+        return "cancelled"
+    if code in (400, 404, 413, 422):
+        return "bad_request"
+    if code is not None and 500 <= code <= 599:
+        return "provider_error"
+    for name in ("rate_limited", "auth", "bad_request", "provider_error"):
+        if says(name):
+            return name
+    return "other"
 
 
 def _ratio(part, whole):
@@ -224,24 +323,28 @@ def web_search_usage(rows):
 
 
 def provider_summary(rows):
-    stats = rows.groupby("provider").agg(
-        requests=("request_id", "size"),
+    reached = rows.assign(
+        reached=~rows["is_gateway_cache_hit"],
+        served_ok=rows["is_success"] & ~rows["is_gateway_cache_hit"],
+    )
+    stats = reached.groupby("provider").agg(
+        requests=("reached", "sum"),
         tokens=("total_tokens", "sum"),
-        successful=("is_success", "sum"),
+        successful=("served_ok", "sum"),
     )
     stats["latency"] = rows[rows["in_latency_figures"]].groupby("provider")["latency_ms"].mean()
-    primary = (
-        stats.assign(name=stats.index)
-        .sort_values(["requests", "tokens", "name"], ascending=[False, False, True])
-        .index[0]
+    ordered = stats.assign(name=stats.index).sort_values(
+        ["requests", "tokens", "name"], ascending=[False, False, True]
     )
+    primary = ordered.index[0] if ordered["requests"].iloc[0] > 0 else None
     fastest, fastest_latency = _pick(stats, "latency", highest=False)
+    served, ok = int(stats["requests"].sum()), int(stats["successful"].sum())
     return {
         "primary_provider": primary,
-        "provider_count": len(stats),
-        "requests": len(rows),
-        "successful_requests": int(rows["is_success"].sum()),
-        "success_rate": _ratio(int(rows["is_success"].sum()), len(rows)),
+        "provider_count": int((stats["requests"] > 0).sum()),
+        "requests": served,
+        "successful_requests": ok,
+        "success_rate": _ratio(ok, served),
         "fastest_response_provider": fastest,
         "fastest_response_avg_latency_ms": fastest_latency,
     }
@@ -250,7 +353,8 @@ def provider_summary(rows):
 def performance_summary(rows):
     ok = rows[rows["is_success"]]
     timed = rows[rows["in_latency_figures"]]
-    stats = pd.DataFrame({"successful": rows.groupby("model")["is_success"].sum()})
+    served_ok = rows["is_success"] & ~rows["is_gateway_cache_hit"]
+    stats = pd.DataFrame({"successful": served_ok.groupby(rows["model"]).sum()})
     stats["latency"] = timed.groupby("model")["latency_ms"].mean()
     stats["throughput"] = pd.Series(
         {model: _throughput(group) for model, group in rows.groupby("model")}, dtype="float64"
@@ -412,13 +516,16 @@ def usage_by_api_key(rows):
 
 def provider_distribution(rows):
     def figures(group):
-        ok = int(group["is_success"].sum())
+        hits = int(group["is_gateway_cache_hit"].sum())
+        served = len(group) - hits
+        ok = int(group["is_success"].sum()) - hits
         return {
             "total_tokens": int(group["total_tokens"].sum()),
-            "requests": len(group),
+            "requests": served,
             "successful_requests": ok,
-            "success_rate": _ratio(ok, len(group)),
+            "success_rate": _ratio(ok, served),
             **spend(group),
+            "gateway_cache_hits": hits,
         }
 
     return _breakdown(rows, "provider", figures, shares=("total_tokens", "requests", "spend_usd"))
@@ -464,6 +571,69 @@ def throughput_by_model(rows):
         }
 
     return _breakdown(defined, "model", figures)
+
+
+def errors(rows):
+    """mart_errors: failures by class, over the requests of the filter."""
+    failed = rows[~rows["is_success"]]
+    hits = int(rows["is_gateway_cache_hit"].sum())
+    figures = {
+        "requests": len(rows),
+        "provider_requests": len(rows) - hits,
+        "unsuccessful_requests": len(failed),
+        "error_rate": _ratio(len(failed), len(rows) - hits),
+    }
+    for name in ERROR_CLASSES:
+        figures[f"{name}_errors"] = int((failed["error_class"] == name).sum())
+    return figures
+
+
+def cache_usage(rows):
+    """mart_cache_usage: gateway cache hits, and prompt caching over the requests that
+    reached a provider."""
+    hit = rows["is_gateway_cache_hit"]
+    reached = rows[~hit]
+    cached = reached["cached_input_tokens"]
+    saved = rows.loc[hit, "saved_cache_cost_usd"]
+    return {
+        "requests": len(rows),
+        "gateway_cache_hits": int(hit.sum()),
+        "saved_cache_cost_usd": float(saved.fillna(0).sum()),
+        "gateway_cache_hits_with_saved_cost": int(saved.notna().sum()),
+        "provider_requests": len(reached),
+        "cache_read_requests": int((cached > 0).sum()),
+        "input_tokens": int(reached["input_tokens"].sum()),
+        "cache_read_tokens": int(cached.sum()),
+        "cache_write_tokens": int(reached["cache_write_tokens"].sum()),
+        "gateway_cache_hit_share": _ratio(int(hit.sum()), len(rows)),
+        "cache_read_request_rate": _ratio(int((cached > 0).sum()), len(reached)),
+        "cache_read_token_rate": _ratio(int(cached.sum()), int(reached["input_tokens"].sum())),
+    }
+
+
+TOP_ERROR_TYPES = 10  # dbt var top_error_types's default
+
+
+def top_error_types(rows, n=TOP_ERROR_TYPES):
+    """{(error_class, error_type): figures}: the n types with the most failures (ties:
+    class, then type), ranked, and the rest as one row (None, '(other)') with a NULL
+    rank; a failure without a type is '(none)'."""
+    failed = rows[~rows["is_success"]]
+    types = failed["error_type"].where(failed["error_type"].notna(), NONE)
+    counts = failed.assign(error_type=types).groupby(["error_class", "error_type"]).size()
+    order = sorted(counts.index, key=lambda k: (-counts[k], k[0], k[1]))
+    out = {}
+    for rank, key in enumerate(order[:n], start=1):
+        out[key] = {"errors": int(counts[key]), "error_types": 1, "error_rank": rank}
+    if len(order) > n:
+        out[(None, OTHER)] = {
+            "errors": int(sum(counts[k] for k in order[n:])),
+            "error_types": len(order) - n,
+            "error_rank": None,
+        }
+    for row in out.values():
+        row["error_share"] = _ratio(row["errors"], len(failed))
+    return out
 
 
 # ------------------------------------------------------------------------- the hour grain
@@ -576,6 +746,8 @@ MARTS = {
     "mart_latency_by_model": (latency_by_model, "model"),
     "mart_first_token_latency_by_model": (first_token_latency_by_model, "model"),
     "mart_throughput_by_model": (throughput_by_model, "model"),
+    "mart_errors": (errors, None),
+    "mart_cache_usage": (cache_usage, None),
 }
 
 
@@ -586,6 +758,7 @@ BREAKDOWN_MARTS = {
     "mart_usage_by_group": (usage_by_group, ("dimension", "group_id")),
     "mart_top_end_users": (top_end_users, ("end_user_id",)),
     "mart_usage_by_tag": (usage_by_tag, ("tag_key", "tag_value", "untagged")),
+    "mart_top_error_types": (top_error_types, ("error_class", "error_type")),
 }
 
 

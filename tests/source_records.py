@@ -159,6 +159,71 @@ def litellm_payloads() -> list[dict]:
     return [json.loads(json.dumps(p, default=str)) for p in written]
 
 
+# The error class docs/metrics.md ("Error classes") gives each of LiteLLM's exceptions, by
+# the class name LiteLLM logs (error_information.error_class) and its status.
+LITELLM_ERROR_CLASSES = {
+    "RateLimitError": "rate_limited",
+    "Timeout": "timeout",
+    "BadRequestError": "bad_request",
+    "AuthenticationError": "auth",
+    "ContentPolicyViolationError": "content_filtered",
+    "InternalServerError": "provider_error",
+    "ServiceUnavailableError": "provider_error",
+    "APIConnectionError": "provider_error",
+}
+
+
+def litellm_failure_and_cache_payloads() -> list[dict]:
+    """Standard logging payloads of failures of each kind, raised by the real client with
+    `mock_response` exceptions (rate limit, timeout, bad request, authentication, content
+    policy, server error), and a call answered by LiteLLM's in-process response cache:
+    the same call twice with the cache on, the second a cache hit (cache_hit true,
+    response_cost 0, saved_cache_cost what the call cost)."""
+    import litellm
+    from litellm.caching.caching import Cache
+
+    written = _bucket_logger().written = []
+    messages = [{"role": "user", "content": "Hello"}]
+    model = "gpt-4o-mini"
+    raised = [
+        litellm.RateLimitError(message="slow down", llm_provider="openai", model=model),
+        litellm.Timeout(message="took too long", llm_provider="openai", model=model),
+        litellm.BadRequestError(message="context too long", llm_provider="openai", model=model),
+        litellm.AuthenticationError(message="invalid key", llm_provider="openai", model=model),
+        litellm.ContentPolicyViolationError(message="flagged", llm_provider="openai", model=model),
+        litellm.InternalServerError(message="boom", llm_provider="openai", model=model),
+    ]
+    for exception in raised:
+        try:
+            litellm.completion(
+                model=model, messages=messages, mock_response=exception, metadata=KEY_A
+            )
+        except Exception:  # the mocked failures: LiteLLM has logged them
+            pass
+    calls = len(raised) + 2
+    litellm.cache = Cache()  # LiteLLM's in-process ("local") response cache
+    try:
+        for _ in range(2):
+            litellm.completion(
+                model=model,
+                messages=[{"role": "user", "content": "Answer me from the cache"}],
+                # Long enough that its millisecond answer reads as an implausible throughput.
+                mock_response="The cached answer, word for word. " * 20,
+                metadata={**KEY_B, **BATCH_TEAM},
+                caching=True,
+            )
+    finally:
+        litellm.cache = None
+    deadline = time.monotonic() + 30
+    while len(written) < calls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(written) == calls, f"LiteLLM logged {len(written)} of {calls} calls"
+    payloads = [json.loads(json.dumps(p, default=str)) for p in written]
+    # The first call is a miss (LiteLLM logs cache_hit None), the second the hit.
+    assert [p.get("cache_hit") is True for p in payloads[-2:]] == [False, True], "no cache hit"
+    return payloads
+
+
 def dimensions_from_payload(p: dict) -> dict:
     """The raw dimension columns docs/sources.md says a standard logging payload gives."""
     meta = p["metadata"]
@@ -219,6 +284,9 @@ def expected_from_payload(p: dict) -> dict:
         if stream and success
         else None,
         "cost_usd": None if p.get("response_cost_failure_debug_info") else p["response_cost"],
+        "error_class": None if success else LITELLM_ERROR_CLASSES[error["error_class"]],
+        "served_from_cache": p.get("cache_hit") is True,
+        "saved_cache_cost_usd": p["saved_cache_cost"] if p.get("cache_hit") is True else None,
     }
 
 
@@ -263,8 +331,11 @@ def spend_log_row(p: dict) -> dict:
             )
         },
     }
+    # A cache hit repeats the cached response's id: the proxy makes it unique
+    # (get_logging_payload, "SpendLogs does not allow duplicate request_id").
+    request_id = f"{p['id']}_cache_hit{p['endTime']}" if p.get("cache_hit") is True else p["id"]
     return {
-        "request_id": p["id"],
+        "request_id": request_id,
         "call_type": p["call_type"],
         "api_key": p["metadata"]["user_api_key_hash"],
         "spend": p["response_cost"],
@@ -285,6 +356,8 @@ def spend_log_row(p: dict) -> dict:
         "team_id": p["metadata"].get("user_api_key_team_id") or "",
         "organization_id": p["metadata"].get("user_api_key_org_id") or "",
         "end_user": p.get("end_user") or p["metadata"].get("user_api_key_end_user_id") or "",
+        # get_logging_payload: str() of the call's cache_hit ("True", "False", "None").
+        "cache_hit": str(p.get("cache_hit")),
     }
 
 
@@ -380,6 +453,9 @@ def expected_from_spend_log(row: dict, csv_times: bool) -> dict:
         "latency_ms": (end - start).total_seconds() * 1000.0,
         "first_token_ms": (first - start).total_seconds() * 1000.0 if stream and success else None,
         "cost_usd": row["spend"],
+        "error_class": None if success else LITELLM_ERROR_CLASSES[error["error_class"]],
+        "served_from_cache": row.get("cache_hit") == "True",
+        "saved_cache_cost_usd": None,  # the table keeps none
     }
 
 

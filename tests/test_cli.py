@@ -350,10 +350,14 @@ def test_report_json_has_snake_case_keys_and_csv_one_row_per_figure(built):
                 yield from keys(inner)
 
     assert all(re.fullmatch(r"[a-z0-9_]+", key) for key in keys(report))
+    # The provider figures count the requests that reached a provider: all but the
+    # gateway cache hits (issue 27, docs/metrics.md "Gateway cache hits").
     assert (
         report["panels"]["usage_summary"]["requests"]
         == report["panels"]["provider_summary"]["requests"]
+        + report["panels"]["caching"]["gateway_cache_hits"]
     )
+    assert report["panels"]["caching"]["gateway_cache_hits"] > 0
     assert isinstance(report["panels"]["usage_summary"]["requests"], int)
 
     code, out, _ = run(built, "report", "--period", "week", "--format", "csv")
@@ -374,6 +378,9 @@ def test_report_json_has_snake_case_keys_and_csv_one_row_per_figure(built):
         "tag_key",
         "tag_value",
         "untagged",
+        # Top error types: a type is listed within its class ('(none)' can be in several).
+        "error_class",
+        "error_type",
         "panel",
         "metric",
         "value",
@@ -382,6 +389,36 @@ def test_report_json_has_snake_case_keys_and_csv_one_row_per_figure(built):
     assert set(by_model["api_key_id"]) == {"*"} and "*" not in set(by_model["model"])
     total = long[(long["panel"] == "usage_summary") & (long["metric"] == "requests")]["value"]
     assert by_model["value"].astype(int).sum() == int(total.iloc[0])
+
+
+def test_report_lists_errors_by_class_per_provider_and_the_top_error_types(built):
+    """Issue 27: `report` prints what the Provider tab shows: the filter's failures by
+    class, the same per provider (which add up to it), and the top error types (which
+    add up to the failures); and the Caching panel."""
+    code, out, _ = run(built, "report", "--period", "week", "--format", "json")
+    assert code == 0
+    panels = json.loads(out)["panels"]
+    total = panels["errors_by_class"]
+    classes = [c for c in total if c.endswith("_errors")]
+    assert len(classes) == 8
+    assert sum(total[c] for c in classes) == total["unsuccessful_requests"] > 0
+    by_provider = panels["errors_by_provider"]
+    assert by_provider and "*" not in {r["provider"] for r in by_provider}
+    for column in ["unsuccessful_requests", "provider_requests", *classes]:
+        assert sum(r[column] for r in by_provider) == total[column], column
+    types = panels["top_error_types"]
+    assert sum(t["errors"] for t in types) == total["unsuccessful_requests"]
+    assert {"gateway_cache_hits", "cache_read_token_rate"} <= set(panels["caching"])
+
+    code, out, _ = run(built, "report", "--period", "week")
+    assert code == 0
+    for title in (
+        "-- Errors by class",
+        "-- Errors by provider",
+        "-- Top error types",
+        "-- Caching",
+    ):
+        assert title in out, title
 
 
 def test_report_month_without_data_names_the_nearest_periods(built, capsys):

@@ -325,6 +325,53 @@ def test_spend_shows_where_the_marts_carry_it(sample, page):
         assert {"spend_usd", "spend_share"} <= set(shown.columns), table
 
 
+def test_caching_and_errors_show_the_marts_figures(sample, page):
+    """Issue 27: the Usage tab's Caching cards are mart_cache_usage's row; the Provider
+    tab lists each provider's failures by class (mart_errors' provider rows) and the top
+    error types (mart_top_error_types), as the marts hold them. The sample data has
+    gateway cache hits and failures of several classes, so none of it is empty."""
+    page.run()
+    assert not page.exception
+    period, everything = DEFAULT_PERIOD["month"], {c: ALL for c in filter_columns()}
+    cache = _row(sample, "mart_cache_usage", "month", period, everything)
+    assert cache["gateway_cache_hits"] > 0 and cache["cache_read_tokens"] > 0
+    cards = _cards(page)
+    assert cards["Gateway cache hits"] == (
+        _count(cache["gateway_cache_hits"]),
+        f"{_pct(cache['gateway_cache_hit_share'])} of requests",
+    )
+    assert cards["Saved by the gateway cache"][0] == f"${cache['saved_cache_cost_usd']:,.2f}"
+    assert cards["Prompt cache hit rate (tokens)"][0] == _pct(cache["cache_read_token_rate"])
+    assert cards["Prompt cache hit rate (requests)"][0] == _pct(cache["cache_read_request_rate"])
+    assert cards["Prompt cache write tokens"][0] == _count(cache["cache_write_tokens"])
+
+    others = " AND ".join(f"{c} = '*'" for c in filter_columns() if c != "provider")
+    by_provider = read_query(
+        sample,
+        "SELECT * FROM main_marts.mart_errors WHERE grain = 'month' AND period_start = ? "
+        f"AND provider <> '*' AND {others} AND unsuccessful_requests > 0 "
+        "ORDER BY unsuccessful_requests DESC, provider",
+        [period],
+    )
+    classes = [c for c in by_provider.columns if c.endswith("_errors")]
+    assert len(classes) == 8 and (by_provider[classes] > 0).sum(axis=1).max() >= 2
+    shown = next(f.value for f in page.dataframe if "unsuccessful_requests" in f.value.columns)
+    assert shown["provider"].tolist() == by_provider["provider"].tolist()
+    for column in ["unsuccessful_requests", *classes]:
+        assert shown[column].tolist() == by_provider[column].tolist(), column
+
+    types = read_query(
+        sample,
+        "SELECT * FROM main_marts.mart_top_error_types WHERE grain = 'month' "
+        f"AND period_start = ? AND provider = '*' AND {others} ORDER BY error_rank NULLS LAST",
+        [period],
+    )
+    assert len(types) >= 4
+    shown = next(f.value for f in page.dataframe if "error_share" in f.value.columns)
+    assert shown["error_type"].tolist() == types["error_type"].tolist()
+    assert shown["errors"].tolist() == types["errors"].tolist()
+
+
 def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

@@ -52,6 +52,8 @@ OPTIONAL = {
     "project_name": str,
     "end_user_id": str,
     "tags": list,
+    "served_from_cache": bool,
+    "saved_cache_cost_usd": float,
 }
 COUNTS = (
     "input_tokens",
@@ -123,7 +125,10 @@ def rule_errors(rec: dict) -> list[str]:
         elif rec["first_token_ms"] is not None:
             errors.append("first token on a non-streamed request")
     else:
-        if rec["http_status"] not in (400, 429, 500, 502, 503, 504) or rec["error_type"] is None:
+        if (
+            rec["http_status"] not in (400, 401, 429, 499, 500, 502, 503, 504)
+            or rec["error_type"] is None
+        ):
             errors.append("error fields")
         if (
             rec["output_tokens"] != 0
@@ -546,3 +551,36 @@ def test_who_spent_it_looks_like_a_real_gateway(week):
     untagged = sum(1 for r in records if not r.get("tags"))
     assert 0.02 * n < untagged < 0.4 * n
     assert all(len(set(r["tags"])) == len(r["tags"]) <= 64 for r in records if r.get("tags"))
+
+
+def test_errors_and_gateway_cache_hits_look_like_a_real_gateway(week):
+    """Issue 27: each day has a burst of 429s from one provider (many within an hour),
+    timeouts and rarer 5xx among the failures, a few 401s and 499s over the week, and a
+    share of successes answered from the gateway's response cache in milliseconds, at no
+    cost, with the cost they saved."""
+    records = week.records
+    failed = [r for r in records if r["status"] == "error"]
+    statuses = Counter(r["http_status"] for r in failed)
+    assert statuses[429] > statuses[504] > 0 and statuses[401] > 0 and statuses[499] > 0
+    # A burst: each day, one provider answers at least 4 requests with 429 within an hour
+    # (the background rate limits are a trickle over the day, well under one an hour).
+    limited: dict[tuple[str, str], list[datetime]] = {}
+    for r in failed:
+        if r["http_status"] == 429:
+            at = datetime.fromisoformat(r["created_at"]).astimezone(UTC)
+            limited.setdefault((at.date().isoformat(), r["provider"]), []).append(at)
+    densest: dict[str, int] = {}
+    for (day, _), times in limited.items():
+        times.sort()
+        most = max(
+            sum(1 for later in times[i:] if later - at < timedelta(hours=1))
+            for i, at in enumerate(times)
+        )
+        densest[day] = max(densest.get(day, 0), most)
+    assert len(densest) == 7 and min(densest.values()) >= 4, densest
+    hits = [r for r in records if r.get("served_from_cache")]
+    assert 0.02 <= len(hits) / len(records) <= 0.06
+    assert all(r["status"] == "success" and r["latency_ms"] < 50 for r in hits)
+    assert all(r.get("cost_usd") in (0, None) for r in hits)
+    assert sum(r.get("saved_cache_cost_usd") or 0 for r in hits) > 0
+    assert not any("served_from_cache" in r for r in records if not r.get("served_from_cache"))

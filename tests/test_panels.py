@@ -30,12 +30,14 @@ def test_breakdown_panels_say_how_their_rows_are_ordered():
         metric_columns = {m.column for m in panel.metrics}
         assert panel.metrics and all(m.label and m.description for m in panel.metrics), panel.mart
         if panel.breakdown:
-            # A filter dimension, or a breakdown of its own (group, end user, tag value).
+            # A filter dimension, or a breakdown of its own (group, end user, tag value,
+            # error type).
             assert panel.breakdown in {
                 *filter_columns(),
                 "group_id",
                 "end_user_id",
                 "tag_value",
+                "error_type",
             }
             column, *direction = panel.order_by.split()
             assert column in metric_columns and direction in ([], ["DESC"]), panel.order_by

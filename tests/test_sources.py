@@ -29,6 +29,7 @@ from source_records import (
     expected_from_generation,
     expected_from_payload,
     expected_from_spend_log,
+    litellm_failure_and_cache_payloads,
     litellm_payloads,
     openrouter_generations,
     spend_log_columns,
@@ -37,7 +38,7 @@ from source_records import (
     spend_logs_jsonl,
 )
 
-from config.settings import SettingsError
+from config.settings import SettingsError, Thresholds
 from ingest.load import load_partition
 from ingest.sources.config import source_folders
 from readers.filters import everything
@@ -64,6 +65,9 @@ FACT_FIELDS = [
     "latency_ms",
     "first_token_ms",
     "cost_usd",
+    "error_class",
+    "served_from_cache",
+    "saved_cache_cost_usd",
 ]
 SOURCES_TOML = f"""
 [sources.litellm]
@@ -131,10 +135,11 @@ def built(tmp_path_factory):
     Lines re-delivery), spend-log exports as CSV and JSON Lines, and OpenRouter
     generations in JSON Lines and an API-response file, loaded and built by dbt."""
     root = tmp_path_factory.mktemp("sources")
+    # Each with failures of every kind and a response-cache hit (issue 27).
     payloads, spend_csv_calls, spend_jsonl_calls = (
-        litellm_payloads(),
-        litellm_payloads(),
-        litellm_payloads(),
+        litellm_payloads() + litellm_failure_and_cache_payloads(),
+        litellm_payloads() + litellm_failure_and_cache_payloads(),
+        litellm_payloads() + litellm_failure_and_cache_payloads(),
     )
     generations = openrouter_generations()
     day = datetime.fromtimestamp(payloads[0]["startTime"], UTC).date()
@@ -317,6 +322,9 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
         "mart_usage_by_model",
         "mart_usage_by_api_key",
         "mart_provider_distribution",
+        "mart_provider_summary",
+        "mart_errors",
+        "mart_cache_usage",
     ):
         figures, breakdown = MARTS[name]
         mart = query(settings, f"SELECT * FROM main_marts.{name} WHERE grain = 'day'")
@@ -346,6 +354,40 @@ def test_spend_in_the_marts_equals_an_independent_computation(built):
                         assert same(got.loc[item, column], value), (name, period, key, item, column)
                         compared += 1
         assert compared > 20, name
+
+
+def test_a_gateway_cache_hit_counts_in_the_sums_and_in_no_provider_or_timing_figure(built):
+    """Issue 27: the call LiteLLM's in-process response cache answered (in the payloads
+    and in both spend-log exports) is a gateway cache hit: in requests, tokens and
+    spend, in none of the performance figures, and the raw throughput check, which on
+    main counted its millisecond answer as implausible, has no throughput to judge."""
+    from quality.rules import raw_relation
+
+    settings, _, expected, _ = built
+    hits = {e["request_id"] for _, e in expected if e.get("served_from_cache")}
+    assert len(hits) == 3  # one per LiteLLM source
+    facts = query(
+        settings,
+        "SELECT request_id, is_gateway_cache_hit, in_latency_figures, in_first_token_figures, "
+        "in_throughput_figures, throughput_tps, error_class FROM main_facts.fct_requests "
+        "WHERE served_from_cache",
+    )
+    assert set(facts["request_id"]) == hits
+    assert facts["is_gateway_cache_hit"].all() and facts["error_class"].isna().all()
+    assert (
+        not facts[["in_latency_figures", "in_first_token_figures", "in_throughput_figures"]]
+        .any()
+        .any()
+    )
+    assert (facts["throughput_tps"] > Thresholds().max_throughput_tps).any()  # as fast as that
+    sql, params = raw_relation(date.min, date.max)
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        judged = connection.execute(
+            f"SELECT DISTINCT request_id, throughput_tps FROM {sql} AS raw "
+            "WHERE request_id IN (SELECT unnest($hits))",
+            {**params, "hits": sorted(hits)},
+        ).fetchdf()
+    assert set(judged["request_id"]) == hits and judged["throughput_tps"].isna().all()
 
 
 def test_key_names_stand_beside_key_ids(built):

@@ -90,8 +90,47 @@ the checks use (`LLM_USAGE_DQ_MAX_LATENCY_MS`, `LLM_USAGE_DQ_MAX_THROUGHPUT_TPS`
 | first token (First Token Latency by Model) | successful, streamed, `first_token_ms` known and `<= latency_ms` | first token after the last byte (`first_token_valid`) |
 | throughput (Average Throughput and its median, highest / lowest throughput model, Throughput by Model) | `throughput_tps` defined, latency in its range, `throughput_tps < max_throughput_tps` | throughput at or above the ceiling (`throughput_plausible`), or latency outside its range |
 
-The picks still need `min_sample` successful requests (all of them, as counted in
-`successful_requests`), and a candidate without a figure is not picked.
+The picks still need `min_sample` successful requests (all of them but the gateway
+cache hits), and a candidate without a figure is not picked. A gateway cache hit is in
+none of these figures (below).
+
+### Gateway cache hits
+
+A gateway that answers from its own response cache (LiteLLM's `cache_hit`; our format's
+`served_from_cache`) never calls a provider. Such a successful request
+(`main_facts.fct_requests.is_gateway_cache_hit`, `dbt_project/macros/derived_fields.sql`)
+counts in requests, tokens and spend as the gateway reported them, and in **no**
+provider's request count, request share, success rate, primary provider, provider count
+or fastest-provider pick, nor in any latency, first-token or throughput figure, nor in the
+prompt-cache rates. Its `provider` is the provider the request was routed to (required by
+the format), so that SQL users can see it by provider and leave it out with
+`where not is_gateway_cache_hit`. The Caching panel shows the hits, their share of
+requests and the cost they saved (`saved_cache_cost_usd`, where the source reports it).
+
+### Error classes
+
+Every unsuccessful request has exactly one `error_class`
+(`main_facts.fct_requests.error_class`), worked out in one place,
+`dbt_project/macros/error_classes.sql`, from the record's `http_status` and `error_type`
+(each source adapter maps its own fields into those: docs/sources.md). First match wins:
+
+| class | rule |
+|---|---|
+| `content_filtered` | error_type names a content filter, content policy, safety or moderation (providers answer these with 400 or 200) |
+| `rate_limited` | HTTP 429 |
+| `auth` | HTTP 401 or 403 |
+| `timeout` | HTTP 408 or 504, or error_type names a timeout or deadline |
+| `cancelled` | HTTP 499 (client closed the request), or error_type names a cancellation |
+| `bad_request` | HTTP 400, 404, 413 or 422 |
+| `provider_error` | any other HTTP 5xx |
+| `rate_limited`, `auth`, `bad_request`, `provider_error` | for any other status or none: error_type names a rate limit or quota; authentication or permission; an invalid request, unknown model or too long a context; a server error, overload or connection failure (in that order) |
+| `other` | none of the above |
+
+The words are case-insensitive parts of error_type, so our own names
+(`rate_limited`, `upstream_timeout`), LiteLLM's exception classes (`RateLimitError`,
+`Timeout`, `BadRequestError`, `ContentPolicyViolationError`, `InternalServerError`) and
+OpenRouter's finish reasons all land in their class. The per-class counts add up to the
+unsuccessful requests on every row (a dbt test on `mart_errors`).
 A changed ceiling applies to the event days a build rebuilds; `dbt build --full-refresh`
 applies it to all of history.
 

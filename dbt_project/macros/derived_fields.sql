@@ -41,20 +41,34 @@
     ({{ throughput_tps }} < {{ max_throughput_tps }})
 {%- endmacro %}
 
+{#- A gateway cache hit (docs/metrics.md, "Gateway cache hits"): a successful request the
+    gateway answered from its own response cache, so no provider served it. It counts in
+    requests, tokens and spend as the gateway reported them, and in no provider's
+    request distribution, success rate or pick, nor in any latency, first-token or
+    throughput figure. A failure flagged as served from cache did reach a provider's
+    error path as far as anyone can tell: it counts as a failed request of its provider. -#}
+{% macro gateway_cache_hit(status='status', served_from_cache='served_from_cache') -%}
+    coalesce({{ status }} = 'success' and {{ served_from_cache }}, false)
+{%- endmacro %}
+
 {#- The populations of the performance figures (never NULL). Latency figures: successful
     requests with a plausible latency. First-token figures: successful streamed requests
     whose first token is known and not after the last byte. Throughput figures: requests
-    whose throughput_tps is defined, from a plausible latency, and below the ceiling. -#}
-{% macro in_latency_figures(max_latency_ms, status='status', latency_ms='latency_ms') -%}
-    coalesce({{ status }} = 'success' and {{ latency_plausible(max_latency_ms, latency_ms) }}, false)
+    whose throughput_tps is defined, from a plausible latency, and below the ceiling.
+    A gateway cache hit is in none of them: it timed the cache, not a model. -#}
+{% macro in_latency_figures(max_latency_ms, status='status', latency_ms='latency_ms', served_from_cache='served_from_cache') -%}
+    coalesce({{ status }} = 'success' and {{ latency_plausible(max_latency_ms, latency_ms) }}
+             and not {{ gateway_cache_hit(status, served_from_cache) }}, false)
 {%- endmacro %}
 
-{% macro in_first_token_figures(status='status', stream='stream', first_token_ms='first_token_ms', latency_ms='latency_ms') -%}
+{% macro in_first_token_figures(status='status', stream='stream', first_token_ms='first_token_ms', latency_ms='latency_ms', served_from_cache='served_from_cache') -%}
     coalesce({{ status }} = 'success' and {{ stream }} and {{ first_token_ms }} is not null
-             and {{ first_token_plausible(first_token_ms, latency_ms) }}, false)
+             and {{ first_token_plausible(first_token_ms, latency_ms) }}
+             and not {{ gateway_cache_hit(status, served_from_cache) }}, false)
 {%- endmacro %}
 
-{% macro in_throughput_figures(max_latency_ms, max_throughput_tps, throughput_tps='throughput_tps', latency_ms='latency_ms') -%}
+{% macro in_throughput_figures(max_latency_ms, max_throughput_tps, throughput_tps='throughput_tps', latency_ms='latency_ms', status='status', served_from_cache='served_from_cache') -%}
     coalesce({{ throughput_tps }} is not null and {{ latency_plausible(max_latency_ms, latency_ms) }}
-             and {{ throughput_plausible(max_throughput_tps, throughput_tps) }}, false)
+             and {{ throughput_plausible(max_throughput_tps, throughput_tps) }}
+             and not {{ gateway_cache_hit(status, served_from_cache) }}, false)
 {%- endmacro %}

@@ -35,7 +35,10 @@ select
     coalesce(web_search_calls, 0) as web_search_calls,
     latency_ms,
     first_token_ms,
-    cost_usd
+    cost_usd,
+    -- Absent = the gateway did not answer from its response cache.
+    coalesce(served_from_cache, false) as served_from_cache,
+    saved_cache_cost_usd
 from (
     select * from {{ source('raw', 'request_logs') }}
     {%- if raw_where %}

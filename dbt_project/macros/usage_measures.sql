@@ -6,7 +6,7 @@
     in their figures (fct_requests.in_latency_figures, in_throughput_figures). -#}
 
 {% macro usage_measures() -%}
-    {{ return({
+    {%- set measures = {
         'requests': '1',
         'successful_requests': 'case when is_success then 1 else 0 end',
         'deliveries': 'deliveries',
@@ -29,12 +29,36 @@
         'spend_usd': 'coalesce(cost_usd, 0)',
         'requests_with_cost': 'case when cost_usd is not null then 1 else 0 end',
         'tokens_with_cost': 'case when cost_usd is not null then total_tokens else 0 end',
-    }) }}
+    } -%}
+    {#- Why requests failed: one count per error class (macros/error_classes.sql), which
+        add up to requests - successful_requests. -#}
+    {%- for class in error_classes() -%}
+        {%- do measures.update({class ~ '_errors': "case when error_class = '" ~ class ~ "' then 1 else 0 end"}) -%}
+    {%- endfor -%}
+    {#- The gateway's response cache (fct_requests.is_gateway_cache_hit) and the provider's
+        prompt cache over the requests that reached a provider. -#}
+    {%- do measures.update({
+        'gateway_cache_hits': 'case when is_gateway_cache_hit then 1 else 0 end',
+        'saved_cache_cost_usd': 'case when is_gateway_cache_hit then coalesce(saved_cache_cost_usd, 0) else 0 end',
+        'gateway_cache_hits_with_saved_cost': 'case when is_gateway_cache_hit and saved_cache_cost_usd is not null then 1 else 0 end',
+        'cache_read_requests': 'case when not is_gateway_cache_hit and cached_input_tokens > 0 then 1 else 0 end',
+        'provider_input_tokens': 'case when is_gateway_cache_hit then 0 else input_tokens end',
+        'provider_cache_read_tokens': 'case when is_gateway_cache_hit then 0 else cached_input_tokens end',
+        'provider_cache_write_tokens': 'case when is_gateway_cache_hit then 0 else cache_write_tokens end',
+    }) -%}
+    {{ return(measures) }}
+{%- endmacro %}
+
+{#- The error-class measures' names (<class>_errors), in the classes' order. -#}
+{% macro error_class_measures() -%}
+    {%- set names = [] -%}
+    {%- for class in error_classes() -%}{%- do names.append(class ~ '_errors') -%}{%- endfor -%}
+    {{ return(names) }}
 {%- endmacro %}
 
 {#- Measures in milliseconds, seconds or USD are real numbers; all others are counts. -#}
 {% macro usage_measure_type(name) -%}
-    {{ 'double' if name in ('latency_ms_sum', 'throughput_generation_seconds', 'spend_usd') else 'bigint' }}
+    {{ 'double' if name in ('latency_ms_sum', 'throughput_generation_seconds', 'spend_usd', 'saved_cache_cost_usd') else 'bigint' }}
 {%- endmacro %}
 
 {#- `names`: only these measures (the end-user and tag facts keep the usage figures their

@@ -49,6 +49,8 @@ PATHS = [
     "error_information.error_code",
     "error_information.error_class",
     "response.choices",
+    "cache_hit",
+    "saved_cache_cost",
 ]
 
 
@@ -110,6 +112,10 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
     prompt_searches = read_integer(
         f"{USAGE}.prompt_tokens_details.web_search_requests", f"{details}.web_search_requests"
     )
+    # LiteLLM's own response cache: `cache_hit` true when the proxy answered from it (the
+    # provider was never called), `saved_cache_cost` what that call would have cost.
+    cache_hit = read_boolean("cache_hit", "r.cache_hit")
+    saved_cost = read_number("saved_cache_cost", "r.saved_cache_cost")
 
     reads = {
         "call_id": call_id,
@@ -134,6 +140,8 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "reasoning": reasoning,
         "searches": searches,
         "prompt_searches": prompt_searches,
+        "cache_hit": cache_hit,
+        "saved_cost": saved_cost,
         **dimensions.reads,
     }
     values = [
@@ -183,6 +191,9 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         # the call: that cost is unknown, not free.
         "cost_usd": "CASE WHEN r.response_cost_failure_debug_info IS NULL THEN cost END",
         "schema_version": "NULL::BIGINT",
+        "served_from_cache": "coalesce(cache_hit, false)",
+        # LiteLLM writes saved_cache_cost 0.0 on every call it did not serve from cache.
+        "saved_cache_cost_usd": "CASE WHEN coalesce(cache_hit, false) THEN saved_cost END",
         **dimensions.columns,
     }
     reasons = [

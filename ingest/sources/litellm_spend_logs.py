@@ -44,6 +44,7 @@ PATHS = [
     "request_tags",
     "response",
     "proxy_server_request",
+    "cache_hit",
 ]
 # What is read from `metadata` (the proxy's SpendLogsMetadata).
 USAGE = "additional_usage_values"
@@ -202,6 +203,11 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         ),
         "cost_usd": "spend_usd",
         "schema_version": "NULL::BIGINT",
+        # The proxy writes cache_hit as text: 'True' when its response cache answered
+        # (the provider was never called), 'False', '' or 'None' otherwise. The table
+        # keeps no saved cost.
+        "served_from_cache": f"coalesce(lower({text_of('r.cache_hit')}) = 'true', false)",
+        "saved_cache_cost_usd": "NULL::DOUBLE",
         **dimensions.columns,
     }
     reasons = [

@@ -119,6 +119,9 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "first_token_ms": "CASE WHEN is_streamed AND is_success THEN latency_total - generation END",
         "cost_usd": "cost",
         "schema_version": "NULL::BIGINT",
+        # OpenRouter has no response cache of its own: every generation reached a provider.
+        "served_from_cache": "false",
+        "saved_cache_cost_usd": "NULL::DOUBLE",
         **dimensions.columns,
     }
     reasons = [

@@ -98,5 +98,12 @@ select
     {{ in_throughput_figures(dq_threshold('max_latency_ms'), dq_threshold('max_throughput_tps')) }}
         as in_throughput_figures,
     cost_usd,
-    current_timestamp as built_at
+    current_timestamp as built_at,
+    -- Why it failed (macros/error_classes.sql); NULL for a success.
+    {{ error_class() }} as error_class,
+    served_from_cache,
+    -- Answered from the gateway's response cache (macros/derived_fields.sql): out of every
+    -- provider and performance figure, in requests, tokens and spend.
+    {{ gateway_cache_hit() }} as is_gateway_cache_hit,
+    saved_cache_cost_usd
 from derived

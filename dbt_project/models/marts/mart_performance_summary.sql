@@ -36,7 +36,9 @@ per_model as (
         period_start,
         {{ filter_columns() }},
         candidate,
-        cast(sum(successful_requests) as bigint) as successful_requests,
+        -- The minimum sample of a pick counts the successes a provider served, not the
+        -- gateway cache hits (which no latency or throughput figure holds).
+        cast(sum(successful_requests) - sum(gateway_cache_hits) as bigint) as successful_requests,
         {{ ratio('sum(latency_ms_sum)', 'sum(latency_requests)') }} as avg_latency_ms,
         {{ ratio('sum(throughput_output_tokens)', 'sum(throughput_generation_seconds)') }} as avg_throughput_tps
     from usage

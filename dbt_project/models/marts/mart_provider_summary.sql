@@ -4,7 +4,10 @@
 -- Provider tab, headline figures. Grain: grain x period_start x api_key_id x model x
 -- provider ('*' = all). Pay-as-you-go requests only. The picks rank the providers
 -- within each filter combination, from that combination's own requests, all figures
--- exact from the usage facts' sums (no period reads its request rows again).
+-- exact from the usage facts' sums (no period reads its request rows again). requests,
+-- successful_requests, success_rate, the primary provider and provider_count count the
+-- requests that reached a provider: a gateway cache hit (fct_requests.is_gateway_cache_hit)
+-- never did; it is in no latency figure either.
 with usage as (
     select *, provider as candidate
     from ({{ pay_as_you_go_usage() }}) as by_grain
@@ -16,8 +19,8 @@ per_provider as (
         period_start,
         {{ filter_columns() }},
         candidate,
-        sum(requests) as requests,
-        sum(successful_requests) as successful_requests,
+        sum(requests) - sum(gateway_cache_hits) as requests,
+        sum(successful_requests) - sum(gateway_cache_hits) as successful_requests,
         sum(total_tokens) as total_tokens,
         {{ ratio('sum(latency_ms_sum)', 'sum(latency_requests)') }} as avg_latency_ms
     from usage
@@ -27,8 +30,10 @@ per_provider as (
 select
     {{ filter_key() }},
     -- Most requests; ties broken by more total tokens, then name.
-    {{ first_by('candidate', 'requests desc, total_tokens desc, candidate') }} as primary_provider,
-    count(*) as provider_count,
+    -- NULL, and no provider counted, where gateway cache hits are all there is.
+    {{ first_by('case when requests > 0 then candidate end', 'requests desc, total_tokens desc, candidate') }}
+        as primary_provider,
+    cast(sum(case when requests > 0 then 1 else 0 end) as bigint) as provider_count,
     cast(sum(requests) as bigint) as requests,
     cast(sum(successful_requests) as bigint) as successful_requests,
     {{ ratio('sum(successful_requests)', 'sum(requests)') }} as success_rate,

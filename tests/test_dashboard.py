@@ -553,6 +553,7 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                     _check_group_download(sample, page, shots)
                 page.screenshot(path=str(shots / f"dashboard-{tab.lower()}.png"), full_page=True)
                 assert (shots / f"dashboard-{tab.lower()}.png").stat().st_size > 10_000
+            _check_day_view_hours(sample, page, shots)
         finally:
             browser.close()
     print(f"screenshots in {shots}")
@@ -580,6 +581,90 @@ def _check_group_download(sample, page, folder: Path) -> None:
     assert list(shown["group_id"]) == list(mart["group_id"])
     assert list(shown["total_tokens"]) == list(mart["total_tokens"])
     assert list(shown["requests"]) == list(mart["requests"])
+
+
+# What each visible chart drew: Streamlit keeps the chart's Vega view in a React ref
+# (no public handle; its charts are canvases), so this finds the view through the chart
+# element's React fiber and reads the view's scenegraph: each bar (`rect`) or point
+# (`symbol`) that carries an `hour`, with its datum and its drawn box.
+DRAWN_HOURS = """
+() => {
+  const isView = (v) => v && typeof v.scenegraph === 'function'
+    && typeof v.data === 'function' && typeof v.runAsync === 'function';
+  const charts = [];
+  for (const chart of document.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+    if (!chart.offsetParent) continue;
+    const views = new Set();
+    for (const element of [chart, ...chart.querySelectorAll('*')]) {
+      const key = Object.keys(element).find((k) => k.startsWith('__reactFiber$'));
+      for (let fiber = key && element[key]; fiber; fiber = fiber.return) {
+        for (let hook = fiber.memoizedState; hook && typeof hook === 'object' && 'next' in hook;
+             hook = hook.next) {
+          const ref = hook.memoizedState;
+          if (ref && typeof ref === 'object' && isView(ref.current)) views.add(ref.current);
+        }
+      }
+    }
+    const drawn = [];
+    const walk = (mark) => {
+      if (mark.role === 'mark' && ['rect', 'symbol'].includes(mark.marktype)) {
+        for (const item of mark.items || []) {
+          if (item.datum && 'hour' in item.datum) {
+            drawn.push({hour: item.datum.hour, series: item.datum.series,
+                        value: item.datum.value, x: item.x, height: item.height});
+          }
+        }
+      }
+      for (const item of mark.items || []) for (const child of item.items || []) walk(child);
+    };
+    for (const view of views) walk(view.scenegraph().root);
+    if (drawn.length) charts.push(drawn);
+  }
+  return charts;
+}
+"""
+
+
+def _check_day_view_hours(sample, page, folder: Path) -> None:
+    """In the browser, the Day view of the sample's last day (the day it opens on) draws
+    its hourly bars from mart_usage_by_hour's all-traffic rows: one bar per local hour and
+    figure, left to right in time order, each with the mart's value and a height in
+    proportion to it."""
+    from readers.filters import all_rows_sql
+
+    page.get_by_role("tab", name="Usage").click()
+    page.locator(".st-key-grain button", has_text="Day").click()
+    page.get_by_role("heading", name=f"By hour on {LAST_DAY:%Y-%m-%d} (local hours)").wait_for(
+        state="visible", timeout=60_000
+    )
+    # Tokens (input and output stacked), requests and spend: three hourly charts.
+    page.wait_for_function(f"() => ({DRAWN_HOURS})().length === 3", timeout=60_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    tokens, requests_, spend = page.evaluate(DRAWN_HOURS)
+    page.screenshot(path=str(folder / "dashboard-day.png"), full_page=True)
+
+    hours = read_query(
+        sample,
+        "SELECT strftime(hour_label, '%H:%M') AS hour, input_tokens, output_tokens, requests, "
+        f"spend_usd FROM main_marts.mart_usage_by_hour WHERE event_date = ? AND {all_rows_sql()} "
+        "ORDER BY period_start",
+        [LAST_DAY],
+    )
+    assert len(hours) == 24 and hours["requests"].gt(0).all()
+    for drawn, series, column in (
+        (tokens, "Input", "input_tokens"),
+        (tokens, "Output", "output_tokens"),
+        (requests_, "Requests", "requests"),
+        (spend, "Spend", "spend_usd"),
+    ):
+        bars = sorted((bar for bar in drawn if bar["series"] == series), key=lambda bar: bar["x"])
+        assert [(bar["hour"], bar["value"]) for bar in bars] == list(
+            zip(hours["hour"], hours[column])
+        ), series
+        # Drawn to scale: every bar's height is its value times the chart's one scale.
+        scale = max(bar["height"] for bar in bars) / hours[column].max()
+        assert all(abs(bar["height"] - scale * bar["value"]) < 0.5 for bar in bars), series
+    assert {bar["series"] for bar in tokens} == {"Input", "Output"}
 
 
 @pytest.mark.benchmark_script

@@ -6,7 +6,8 @@ compared with the mart row read here with SQL. The states a user can meet (no
 warehouse, no marts, no match, busy, not caught up, quality hold) each show a sentence.
 
 In a browser: `llm-usage dashboard` serves the page on a free port and headless
-Chromium (Debian's /usr/bin/chromium, driven by Playwright) opens each tab.
+Chromium (Debian's /usr/bin/chromium, driven by Playwright) opens each tab, then the Day
+view, whose hourly bars are compared with mart_usage_by_hour.
 """
 
 from __future__ import annotations

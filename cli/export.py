@@ -48,7 +48,9 @@ def add_parser(commands) -> None:
         "(usage, spend) or FOCUS cost data (focus --month YYYY-MM). docs/exports.md.",
     )
     export.add_argument("what", help="usage, spend, focus, or a mart's name")
-    export.add_argument("--grain", choices=GRAINS, default="month", help="default: month")
+    export.add_argument(
+        "--grain", choices=GRAINS, help="default: month (hour for the hourly marts)"
+    )
     export.add_argument(
         "--period",
         type=_period_days,
@@ -101,10 +103,13 @@ def _out(args: argparse.Namespace, fmt: str) -> Path | None:
 
 def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
     from readers.export import (
+        HOUR,
         ExportError,
         Periods,
+        check_grain,
         choose_columns,
         export_queries,
+        hourly,
         resolve_source,
         write_export,
     )
@@ -115,6 +120,8 @@ def _export_mart(args: argparse.Namespace, settings: Settings) -> None:
     if args.period and (args.start or args.end):
         raise UsageError("Pass --period or --from/--to, not both.")
     source = resolve_source(args.what)
+    args.grain = args.grain or (HOUR if hourly(source) else "month")
+    check_grain(source, args.grain)
     wanted = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
     if args.columns is not None and not wanted:
         raise UsageError("--columns is empty; name one column or more, comma-separated.")
@@ -162,6 +169,8 @@ def _asked(periods) -> tuple[date, date] | None:
     """The days the requested periods cover, when both ends are given."""
     from readers.report import period_containing, period_end
 
+    if periods.first and periods.last and periods.grain == "hour":
+        return periods.first, periods.last  # the local days of the hours
     if periods.first and periods.last:
         last = period_containing(periods.grain, periods.last)
         return periods.first, period_end(periods.grain, last)

@@ -28,12 +28,14 @@ from typing import IO
 from config.settings import Settings
 from readers.csv_text import write_rows
 from readers.filters import filter_columns, held_filter_sets
+from readers.hours import HOURLY_LATENCY_MART, HOURLY_MART
 from readers.panels import load_mart_models
 from readers.report import period_containing
 from readers.warehouse import read_query, stream_queries
 
 FORMATS = ("csv", "parquet", "jsonl")
-GRAINS = ("day", "week", "month")
+GRAINS = ("hour", "day", "week", "month")
+HOUR = "hour"  # the hourly marts' only grain: local hours, chosen by their local day
 HIDDEN = {"built_at"}  # bookkeeping of the build, not a figure
 BATCH_ROWS = 50_000  # rows held in memory at a time
 
@@ -99,6 +101,25 @@ def resolve_source(name: str) -> Source:
     return Source(name, mart, marts[mart], False)
 
 
+def hourly(source: Source) -> bool:
+    """Whether the source holds local hours (docs/metrics.md, "Hours") and nothing else."""
+    return source.mart in (HOURLY_MART, HOURLY_LATENCY_MART)
+
+
+def check_grain(source: Source, grain: str) -> None:
+    """An hourly mart holds hours only, the others no hours: say which grain to pass."""
+    if hourly(source) and grain != HOUR:
+        raise ExportError(
+            f"{source.name} holds local hours only: pass --grain hour "
+            "(--period or --from/--to choose their days)."
+        )
+    if not hourly(source) and grain == HOUR:
+        raise ExportError(
+            f"{source.name} has no hours (--grain day, week or month); the hourly figures "
+            f"are in {HOURLY_MART} and {HOURLY_LATENCY_MART}."
+        )
+
+
 def choose_columns(source: Source, wanted: list[str] | None) -> tuple[str, ...]:
     """The figure columns to write: all of the source's, or the ones asked for, in order."""
     if not wanted:
@@ -114,7 +135,8 @@ def choose_columns(source: Source, wanted: list[str] | None) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class Periods:
-    """The periods of one grain whose first day lies in [first, last] (None: open)."""
+    """The periods of one grain whose first day lies in [first, last] (None: open); for
+    hours, the hours of the local days [first, last]."""
 
     grain: str
     first: date | None = None
@@ -125,16 +147,23 @@ class Periods:
         """The periods that hold any day of [start, end]."""
         if start and end and start > end:
             raise ExportError(f"--from {start} is after --to {end}: the range is empty.")
+        if grain == HOUR:
+            return cls(grain, start, end)
         return cls(grain, period_containing(grain, start) if start else None, end)
+
+    @property
+    def column(self) -> str:
+        """The column that places a row in the range: an hour by its local day."""
+        return "event_date" if self.grain == HOUR else "period_start"
 
 
 def _where(source: Source, periods: Periods, chosen: dict[str, str]) -> tuple[str, list]:
     clauses, params = ["grain = ?"], [periods.grain]
     if periods.first:
-        clauses.append("period_start >= ?")
+        clauses.append(f"{periods.column} >= ?")
         params.append(periods.first)
     if periods.last:
-        clauses.append("period_start <= ?")
+        clauses.append(f"{periods.column} <= ?")
         params.append(periods.last)
     # A view lists the finest held combination with the chosen filters (API key x model
     # x provider without one, team x model x provider with --team): real values there,
@@ -159,21 +188,23 @@ def export_queries(
 ) -> list[tuple[str, list]]:
     """The SQL and parameters that read the export's rows in a stable order: one query
     per period, so that DuckDB sorts one period's rows at a time (a year of days exports
-    in the memory of one day). Empty when no period has a row."""
+    in the memory of one day; hours a local day at a time). Empty when no period has a
+    row."""
     where, params = _where(source, periods, chosen)
     starts = read_query(
         settings,
-        f"SELECT DISTINCT period_start FROM main_marts.{source.mart} WHERE {where} ORDER BY 1",
+        f"SELECT DISTINCT {periods.column} FROM main_marts.{source.mart} WHERE {where} ORDER BY 1",
         params,
-    )["period_start"]
+    )[periods.column]
     select = ", ".join([*keys(), *columns])
-    # The filters, then every exported column: a mart listing several rows per filter
+    # The period, the filters, then every exported column: a mart listing several rows per filter
     # (a group's dimension and id, a tag's key and value) still comes in one order.
-    order = ", ".join(dict.fromkeys([*keys()[2:], *columns]))
+    # period_start first: a query of hours holds a local day's hours.
+    order = ", ".join(dict.fromkeys(["period_start", *keys()[2:], *columns]))
     return [
         (
             f"SELECT {select} FROM main_marts.{source.mart} WHERE {where} "
-            f"AND period_start = ? ORDER BY {order}",
+            f"AND {periods.column} = ? ORDER BY {order}",
             [*params, start],
         )
         for start in starts

@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 from conftest import SAMPLE_LAST_DAY, SAMPLE_START, copy_data_dir, use_data_dir
 
-from readers.export import VIEWS, keys, mart_columns
+from readers.export import VIEWS, hourly, keys, mart_columns, resolve_source
 from readers.warehouse import read_query
 
 REPO = Path(__file__).resolve().parent.parent
@@ -77,11 +78,8 @@ def read_back(path: Path, fmt: str) -> pd.DataFrame:
 
 
 def same(back: pd.DataFrame, expected: pd.DataFrame) -> None:
-    """Equal cell for cell: dates as ISO text, numbers exactly, missing as missing."""
-    back = back.copy()
-    expected = expected.copy()
-    for frame in (back, expected):
-        frame["period_start"] = [pd.Timestamp(v).date().isoformat() for v in frame["period_start"]]
+    """Equal cell for cell: dates and instants as the same date or instant (ISO text in
+    CSV and JSON lines), numbers exactly, missing as missing."""
     assert list(back.columns) == list(expected.columns)
     assert len(back) == len(expected) > 0
     for column in expected.columns:
@@ -89,6 +87,8 @@ def same(back: pd.DataFrame, expected: pd.DataFrame) -> None:
         for a, b in zip(left, right):
             if pd.isna(b):
                 assert pd.isna(a), (column, a, b)
+            elif isinstance(b, (date, datetime)):  # pd.Timestamp is a datetime
+                assert pd.Timestamp(a) == pd.Timestamp(b), (column, a, b)
             elif isinstance(b, str):
                 assert a == b, (column, a, b)
             else:
@@ -99,9 +99,31 @@ def same(back: pd.DataFrame, expected: pd.DataFrame) -> None:
 def test_every_mart_reads_back_equal_to_its_rows(sample_warehouse, tmp_path, fmt):
     for mart in mart_columns():
         out = tmp_path / f"{mart}.{fmt}"
-        code, _, err = run(sample_warehouse, "export", mart, "--grain", "month", "--out", str(out))
+        grain = "hour" if hourly(resolve_source(mart)) else "month"
+        code, _, err = run(sample_warehouse, "export", mart, "--grain", grain, "--out", str(out))
         assert code == 0, err
-        same(read_back(out, fmt), mart_rows(sample_warehouse, mart, "month"))
+        same(read_back(out, fmt), mart_rows(sample_warehouse, mart, grain))
+
+
+def test_hours_export_by_their_local_days_and_only_with_the_hour_grain(sample_warehouse, tmp_path):
+    """An hourly mart exports the hours of the days asked for (its default grain), with
+    each hour's instant, local label and offset; a grain it does not hold is one line."""
+    day = SAMPLE_START.isoformat()
+    out = tmp_path / "hours.csv"
+    code, _, err = run(
+        sample_warehouse, "export", "usage_by_hour", "--from", day, "--to", day, "--out", str(out)
+    )
+    assert code == 0, err
+    back = read_back(out, "csv")
+    expected = mart_rows(sample_warehouse, "mart_usage_by_hour", "hour")
+    expected = expected[expected["event_date"].astype(str) == day]
+    assert len(back) == len(expected) > 0
+    assert set(back["event_date"]) == {day}
+    assert all(str(v).endswith("Z") for v in back["period_start"])  # instants, in UTC
+    for what, grain in (("usage_by_hour", "day"), ("usage_summary", "hour")):
+        code, _, err = run(sample_warehouse, "export", what, "--grain", grain)
+        assert code != 0 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+        assert "--grain" in err, err
 
 
 @pytest.mark.parametrize("view", sorted(VIEWS))

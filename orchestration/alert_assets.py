@@ -10,11 +10,14 @@ one line and the asset still materializes (with the line as metadata); deliverie
 fail are recorded and retried at the next evaluation (alerts/state.py).
 """
 
+import warnings
+
 from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
     BackfillPolicy,
+    BetaWarning,
     FreshnessPolicy,
     MaterializeResult,
     PartitionsDefinition,
@@ -39,18 +42,25 @@ def build_alert_evaluation(
     the nightly job's other assets, when the nightly run did not evaluate them."""
     marts = sorted(key for key in dbt_models.keys if key.path[0] == "marts")
 
-    @asset(
-        key=ALERTS_KEY,
-        deps=marts,
-        partitions_def=partitions,
-        backfill_policy=BackfillPolicy.single_run(),
-        group_name=ALERTS_GROUP,
-        freshness_policy=freshness,
-        pool=WAREHOUSE_POOL,
-        description="Budgets, forecasts and alert rules evaluated on the marts; alert state "
-        "and history in the warehouse's alerts schema; messages through apprise "
-        "(docs/alerts.md).",
-    )
+    # `backfill_policy` is a beta parameter of @asset: Dagster would warn each time the
+    # definitions load, in every `llm-usage` command's output (the dbt and ingest assets'
+    # decorators take it without a warning).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", BetaWarning)
+        decorator = asset(
+            key=ALERTS_KEY,
+            deps=marts,
+            partitions_def=partitions,
+            backfill_policy=BackfillPolicy.single_run(),
+            group_name=ALERTS_GROUP,
+            freshness_policy=freshness,
+            pool=WAREHOUSE_POOL,
+            description="Budgets, forecasts and alert rules evaluated on the marts; alert state "
+            "and history in the warehouse's alerts schema; messages through apprise "
+            "(docs/alerts.md).",
+        )
+
+    @decorator
     def alert_evaluation(
         context: AssetExecutionContext, warehouse: WarehouseResource
     ) -> MaterializeResult:

@@ -817,7 +817,7 @@ def _no_hours(view: View, say_why: bool = True) -> bool:
     if say_why:
         st.info(
             "No hourly figures for this day: hours are kept for the last "
-            "LLM_USAGE_HOURLY_RETENTION_DAYS days (default 90)."
+            "LLM_USAGE_HOURLY_RETENTION_DAYS days (config/settings.py has the default)."
         )
     return True
 

@@ -39,20 +39,24 @@ REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PAGE = REPO / "readers" / "dashboard.py"
 TARGET_SECONDS = 1.0
+TAGGED_PER_TAG = 50  # wide requests a day for each added tag (--tags)
 
 
 def progress(message: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {message}", file=sys.stderr, flush=True)
 
 
-def write_wide(landing: Path, start: date, days: int, models: int, keys: int) -> int:
+def write_wide(landing: Path, start: date, days: int, models: int, keys: int, tags: int = 0) -> int:
     """Beside the generated logs, one file a day of requests that name `models` models and
     `keys` API keys beyond the generator's catalogue (one request per name, spread over
-    the days): what a gateway with thousands of models and keys gives the page. Returns
-    the records written."""
+    the days): what a gateway with thousands of models and keys gives the page. With
+    `tags`, each of those requests (at least TAGGED_PER_TAG a day per tag) also carries
+    two of `tags` distinct tags under ten tag keys (`bench0:v000` ...), beside the
+    generator's own few dozen, so the tag breakdowns hold hundreds of values every day.
+    Returns the records written."""
     import json
 
-    names = max(models, keys)
+    names = max(models, keys, tags * TAGGED_PER_TAG * days)
     written = 0
     for offset in range(days):
         day = start + timedelta(days=offset)
@@ -75,6 +79,7 @@ def write_wide(landing: Path, start: date, days: int, models: int, keys: int) ->
                         "output_tokens": 50 + n % 400,
                         "latency_ms": 400 + n % 3000,
                         "first_token_ms": 100 + n % 300,
+                        **({"tags": _bench_tags(n, tags)} if tags else {}),
                     }
                 )
             )
@@ -83,8 +88,20 @@ def write_wide(landing: Path, start: date, days: int, models: int, keys: int) ->
     return written
 
 
+def _bench_tags(n: int, tags: int) -> list[str]:
+    """Two of `tags` distinct tags for wide request `n`, under ten keys."""
+    first, second = n % tags, (n // tags + n + 1) % tags
+    return sorted({f"bench{t % 10}:v{t:03d}" for t in (first, second)})
+
+
 def build(
-    data_dir: Path, start: date, days: int, requests_per_day: int, models: int = 0, keys: int = 0
+    data_dir: Path,
+    start: date,
+    days: int,
+    requests_per_day: int,
+    models: int = 0,
+    keys: int = 0,
+    tags: int = 0,
 ) -> float:
     """Generate `days` landing days from `start` and load and build them as the pipeline
     benchmark builds its history (benchmarks/pipeline.py's build_history: every day
@@ -100,8 +117,9 @@ def build(
         pipeline.generate(
             landing, start, days, requests_per_day, seed=7, duplicate_rate=0.0, late_rate=0.0
         )
-        if models or keys:
-            progress(f"  wide: {write_wide(landing, start, days, models, keys):,} records")
+        if models or keys or tags:
+            wide = write_wide(landing, start, days, models, keys, tags)
+            progress(f"  wide: {wide:,} records")
     defaults = pipeline.Settings.from_env()
     warehouse = pipeline.Warehouse(
         "warehouse", data_dir, landing, defaults.duckdb_memory_limit, defaults.duckdb_threads
@@ -116,7 +134,7 @@ def measure(warehouse: Path) -> dict:
 
     from config.settings import Settings
     from readers.dashboard_data import FILTER_OPTIONS, load_catalog, load_view
-    from readers.filters import all_rows_sql, everything
+    from readers.filters import NONE, all_rows_sql, everything, parties
 
     settings = Settings.from_env()
     catalog = load_catalog(settings)
@@ -176,6 +194,34 @@ def measure(warehouse: Path) -> dict:
         ("all models", lambda: app.selectbox(key="model").set_value("*")),
         ("all providers", lambda: app.selectbox(key="provider").set_value("*")),
     ]
+    # The other parties (organization, team, project): the kind, then its busiest value;
+    # the Usage tab's group-by and tag-key choices.
+    for party in ("organization", "team", "project"):
+        column = f"{party}_id"
+        values = [v for v in catalog.names(column) if v != NONE]
+        steps.append(
+            (f"filter by {party}", lambda p=party: app.selectbox(key="party").set_value(p))
+        )
+        if values:
+            steps += [
+                (
+                    f"one {party} ({values[0]})",
+                    lambda c=column, v=values[0]: app.selectbox(key=c).set_value(v),
+                ),
+                (f"all {party}s", lambda c=column: app.selectbox(key=c).set_value("*")),
+            ]
+    steps.append(("filter by API key", lambda: app.selectbox(key="party").set_value("api_key")))
+    for group in ("team", "project", "organization"):
+        steps.append(
+            (
+                f"usage by {group}",
+                lambda g=group: app.segmented_control(key="group_dimension").set_value(g),
+            )
+        )
+    for tag_key in catalog.tag_keys[1:4]:
+        steps.append(
+            (f"tag key {tag_key}", lambda k=tag_key: app.selectbox(key="tag_key").set_value(k))
+        )
     if len(catalog.api_keys) > FILTER_OPTIONS:
         steps += [
             (
@@ -198,14 +244,27 @@ def measure(warehouse: Path) -> dict:
             ("all models again", lambda: app.selectbox(key="model").set_value("*")),
         ]
 
+    def value(widget, key: str):
+        try:
+            return getattr(app, widget)(key=key).value
+        except KeyError:  # not on the page for this selection (no tags, no groups)
+            return None
+
     def selection() -> tuple:
-        grain = app.segmented_control(key="grain").value
+        grain = value("segmented_control", "grain")
+        party = value("selectbox", "party")
         return (
             grain,
-            app.selectbox(key=f"period_{grain}").value,
-            *(app.selectbox(key=key).value for key in ("api_key_id", "model", "provider")),
+            value("selectbox", f"period_{grain}"),
+            party,
+            value("selectbox", by_name[party]),
+            value("selectbox", "model"),
+            value("selectbox", "provider"),
+            value("segmented_control", "group_dimension"),
+            value("selectbox", "tag_key"),
         )
 
+    by_name = {d.name: d.column for d in parties()}
     seen = {selection()}
     redraws = []
     for label, change in steps:
@@ -289,6 +348,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument(
         "--keys", type=int, default=0, help="add this many distinct API keys (one request each)"
     )
+    parser.add_argument(
+        "--tags",
+        type=int,
+        default=0,
+        help="add this many distinct tags (under ten tag keys) on added requests",
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO / "data" / "bench-dashboard")
     parser.add_argument(
         "--warehouse", type=Path, help="measure this warehouse instead of building one"
@@ -318,11 +383,13 @@ def main(argv: list[str] | None = None) -> dict:
                     args.requests_per_day,
                     args.models,
                     args.keys,
+                    args.tags,
                 ),
                 1,
             )
         result["requests_per_day"] = args.requests_per_day
         result["added_models"], result["added_keys"] = args.models, args.keys
+        result["added_tags"] = args.tags
     load_before = os.getloadavg()
     result.update(measure(warehouse.absolute()))
     # The machine is shared: its load says how much of the two cores the page had.

@@ -191,13 +191,26 @@
 {%- endmacro %}
 
 {#- How many days of hourly detail the hourly facts and marts keep, counted back from
-    the latest event day loaded (LLM_USAGE_HOURLY_RETENTION_DAYS, config/settings.py
-    declares and checks it; dbt run by hand gets the same default). Days, weeks and
-    months keep all history. -#}
+    the latest event day loaded: LLM_USAGE_HOURLY_RETENTION_DAYS, declared with its
+    default and checked once in config/settings.py, which hands it to every dbt process
+    as it hands the quality thresholds (see quality_thresholds.sql; dbt run by hand gets it
+    with `eval "$(python -m config.settings)"`). Days, weeks and months keep all history. -#}
 {% macro hourly_retention_days() -%}
-    {%- set days = env_var('LLM_USAGE_HOURLY_RETENTION_DAYS', '90') -%}
+    {%- set variable = 'LLM_USAGE_HOURLY_RETENTION_DAYS' -%}
+    {%- set days = env_var(variable, '') | trim -%}
+    {%- if days == '' -%}
+        {%- if execute and flags.WHICH in ('build', 'run') -%}
+            {{ exceptions.raise_compiler_error(
+                variable ~ " is not set: dbt reads it from the environment the warehouse "
+                ~ "gives it; run dbt by hand after `eval \"$(python -m config.settings)\"` "
+                ~ "(README.md)") }}
+        {%- endif -%}
+        {#- Parsing and linting render the model without running it: any whole number
+            renders, and none is ever used. -#}
+        {{- return(1) -}}
+    {%- endif -%}
     {%- if not days.isdigit() or days | int < 1 -%}
-        {{ exceptions.raise_compiler_error("LLM_USAGE_HOURLY_RETENTION_DAYS=" ~ days ~ " is not a whole number of days (1 or more)") }}
+        {{ exceptions.raise_compiler_error(variable ~ "=" ~ days ~ " is not a whole number of days (1 or more)") }}
     {%- endif -%}
     {{ return(days | int) }}
 {%- endmacro %}

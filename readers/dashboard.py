@@ -39,6 +39,16 @@ from readers.report import not_held_note, plural
 from readers.warehouse import QueryError
 
 DAGSTER_UI = "http://127.0.0.1:3000"
+# One colour per series wherever it is drawn (the daily trend and the Day view's hours):
+# tokens in and out, success green and errors red, the median and the tail of latency.
+SERIES_COLOURS = {
+    "Input": "#4c78a8",
+    "Output": "#f58518",
+    "Success": "#54a24b",
+    "Error": "#e45756",
+    "p50": "#4c78a8",
+    "p99": "#e45756",
+}
 TOKEN_PARTS = (  # Usage by Token Type: the five parts of total_tokens, in reading order
     ("uncached_input_tokens", "Uncached input"),
     ("cache_read_tokens", "Cache read"),
@@ -785,7 +795,10 @@ def _trend_chart(view: View) -> None:
                     "title": None,
                     "sort": ["Input", "Output"],
                     "legend": {"orient": "top"},
-                    "scale": {"domain": ["Input", "Output"], "range": ["#4c78a8", "#f58518"]},
+                    "scale": {
+                        "domain": ["Input", "Output"],
+                        "range": [SERIES_COLOURS["Input"], SERIES_COLOURS["Output"]],
+                    },
                 },
                 "order": {"field": "part", "sort": "ascending"},
                 "tooltip": [
@@ -834,7 +847,10 @@ def _hourly_chart(
     long = hours.melt(
         id_vars=["hour"], value_vars=list(series), var_name="series", value_name="value"
     )
+    labels = list(series.values())
     long["series"] = long["series"].map(series)
+    # Stacked in the legend's order, bottom up, as the daily trend stacks its parts.
+    long["rank"] = long["series"].map(labels.index)
     order = list(dict.fromkeys(hours["hour"]))
     _chart(
         long,
@@ -848,7 +864,11 @@ def _hourly_chart(
                       "stack": "zero" if stacked else None,
                       "axis": {"format": value_format.lstrip("$")}},
                 "color": {"field": "series", "type": "nominal", "title": None,
-                          "sort": list(series.values()), "legend": {"orient": "top"}},
+                          "sort": labels, "legend": {"orient": "top"},
+                          "scale": {"domain": labels,
+                                    "range": [SERIES_COLOURS.get(label, SERIES_COLOURS["Input"])
+                                              for label in labels]}},
+                "order": {"field": "rank", "type": "quantitative", "sort": "ascending"},
                 "tooltip": [
                     {"field": "hour", "type": "ordinal", "title": "Hour"},
                     {"field": "series", "type": "nominal", "title": "Figure"},

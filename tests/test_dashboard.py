@@ -805,6 +805,30 @@ def test_the_day_view_charts_the_marts_hours(sample, page):
     )
 
 
+def test_the_hourly_charts_colour_and_stack_each_series_as_the_daily_trend(sample, page):
+    """Input and output tokens keep the daily trend's colours and stacking (input at the
+    bottom) in the Day view's hours; success is green and errors red."""
+    import json
+
+    def colours(spec) -> dict[str, str]:
+        scale = spec["encoding"]["color"]["scale"]
+        return dict(zip(scale["domain"], scale["range"]))
+
+    shown = {"api_key_id": ALL, "model": ALL, "provider": ALL}
+    _open(page, "week", shown)
+    specs = [json.loads(chart.proto.spec) for chart in page.get("vega_lite_chart")]
+    trend = next(s for s in specs if s.get("encoding", {}).get("x", {}).get("field") == "day")
+    _open(page, "day", shown)
+    specs = [json.loads(chart.proto.spec) for chart in page.get("vega_lite_chart")]
+    hourly = [s for s in specs if s.get("encoding", {}).get("x", {}).get("field") == "hour"]
+    tokens, rates = hourly[0], hourly[3]
+    assert colours(tokens) == colours(trend)
+    assert tokens["encoding"]["order"]["sort"] == trend["encoding"]["order"]["sort"]
+    ranks = _hourly_charts(page)[0]
+    assert ranks.groupby("series")["rank"].first().to_dict() == {"Input": 0, "Output": 1}
+    assert colours(rates) == {"Success": "#54a24b", "Error": "#e45756"}
+
+
 def test_a_repeated_hour_is_labelled_with_its_offset():
     from readers.dashboard_data import hourly_chart_rows
 

@@ -192,21 +192,13 @@
 
 {#- How many days of hourly detail the hourly facts and marts keep, counted back from
     the latest event day loaded: LLM_USAGE_HOURLY_RETENTION_DAYS, declared with its
-    default and checked once in config/settings.py, which hands it to every dbt process
-    as it hands the quality thresholds (see quality_thresholds.sql; dbt run by hand gets it
-    with `eval "$(python -m config.settings)"`). Days, weeks and months keep all history. -#}
+    default in config/settings.py and read as every setting is (settings.sql). Days,
+    weeks and months keep all history. -#}
 {% macro hourly_retention_days() -%}
     {%- set variable = 'LLM_USAGE_HOURLY_RETENTION_DAYS' -%}
-    {%- set days = env_var(variable, '') | trim -%}
+    {%- set days = setting(variable) -%}
     {%- if days == '' -%}
-        {%- if execute and flags.WHICH in ('build', 'run') -%}
-            {{ exceptions.raise_compiler_error(
-                variable ~ " is not set: dbt reads it from the environment the warehouse "
-                ~ "gives it; run dbt by hand after `eval \"$(python -m config.settings)\"` "
-                ~ "(README.md)") }}
-        {%- endif -%}
-        {#- Parsing and linting render the model without running it: any whole number
-            renders, and none is ever used. -#}
+        {#- Parsing and linting: any whole number renders, and none is ever used. -#}
         {{- return(1) -}}
     {%- endif -%}
     {%- if not days.isdigit() or days | int < 1 -%}

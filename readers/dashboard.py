@@ -865,7 +865,9 @@ def _hourly_chart(
                       "axis": {"labelAngle": -45}},
                 "y": {"field": "value", "type": "quantitative", "title": title,
                       "stack": "zero" if stacked else None,
-                      "axis": {"format": value_format.lstrip("$")}},
+                      # Counts in SI units (10M) as the daily trend shows them.
+                      "axis": SI_AXIS if value_format == ",d"
+                      else {"format": value_format.lstrip("$")}},
                 "color": {"field": "series", "type": "nominal", "title": None,
                           "sort": labels, "legend": {"orient": "top"},
                           "scale": {"domain": labels,

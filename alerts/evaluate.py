@@ -108,7 +108,7 @@ def evaluate_alerts(
         current = statuses[-1]
         budget_periods[budget.name] = period_bounds(budget.period, as_of)[0]
         firings.extend(rules.budget_firings(current, budget.thresholds, as_of))
-    firings.extend(_rule_firings(connection, config, as_of))
+    firings.extend(_rule_firings(connection, config, as_of, now))
 
     urls = alert_urls(settings, config)
     # State, history and the messages they queue change together or not at all: a step
@@ -132,10 +132,22 @@ def evaluate_alerts(
 
 
 def _rule_firings(
-    connection: duckdb.DuckDBPyConnection, config: AlertConfig, day: date
+    connection: duckdb.DuckDBPyConnection, config: AlertConfig, day: date, now: datetime
 ) -> list[rules.Firing]:
     fired: list[rules.Firing] = []
     errors, latency, anomaly = config.error_rate, config.latency, config.spend_anomaly
+    hourly = config.error_rate_hourly
+    judged = figures.latest_complete_hour(connection, day, now) if hourly.enabled else None
+    if judged:
+        hour, shown = judged
+        for kind in hourly.by:
+            frame = figures.breakdown_hours(
+                connection,
+                dimension(kind).column,
+                hour - timedelta(days=hourly.trailing_days),
+                hour,
+            )
+            fired += rules.hourly_error_rate_firings(frame, kind, hour, shown, hourly)
     if errors.enabled:
         since = day - timedelta(days=errors.trailing_days + _LOOKBACK_MARGIN_DAYS)
         for kind in errors.by:

@@ -7,7 +7,7 @@ values; the marts are read as any reader reads them: one filter kept, the others
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
@@ -15,6 +15,7 @@ import pandas as pd
 from alerts.budgets_file import ALL_TRAFFIC, Budget
 from config.dimensions import dimension
 from readers.filters import ALL, all_rows_sql
+from readers.hours import hour_name
 
 MARTS = "main_marts"
 
@@ -77,3 +78,39 @@ def breakdown_days(
     )
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     return frame
+
+
+HOURLY_MART = "mart_usage_by_hour"
+
+
+def latest_complete_hour(
+    connection: duckdb.DuckDBPyConnection, day: date, now: datetime
+) -> tuple[datetime, str] | None:
+    """The latest hour of the local day `day` (or before) that the hourly mart holds and
+    that has ended by `now`: its start (UTC, naive) and its local name."""
+    row = connection.execute(
+        f"SELECT period_start AT TIME ZONE 'UTC' AS hour, hour_label, utc_offset_minutes "
+        f"FROM {MARTS}.{HOURLY_MART} WHERE grain = 'hour' AND {all_rows_sql()} "
+        "AND event_date <= ? AND period_start + INTERVAL 1 HOUR <= ? "
+        "ORDER BY period_start DESC LIMIT 1",
+        [day, now],
+    ).fetchone()
+    if row is None:
+        return None
+    return row[0], hour_name(row[1], row[2])
+
+
+def breakdown_hours(
+    connection: duckdb.DuckDBPyConnection, column: str, since: datetime, until: datetime
+) -> pd.DataFrame:
+    """Hour rows of the hourly mart broken down by the filter `column` (every other
+    filter '*'), from `since` to `until` (UTC, naive): columns hour, id, requests,
+    successful_requests."""
+    return _frame(
+        connection,
+        f"SELECT period_start AT TIME ZONE 'UTC' AS hour, {column} AS id, requests, "
+        f"successful_requests FROM {MARTS}.{HOURLY_MART} WHERE grain = 'hour' "
+        f"AND {all_rows_sql(column)} AND {column} <> '{ALL}' "
+        "AND period_start AT TIME ZONE 'UTC' BETWEEN ? AND ? ORDER BY hour, id",
+        [since, until],
+    )

@@ -154,6 +154,11 @@ enabled = {rules}
 min_requests = 20
 by = ["provider", "model"]
 
+[rules.error_rate_hourly]
+enabled = {rules}
+min_requests = 20
+by = ["provider", "model"]
+
 [rules.latency]
 enabled = {rules}
 min_requests = 15
@@ -566,6 +571,10 @@ def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, we
     assert rules_fired == {
         ("error_rate", "provider prov-flaky", "high"),  # 50% against 5% the days before
         ("error_rate", "model flaky/model", "high"),  # the same requests, by model
+        # Its latest hour (every crafted day's requests are at 12:00 UTC) against the
+        # trailing 7 days' hours: the same 50% against 5%.
+        ("error_rate_hourly", "provider prov-flaky", "high"),
+        ("error_rate_hourly", "model flaky/model", "high"),
         ("latency", "model steady/model", "p99_latency_ms"),  # 5 s against 1 s
         ("latency", "model steady/model", "p99_first_token_ms"),  # 1 s against 0.2 s
         ("spend_anomaly", "api_key key-spiky", "high"),  # $10 against $1
@@ -576,6 +585,17 @@ def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, we
     error = next(m for m in webhook.received if m["title"].startswith("Error rate of provider"))
     assert "prov-flaky" in error["message"] and "50.0%" in error["message"]
     assert "threshold 15.0%" in error["message"] and "2026-02-03" in error["message"]
+    hourly = next(
+        m
+        for m in webhook.received
+        if "provider prov-flaky" in m["title"] and " hour " in m["title"]
+    )
+    assert hourly["title"] == (
+        "Error rate of provider prov-flaky is 50.0% in the hour 2026-02-03 12:00 (UTC+00:00)"
+    )
+    hour_key = next(k for k in evaluation.fired if key_parts(k)["rule"] == "error_rate_hourly")
+    assert key_parts(hour_key)["period"] == "hour"
+    assert key_parts(hour_key)["period_start"] == "2026-02-03 12:00:00"
 
 
 def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webhook, monkeypatch):
@@ -588,9 +608,75 @@ def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webho
     # once (simulated by judging Feb 2 again: the spike is not in it).
     evaluation = _evaluate(settings, date(2026, 2, 2))
     resolved = sorted(key_parts(k)["rule"] for k in evaluation.resolved)
-    assert resolved == ["error_rate", "error_rate", "latency", "latency", "spend_anomaly"]
+    assert resolved == [
+        "error_rate",
+        "error_rate",
+        "error_rate_hourly",
+        "error_rate_hourly",
+        "latency",
+        "latency",
+        "spend_anomaly",
+    ]
     assert all(t.startswith("Resolved: ") for t in webhook.titles()[sent:])
-    assert len(webhook.received) == sent + 5
+    assert len(webhook.received) == sent + 7
+
+
+def _hours(rows: list[tuple[datetime, str, int, int]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["hour", "id", "requests", "successful_requests"])
+
+
+def test_the_hourly_error_rule_judges_one_hour_against_the_trailing_hours():
+    """An hour's spike fires although its day as a whole would not; an hour under the
+    minimum sample, or without enough trailing requests, stays silent."""
+    from alerts.budgets_file import HourlyErrorRateRule
+    from alerts.rules import hourly_error_rate_firings
+
+    judged = datetime(2026, 3, 2, 9)
+    rule = HourlyErrorRateRule(min_requests=20)
+    # 7 days x 24 hours of 10 requests, 1 in 10 failing (10%): the trailing rate.
+    rows = [
+        (judged - timedelta(hours=h), p, 10, 9)
+        for h in range(1, 7 * 24 + 1)
+        for p in ("busy", "thin")
+    ]
+    rows += [
+        (judged, "busy", 30, 18),  # 40% > 3 x 10%: fires
+        (judged, "thin", 19, 1),  # 95%, but 19 requests: under the minimum
+        (judged, "new", 40, 0),  # 100%, but no trailing hours: no baseline
+        (judged - timedelta(days=8), "busy", 1000, 0),  # outside the 7 days: ignored
+    ]
+    (firing,) = hourly_error_rate_firings(_hours(rows), "provider", judged, "09:00", rule)
+    assert (firing.rule, firing.scope, firing.period, firing.level) == (
+        "error_rate_hourly",
+        "provider busy",
+        "hour",
+        "high",
+    )
+    assert firing.figure == pytest.approx(0.4)
+    assert firing.threshold == pytest.approx(0.3)
+    assert firing.period_start == judged
+    assert "in the hour 09:00" in firing.body and "30 requests" in firing.body
+    # At a 19-request minimum the thin provider is judged and fires too.
+    thin = HourlyErrorRateRule(min_requests=19)
+    fired = hourly_error_rate_firings(_hours(rows), "provider", judged, "09:00", thin)
+    assert sorted(f.scope for f in fired) == ["provider busy", "provider thin"]
+
+
+def test_the_hour_judged_is_the_latest_complete_one(warehouse, webhook, monkeypatch):
+    """At 12:30 on the day judged, its 12:00 hour (the spike) is still filling: the hour
+    judged is the day before's, and nothing fires for the hour yet."""
+    settings = _configure(warehouse, monkeypatch, webhook, rules=True)
+    connection = duckdb.connect(str(settings.warehouse_path))
+    try:
+        evaluation = evaluate_alerts(
+            settings, connection, now=datetime(2026, 2, 3, 12, 30, tzinfo=UTC), as_of=LAST
+        )
+    finally:
+        connection.close()
+    rules_fired = {key_parts(k)["rule"] for k in evaluation.fired}
+    assert "error_rate" in rules_fired and "error_rate_hourly" not in rules_fired
 
 
 # ------------------------------------------------------------------ the command line

@@ -17,7 +17,7 @@ import duckdb
 
 from alerts import figures, rules
 from alerts.budget_status import BudgetStatus, budget_status, period_bounds
-from alerts.budgets_file import AlertConfig, alert_urls, read_alert_config
+from alerts.budgets_file import AlertConfig, Budget, alert_urls, read_alert_config
 from alerts.delivery import Sender, send_message
 from alerts.state import (
     BUDGET_STATUS_DDL,
@@ -96,7 +96,7 @@ def evaluate_alerts(
 
     firings: list[rules.Firing] = []
     budget_periods: dict[str, date] = {}
-    for budget in config.budgets:
+    for budget in (*config.budgets, *_gateway_budgets(connection, config)):
         days = figures.budget_days(connection, budget)
         if not days and budget.scope_id is not None:
             evaluation.unmatched.append(
@@ -129,6 +129,28 @@ def evaluate_alerts(
     delivered = deliver_pending(connection, urls, send, now)
     evaluation.delivered, evaluation.failed = delivered.delivered, delivered.failed
     return evaluation
+
+
+def _gateway_budgets(connection: duckdb.DuckDBPyConnection, config: AlertConfig) -> list[Budget]:
+    """A budget for each key and team whose latest record carries the gateway's own limit,
+    when the budgets file turns them on ([gateway_limits], docs/alerts.md)."""
+    switch = config.gateway_limits
+    if not switch.enabled:
+        return []
+    return [
+        Budget(
+            name=f"gateway limit of {scope.replace('_', ' ')} {scope_id}",
+            scope=scope,
+            scope_id=scope_id,
+            period=switch.period,
+            limit=limit,
+            unit="usd",
+            thresholds=switch.thresholds,
+        )
+        for scope, scope_id, limit in figures.gateway_limits(connection)
+        # A limit of 0 blocks the key in the gateway: there is no spend to warn about.
+        if limit > 0
+    ]
 
 
 def _rule_firings(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from alerts.budgets_file import ALL_TRAFFIC, Budget
 from config.dimensions import dimension
+from readers.alert_tables import read_rows
 from readers.filters import ALL, all_rows_sql
 from readers.hours import hour_name
 
@@ -114,3 +115,17 @@ def breakdown_hours(
         "AND period_start AT TIME ZONE 'UTC' BETWEEN ? AND ? ORDER BY hour, id",
         [since, until],
     )
+
+
+GATEWAY_LIMITS = "main_facts.dim_gateway_limits"
+
+
+def gateway_limits(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
+    """(scope, id, limit in USD) of each key and team whose latest record carries the
+    gateway's own limit; none before the first build that made the view."""
+    rows = read_rows(
+        connection,
+        GATEWAY_LIMITS,
+        f"SELECT scope, scope_id, max_budget_usd FROM {GATEWAY_LIMITS} ORDER BY scope, scope_id",
+    )
+    return [(r.scope, r.scope_id, float(r.max_budget_usd)) for r in rows.itertuples()]

@@ -133,11 +133,53 @@ def crafted_records() -> list[dict]:
                     status="error" if judged and n < 4 else "success",
                 )
             )
-        records.append(_record(f"flat-{day}", day, api_key_id="key-flat", cost_usd=1.0))
+        # The gateway's limit of key-flat was lifted: its latest record carries none.
+        limit = {} if judged else {"api_key_max_budget_usd": 5.0}
+        records.append(_record(f"flat-{day}", day, api_key_id="key-flat", cost_usd=1.0, **limit))
         records.append(
             _record(f"spiky-{day}", day, api_key_id="key-spiky", cost_usd=10.0 if judged else 1.0)
         )
     return records
+
+
+GATEWAY_KEY, GATEWAY_TEAM = "key-gateway", "team-gateway"
+GATEWAY_CALLS = 4
+
+
+def gateway_payloads() -> list[dict]:
+    """Calls through the real LiteLLM client by a key whose gateway limits (metadata, as
+    the proxy sets them) put its spend at 90% of the key's limit and 60% of its team's, as
+    their latest record says (the earlier ones carry a stale key limit); moved to the
+    day judged, 12:00 UTC."""
+    from source_records import litellm_calls
+
+    call = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "mock_response": "Hi there.",
+    }
+    (probe,) = litellm_calls([call])
+    spent = probe["response_cost"] * GATEWAY_CALLS
+    who = {"user_api_key_hash": GATEWAY_KEY, "user_api_key_team_id": GATEWAY_TEAM}
+    stale = {**who, "user_api_key_max_budget": 1000.0}
+    latest = {
+        **who,
+        "user_api_key_max_budget": spent / 0.9,
+        "user_api_key_team_max_budget": spent / 0.6,
+    }
+    payloads = litellm_calls(
+        [{**call, "metadata": stale}] * (GATEWAY_CALLS - 1) + [{**call, "metadata": latest}]
+    )
+    payloads.sort(key=lambda p: p["startTime"])
+    shift = (
+        datetime(LAST.year, LAST.month, LAST.day, 12, tzinfo=UTC).timestamp()
+        - (payloads[0]["startTime"])
+    )
+    for p in payloads:
+        for field in ("startTime", "endTime", "completionStartTime"):
+            p[field] += shift
+    assert payloads[-1]["metadata"]["user_api_key_team_max_budget"] == spent / 0.6
+    return payloads
 
 
 BUDGET_FILE = """
@@ -179,6 +221,14 @@ def built(tmp_path_factory):
         folder.mkdir(parents=True)
         records = crafted_records()
         (folder / "crafted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        (settings.landing_dir / "sources.toml").write_text(
+            '[sources.litellm]\nformat = "litellm"\n'
+        )
+        folder = settings.landing_dir / "litellm" / f"dt={LANDING_DAY}"
+        folder.mkdir(parents=True)
+        (folder / "calls.jsonl").write_text(
+            "".join(json.dumps(p) + "\n" for p in gateway_payloads())
+        )
         run_window(settings, LANDING_DAY, LANDING_DAY, root, command="run")
     return settings
 
@@ -278,6 +328,10 @@ def test_budget_scopes_come_from_the_dimensions_declaration():
         ("[[budget]]\nlimit_usd = 5\nthresholds = [80, 'x']", ["'thresholds'"]),
         ("[rules.error_rate]\nmultiple = 'high'", ["[rules.error_rate]", "'multiple'"]),
         ("[rules.latency]\nmin_requests = 0", ["[rules.latency]", "'min_requests'"]),
+        ("[rules.error_rate_hourly]\nby = ['team']", ["[rules.error_rate_hourly]", "'by'"]),
+        ("[gateway_limits]\nenabled = 'yes'", ["[gateway_limits]", "'enabled'"]),
+        ('[gateway_limits]\nperiod = "quarter"', ["[gateway_limits]", "'period'"]),
+        ("[gateway_limits]\nthresholds = [-5]", ["[gateway_limits]", "'thresholds'"]),
         ('urls = "json://x"', ["'urls'"]),
         ("[[budget]\nlimit_usd = 5", ["not valid TOML", "line 1"]),
     ],
@@ -482,6 +536,87 @@ def test_periods_are_days_iso_weeks_and_months():
     assert period_bounds("week", date(2026, 1, 1)) == (date(2025, 12, 29), date(2026, 1, 4))
     assert period_bounds("month", date(2028, 2, 10)) == (date(2028, 2, 1), date(2028, 2, 29))
     assert period_bounds("month", date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+# ------------------------------------------------------------------ the gateway's limits
+
+KEY_BUDGET = f"gateway limit of api key {GATEWAY_KEY}"
+RULES_OFF = "".join(
+    f"[rules.{rule}]\nenabled = false\n"
+    for rule in ("error_rate", "error_rate_hourly", "latency", "spend_anomaly")
+)
+TEAM_BUDGET = f"gateway limit of team {GATEWAY_TEAM}"
+
+
+def test_the_gateways_own_limits_are_budgets_only_when_turned_on(warehouse, webhook, monkeypatch):
+    """LiteLLM records made by the real client carry the key's and the team's limits; with
+    [gateway_limits] on, each is a budget at the limit of its latest record (90% and 60%
+    spent): 50% and 80% fire for the key, 50% for the team, both forecast to pass it."""
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    for off in ("", "[gateway_limits]\nenabled = false\n"):
+        settings.budgets_file.write_text(off + RULES_OFF)
+        evaluation = _evaluate(settings, LAST)
+        assert not evaluation.fired and current_budget_status(settings).empty
+    assert webhook.received == []
+
+    settings.budgets_file.write_text("[gateway_limits]\nenabled = true\n" + RULES_OFF)
+    evaluation = _evaluate(settings, LAST)
+    status = current_budget_status(settings).set_index("budget")
+    # Not key-flat, whose latest record carries no limit any more.
+    assert sorted(status.index) == sorted([KEY_BUDGET, TEAM_BUDGET])
+    key, team = status.loc[KEY_BUDGET], status.loc[TEAM_BUDGET]
+    assert (key["scope"], key["scope_id"], key["period"]) == ("api_key", GATEWAY_KEY, "month")
+    assert (team["scope"], team["scope_id"]) == ("team", GATEWAY_TEAM)
+    assert key["share_used"] == pytest.approx(0.9)  # the latest limit, not the stale 1000
+    assert team["share_used"] == pytest.approx(0.6)
+    fired = {(key_parts(k)["scope"], key_parts(k)["level"]) for k in evaluation.fired}
+    assert fired == {
+        (KEY_BUDGET, "50%"),
+        (KEY_BUDGET, "80%"),
+        (KEY_BUDGET, "forecast"),
+        (TEAM_BUDGET, "50%"),
+        (TEAM_BUDGET, "forecast"),
+    }
+    assert f"Budget '{KEY_BUDGET}' passed 80% of its limit" in webhook.titles()
+    _evaluate(settings, LAST)
+    assert len(webhook.received) == 5  # each once
+
+    # The period and thresholds are the switch's own.
+    settings.budgets_file.write_text(
+        '[gateway_limits]\nenabled = true\nperiod = "week"\nthresholds = [85]\n' + RULES_OFF
+    )
+    evaluation = _evaluate(settings, LAST)
+    status = current_budget_status(settings).set_index("budget")
+    assert set(status["period"]) == {"week"}
+    assert str(status.loc[KEY_BUDGET, "period_start"])[:10] == "2026-02-02"
+    levels = {(key_parts(k)["scope"], key_parts(k)["level"]) for k in evaluation.fired}
+    assert (KEY_BUDGET, "85%") in levels and (TEAM_BUDGET, "85%") not in levels
+
+
+def test_the_gateway_limits_view_keeps_each_scopes_latest_record(built):
+    """main_facts.dim_gateway_limits against the loaded LiteLLM payloads and crafted
+    records: the latest record of each key and team, none where it carries no limit."""
+    payloads = sorted(
+        (json.loads(line) for line in _litellm_file(built).read_text().splitlines()),
+        key=lambda p: p["startTime"],
+    )
+    latest = payloads[-1]["metadata"]
+    connection = duckdb.connect(str(built.warehouse_path), read_only=True)
+    try:
+        rows = connection.execute(
+            "SELECT scope, scope_id, max_budget_usd FROM main_facts.dim_gateway_limits "
+            "ORDER BY scope"
+        ).fetchall()
+    finally:
+        connection.close()
+    assert rows == [
+        ("api_key", GATEWAY_KEY, pytest.approx(latest["user_api_key_max_budget"])),
+        ("team", GATEWAY_TEAM, pytest.approx(latest["user_api_key_team_max_budget"])),
+    ]
+
+
+def _litellm_file(settings) -> Path:
+    return settings.landing_dir / "litellm" / f"dt={LANDING_DAY}" / "calls.jsonl"
 
 
 # ------------------------------------------------------------------ delivery

@@ -117,7 +117,9 @@ def breakdown_hours(
     )
 
 
-GATEWAY_LIMITS = "main_facts.dim_gateway_limits"
+# The dbt model of the gateway's limits (dbt_project/models/facts/), and its table.
+GATEWAY_LIMITS_MODEL = "dim_gateway_limits"
+GATEWAY_LIMITS = f"main_facts.{GATEWAY_LIMITS_MODEL}"
 
 
 def gateway_limits(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:

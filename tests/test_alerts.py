@@ -4,7 +4,9 @@ One build for the module: about 400 crafted requests from 2026-01-12 to 2026-02-
 single landing folder (late records load like any other). A team spends against a
 monthly budget across the month end; providers and models err and slow down on the last
 day, beside quiet and steady ones that must stay silent; two keys spend, one of them
-ten times its usual. Each test evaluates a copy of that warehouse as of chosen days.
+ten times its usual. Beside them, a few calls through the real LiteLLM client whose
+payloads carry the gateway's own limits of their key and team. Each test evaluates a
+copy of that warehouse as of chosen days.
 Messages go through apprise to a real HTTP server on 127.0.0.1 (json:// URLs).
 """
 
@@ -427,6 +429,59 @@ HOLD_THE_FILE = (
     "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
     "time.sleep(120)"
 )
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    return json.dumps(value)
+
+
+def test_docs_state_every_rules_defaults_as_declared():
+    """docs/alerts.md's rules table gives each rule's keys with the defaults the
+    dataclasses of alerts/budgets_file.py declare (the one place they are set)."""
+    from dataclasses import fields
+
+    from alerts import budgets_file
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "alerts.md").read_text()
+    rows = {
+        line.split("|")[1].strip(): line for line in docs.splitlines() if line.startswith("| `[")
+    }
+    tables = {
+        "[rules.error_rate]": budgets_file.ErrorRateRule(),
+        "[rules.error_rate_hourly]": budgets_file.HourlyErrorRateRule(),
+        "[rules.latency]": budgets_file.LatencyRule(),
+        "[rules.spend_anomaly]": budgets_file.SpendAnomalyRule(),
+    }
+    for table, rule in tables.items():
+        row = rows[f"`{table}`"]
+        for f in fields(rule):
+            assert f"`{f.name} = {_toml(getattr(rule, f.name))}`" in row, (table, f.name)
+    gateway = docs[docs.index("[gateway_limits]\nenabled = true") :]
+    defaults = budgets_file.GatewayLimits()
+    assert f"# default {_toml(defaults.enabled)}" in gateway
+    assert f"default {defaults.period}" in gateway
+
+
+def test_the_demo_copies_sample_budgets_of_the_sample_teams_and_keeps_yours(data_dir, capsys):
+    """make demo's budgets (sample_data/budgets.toml) are valid, name teams the generator
+    draws, and are copied only where the data directory has no budgets file."""
+    from cli.main import copy_sample_budgets
+    from sample_data.generate import _CATALOGUE, SAMPLE_BUDGETS_FILE
+
+    config = parse_alert_config(SAMPLE_BUDGETS_FILE, SAMPLE_BUDGETS_FILE.read_text())
+    teams = {team[0] for team in _CATALOGUE["teams"]}
+    assert {b.scope_id for b in config.budgets if b.scope == "team"} <= teams
+    assert len(config.budgets) == 3 and not config.urls
+    copy_sample_budgets(data_dir)
+    assert data_dir.budgets_file.read_text() == SAMPLE_BUDGETS_FILE.read_text()
+    data_dir.budgets_file.write_text("[[budget]]\nlimit_usd = 1\n")
+    copy_sample_budgets(data_dir)
+    assert data_dir.budgets_file.read_text() == "[[budget]]\nlimit_usd = 1\n"
+    assert "yours, kept" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ budget status

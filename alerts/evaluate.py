@@ -137,7 +137,7 @@ def _gateway_budgets(connection: duckdb.DuckDBPyConnection, config: AlertConfig)
     switch = config.gateway_limits
     if not switch.enabled:
         return []
-    return [
+    budgets = [
         Budget(
             name=f"gateway limit of {scope.replace('_', ' ')} {scope_id}",
             scope=scope,
@@ -151,6 +151,9 @@ def _gateway_budgets(connection: duckdb.DuckDBPyConnection, config: AlertConfig)
         # A limit of 0 blocks the key in the gateway: there is no spend to warn about.
         if limit > 0
     ]
+    # A budget of the file with the same name is the one kept: names identify budgets.
+    taken = {budget.name for budget in config.budgets}
+    return [budget for budget in budgets if budget.name not in taken]
 
 
 def _rule_firings(

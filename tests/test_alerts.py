@@ -647,6 +647,19 @@ def test_the_gateways_own_limits_are_budgets_only_when_turned_on(warehouse, webh
     levels = {(key_parts(k)["scope"], key_parts(k)["level"]) for k in evaluation.fired}
     assert (KEY_BUDGET, "85%") in levels and (TEAM_BUDGET, "85%") not in levels
 
+    # A budget of the file named like a gateway budget is the one kept.
+    settings.budgets_file.write_text(
+        f'[[budget]]\nname = "{KEY_BUDGET}"\nlimit_usd = 1000\n'
+        "[gateway_limits]\nenabled = true\n" + RULES_OFF
+    )
+    _evaluate(settings, LAST)
+    status = current_budget_status(settings).set_index("budget")
+    assert sorted(status.index) == sorted([KEY_BUDGET, TEAM_BUDGET])
+    assert (status.loc[KEY_BUDGET, "scope"], status.loc[KEY_BUDGET, "budget_limit"]) == (
+        "all",
+        1000,
+    )
+
 
 def test_the_gateway_limits_view_keeps_each_scopes_latest_record(built):
     """main_facts.dim_gateway_limits against the loaded LiteLLM payloads and crafted

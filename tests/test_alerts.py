@@ -880,6 +880,21 @@ def test_the_hour_judged_is_the_latest_complete_one(warehouse, webhook, monkeypa
         connection.close()
     rules_fired = {key_parts(k)["rule"] for k in evaluation.fired}
     assert "error_rate" in rules_fired and "error_rate_hourly" not in rules_fired
+    from alerts.figures import latest_complete_hour
+
+    connection = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        for now, judged in (
+            (datetime(2026, 2, 3, 12, 59, tzinfo=UTC), "2026-02-02 12:00 (UTC+00:00)"),
+            (datetime(2026, 2, 3, 13, 0, tzinfo=UTC), "2026-02-03 12:00 (UTC+00:00)"),
+        ):
+            assert latest_complete_hour(connection, LAST, now)[1] == judged
+        # A day judged later than its data: its latest hour, however late `now` is.
+        assert latest_complete_hour(connection, date(2026, 1, 30), NOW)[0] == datetime(
+            2026, 1, 30, 12
+        )
+    finally:
+        connection.close()
 
 
 # ------------------------------------------------------------------ the command line

@@ -470,10 +470,10 @@ def test_the_demo_copies_sample_budgets_of_the_sample_teams_and_keeps_yours(data
     """make demo's budgets (sample_data/budgets.toml) are valid, name teams the generator
     draws, and are copied only where the data directory has no budgets file."""
     from cli.main import copy_sample_budgets
-    from sample_data.generate import _CATALOGUE, SAMPLE_BUDGETS_FILE
+    from sample_data.generate import CATALOGUE_PATH, SAMPLE_BUDGETS_FILE
 
     config = parse_alert_config(SAMPLE_BUDGETS_FILE, SAMPLE_BUDGETS_FILE.read_text())
-    teams = {team[0] for team in _CATALOGUE["teams"]}
+    teams = {team[0] for team in json.loads(CATALOGUE_PATH.read_text())["teams"]}
     assert {b.scope_id for b in config.budgets if b.scope == "team"} <= teams
     assert len(config.budgets) == 3 and not config.urls
     copy_sample_budgets(data_dir)

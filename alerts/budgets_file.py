@@ -70,6 +70,34 @@ class ErrorRateRule:
 
 
 @dataclass(frozen=True)
+class HourlyErrorRateRule:
+    """The error-rate rule on the latest complete hour, against the trailing days' hours."""
+
+    enabled: bool = True
+    # The hour's error rate must exceed this multiple of the trailing hours' pooled rate...
+    multiple: float = 3.0
+    # ... and this floor.
+    min_error_rate: float = 0.05
+    # An hour with fewer requests is not judged, nor one whose trailing hours together
+    # have fewer (an hour holds a 24th of a day's traffic: a lower floor than the day's).
+    min_requests: int = 20
+    trailing_days: int = 7
+    by: tuple[str, ...] = ("provider",)
+
+
+@dataclass(frozen=True)
+class GatewayLimits:
+    """The gateway's own spend limits as budgets (LiteLLM's max_budget of a key and of a
+    team, carried by its records); off unless turned on."""
+
+    enabled: bool = False
+    # LiteLLM's records carry the limit, not the budget_duration it applies over: the
+    # period is assumed (docs/alerts.md, "The gateway's own limits").
+    period: str = "month"
+    thresholds: tuple[float, ...] = DEFAULT_THRESHOLDS
+
+
+@dataclass(frozen=True)
 class LatencyRule:
     enabled: bool = True
     multiple: float = 2.0
@@ -95,8 +123,10 @@ class AlertConfig:
     path: Path
     budgets: tuple[Budget, ...] = ()
     error_rate: ErrorRateRule = field(default_factory=ErrorRateRule)
+    error_rate_hourly: HourlyErrorRateRule = field(default_factory=HourlyErrorRateRule)
     latency: LatencyRule = field(default_factory=LatencyRule)
     spend_anomaly: SpendAnomalyRule = field(default_factory=SpendAnomalyRule)
+    gateway_limits: GatewayLimits = field(default_factory=GatewayLimits)
     urls: tuple[str, ...] = ()  # the file's own; see alert_urls()
 
 
@@ -151,6 +181,18 @@ class _Entry:
             self.fail(f"must be a list of {', '.join(allowed)}", key)
         return tuple(dict.fromkeys(value))
 
+    def thresholds(self) -> tuple[float, ...]:
+        raw = self.table.get("thresholds", list(DEFAULT_THRESHOLDS))
+        if (
+            not isinstance(raw, list)
+            or not raw
+            or not all(
+                isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in raw
+            )
+        ):
+            self.fail("must be a list of percentages above 0, such as [50, 80, 100]", "thresholds")
+        return tuple(sorted({float(t) for t in raw}))
+
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.table.get(key, default)
         if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -179,13 +221,7 @@ def _budget(path: Path, number: int, table: Any) -> Budget:
     if len(limits) != 1:
         entry.fail("needs exactly one of limit_usd and limit_tokens", limits[1] if limits else None)
     limit = entry.number(limits[0], None, positive=True)
-    raw = entry.get("thresholds", list(DEFAULT_THRESHOLDS))
-    if (
-        not isinstance(raw, list)
-        or not raw
-        or not all(isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in raw)
-    ):
-        entry.fail("must be a list of percentages above 0, such as [50, 80, 100]", "thresholds")
+    thresholds = entry.thresholds()
     name = entry.text("name") or (
         "All traffic" if scope_id is None else f"{scope.replace('_', ' ')} {scope_id}"
     )
@@ -196,7 +232,7 @@ def _budget(path: Path, number: int, table: Any) -> Budget:
         period=period,
         limit=limit,
         unit="usd" if limits[0] == "limit_usd" else "tokens",
-        thresholds=tuple(sorted({float(t) for t in raw})),
+        thresholds=thresholds,
     )
 
 
@@ -210,7 +246,7 @@ def parse_alert_config(path: Path, text: str) -> AlertConfig:
             "Alerts are off until it is fixed (docs/alerts.md)."
         ) from None
     top = _Entry(path, "the top level", document)
-    top.check_keys(("urls", "budget", "rules"))
+    top.check_keys(("urls", "budget", "gateway_limits", "rules"))
     urls = top.get("urls", [])
     if not isinstance(urls, list) or not all(isinstance(u, str) and u.strip() for u in urls):
         top.fail("must be a list of apprise URLs (strings)", "urls")
@@ -223,23 +259,41 @@ def parse_alert_config(path: Path, text: str) -> AlertConfig:
         if names.count(name) > 1:
             top.fail(f"two budgets are named {name!r}; give each its own name", "budget")
     rules = _Entry(path, "[rules]", top.get("rules", {}))
-    rules.check_keys(("error_rate", "latency", "spend_anomaly"))
+    rules.check_keys(("error_rate", "error_rate_hourly", "latency", "spend_anomaly"))
     return AlertConfig(
         path=path,
         budgets=parsed,
         error_rate=_error_rate(_Entry(path, "[rules.error_rate]", rules.get("error_rate", {}))),
+        error_rate_hourly=_error_rate(
+            _Entry(path, "[rules.error_rate_hourly]", rules.get("error_rate_hourly", {})),
+            HourlyErrorRateRule(),
+        ),
         latency=_latency(_Entry(path, "[rules.latency]", rules.get("latency", {}))),
         spend_anomaly=_spend_anomaly(
             _Entry(path, "[rules.spend_anomaly]", rules.get("spend_anomaly", {}))
+        ),
+        gateway_limits=_gateway_limits(
+            _Entry(path, "[gateway_limits]", top.get("gateway_limits", {}))
         ),
         urls=tuple(u.strip() for u in urls),
     )
 
 
-def _error_rate(entry: _Entry) -> ErrorRateRule:
-    d = ErrorRateRule()
-    entry.check_keys(tuple(ErrorRateRule.__dataclass_fields__))
-    return ErrorRateRule(
+def _gateway_limits(entry: _Entry) -> GatewayLimits:
+    d = GatewayLimits()
+    entry.check_keys(tuple(GatewayLimits.__dataclass_fields__))
+    period = entry.get("period", d.period)
+    if period not in PERIODS:
+        entry.fail(f"must be one of {', '.join(PERIODS)}; got {period!r}", "period")
+    return GatewayLimits(
+        enabled=entry.flag("enabled", d.enabled), period=period, thresholds=entry.thresholds()
+    )
+
+
+def _error_rate(entry: _Entry, d: ErrorRateRule | HourlyErrorRateRule = ErrorRateRule()):
+    """The day rule's keys, or the hour rule's (the same keys, its own defaults)."""
+    entry.check_keys(tuple(type(d).__dataclass_fields__))
+    return type(d)(
         enabled=entry.flag("enabled", d.enabled),
         multiple=entry.number("multiple", d.multiple, positive=True),
         min_error_rate=entry.number("min_error_rate", d.min_error_rate),

@@ -17,7 +17,7 @@ import duckdb
 
 from alerts import figures, rules
 from alerts.budget_status import BudgetStatus, budget_status, period_bounds
-from alerts.budgets_file import AlertConfig, alert_urls, read_alert_config
+from alerts.budgets_file import AlertConfig, Budget, alert_urls, read_alert_config
 from alerts.delivery import Sender, send_message
 from alerts.state import (
     BUDGET_STATUS_DDL,
@@ -96,7 +96,7 @@ def evaluate_alerts(
 
     firings: list[rules.Firing] = []
     budget_periods: dict[str, date] = {}
-    for budget in config.budgets:
+    for budget in (*config.budgets, *_gateway_budgets(connection, config)):
         days = figures.budget_days(connection, budget)
         if not days and budget.scope_id is not None:
             evaluation.unmatched.append(
@@ -108,7 +108,7 @@ def evaluate_alerts(
         current = statuses[-1]
         budget_periods[budget.name] = period_bounds(budget.period, as_of)[0]
         firings.extend(rules.budget_firings(current, budget.thresholds, as_of))
-    firings.extend(_rule_firings(connection, config, as_of))
+    firings.extend(_rule_firings(connection, config, as_of, now))
 
     urls = alert_urls(settings, config)
     # State, history and the messages they queue change together or not at all: a step
@@ -131,11 +131,48 @@ def evaluate_alerts(
     return evaluation
 
 
+def _gateway_budgets(connection: duckdb.DuckDBPyConnection, config: AlertConfig) -> list[Budget]:
+    """A budget for each key and team whose latest record carries the gateway's own limit,
+    when the budgets file turns them on ([gateway_limits], docs/alerts.md)."""
+    switch = config.gateway_limits
+    if not switch.enabled:
+        return []
+    budgets = [
+        Budget(
+            name=f"gateway limit of {scope.replace('_', ' ')} {scope_id}",
+            scope=scope,
+            scope_id=scope_id,
+            period=switch.period,
+            limit=limit,
+            unit="usd",
+            thresholds=switch.thresholds,
+        )
+        for scope, scope_id, limit in figures.gateway_limits(connection)
+        # A limit of 0 blocks the key in the gateway: there is no spend to warn about.
+        if limit > 0
+    ]
+    # A budget of the file with the same name is the one kept: names identify budgets.
+    taken = {budget.name for budget in config.budgets}
+    return [budget for budget in budgets if budget.name not in taken]
+
+
 def _rule_firings(
-    connection: duckdb.DuckDBPyConnection, config: AlertConfig, day: date
+    connection: duckdb.DuckDBPyConnection, config: AlertConfig, day: date, now: datetime
 ) -> list[rules.Firing]:
     fired: list[rules.Firing] = []
     errors, latency, anomaly = config.error_rate, config.latency, config.spend_anomaly
+    hourly = config.error_rate_hourly
+    judged = figures.latest_complete_hour(connection, day, now) if hourly.enabled else None
+    if judged:
+        hour, shown = judged
+        for kind in hourly.by:
+            frame = figures.breakdown_hours(
+                connection,
+                dimension(kind).column,
+                hour - timedelta(days=hourly.trailing_days),
+                hour,
+            )
+            fired += rules.hourly_error_rate_firings(frame, kind, hour, shown, hourly)
     if errors.enabled:
         since = day - timedelta(days=errors.trailing_days + _LOOKBACK_MARGIN_DAYS)
         for kind in errors.by:

@@ -7,14 +7,16 @@ values; the marts are read as any reader reads them: one filter kept, the others
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 import pandas as pd
 
 from alerts.budgets_file import ALL_TRAFFIC, Budget
 from config.dimensions import dimension
+from readers.alert_tables import read_rows
 from readers.filters import ALL, all_rows_sql
+from readers.hours import hour_name
 
 MARTS = "main_marts"
 
@@ -77,3 +79,55 @@ def breakdown_days(
     )
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
     return frame
+
+
+HOURLY_MART = "mart_usage_by_hour"
+
+
+def latest_complete_hour(
+    connection: duckdb.DuckDBPyConnection, day: date, now: datetime
+) -> tuple[datetime, str] | None:
+    """The latest hour of the local day `day` (or before) that the hourly mart holds and
+    that has ended by `now`: its start (UTC, naive) and its local name."""
+    row = connection.execute(
+        f"SELECT period_start AT TIME ZONE 'UTC' AS hour, hour_label, utc_offset_minutes "
+        f"FROM {MARTS}.{HOURLY_MART} WHERE grain = 'hour' AND {all_rows_sql()} "
+        "AND event_date <= ? AND period_start + INTERVAL 1 HOUR <= ? "
+        "ORDER BY period_start DESC LIMIT 1",
+        [day, now],
+    ).fetchone()
+    if row is None:
+        return None
+    return row[0], hour_name(row[1], row[2])
+
+
+def breakdown_hours(
+    connection: duckdb.DuckDBPyConnection, column: str, since: datetime, until: datetime
+) -> pd.DataFrame:
+    """Hour rows of the hourly mart broken down by the filter `column` (every other
+    filter '*'), from `since` to `until` (UTC, naive): columns hour, id, requests,
+    successful_requests."""
+    return _frame(
+        connection,
+        f"SELECT period_start AT TIME ZONE 'UTC' AS hour, {column} AS id, requests, "
+        f"successful_requests FROM {MARTS}.{HOURLY_MART} WHERE grain = 'hour' "
+        f"AND {all_rows_sql(column)} AND {column} <> '{ALL}' "
+        "AND period_start AT TIME ZONE 'UTC' BETWEEN ? AND ? ORDER BY hour, id",
+        [since, until],
+    )
+
+
+# The dbt model of the gateway's limits (dbt_project/models/facts/), and its table.
+GATEWAY_LIMITS_MODEL = "dim_gateway_limits"
+GATEWAY_LIMITS = f"main_facts.{GATEWAY_LIMITS_MODEL}"
+
+
+def gateway_limits(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str, float]]:
+    """(scope, id, limit in USD) of each key and team whose latest record carries the
+    gateway's own limit; none before the first build that made the view."""
+    rows = read_rows(
+        connection,
+        GATEWAY_LIMITS,
+        f"SELECT scope, scope_id, max_budget_usd FROM {GATEWAY_LIMITS} ORDER BY scope, scope_id",
+    )
+    return [(r.scope, r.scope_id, float(r.max_budget_usd)) for r in rows.itertuples()]

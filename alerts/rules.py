@@ -11,16 +11,22 @@ from __future__ import annotations
 import json
 import statistics
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 
 from alerts.budget_status import BudgetStatus
-from alerts.budgets_file import ErrorRateRule, LatencyRule, SpendAnomalyRule
+from alerts.budgets_file import (
+    ErrorRateRule,
+    HourlyErrorRateRule,
+    LatencyRule,
+    SpendAnomalyRule,
+)
 
 BUDGET_THRESHOLD = "budget_threshold"
 BUDGET_FORECAST = "budget_forecast"
 ERROR_RATE = "error_rate"
+ERROR_RATE_HOURLY = "error_rate_hourly"
 LATENCY = "latency"
 SPEND_ANOMALY = "spend_anomaly"
 # Rules whose period is the budget's: when the period is over, its alerts end quietly
@@ -32,8 +38,8 @@ BUDGET_RULES = (BUDGET_THRESHOLD, BUDGET_FORECAST)
 class Firing:
     rule: str
     scope: str  # "team team-research", "provider openai", a budget's name
-    period: str  # "month", "week" or "day"
-    period_start: date
+    period: str  # "month", "week", "day" or "hour"
+    period_start: date  # a datetime (the hour's start, UTC) for period "hour"
     level: str  # "80%", "forecast", "p99_latency_ms", "high"
     figure: float
     threshold: float
@@ -129,41 +135,78 @@ def _trailing(frame: pd.DataFrame, day: date, days: int) -> pd.DataFrame:
     return frame[(frame["day"] < day) & (frame["day"] >= day - timedelta(days=days))]
 
 
+def _error_rates(current: pd.DataFrame, before: pd.DataFrame, rule):
+    """(row, rate, trailing rate, threshold) for each id of `current` whose error rate is
+    above the rule's threshold; `before`: the same ids' trailing rows."""
+    for row in current.itertuples():
+        if row.requests < rule.min_requests:
+            continue  # a quiet provider pages nobody
+        rate = (row.requests - row.successful_requests) / row.requests
+        trailing = before[before["id"] == row.id]
+        total = int(trailing["requests"].sum())
+        if total < rule.min_requests:
+            continue  # too few trailing requests are no baseline (a new provider)
+        baseline = (total - int(trailing["successful_requests"].sum())) / total
+        limit = max(rule.multiple * baseline, rule.min_error_rate)
+        if rate > limit and rate >= rule.min_error_rate:
+            yield row, rate, baseline, limit
+
+
 def error_rate_firings(
     frame: pd.DataFrame, kind: str, day: date, rule: ErrorRateRule
 ) -> list[Firing]:
     """`frame`: day, id, requests, successful_requests per provider (or model) and day."""
     fired = []
-    today = frame[frame["day"] == day]
-    trailing = _trailing(frame, day, rule.trailing_days)
-    for row in today.itertuples():
-        if row.requests < rule.min_requests:
-            continue  # a quiet provider pages nobody
-        rate = (row.requests - row.successful_requests) / row.requests
-        before = trailing[trailing["id"] == row.id]
-        total = int(before["requests"].sum())
-        if total < rule.min_requests:
-            continue  # too few trailing requests are no baseline (a new provider)
-        baseline = (total - int(before["successful_requests"].sum())) / total
-        limit = max(rule.multiple * baseline, rule.min_error_rate)
-        if rate > limit and rate >= rule.min_error_rate:
-            scope = f"{kind} {row.id}"
-            fired.append(
-                Firing(
-                    rule=ERROR_RATE,
-                    scope=scope,
-                    period="day",
-                    period_start=day,
-                    level="high",
-                    figure=rate,
-                    threshold=limit,
-                    title=f"Error rate of {scope} is {_pct(rate)} on {day}",
-                    body=f"{scope}: {_pct(rate)} of {row.requests} requests failed on the "
-                    f"day {day}, above the threshold {_pct(limit)} ({rule.multiple:g}x its "
-                    f"trailing {rule.trailing_days}-day rate {_pct(baseline)}, at least "
-                    f"{_pct(rule.min_error_rate)}).",
-                )
+    current = frame[frame["day"] == day]
+    before = _trailing(frame, day, rule.trailing_days)
+    for row, rate, baseline, limit in _error_rates(current, before, rule):
+        scope = f"{kind} {row.id}"
+        fired.append(
+            Firing(
+                rule=ERROR_RATE,
+                scope=scope,
+                period="day",
+                period_start=day,
+                level="high",
+                figure=rate,
+                threshold=limit,
+                title=f"Error rate of {scope} is {_pct(rate)} on {day}",
+                body=f"{scope}: {_pct(rate)} of {row.requests} requests failed on the "
+                f"day {day}, above the threshold {_pct(limit)} ({rule.multiple:g}x its "
+                f"trailing {rule.trailing_days}-day rate {_pct(baseline)}, at least "
+                f"{_pct(rule.min_error_rate)}).",
             )
+        )
+    return fired
+
+
+def hourly_error_rate_firings(
+    frame: pd.DataFrame, kind: str, hour: datetime, hour_shown: str, rule: HourlyErrorRateRule
+) -> list[Firing]:
+    """`frame`: hour (its UTC start), id, requests, successful_requests per provider (or
+    model) and hour; `hour_shown` names the judged hour in the reporting zone."""
+    fired = []
+    current = frame[frame["hour"] == hour]
+    start = hour - timedelta(days=rule.trailing_days)
+    before = frame[(frame["hour"] < hour) & (frame["hour"] >= start)]
+    for row, rate, baseline, limit in _error_rates(current, before, rule):
+        scope = f"{kind} {row.id}"
+        fired.append(
+            Firing(
+                rule=ERROR_RATE_HOURLY,
+                scope=scope,
+                period="hour",
+                period_start=hour,
+                level="high",
+                figure=rate,
+                threshold=limit,
+                title=f"Error rate of {scope} is {_pct(rate)} in the hour {hour_shown}",
+                body=f"{scope}: {_pct(rate)} of {row.requests} requests failed in the hour "
+                f"{hour_shown}, above the threshold {_pct(limit)} ({rule.multiple:g}x its "
+                f"rate over the trailing {rule.trailing_days} days' hours, "
+                f"{_pct(baseline)}; at least {_pct(rule.min_error_rate)}).",
+            )
+        )
     return fired
 
 

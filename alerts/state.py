@@ -14,7 +14,7 @@ from datetime import date, datetime
 import duckdb
 
 from alerts.delivery import Sender, shown_url, url_id
-from alerts.rules import BUDGET_RULES, Firing
+from alerts.rules import BUDGET_RULES, Firing, key_parts
 from readers.alert_tables import (
     ACTIVE,
     BUDGET_STATUS_COLUMNS,
@@ -95,7 +95,10 @@ def apply_firings(
                     f.rule,
                     f.scope,
                     f.period,
-                    f.period_start,
+                    # An hour's alert: the hour's UTC day (its title names the local hour).
+                    f.period_start.date()
+                    if isinstance(f.period_start, datetime)
+                    else f.period_start,
                     f.level,
                     ACTIVE,
                     f.figure,
@@ -118,14 +121,17 @@ def apply_firings(
             "WHERE alert_key = ?",
             [ACTIVE, f.figure, f.threshold, f.body, now, was_active, now, key],
         )
-    later = {(f.rule, f.scope, f.level): f.period_start for f in firings}
+    # A rule's periods (days, or hours as UTC instants) compare as the text of their key:
+    # one rule writes them all in one ISO form.
+    later = {(f.rule, f.scope, f.level): str(f.period_start) for f in firings}
     for key, (_, status, rule, scope, level, period_start, title, body) in known.items():
         if status != ACTIVE or key in firing:
             continue
         if rule in BUDGET_RULES:
             over = budget_periods.get(scope) != period_start
         else:
-            over = later.get((rule, scope, level), period_start) > period_start
+            own = key_parts(key)["period_start"]
+            over = later.get((rule, scope, level), own) > own
         new_status = ENDED if over else RESOLVED
         connection.execute(
             f"UPDATE {STATE_TABLE} SET status = ?, changed_at = ?, evaluated_at = ? "

@@ -8,6 +8,7 @@ import io
 import logging
 import os
 import re
+import shutil
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -799,6 +800,19 @@ def print_usage_figures(settings: Settings, grain: str, period_start: date) -> N
         )
 
 
+def copy_sample_budgets(settings: Settings) -> None:
+    """The demo's budgets (sample_data/budgets.toml) where the data directory has none,
+    so that the page shows budget status; a budgets file of the user's is kept."""
+    from sample_data.generate import SAMPLE_BUDGETS_FILE
+
+    if settings.budgets_file.exists():
+        print(f"Budgets: {settings.budgets_file} (yours, kept)")
+        return
+    settings.budgets_file.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(SAMPLE_BUDGETS_FILE, settings.budgets_file)
+    print(f"Budgets: the sample budgets copied to {settings.budgets_file} (docs/alerts.md)")
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     from sample_data.generate import generate_logs
 
@@ -811,6 +825,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         settings.landing_dir, month_start, days, requests_per_day=args.requests_per_day, seed=42
     )
     print(f"  {summary.records:,} requests in {summary.seconds:.1f} s -> {settings.landing_dir}")
+    copy_sample_budgets(settings)
     if not materialize(settings, month_start, month_end):
         sys.exit(1)
     # The last Monday-to-Sunday week that lies wholly inside the month.

@@ -26,6 +26,7 @@ from dagster import (
 
 from alerts.budgets_file import BudgetsFileError
 from alerts.evaluate import evaluate_alerts
+from alerts.figures import GATEWAY_LIMITS_MODEL
 from ingest.warehouse import WarehouseBusyError
 from orchestration.resources import WAREHOUSE_POOL, WarehouseResource
 
@@ -40,7 +41,12 @@ def build_alert_evaluation(
 ) -> AssetsDefinition:
     """The alerts asset over `partitions`, after every mart of `dbt_models`; stale, like
     the nightly job's other assets, when the nightly run did not evaluate them."""
-    marts = sorted(key for key in dbt_models.keys if key.path[0] == "marts")
+    # Every mart, and the gateway's limits that budgets can come from.
+    marts = sorted(
+        key
+        for key in dbt_models.keys
+        if key.path[0] == "marts" or key.path[-1] == GATEWAY_LIMITS_MODEL
+    )
 
     # `backfill_policy` is a beta parameter of @asset: Dagster would warn each time the
     # definitions load, in every `llm-usage` command's output (the dbt and ingest assets'

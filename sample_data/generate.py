@@ -78,6 +78,8 @@ __all__ = ["FORMATS", "RECORD_SCHEMA", "GenerateSummary", "generate_logs"]
 # timestamp_offsets_min: non-zero UTC offsets some gateway nodes write timestamps in
 #   (minutes east of UTC).
 CATALOGUE_PATH = Path(__file__).with_name("catalogue.json")
+# The demo's budgets file (llm-usage demo copies it where the data directory has none).
+SAMPLE_BUDGETS_FILE = Path(__file__).with_name("budgets.toml")
 _CATALOGUE = json.loads(CATALOGUE_PATH.read_text())
 
 PROVIDERS: dict[str, tuple[float, bool]] = {

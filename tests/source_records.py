@@ -78,10 +78,7 @@ def _bucket_logger():
 def litellm_payloads() -> list[dict]:
     """Standard logging payloads of several models and providers, streamed and not, with
     cached, cache-write and reasoning tokens, web search, an unpriced model and failures."""
-    import litellm
     from litellm import ModelResponse, Usage
-
-    written = _bucket_logger().written = []
 
     def cached_reply(model: str) -> ModelResponse:
         return ModelResponse(
@@ -144,9 +141,18 @@ def litellm_payloads() -> list[dict]:
             metadata=KEY_B,
         ),
     ]
+    return litellm_calls([{"messages": messages, **call} for call in calls])
+
+
+def litellm_calls(calls: list[dict]) -> list[dict]:
+    """The standard logging payload of each call made through the real LiteLLM client
+    (`litellm.completion`'s keyword arguments, with a mock response)."""
+    import litellm
+
+    written = _bucket_logger().written = []
     for call in calls:
         try:
-            response = litellm.completion(messages=messages, **call)
+            response = litellm.completion(**call)
             if call.get("stream"):
                 for _ in response:
                     pass

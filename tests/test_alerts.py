@@ -4,7 +4,9 @@ One build for the module: about 400 crafted requests from 2026-01-12 to 2026-02-
 single landing folder (late records load like any other). A team spends against a
 monthly budget across the month end; providers and models err and slow down on the last
 day, beside quiet and steady ones that must stay silent; two keys spend, one of them
-ten times its usual. Each test evaluates a copy of that warehouse as of chosen days.
+ten times its usual. Beside them, a few calls through the real LiteLLM client whose
+payloads carry the gateway's own limits of their key and team. Each test evaluates a
+copy of that warehouse as of chosen days.
 Messages go through apprise to a real HTTP server on 127.0.0.1 (json:// URLs).
 """
 
@@ -133,11 +135,53 @@ def crafted_records() -> list[dict]:
                     status="error" if judged and n < 4 else "success",
                 )
             )
-        records.append(_record(f"flat-{day}", day, api_key_id="key-flat", cost_usd=1.0))
+        # The gateway's limit of key-flat was lifted: its latest record carries none.
+        limit = {} if judged else {"api_key_max_budget_usd": 5.0}
+        records.append(_record(f"flat-{day}", day, api_key_id="key-flat", cost_usd=1.0, **limit))
         records.append(
             _record(f"spiky-{day}", day, api_key_id="key-spiky", cost_usd=10.0 if judged else 1.0)
         )
     return records
+
+
+GATEWAY_KEY, GATEWAY_TEAM = "key-gateway", "team-gateway"
+GATEWAY_CALLS = 4
+
+
+def gateway_payloads() -> list[dict]:
+    """Calls through the real LiteLLM client by a key whose gateway limits (metadata, as
+    the proxy sets them) put its spend at 90% of the key's limit and 60% of its team's, as
+    their latest record says (the earlier ones carry a stale key limit); moved to the
+    day judged, 12:00 UTC."""
+    from source_records import litellm_calls
+
+    call = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Hello"}],
+        "mock_response": "Hi there.",
+    }
+    (probe,) = litellm_calls([call])
+    spent = probe["response_cost"] * GATEWAY_CALLS
+    who = {"user_api_key_hash": GATEWAY_KEY, "user_api_key_team_id": GATEWAY_TEAM}
+    stale = {**who, "user_api_key_max_budget": 1000.0}
+    latest = {
+        **who,
+        "user_api_key_max_budget": spent / 0.9,
+        "user_api_key_team_max_budget": spent / 0.6,
+    }
+    payloads = litellm_calls(
+        [{**call, "metadata": stale}] * (GATEWAY_CALLS - 1) + [{**call, "metadata": latest}]
+    )
+    payloads.sort(key=lambda p: p["startTime"])
+    shift = (
+        datetime(LAST.year, LAST.month, LAST.day, 12, tzinfo=UTC).timestamp()
+        - (payloads[0]["startTime"])
+    )
+    for p in payloads:
+        for field in ("startTime", "endTime", "completionStartTime"):
+            p[field] += shift
+    assert payloads[-1]["metadata"]["user_api_key_team_max_budget"] == spent / 0.6
+    return payloads
 
 
 BUDGET_FILE = """
@@ -150,6 +194,11 @@ limit_usd = 100
 thresholds = [50, 80, 100]
 
 [rules.error_rate]
+enabled = {rules}
+min_requests = 20
+by = ["provider", "model"]
+
+[rules.error_rate_hourly]
 enabled = {rules}
 min_requests = 20
 by = ["provider", "model"]
@@ -174,6 +223,14 @@ def built(tmp_path_factory):
         folder.mkdir(parents=True)
         records = crafted_records()
         (folder / "crafted.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+        (settings.landing_dir / "sources.toml").write_text(
+            '[sources.litellm]\nformat = "litellm"\n'
+        )
+        folder = settings.landing_dir / "litellm" / f"dt={LANDING_DAY}"
+        folder.mkdir(parents=True)
+        (folder / "calls.jsonl").write_text(
+            "".join(json.dumps(p) + "\n" for p in gateway_payloads())
+        )
         run_window(settings, LANDING_DAY, LANDING_DAY, root, command="run")
     return settings
 
@@ -273,6 +330,10 @@ def test_budget_scopes_come_from_the_dimensions_declaration():
         ("[[budget]]\nlimit_usd = 5\nthresholds = [80, 'x']", ["'thresholds'"]),
         ("[rules.error_rate]\nmultiple = 'high'", ["[rules.error_rate]", "'multiple'"]),
         ("[rules.latency]\nmin_requests = 0", ["[rules.latency]", "'min_requests'"]),
+        ("[rules.error_rate_hourly]\nby = ['team']", ["[rules.error_rate_hourly]", "'by'"]),
+        ("[gateway_limits]\nenabled = 'yes'", ["[gateway_limits]", "'enabled'"]),
+        ('[gateway_limits]\nperiod = "quarter"', ["[gateway_limits]", "'period'"]),
+        ("[gateway_limits]\nthresholds = [-5]", ["[gateway_limits]", "'thresholds'"]),
         ('urls = "json://x"', ["'urls'"]),
         ("[[budget]\nlimit_usd = 5", ["not valid TOML", "line 1"]),
     ],
@@ -368,6 +429,59 @@ HOLD_THE_FILE = (
     "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
     "time.sleep(120)"
 )
+
+
+def _toml(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return json.dumps(list(value))
+    return json.dumps(value)
+
+
+def test_docs_state_every_rules_defaults_as_declared():
+    """docs/alerts.md's rules table gives each rule's keys with the defaults the
+    dataclasses of alerts/budgets_file.py declare (the one place they are set)."""
+    from dataclasses import fields
+
+    from alerts import budgets_file
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "alerts.md").read_text()
+    rows = {
+        line.split("|")[1].strip(): line for line in docs.splitlines() if line.startswith("| `[")
+    }
+    tables = {
+        "[rules.error_rate]": budgets_file.ErrorRateRule(),
+        "[rules.error_rate_hourly]": budgets_file.HourlyErrorRateRule(),
+        "[rules.latency]": budgets_file.LatencyRule(),
+        "[rules.spend_anomaly]": budgets_file.SpendAnomalyRule(),
+    }
+    for table, rule in tables.items():
+        row = rows[f"`{table}`"]
+        for f in fields(rule):
+            assert f"`{f.name} = {_toml(getattr(rule, f.name))}`" in row, (table, f.name)
+    gateway = docs[docs.index("[gateway_limits]\nenabled = true") :]
+    defaults = budgets_file.GatewayLimits()
+    assert f"# default {_toml(defaults.enabled)}" in gateway
+    assert f"default {defaults.period}" in gateway
+
+
+def test_the_demo_copies_sample_budgets_of_the_sample_teams_and_keeps_yours(data_dir, capsys):
+    """make demo's budgets (sample_data/budgets.toml) are valid, name teams the generator
+    draws, and are copied only where the data directory has no budgets file."""
+    from cli.main import copy_sample_budgets
+    from sample_data.generate import CATALOGUE_PATH, SAMPLE_BUDGETS_FILE
+
+    config = parse_alert_config(SAMPLE_BUDGETS_FILE, SAMPLE_BUDGETS_FILE.read_text())
+    teams = {team[0] for team in json.loads(CATALOGUE_PATH.read_text())["teams"]}
+    assert {b.scope_id for b in config.budgets if b.scope == "team"} <= teams
+    assert len(config.budgets) == 3 and not config.urls
+    copy_sample_budgets(data_dir)
+    assert data_dir.budgets_file.read_text() == SAMPLE_BUDGETS_FILE.read_text()
+    data_dir.budgets_file.write_text("[[budget]]\nlimit_usd = 1\n")
+    copy_sample_budgets(data_dir)
+    assert data_dir.budgets_file.read_text() == "[[budget]]\nlimit_usd = 1\n"
+    assert "yours, kept" in capsys.readouterr().out
 
 
 # ------------------------------------------------------------------ budget status
@@ -479,6 +593,100 @@ def test_periods_are_days_iso_weeks_and_months():
     assert period_bounds("month", date(2026, 12, 31)) == (date(2026, 12, 1), date(2026, 12, 31))
 
 
+# ------------------------------------------------------------------ the gateway's limits
+
+KEY_BUDGET = f"gateway limit of api key {GATEWAY_KEY}"
+RULES_OFF = "".join(
+    f"[rules.{rule}]\nenabled = false\n"
+    for rule in ("error_rate", "error_rate_hourly", "latency", "spend_anomaly")
+)
+TEAM_BUDGET = f"gateway limit of team {GATEWAY_TEAM}"
+
+
+def test_the_gateways_own_limits_are_budgets_only_when_turned_on(warehouse, webhook, monkeypatch):
+    """LiteLLM records made by the real client carry the key's and the team's limits; with
+    [gateway_limits] on, each is a budget at the limit of its latest record (90% and 60%
+    spent): 50% and 80% fire for the key, 50% for the team, both forecast to pass it."""
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    for off in ("", "[gateway_limits]\nenabled = false\n"):
+        settings.budgets_file.write_text(off + RULES_OFF)
+        evaluation = _evaluate(settings, LAST)
+        assert not evaluation.fired and current_budget_status(settings).empty
+    assert webhook.received == []
+
+    settings.budgets_file.write_text("[gateway_limits]\nenabled = true\n" + RULES_OFF)
+    evaluation = _evaluate(settings, LAST)
+    status = current_budget_status(settings).set_index("budget")
+    # Not key-flat, whose latest record carries no limit any more.
+    assert sorted(status.index) == sorted([KEY_BUDGET, TEAM_BUDGET])
+    key, team = status.loc[KEY_BUDGET], status.loc[TEAM_BUDGET]
+    assert (key["scope"], key["scope_id"], key["period"]) == ("api_key", GATEWAY_KEY, "month")
+    assert (team["scope"], team["scope_id"]) == ("team", GATEWAY_TEAM)
+    assert key["share_used"] == pytest.approx(0.9)  # the latest limit, not the stale 1000
+    assert team["share_used"] == pytest.approx(0.6)
+    fired = {(key_parts(k)["scope"], key_parts(k)["level"]) for k in evaluation.fired}
+    assert fired == {
+        (KEY_BUDGET, "50%"),
+        (KEY_BUDGET, "80%"),
+        (KEY_BUDGET, "forecast"),
+        (TEAM_BUDGET, "50%"),
+        (TEAM_BUDGET, "forecast"),
+    }
+    assert f"Budget '{KEY_BUDGET}' passed 80% of its limit" in webhook.titles()
+    _evaluate(settings, LAST)
+    assert len(webhook.received) == 5  # each once
+
+    # The period and thresholds are the switch's own.
+    settings.budgets_file.write_text(
+        '[gateway_limits]\nenabled = true\nperiod = "week"\nthresholds = [85]\n' + RULES_OFF
+    )
+    evaluation = _evaluate(settings, LAST)
+    status = current_budget_status(settings).set_index("budget")
+    assert set(status["period"]) == {"week"}
+    assert str(status.loc[KEY_BUDGET, "period_start"])[:10] == "2026-02-02"
+    levels = {(key_parts(k)["scope"], key_parts(k)["level"]) for k in evaluation.fired}
+    assert (KEY_BUDGET, "85%") in levels and (TEAM_BUDGET, "85%") not in levels
+
+    # A budget of the file named like a gateway budget is the one kept.
+    settings.budgets_file.write_text(
+        f'[[budget]]\nname = "{KEY_BUDGET}"\nlimit_usd = 1000\n'
+        "[gateway_limits]\nenabled = true\n" + RULES_OFF
+    )
+    _evaluate(settings, LAST)
+    status = current_budget_status(settings).set_index("budget")
+    assert sorted(status.index) == sorted([KEY_BUDGET, TEAM_BUDGET])
+    assert (status.loc[KEY_BUDGET, "scope"], status.loc[KEY_BUDGET, "budget_limit"]) == (
+        "all",
+        1000,
+    )
+
+
+def test_the_gateway_limits_view_keeps_each_scopes_latest_record(built):
+    """main_facts.dim_gateway_limits against the loaded LiteLLM payloads and crafted
+    records: the latest record of each key and team, none where it carries no limit."""
+    payloads = sorted(
+        (json.loads(line) for line in _litellm_file(built).read_text().splitlines()),
+        key=lambda p: p["startTime"],
+    )
+    latest = payloads[-1]["metadata"]
+    connection = duckdb.connect(str(built.warehouse_path), read_only=True)
+    try:
+        rows = connection.execute(
+            "SELECT scope, scope_id, max_budget_usd FROM main_facts.dim_gateway_limits "
+            "ORDER BY scope"
+        ).fetchall()
+    finally:
+        connection.close()
+    assert rows == [
+        ("api_key", GATEWAY_KEY, pytest.approx(latest["user_api_key_max_budget"])),
+        ("team", GATEWAY_TEAM, pytest.approx(latest["user_api_key_team_max_budget"])),
+    ]
+
+
+def _litellm_file(settings) -> Path:
+    return settings.landing_dir / "litellm" / f"dt={LANDING_DAY}" / "calls.jsonl"
+
+
 # ------------------------------------------------------------------ delivery
 
 
@@ -566,6 +774,10 @@ def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, we
     assert rules_fired == {
         ("error_rate", "provider prov-flaky", "high"),  # 50% against 5% the days before
         ("error_rate", "model flaky/model", "high"),  # the same requests, by model
+        # Its latest hour (every crafted day's requests are at 12:00 UTC) against the
+        # trailing 7 days' hours: the same 50% against 5%.
+        ("error_rate_hourly", "provider prov-flaky", "high"),
+        ("error_rate_hourly", "model flaky/model", "high"),
         ("latency", "model steady/model", "p99_latency_ms"),  # 5 s against 1 s
         ("latency", "model steady/model", "p99_first_token_ms"),  # 1 s against 0.2 s
         ("spend_anomaly", "api_key key-spiky", "high"),  # $10 against $1
@@ -576,6 +788,17 @@ def test_each_rule_fires_on_data_that_crosses_it_and_not_otherwise(warehouse, we
     error = next(m for m in webhook.received if m["title"].startswith("Error rate of provider"))
     assert "prov-flaky" in error["message"] and "50.0%" in error["message"]
     assert "threshold 15.0%" in error["message"] and "2026-02-03" in error["message"]
+    hourly = next(
+        m
+        for m in webhook.received
+        if "provider prov-flaky" in m["title"] and " hour " in m["title"]
+    )
+    assert hourly["title"] == (
+        "Error rate of provider prov-flaky is 50.0% in the hour 2026-02-03 12:00 (UTC+00:00)"
+    )
+    hour_key = next(k for k in evaluation.fired if key_parts(k)["rule"] == "error_rate_hourly")
+    assert key_parts(hour_key)["period"] == "hour"
+    assert key_parts(hour_key)["period_start"] == "2026-02-03 12:00:00"
 
 
 def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webhook, monkeypatch):
@@ -588,9 +811,90 @@ def test_rules_fire_on_the_latest_day_only_and_resolve_the_next(warehouse, webho
     # once (simulated by judging Feb 2 again: the spike is not in it).
     evaluation = _evaluate(settings, date(2026, 2, 2))
     resolved = sorted(key_parts(k)["rule"] for k in evaluation.resolved)
-    assert resolved == ["error_rate", "error_rate", "latency", "latency", "spend_anomaly"]
+    assert resolved == [
+        "error_rate",
+        "error_rate",
+        "error_rate_hourly",
+        "error_rate_hourly",
+        "latency",
+        "latency",
+        "spend_anomaly",
+    ]
     assert all(t.startswith("Resolved: ") for t in webhook.titles()[sent:])
-    assert len(webhook.received) == sent + 5
+    assert len(webhook.received) == sent + 7
+
+
+def _hours(rows: list[tuple[datetime, str, int, int]]):
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=["hour", "id", "requests", "successful_requests"])
+
+
+def test_the_hourly_error_rule_judges_one_hour_against_the_trailing_hours():
+    """An hour's spike fires although its day as a whole would not; an hour under the
+    minimum sample, or without enough trailing requests, stays silent."""
+    from alerts.budgets_file import HourlyErrorRateRule
+    from alerts.rules import hourly_error_rate_firings
+
+    judged = datetime(2026, 3, 2, 9)
+    rule = HourlyErrorRateRule(min_requests=20)
+    # 7 days x 24 hours of 10 requests, 1 in 10 failing (10%): the trailing rate.
+    rows = [
+        (judged - timedelta(hours=h), p, 10, 9)
+        for h in range(1, 7 * 24 + 1)
+        for p in ("busy", "thin")
+    ]
+    rows += [
+        (judged, "busy", 30, 18),  # 40% > 3 x 10%: fires
+        (judged, "thin", 19, 1),  # 95%, but 19 requests: under the minimum
+        (judged, "new", 40, 0),  # 100%, but no trailing hours: no baseline
+        (judged - timedelta(days=8), "busy", 1000, 0),  # outside the 7 days: ignored
+    ]
+    (firing,) = hourly_error_rate_firings(_hours(rows), "provider", judged, "09:00", rule)
+    assert (firing.rule, firing.scope, firing.period, firing.level) == (
+        "error_rate_hourly",
+        "provider busy",
+        "hour",
+        "high",
+    )
+    assert firing.figure == pytest.approx(0.4)
+    assert firing.threshold == pytest.approx(0.3)
+    assert firing.period_start == judged
+    assert "in the hour 09:00" in firing.body and "30 requests" in firing.body
+    # At a 19-request minimum the thin provider is judged and fires too.
+    thin = HourlyErrorRateRule(min_requests=19)
+    fired = hourly_error_rate_firings(_hours(rows), "provider", judged, "09:00", thin)
+    assert sorted(f.scope for f in fired) == ["provider busy", "provider thin"]
+
+
+def test_the_hour_judged_is_the_latest_complete_one(warehouse, webhook, monkeypatch):
+    """At 12:30 on the day judged, its 12:00 hour (the spike) is still filling: the hour
+    judged is the day before's, and nothing fires for the hour yet."""
+    settings = _configure(warehouse, monkeypatch, webhook, rules=True)
+    connection = duckdb.connect(str(settings.warehouse_path))
+    try:
+        evaluation = evaluate_alerts(
+            settings, connection, now=datetime(2026, 2, 3, 12, 30, tzinfo=UTC), as_of=LAST
+        )
+    finally:
+        connection.close()
+    rules_fired = {key_parts(k)["rule"] for k in evaluation.fired}
+    assert "error_rate" in rules_fired and "error_rate_hourly" not in rules_fired
+    from alerts.figures import latest_complete_hour
+
+    connection = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    try:
+        for now, judged in (
+            (datetime(2026, 2, 3, 12, 59, tzinfo=UTC), "2026-02-02 12:00 (UTC+00:00)"),
+            (datetime(2026, 2, 3, 13, 0, tzinfo=UTC), "2026-02-03 12:00 (UTC+00:00)"),
+        ):
+            assert latest_complete_hour(connection, LAST, now)[1] == judged
+        # A day judged later than its data: its latest hour, however late `now` is.
+        assert latest_complete_hour(connection, date(2026, 1, 30), NOW)[0] == datetime(
+            2026, 1, 30, 12
+        )
+    finally:
+        connection.close()
 
 
 # ------------------------------------------------------------------ the command line

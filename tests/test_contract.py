@@ -273,6 +273,17 @@ for name in ("organization_id", "team_id", "project_id", "end_user_id"):
     CASES.append((f"{name} star", name, json.dumps(_variant(**{name: "*"}))))
     CASES.append((f"{name} (none)", name, json.dumps(_variant(**{name: "(none)"}))))
 CASES.append(("end_user_id (other)", "end_user_id", json.dumps(_variant(end_user_id="(other)"))))
+# Issue 28: the gateway's own limits of the key and its team (docs/alerts.md).
+for name in ("api_key_max_budget_usd", "team_max_budget_usd"):
+    CASES += [
+        (f"{name} 250.5", None, json.dumps(_variant(**{name: 250.5}))),
+        (f"{name} 0", None, json.dumps(_variant(**{name: 0}))),
+        (f"{name} null", None, json.dumps(_variant(**{name: None}))),
+        (f"negative {name}", name, json.dumps(_variant(**{name: -5}))),
+        (f"string {name}", name, json.dumps(_variant(**{name: "500"}))),
+        (f"NaN {name}", name, json.dumps(_variant(**{name: float("nan")}))),
+        (f"huge {name}", name, json.dumps(_variant(**{name: 1e12}))),
+    ]
 
 
 def _is_rfc3339(value) -> bool:
@@ -361,6 +372,7 @@ def test_reasons_say_what_was_found(checked):
         '"billing_mode" must be one of pay_as_you_go | subscription, got "PAYG"'
     )
     assert by_label["negative input_tokens"] == '"input_tokens" must be >= 0, got -1'
+    assert by_label["negative team_max_budget_usd"] == '"team_max_budget_usd" must be >= 0, got -5'
     assert by_label["string output_tokens"] == '"output_tokens" must be an integer, got "12"'
     assert by_label["html"].startswith("line is not valid JSON: <html>")
     assert by_label["array"] == "line is JSON but not an object"

@@ -37,6 +37,8 @@ def test_definitions_load_with_the_expected_graph(data_dir):
     alerts = graph.get(AssetKey(["alerts", "evaluation"]))
     marts = {key for key in graph.get_all_asset_keys() if key.path[0] == "marts"}
     assert marts and marts <= alerts.parent_keys
+    # ... and after the view of the gateway's own limits, which budgets can come from.
+    assert AssetKey(["facts", "dim_gateway_limits"]) in alerts.parent_keys
     assert AssetKey(["alerts", "evaluation"]) in job.asset_layer.asset_graph.get_all_asset_keys()
     # Every job runs its steps in the run's process (UI, schedule and sensor runs too),
     # the asset jobs the UI builds for a selection included.

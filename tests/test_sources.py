@@ -453,6 +453,17 @@ BROKEN_PAYLOADS = [
         "Acme\x1b[31m",
         '"metadata.user_api_key_org_alias" must hold no control character',
     ),
+    # Issue 28: the gateway's own limits are read and checked like the others.
+    (
+        "metadata.user_api_key_max_budget",
+        -5,
+        '"metadata.user_api_key_max_budget" must be >= 0, got -5',
+    ),
+    (
+        "metadata.user_api_key_team_max_budget",
+        "lots",
+        '"metadata.user_api_key_team_max_budget" must be a number, got "lots"',
+    ),
     (
         "metadata.user_api_key_end_user_id",
         "u" * 257,

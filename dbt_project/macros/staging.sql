@@ -38,7 +38,11 @@ select
     cost_usd,
     -- Absent = the gateway did not answer from its response cache.
     coalesce(served_from_cache, false) as served_from_cache,
-    saved_cache_cost_usd
+    saved_cache_cost_usd,
+    -- The gateway's own spend limits of the key and its team when the request was made
+    -- (NULL: none known); dim_gateway_limits keeps each key's and team's latest.
+    api_key_max_budget_usd,
+    team_max_budget_usd
 from (
     select * from {{ source('raw', 'request_logs') }}
     {%- if raw_where %}

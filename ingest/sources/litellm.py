@@ -37,6 +37,8 @@ PATHS = [
     "request_tags",
     "metadata.user_api_key_hash",
     "metadata.user_api_key_alias",
+    "metadata.user_api_key_max_budget",
+    "metadata.user_api_key_team_max_budget",
     f"{USAGE}.prompt_tokens_details.cached_tokens",
     f"{USAGE}.prompt_tokens_details.cache_write_tokens",
     f"{USAGE}.prompt_tokens_details.cache_creation_tokens",
@@ -116,6 +118,15 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
     # provider was never called), `saved_cache_cost` what that call would have cost.
     cache_hit = read_boolean("cache_hit", "r.cache_hit")
     saved_cost = read_number("saved_cache_cost", "r.saved_cache_cost")
+    # The gateway's own spend limits of the key and of its team when the call was made
+    # (the proxy copies UserAPIKeyAuth.max_budget / team_max_budget into the metadata);
+    # null for a key or team without one. Offered as budgets (docs/alerts.md).
+    key_budget = read_number(
+        "metadata.user_api_key_max_budget", "r.metadata.user_api_key_max_budget"
+    )
+    team_budget = read_number(
+        "metadata.user_api_key_team_max_budget", "r.metadata.user_api_key_team_max_budget"
+    )
 
     reads = {
         "call_id": call_id,
@@ -142,6 +153,8 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "prompt_searches": prompt_searches,
         "cache_hit": cache_hit,
         "saved_cost": saved_cost,
+        "key_budget": key_budget,
+        "team_budget": team_budget,
         **dimensions.reads,
     }
     values = [
@@ -194,6 +207,8 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         "served_from_cache": "coalesce(cache_hit, false)",
         # LiteLLM writes saved_cache_cost 0.0 on every call it did not serve from cache.
         "saved_cache_cost_usd": "CASE WHEN coalesce(cache_hit, false) THEN saved_cost END",
+        "api_key_max_budget_usd": "key_budget",
+        "team_max_budget_usd": "team_budget",
         **dimensions.columns,
     }
     reasons = [

@@ -208,6 +208,9 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         # keeps no saved cost.
         "served_from_cache": f"coalesce(lower({text_of('r.cache_hit')}) = 'true', false)",
         "saved_cache_cost_usd": "NULL::DOUBLE",
+        # The proxy's SpendLogsMetadata keeps no budget of the key or the team.
+        "api_key_max_budget_usd": "NULL::DOUBLE",
+        "team_max_budget_usd": "NULL::DOUBLE",
         **dimensions.columns,
     }
     reasons = [

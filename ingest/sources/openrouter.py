@@ -122,6 +122,9 @@ def mapping_sql(folder: SourceFolder, records: Records, *, judge_reads: bool = T
         # OpenRouter has no response cache of its own: every generation reached a provider.
         "served_from_cache": "false",
         "saved_cache_cost_usd": "NULL::DOUBLE",
+        # OpenRouter's records carry no spend limit.
+        "api_key_max_budget_usd": "NULL::DOUBLE",
+        "team_max_budget_usd": "NULL::DOUBLE",
         **dimensions.columns,
     }
     reasons = [

@@ -15,7 +15,7 @@ import pandas as pd
 from alerts.budgets_file import ALL_TRAFFIC, Budget
 from config.dimensions import dimension
 from readers.alert_tables import read_rows
-from readers.filters import ALL, all_rows_sql
+from readers.filters import ALL, NONE, all_rows_sql
 from readers.hours import hour_name
 
 MARTS = "main_marts"
@@ -69,12 +69,14 @@ def breakdown_days(
     since: date,
 ) -> pd.DataFrame:
     """Day rows of `mart` broken down by the filter `column` (every other filter '*'),
-    from `since` on: columns day, id and the measures."""
+    from `since` on: columns day, id and the measures. The requests that name no value
+    of the dimension ('(none)': no team, no project) are nobody's to judge and are left
+    out; their spend still counts in every all-traffic figure."""
     frame = _frame(
         connection,
         f"SELECT period_start AS day, {column} AS id, {', '.join(measures)} "
         f"FROM {MARTS}.{mart} WHERE grain = 'day' AND {all_rows_sql(column)} "
-        f"AND {column} <> '{ALL}' AND period_start >= ? ORDER BY day, id",
+        f"AND {column} NOT IN ('{ALL}', '{NONE}') AND period_start >= ? ORDER BY day, id",
         [since],
     )
     frame["day"] = pd.to_datetime(frame["day"]).dt.date

@@ -945,3 +945,25 @@ def test_cli_test_message_reaches_every_url_and_says_which_failed(
     assert exited.value.code == 2
     error = capsys.readouterr().err
     assert error.startswith("llm-usage: No alert URLs are configured") and error.count("\n") == 1
+
+
+def test_requests_that_name_no_team_or_key_are_nobodys_to_judge(warehouse):
+    """The spend-anomaly and error rules judge each key, team, provider and model; the
+    requests that name no team ('(none)') are not a team that could spike."""
+    from alerts.figures import breakdown_days
+    from readers.filters import NONE
+
+    connection = duckdb.connect(str(warehouse.warehouse_path), read_only=True)
+    try:
+        nameless = connection.execute(
+            "SELECT count(*) FROM main_marts.mart_usage_summary WHERE grain = 'day' "
+            "AND team_id = ?",
+            [NONE],
+        ).fetchone()[0]
+        frame = breakdown_days(
+            connection, "mart_usage_summary", "team_id", ("spend_usd",), date(2000, 1, 1)
+        )
+    finally:
+        connection.close()
+    assert nameless > 0  # the data holds requests without a team
+    assert not frame.empty and NONE not in set(frame["id"])

@@ -33,8 +33,17 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> None:
     if args.test:
         _send_test(settings)
         return
+    from alerts.budgets_file import BudgetsFileError, read_alert_config
     from readers.alert_tables import active_alerts, current_budget_status, recent_alerts
 
+    # What is listed is the last evaluation's; a mistake made in the file since (or the
+    # one that turned alerts off) is said first, in the evaluation's own line.
+    mistake = None
+    try:
+        read_alert_config(settings)
+    except BudgetsFileError as error:
+        mistake = str(error)
+        print(f"llm-usage: {message_for_terminal(mistake)}", file=sys.stderr)
     active = active_alerts(settings)
     _print(f"Active alerts: {len(active)}")
     for row in active.itertuples():
@@ -61,6 +70,8 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> None:
             "  none yet: alerts are evaluated after each build when a budgets file exists "
             f"({settings.budgets_file})."
         )
+    if mistake:
+        sys.exit(1)
 
 
 def _send_test(settings: Settings) -> None:

@@ -914,6 +914,25 @@ def test_cli_lists_active_and_recent_alerts_and_budgets(warehouse, webhook, monk
     assert out.count("active    Budget 'Research monthly'") == 2
 
 
+def test_cli_says_a_mistake_in_the_budgets_file_in_one_line(
+    warehouse, webhook, monkeypatch, capsys
+):
+    """`llm-usage alerts` lists the last evaluation and, first, the mistake that turns
+    the alerts off (exit 1), in the evaluation's own line naming the file, entry and key."""
+    from cli.main import main
+
+    settings = _configure(warehouse, monkeypatch, webhook, rules=False)
+    settings.budgets_file.write_text('[[budget]]\nname = "x"\nperiod = "month"\nlimit_usd = -5\n')
+    with pytest.raises(SystemExit) as exited:
+        main(["alerts"])
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1
+    for part in (str(settings.budgets_file), "[[budget]] #1 ('x')", "'limit_usd'"):
+        assert part in captured.err
+    assert "Active alerts:" in captured.out
+
+
 def test_cli_test_message_reaches_every_url_and_says_which_failed(
     warehouse, webhook, monkeypatch, capsys
 ):

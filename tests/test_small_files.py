@@ -371,10 +371,16 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
             files,
             _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs")),
             _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs_rejected")),
+            _rows(query(data_dir, "SELECT path, sha256 FROM raw.ingested_files ORDER BY path")),
         ]
 
-    queries = []
-    read_files = ingest.load._lines_of_parquet_files
+    queries, hashed_in_pieces = [], []
+    read_files, file_sha256 = ingest.load._lines_of_parquet_files, ingest.load.file_sha256
+    monkeypatch.setattr(
+        ingest.load,
+        "file_sha256",
+        lambda path: hashed_in_pieces.append(path.name) or file_sha256(path),
+    )
 
     def counted_read(connection, paths, columns):
         queries.append([str(path).rsplit("/", 1)[-1] for path in paths])
@@ -390,12 +396,20 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
         ["e-named.parquet"],
         ["f-more.parquet"],
     ]
+    # A small file is read once, for its footer and its hash; the corrupt one, whose
+    # footer cannot be read, is hashed apart.
+    assert hashed_in_pieces == ["c-corrupt.parquet"]
     monkeypatch.setattr(ingest.load, "BATCH_BYTES", 0)  # no group: every file alone
+    monkeypatch.setattr(ingest.load, "WHOLE_READ_BYTES", 0)  # every file hashed apart
     queries.clear()
+    hashed_in_pieces.clear()
     alone = raw_tables()
-    assert len(queries) == 8
+    assert len(queries) == 8 and len(hashed_in_pieces) == 9
     assert together == alone
-    files, loaded, rejected = together
+    files, loaded, rejected, hashes = together
+    assert [row["sha256"] for row in hashes] == [
+        hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())
+    ]
     # Twelve, two with an extra column, five; two without "stream", and the corrupt file.
     assert len(loaded) == 12 + 2 + 5 and len(rejected) == 2 + 1
     assert [f[1] for f in files] == [3, 3, 3, 3, 0, 0, 2, 2, 5]

@@ -10,7 +10,8 @@ Three shapes, by file name, never by content:
 - `.csv`, `.csv.gz`: a CSV export with a header row; every value is kept as text and an
   empty cell as null, one column per cell (`cell_1`, ...), the header beside them: the
   mapping reads the cells it needs as they are, and writes a row out as a JSON object of
-  its cells only for a row it quarantines.
+  its cells only for a row it quarantines; consecutive small files of one header line
+  are parsed in one go (csv_tables.py), giving what each gives parsed alone.
 
 Each batch comes with what the loader records per file (size, modification time,
 SHA-256, or why the file could not be read).

@@ -11,6 +11,7 @@ transaction: a re-run gives the same rows, and a crash half-way leaves the previ
 from __future__ import annotations
 
 import gzip
+import hashlib
 import re
 import zlib
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ LANDING_DAY_TABLES = (
     "quarantined_records",
 )
 SUPPORTED_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
+# A Parquet file of up to this size is read whole, once, for its footer and its hash: a
+# day of thousands of small files paid for opening and reading each one twice.
+WHOLE_READ_BYTES = 1 << 20
 SKIPPED_REASON = "not loaded: only .jsonl, .jsonl.gz and .parquet files are read"
 
 
@@ -365,23 +369,33 @@ class _ParquetGroups:
     columns, together at most an eighth of BATCH_BYTES (Parquet holds about that share
     of the bytes its rows take as JSON text), by one query when the first of them is
     read (a query a file cost 5 ms). A file that cannot be read here, or a group in
-    which one cannot, is read alone, and its error names it. The columns are compared
-    as pyarrow reads them from the footer (DuckDB's DESCRIBE took 2.5 ms a file)."""
+    which one cannot, is read alone, and its error names it.
+
+    Each footer is read once here, by pyarrow (DuckDB's DESCRIBE took 2.5 ms a file),
+    for the file's row count and its columns, compared as the Parquet schema the footer
+    states (what DuckDB reads by; turning it into an Arrow schema cost more than reading
+    it). A file of up to WHOLE_READ_BYTES is read whole, once, for its footer and its
+    hash; a larger one has its footer read and is hashed in pieces."""
 
     def __init__(self, paths: list[Path]) -> None:
-        groups: list[tuple[pa.Schema, list[str], int]] = []
+        groups: list[tuple[pq.ParquetSchema, list[str], int]] = []
         self._rows: dict[str, int] = {}
+        self._sha256: dict[str, str] = {}
         for path in paths:
             if not path.name.endswith(".parquet"):
                 continue
             try:
-                footer = pq.read_metadata(path)
-                schema = footer.schema.to_arrow_schema().remove_metadata()
                 size = path.stat().st_size
+                if size <= WHOLE_READ_BYTES:
+                    data = path.read_bytes()
+                    footer = pq.read_metadata(pa.BufferReader(data))
+                    self._sha256[str(path)] = hashlib.sha256(data).hexdigest()
+                else:
+                    footer = pq.read_metadata(path)
             except (OSError, pa.ArrowException):
                 continue
             self._rows[str(path)] = footer.num_rows
-            last = groups[-1] if groups else None
+            schema, last = footer.schema, groups[-1] if groups else None
             if last and last[0].equals(schema) and last[2] + size <= BATCH_BYTES // 8:
                 last[1].append(str(path))
                 groups[-1] = (schema, last[1], last[2] + size)
@@ -412,6 +426,11 @@ class _ParquetGroups:
         rows = self._rows.pop(str(path), None)
         return pq.ParquetFile(path).metadata.num_rows if rows is None else rows
 
+    def sha256(self, path: Path) -> str:
+        """The file's SHA-256, of the bytes its footer was read from when it was read
+        whole."""
+        return self._sha256.pop(str(path), None) or file_sha256(path)
+
 
 def _read_lines(
     connection: duckdb.DuckDBPyConnection, path: Path, parquet: _ParquetGroups
@@ -421,7 +440,7 @@ def _read_lines(
     its lines rather than a second read)."""
     if path.name.endswith(".parquet"):
         lines = parquet.lines(connection, path)
-        return lines, parquet.row_count(path), None, file_sha256(path)
+        return lines, parquet.row_count(path), None, parquet.sha256(path)
     return lines_and_sha256(path)
 
 

@@ -16,6 +16,7 @@ from datetime import date
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv
 import pyarrow.parquet as pq
 import pytest
 from pipeline_in_process import query
@@ -30,6 +31,7 @@ import ingest.load
 from ingest import contract
 from ingest.landing_files import end_to_end
 from ingest.load import load_partition
+from ingest.sources import csv_tables
 
 DAY = date(2026, 3, 2)
 # Written into the contract's SQL to count how often a load runs it.
@@ -369,10 +371,16 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
             files,
             _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs")),
             _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs_rejected")),
+            _rows(query(data_dir, "SELECT path, sha256 FROM raw.ingested_files ORDER BY path")),
         ]
 
-    queries = []
-    read_files = ingest.load._lines_of_parquet_files
+    queries, hashed_in_pieces = [], []
+    read_files, file_sha256 = ingest.load._lines_of_parquet_files, ingest.load.file_sha256
+    monkeypatch.setattr(
+        ingest.load,
+        "file_sha256",
+        lambda path: hashed_in_pieces.append(path.name) or file_sha256(path),
+    )
 
     def counted_read(connection, paths, columns):
         queries.append([str(path).rsplit("/", 1)[-1] for path in paths])
@@ -388,12 +396,20 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
         ["e-named.parquet"],
         ["f-more.parquet"],
     ]
+    # A small file is read once, for its footer and its hash; the corrupt one, whose
+    # footer cannot be read, is hashed apart.
+    assert hashed_in_pieces == ["c-corrupt.parquet"]
     monkeypatch.setattr(ingest.load, "BATCH_BYTES", 0)  # no group: every file alone
+    monkeypatch.setattr(ingest.load, "WHOLE_READ_BYTES", 0)  # every file hashed apart
     queries.clear()
+    hashed_in_pieces.clear()
     alone = raw_tables()
-    assert len(queries) == 8
+    assert len(queries) == 8 and len(hashed_in_pieces) == 9
     assert together == alone
-    files, loaded, rejected = together
+    files, loaded, rejected, hashes = together
+    assert [row["sha256"] for row in hashes] == [
+        hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(folder.iterdir())
+    ]
     # Twelve, two with an extra column, five; two without "stream", and the corrupt file.
     assert len(loaded) == 12 + 2 + 5 and len(rejected) == 2 + 1
     assert [f[1] for f in files] == [3, 3, 3, 3, 0, 0, 2, 2, 5]
@@ -409,3 +425,119 @@ def test_small_tables_are_merged_into_record_batches_and_large_ones_kept():
     joined = end_to_end(tables, 5)
     assert joined.column("n").to_pylist() == list(range(21))
     assert [len(chunk) for chunk in joined.column("n").chunks] == [3, 3, 4, 4, 2, 5]
+
+
+def test_small_csv_files_parsed_together_give_what_each_parsed_alone_gives(
+    data_dir, monkeypatch, some_payloads
+):
+    """Runs of small CSV files of one header line are parsed by one pyarrow call; every
+    row, reason, count and hash is what the files give parsed one by one, whatever the
+    files hold: CRLF rows, byte-order marks, quoted newlines, blank lines, a last row
+    without a newline, a file of a header alone, gzip, and files that cannot be parsed
+    with others (the boundary text itself, an unterminated quote, a row of another
+    width, bad UTF-8), each sending its run to be parsed file by file."""
+    data_dir.landing_dir.mkdir(parents=True)
+    (data_dir.landing_dir / "sources.toml").write_text(
+        '[sources.spend]\nformat = "litellm_spend_logs"\n'
+    )
+    folder = data_dir.landing_dir / "spend" / f"dt={DAY.isoformat()}"
+    folder.mkdir(parents=True)
+    rows = [
+        dict(spend_log_row(payload), request_id=f"r{number}-{index}")
+        for number in range(6)
+        for index, payload in enumerate(some_payloads)
+    ]
+    rows[1]["end_user"] = "two\nlines"  # a quoted newline (a control character: rejected)
+    rows[2]["end_user"] = 'a "quoted" word'
+    rows[3]["completion_tokens"] = "many"  # rejected with its reason
+    header, *lines = spend_logs_csv(rows).splitlines(keepends=True)
+    header = header.encode()
+    lines = [line.encode() for line in lines]
+    quoted = [at for at, line in enumerate(lines) if line.count(b'"') % 2]  # "two\nlines"
+    lines[quoted[0] : quoted[0] + 2] = [lines[quoted[0]] + lines[quoted[0] + 1]]
+    bom, crlf = b"\xef\xbb\xbf", [line.replace(b"\n", b"\r\n") for line in lines]
+    # A header with a quote is read alone: such files end one run and start the next.
+    quoted_header = b'"request_id"' + header[len(b"request_id") :]
+    files = {
+        # A run of files of one header line.
+        "a-0.csv": header + lines[0] + lines[1],
+        "a-1.csv": bom + header + crlf[2] + crlf[3],
+        "a-2.csv": header + b"\n" + lines[4] + b"\n\n" + lines[5].rstrip(b"\n"),
+        "a-3.csv": header,
+        "a-4.csv.gz": gzip.compress(header + lines[6] + bom + lines[7], mtime=0),
+        "a-5.csv": header + lines[8],
+        "az.csv": quoted_header + lines[21],
+        # The boundary text in a cell.
+        "b-0.csv": header + lines[9],
+        "b-1.csv": header + lines[10].replace(b"r2-", f"{csv_tables.BOUNDARY}-".encode()),
+        "bz.csv": quoted_header + lines[22],
+        # An unterminated quote, whose cell would run into the next file.
+        "c-0.csv": header + lines[11][: lines[11].rindex(b",") + 1] + b'"open\n',
+        "c-1.csv": header + lines[12],
+        "cz.csv": quoted_header + lines[23],
+        # A row of another width.
+        "d-0.csv": header + lines[13] + b"1,2\n",
+        "d-1.csv": header + lines[14],
+        "dz.csv": quoted_header,
+        # Bad UTF-8.
+        "e-0.csv": header + lines[15].replace(b"r", b"\xff", 1),
+        "e-1.csv": header + lines[16],
+        "ez.csv": quoted_header + lines[17],
+        # CRLF header lines: a run of their own.
+        "g-0.csv": header.replace(b"\n", b"\r\n") + crlf[18],
+        "g-1.csv": header.replace(b"\n", b"\r\n") + crlf[19] + crlf[20],
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+    def raw_tables():
+        report = load_partition(data_dir, DAY)
+        reports = [
+            (f.path, f.lines_read, f.rows_loaded, f.rows_rejected, f.error) for f in report.files
+        ]
+        return [
+            reports,
+            _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs")),
+            _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.request_logs_rejected")),
+            _rows(query(data_dir, "SELECT * EXCLUDE (ingested_at) FROM raw.ingested_files")),
+        ]
+
+    parses = []
+    read_csv = pyarrow.csv.read_csv
+
+    def counted_read_csv(source, **options):
+        parses.append(options.get("read_options") is not None)  # True: a run's parse
+        return read_csv(source, **options)
+
+    monkeypatch.setattr(pyarrow.csv, "read_csv", counted_read_csv)
+    together = raw_tables()
+    # The a and g runs by one parse each; c, d and e tried as runs (b is not: its text
+    # holds the boundary), then each file alone, as are the quoted headers.
+    assert parses.count(True) == 5
+    # The runs' headers, b-0 to e-1 alone (e-0's bad byte fails before pyarrow reads
+    # it), and the z files.
+    assert len(parses) - parses.count(True) == 6 + 7 + 5
+    monkeypatch.setattr(csv_tables, "read_together", lambda header, bodies: None)
+    parses.clear()
+    alone = raw_tables()
+    assert parses.count(True) == 0 and len(parses) == len(files) - 1  # not e-0
+    assert together == alone
+
+    reports, loaded, rejected, ingested = together
+    by_name = {path.rsplit("/", 1)[-1]: tuple(report) for path, *report in reports}
+    assert [by_name[f"a-{n}.csv"][1:3] for n in (0, 1, 2, 3, 5)] == [
+        (1, 1),
+        (1, 1),
+        (2, 0),
+        (0, 0),
+        (1, 0),
+    ]
+    assert by_name["a-4.csv.gz"][1:3] == (2, 0)
+    assert 'a "quoted" word' in {row["end_user_id"] for row in loaded}
+    assert any('"two\\nlines"' in row["raw_line"] for row in rejected if row["raw_line"])
+    # The unterminated quote's cell runs to the end of its file, as pyarrow reads it.
+    assert by_name["c-0.csv"][3] is None and sum(by_name["c-0.csv"][1:3]) == 1
+    assert by_name["d-0.csv"][3].startswith("not a readable CSV file")
+    assert by_name["e-0.csv"][3].startswith("could not be read (UnicodeDecodeError")
+    sha = {row["path"].rsplit("/", 1)[-1]: row["sha256"] for row in ingested}
+    assert sha == {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}

@@ -10,7 +10,8 @@ Three shapes, by file name, never by content:
 - `.csv`, `.csv.gz`: a CSV export with a header row; every value is kept as text and an
   empty cell as null, one column per cell (`cell_1`, ...), the header beside them: the
   mapping reads the cells it needs as they are, and writes a row out as a JSON object of
-  its cells only for a row it quarantines.
+  its cells only for a row it quarantines; consecutive small files of one header line
+  are parsed in one go (csv_tables.py), giving what each gives parsed alone.
 
 Each batch comes with what the loader records per file (size, modification time,
 SHA-256, or why the file could not be read).
@@ -21,16 +22,14 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
-import io
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pacsv
 
 from ingest.landing_files import (
     BATCH_BYTES,
@@ -40,6 +39,7 @@ from ingest.landing_files import (
     gunzip,
     lines_and_sha256,
 )
+from ingest.sources import csv_tables
 
 # Bytes of records per Arrow record batch handed to DuckDB, which scans record batches
 # in parallel: a LiteLLM payload is ~13 KB, so a batch of our format's BATCH_ROWS lines
@@ -102,15 +102,10 @@ def read_batches(paths: list[Path]) -> Iterator[RecordsRead]:
     (ingest/landing_files.py), so a day of one-call files, or of JSON Lines or CSV files
     of a few records each, takes few batches. JSON Lines files go together, CSV files
     with the same header go together, and the .json documents come last."""
-    documents: list[Path] = []
+    documents = [path for path in paths if _shape(path) == "documents"]
     batch: list[RecordsRead] = []
     layout, size = None, 0
-    for path in paths:
-        shape = _shape(path)
-        if shape == "documents":
-            documents.append(path)
-            continue
-        read = _read_csv(path) if shape == "csv" else _read_lines(path)
+    for read in _tables([path for path in paths if _shape(path) != "documents"]):
         nbytes = read.records.nbytes if read.records is not None else 0
         other = _layout(read)
         # A file that could not be read has no layout, and goes with any batch.
@@ -262,49 +257,110 @@ def _read_documents(paths: list[Path]) -> RecordsRead:
     return RecordsRead(reads, _in_scan_batches(table), "documents")
 
 
-def _csv_bytes(path: Path) -> bytes:
-    """A CSV file's text as bytes; a .csv.gz decompressed here, member by member, so that
-    a byte-order mark at the start of any member is dropped, as for JSON Lines (pyarrow
-    would keep it in the first cell of that member's first row)."""
+def _csv_bytes(path: Path) -> tuple[bytes, bytes]:
+    """A CSV file's bytes as read (hashed) and its text; a .csv.gz decompressed here,
+    member by member, so that a byte-order mark at the start of any member is dropped,
+    as for JSON Lines (pyarrow would keep it in the first cell of that member's first
+    row)."""
     data = path.read_bytes()
     if not path.name.endswith(".gz"):
-        return data
+        return data, data
     try:
-        return gunzip(data)
+        return data, gunzip(data)
     except CutShort as short:
         raise EOFError(str(short)) from None
 
 
-def _header(data: bytes) -> list[str]:
-    with io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="") as handle:
-        return next(csv.reader(handle), [])
-
-
-def _read_csv(path: Path) -> RecordsRead:
-    """Every cell as text (an empty one as null); quoted cells may hold newlines."""
-    try:
-        data = _csv_bytes(path)
-        names = _header(data)
-        table = pacsv.read_csv(
-            pa.BufferReader(data),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in names},
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (OSError, EOFError, zlib.error, UnicodeError, pa.ArrowInvalid, csv.Error) as error:
-        return RecordsRead([_unreadable(path, error)], None, "csv")
-    rows = table.num_rows
-    # Cells by position: a header may repeat a name or differ from another only in case,
-    # which DuckDB's column names would not keep apart.
+def _cells(names: list[str], rows: list[int], table: pa.Table) -> pa.Table:
+    """The CSV rows of the named files (`rows` of each, laid end to end in `table`) as
+    (source_file, line_number, read_error, cell_1, ...). Cells by position: a header may
+    repeat a name or differ from another only in case, which DuckDB's column names would
+    not keep apart."""
+    counts = np.array(rows, np.int64)
+    firsts = np.repeat(np.cumsum(counts) - counts, counts)
+    files = pa.array(names, pa.string()).take(pa.array(np.repeat(np.arange(len(names)), counts)))
     cells = pa.table(
         {
-            "source_file": pa.array([str(path)] * rows, pa.string()),
-            "line_number": pa.array(np.arange(1, rows + 1, dtype=np.int64)),
-            "read_error": pa.nulls(rows, pa.string()),
+            "source_file": files,
+            "line_number": pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64) - firsts),
+            "read_error": pa.nulls(table.num_rows, pa.string()),
             **{f"cell_{i}": column for i, column in enumerate(table.columns, start=1)},
         }
     )
-    return RecordsRead([_state(path)], _in_scan_batches(cells), "csv", tuple(table.column_names))
+    return _in_scan_batches(cells)
+
+
+def _read_csv(path: Path, read: tuple[bytes, bytes] | None = None) -> RecordsRead:
+    """One CSV file's rows (`read`: its bytes and text, when already read)."""
+    try:
+        data, text = read or _csv_bytes(path)
+        table = csv_tables.read_file(text)
+    except (OSError, EOFError, zlib.error, UnicodeError, pa.ArrowInvalid, csv.Error) as error:
+        return RecordsRead([_unreadable(path, error)], None, "csv")
+    # The hash is of the bytes just parsed, not of a second read of the file.
+    cells = _cells([str(path)], [table.num_rows], table)
+    return RecordsRead([_state(path, data)], cells, "csv", tuple(table.column_names))
+
+
+@dataclass
+class _CsvRun:
+    """Consecutive small CSV files of one shared header line, read and not yet parsed:
+    they are parsed together (csv_tables.read_together), or one by one where that
+    cannot be shown to give what each gives alone."""
+
+    header: bytes | None = None
+    files: list[tuple[Path, bytes, bytes]] = field(default_factory=list)
+    nbytes: int = 0
+
+    def joins(self, header: bytes, text: bytes) -> bool:
+        return header == self.header and self.nbytes + len(text) <= SCAN_BYTES
+
+    def add(self, path: Path, data: bytes, text: bytes, header: bytes) -> None:
+        self.header = header
+        self.files.append((path, data, text))
+        self.nbytes += len(text)
+
+    def reads(self) -> Iterator[RecordsRead]:
+        """The run's records, and the run emptied."""
+        files, header = self.files, self.header
+        self.files, self.header, self.nbytes = [], None, 0
+        together = None
+        if len(files) > 1:
+            bodies = [csv_tables.body(text, header) for _, _, text in files]
+            together = csv_tables.read_together(header, bodies)
+        if together is None:
+            for path, data, text in files:
+                yield _read_csv(path, (data, text))
+            return
+        table, rows = together
+        yield RecordsRead(
+            [_state(path, data) for path, data, _ in files],
+            _cells([str(path) for path, _, _ in files], rows, table),
+            "csv",
+            tuple(table.column_names),
+        )
+
+
+def _tables(paths: list[Path]) -> Iterator[RecordsRead]:
+    """The records of JSON Lines and CSV files, file by file in order, except that a run
+    of small CSV files of one header line is parsed as one (csv_tables.py)."""
+    run = _CsvRun()
+    for path in paths:
+        if _shape(path) != "csv":
+            yield from run.reads()
+            yield _read_lines(path)
+            continue
+        try:
+            data, text = _csv_bytes(path)
+        except (OSError, EOFError, zlib.error) as error:
+            yield from run.reads()
+            yield RecordsRead([_unreadable(path, error)], None, "csv")
+            continue
+        header = csv_tables.shared_header(text)
+        if header is None or not run.joins(header, text):
+            yield from run.reads()
+        if header is None:
+            yield _read_csv(path, (data, text))
+        else:
+            run.add(path, data, text, header)
+    yield from run.reads()

@@ -272,6 +272,9 @@ def test_dbt_invariant_tests_fail_exactly_where_broken(bad_day, tmp_path, monkey
     with duckdb.connect(str(copy)) as connection:
         for statement in INVARIANT_BREAKS.values():
             connection.execute(statement)
+    # dbt by hand, as README.md says: with the warehouse's settings in its environment.
+    for key, value in settings.environment().items():
+        monkeypatch.setenv(key, value)
     monkeypatch.setenv("LLM_USAGE_WAREHOUSE", str(copy))
     dbt = Path(sys.executable).with_name("dbt")
     subprocess.run(

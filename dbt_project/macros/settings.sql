@@ -6,10 +6,11 @@
     (README.md).
 
     Parsing and linting render models without the environment: they get '' and never run
-    what they render. A build or run without it stops here with one line. -#}
+    what they render. A build, run or test without it stops here with one line (a test
+    would otherwise judge the data against a stand-in value). -#}
 {% macro setting(variable) -%}
     {%- set value = env_var(variable, '') | trim -%}
-    {%- if value == '' and execute and flags.WHICH in ('build', 'run') -%}
+    {%- if value == '' and execute and flags.WHICH in ('build', 'run', 'test', 'retry') -%}
         {{ exceptions.raise_compiler_error(
             variable ~ " is not set: dbt reads the warehouse's settings from the environment "
             ~ "it gives dbt; run dbt by hand after "

@@ -127,15 +127,15 @@ def test_a_refresh_while_the_nightly_run_holds_the_pool_waits_then_runs(
             (request,) = sensor(sensor_context(settings, instance)).run_requests
             assert request.partition_key == TODAY.isoformat()
 
-            # The reader lets go once the refresh is blocked by the pool (or after a
-            # minute, so that a refresh that was never blocked fails below, not hangs).
+            # The reader lets go once the refresh is blocked by the pool (or after three
+            # minutes, so that a refresh that was never blocked fails below, not hangs).
             def release():
                 try:
                     wait_for(
                         lambda: any(
                             _was_blocked(instance, r.run_id) for r in _refresh_runs(instance)
                         ),
-                        60,
+                        180,
                         "the refresh to be blocked by the pool",
                         interval=0.2,
                     )

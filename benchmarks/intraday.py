@@ -85,31 +85,50 @@ def refresh(warehouse: Warehouse, day: date, target_dir: Path) -> dict:
 
 
 def same_marts(one: Warehouse, other: Warehouse) -> tuple[int, list[str]]:
-    """The marts whose rows differ between two warehouses (built_at aside; reals to nine
-    significant digits, as sums in another order may differ in the last bits): after the
+    """The marts whose rows differ between two warehouses (built_at aside): after the
     refreshes and then the whole day, the refreshed warehouse must equal the one that
-    ran the day once. Returns how many marts it compared, and those that differ."""
+    ran the day once. Every column but the reals must match exactly, row for row; the
+    reals (spend, ratios, means) within a relative 1e-9, as sums in another order differ
+    in the last bits (rounding both to nine digits was not enough: two values 1e-15
+    apart can round to different ninth digits). Returns how many marts it compared, and
+    those that differ."""
     differ = []
     with duckdb.connect(str(one.path), read_only=True) as connection:
         here = connection.execute("SELECT current_database()").fetchone()[0]
         connection.execute(f"ATTACH '{other.path}' AS other (READ_ONLY)")
         columns = connection.execute(
-            "SELECT table_name, list(CASE WHEN data_type = 'DOUBLE' "
-            "THEN format('round({}, 9 - cast(ceil(log10(abs({}) + 1e-300)) AS INTEGER)) AS {}', "
-            "column_name, column_name, column_name) ELSE column_name END ORDER BY column_index) "
-            "FROM duckdb_columns() WHERE database_name = ? AND schema_name = 'main_marts' "
-            "AND column_name <> 'built_at' GROUP BY 1 ORDER BY 1",
+            "SELECT table_name, list(column_name ORDER BY column_index) FILTER "
+            "(data_type <> 'DOUBLE'), list(column_name ORDER BY column_index) FILTER "
+            "(data_type = 'DOUBLE') FROM duckdb_columns() WHERE database_name = ? "
+            "AND schema_name = 'main_marts' AND column_name <> 'built_at' GROUP BY 1 ORDER BY 1",
             [here],
         ).fetchall()
-        for mart, select in columns:
-            mine = f"SELECT {', '.join(select)} FROM {here}.main_marts.{mart}"
-            theirs = f"SELECT {', '.join(select)} FROM other.main_marts.{mart}"
-            extra, missing = connection.execute(
-                f"SELECT (SELECT count(*) FROM ({mine} EXCEPT ALL {theirs})), "
-                f"(SELECT count(*) FROM ({theirs} EXCEPT ALL {mine}))"
+        for mart, exact, reals in columns:
+            exact, reals = exact or [], reals or []
+            key = ", ".join(f'"{c}"' for c in exact)
+            mine, theirs = f"{here}.main_marts.{mart}", f"other.main_marts.{mart}"
+            # The exact columns, as multisets: the same rows, each as often.
+            extra, missing, rows, keys = connection.execute(
+                f"SELECT (SELECT count(*) FROM (SELECT {key} FROM {mine} EXCEPT ALL "
+                f"SELECT {key} FROM {theirs})), (SELECT count(*) FROM (SELECT {key} FROM "
+                f"{theirs} EXCEPT ALL SELECT {key} FROM {mine})), (SELECT count(*) FROM "
+                f"{mine}), (SELECT count(*) FROM (SELECT DISTINCT {key} FROM {mine}))"
             ).fetchone()
-            if extra or missing:
+            if extra or missing or rows != keys:  # rows not told apart by them: differ
                 differ.append(mart)
+                continue
+            if reals:
+                on = " AND ".join(f'a."{c}" IS NOT DISTINCT FROM b."{c}"' for c in exact)
+                apart = " OR ".join(
+                    f'(a."{c}" IS NULL) <> (b."{c}" IS NULL) OR abs(a."{c}" - b."{c}") > '
+                    f'1e-9 * greatest(abs(a."{c}"), abs(b."{c}"), 1e-300)'
+                    for c in reals
+                )
+                (far,) = connection.execute(
+                    f"SELECT count(*) FROM {mine} AS a JOIN {theirs} AS b ON {on} WHERE {apart}"
+                ).fetchone()
+                if far:
+                    differ.append(mart)
     return len(columns), differ
 
 

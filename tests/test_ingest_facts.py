@@ -258,6 +258,18 @@ def test_out_of_order_and_repeated_runs_give_identical_facts(in_order, tmp_path,
     for run in runs[1:]:
         (dbt_log,) = DBT_TARGET_DIR.glob(f"{run.run_id[:8]}-*/dbt.log")
         assert "Nothing changed, skipping partial parsing" in dbt_log.read_text(), run.run_id
+    # Each build asks the warehouse once which zone it was built in (the first build,
+    # which finds none, and the next two alike), not once per model and test: ~200
+    # questions of two statements each were most of a small refresh's statements. (One
+    # log event per statement; the JSON log repeats the SQL within its line.)
+    for run in runs:
+        (dbt_log,) = DBT_TARGET_DIR.glob(f"{run.run_id[:8]}-*/dbt.log")
+        asked = [
+            line
+            for line in dbt_log.read_text().splitlines()
+            if "table_name = 'model_build_settings'" in line
+        ]
+        assert len(asked) == 1, run.run_id
 
     _assert_same(_facts(settings), _facts(reference_settings))
     _assert_same(_daily(settings), _daily(reference_settings))

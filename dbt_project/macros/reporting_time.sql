@@ -56,6 +56,23 @@
     {%- if not execute -%}
         {{ return(false) }}
     {%- endif -%}
+    {#- Every node asks (each is_incremental() of a model, its materialization, each test's
+        scope): about 200 times a build, two statements each, which cost a refresh more
+        than its data. The answer is about the warehouse as the build found it (only the
+        build's on-run-end hook records a zone), so the first answer serves the whole
+        build. dbt has no public place for state shared by the nodes of one invocation;
+        the graph dict is the one object they all see, and the answer is kept under the
+        invocation's id, so an invocation that reuses a loaded manifest (dbtRunner) asks
+        again. -#}
+    {%- set kept = graph.setdefault('llm_usage_reporting_zone_changed', {}) -%}
+    {%- if invocation_id not in kept -%}
+        {%- do kept.clear() -%}
+        {%- do kept.update({invocation_id: _reporting_zone_changed_now()}) -%}
+    {%- endif -%}
+    {{ return(kept[invocation_id]) }}
+{%- endmacro %}
+
+{% macro _reporting_zone_changed_now() -%}
     {%- set recorded = run_query(
             "select reporting_timezone from raw.model_build_settings limit 1"
         ) if _build_settings_exist() else none -%}

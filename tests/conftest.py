@@ -61,6 +61,7 @@ def pytest_configure(config: pytest.Config) -> None:
 SLOWEST_MODULES = (
     "test_one_writer",
     "test_ingest_facts",
+    "test_intraday_pool",
     "test_benchmark_smoke",
     "test_reliability",
     "test_ui",

@@ -152,32 +152,60 @@ def _error_rates(current: pd.DataFrame, before: pd.DataFrame, rule):
             yield row, rate, baseline, limit
 
 
-def error_rate_firings(
-    frame: pd.DataFrame, kind: str, day: date, rule: ErrorRateRule
+def _error_rate_alerts(
+    current: pd.DataFrame,
+    before: pd.DataFrame,
+    rule: ErrorRateRule | HourlyErrorRateRule,
+    *,
+    kind: str,
+    name: str,
+    period: str,
+    period_start: date | datetime,
+    title_when: str,
+    body_when: str,
+    baseline_words: str,
 ) -> list[Firing]:
-    """`frame`: day, id, requests, successful_requests per provider (or model) and day."""
+    """One firing per provider (or model) of `current` whose error rate crosses `rule`
+    against `before`; `title_when` / `body_when` name the period judged, and
+    `baseline_words` the baseline (a format string of `baseline`)."""
     fired = []
-    current = frame[frame["day"] == day]
-    before = _trailing(frame, day, rule.trailing_days)
     for row, rate, baseline, limit in _error_rates(current, before, rule):
         scope = f"{kind} {row.id}"
         fired.append(
             Firing(
-                rule=ERROR_RATE,
+                rule=name,
                 scope=scope,
-                period="day",
-                period_start=day,
+                period=period,
+                period_start=period_start,
                 level="high",
                 figure=rate,
                 threshold=limit,
-                title=f"Error rate of {scope} is {_pct(rate)} on {day}",
-                body=f"{scope}: {_pct(rate)} of {row.requests} requests failed on the "
-                f"day {day}, above the threshold {_pct(limit)} ({rule.multiple:g}x its "
-                f"trailing {rule.trailing_days}-day rate {_pct(baseline)}, at least "
-                f"{_pct(rule.min_error_rate)}).",
+                title=f"Error rate of {scope} is {_pct(rate)} {title_when}",
+                body=f"{scope}: {_pct(rate)} of {row.requests} requests failed {body_when}, "
+                f"above the threshold {_pct(limit)} ({rule.multiple:g}x its "
+                + baseline_words.format(baseline=_pct(baseline))
+                + f" at least {_pct(rule.min_error_rate)}).",
             )
         )
     return fired
+
+
+def error_rate_firings(
+    frame: pd.DataFrame, kind: str, day: date, rule: ErrorRateRule
+) -> list[Firing]:
+    """`frame`: day, id, requests, successful_requests per provider (or model) and day."""
+    return _error_rate_alerts(
+        frame[frame["day"] == day],
+        _trailing(frame, day, rule.trailing_days),
+        rule,
+        kind=kind,
+        name=ERROR_RATE,
+        period="day",
+        period_start=day,
+        title_when=f"on {day}",
+        body_when=f"on the day {day}",
+        baseline_words=f"trailing {rule.trailing_days}-day rate {{baseline}},",
+    )
 
 
 def hourly_error_rate_firings(
@@ -185,29 +213,19 @@ def hourly_error_rate_firings(
 ) -> list[Firing]:
     """`frame`: hour (its UTC start), id, requests, successful_requests per provider (or
     model) and hour; `hour_shown` names the judged hour in the reporting zone."""
-    fired = []
-    current = frame[frame["hour"] == hour]
     start = hour - timedelta(days=rule.trailing_days)
-    before = frame[(frame["hour"] < hour) & (frame["hour"] >= start)]
-    for row, rate, baseline, limit in _error_rates(current, before, rule):
-        scope = f"{kind} {row.id}"
-        fired.append(
-            Firing(
-                rule=ERROR_RATE_HOURLY,
-                scope=scope,
-                period="hour",
-                period_start=hour,
-                level="high",
-                figure=rate,
-                threshold=limit,
-                title=f"Error rate of {scope} is {_pct(rate)} in the hour {hour_shown}",
-                body=f"{scope}: {_pct(rate)} of {row.requests} requests failed in the hour "
-                f"{hour_shown}, above the threshold {_pct(limit)} ({rule.multiple:g}x its "
-                f"rate over the trailing {rule.trailing_days} days' hours, "
-                f"{_pct(baseline)}; at least {_pct(rule.min_error_rate)}).",
-            )
-        )
-    return fired
+    return _error_rate_alerts(
+        frame[frame["hour"] == hour],
+        frame[(frame["hour"] < hour) & (frame["hour"] >= start)],
+        rule,
+        kind=kind,
+        name=ERROR_RATE_HOURLY,
+        period="hour",
+        period_start=hour,
+        title_when=f"in the hour {hour_shown}",
+        body_when=f"in the hour {hour_shown}",
+        baseline_words=f"rate over the trailing {rule.trailing_days} days' hours, {{baseline}};",
+    )
 
 
 def latency_firings(

@@ -70,19 +70,12 @@ class ErrorRateRule:
 
 
 @dataclass(frozen=True)
-class HourlyErrorRateRule:
-    """The error-rate rule on the latest complete hour, against the trailing days' hours."""
+class HourlyErrorRateRule(ErrorRateRule):
+    """The error-rate rule on the latest complete hour, against the trailing days' hours
+    pooled: the day rule's keys and defaults but one. An hour holds a 24th of a day's
+    traffic, so its minimum sample is lower than the day's."""
 
-    enabled: bool = True
-    # The hour's error rate must exceed this multiple of the trailing hours' pooled rate...
-    multiple: float = 3.0
-    # ... and this floor.
-    min_error_rate: float = 0.05
-    # An hour with fewer requests is not judged, nor one whose trailing hours together
-    # have fewer (an hour holds a 24th of a day's traffic: a lower floor than the day's).
     min_requests: int = 20
-    trailing_days: int = 7
-    by: tuple[str, ...] = ("provider",)
 
 
 @dataclass(frozen=True)

@@ -702,7 +702,33 @@ def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     )
     # Three more (search, pick, back to all) for each filter with more values than it lists.
     searched = sum(result[n] > FILTER_OPTIONS for n in ("api_keys", "models"))
-    assert len(result["redraws"]) == 11 + 3 * searched
+    # Each other party (organization, team, project): its kind, its busiest value and
+    # back to all; then back to API keys, the three group-bys and up to three tag keys.
+    from readers.dashboard_data import load_catalog
+    from readers.filters import NONE
+
+    catalog = load_catalog(sample)
+    valued = [
+        p for p in ("organization", "team", "project") if set(catalog.names(f"{p}_id")) - {NONE}
+    ]
+    tag_keys = catalog.tag_keys[1:4]
+    assert len(valued) == 3 and tag_keys  # the sample names them all and sends tags
+    labels = [r["change"] for r in result["redraws"]]
+    assert [label for label in labels if label.startswith("filter by ")] == [
+        "filter by organization",
+        "filter by team",
+        "filter by project",
+        "filter by API key",
+    ]
+    assert [label for label in labels if label.startswith("usage by ")] == [
+        "usage by team",
+        "usage by project",
+        "usage by organization",
+    ]
+    assert [label for label in labels if label.startswith("tag key ")] == [
+        f"tag key {key}" for key in tag_keys
+    ]
+    assert len(labels) == 11 + 4 + 2 * len(valued) + 3 + len(tag_keys) + 3 * searched
     assert all(r["seconds"] > 0 for r in result["redraws"])
     assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(
         result

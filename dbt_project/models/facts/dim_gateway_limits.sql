@@ -1,11 +1,13 @@
-{{ config(materialized='view') }}
+{#- A view on DuckDB: it is read only when the budgets file turns gateway limits on
+    (docs/alerts.md), so builds pay nothing for it. A table on Spark: readers see Spark's
+    tables through their Parquet files (ingest/lake.py), and a Spark view is seen by
+    Spark alone. -#}
+{{ config(materialized='table' if target.type == 'spark' else 'view') }}
 
 -- The gateway's own spend limits: LiteLLM's max_budget of an API key and of a team, as
 -- the latest record of the key (or of the team) carries it. Grain: one row per scope
 -- ('api_key' or 'team', the dimensions' names) and id whose latest record has a limit; a
--- key whose limit was lifted (its latest record has none) has no row. A view: it is read
--- only when the budgets file turns gateway limits on (docs/alerts.md), so builds pay
--- nothing for it.
+-- key whose limit was lifted (its latest record has none) has no row.
 with limits as (
     select
         'api_key' as scope,

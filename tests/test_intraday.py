@@ -114,6 +114,25 @@ def test_the_late_file_sensor_leaves_today_to_the_intraday_refresh(today):
     assert rerun.partition_key == TODAY.isoformat()
 
 
+def assert_days_equal_pandas(settings, rows) -> None:
+    """Each day of `rows` (the requests, by pandas): the day's all-traffic summary row
+    equals the independent computation."""
+    from mart_reference import same, usage_summary
+
+    from readers.filters import all_rows_sql
+    from readers.warehouse import read_query
+
+    for day, in_day in rows.groupby("event_date"):
+        summary = read_query(
+            settings,
+            "SELECT * FROM main_marts.mart_usage_summary WHERE grain = 'day' "
+            f"AND period_start = ? AND {all_rows_sql()}",
+            [day.date()],
+        ).iloc[0]
+        for column, value in usage_summary(in_day).items():
+            assert same(summary[column], value), (day, column, summary[column], value)
+
+
 def test_refreshes_as_files_arrive_equal_pandas_on_the_files_so_far(data_dir, tmp_path):
     """What a refresh runs (load today's partition, rebuild what it touches: run_window,
     as the nightly job's steps) after the first batch and again after the last: each
@@ -121,15 +140,12 @@ def test_refreshes_as_files_arrive_equal_pandas_on_the_files_so_far(data_dir, tm
     replaces what the one before loaded and counts nothing twice."""
     from mart_reference import (
         compare_hours,
-        same,
-        usage_summary,
         with_local_hours,
         with_performance_fields,
     )
     from nightly import run_window
     from reference import read_landing, requests
 
-    from readers.filters import all_rows_sql
     from readers.warehouse import read_query
 
     spare = generate_logs(tmp_path / "spare", TODAY, 1, 240, seed=8, fmt="jsonl", files_per_day=3)
@@ -141,15 +157,7 @@ def test_refreshes_as_files_arrive_equal_pandas_on_the_files_so_far(data_dir, tm
         deliveries, invalid = read_landing(data_dir.landing_dir)
         assert invalid == 0
         rows = with_local_hours(with_performance_fields(requests(deliveries)), "UTC")
-        for day, in_day in rows.groupby("event_date"):
-            summary = read_query(
-                data_dir,
-                "SELECT * FROM main_marts.mart_usage_summary WHERE grain = 'day' "
-                f"AND period_start = ? AND {all_rows_sql()}",
-                [day.date()],
-            ).iloc[0]
-            for column, value in usage_summary(in_day).items():
-                assert same(summary[column], value), (day, column, summary[column], value)
+        assert_days_equal_pandas(data_dir, rows)
         hourly = read_query(data_dir, "SELECT * FROM main_marts.mart_usage_by_hour")
         assert compare_hours(hourly, rows, [{}]) > 100
     assert len(requests(deliveries)) == spare.records  # the three batches, every request

@@ -19,7 +19,7 @@ from datetime import timedelta
 import pytest
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from runs import finish, start_cli, wait_for
-from test_intraday import TODAY
+from test_intraday import TODAY, assert_days_equal_pandas
 from test_one_writer import WRITER_STEPS
 from test_sensor import sensor_context
 
@@ -91,11 +91,10 @@ def reader(data_dir):
 def test_a_refresh_while_the_nightly_run_holds_the_pool_waits_then_runs(
     data_dir, reader, monkeypatch, tmp_path
 ):
-    from mart_reference import compare_hours, same, usage_summary, with_local_hours
+    from mart_reference import compare_hours, with_local_hours
     from mart_reference import with_performance_fields as with_fields
     from reference import read_landing, requests
 
-    from readers.filters import all_rows_sql
     from readers.warehouse import read_query
 
     # The load step waits for the reader well past the time this test needs.
@@ -178,15 +177,7 @@ def test_a_refresh_while_the_nightly_run_holds_the_pool_waits_then_runs(
     assert invalid == 0
     rows = with_local_hours(with_fields(requests(deliveries)), "UTC")
     assert {d.date() for d in rows["event_date"]} == {YESTERDAY, TODAY}
-    for day, in_day in rows.groupby("event_date"):
-        summary = read_query(
-            settings,
-            "SELECT * FROM main_marts.mart_usage_summary WHERE grain = 'day' "
-            f"AND period_start = ? AND {all_rows_sql()}",
-            [day.date()],
-        ).iloc[0]
-        for column, value in usage_summary(in_day).items():
-            assert same(summary[column], value), (day, column, summary[column], value)
+    assert_days_equal_pandas(settings, rows)
     for mart in ("mart_usage_by_hour", "mart_latency_by_hour"):
         hourly = read_query(settings, f"SELECT * FROM main_marts.{mart}")
         assert compare_hours(hourly, rows, [{}], mart) > 40

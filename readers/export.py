@@ -17,12 +17,14 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
+from types import MappingProxyType
 from typing import IO
 
 from config.settings import Settings
@@ -70,16 +72,20 @@ VIEWS = {
 }
 
 
-def mart_columns() -> dict[str, tuple[str, ...]]:
-    """Each mart's figure columns, as the marts' YAML declares them."""
-    return {
-        model["name"]: tuple(
-            c["name"]
-            for c in model["columns"]
-            if c["name"] not in keys() and c["name"] not in HIDDEN
-        )
-        for model in load_mart_models()
-    }
+@cache
+def mart_columns() -> Mapping[str, tuple[str, ...]]:
+    """Each mart's figure columns, as the marts' YAML declares them (read once per process:
+    one export asks several times, and the YAML is over a thousand lines)."""
+    return MappingProxyType(
+        {
+            model["name"]: tuple(
+                c["name"]
+                for c in model["columns"]
+                if c["name"] not in keys() and c["name"] not in HIDDEN
+            )
+            for model in load_mart_models()
+        }
+    )
 
 
 def names() -> list[str]:

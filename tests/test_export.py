@@ -17,6 +17,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import SAMPLE_LAST_DAY, SAMPLE_START, copy_data_dir, use_data_dir
@@ -79,30 +80,49 @@ def read_back(path: Path, fmt: str) -> pd.DataFrame:
 
 def same(back: pd.DataFrame, expected: pd.DataFrame) -> None:
     """Equal cell for cell: dates and instants as the same date or instant (ISO text in
-    CSV and JSON lines), numbers exactly, missing as missing."""
+    CSV and JSON lines), numbers exactly, missing as missing. Column by column (a
+    Python comparison per cell took a minute for the sample warehouse's marts)."""
     assert list(back.columns) == list(expected.columns)
     assert len(back) == len(expected) > 0
     for column in expected.columns:
-        left, right = back[column].tolist(), expected[column].tolist()
-        for a, b in zip(left, right):
-            if pd.isna(b):
-                assert pd.isna(a), (column, a, b)
-            elif isinstance(b, (date, datetime)):  # pd.Timestamp is a datetime
-                assert pd.Timestamp(a) == pd.Timestamp(b), (column, a, b)
-            elif isinstance(b, str):
-                assert a == b, (column, a, b)
-            else:
-                assert float(a) == float(b), (column, a, b)  # exact: no rounding on the way
+        left = back[column].reset_index(drop=True)
+        right = expected[column].reset_index(drop=True)
+        missing = right.isna().to_numpy()
+        lost = np.flatnonzero(missing & ~left.isna().to_numpy())
+        assert not len(lost), (column, left[lost[0]], right[lost[0]])
+        left, right = left[~missing], right[~missing]
+        if right.empty:
+            continue
+        first = right.iloc[0]
+        if isinstance(first, (date, datetime)):  # pd.Timestamp is a datetime
+            equal = (
+                pd.to_datetime(left, format="ISO8601").to_numpy()
+                == pd.to_datetime(right).to_numpy()
+            )
+        elif isinstance(first, str):
+            equal = left.to_numpy(dtype=object) == right.to_numpy(dtype=object)
+        else:  # exact: no rounding on the way
+            equal = left.astype(float).to_numpy() == right.astype(float).to_numpy()
+        wrong = np.flatnonzero(~np.asarray(equal, dtype=bool))
+        assert not len(wrong), (column, left.iloc[wrong[0]], right.iloc[wrong[0]])
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "jsonl"])
 def test_every_mart_reads_back_equal_to_its_rows(sample_warehouse, tmp_path, fmt):
+    # The hourly marts' hours of one day: all of them are two thirds of the rows and add
+    # nothing a day's do not check.
+    day = SAMPLE_START.isoformat()
     for mart in mart_columns():
         out = tmp_path / f"{mart}.{fmt}"
-        grain = "hour" if hourly(resolve_source(mart)) else "month"
-        code, _, err = run(sample_warehouse, "export", mart, "--grain", grain, "--out", str(out))
+        args = ["--grain", "month"]
+        expected = mart_rows(sample_warehouse, mart, "month")
+        if hourly(resolve_source(mart)):
+            args = ["--grain", "hour", "--from", day, "--to", day]
+            expected = mart_rows(sample_warehouse, mart, "hour")
+            expected = expected[expected["event_date"].astype(str) == day]
+        code, _, err = run(sample_warehouse, "export", mart, *args, "--out", str(out))
         assert code == 0, err
-        same(read_back(out, fmt), mart_rows(sample_warehouse, mart, grain))
+        same(read_back(out, fmt), expected)
 
 
 def test_hours_export_by_their_local_days_and_only_with_the_hour_grain(sample_warehouse, tmp_path):

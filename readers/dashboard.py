@@ -635,8 +635,9 @@ def _groups_section(view: View) -> None:
     groups = [d for d in parties() if d.name != "api_key"]
     default = dict(next(p for p in load_panels() if p.mart == GROUP_MART).example)
     names = [d.name for d in groups]
-    chosen = st.session_state.get("group_dimension") or default.get("dimension", names[0])
+    chosen = _kept("group_dimension") or default.get("dimension", names[0])
     group = next(d for d in groups if d.name == chosen) if chosen in names else groups[0]
+    _keep("group_dimension", group.name)
     st.subheader(f"Usage by {group.label}")
     st.segmented_control(
         "Group by",
@@ -731,7 +732,8 @@ def _tags_section(view: View, tag_keys: list[str]) -> None:
     example = dict(next(p for p in load_panels() if p.mart == TAG_MART).example)
     default = example.get("tag_key") if example.get("tag_key") in present else present[0]
     if st.session_state.get("tag_key") not in present:
-        st.session_state["tag_key"] = default
+        kept = _kept("tag_key")
+        st.session_state["tag_key"] = kept if kept in present else default
     key = _choose_tag_key(present)
     values = rows[rows["tag_key"] == key].reset_index(drop=True)
     config = {
@@ -758,7 +760,25 @@ def _tags_section(view: View, tag_keys: list[str]) -> None:
 
 
 def _choose_tag_key(keys: list[str]) -> str:
-    return st.selectbox("Tag key", keys, key="tag_key", format_func=str)
+    key = st.selectbox("Tag key", keys, key="tag_key", format_func=str)
+    _keep("tag_key", key)
+    return key
+
+
+# Streamlit forgets a widget's value in a run that does not draw it, and only the open tab
+# is drawn: a choice made in a tab (group by, tag key) is kept under its own key, so it
+# is still chosen when the user comes back to that tab.
+KEPT = "kept_"
+
+
+def _kept(key: str):
+    """The widget's value, or the one kept when its tab was last drawn."""
+    value = st.session_state.get(key)
+    return st.session_state.get(KEPT + key) if value is None else value
+
+
+def _keep(key: str, value) -> None:
+    st.session_state[KEPT + key] = value
 
 
 def _trend_chart(view: View) -> None:

@@ -11,6 +11,11 @@ the tallest chart canvas (browsers refuse canvases beyond about 32,767 pixels a 
 show a broken image instead). The page draws only its open tab, so opening a tab is a
 choice timed too: until the tab's first card shows and the page settled.
 
+Beside the wall time, each choice's CPU seconds: the served page's process and the
+browser's (every process this script started but the page: chromium's and Playwright's
+driver's). On a shared machine the wall time overstates what a choice costs; their CPU
+does not.
+
     .venv/bin/python benchmarks/dashboard_browser.py --warehouse W.duckdb
     .venv/bin/python benchmarks/dashboard_browser.py --warehouse W.duckdb --checkout ../other
 
@@ -97,7 +102,25 @@ def serve(checkout: Path, warehouse: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.5)
 
 
-def measure(url: str, key: str, model: str) -> dict:
+def _cpu_seconds(page_pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the served page and of every other process this script
+    started (the browser and Playwright's driver)."""
+    import psutil
+
+    page = browser = 0.0
+    for process in psutil.Process().children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a browser helper that has ended
+            continue
+        if process.pid == page_pid:
+            page += times.user + times.system
+        else:
+            browser += times.user + times.system
+    return page, browser
+
+
+def measure(url: str, key: str, model: str, page_pid: int) -> dict:
     from playwright.sync_api import sync_playwright
 
     def settle(page, before: str | None, shows: str | None = None) -> float:
@@ -173,21 +196,28 @@ def measure(url: str, key: str, model: str) -> dict:
             tallest = page.evaluate(TALLEST)
             for label, action, changes, shows in steps:
                 before = page.evaluate(f"() => {FIRST_CARD}") if changes else None
+                cpu_before = _cpu_seconds(page_pid)
                 began = time.perf_counter()
                 action(page)  # clicks, or typing into a filter's list (filtering it as typed)
                 acting = time.perf_counter() - began
                 waiting = settle(page, before, shows)
+                page_cpu, browser_cpu = (
+                    after - earlier for after, earlier in zip(_cpu_seconds(page_pid), cpu_before)
+                )
                 results.append(
                     {
                         "change": label,
                         "seconds": round(acting + waiting, 3),
                         "action_seconds": round(acting, 3),
                         "settle_seconds": round(waiting, 3),
+                        "page_cpu_seconds": round(page_cpu, 3),
+                        "browser_cpu_seconds": round(browser_cpu, 3),
                     }
                 )
                 print(
                     f"{label}: {acting + waiting:.3f} s ({acting:.3f} s acting, "
-                    f"{waiting:.3f} s until settled)",
+                    f"{waiting:.3f} s until settled; CPU {page_cpu:.3f} s page, "
+                    f"{browser_cpu:.3f} s browser)",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -203,6 +233,9 @@ def measure(url: str, key: str, model: str) -> dict:
         "redraws": results,
         "redraw_max_seconds": max(r["seconds"] for r in results),
         "settle_max_seconds": max(r["settle_seconds"] for r in results),
+        "redraw_max_cpu_seconds": max(
+            r["page_cpu_seconds"] + r["browser_cpu_seconds"] for r in results
+        ),
     }
 
 
@@ -227,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = {
             "checkout": str(args.checkout.absolute()),
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            **measure(url, key, model),
+            **measure(url, key, model, process.pid),
         }
     finally:
         os.killpg(process.pid, signal.SIGTERM)

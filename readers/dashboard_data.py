@@ -8,8 +8,8 @@ the page caches its results per warehouse file version (`warehouse_version`).
 Each function opens the warehouse read-only once, runs all its queries on that one
 connection and closes it, so a Dagster run is never kept waiting by an idle page.
 
-The page draws only its open tab, so `load_view` reads only what the tabs asked for
-need: their panels (each mart's tab is declared in the marts' YAML, readers/panels.py)
+The page draws only its open tab, so `load_view` reads only what the tabs it is asked
+for need: their panels (each mart's tab is declared in the marts' YAML, readers/panels.py)
 and the rows beside the panels each tab draws (TAB_READS), plus the usage summary and
 the "as of" time every tab's heading shows.
 """

@@ -340,6 +340,19 @@ def test_choices_made_in_a_tab_stay_when_another_tab_was_open(sample, page):
     assert not page.warning  # no choice set twice (Streamlit warns of that)
 
 
+def test_each_tab_declares_the_rows_it_reads_beside_its_panels():
+    """TAB_READS names, for every tab of readers/panels.py, View fields load_view fills."""
+    from dataclasses import fields
+
+    from readers.dashboard_data import TAB_READS, View
+    from readers.panels import TABS
+
+    assert set(TAB_READS) == set(TABS)
+    assert {read for reads in TAB_READS.values() for read in reads} <= {
+        f.name for f in fields(View)
+    }
+
+
 def test_a_link_naming_a_tab_opens_that_tab(page):
     """The open tab is the URL's `?tab=` (bind="query-params"): a link opens that tab."""
     page.query_params["tab"] = "Performance"

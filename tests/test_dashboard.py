@@ -45,6 +45,16 @@ LAST_DAY = SAMPLE_LAST_DAY  # 2026-02-04, a Wednesday
 DEFAULT_PERIOD = {"month": date(2026, 2, 1), "week": date(2026, 1, 26), "day": LAST_DAY}
 CHROMIUM = Path("/usr/bin/chromium")
 ALL = "*"
+# In the browser: the script has finished (no status, nothing stale) and the visible
+# charts are drawn (a tab's cards show before its charts; a tab is drawn when opened).
+CHARTS_DRAWN = """() => {
+    const running = document.querySelector('[data-testid="stStatusWidget"]');
+    if (running && running.innerText.trim()) return false;
+    if (document.querySelector('[data-stale="true"]')) return false;
+    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .filter(c => c.offsetParent);
+    return charts.length > 0 && charts.every(c => c.querySelector('canvas, svg'));
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -670,12 +680,9 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                 page.get_by_role("tab", name=tab).click()
                 metric = page.locator('[data-testid="stMetric"]', has_text=card)
                 metric.wait_for(state="visible", timeout=60_000)
-                # Charts are drawn by the browser: wait until each visible one has its canvas.
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-                    ".filter(c => c.offsetParent).every(c => c.querySelector('canvas, svg'))",
-                    timeout=60_000,
-                )
+                # Charts are drawn by the browser after the cards: wait until the script
+                # has finished and each visible one has its canvas.
+                page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
                 assert page.locator('[data-testid="stException"]').count() == 0
                 if tab == "Usage":
                     # The sample's active alerts are a banner above the tabs.

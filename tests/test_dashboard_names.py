@@ -363,12 +363,20 @@ def _tooltip(page, chart) -> str:
     return ""
 
 
+# The script has finished (no status, nothing stale) and the visible charts are drawn:
+# a tab's cards show before its charts, and a tab is drawn when it is opened.
+CHARTS_DRAWN = """() => {
+    const running = document.querySelector('[data-testid="stStatusWidget"]');
+    if (running && running.innerText.trim()) return false;
+    if (document.querySelector('[data-stale="true"]')) return false;
+    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .filter(c => c.offsetParent);
+    return charts.length > 0 && charts.every(c => c.querySelector('canvas, svg'));
+}"""
+
+
 def _wait_for_charts(page) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-        ".filter(c => c.offsetParent).every(c => c.querySelector('canvas, svg'))",
-        timeout=60_000,
-    )
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
 
 
 @pytest.mark.browser

@@ -28,7 +28,7 @@ import duckdb
 import pandas as pd
 import pytest
 import requests
-from conftest import SAMPLE_BUDGET, SAMPLE_LAST_DAY
+from conftest import CHARTS_DRAWN, SAMPLE_BUDGET, SAMPLE_LAST_DAY
 
 from ingest.warehouse import request_model_build
 from readers.dashboard_data import FILTER_OPTIONS, TABLE_PAGE_ROWS
@@ -45,16 +45,6 @@ LAST_DAY = SAMPLE_LAST_DAY  # 2026-02-04, a Wednesday
 DEFAULT_PERIOD = {"month": date(2026, 2, 1), "week": date(2026, 1, 26), "day": LAST_DAY}
 CHROMIUM = Path("/usr/bin/chromium")
 ALL = "*"
-# In the browser: the script has finished (no status, nothing stale) and the visible
-# charts are drawn (a tab's cards show before its charts; a tab is drawn when opened).
-CHARTS_DRAWN = """() => {
-    const running = document.querySelector('[data-testid="stStatusWidget"]');
-    if (running && running.innerText.trim()) return false;
-    if (document.querySelector('[data-stale="true"]')) return false;
-    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .filter(c => c.offsetParent);
-    return charts.length > 0 && charts.every(c => c.querySelector('canvas, svg'));
-}"""
 
 
 @pytest.fixture(scope="module")

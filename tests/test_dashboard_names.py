@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import requests
-from conftest import use_data_dir
+from conftest import CHARTS_DRAWN, use_data_dir
 from nightly import run_window
 
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
@@ -361,18 +361,6 @@ def _tooltip(page, chart) -> str:
                 assert tip[1] == 0, tip
                 return tip[0]
     return ""
-
-
-# The script has finished (no status, nothing stale) and the visible charts are drawn:
-# a tab's cards show before its charts, and a tab is drawn when it is opened.
-CHARTS_DRAWN = """() => {
-    const running = document.querySelector('[data-testid="stStatusWidget"]');
-    if (running && running.innerText.trim()) return false;
-    if (document.querySelector('[data-stale="true"]')) return false;
-    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
-        .filter(c => c.offsetParent);
-    return charts.length > 0 && charts.every(c => c.querySelector('canvas, svg'));
-}"""
 
 
 def _wait_for_charts(page) -> None:

@@ -3,12 +3,14 @@
 It builds (or reuses) a warehouse holding one month of generated logs, then drives the
 page headless with Streamlit's AppTest, the same script `llm-usage dashboard` serves,
 and times each script run after a filter change: reading the marts for a selection not
-seen before (nothing cached) plus drawing all three tabs. It then revisits selections
-already seen (answered from the page's cache) and times the reading alone
-(`readers.dashboard_data.load_view`, no Streamlit).
+seen before (nothing cached) plus drawing the open tab. It then opens the other tabs
+(each a script run that reads and draws that tab), changes a filter with another tab
+open, revisits selections already seen (answered from the page's cache) and times the
+reading alone (`readers.dashboard_data.load_view`, no Streamlit), all tabs and each.
 
-A tab change costs no script run at all: the three tabs are drawn on every run and
-switching between them happens in the browser.
+Only the open tab is drawn (readers/dashboard.py), so a tab change is a script run too.
+`--checkout` runs another checkout's page (for a before/after comparison; a page that
+draws every tab ignores the tab steps' choice).
 
 Usage (from the repo root):
 
@@ -16,6 +18,7 @@ Usage (from the repo root):
     .venv/bin/python benchmarks/dashboard.py --warehouse data/warehouse.duckdb  # reuses one
     .venv/bin/python benchmarks/dashboard.py --days 3 --requests-per-day 20000 \
         --models 5000 --keys 20000          # thousands of names (filters search, charts top N)
+    .venv/bin/python benchmarks/dashboard.py --warehouse W.duckdb --checkout ../other
 
 The result is printed and written as JSON (default benchmarks/results/). The 1 s target
 is reported, never asserted.
@@ -24,6 +27,7 @@ is reported, never asserted.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -128,7 +132,7 @@ def build(
     return time.monotonic() - began
 
 
-def measure(warehouse: Path) -> dict:
+def measure(warehouse: Path, page: Path = PAGE) -> dict:
     os.environ["LLM_USAGE_WAREHOUSE"] = str(warehouse)
     from streamlit.testing.v1 import AppTest
 
@@ -165,7 +169,7 @@ def measure(warehouse: Path) -> dict:
     # The least busy key and model: on a page with thousands, found through the search box.
     rare_key, rare_model = list(catalog.api_keys)[-1], catalog.models[-1]
 
-    app = AppTest.from_file(str(PAGE), default_timeout=120)
+    app = AppTest.from_file(str(page), default_timeout=120)
     began, began_cpu = time.perf_counter(), time.process_time()
     app.run()
     first_load, first_load_cpu = time.perf_counter() - began, time.process_time() - began_cpu
@@ -244,6 +248,20 @@ def measure(warehouse: Path) -> dict:
             ("all models again", lambda: app.selectbox(key="model").set_value("*")),
         ]
 
+    # The other tabs (each read and drawn when opened), a filter change with a tab other
+    # than Usage open, and back to Usage (read for that selection already: cached).
+    def open_tab(tab: str):
+        app.session_state["tab"] = tab
+
+    steps += [
+        ("tab Provider", lambda: open_tab("Provider")),
+        ("tab Performance", lambda: open_tab("Performance")),
+        ("grain week on Performance", lambda: app.segmented_control(key="grain").set_value("week")),
+        ("tab Provider (week)", lambda: open_tab("Provider")),
+        ("tab Usage (week)", lambda: open_tab("Usage")),
+        ("grain month on Usage", lambda: app.segmented_control(key="grain").set_value("month")),
+    ]
+
     def value(widget, key: str):
         try:
             return getattr(app, widget)(key=key).value
@@ -262,6 +280,7 @@ def measure(warehouse: Path) -> dict:
             value("selectbox", "provider"),
             value("segmented_control", "group_dimension"),
             value("selectbox", "tag_key"),
+            app.session_state["tab"] if "tab" in app.session_state else "Usage",
         )
 
     by_name = {d.name: d.column for d in parties()}
@@ -287,21 +306,31 @@ def measure(warehouse: Path) -> dict:
         progress(f"{label}: {seconds:.3f} s wall, {cpu:.3f} s CPU{' (cached)' if cached else ''}")
 
     reads = []
+    # Every tab's rows (what a redraw read before only the open tab was), then each tab's
+    # alone where the checkout's load_view reads one tab.
+    tabs = [None]
+    if "tabs" in inspect.signature(load_view).parameters:
+        from readers.panels import TABS
+
+        tabs += [(tab,) for tab in TABS]
     for grain in ("month", "week", "day"):
-        began, began_cpu = time.perf_counter(), time.process_time()
-        load_view(
-            settings,
-            grain,
-            catalog.default_period(grain),
-            everything(),
-        )
-        reads.append(
-            {
-                "grain": grain,
-                "seconds": round(time.perf_counter() - began, 3),
-                "cpu_seconds": round(time.process_time() - began_cpu, 3),
-            }
-        )
+        for tab in tabs:
+            began, began_cpu = time.perf_counter(), time.process_time()
+            load_view(
+                settings,
+                grain,
+                catalog.default_period(grain),
+                everything(),
+                **({} if tab is None else {"tabs": tab}),
+            )
+            reads.append(
+                {
+                    "grain": grain,
+                    "tab": "all" if tab is None else tab[0],
+                    "seconds": round(time.perf_counter() - began, 3),
+                    "cpu_seconds": round(time.process_time() - began_cpu, 3),
+                }
+            )
 
     uncached = [r["seconds"] for r in redraws if not r["cached"]]
     uncached_cpu = [r["cpu_seconds"] for r in redraws if not r["cached"]]
@@ -359,7 +388,13 @@ def main(argv: list[str] | None = None) -> dict:
         "--warehouse", type=Path, help="measure this warehouse instead of building one"
     )
     parser.add_argument("--json", type=Path, help="where to write the result")
+    parser.add_argument(
+        "--checkout", type=Path, default=REPO, help="whose page (and readers) to run"
+    )
     args = parser.parse_args(argv)
+    checkout = args.checkout.absolute()
+    # AppTest runs the page in this process: its imports come from the checkout measured.
+    sys.path.insert(0, str(checkout))
 
     result: dict = {
         "machine": {
@@ -391,7 +426,8 @@ def main(argv: list[str] | None = None) -> dict:
         result["added_models"], result["added_keys"] = args.models, args.keys
         result["added_tags"] = args.tags
     load_before = os.getloadavg()
-    result.update(measure(warehouse.absolute()))
+    result["checkout"] = str(checkout)
+    result.update(measure(warehouse.absolute(), checkout / "readers" / "dashboard.py"))
     # The machine is shared: its load says how much of the two cores the page had.
     result["machine"]["load_average_1m"] = [round(load_before[0], 1), round(os.getloadavg()[0], 1)]
     print(json.dumps(result, indent=2))

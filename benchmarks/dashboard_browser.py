@@ -8,7 +8,13 @@ click (or the first key typed into a filter's list) to the page settled (no scri
 running, every visible chart drawn; 0.1 s of waiting for the rerun to start included),
 and records
 the tallest chart canvas (browsers refuse canvases beyond about 32,767 pixels a side and
-show a broken image instead).
+show a broken image instead). The page draws only its open tab, so opening a tab is a
+choice timed too: until the tab's first card shows and the page settled.
+
+Beside the wall time, each choice's CPU seconds: the served page's process and the
+browser's (every process this script started but the page: chromium's and Playwright's
+driver's). On a shared machine the wall time overstates what a choice costs; their CPU
+does not.
 
     .venv/bin/python benchmarks/dashboard_browser.py --warehouse W.duckdb
     .venv/bin/python benchmarks/dashboard_browser.py --warehouse W.duckdb --checkout ../other
@@ -45,7 +51,16 @@ SETTLED = """() => {
 # charts have not appeared yet: the first load waits for a drawn chart as well.
 CHART_DRAWN = """() => [...document.querySelectorAll(
     '[data-testid="stVegaLiteChart"] :is(canvas, svg)')].some(c => c.offsetParent !== null)"""
-FIRST_CARD = "document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText"
+# What a choice that changes the figures changes: the first card, or (a grain changed on
+# a tab whose first card reads the same) the caption naming the period.
+FIRST_CARD = (
+    "(document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText + '|' + "
+    "[...document.querySelectorAll('[data-testid=\"stCaptionContainer\"]')]"
+    ".map(c => c.innerText).find(t => t.includes('figures built at')))"
+)
+# A card with this label drawn and visible: the tab just opened has been drawn.
+SHOWN = """(label) => [...document.querySelectorAll('[data-testid="stMetric"]')]
+    .some(m => m.offsetParent !== null && m.innerText.includes(label))"""
 TALLEST = """() => Math.max(0, ...[...document.querySelectorAll(
     '[data-testid="stVegaLiteChart"] :is(canvas, svg)')]
     .map(c => c.height?.baseVal?.value ?? c.height))"""
@@ -87,15 +102,37 @@ def serve(checkout: Path, warehouse: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.5)
 
 
-def measure(url: str, key: str, model: str) -> dict:
+def _cpu_seconds(page_pid: int) -> tuple[float, float]:
+    """CPU seconds so far of the served page and of every other process this script
+    started (the browser and Playwright's driver)."""
+    import psutil
+
+    page = browser = 0.0
+    for process in psutil.Process().children(recursive=True):
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:  # a browser helper that has ended
+            continue
+        if process.pid == page_pid:
+            page += times.user + times.system
+        else:
+            browser += times.user + times.system
+    return page, browser
+
+
+def measure(url: str, key: str, model: str, page_pid: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    def settle(page, before: str | None) -> float:
+    def settle(page, before: str | None, shows: str | None = None) -> float:
         """Seconds until the page settled; with `before`, only once the first card no
         longer reads `before` (the rerun has drawn the new figures: a loaded machine can
-        take longer than any fixed pause to start it)."""
+        take longer than any fixed pause to start it); with `shows`, once a card of that
+        label is visible."""
         began = time.perf_counter()
-        if before is None:
+        if shows is not None:
+            page.wait_for_function(SHOWN, arg=shows, timeout=120_000, polling=50)
+            page.wait_for_function(SETTLED, timeout=120_000, polling=50)
+        elif before is None:
             page.wait_for_timeout(100)  # let the rerun start (counted in the figure)
             page.wait_for_function(SETTLED, timeout=120_000, polling=50)
         else:
@@ -119,16 +156,29 @@ def measure(url: str, key: str, model: str) -> dict:
         page.keyboard.type(text)
         page.keyboard.press("Enter")
 
-    # (label, action, whether the figures change): a choice that changes them is timed
-    # until the first card shows its new value.
+    def open_tab(page, tab: str) -> None:
+        page.get_by_role("tab", name=tab).click()
+
+    # (label, action, whether the figures change, the card a tab opened shows): a choice
+    # that changes them is timed until the first card (or the period's caption) shows its
+    # new value; opening a tab until its first card shows.
     steps = [
-        ("grain week", lambda p: p.locator("button", has_text="Week").first.click(), True),
-        ("grain month", lambda p: p.locator("button", has_text="Month").first.click(), True),
-        (f"search API key ({key})", lambda p: search(p, "API key", key), False),
-        (f"one API key ({key})", lambda p: choose(p, "API key", key), True),
-        ("all keys", lambda p: choose(p, "API key", "All keys"), True),
-        (f"search model ({model})", lambda p: search(p, "Model", model), False),
-        (f"one model ({model})", lambda p: choose(p, "Model", model), True),
+        ("grain week", lambda p: p.locator("button", has_text="Week").first.click(), True, None),
+        ("grain month", lambda p: p.locator("button", has_text="Month").first.click(), True, None),
+        (f"search API key ({key})", lambda p: search(p, "API key", key), False, None),
+        (f"one API key ({key})", lambda p: choose(p, "API key", key), True, None),
+        ("all keys", lambda p: choose(p, "API key", "All keys"), True, None),
+        (f"search model ({model})", lambda p: search(p, "Model", model), False, None),
+        (f"one model ({model})", lambda p: choose(p, "Model", model), True, None),
+        ("tab Provider", lambda p: open_tab(p, "Provider"), False, "Primary Provider"),
+        ("tab Performance", lambda p: open_tab(p, "Performance"), False, "Average Latency"),
+        (
+            "grain week on Performance",
+            lambda p: p.locator("button", has_text="Week").first.click(),
+            True,
+            None,
+        ),
+        ("tab Usage", lambda p: open_tab(p, "Usage"), False, "Total Token Usage"),
     ]
     results = []
     with sync_playwright() as playwright:
@@ -144,23 +194,30 @@ def measure(url: str, key: str, model: str) -> dict:
             page.wait_for_function(SETTLED, timeout=120_000, polling=50)
             first = time.perf_counter() - began
             tallest = page.evaluate(TALLEST)
-            for label, action, changes in steps:
+            for label, action, changes, shows in steps:
                 before = page.evaluate(f"() => {FIRST_CARD}") if changes else None
+                cpu_before = _cpu_seconds(page_pid)
                 began = time.perf_counter()
                 action(page)  # clicks, or typing into a filter's list (filtering it as typed)
                 acting = time.perf_counter() - began
-                waiting = settle(page, before)
+                waiting = settle(page, before, shows)
+                page_cpu, browser_cpu = (
+                    after - earlier for after, earlier in zip(_cpu_seconds(page_pid), cpu_before)
+                )
                 results.append(
                     {
                         "change": label,
                         "seconds": round(acting + waiting, 3),
                         "action_seconds": round(acting, 3),
                         "settle_seconds": round(waiting, 3),
+                        "page_cpu_seconds": round(page_cpu, 3),
+                        "browser_cpu_seconds": round(browser_cpu, 3),
                     }
                 )
                 print(
                     f"{label}: {acting + waiting:.3f} s ({acting:.3f} s acting, "
-                    f"{waiting:.3f} s until settled)",
+                    f"{waiting:.3f} s until settled; CPU {page_cpu:.3f} s page, "
+                    f"{browser_cpu:.3f} s browser)",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -176,6 +233,9 @@ def measure(url: str, key: str, model: str) -> dict:
         "redraws": results,
         "redraw_max_seconds": max(r["seconds"] for r in results),
         "settle_max_seconds": max(r["settle_seconds"] for r in results),
+        "redraw_max_cpu_seconds": max(
+            r["page_cpu_seconds"] + r["browser_cpu_seconds"] for r in results
+        ),
     }
 
 
@@ -200,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
         result = {
             "checkout": str(args.checkout.absolute()),
             "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            **measure(url, key, model),
+            **measure(url, key, model, process.pid),
         }
     finally:
         os.killpg(process.pid, signal.SIGTERM)

@@ -2,8 +2,10 @@
 
 Started by `llm-usage dashboard` (Streamlit runs this file as a script). Every number
 shown is a mart column read by `readers.dashboard_data`; this page formats and draws.
-Queries are cached per warehouse file version, so a filter change only reads the marts
-once and a tab change does not rerun the script at all (all three tabs are drawn).
+Only the open tab is drawn, and only its rows are read: the tabs are a widget (its
+value is also the URL's `?tab=`, so a link opens the same tab), and opening another
+tab reruns the script. Reads are cached per warehouse file version, selection and tab,
+so each tab of a selection reads the marts once.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from readers.dashboard_data import (
 )
 from readers.filters import by_column, crossed, held_in_words, in_sentence, parties
 from readers.page_text import card, say
-from readers.panels import load_panels
+from readers.panels import TABS, load_panels
 from readers.report import not_held_note, plural
 from readers.warehouse import QueryError
 
@@ -135,15 +137,17 @@ def _catalog(warehouse: str, version: tuple[float, float]) -> Catalog:
     return load_catalog(Settings.from_env())
 
 
-@st.cache_resource(show_spinner=False, max_entries=64)
+# One entry per selection and tab: 64 selections with each of their tabs read.
+@st.cache_resource(show_spinner=False, max_entries=64 * len(TABS))
 def _view(
     warehouse: str,
     version: tuple[float, float],
     grain: str,
     period_start: date,
     chosen: tuple[tuple[str, str], ...],  # (filter column, value), hashable for the cache
+    tab: str,
 ) -> View:
-    return load_view(Settings.from_env(), grain, period_start, dict(chosen))
+    return load_view(Settings.from_env(), grain, period_start, dict(chosen), (tab,))
 
 
 def _stop(template: str, kind: str = "info", **fields) -> None:
@@ -631,8 +635,9 @@ def _groups_section(view: View) -> None:
     groups = [d for d in parties() if d.name != "api_key"]
     default = dict(next(p for p in load_panels() if p.mart == GROUP_MART).example)
     names = [d.name for d in groups]
-    chosen = st.session_state.get("group_dimension") or default.get("dimension", names[0])
+    chosen = _kept("group_dimension") or default.get("dimension", names[0])
     group = next(d for d in groups if d.name == chosen) if chosen in names else groups[0]
+    _keep("group_dimension", group.name)
     st.subheader(f"Usage by {group.label}")
     st.segmented_control(
         "Group by",
@@ -727,7 +732,8 @@ def _tags_section(view: View, tag_keys: list[str]) -> None:
     example = dict(next(p for p in load_panels() if p.mart == TAG_MART).example)
     default = example.get("tag_key") if example.get("tag_key") in present else present[0]
     if st.session_state.get("tag_key") not in present:
-        st.session_state["tag_key"] = default
+        kept = _kept("tag_key")
+        st.session_state["tag_key"] = kept if kept in present else default
     key = _choose_tag_key(present)
     values = rows[rows["tag_key"] == key].reset_index(drop=True)
     config = {
@@ -754,7 +760,25 @@ def _tags_section(view: View, tag_keys: list[str]) -> None:
 
 
 def _choose_tag_key(keys: list[str]) -> str:
-    return st.selectbox("Tag key", keys, key="tag_key", format_func=str)
+    key = st.selectbox("Tag key", keys, key="tag_key", format_func=str)
+    _keep("tag_key", key)
+    return key
+
+
+# Streamlit forgets a widget's value in a run that does not draw it, and only the open tab
+# is drawn: a choice made in a tab (group by, tag key) is kept under its own key, so it
+# is still chosen when the user comes back to that tab.
+KEPT = "kept_"
+
+
+def _kept(key: str):
+    """The widget's value, or the one kept when its tab was last drawn."""
+    value = st.session_state.get(key)
+    return st.session_state.get(KEPT + key) if value is None else value
+
+
+def _keep(key: str, value) -> None:
+    st.session_state[KEPT + key] = value
 
 
 def _trend_chart(view: View) -> None:
@@ -1458,6 +1482,26 @@ def main() -> None:
     _notes(catalog)
     _alerts_banner(catalog)
     grain, period_start, chosen = _filters(catalog)
+    # The caption sits above the tabs but needs the figures, which depend on the open tab.
+    heading = st.container()
+    tabs = st.tabs(list(TABS), key="tab", on_change="rerun", bind="query-params")
+    tab, container = next((t, c) for t, c in zip(TABS, tabs) if c.open)
+    with container:
+        _open_tab(settings, catalog, version, grain, period_start, chosen, tab, heading)
+    _footer()
+
+
+def _open_tab(
+    settings: Settings,
+    catalog: Catalog,
+    version: tuple[float, float],
+    grain: str,
+    period_start: date,
+    chosen: dict[str, str],
+    tab: str,
+    heading,
+) -> None:
+    """Read and draw the open tab (nothing of the others) and write the caption above."""
     try:
         view = _view(
             str(settings.warehouse_path),
@@ -1465,6 +1509,7 @@ def main() -> None:
             grain,
             period_start,
             tuple(chosen.items()),
+            tab,
         )
     except WarehouseBusyError:
         _stop(
@@ -1476,21 +1521,23 @@ def main() -> None:
 
     built = view.row("mart_usage_summary")
     stamp = catalog.built_at if built is None else pd.Timestamp(built["built_at"])
-    say(
-        "caption",
-        "{period} · data from {first} to {last} · figures built at {stamp} UTC · warehouse {path}",
-        period=period_label(grain, period_start, catalog.is_partial(grain, period_start))
-        + (
-            f" · as of {view.as_of:%H:%M}"
-            if view.as_of is not None
-            and reaches_today(period_start, period_end(grain, period_start), catalog.zone)
-            else ""
-        ),
-        first=f"{catalog.first_day:%Y-%m-%d}",
-        last=f"{catalog.last_day:%Y-%m-%d}",
-        stamp=f"{stamp:%Y-%m-%d %H:%M}",
-        path=settings.warehouse_path,
-    )
+    with heading:
+        say(
+            "caption",
+            "{period} · data from {first} to {last} · figures built at {stamp} UTC · "
+            "warehouse {path}",
+            period=period_label(grain, period_start, catalog.is_partial(grain, period_start))
+            + (
+                f" · as of {view.as_of:%H:%M}"
+                if view.as_of is not None
+                and reaches_today(period_start, period_end(grain, period_start), catalog.zone)
+                else ""
+            ),
+            first=f"{catalog.first_day:%Y-%m-%d}",
+            last=f"{catalog.last_day:%Y-%m-%d}",
+            stamp=f"{stamp:%Y-%m-%d %H:%M}",
+            path=settings.warehouse_path,
+        )
     if view.empty:
         described = [
             f"{_filter_name(dimension)} {value}"
@@ -1503,16 +1550,15 @@ def main() -> None:
             what=" and ".join(described) or "this filter",
             grain=grain,
         )
-
-    usage, provider, performance = st.tabs(["Usage", "Provider", "Performance"])
-    with usage:
+    if tab == "Usage":
         usage_tab(view, catalog.api_keys, catalog.tag_keys)
         _budgets_section(catalog.budgets)
-    with provider:
+    elif tab == "Provider":
         provider_tab(view)
-    with performance:
+    elif tab == "Performance":
         performance_tab(view)
-    _footer()
+    else:
+        raise ValueError(f"the page has no drawing for the tab {tab!r}")
 
 
 # Streamlit runs this file as __main__; importing it (tests, tools) draws nothing.

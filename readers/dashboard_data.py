@@ -7,6 +7,11 @@ the page caches its results per warehouse file version (`warehouse_version`).
 
 Each function opens the warehouse read-only once, runs all its queries on that one
 connection and closes it, so a Dagster run is never kept waiting by an idle page.
+
+The page draws only its open tab, so `load_view` reads only what the tabs it is asked
+for need: their panels (each mart's tab is declared in the marts' YAML, readers/panels.py)
+and the rows beside the panels each tab draws (TAB_READS), plus the usage summary and
+the "as of" time every tab's heading shows.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from readers.coverage import (
 )
 from readers.filters import filter_columns, parties
 from readers.hours import HOUR_FIGURES, HOURLY_LATENCY_MART, HOURLY_MART, offset_text
-from readers.panels import load_panels
+from readers.panels import TABS, load_panels
 from readers.report import (
     ERRORS_MART,
     errors_by_provider_panel,
@@ -60,6 +65,18 @@ PAGE_WAIT_SECONDS = 3
 CHART_ROWS = 15
 TABLE_PAGE_ROWS = 100
 FILTER_OPTIONS = 200
+# The page's heading (the "figures built at" caption, and "nothing matches" when it has
+# no row) reads this panel whichever tab is open.
+HEAD_MART = "mart_usage_summary"
+# The rows beside the panels (View's fields) each tab draws: the Usage tab's comparison
+# with the previous period and its daily trend, the Day view's hours (tokens on Usage,
+# success and error rate on Provider), the Provider tab's errors and the Performance
+# tab's hourly latency. The panels' own marts come from readers/panels.py.
+TAB_READS = {
+    "Usage": ("previous", "trend", "hours"),
+    "Provider": ("hours", "errors_by_provider", "error_trend"),
+    "Performance": ("hour_latency",),
+}
 
 
 def warehouse_version(settings: Settings) -> tuple[float, float]:
@@ -250,17 +267,23 @@ def load_catalog(settings: Settings) -> Catalog:
 
 @dataclass(frozen=True)
 class View:
-    """The rows behind one redraw: every panel for the chosen period and filter, the
-    usage summary of the period before, and the day rows of the token trend."""
+    """The rows behind one redraw of the tabs in `tabs` for the chosen period and filter:
+    their panels (and the usage summary, which every tab's heading needs), the usage
+    summary of the period before, the day rows of the token trend, ... (TAB_READS).
+    Rows a tab not in `tabs` needs are not read: its panels are absent from `panels`
+    and its other fields are empty."""
 
     grain: str
     period_start: date
     chosen: dict[str, str]
     panels: dict[str, pd.DataFrame]  # mart name -> rows (one row, or one per breakdown value)
-    previous: pd.DataFrame  # mart_usage_summary, the previous period of the same grain
-    trend: pd.DataFrame  # mart_usage_summary day rows: period_start, input_tokens, output_tokens
     trend_first: date
     trend_last: date
+    tabs: tuple[str, ...] = TABS  # the tabs whose rows were read
+    # mart_usage_summary: the previous period of the same grain, and the day rows of the
+    # token trend (period_start, input_tokens, output_tokens, ...).
+    previous: pd.DataFrame = field(default_factory=pd.DataFrame)
+    trend: pd.DataFrame = field(default_factory=pd.DataFrame)
     # The Day view's local hours (mart_usage_by_hour, in time order; empty for a week or
     # month, or a day older than the hourly retention).
     hours: pd.DataFrame = field(default_factory=pd.DataFrame)
@@ -296,77 +319,100 @@ def trend_window(grain: str, period_start: date) -> tuple[date, date]:
     return period_start, period_end(grain, period_start)
 
 
-def load_view(settings: Settings, grain: str, period_start: date, chosen: dict[str, str]) -> View:
+def tab_marts(tabs: tuple[str, ...]) -> tuple[str, ...]:
+    """The marts whose panels the tabs show (readers/panels.py), the heading's first."""
+    marts = [panel.mart for panel in load_panels() if panel.tab in tabs]
+    return (HEAD_MART, *(mart for mart in marts if mart != HEAD_MART))
+
+
+def load_view(
+    settings: Settings,
+    grain: str,
+    period_start: date,
+    chosen: dict[str, str],
+    tabs: tuple[str, ...] = TABS,
+) -> View:
+    """The rows the tabs in `tabs` draw (all three by default; the page asks for its open
+    tab only)."""
+    unknown = set(tabs) - set(TABS)
+    if unknown:
+        raise ValueError(f"{sorted(unknown)} are not tabs; the tabs are {TABS}")
+    reads = {read for tab in tabs for read in TAB_READS[tab]}
     where = " AND ".join(f"{d} = ?" for d in filter_columns())
     values = [chosen.get(d, ALL) for d in filter_columns()]
     first, last = trend_window(grain, period_start)
+    by_mart = {panel.mart: panel for panel in load_panels()}
+    read: dict[str, pd.DataFrame] = {}
     connection = reader_connection(settings, PAGE_WAIT_SECONDS)
     try:
         # A panel whose mart does not hold the filter has no rows (the page says why).
         panels = {
-            panel.mart: _frame(
+            mart: _frame(
                 connection,
                 *(
-                    panel_query(panel, grain, period_start, chosen)
-                    if panel_holds(panel, chosen)
-                    else (f"SELECT * FROM main_marts.{panel.mart} WHERE false", [])
+                    panel_query(by_mart[mart], grain, period_start, chosen)
+                    if panel_holds(by_mart[mart], chosen)
+                    else (f"SELECT * FROM main_marts.{mart} WHERE false", [])
                 ),
             )
-            for panel in load_panels()
+            for mart in tab_marts(tuple(tabs))
         }
-        previous = _frame(
-            connection,
-            f"SELECT * FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? AND {where}",
-            [grain, previous_period(grain, period_start), *values],
-        )
-        trend = _frame(
-            connection,
-            "SELECT period_start AS day, input_tokens, output_tokens, total_tokens, requests "
-            "FROM main_marts.mart_usage_summary WHERE grain = 'day' "
-            f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
-            [first, last, *values],
-        )
-        hours = (
-            _frame(
+        if "previous" in reads:
+            read["previous"] = _frame(
                 connection,
-                "SELECT hour_label, utc_offset_minutes, "
-                f"{', '.join(HOUR_FIGURES)} FROM main_marts.{HOURLY_MART} "
-                f"WHERE event_date = ? AND {where} ORDER BY period_start",
-                [period_start, *values],
+                f"SELECT * FROM main_marts.mart_usage_summary WHERE grain = ? AND period_start = ? AND {where}",
+                [grain, previous_period(grain, period_start), *values],
             )
-            if grain == "day"
-            else pd.DataFrame()
-        )
-        hour_latency = (
-            _frame(
+        if "trend" in reads:
+            read["trend"] = _frame(
                 connection,
-                "SELECT hour_label, utc_offset_minutes, p50_latency_ms, p99_latency_ms "
-                f"FROM main_marts.{HOURLY_LATENCY_MART} WHERE event_date = ? AND {where} "
-                "AND latency_ms_requests > 0 ORDER BY period_start",
-                [period_start, *values],
+                "SELECT period_start AS day, input_tokens, output_tokens, total_tokens, requests "
+                "FROM main_marts.mart_usage_summary WHERE grain = 'day' "
+                f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
+                [first, last, *values],
             )
-            if grain == "day"
-            else pd.DataFrame()
-        )
+        if "hours" in reads and grain == "day":
+            read["hours"] = hourly_chart_rows(
+                _frame(
+                    connection,
+                    "SELECT hour_label, utc_offset_minutes, "
+                    f"{', '.join(HOUR_FIGURES)} FROM main_marts.{HOURLY_MART} "
+                    f"WHERE event_date = ? AND {where} ORDER BY period_start",
+                    [period_start, *values],
+                )
+            )
+        if "hour_latency" in reads and grain == "day":
+            read["hour_latency"] = hourly_chart_rows(
+                _frame(
+                    connection,
+                    "SELECT hour_label, utc_offset_minutes, p50_latency_ms, p99_latency_ms "
+                    f"FROM main_marts.{HOURLY_LATENCY_MART} WHERE event_date = ? AND {where} "
+                    "AND latency_ms_requests > 0 ORDER BY period_start",
+                    [period_start, *values],
+                )
+            )
         as_of = latest_request_at(
             connection, period_start, period_end(grain, period_start), settings.reporting_timezone
         )
-        errors_by_provider = _errors_by_provider(connection, grain, period_start, chosen)
-        error_trend = _frame(
-            connection,
-            "SELECT period_start AS day, provider_requests, unsuccessful_requests, error_rate, "
-            + ", ".join(error_class_columns())
-            + " FROM main_marts.mart_errors WHERE grain = 'day' "
-            f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
-            [first, last, *values],
-        )
+        if "errors_by_provider" in reads:
+            read["errors_by_provider"] = _errors_by_provider(
+                connection, grain, period_start, chosen
+            )
+        if "error_trend" in reads:
+            read["error_trend"] = _frame(
+                connection,
+                "SELECT period_start AS day, provider_requests, unsuccessful_requests, "
+                "error_rate, "
+                + ", ".join(error_class_columns())
+                + " FROM main_marts.mart_errors WHERE grain = 'day' "
+                f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
+                [first, last, *values],
+            )
     finally:
         connection.close()
     return View(
-        grain, period_start, dict(chosen), panels, previous, trend, first, last,
-        hourly_chart_rows(hours), hourly_chart_rows(hour_latency), as_of,
-        errors_by_provider, error_trend,
-    )  # fmt: skip
+        grain, period_start, dict(chosen), panels, first, last, tuple(tabs), as_of=as_of, **read
+    )
 
 
 def hourly_chart_rows(hours: pd.DataFrame) -> pd.DataFrame:

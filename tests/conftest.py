@@ -102,6 +102,18 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return use_data_dir(monkeypatch, tmp_path / "data")
 
 
+# The page in a browser (tests marked `browser`): its script has finished (no status,
+# nothing stale) and the visible charts are drawn; a tab's cards show before its charts,
+# and a tab is drawn when it is opened.
+CHARTS_DRAWN = """() => {
+    const running = document.querySelector('[data-testid="stStatusWidget"]');
+    if (running && running.innerText.trim()) return false;
+    if (document.querySelector('[data-stale="true"]')) return false;
+    const charts = [...document.querySelectorAll('[data-testid="stVegaLiteChart"]')]
+        .filter(c => c.offsetParent);
+    return charts.length > 0 && charts.every(c => c.querySelector('canvas, svg'));
+}"""
+
 # A small but complete data set: 10 landing days from a Monday across a month end,
 # so it holds whole and partial ISO weeks and two months.
 SAMPLE_START = date(2026, 1, 26)

@@ -1,8 +1,9 @@
 """The Usage Analytics page (readers/dashboard.py) shows the marts' figures.
 
 Headless: Streamlit's AppTest runs the page script in this process, for each grain and
-for all / one key / one model / one provider / model x provider, and every card is
-compared with the mart row read here with SQL. The states a user can meet (no
+for all / one key / one model / one provider / model x provider, and every card of each
+tab (opened one at a time: only the open tab is drawn) is compared with the mart row
+read here with SQL. The states a user can meet (no
 warehouse, no marts, no match, busy, not caught up, quality hold) each show a sentence.
 
 In a browser: `llm-usage dashboard` serves the page on a free port and headless
@@ -27,11 +28,11 @@ import duckdb
 import pandas as pd
 import pytest
 import requests
-from conftest import SAMPLE_BUDGET, SAMPLE_LAST_DAY
+from conftest import CHARTS_DRAWN, SAMPLE_BUDGET, SAMPLE_LAST_DAY
 
 from ingest.warehouse import request_model_build
 from readers.dashboard_data import FILTER_OPTIONS, TABLE_PAGE_ROWS
-from readers.filters import filter_columns
+from readers.filters import all_rows_sql, filter_columns
 from readers.page_text import WORD_JOINER
 from readers.warehouse import read_query
 
@@ -116,6 +117,15 @@ def _open(page, grain: str, chosen: dict[str, str], period: date | None = None):
     return page
 
 
+def _on_tab(page, tab: str):
+    """Open a tab (the tabs are a widget keyed "tab", readers/dashboard.py): the page
+    draws only the open tab."""
+    page.session_state["tab"] = tab
+    page.run()
+    assert not page.exception, page.exception
+    return page
+
+
 def _shown(markdown: str | None) -> str | None:
     """What a reader sees of Markdown the page escaped (readers/page_text.py): the
     characters, without the backslashes that keep them from being markup."""
@@ -126,6 +136,14 @@ def _shown(markdown: str | None) -> str | None:
 
 def _cards(page) -> dict[str, tuple[str, str]]:
     return {metric.label: (_shown(metric.value), _shown(metric.delta)) for metric in page.metric}
+
+
+def _cards_of_every_tab(page) -> dict[str, tuple[str, str]]:
+    """The cards of each tab, opened in turn; the page is left on the Usage tab."""
+    cards = {}
+    for tab in ("Provider", "Performance", "Usage"):
+        cards |= _cards(_on_tab(page, tab))
+    return cards
 
 
 def _count(value) -> str:
@@ -166,7 +184,7 @@ def test_every_card_is_the_mart_value(sample, page, grain):
             assert "No pay-as-you-go requests match" in page.info[0].value, label
             assert not page.metric
             continue
-        cards = _cards(page)
+        cards = _cards_of_every_tab(page)
         previous = _row(sample, "mart_usage_summary", grain, _previous(grain, period), chosen)
         for card, column in (
             ("Total Token Usage", "total_tokens"),
@@ -226,6 +244,122 @@ def test_every_card_is_the_mart_value(sample, page, grain):
         shown = next(frame.value for frame in page.dataframe if "api_key_id" in frame.value.columns)
         assert shown["api_key_id"].tolist() == by_key["api_key_id"].tolist(), label
         assert shown["total_tokens"].tolist() == by_key["total_tokens"].tolist(), label
+
+
+def _chart_data(page) -> list[pd.DataFrame]:
+    import pyarrow as pa
+
+    return [
+        pa.ipc.open_stream(chart.proto.data.data).read_all().to_pandas()
+        for chart in page.get("vega_lite_chart")
+    ]
+
+
+def test_only_the_open_tab_is_read_and_drawn(sample, page, monkeypatch):
+    """Issue 31 item 8: a script run draws the open tab only and reads only the marts of
+    its panels (each mart's tab is declared in the marts' YAML, readers/panels.py);
+    opening another tab reads and draws that one, with the mart's figures, and going
+    back to a tab already read for the selection reads nothing (the page's cache)."""
+    import streamlit as st
+
+    from readers import dashboard_data
+    from readers.panels import TABS, load_panels
+
+    read: list[str] = []
+    real = dashboard_data._frame
+
+    def spy(connection, query, params=None):
+        read.append(query)
+        return real(connection, query, params)
+
+    def marts_read() -> set[str]:
+        return {m for m in marts if any(re.search(rf"\b{m}\b", query) for query in read)}
+
+    monkeypatch.setattr(dashboard_data, "_frame", spy)
+    marts = {panel.mart: panel.tab for panel in load_panels()}
+    st.cache_resource.clear()  # nothing read before in this process
+    page.run()
+    assert not page.exception, page.exception
+    # The first tab is open: its marts are read, its cards drawn, nothing of the others.
+    assert marts_read() == {m for m, tab in marts.items() if tab == "Usage"}
+    shown = {metric.label for metric in page.metric}
+    assert "Total Token Usage" in shown
+    assert not shown & {"Primary Provider", "Average Latency"}
+    assert [tab.label for tab in page.tabs] == list(TABS)
+    assert page.session_state["tab"] == TABS[0] == "Usage"
+
+    read.clear()
+    _on_tab(page, "Provider")
+    # The caption's usage summary (the heading) and the Provider tab's panels only.
+    assert marts_read() == {"mart_usage_summary"} | {
+        m for m, tab in marts.items() if tab == "Provider"
+    }
+    everything = dict.fromkeys(filter_columns(), ALL)
+    period = DEFAULT_PERIOD["month"]
+    summary = _row(sample, "mart_provider_summary", "month", period, everything)
+    cards = _cards(page)
+    assert "Total Token Usage" not in cards and "Average Latency" not in cards
+    assert cards["Primary Provider"][0] == summary["primary_provider"]
+    assert cards["Provider Count"][0] == _count(summary["provider_count"])
+    distribution = read_query(
+        sample,
+        "SELECT provider, total_tokens, requests FROM main_marts.mart_provider_distribution "
+        "WHERE grain = 'month' AND period_start = ? AND provider <> '*' AND "
+        + all_rows_sql("provider")
+        + " ORDER BY provider",
+        [period],
+    )
+    assert 1 < len(distribution) <= dashboard_data.CHART_ROWS  # every provider is a bar
+    bars = [frame for frame in _chart_data(page) if {"provider", "request_share"} <= set(frame)]
+    assert len(bars) == 3  # tokens, requests and success rate by provider
+    for frame in bars:
+        drawn = frame.sort_values("provider")[["provider", "total_tokens", "requests"]]
+        assert drawn.to_dict("list") == distribution.to_dict("list")
+
+    read.clear()
+    _on_tab(page, "Usage")
+    assert read == [] and "Total Token Usage" in _cards(page)
+
+
+def test_choices_made_in_a_tab_stay_when_another_tab_was_open(sample, page):
+    """Streamlit forgets a widget not drawn in a run, and a closed tab is not drawn: the
+    Usage tab's group-by and tag key are still as chosen after the Provider tab was open."""
+    page.run()
+    from readers.filters import parties
+
+    group = page.segmented_control(key="group_dimension")
+    other = next(d.name for d in parties() if d.name not in ("api_key", group.value))
+    group.set_value(other).run()
+    tag_key = page.selectbox(key="tag_key")
+    tag = next(option for option in tag_key.options if option != tag_key.value)
+    tag_key.set_value(tag).run()
+    _on_tab(page, "Provider")
+    _on_tab(page, "Usage")
+    assert page.segmented_control(key="group_dimension").value == other
+    assert page.selectbox(key="tag_key").value == tag
+    assert not page.warning  # no choice set twice (Streamlit warns of that)
+
+
+def test_each_tab_declares_the_rows_it_reads_beside_its_panels():
+    """TAB_READS names, for every tab of readers/panels.py, View fields load_view fills."""
+    from dataclasses import fields
+
+    from readers.dashboard_data import TAB_READS, View
+    from readers.panels import TABS
+
+    assert set(TAB_READS) == set(TABS)
+    assert {read for reads in TAB_READS.values() for read in reads} <= {
+        f.name for f in fields(View)
+    }
+
+
+def test_a_link_naming_a_tab_opens_that_tab(page):
+    """The open tab is the URL's `?tab=` (bind="query-params"): a link opens that tab."""
+    page.query_params["tab"] = "Performance"
+    page.run()
+    assert not page.exception, page.exception
+    cards = _cards(page)
+    assert "Average Latency" in cards and "Total Token Usage" not in cards
 
 
 def test_periods_are_labelled_and_the_trend_covers_the_period(sample, page):
@@ -321,7 +455,8 @@ def test_spend_shows_where_the_marts_carry_it(sample, page):
         "of them;" in caption.value and "per million tokens" in caption.value
         for caption in page.caption
     )
-    for table in ("model", "api_key_id", "provider"):
+    for tab, table in (("Usage", "model"), ("Usage", "api_key_id"), ("Provider", "provider")):
+        _on_tab(page, tab)
         shown = next(frame.value for frame in page.dataframe if table in frame.value.columns)
         assert {"spend_usd", "spend_share"} <= set(shown.columns), table
 
@@ -346,6 +481,7 @@ def test_caching_and_errors_show_the_marts_figures(sample, page):
     assert cards["Prompt cache hit rate (requests)"][0] == _pct(cache["cache_read_request_rate"])
     assert cards["Prompt cache write tokens"][0] == _count(cache["cache_write_tokens"])
 
+    _on_tab(page, "Provider")
     others = " AND ".join(f"{c} = '*'" for c in filter_columns() if c != "provider")
     by_provider = read_query(
         sample,
@@ -534,12 +670,9 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                 page.get_by_role("tab", name=tab).click()
                 metric = page.locator('[data-testid="stMetric"]', has_text=card)
                 metric.wait_for(state="visible", timeout=60_000)
-                # Charts are drawn by the browser: wait until each visible one has its canvas.
-                page.wait_for_function(
-                    "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-                    ".filter(c => c.offsetParent).every(c => c.querySelector('canvas, svg'))",
-                    timeout=60_000,
-                )
+                # Charts are drawn by the browser after the cards: wait until the script
+                # has finished and each visible one has its canvas.
+                page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
                 assert page.locator('[data-testid="stException"]').count() == 0
                 if tab == "Usage":
                     # The sample's active alerts are a banner above the tabs.
@@ -631,7 +764,6 @@ def _check_day_view_hours(sample, page, folder: Path) -> None:
     its hourly bars from mart_usage_by_hour's all-traffic rows: one bar per local hour and
     figure, left to right in time order, each with the mart's value and a height in
     proportion to it."""
-    from readers.filters import all_rows_sql
 
     page.get_by_role("tab", name="Usage").click()
     page.locator(".st-key-grain button", has_text="Day").click()
@@ -728,8 +860,26 @@ def test_the_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
     assert [label for label in labels if label.startswith("tag key ")] == [
         f"tag key {key}" for key in tag_keys
     ]
-    assert len(labels) == 11 + 4 + 2 * len(valued) + 3 + len(tag_keys) + 3 * searched
+    # Only the open tab is drawn: the other tabs opened, a filter change on one of them
+    # and back to Usage, each a timed script run.
+    tabs = labels[labels.index("tab Provider") :]
+    assert tabs == [
+        "tab Provider",
+        "tab Performance",
+        "grain week on Performance",
+        "tab Provider (week)",
+        "tab Usage (week)",
+        "grain month on Usage",
+    ]
+    assert len(labels) == 11 + 4 + 2 * len(valued) + 3 + len(tag_keys) + 3 * searched + len(tabs)
     assert all(r["seconds"] > 0 for r in result["redraws"])
+    assert not next(r for r in result["redraws"] if r["change"] == "tab Provider")["cached"]
+    assert {r["tab"] for r in result["read_only_seconds"]} == {
+        "all",
+        "Usage",
+        "Provider",
+        "Performance",
+    }
     assert {"uncached_redraw_max_cpu_seconds", "read_only_seconds", "first_load_seconds"} <= set(
         result
     )
@@ -760,7 +910,14 @@ def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
         timeout=600,
     )
     result = json.loads(out.read_text())
-    assert len(result["redraws"]) == 7 and all(r["seconds"] > 0 for r in result["redraws"])
+    assert [r["change"] for r in result["redraws"]][-4:] == [
+        "tab Provider",
+        "tab Performance",
+        "grain week on Performance",
+        "tab Usage",
+    ]
+    assert len(result["redraws"]) == 11 and all(r["seconds"] > 0 for r in result["redraws"])
+    assert all(r["page_cpu_seconds"] >= 0 < r["browser_cpu_seconds"] for r in result["redraws"])
     assert 0 < result["tallest_chart_canvas_pixels"] < 32_767
 
 
@@ -788,8 +945,11 @@ def test_the_day_view_charts_the_marts_hours(sample, page):
     _open(page, "day", shown)
     headers = [header.value for header in page.subheader]
     assert f"By hour on {LAST_DAY:%Y-%m-%d} (local hours)" in headers
-    assert "Success and error rate by hour" in headers and "Latency p50 and p99 by hour" in headers
-    tokens, requests_, spend, rates, latency = _hourly_charts(page)
+    tokens, requests_, spend = _hourly_charts(page)
+    (rates,) = _hourly_charts(_on_tab(page, "Provider"))
+    assert "Success and error rate by hour" in [header.value for header in page.subheader]
+    (latency,) = _hourly_charts(_on_tab(page, "Performance"))
+    assert "Latency p50 and p99 by hour" in [header.value for header in page.subheader]
 
     everything = " AND ".join(f"{c} = '*'" for c in filter_columns())
     hours = read_query(
@@ -847,11 +1007,14 @@ def test_the_hourly_charts_colour_and_stack_each_series_as_the_daily_trend(sampl
     _open(page, "day", shown)
     specs = [json.loads(chart.proto.spec) for chart in page.get("vega_lite_chart")]
     hourly = [s for s in specs if s.get("encoding", {}).get("x", {}).get("field") == "hour"]
-    tokens, rates = hourly[0], hourly[3]
+    tokens = hourly[0]
     assert colours(tokens) == colours(trend)
     assert tokens["encoding"]["order"]["sort"] == trend["encoding"]["order"]["sort"]
     ranks = _hourly_charts(page)[0]
     assert ranks.groupby("series")["rank"].first().to_dict() == {"Input": 0, "Output": 1}
+    _on_tab(page, "Provider")
+    specs = [json.loads(chart.proto.spec) for chart in page.get("vega_lite_chart")]
+    (rates,) = [s for s in specs if s.get("encoding", {}).get("x", {}).get("field") == "hour"]
     assert colours(rates) == {"Success": "#54a24b", "Error": "#e45756"}
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import requests
-from conftest import use_data_dir
+from conftest import CHARTS_DRAWN, use_data_dir
 from nightly import run_window
 
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
@@ -182,9 +182,19 @@ def _charts(page) -> list[tuple[dict, object]]:
     return charts
 
 
+def _on_tab(page, tab: str):
+    """Open a tab (a widget keyed "tab"): the page draws only the open tab."""
+    page.session_state["tab"] = tab
+    page.run()
+    assert not page.exception, page.exception
+    return page
+
+
 def test_names_are_text_in_cards_captions_and_messages(hostile, page):
     _, names = hostile
-    texts = _markdown_texts(page)
+    texts = []
+    for tab in ("Provider", "Performance", "Usage"):
+        texts += _markdown_texts(_on_tab(page, tab))
     # The busiest and fastest model and provider are on the cards.
     for name in [names["model"][0], names["model"][-1], *names["provider"][:2]]:
         holding = [text for text in texts if name in _shown(text)]
@@ -224,6 +234,7 @@ def test_charts_show_the_top_rows_and_the_rest_as_other(hostile, page):
     assert models["requests"].sum() == total["requests"]
     assert abs(models["token_share"].sum() - 1) < 1e-9
     # Percentile charts cannot add the rest up: they show CHART_ROWS models and say so.
+    _on_tab(page, "Performance")
     spreads = [
         frame for spec, frame in _charts(page) if frame is not None and "stat" in frame.columns
     ]
@@ -353,11 +364,7 @@ def _tooltip(page, chart) -> str:
 
 
 def _wait_for_charts(page) -> None:
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('[data-testid=\"stVegaLiteChart\"]')]"
-        ".filter(c => c.offsetParent).every(c => c.querySelector('canvas, svg'))",
-        timeout=60_000,
-    )
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
 
 
 @pytest.mark.browser
@@ -381,9 +388,16 @@ def test_names_cause_no_request_and_no_link_in_a_real_browser(
             page.on("request", lambda request: fetched.append(request.url))
             page.goto(served, timeout=120_000)
             page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
-            for tab in ("Usage", "Provider", "Performance"):
+            for tab, first_card in (
+                ("Usage", "Total Token Usage"),
+                ("Provider", "Primary Provider"),
+                ("Performance", "Average Latency"),
+            ):
+                # Opening a tab reruns the page, which then draws that tab.
                 page.get_by_role("tab", name=tab).click()
-                page.wait_for_timeout(500)
+                page.locator('[data-testid="stMetric"]', has_text=first_card).wait_for(
+                    state="visible", timeout=60_000
+                )
                 _wait_for_charts(page)
                 assert page.locator('[data-testid="stException"]').count() == 0
                 # Sweep the mouse along the top row of each visible chart until its

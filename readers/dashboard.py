@@ -1485,7 +1485,8 @@ def main() -> None:
     # The caption sits above the tabs but needs the figures, which depend on the open tab.
     heading = st.container()
     tabs = st.tabs(list(TABS), key="tab", on_change="rerun", bind="query-params")
-    tab, container = next((t, c) for t, c in zip(TABS, tabs) if c.open)
+    # The first tab when none says it is open (a `?tab=` naming no tab).
+    tab, container = next(((t, c) for t, c in zip(TABS, tabs) if c.open), (TABS[0], tabs[0]))
     with container:
         _open_tab(settings, catalog, version, grain, period_start, chosen, tab, heading)
     _footer()

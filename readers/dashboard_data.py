@@ -325,6 +325,17 @@ def tab_marts(tabs: tuple[str, ...]) -> tuple[str, ...]:
     return (HEAD_MART, *(mart for mart in marts if mart != HEAD_MART))
 
 
+def _hours_of_day(connection, mart: str, figures, where: str, values: list) -> pd.DataFrame:
+    return hourly_chart_rows(
+        _frame(
+            connection,
+            f"SELECT hour_label, utc_offset_minutes, {', '.join(figures)} "
+            f"FROM main_marts.{mart} {where} ORDER BY period_start",
+            values,
+        )
+    )
+
+
 def load_view(
     settings: Settings,
     grain: str,
@@ -371,25 +382,19 @@ def load_view(
                 f"AND period_start BETWEEN ? AND ? AND {where} ORDER BY period_start",
                 [first, last, *values],
             )
+        # The Day view's hourly charts: the day's hours, for the chosen filters.
+        hours = f"WHERE event_date = ? AND {where}"
         if "hours" in reads and grain == "day":
-            read["hours"] = hourly_chart_rows(
-                _frame(
-                    connection,
-                    "SELECT hour_label, utc_offset_minutes, "
-                    f"{', '.join(HOUR_FIGURES)} FROM main_marts.{HOURLY_MART} "
-                    f"WHERE event_date = ? AND {where} ORDER BY period_start",
-                    [period_start, *values],
-                )
+            read["hours"] = _hours_of_day(
+                connection, HOURLY_MART, HOUR_FIGURES, hours, [period_start, *values]
             )
         if "hour_latency" in reads and grain == "day":
-            read["hour_latency"] = hourly_chart_rows(
-                _frame(
-                    connection,
-                    "SELECT hour_label, utc_offset_minutes, p50_latency_ms, p99_latency_ms "
-                    f"FROM main_marts.{HOURLY_LATENCY_MART} WHERE event_date = ? AND {where} "
-                    "AND latency_ms_requests > 0 ORDER BY period_start",
-                    [period_start, *values],
-                )
+            read["hour_latency"] = _hours_of_day(
+                connection,
+                HOURLY_LATENCY_MART,
+                ("p50_latency_ms", "p99_latency_ms"),
+                f"{hours} AND latency_ms_requests > 0",
+                [period_start, *values],
             )
         as_of = latest_request_at(
             connection, period_start, period_end(grain, period_start), settings.reporting_timezone

@@ -146,12 +146,14 @@ def main(argv: list[str] | None = None) -> dict:
                     "seconds": statistics.median(times[one]),
                     "cpu_seconds": statistics.median(cpu_times[one]),
                     "all_seconds": times[one],
+                    "all_cpu_seconds": cpu_times[one],
                 },
                 "small_files": {
                     "files": files[many],
                     "seconds": statistics.median(times[many]),
                     "cpu_seconds": statistics.median(cpu_times[many]),
                     "all_seconds": times[many],
+                    "all_cpu_seconds": cpu_times[many],
                 },
             }
             result["ratio"] = result["small_files"]["seconds"] / result["one_file"]["seconds"]

@@ -416,6 +416,80 @@ def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_
     assert files[5][4].startswith("not a readable Parquet file")
 
 
+def _with_broken_pages(path) -> None:
+    """Overwrite the first column chunk's pages of a Parquet file, keeping its footer: the
+    file is grouped with its neighbours by that footer and fails only when its rows are
+    read."""
+    chunk = pq.read_metadata(path).row_group(0).column(0)
+    start = chunk.dictionary_page_offset or chunk.data_page_offset
+    data = bytearray(path.read_bytes())
+    data[start : start + chunk.total_compressed_size] = b"\xff" * chunk.total_compressed_size
+    path.write_bytes(bytes(data))
+
+
+def test_a_bad_parquet_file_in_a_run_of_small_ones_spoils_only_itself(data_dir):
+    """A run of small Parquet files of one schema holding a file whose footer reads but
+    whose pages do not, and a file of the wrong column types, is read by one query that
+    fails: every good file still loads all its rows, the broken file is rejected whole
+    with one line naming it, and the wrongly typed file's rows are each rejected with
+    the contract's reason."""
+    folder = data_dir.landing_dir / f"dt={DAY.isoformat()}"
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame([_record(n) for n in range(20)])
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for number, at in enumerate(range(0, 20, 4)):
+        pq.write_table(table.slice(at, 4), folder / f"part-{number}.parquet")
+    _with_broken_pages(folder / "part-2.parquet")
+    wrong = table.slice(0, 3).set_column(
+        table.schema.get_field_index("input_tokens"),
+        "input_tokens",
+        pa.array(["many", "few", "none"]),
+    )
+    pq.write_table(wrong, folder / "part-3x.parquet")
+
+    report = load_partition(data_dir, DAY)
+
+    by_name = {f.path.rsplit("/", 1)[-1]: f for f in report.files}
+    for name in ("part-0.parquet", "part-1.parquet", "part-3.parquet", "part-4.parquet"):
+        good = by_name[name]
+        assert (good.lines_read, good.rows_loaded, good.rows_rejected, good.error) == (
+            4,
+            4,
+            0,
+            None,
+        ), name
+    broken = by_name["part-2.parquet"]
+    assert broken.error.startswith("not a readable Parquet file (") and "\n" not in broken.error
+    assert (broken.rows_loaded, broken.rows_rejected) == (0, 1)
+    typed = by_name["part-3x.parquet"]
+    assert (typed.error, typed.lines_read, typed.rows_loaded, typed.rows_rejected) == (
+        None,
+        3,
+        0,
+        3,
+    )
+    loaded = query(data_dir, "SELECT source_file, request_id FROM raw.request_logs")
+    assert sorted(loaded["request_id"]) == sorted(
+        f"req_{n}" for n in [*range(0, 8), *range(12, 20)]
+    )
+    rejected = _rows(
+        query(
+            data_dir,
+            "SELECT source_file, line_number, reason FROM raw.request_logs_rejected "
+            "ORDER BY source_file, line_number",
+        )
+    )
+    assert [(r["source_file"].rsplit("/", 1)[-1], r["line_number"]) for r in rejected] == [
+        ("part-2.parquet", None),
+        ("part-3x.parquet", 1),
+        ("part-3x.parquet", 2),
+        ("part-3x.parquet", 3),
+    ]
+    assert rejected[0]["reason"] == f"unreadable file: {broken.error}"
+    assert all("input_tokens" in r["reason"] for r in rejected[1:])
+
+
 def test_small_tables_are_merged_into_record_batches_and_large_ones_kept():
     tables = [
         pa.table({"n": pa.chunked_array([list(range(start, start + size))])})

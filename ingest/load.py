@@ -445,6 +445,14 @@ def _read_lines(
 
 
 def _describe_read_error(path: Path, error: Exception) -> str:
+    """One printable line: a reader's message may quote the file's own bytes (DuckDB's for
+    a corrupt Parquet page, "don't know what type: \\x0f"), which must not reach a terminal
+    or a log as control characters."""
+    text = _read_error_text(error)
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
+def _read_error_text(error: Exception) -> str:
     if isinstance(error, (gzip.BadGzipFile, zlib.error, EOFError)):
         return f"not a readable gzip file ({error}); replace it with a complete .jsonl.gz"
     if isinstance(error, (duckdb.Error, pa.ArrowException)):

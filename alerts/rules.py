@@ -22,8 +22,9 @@ from alerts.budgets_file import (
     LatencyRule,
     SpendAnomalyRule,
 )
+from readers.alert_tables import BUDGET_THRESHOLD_RULE
 
-BUDGET_THRESHOLD = "budget_threshold"
+BUDGET_THRESHOLD = BUDGET_THRESHOLD_RULE  # named with the tables readers list it from
 BUDGET_FORECAST = "budget_forecast"
 ERROR_RATE = "error_rate"
 ERROR_RATE_HOURLY = "error_rate_hourly"

@@ -34,7 +34,12 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> None:
         _send_test(settings)
         return
     from alerts.budgets_file import BudgetsFileError, read_alert_config
-    from readers.alert_tables import active_alerts, current_budget_status, recent_alerts
+    from readers.alert_tables import (
+        active_alerts,
+        current_budget_status,
+        highest_thresholds,
+        recent_alerts,
+    )
 
     # What is listed is the last evaluation's; a mistake made in the file since (or the
     # one that turned alerts off) is said first, in the evaluation's own line.
@@ -44,7 +49,7 @@ def cmd_alerts(args: argparse.Namespace, settings: Settings) -> None:
     except BudgetsFileError as error:
         mistake = str(error)
         print(f"llm-usage: {message_for_terminal(mistake)}", file=sys.stderr)
-    active = active_alerts(settings)
+    active = highest_thresholds(active_alerts(settings))
     _print(f"Active alerts: {len(active)}")
     for row in active.itertuples():
         _print(f"  {row.title}")

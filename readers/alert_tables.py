@@ -17,6 +17,9 @@ SCHEMA = "alerts"
 STATE_TABLE = f"{SCHEMA}.alert_state"  # one row per alert (rule, scope, period, level)
 DELIVERIES_TABLE = f"{SCHEMA}.alert_deliveries"  # one row per message and URL
 BUDGET_STATUS_TABLE = f"{SCHEMA}.budget_status"  # one row per budget and period
+# The rule of a budget's thresholds (50%, 80%, 100% by default): each fires, and is sent,
+# on its own; a reader lists only the highest one passed (highest_thresholds).
+BUDGET_THRESHOLD_RULE = "budget_threshold"
 # The budget status table's columns: (name, DuckDB type, definition). alerts/state.py
 # creates the table from them and docs/metrics.md ("Budget status", written by
 # tools/metrics_doc.py) lists them.
@@ -108,6 +111,19 @@ CURRENT_BUDGETS_SQL = (
 def active_alerts(settings: Settings) -> pd.DataFrame:
     """The alerts firing at the last evaluation, newest first."""
     return _read(settings, STATE_TABLE, ACTIVE_SQL)
+
+
+def highest_thresholds(active: pd.DataFrame) -> pd.DataFrame:
+    """The active alerts as a person reads them: of the thresholds one budget has passed in
+    one period only the highest, since it implies the lower ones (passing 100% of a limit
+    has passed 50% and 80%). Each stays an alert of its own in the state table, sent once."""
+    if active.empty:
+        return active
+    threshold = (active["rule"] == BUDGET_THRESHOLD_RULE).to_numpy()
+    highest = active.groupby(["rule", "scope", "period", "period_start"])["threshold"].transform(
+        "max"
+    )
+    return active[~threshold | (active["threshold"] == highest).to_numpy()]
 
 
 def recent_alerts(settings: Settings, limit: int = 20) -> pd.DataFrame:

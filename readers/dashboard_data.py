@@ -29,6 +29,7 @@ from readers.alert_tables import (
     BUDGET_STATUS_TABLE,
     CURRENT_BUDGETS_SQL,
     STATE_TABLE,
+    highest_thresholds,
     read_rows,
 )
 from readers.coverage import (
@@ -235,7 +236,7 @@ def load_catalog(settings: Settings) -> Catalog:
             + " AND ".join(f"{d} = '{ALL}'" for d in filter_columns())
             + " GROUP BY 1 ORDER BY sum(requests) DESC, 1",
         )["tag_key"].tolist()
-        alerts = read_rows(connection, STATE_TABLE, ACTIVE_SQL)
+        alerts = highest_thresholds(read_rows(connection, STATE_TABLE, ACTIVE_SQL))
         budgets = read_rows(connection, BUDGET_STATUS_TABLE, CURRENT_BUDGETS_SQL)
     finally:
         connection.close()

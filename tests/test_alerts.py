@@ -35,7 +35,12 @@ from alerts.budgets_file import (
 )
 from alerts.evaluate import evaluate_alerts
 from alerts.rules import key_parts
-from readers.alert_tables import active_alerts, current_budget_status, recent_alerts
+from readers.alert_tables import (
+    active_alerts,
+    current_budget_status,
+    highest_thresholds,
+    recent_alerts,
+)
 
 FIRST, LAST = date(2026, 1, 12), date(2026, 2, 3)
 LANDING_DAY = LAST
@@ -691,7 +696,7 @@ def _litellm_file(settings) -> Path:
 
 
 def test_budget_alerts_are_sent_once_resolved_once_and_end_with_the_month(
-    warehouse, webhook, monkeypatch
+    warehouse, webhook, monkeypatch, capsys
 ):
     settings = _configure(warehouse, monkeypatch, webhook, rules=False)
     _evaluate(settings, date(2026, 1, 23))  # 45 spent, forecast 73: nothing
@@ -730,6 +735,16 @@ def test_budget_alerts_are_sent_once_resolved_once_and_end_with_the_month(
         "Budget 'Research monthly' passed 100% of its limit",
     ]  # the forecast's second firing in the same month is not sent again
     assert set(active_alerts(settings)["level"]) == {"50%", "80%", "100%", "forecast"}
+    # A person is shown the highest threshold passed, which implies the others.
+    shown = highest_thresholds(active_alerts(settings))
+    assert sorted(shown["level"]) == ["100%", "forecast"]
+    from cli.main import main
+
+    capsys.readouterr()
+    main(["alerts"])
+    listed = capsys.readouterr().out.split("Budgets (current period)")[0]
+    assert "Active alerts: 2" in listed and "passed 100%" in listed
+    assert "passed 80%" not in listed and "passed 50%" not in listed
 
     _evaluate(settings, LAST)  # February: January's alerts end without a message
     assert webhook.titles()[5:] == ["Budget 'Research monthly' is forecast to pass its limit"]

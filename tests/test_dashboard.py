@@ -534,12 +534,17 @@ def test_days_behind_and_on_hold_are_named_above_the_figures(sample, tmp_path, m
 def test_active_alerts_are_a_banner_and_budgets_are_on_the_usage_tab(sample, page):
     """The sample's nightly run evaluated its budgets file (tests/conftest.py): the page
     names the active alerts above the figures and lists the budget's status."""
-    from readers.alert_tables import active_alerts, current_budget_status
+    from readers.alert_tables import active_alerts, current_budget_status, highest_thresholds
 
     page.run()
     assert not page.exception
-    titles = list(active_alerts(sample)["title"])
+    titles = list(highest_thresholds(active_alerts(sample))["title"])
     assert f"Budget '{SAMPLE_BUDGET}' passed 100% of its limit" in titles
+    # ... which implies its 50% and 80%: active too, but not listed.
+    assert f"Budget '{SAMPLE_BUDGET}' passed 80% of its limit" in set(
+        active_alerts(sample)["title"]
+    )
+    assert not any("passed 80%" in title or "passed 50%" in title for title in titles)
     (banner,) = [e for e in page.error if "Active alerts" in e.value]
     shown = _shown(banner.value)
     assert f"Active alerts ({len(titles)}):" in shown

@@ -624,6 +624,10 @@ def _not_held(view: View, mart: str) -> str:
     return not_held_note(panel, view.chosen)
 
 
+# A section with a widget of its own (a group-by, a tag key, a table's page) is a fragment:
+# choosing there reruns and redraws only that section, not the whole Usage tab, whose
+# redraw is the page's costliest in the browser (docs/benchmarks.md, "Ninth pass").
+@st.fragment
 def _keys_table(view: View, key_names: dict[str, str | None]) -> None:
     keys = view.panels["mart_usage_by_api_key"].copy()
     # The mart's own key name when it carries one, else the latest name in the facts.
@@ -653,6 +657,7 @@ END_USER_MART = "mart_top_end_users"
 TAG_MART = "mart_usage_by_tag"
 
 
+@st.fragment
 def _groups_section(view: View) -> None:
     """Usage by Team, and by organization or project: one group dimension at a time."""
     groups = [d for d in parties() if d.name != "api_key"]
@@ -732,6 +737,7 @@ def _end_users_section(view: View) -> None:
     )
 
 
+@st.fragment
 def _tags_section(view: View, tag_keys: list[str]) -> None:
     st.subheader("Usage by tag key")
     if not view.holds(TAG_MART):
@@ -1169,21 +1175,21 @@ def _model_table(
     key: str,
     number_format: str = "localized",
 ) -> None:
-    with st.expander("Table"):
-        shown = frame[["model", *stats]].copy()
-        if number_format == "localized":
-            shown[list(stats)] = shown[list(stats)].round()  # milliseconds without decimals
-        _table(
-            shown,
-            {
-                "model": "Model",
-                **{
-                    column: st.column_config.NumberColumn(label + unit, format=number_format)
-                    for column, label in stats.items()
-                },
+    shown = frame[["model", *stats]].copy()
+    if number_format == "localized":
+        shown[list(stats)] = shown[list(stats)].round()  # milliseconds without decimals
+    _table(
+        shown,
+        {
+            "model": "Model",
+            **{
+                column: st.column_config.NumberColumn(label + unit, format=number_format)
+                for column, label in stats.items()
             },
-            key,
-        )
+        },
+        key,
+        folded=True,
+    )
 
 
 def _spread_chart(

@@ -715,6 +715,14 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            received: list[bytes] = []  # what the server sends (protobuf) on the page's socket
+            page.on(
+                "websocket",
+                lambda socket: socket.on(
+                    "framereceived",
+                    lambda frame: received.append(frame if isinstance(frame, bytes) else b""),
+                ),
+            )
             page.goto(served, timeout=120_000)
             page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
             for tab, card in first_card.items():
@@ -736,6 +744,7 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                     value = metric.locator('[data-testid="stMetricValue"]').inner_text()
                     assert value == f"{int(total):,}"
                     _check_group_download(sample, page, shots)
+                    _check_group_by_redraws_only_its_section(page, received)
                 page.screenshot(path=str(shots / f"dashboard-{tab.lower()}.png"), full_page=True)
                 assert (shots / f"dashboard-{tab.lower()}.png").stat().st_size > 10_000
             _check_day_view_hours(sample, page, shots)
@@ -772,6 +781,25 @@ def _check_group_download(sample, page, folder: Path) -> None:
     assert list(shown["group_id"]) == list(mart["group_id"])
     assert list(shown["total_tokens"]) == list(mart["total_tokens"])
     assert list(shown["requests"]) == list(mart["requests"])
+
+
+def _check_group_by_redraws_only_its_section(page, received: list[bytes]) -> None:
+    """Choosing a group-by reruns only its section (a fragment): the server sends the
+    section anew and nothing of the rest of the tab (a full rerun would send every card
+    again, the first one included)."""
+    group = page.locator(".st-key-group_dimension")
+    received.clear()
+    group.locator("button", has_text="Organization").click()
+    page.get_by_role("heading", name="Usage by Organization").wait_for(
+        state="visible", timeout=60_000
+    )
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
+    sent = b"".join(received)
+    assert b"Usage by Organization" in sent
+    assert b"Total Token Usage" not in sent and b"Web search calls" not in sent
+    group.locator("button", has_text="Team").click()
+    page.get_by_role("heading", name="Usage by Team").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
 
 
 # What each visible chart drew: Streamlit keeps the chart's Vega view in a React ref

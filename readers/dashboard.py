@@ -347,12 +347,37 @@ def _chart(data: pd.DataFrame, spec: dict) -> None:
     st.vega_lite_chart(data, spec, width="stretch")
 
 
-def _table(frame: pd.DataFrame, config: dict, key: str) -> None:
+def _table(frame: pd.DataFrame, config: dict, key: str, folded: bool = False) -> None:
     """A breakdown table, TABLE_PAGE_ROWS rows a page in the mart's order, with a download
     of all its rows as CSV written by readers/csv_text.py (Streamlit's own table export is
     off: it would write a name from the logs such as `=HYPERLINK(...)` as a formula). The
     CSV is written when the button is clicked, not on every redraw: for a table of 20,000
-    keys writing it took half of each redraw."""
+    keys writing it took half of each redraw.
+
+    `folded`: a chart beside it shows the same rows, so the table is behind a closed
+    expander (the download stays in view) and is sent to the browser only while that is
+    open: each table drawn costs the browser a data grid on every redraw, and the Usage
+    tab's redraws were the page's slowest (docs/benchmarks.md, "Ninth pass")."""
+    if folded:
+        _download(frame, key)
+        shelf = st.expander(
+            f"Table ({len(frame):,} {'row' if len(frame) == 1 else 'rows'})",
+            key=f"{TABLE_OPEN}{key}",
+            on_change="rerun",
+        )
+        if shelf.open:
+            with shelf:
+                _grid(frame, config, key)
+        return
+    _download(frame, key)
+    _grid(frame, config, key)
+
+
+# A folded table's expander is keyed TABLE_OPEN + the table's key (True while open).
+TABLE_OPEN = "open_table_"
+
+
+def _download(frame: pd.DataFrame, key: str) -> None:
     st.download_button(
         "Download CSV",
         partial(to_csv, frame),
@@ -361,6 +386,9 @@ def _table(frame: pd.DataFrame, config: dict, key: str) -> None:
         key=f"download_{key}",
         help="All rows of this table; names from the logs are written as text.",
     )
+
+
+def _grid(frame: pd.DataFrame, config: dict, key: str) -> None:
     pages = max(1, ceil(len(frame) / TABLE_PAGE_ROWS))
     if pages > 1:
         # A page chosen before a filter change that left fewer pages becomes the last.
@@ -476,21 +504,18 @@ def usage_tab(
 
     st.subheader("Usage by Model")
     models = view.panels["mart_usage_by_model"]
-    left, right = st.columns([2, 3])
-    with left:
-        top = _top(models, "model", "total_tokens", USAGE_SUMS)
-        _chart(top, _bar(top, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
-    with right:
-        config = {
-            "model": "Model",
-            "total_tokens": _counts("Total tokens"),
-            "input_tokens": _counts("Input"),
-            "output_tokens": _counts("Output"),
-            "requests": _counts("Requests"),
-            "token_share": _share("Token share"),
-            **_spend_columns(models),
-        }
-        _table(models[list(config)], config, "models")
+    top = _top(models, "model", "total_tokens", USAGE_SUMS)
+    _chart(top, _bar(top, "model", "total_tokens", "Total tokens", ",d", share="token_share"))
+    config = {
+        "model": "Model",
+        "total_tokens": _counts("Total tokens"),
+        "input_tokens": _counts("Input"),
+        "output_tokens": _counts("Output"),
+        "requests": _counts("Requests"),
+        "token_share": _share("Token share"),
+        **_spend_columns(models),
+    }
+    _table(models[list(config)], config, "models", folded=True)
 
     st.subheader("Usage by Token Type")
     token_row = view.row("mart_usage_by_token_type")
@@ -503,27 +528,25 @@ def usage_tab(
     # A part's share of the total is plain arithmetic on mart values: the five parts add
     # up exactly to total_tokens on every row (a dbt test checks it).
     parts["share"] = parts["tokens"] / summary["total_tokens"] if summary["total_tokens"] else None
-    left, right = st.columns([3, 2])
-    with left:
-        _chart(
-            parts,
-            _bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"),
-        )
-    with right:
-        _table(
-            parts,
-            {
-                "token_type": "Token type",
-                "tokens": _counts("Tokens"),
-                "share": _share("Share of total"),
-            },
-            "token_types",
-        )
-        say(
-            "caption",
-            "The five parts add up to the total of {total} tokens.",
-            total=count(summary["total_tokens"]),
-        )
+    _chart(
+        parts,
+        _bar(parts, "token_type", "tokens", "Tokens", ",d", share="share", color="#72b7b2"),
+    )
+    say(
+        "caption",
+        "The five parts add up to the total of {total} tokens.",
+        total=count(summary["total_tokens"]),
+    )
+    _table(
+        parts,
+        {
+            "token_type": "Token type",
+            "tokens": _counts("Tokens"),
+            "share": _share("Share of total"),
+        },
+        "token_types",
+        folded=True,
+    )
 
     _caching_section(view)
 
@@ -601,6 +624,10 @@ def _not_held(view: View, mart: str) -> str:
     return not_held_note(panel, view.chosen)
 
 
+# A section with a widget of its own (a group-by, a tag key, a table's page) is a fragment:
+# choosing there reruns and redraws only that section, not the whole Usage tab, whose
+# redraw is the page's costliest in the browser (docs/benchmarks.md, "Ninth pass").
+@st.fragment
 def _keys_table(view: View, key_names: dict[str, str | None]) -> None:
     keys = view.panels["mart_usage_by_api_key"].copy()
     # The mart's own key name when it carries one, else the latest name in the facts.
@@ -630,6 +657,7 @@ END_USER_MART = "mart_top_end_users"
 TAG_MART = "mart_usage_by_tag"
 
 
+@st.fragment
 def _groups_section(view: View) -> None:
     """Usage by Team, and by organization or project: one group dimension at a time."""
     groups = [d for d in parties() if d.name != "api_key"]
@@ -655,23 +683,18 @@ def _groups_section(view: View) -> None:
     if rows.empty:
         say("info", "No {label} in this period and filter.", label=group.label.lower())
         return
-    left, right = st.columns([2, 3])
-    with left:
-        top = _top(rows, "group_id", "total_tokens", USAGE_SUMS)
-        _chart(
-            top, _bar(top, "group_id", "total_tokens", "Total tokens", ",d", share="token_share")
-        )
-    with right:
-        config = {
-            "group_name": f"{group.label} name",
-            "group_id": f"{group.label} id",
-            "total_tokens": _counts("Total tokens"),
-            "requests": _counts("Requests"),
-            "token_share": _share("Token share"),
-            "request_share": _share("Request share"),
-            **_spend_columns(rows),
-        }
-        _table(rows[list(config)], config, f"groups_{group.name}")
+    top = _top(rows, "group_id", "total_tokens", USAGE_SUMS)
+    _chart(top, _bar(top, "group_id", "total_tokens", "Total tokens", ",d", share="token_share"))
+    config = {
+        "group_name": f"{group.label} name",
+        "group_id": f"{group.label} id",
+        "total_tokens": _counts("Total tokens"),
+        "requests": _counts("Requests"),
+        "token_share": _share("Token share"),
+        "request_share": _share("Request share"),
+        **_spend_columns(rows),
+    }
+    _table(rows[list(config)], config, f"groups_{group.name}", folded=True)
     say(
         "caption",
         "Requests that name no {label} are the row (none); the shares are of all {labels}' "
@@ -692,23 +715,18 @@ def _end_users_section(view: View) -> None:
         return
     ranked = rows[rows["spend_rank"].notna()]
     other = rows[rows["spend_rank"].isna()]
-    left, right = st.columns([2, 3])
-    with left:
-        chart = rows.assign(**{OTHER: rows["spend_rank"].isna()})
-        _chart(
-            chart, _bar(chart, "end_user_id", "spend_usd", "Spend", "$,.2f", share="spend_share")
-        )
-    with right:
-        config = {
-            "spend_rank": _counts("Rank"),
-            "end_user_id": "End user",
-            "end_users": _counts("End users"),
-            "total_tokens": _counts("Total tokens"),
-            "requests": _counts("Requests"),
-            "token_share": _share("Token share"),
-            **_spend_columns(rows),
-        }
-        _table(rows[list(config)], config, "end_users")
+    chart = rows.assign(**{OTHER: rows["spend_rank"].isna()})
+    _chart(chart, _bar(chart, "end_user_id", "spend_usd", "Spend", "$,.2f", share="spend_share"))
+    config = {
+        "spend_rank": _counts("Rank"),
+        "end_user_id": "End user",
+        "end_users": _counts("End users"),
+        "total_tokens": _counts("Total tokens"),
+        "requests": _counts("Requests"),
+        "token_share": _share("Token share"),
+        **_spend_columns(rows),
+    }
+    _table(rows[list(config)], config, "end_users", folded=True)
     say(
         "caption",
         "The top {n} end users by spend (ties: more tokens); (other) adds up the other "
@@ -719,6 +737,7 @@ def _end_users_section(view: View) -> None:
     )
 
 
+@st.fragment
 def _tags_section(view: View, tag_keys: list[str]) -> None:
     st.subheader("Usage by tag key")
     if not view.holds(TAG_MART):
@@ -1156,21 +1175,21 @@ def _model_table(
     key: str,
     number_format: str = "localized",
 ) -> None:
-    with st.expander("Table"):
-        shown = frame[["model", *stats]].copy()
-        if number_format == "localized":
-            shown[list(stats)] = shown[list(stats)].round()  # milliseconds without decimals
-        _table(
-            shown,
-            {
-                "model": "Model",
-                **{
-                    column: st.column_config.NumberColumn(label + unit, format=number_format)
-                    for column, label in stats.items()
-                },
+    shown = frame[["model", *stats]].copy()
+    if number_format == "localized":
+        shown[list(stats)] = shown[list(stats)].round()  # milliseconds without decimals
+    _table(
+        shown,
+        {
+            "model": "Model",
+            **{
+                column: st.column_config.NumberColumn(label + unit, format=number_format)
+                for column, label in stats.items()
             },
-            key,
-        )
+        },
+        key,
+        folded=True,
+    )
 
 
 def _spread_chart(

@@ -31,6 +31,7 @@ import requests
 from conftest import CHARTS_DRAWN, SAMPLE_BUDGET, SAMPLE_LAST_DAY
 
 from ingest.warehouse import request_model_build
+from readers.dashboard import TABLE_OPEN
 from readers.dashboard_data import FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.filters import all_rows_sql, filter_columns
 from readers.page_text import WORD_JOINER
@@ -455,10 +456,60 @@ def test_spend_shows_where_the_marts_carry_it(sample, page):
         "of them;" in caption.value and "per million tokens" in caption.value
         for caption in page.caption
     )
+    page.session_state[f"{TABLE_OPEN}models"] = True  # the model table is folded
     for tab, table in (("Usage", "model"), ("Usage", "api_key_id"), ("Provider", "provider")):
         _on_tab(page, tab)
         shown = next(frame.value for frame in page.dataframe if table in frame.value.columns)
         assert {"spend_usd", "spend_share"} <= set(shown.columns), table
+
+
+def test_tables_a_chart_shows_are_sent_only_when_opened(sample, page):
+    """The Usage tab's tables whose rows a chart beside them shows (by model, by token
+    type, by team, top end users) are folded: closed, the page sends no grid for them
+    (each grid costs the browser on every redraw) but keeps their download; opened, the
+    table shows the mart's rows. Tables no chart shows (API keys, tag values, budgets)
+    stay open."""
+    page.run()
+    assert not page.exception
+    folded = {"models", "token_types", "groups_team", "end_users"}
+
+    def grids() -> list[pd.DataFrame]:
+        return [frame.value for frame in page.dataframe]
+
+    closed = grids()
+    assert not [f for f in closed if "token_share" in f.columns and "model" in f.columns]
+    assert not [f for f in closed if {"token_type", "group_id", "end_user_id"} & set(f.columns)]
+    assert any("api_key_id" in f.columns for f in closed)  # shown: no chart shows the keys
+    assert any("tag_value" in f.columns for f in closed)
+    assert any("forecast" in f.columns for f in closed)  # budgets
+    labels = [expander.label for expander in page.expander]
+    assert len([label for label in labels if label.startswith("Table (")]) == len(folded)
+    downloads = {button.key for button in page.get("download_button")}
+    assert {f"download_{key}" for key in folded} <= downloads
+
+    everything = {"api_key_id": ALL, "model": ALL, "provider": ALL}
+    models = read_query(
+        sample,
+        "SELECT model, total_tokens FROM main_marts.mart_usage_by_model WHERE grain = 'month' "
+        "AND period_start = ? AND "
+        + " AND ".join(f"{c} = '*'" for c in filter_columns() if c != "model")
+        + " ORDER BY total_tokens DESC, model",
+        [DEFAULT_PERIOD["month"]],
+    )
+    assert f"Table ({len(models):,} rows)" in labels
+    for key in folded:
+        page.session_state[f"{TABLE_OPEN}{key}"] = True
+    page.run()
+    assert not page.exception
+    opened = grids()
+    shown = next(f for f in opened if "model" in f.columns and "token_share" in f.columns)
+    assert shown["model"].tolist() == models["model"].tolist()[:TABLE_PAGE_ROWS]
+    assert shown["total_tokens"].tolist() == models["total_tokens"].tolist()[:TABLE_PAGE_ROWS]
+    summary = _row(sample, "mart_usage_summary", "month", DEFAULT_PERIOD["month"], everything)
+    types = next(f for f in opened if "token_type" in f.columns)
+    assert types["tokens"].sum() == summary["total_tokens"]
+    assert any("group_id" in f.columns for f in opened)
+    assert any("end_user_id" in f.columns for f in opened)
 
 
 def test_caching_and_errors_show_the_marts_figures(sample, page):
@@ -669,6 +720,14 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
         )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 2400})
+            received: list[bytes] = []  # what the server sends (protobuf) on the page's socket
+            page.on(
+                "websocket",
+                lambda socket: socket.on(
+                    "framereceived",
+                    lambda frame: received.append(frame if isinstance(frame, bytes) else b""),
+                ),
+            )
             page.goto(served, timeout=120_000)
             page.wait_for_selector('[data-testid="stMetric"]', timeout=120_000)
             for tab, card in first_card.items():
@@ -690,6 +749,7 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                     value = metric.locator('[data-testid="stMetricValue"]').inner_text()
                     assert value == f"{int(total):,}"
                     _check_group_download(sample, page, shots)
+                    _check_group_by_redraws_only_its_section(page, received)
                 page.screenshot(path=str(shots / f"dashboard-{tab.lower()}.png"), full_page=True)
                 assert (shots / f"dashboard-{tab.lower()}.png").stat().st_size > 10_000
             _check_day_view_hours(sample, page, shots)
@@ -704,6 +764,12 @@ def _check_group_download(sample, page, folder: Path) -> None:
     for title in ("Usage by Team", "Top end users", "Usage by tag key"):
         page.get_by_role("heading", name=title).wait_for(state="visible", timeout=60_000)
     assert page.get_by_text("tag rows do not add up to the total").count() == 1
+    # The team table is folded (a chart shows its rows): opening it draws its grid.
+    team = page.locator(".st-key-open_table_groups_team")
+    grids = team.locator('[data-testid="stDataFrame"]')
+    assert grids.count() == 0
+    team.get_by_text("Table (").click()
+    grids.first.wait_for(state="visible", timeout=60_000)
     with page.expect_download(timeout=60_000) as download:
         page.locator(".st-key-download_groups_team button").first.click()
     path = folder / "groups_team.csv"
@@ -720,6 +786,25 @@ def _check_group_download(sample, page, folder: Path) -> None:
     assert list(shown["group_id"]) == list(mart["group_id"])
     assert list(shown["total_tokens"]) == list(mart["total_tokens"])
     assert list(shown["requests"]) == list(mart["requests"])
+
+
+def _check_group_by_redraws_only_its_section(page, received: list[bytes]) -> None:
+    """Choosing a group-by reruns only its section (a fragment): the server sends the
+    section anew and nothing of the rest of the tab (a full rerun would send every card
+    again, the first one included)."""
+    group = page.locator(".st-key-group_dimension")
+    received.clear()
+    group.locator("button", has_text="Organization").click()
+    page.get_by_role("heading", name="Usage by Organization").wait_for(
+        state="visible", timeout=60_000
+    )
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
+    sent = b"".join(received)
+    assert b"Usage by Organization" in sent
+    assert b"Total Token Usage" not in sent and b"Web search calls" not in sent
+    group.locator("button", has_text="Team").click()
+    page.get_by_role("heading", name="Usage by Team").wait_for(state="visible", timeout=60_000)
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
 
 
 # What each visible chart drew: Streamlit keeps the chart's Vega view in a React ref

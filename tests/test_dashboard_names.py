@@ -31,6 +31,7 @@ import requests
 from conftest import CHARTS_DRAWN, use_data_dir
 from nightly import run_window
 
+from readers.dashboard import TABLE_OPEN
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.page_text import WORD_JOINER, plain
 from readers.warehouse import read_query
@@ -251,6 +252,8 @@ def test_tables_page_and_filters_search(hostile, page):
         "AND project_id = '*' ORDER BY total_tokens DESC, model",
         [DAY],
     )["model"].tolist()
+    page.session_state[f"{TABLE_OPEN}models"] = True  # the model table is folded
+    page.run()
     table = next(
         frame.value
         for frame in page.dataframe

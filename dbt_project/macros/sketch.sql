@@ -139,31 +139,66 @@
 
     Rank k = ceil(q * n): the first bucket whose running count c has c >= q * n. The
     comparison is done in integers, c * 10000 >= round(q * 10000) * n, so no rounding of
-    q * n can move the rank. -#}
+    q * n can move the rank.
+
+    Each key is numbered first (`keyed`) and the running count is taken per number: a
+    window partitioned by a dozen text and time columns spends most of its time sorting
+    them with every row (docs/benchmarks.md, "The hourly latency mart"); the numbers put
+    the key back at the end. A key column is never NULL (a missing id is '(none)',
+    macros/dimensions.sql), so the plain equality join keeps every row. -#}
 {% macro sketch_percentiles(merged, key_columns, fractions, names) -%}
     {%- set key = key_columns | join(', ') -%}
+    with keyed as (
+        select
+            {{ key }},
+            row_number() over (order by {{ key }}) as key_number
+        from (select distinct {{ key }} from {{ merged }}) as distinct_keys
+    )
+
     select
-        {{ key }},
-        sum(requests) as requests,
-        sum(value_sum) as value_sum
-        {%- for fraction in fractions %},
-        {{ sketch_bucket_value(
-            'min(case when cumulative * 10000 >= ' ~ ((fraction * 10000) | round | int) ~ ' * total then bucket end)'
-        ) }} as {{ names[loop.index0] }}
+        {%- for column in key_columns %}
+        keyed.{{ column }},
+        {%- endfor %}
+        percentiles.requests,
+        percentiles.value_sum
+        {%- for name in names %},
+        percentiles.{{ name }}
         {%- endfor %}
     from (
         select
-            {{ key }},
-            bucket,
-            requests,
-            value_sum,
-            sum(requests) over (
-                partition by {{ key }} order by bucket rows between unbounded preceding and current row
-            ) as cumulative,
-            sum(requests) over (partition by {{ key }}) as total
-        from {{ merged }}
-    ) as running
-    group by {{ key }}
+            key_number,
+            sum(requests) as requests,
+            sum(value_sum) as value_sum
+            {%- for fraction in fractions %},
+            {{ sketch_bucket_value(
+                'min(case when cumulative * 10000 >= ' ~ ((fraction * 10000) | round | int) ~ ' * total then bucket end)'
+            ) }} as {{ names[loop.index0] }}
+            {%- endfor %}
+        from (
+            select
+                numbered.key_number,
+                numbered.bucket,
+                numbered.requests,
+                numbered.value_sum,
+                sum(numbered.requests) over (
+                    partition by numbered.key_number order by numbered.bucket
+                    rows between unbounded preceding and current row
+                ) as cumulative,
+                sum(numbered.requests) over (partition by numbered.key_number) as total
+            from (
+                select
+                    keyed.key_number,
+                    histogram.bucket,
+                    histogram.requests,
+                    histogram.value_sum
+                from {{ merged }} as histogram
+                inner join keyed
+                    on {% for column in key_columns %}histogram.{{ column }} = keyed.{{ column }}{{ " and " if not loop.last }}{% endfor %}
+            ) as numbered
+        ) as running
+        group by key_number
+    ) as percentiles
+    inner join keyed on percentiles.key_number = keyed.key_number
 {%- endmacro %}
 
 {#- The key of a mart row: grain, period and the three filter columns. -#}

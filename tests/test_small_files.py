@@ -342,17 +342,24 @@ def test_many_small_source_files_load_exactly_as_one_file(data_dir, counted, som
     assert runs == one_runs == 3
 
 
+def _parquet_parts(data_dir, records: int, per_file: int, prefix: str):
+    """`records` records of the day written as Parquet files of `per_file` each, named
+    PREFIX0.parquet, PREFIX1.parquet, ...: the day's folder and the records' table."""
+    folder = data_dir.landing_dir / f"dt={DAY.isoformat()}"
+    folder.mkdir(parents=True)
+    frame = pd.DataFrame([_record(n) for n in range(records)])
+    frame["created_at"] = pd.to_datetime(frame["created_at"])
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for number, at in enumerate(range(0, records, per_file)):
+        pq.write_table(table.slice(at, per_file), folder / f"{prefix}{number}.parquet")
+    return folder, table
+
+
 def test_small_parquet_files_read_together_give_what_each_read_alone_gives(data_dir, monkeypatch):
     """Consecutive Parquet files of the same columns are read by one query: the lines
     are those each file gives read alone, with an empty file, a corrupt one and files of
     other columns (one with a column named like the file-name column) in between."""
-    folder = data_dir.landing_dir / f"dt={DAY.isoformat()}"
-    folder.mkdir(parents=True)
-    frame = pd.DataFrame([_record(n) for n in range(12)])
-    frame["created_at"] = pd.to_datetime(frame["created_at"])
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    for number, at in enumerate(range(0, 12, 3)):
-        pq.write_table(table.slice(at, 3), folder / f"a-{number}.parquet")
+    folder, table = _parquet_parts(data_dir, records=12, per_file=3, prefix="a-")
     pq.write_table(table.slice(0, 0), folder / "b-empty.parquet")
     (folder / "c-corrupt.parquet").write_bytes(b"PAR1 not really")
     pq.write_table(table.drop_columns(["stream"]).slice(3, 2), folder / "d-fewer.parquet")
@@ -433,13 +440,7 @@ def test_a_bad_parquet_file_in_a_run_of_small_ones_spoils_only_itself(data_dir):
     fails: every good file still loads all its rows, the broken file is rejected whole
     with one line naming it, and the wrongly typed file's rows are each rejected with
     the contract's reason."""
-    folder = data_dir.landing_dir / f"dt={DAY.isoformat()}"
-    folder.mkdir(parents=True)
-    frame = pd.DataFrame([_record(n) for n in range(20)])
-    frame["created_at"] = pd.to_datetime(frame["created_at"])
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    for number, at in enumerate(range(0, 20, 4)):
-        pq.write_table(table.slice(at, 4), folder / f"part-{number}.parquet")
+    folder, table = _parquet_parts(data_dir, records=20, per_file=4, prefix="part-")
     _with_broken_pages(folder / "part-2.parquet")
     wrong = table.slice(0, 3).set_column(
         table.schema.get_field_index("input_tokens"),

@@ -26,6 +26,7 @@ from readers.dashboard_data import (
     CHART_ROWS,
     FILTER_OPTIONS,
     GRAINS,
+    HEAD_MART,
     TABLE_PAGE_ROWS,
     Catalog,
     View,
@@ -1539,7 +1540,7 @@ def _open_tab(
     except QueryError as error:
         _stop("The marts could not be read ({error}).", "error", error=error)
 
-    built = view.row("mart_usage_summary")
+    built = view.row(HEAD_MART)
     stamp = catalog.built_at if built is None else pd.Timestamp(built["built_at"])
     with heading:
         say(

@@ -310,7 +310,7 @@ class View:
 
     @property
     def empty(self) -> bool:
-        return self.panels["mart_usage_summary"].empty
+        return self.panels[HEAD_MART].empty
 
 
 def trend_window(grain: str, period_start: date) -> tuple[date, date]:

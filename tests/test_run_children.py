@@ -21,7 +21,7 @@ from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus
 from reference import read_landing, requests
 from runs import finish, settings_for, start_cli, wait_for, warehouse_state
 
-from orchestration.instance import CLI_TOKEN_TAG, processes_of_token
+from orchestration.instance import CLI_TOKEN_TAG, prepare_dagster_home, processes_of_token
 from sample_data.generate import generate_logs
 
 DAY = date(2026, 3, 2)
@@ -50,23 +50,30 @@ def _gone(process: psutil.Process) -> bool:
         return True
 
 
-def _runs(settings):
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        return {run.run_id: run for run in instance.get_runs()}
+def _runs(instance):
+    return {run.run_id: run for run in instance.get_runs()}
 
 
-def _built_a_model(settings, run_ids) -> bool:
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        return any(
-            e.asset_materialization.asset_key.path[0] != "raw"
-            for run_id in run_ids
-            for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
-        )
+def _built_a_model(instance, run_ids) -> bool:
+    return any(
+        e.asset_materialization.asset_key.path[0] != "raw"
+        for run_id in run_ids
+        for e in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION)
+    )
 
 
 def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     settings = settings_for(tmp_path / "data")
     generate_logs(settings.landing_dir, DAY, 1, requests_per_day=400, seed=31)
+    # The test reads the runs through one instance: opening one per poll (every 0.05 s,
+    # about 25 ms of CPU each, mostly Alembic's schema check) kept half a core busy while
+    # the runs ran.
+    prepare_dagster_home(settings)
+    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
+        _signal_the_cli_alone(settings, instance)
+
+
+def _signal_the_cli_alone(settings, instance):
     day = DAY.isoformat()
     materialize = ("materialize", "--start", day, "--end", day)
 
@@ -74,21 +81,21 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     # run, so that the next one has nothing to free.
     terminated = start_cli(settings, *materialize)
     dbt = wait_for(lambda: _dbt_build(terminated), 300, "dbt to start")
-    (run_id,) = _runs(settings)
-    token = _runs(settings)[run_id].tags[CLI_TOKEN_TAG]
+    (run_id,) = _runs(instance)
+    token = _runs(instance)[run_id].tags[CLI_TOKEN_TAG]
     terminated.send_signal(signal.SIGHUP)
     code, out, err = finish(terminated, timeout=120)
     assert code != 0 and "Traceback" not in err, out + err
     assert _gone(dbt) and processes_of_token(token) == []
-    assert _runs(settings)[run_id].status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
+    assert _runs(instance)[run_id].status in (DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED)
 
     # 2. SIGKILL of the CLI alone once dbt writes: dbt is held (SIGSTOP) so that it
     # certainly outlives its parent, as a long model would.
     killed = start_cli(settings, *materialize)
-    known = set(_runs(settings))
-    wait_for(lambda: set(_runs(settings)) - known, 120, "the second run to start")
-    (killed_id,) = set(_runs(settings)) - known
-    wait_for(lambda: _built_a_model(settings, [killed_id]), 300, "dbt to build a model")
+    known = set(_runs(instance))
+    wait_for(lambda: set(_runs(instance)) - known, 120, "the second run to start")
+    (killed_id,) = set(_runs(instance)) - known
+    wait_for(lambda: _built_a_model(instance, [killed_id]), 300, "dbt to build a model")
     orphan = _dbt_build(killed)
     assert orphan is not None
     orphan.suspend()
@@ -105,8 +112,8 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     wait_for(lambda: any(waiting in line for line in lines), 180, "the next run to wait")
     time.sleep(FROZEN_SECONDS)
     assert following.poll() is None
-    assert set(_runs(settings)) == known | {killed_id}
-    assert _runs(settings)[killed_id].status == DagsterRunStatus.STARTED  # slot not freed
+    assert set(_runs(instance)) == known | {killed_id}
+    assert _runs(instance)[killed_id].status == DagsterRunStatus.STARTED  # slot not freed
     orphan.resume()
     wait_for(lambda: _gone(orphan), 300, "the dead run's dbt to end")
     gone_at = time.time()
@@ -116,14 +123,11 @@ def test_a_run_s_dbt_ends_with_it_or_is_waited_for(tmp_path):
     assert code == 0, out + err
     assert f"Run {killed_id} lost its process" in out
 
-    runs = _runs(settings)
+    runs = _runs(instance)
     assert runs[killed_id].status == DagsterRunStatus.FAILURE
     (next_id,) = set(runs) - known - {killed_id}
     assert runs[next_id].status == DagsterRunStatus.SUCCESS
-    with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
-        starts = [
-            e.timestamp for e in instance.all_logs(next_id, of_type=DagsterEventType.STEP_START)
-        ]
+    starts = [e.timestamp for e in instance.all_logs(next_id, of_type=DagsterEventType.STEP_START)]
     # Its first step (the load, a writer) started only after the old dbt had ended
     # (`gone_at` is seen up to a poll later than the end itself).
     assert starts and min(starts) >= gone_at - 1.0

@@ -42,15 +42,18 @@ def built(tmp_path_factory):
     by one run over every day."""
     base = tmp_path_factory.mktemp("one_writer")
     by_day, one_run = settings_for(base / "by_day"), settings_for(base / "one_run")
-    generate_logs(
+    # A few hundred records: what these tests prove (queueing, equal results, whole
+    # tables after a kill) does not grow with the data, and a run's cost does.
+    generated = generate_logs(
         by_day.landing_dir,
         START,
         1,
-        requests_per_day=1000,
+        requests_per_day=300,
         seed=21,
         duplicate_rate=0.03,
         late_rate=0.05,
     )
+    assert generated.duplicates > 0 and generated.late > 0  # the cases the runs must merge
     shutil.copytree(by_day.landing_dir, one_run.landing_dir)
     days = landing_days(by_day)
     assert len(days) == 2  # late records and some duplicates land on the second day

@@ -35,7 +35,7 @@ from readers.dashboard import TABLE_OPEN
 from readers.dashboard_data import FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.filters import all_rows_sql, filter_columns
 from readers.page_text import WORD_JOINER
-from readers.warehouse import read_query
+from readers.warehouse import read_query, reader_connection
 
 REPO = Path(__file__).resolve().parent.parent
 PAGE = str(REPO / "readers" / "dashboard.py")
@@ -64,38 +64,53 @@ def page(sample, monkeypatch):
 
 
 def _row(settings, mart: str, grain: str, period: date, chosen: dict[str, str]) -> pd.Series | None:
+    connection = reader_connection(settings)
+    try:
+        return _row_on(connection, mart, grain, period, chosen)
+    finally:
+        connection.close()
+
+
+def _row_on(connection, mart: str, grain: str, period: date, chosen: dict[str, str]):
+    """_row on an open reader connection: each connection reads the warehouse's catalog
+    anew, so a test reading many rows reads them on one."""
     columns = filter_columns()  # the filters not chosen are all ('*')
-    frame = read_query(
-        settings,
+    frame = connection.execute(
         f"SELECT * FROM main_marts.{mart} WHERE grain = ? AND period_start = ? AND "
         + " AND ".join(f"{c} = ?" for c in columns),
         [grain, period, *(chosen.get(c, ALL) for c in columns)],
-    )
+    ).fetchdf()
     assert len(frame) <= 1
     return None if frame.empty else frame.iloc[0]
 
 
-def _filters(settings) -> dict[str, dict[str, str]]:
+def _filters(connection) -> dict[str, dict[str, str]]:
     """All / the busiest key / the top model / the top provider / that model x provider."""
 
     def top(dimension: str) -> str:
-        return read_query(
-            settings,
-            f"SELECT {dimension} AS value FROM main_marts.mart_usage_summary WHERE grain = 'month' "
-            f"AND period_start = ? AND {dimension} <> '*' AND "
-            + " AND ".join(f"{d} = '*'" for d in filter_columns() if d != dimension)
-            + " ORDER BY requests DESC, value LIMIT 1",
-            [DEFAULT_PERIOD["month"]],
-        )["value"].iloc[0]
+        return (
+            connection.execute(
+                f"SELECT {dimension} AS value FROM main_marts.mart_usage_summary WHERE grain = 'month' "
+                f"AND period_start = ? AND {dimension} <> '*' AND "
+                + " AND ".join(f"{d} = '*'" for d in filter_columns() if d != dimension)
+                + " ORDER BY requests DESC, value LIMIT 1",
+                [DEFAULT_PERIOD["month"]],
+            )
+            .fetchdf()["value"]
+            .iloc[0]
+        )
 
     key, model = top("api_key_id"), top("model")
-    provider = read_query(
-        settings,
-        "SELECT provider FROM main_marts.mart_provider_distribution WHERE grain = 'month' "
-        "AND period_start = ? AND api_key_id = '*' AND model = ? AND organization_id = '*' "
-        "AND team_id = '*' AND project_id = '*' ORDER BY requests DESC LIMIT 1",
-        [DEFAULT_PERIOD["month"], model],
-    )["provider"].iloc[0]
+    provider = (
+        connection.execute(
+            "SELECT provider FROM main_marts.mart_provider_distribution WHERE grain = 'month' "
+            "AND period_start = ? AND api_key_id = '*' AND model = ? AND organization_id = '*' "
+            "AND team_id = '*' AND project_id = '*' ORDER BY requests DESC LIMIT 1",
+            [DEFAULT_PERIOD["month"], model],
+        )
+        .fetchdf()["provider"]
+        .iloc[0]
+    )
     return {
         "all": {"api_key_id": ALL, "model": ALL, "provider": ALL},
         "one key": {"api_key_id": key, "model": ALL, "provider": ALL},
@@ -139,14 +154,6 @@ def _cards(page) -> dict[str, tuple[str, str]]:
     return {metric.label: (_shown(metric.value), _shown(metric.delta)) for metric in page.metric}
 
 
-def _cards_of_every_tab(page) -> dict[str, tuple[str, str]]:
-    """The cards of each tab, opened in turn; the page is left on the Usage tab."""
-    cards = {}
-    for tab in ("Provider", "Performance", "Usage"):
-        cards |= _cards(_on_tab(page, tab))
-    return cards
-
-
 def _count(value) -> str:
     return f"{int(value):,}"
 
@@ -174,19 +181,75 @@ def _previous(grain: str, start: date) -> date:
     ]
 
 
+def _expected_of_every_filter(settings, grain: str) -> dict[str, dict]:
+    """For each of _filters' selections, the mart rows its cards and key table show in
+    the grain's default period (and the summary of the period before), read here with
+    SQL on one connection."""
+    period = DEFAULT_PERIOD[grain]
+    expected = {}
+    connection = reader_connection(settings)
+    try:
+        for label, chosen in _filters(connection).items():
+            rows = {
+                mart: _row_on(connection, mart, grain, period, chosen)
+                for mart in (
+                    "mart_usage_summary",
+                    "mart_web_search_usage",
+                    "mart_provider_summary",
+                    "mart_performance_summary",
+                )
+            }
+            rows["previous"] = _row_on(
+                connection, "mart_usage_summary", grain, _previous(grain, period), chosen
+            )
+            rows["by_key"] = connection.execute(
+                "SELECT api_key_id, total_tokens, requests FROM main_marts.mart_usage_by_api_key "
+                "WHERE grain = ? AND period_start = ? AND model = ? AND provider = ? "
+                + ("AND api_key_id = ? " if chosen["api_key_id"] != ALL else "")
+                + "ORDER BY total_tokens DESC, api_key_id",
+                [grain, period, chosen["model"], chosen["provider"]]
+                + ([chosen["api_key_id"]] if chosen["api_key_id"] != ALL else []),
+            ).fetchdf()
+            expected[label] = {"chosen": chosen, **rows}
+    finally:
+        connection.close()
+    return expected
+
+
 @pytest.mark.parametrize("grain", ["month", "week", "day"])
 def test_every_card_is_the_mart_value(sample, page, grain):
-    for label, chosen in _filters(sample).items():
-        _open(page, grain, chosen)
+    expected = _expected_of_every_filter(sample, grain)
+    page.run()
+    assert not page.exception, page.exception
+    page.segmented_control(key="grain").set_value(grain)
+    for label, rows in expected.items():
+        chosen = rows["chosen"]
+        # Each selection in one script run, on the Usage tab (its key table is checked
+        # there); the other tabs are opened after it, one run each.
+        page.session_state["tab"] = "Usage"
+        for dimension, value in chosen.items():
+            page.selectbox(key=dimension).set_value(value)
+        page.run()
+        assert not page.exception, page.exception
+        assert page.session_state["tab"] == "Usage"
         period = page.selectbox(key=f"period_{grain}").value
         assert period == DEFAULT_PERIOD[grain], (label, period)
-        summary = _row(sample, "mart_usage_summary", grain, period, chosen)
+        summary = rows["mart_usage_summary"]
         if summary is None:
             assert "No pay-as-you-go requests match" in page.info[0].value, label
             assert not page.metric
             continue
-        cards = _cards_of_every_tab(page)
-        previous = _row(sample, "mart_usage_summary", grain, _previous(grain, period), chosen)
+        # The breakdown tables list the mart's rows as they are: the first page of them
+        # (readers.dashboard_data.TABLE_PAGE_ROWS rows a page).
+        by_key = rows["by_key"].head(TABLE_PAGE_ROWS)
+        shown = next(frame.value for frame in page.dataframe if "api_key_id" in frame.value.columns)
+        assert shown["api_key_id"].tolist() == by_key["api_key_id"].tolist(), label
+        assert shown["total_tokens"].tolist() == by_key["total_tokens"].tolist(), label
+
+        cards = _cards(page)
+        for tab in ("Provider", "Performance"):
+            cards |= _cards(_on_tab(page, tab))
+        previous = rows["previous"]
         for card, column in (
             ("Total Token Usage", "total_tokens"),
             ("Input Token Usage", "input_tokens"),
@@ -204,13 +267,13 @@ def test_every_card_is_the_mart_value(sample, page, grain):
                     delta,
                 )
 
-        web = _row(sample, "mart_web_search_usage", grain, period, chosen)
+        web = rows["mart_web_search_usage"]
         assert cards["Web search requests"][0] == _count(web["web_search_requests"])
         assert cards["Web search calls"][0] == _count(web["web_search_calls"])
         assert cards["Tokens of web search requests"][0] == _count(web["web_search_total_tokens"])
         assert cards["Share of requests"][0] == _pct(web["web_search_request_share"])
 
-        providers = _row(sample, "mart_provider_summary", grain, period, chosen)
+        providers = rows["mart_provider_summary"]
         assert cards["Primary Provider"][0] == providers["primary_provider"], label
         assert cards["Provider Count"][0] == _count(providers["provider_count"])
         assert cards["Average Success Rate"][0] == _pct(providers["success_rate"])
@@ -218,7 +281,7 @@ def test_every_card_is_the_mart_value(sample, page, grain):
             providers["fastest_response_provider"]
         ), label
 
-        performance = _row(sample, "mart_performance_summary", grain, period, chosen)
+        performance = rows["mart_performance_summary"]
         assert cards["Average Latency"][0] == _ms(performance["avg_latency_ms"]), label
         assert cards["Average Throughput"][0] == _tps(performance["avg_throughput_tps"]), label
         assert cards["Fastest Model"][0] == _pick(performance["fastest_model"]), label
@@ -229,22 +292,6 @@ def test_every_card_is_the_mart_value(sample, page, grain):
         assert cards["Lowest Throughput Model"][0] == _pick(
             performance["lowest_throughput_model"]
         ), label
-
-        # The breakdown tables list the mart's rows as they are.
-        by_key = read_query(
-            sample,
-            "SELECT api_key_id, total_tokens, requests FROM main_marts.mart_usage_by_api_key "
-            "WHERE grain = ? AND period_start = ? AND model = ? AND provider = ? "
-            + ("AND api_key_id = ? " if chosen["api_key_id"] != ALL else "")
-            + "ORDER BY total_tokens DESC, api_key_id",
-            [grain, period, chosen["model"], chosen["provider"]]
-            + ([chosen["api_key_id"]] if chosen["api_key_id"] != ALL else []),
-        )
-        # The first page of them (readers.dashboard_data.TABLE_PAGE_ROWS rows a page).
-        by_key = by_key.head(TABLE_PAGE_ROWS)
-        shown = next(frame.value for frame in page.dataframe if "api_key_id" in frame.value.columns)
-        assert shown["api_key_id"].tolist() == by_key["api_key_id"].tolist(), label
-        assert shown["total_tokens"].tolist() == by_key["total_tokens"].tolist(), label
 
 
 def _chart_data(page) -> list[pd.DataFrame]:

@@ -41,7 +41,8 @@ PAGE = str(REPO / "readers" / "dashboard.py")
 BIN = Path(sys.executable).parent
 CHROMIUM = Path("/usr/bin/chromium")
 DAY = date(2026, 3, 2)
-FILLER_MODELS = 2_500  # more than any chart, table page or filter list shows
+# More models than any chart or filter list shows, and two full table pages and more.
+FILLER_MODELS = max(CHART_ROWS, FILTER_OPTIONS, 2 * TABLE_PAGE_ROWS) + 50
 FILLER_KEYS = FILTER_OPTIONS + 50
 ALL = "*"
 # Markdown / HTML / Streamlit directives that would be live markup; {url} is the trap.
@@ -252,6 +253,7 @@ def test_tables_page_and_filters_search(hostile, page):
         "AND project_id = '*' ORDER BY total_tokens DESC, model",
         [DAY],
     )["model"].tolist()
+    assert len(by_model) > 2 * TABLE_PAGE_ROWS  # the second page is a full one
     page.session_state[f"{TABLE_OPEN}models"] = True  # the model table is folded
     page.run()
     table = next(
@@ -272,9 +274,10 @@ def test_tables_page_and_filters_search(hostile, page):
     models = page.selectbox(key="model")
     assert len(models.options) == FILTER_OPTIONS + 1
     assert models.options[1] == names["model"][0]  # shown as its characters
-    page.text_input(key="find_model").input("model-02499").run()
-    assert page.selectbox(key="model").options == ["All models", "filler/model-02499"]
-    page.selectbox(key="model").set_value("filler/model-02499").run()
+    last = f"filler/model-{FILLER_MODELS - 1:05d}"
+    page.text_input(key="find_model").input(last.removeprefix("filler/")).run()
+    assert page.selectbox(key="model").options == ["All models", last]
+    page.selectbox(key="model").set_value(last).run()
     assert not page.exception
     assert _shown(page.metric[0].value) == "200"  # that model's one request's tokens
     keys = page.selectbox(key="api_key_id")

@@ -267,8 +267,10 @@ def _mean(series: pd.Series):
 
 
 def _throughput(rows: pd.DataFrame):
-    defined = rows[rows["throughput_tps"].notna()]
-    return _ratio(defined["output_tokens"].sum(), (defined["generation_ms"] / 1000.0).sum())
+    defined = rows["throughput_tps"].notna()  # the columns' rows, not the frame's copy
+    return _ratio(
+        rows["output_tokens"][defined].sum(), (rows["generation_ms"][defined] / 1000.0).sum()
+    )
 
 
 def _pick(stats: pd.DataFrame, value: str, highest: bool):
@@ -711,7 +713,7 @@ def usage_by_hour(rows):
         "successful_requests": ok,
         "success_rate": _ratio(ok, len(rows)),
         "error_rate": _ratio(len(rows) - ok, len(rows)),
-        "avg_latency_ms": _mean(rows[rows["in_latency_figures"]]["latency_ms"]),
+        "avg_latency_ms": _mean(rows["latency_ms"][rows["in_latency_figures"]]),
         "avg_throughput_tps": _throughput(rows),
     }
 
@@ -724,7 +726,7 @@ def latency_by_hour(rows):
         ("latency_ms", "in_latency_figures"),
         ("first_token_ms", "in_first_token_figures"),
     ):
-        values = rows[rows[population]][measure]
+        values = rows[measure][rows[population]]
         figures[f"{measure}_requests"] = len(values)
         figures[f"avg_{measure}"] = _mean(values)
         for q in (0.5, 0.9, 0.99):

@@ -38,7 +38,7 @@ from sample_data.generate import generate_logs
 # records spill into a sixth landing day.
 START = date(2026, 1, 29)
 DAYS = 5
-PER_DAY = 1200
+PER_DAY = 800  # enough for thin and picked models per filter (test_picks_are_not_trivial)
 PERIOD_COLUMN = {"day": "event_date", "week": "week_start", "month": "month_start"}
 KEY_COLUMNS = ["grain", "period_start", *DIMENSIONS]
 
@@ -102,6 +102,10 @@ def built(tmp_path_factory):
         run_window(settings, days[0], days[-1], root)
         deliveries, invalid = read_landing(settings.landing_dir)
         assert invalid == 0
+        # The cases the data is drawn for, present at this size: requests delivered twice,
+        # and a team whose name changes within the data.
+        assert len(deliveries) > deliveries["request_id"].nunique()
+        assert (deliveries.groupby("team_id")["team_name"].nunique() > 1).any()
         yield settings, with_performance_fields(requests(deliveries)), requests(deliveries)
 
 

@@ -7,6 +7,7 @@ compares the mart's row(s) with the result.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -232,17 +233,28 @@ class Percentile:
 
 
 def exact_percentile(values, q: float) -> Percentile | None:
-    values = np.sort(pd.Series(values, dtype="float64").dropna().to_numpy())
+    if isinstance(values, pd.Series) and values.dtype == "float64":
+        values = values.to_numpy()  # the reference's own columns: no conversion needed
+    else:
+        values = pd.Series(values, dtype="float64").to_numpy()
+    values = np.sort(values[~np.isnan(values)])
     n = len(values)
     if n == 0:
         return None
-    k = max(1, math.ceil(Fraction(str(q)) * n))  # exact: no rounding of q * n
+    k = max(1, math.ceil(_exact(q) * n))  # exact: no rounding of q * n
     return Percentile(
         nearest_rank=float(values[k - 1]),
-        interpolated=float(pd.Series(values).quantile(q)),  # pandas' default, linear
+        # pandas' default (Series.quantile, linear), which is numpy's on the values
+        # without NaN: called directly, not through a Series built per call.
+        interpolated=float(np.quantile(values, q)),
         low=float(values[max(k - 2, 0)]),
         high=float(values[min(k, n - 1)]),
     )
+
+
+@functools.cache
+def _exact(q: float) -> Fraction:
+    return Fraction(str(q))
 
 
 def _quantile(series: pd.Series, q: float):
@@ -255,8 +267,10 @@ def _mean(series: pd.Series):
 
 
 def _throughput(rows: pd.DataFrame):
-    defined = rows[rows["throughput_tps"].notna()]
-    return _ratio(defined["output_tokens"].sum(), (defined["generation_ms"] / 1000.0).sum())
+    defined = rows["throughput_tps"].notna()  # the columns' rows, not the frame's copy
+    return _ratio(
+        rows["output_tokens"][defined].sum(), (rows["generation_ms"][defined] / 1000.0).sum()
+    )
 
 
 def _pick(stats: pd.DataFrame, value: str, highest: bool):
@@ -276,13 +290,18 @@ def _pick(stats: pd.DataFrame, value: str, highest: bool):
 
 def spend(rows):
     """Spend over the requests that have a cost (a missing cost is unknown, not free)."""
-    costed = rows[rows["cost_usd"].notna()] if "cost_usd" in rows else rows.iloc[0:0]
-    total = float(costed["cost_usd"].sum())
+    # Column by column: selecting the costed rows of the whole frame copied every column.
+    if "cost_usd" in rows:
+        costed = rows["cost_usd"].notna()
+        cost, tokens = rows["cost_usd"][costed], rows["total_tokens"][costed]
+    else:
+        cost, tokens = pd.Series([], dtype="float64"), rows["total_tokens"].iloc[0:0]
+    total = float(cost.sum())
     return {
         "spend_usd": total,
-        "requests_with_cost": len(costed),
-        "cost_coverage": _ratio(len(costed), len(rows)),
-        "cost_per_million_tokens": _ratio(total * 1_000_000, int(costed["total_tokens"].sum())),
+        "requests_with_cost": len(cost),
+        "cost_coverage": _ratio(len(cost), len(rows)),
+        "cost_per_million_tokens": _ratio(total * 1_000_000, int(tokens.sum())),
     }
 
 
@@ -401,22 +420,45 @@ def usage_by_model(rows):
 
 def _key_name(rows):
     """The name the key carried on its latest request (the id where the log gave none)."""
-    at = rows["created_at"]
-    if not pd.api.types.is_datetime64_any_dtype(at):
-        at = pd.to_datetime(at, utc=True, format="ISO8601")
-    latest = rows.assign(at=at).sort_values("at").iloc[-1]
-    name = latest.get("api_key_name")
-    return latest["api_key_id"] if name is None or pd.isna(name) else name
+    latest = _latest_position(rows, kind="quicksort")
+    name = rows["api_key_name"].iloc[latest] if "api_key_name" in rows else None
+    return rows["api_key_id"].iloc[latest] if name is None or pd.isna(name) else name
 
 
 def _latest(rows, column, fallback):
     """`column` of the latest request (ties: the last in the frame), else `fallback`'s."""
-    at = rows["created_at"]
-    if not pd.api.types.is_datetime64_any_dtype(at):
-        at = pd.to_datetime(at, utc=True, format="ISO8601")
-    latest = rows.assign(at=at).sort_values("at", kind="stable").iloc[-1]
-    value = latest.get(column)
-    return latest[fallback] if value is None or pd.isna(value) else value
+    latest = _latest_position(rows, kind="stable")
+    value = rows[column].iloc[latest] if column in rows else None
+    return rows[fallback].iloc[latest] if value is None or pd.isna(value) else value
+
+
+# created_at as written -> its instant (ns since the epoch, UTC): each distinct text is
+# parsed once however many groups it is looked up in.
+_INSTANTS: dict[str, int] = {}
+
+
+def _instants(at: pd.Series) -> np.ndarray:
+    """created_at as int64 nanoseconds since the epoch (the order of the instants)."""
+    if pd.api.types.is_datetime64_any_dtype(at):
+        return _nanoseconds(at)
+    texts = at.tolist()
+    missing = list(dict.fromkeys(t for t in texts if t not in _INSTANTS))
+    if missing:
+        parsed = pd.to_datetime(pd.Series(missing), utc=True, format="ISO8601")
+        _INSTANTS.update(zip(missing, _nanoseconds(parsed).tolist()))
+    return np.array([_INSTANTS[t] for t in texts], dtype="int64")
+
+
+def _nanoseconds(at: pd.Series) -> np.ndarray:
+    assert at.notna().all(), "every request has a created_at"
+    return np.asarray(at.dt.as_unit("ns").array.asi8)
+
+
+def _latest_position(rows, kind: str) -> int:
+    """The position of the latest request in `rows`: the last in the order
+    `rows.sort_values(created_at instant, kind=kind)` gives (the same argsort of the
+    same instants), without copying the frame to sort it."""
+    return int(np.argsort(_instants(rows["created_at"]), kind=kind)[-1])
 
 
 def group_dimensions():
@@ -650,7 +692,11 @@ def with_local_hours(frame: pd.DataFrame, zone: str) -> pd.DataFrame:
     created = pd.to_datetime(out["created_at"], utc=True, format="ISO8601")
     local = created.dt.tz_convert(zone)
     out["hour_label"] = local.dt.tz_localize(None).dt.floor("h")
-    out["utc_offset_minutes"] = [int(t.utcoffset().total_seconds() // 60) for t in local]
+    # The offset at each instant: the local wall clock less UTC's, in whole seconds, then
+    # floored to minutes (as utcoffset().total_seconds() // 60 per request would).
+    wall = local.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype("int64")
+    utc = created.dt.tz_localize(None).to_numpy().astype("datetime64[s]").astype("int64")
+    out["utc_offset_minutes"] = ((wall - utc) // 60).tolist()
     out["hour_start"] = (
         out["hour_label"] - pd.to_timedelta(out["utc_offset_minutes"], unit="min")
     ).dt.tz_localize("UTC")
@@ -667,7 +713,7 @@ def usage_by_hour(rows):
         "successful_requests": ok,
         "success_rate": _ratio(ok, len(rows)),
         "error_rate": _ratio(len(rows) - ok, len(rows)),
-        "avg_latency_ms": _mean(rows[rows["in_latency_figures"]]["latency_ms"]),
+        "avg_latency_ms": _mean(rows["latency_ms"][rows["in_latency_figures"]]),
         "avg_throughput_tps": _throughput(rows),
     }
 
@@ -680,7 +726,7 @@ def latency_by_hour(rows):
         ("latency_ms", "in_latency_figures"),
         ("first_token_ms", "in_first_token_figures"),
     ):
-        values = rows[rows[population]][measure]
+        values = rows[measure][rows[population]]
         figures[f"{measure}_requests"] = len(values)
         figures[f"avg_{measure}"] = _mean(values)
         for q in (0.5, 0.9, 0.99):

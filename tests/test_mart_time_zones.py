@@ -196,6 +196,22 @@ def zones(tmp_path_factory):
         yield built, deliveries
 
 
+@pytest.fixture(scope="module")
+def local_rows(zones):
+    """zone -> the reference's requests in that zone's local hours (with_local_hours of
+    with_performance_fields), computed once per zone for the module; tests only read."""
+    _, deliveries = zones
+    computed = {}
+
+    def rows(zone: str) -> pd.DataFrame:
+        if zone not in computed:
+            local = with_performance_fields(requests(deliveries, timezone=zone))
+            computed[zone] = with_local_hours(local, zone)
+        return computed[zone]
+
+    return rows
+
+
 @pytest.mark.parametrize("zone", ZONES)
 def test_requests_near_midnight_land_on_the_local_day(zones, zone):
     built, _ = zones
@@ -330,11 +346,11 @@ def _hourly_mart(settings, name="mart_usage_by_hour") -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", sorted(HOURLY_MARTS))
 @pytest.mark.parametrize("zone", HOURLY_ZONES)
-def test_hourly_figures_equal_pandas_in_the_local_hours(zones, zone, name):
+def test_hourly_figures_equal_pandas_in_the_local_hours(zones, local_rows, zone, name):
     """Every hour of every filter compared equals the independent computation in that
     zone's local hours, 23- and 25-hour days (New York) and :30 / :45 offsets included."""
-    built, deliveries = zones
-    rows = with_local_hours(with_performance_fields(requests(deliveries, timezone=zone)), zone)
+    built, _ = zones
+    rows = local_rows(zone)
     if zone == RETENTION_ZONE:
         rows = rows[rows["event_date"] > rows["event_date"].max() - pd.Timedelta(days=90)]
     model = rows["model"].value_counts().index[0]
@@ -447,17 +463,17 @@ def test_hourly_detail_older_than_the_retention_is_dropped(zones):
 
 
 def test_report_by_hour_in_new_york_equals_pandas_and_tells_repeated_hours_apart(
-    zones, capsys, monkeypatch
+    zones, local_rows, capsys, monkeypatch
 ):
     from mart_reference import usage_by_hour
 
     from cli.main import main
 
     zone = "America/New_York"
-    built, deliveries = zones
+    built, _ = zones
     for name, value in built[zone].environment().items():
         monkeypatch.setenv(name, value)
-    rows = with_local_hours(with_performance_fields(requests(deliveries, timezone=zone)), zone)
+    rows = local_rows(zone)
 
     main(["report", "--period", "hour", "--date", "2026-11-01T01", "--api-key", "key_dst",
           "--format", "json"])  # fmt: skip

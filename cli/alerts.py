@@ -22,7 +22,7 @@ def add_parser(commands) -> None:
         "--test", action="store_true", help="send a test message to every configured alert URL"
     )
     alerts.add_argument("--recent", type=int, default=20, help="how many recent alerts (20)")
-    alerts.set_defaults(handler=cmd_alerts)
+    alerts.set_defaults(handler=cmd_alerts, reads_only=True)
 
 
 def _print(line: str) -> None:

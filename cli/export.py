@@ -65,7 +65,7 @@ def add_parser(commands) -> None:
         "--format", choices=FORMATS, help="default: the --out suffix, else csv (focus: parquet)"
     )
     export.add_argument("--out", help="file to write ('-' or none: standard output)")
-    export.set_defaults(handler=cmd_export)
+    export.set_defaults(handler=cmd_export, reads_only=True)
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> None:

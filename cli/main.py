@@ -34,6 +34,7 @@ from readers.warehouse import (  # noqa: E402
     QueryError,
     note_models_behind,
     read_query,
+    shared_reads,
 )
 
 
@@ -951,7 +952,7 @@ def build_parser() -> argparse.ArgumentParser:
     sql = commands.add_parser("sql", help="run a read-only SQL query on the warehouse")
     sql.add_argument("query")
     sql.add_argument("--max-rows", type=_positive_int, default=200)
-    sql.set_defaults(handler=cmd_sql)
+    sql.set_defaults(handler=cmd_sql, reads_only=True)
 
     report = commands.add_parser("report", help="print the dashboard's three tabs from the marts")
     report.add_argument("--period", choices=["hour", "day", "week", "month"], required=True)
@@ -973,7 +974,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="one end user id, exactly: its own figures from the end-user fact, beside the tabs",
     )
     report.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    report.set_defaults(handler=cmd_report)
+    report.set_defaults(handler=cmd_report, reads_only=True)
 
     listing = commands.add_parser(
         "list",
@@ -989,7 +990,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument(
         "--date", type=_parse_day, help="any day in that period (default: the latest complete one)"
     )
-    listing.set_defaults(handler=cmd_list)
+    listing.set_defaults(handler=cmd_list, reads_only=True)
 
     demo = commands.add_parser("demo", help="generate a month of sample logs, build, and report")
     demo.add_argument("--requests-per-day", type=_positive_int, default=20_000)
@@ -1027,7 +1028,14 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        args.handler(args, settings)
+        # A command that only reads (reads_only) makes all its queries on one connection.
+        reads = (
+            shared_reads(settings)
+            if getattr(args, "reads_only", False)
+            else contextlib.nullcontext()
+        )
+        with reads:
+            args.handler(args, settings)
     except (
         UsageError,
         QueryError,

@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from config.settings import Settings
-from readers.warehouse import reader_connection
+from readers.warehouse import reading
 
 SCHEMA = "alerts"
 STATE_TABLE = f"{SCHEMA}.alert_state"  # one row per alert (rule, scope, period, level)
@@ -85,11 +85,8 @@ def read_rows(
 
 
 def _read(settings: Settings, table: str, sql: str, params: list | None = None) -> pd.DataFrame:
-    connection = reader_connection(settings)
-    try:
+    with reading(settings) as connection:
         return read_rows(connection, table, sql, params)
-    finally:
-        connection.close()
 
 
 ALERT_COLUMNS = (

@@ -14,7 +14,7 @@ import pandas as pd
 from config.settings import Settings
 from readers.coverage import landing_day_in_progress, latest_request_at
 from readers.filters import ALL, filter_columns
-from readers.warehouse import read_query, reader_connection
+from readers.warehouse import read_query, reading
 
 HOURLY_MART = "mart_usage_by_hour"
 HOURLY_LATENCY_MART = "mart_latency_by_hour"
@@ -105,11 +105,8 @@ def nearest_hours(
 
 def as_of(settings: Settings, first_day: date, last_day: date) -> datetime | None:
     """The latest request loaded on local days first..last, in the reporting zone."""
-    connection = reader_connection(settings)
-    try:
+    with reading(settings) as connection:
         return latest_request_at(connection, first_day, last_day, settings.reporting_timezone)
-    finally:
-        connection.close()
 
 
 def hour_is_partial(hour_start: pd.Timestamp) -> bool:

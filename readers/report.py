@@ -26,7 +26,7 @@ from readers.filters import (
 )
 from readers.hours import HOUR_FIGURES, HOURLY_MART, hour_name, offset_text
 from readers.panels import Panel, load_panels
-from readers.warehouse import read_query, reader_connection
+from readers.warehouse import read_query, reading
 
 HIDDEN = {"grain", "period_start", "built_at"}
 TABLE_ROWS = 15  # rows of a breakdown panel shown in the terminal table
@@ -97,11 +97,8 @@ def data_days(settings: Settings) -> DataDays | None:
     first, last = frame["first"].iloc[0], frame["last"].iloc[0]
     if pd.isna(first):
         return None
-    connection = reader_connection(settings)
-    try:
+    with reading(settings) as connection:
         landing = loaded_landing_days(connection)
-    finally:
-        connection.close()
     return DataDays(
         pd.Timestamp(first).date(), pd.Timestamp(last).date(), landing, settings.reporting_timezone
     )

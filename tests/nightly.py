@@ -17,10 +17,17 @@ from orchestration.partitions import landing_days_between
 
 
 def run_window(
-    settings: Settings, first: date, last: date, scratch: Path, command: str = "build"
+    settings: Settings,
+    first: date,
+    last: date,
+    scratch: Path,
+    command: str = "build",
+    select: tuple[str, ...] = (),
 ) -> None:
     """Load the landing days in [first, last] that have a folder, and rebuild dbt for
-    that window."""
+    that window: every model, or those `select` names (dbt's node selection syntax, e.g.
+    "+mart_usage_by_hour" for a mart and what it is built from) where a test reads only
+    those."""
     days = landing_days_between(first, last)
     for day in days:
         if landing_path(settings, day).is_dir():
@@ -31,7 +38,8 @@ def run_window(
         request_model_build(connection, days, "dbt step")
     finally:
         connection.close()
-    result = invoke_dbt(settings, command, scratch, *WITHOUT_UNIT_TESTS)
+    selection = ("--select", *select) if select else ()
+    result = invoke_dbt(settings, command, scratch, *WITHOUT_UNIT_TESTS, *selection)
     # What failed, by node, in place of the console output a subprocess would show.
     failed = [
         f"{node.node.unique_id}: {node.status} {node.message}"

@@ -176,8 +176,11 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -
     return settings
 
 
-def copy_data_dir(source: Settings, destination: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def copy_data_dir(
+    source: Settings, destination: Path, monkeypatch: pytest.MonkeyPatch, **extra: str
+) -> Settings:
     """A copy of a built data directory (landing files, warehouse, Dagster home) that a
-    test may change; every setting points at the copy for this test."""
+    test may change; every setting points at the copy for this test (with `extra`
+    variables, as use_data_dir takes them)."""
     shutil.copytree(source.data_dir, destination)
-    return use_data_dir(monkeypatch, destination)
+    return use_data_dir(monkeypatch, destination, **extra)

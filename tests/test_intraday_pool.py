@@ -118,7 +118,9 @@ def test_a_refresh_while_the_nightly_run_holds_the_pool_waits_then_runs(
                 )
                 return any(e.step_key == "raw_request_logs" for e in steps or [])
 
-            wait_for(holding, 300, "the nightly run's load step to take the pool")
+            # Polled twice a second, as the release below: each look reads the run and
+            # event storage, and the nightly run takes seconds to reach its load step.
+            wait_for(holding, 300, "the nightly run's load step to take the pool", interval=0.5)
             (nightly_run,) = instance.get_runs()
 
             # Meanwhile today's files are there: the sensor asks for a refresh of today.
@@ -136,7 +138,7 @@ def test_a_refresh_while_the_nightly_run_holds_the_pool_waits_then_runs(
                         ),
                         180,
                         "the refresh to be blocked by the pool",
-                        interval=0.2,
+                        interval=0.5,
                     )
                 finally:
                     reader.stdin.write("done\n")

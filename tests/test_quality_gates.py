@@ -1,7 +1,9 @@
 """A bad landing day end to end: the blocking checks stop it, and a fixed day goes through.
 
-Clean days are built first; then a day with semantic faults (records the contract
-accepts but that break the token / latency rules) is materialized with the nightly job.
+The clean days are the suite's sample data set (conftest's sample_warehouse, built once
+for every module by the nightly job, copied here); then a day with semantic faults
+(records the contract accepts but that break the token / latency rules) is materialized
+with the nightly job.
 """
 
 from __future__ import annotations
@@ -11,13 +13,13 @@ import json
 import shutil
 import subprocess
 import sys
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
-from conftest import use_data_dir
+from conftest import SAMPLE_DAYS, SAMPLE_LAST_DAY, SAMPLE_START, copy_data_dir
 from dagster import AssetCheckKey, AssetKey, DagsterInstance
 from reference import read_landing, requests, usage_totals
 
@@ -27,9 +29,9 @@ from quality.rules import FACT_CHECKS, RAW_CHECKS, Thresholds, check_fact
 from readers.warehouse import read_query
 from sample_data.generate import generate_logs
 
-START = date(2026, 3, 2)
-CLEAN_DAYS = 3
-BAD_DAY = START + timedelta(days=CLEAN_DAYS)
+START = SAMPLE_START
+CLEAN_DAYS = SAMPLE_DAYS
+BAD_DAY = SAMPLE_LAST_DAY + timedelta(days=1)
 REQUESTS_PER_DAY = 2500
 SEED = 23
 RAW = AssetKey(["raw", "request_logs"])
@@ -48,20 +50,19 @@ def _latest_checks(asset_key, names):
 
 
 @pytest.fixture(scope="module")
-def bad_day(tmp_path_factory):
+def bad_day(tmp_path_factory, sample_warehouse):
     with pytest.MonkeyPatch.context() as monkeypatch:
         # The burst hour of a small sample day has a few dozen requests; judge it.
         # Threshold 0: every failing record makes its day a systemic fault, so the few
         # injected faults hold the whole day (tests/test_reliability.py covers the
         # quarantine below the threshold).
-        settings = use_data_dir(
-            monkeypatch,
+        settings = copy_data_dir(
+            sample_warehouse,
             tmp_path_factory.mktemp("gates") / "data",
+            monkeypatch,
             LLM_USAGE_DQ_MIN_REQUESTS="10",
             LLM_USAGE_DQ_MAX_FAILING_RECORD_SHARE="0",
         )
-        generate_logs(settings.landing_dir, START, CLEAN_DAYS, REQUESTS_PER_DAY, seed=SEED)
-        assert materialize(settings, START, BAD_DAY - timedelta(days=1))
         marts_before = read_query(settings, MART_SQL)
         faults = generate_logs(
             settings.landing_dir, BAD_DAY, 1, REQUESTS_PER_DAY, seed=SEED, semantic_faults=True

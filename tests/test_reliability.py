@@ -10,6 +10,7 @@ from datetime import date
 
 import pandas as pd
 import pytest
+from nightly import run_window
 from pipeline_in_process import dbt_build, query, run
 from reference import read_landing, requests
 
@@ -68,6 +69,13 @@ def landing_daily_requests(settings, timezone: str = "UTC") -> dict:
     return reference.groupby(reference["event_date"].dt.date).size().to_dict()
 
 
+def run_models(settings, days: list[date], scratch) -> None:
+    """Load `days` and rebuild every model for them (`dbt run`), as run() does but
+    without dbt's data tests: for a night before the one a test judges. The test's last
+    run is a full build (run()), whose data tests check the state the test asserts on."""
+    run_window(settings, min(days), max(days), scratch, command="run")
+
+
 def queue(settings) -> list[date]:
     return [
         d.date()
@@ -90,7 +98,7 @@ def test_item1_removed_landing_files_leave_the_facts_on_re_run(data_dir, tmp_pat
             record("gone_late", "2026-03-01T23:00:00Z"),
         ],
     )
-    run(data_dir, [DAY_1], tmp_path)
+    run_models(data_dir, [DAY_1], tmp_path)
     assert set(facts(data_dir)["request_id"]) == {"keep", "gone_1", "gone_late"}
 
     removed.unlink()
@@ -119,7 +127,7 @@ def test_item2_corrections_and_withdrawals_keep_the_latest_surviving_delivery(da
             record("stays", "2026-03-02T09:00:00Z"),
         ],
     )
-    run(data_dir, [DAY_1], tmp_path)
+    run_models(data_dir, [DAY_1], tmp_path)
     correction = write(
         data_dir,
         DAY_2,
@@ -128,7 +136,7 @@ def test_item2_corrections_and_withdrawals_keep_the_latest_surviving_delivery(da
             record("moved", "2026-03-03T01:00:00Z", output_tokens=2),
         ],
     )
-    run(data_dir, [DAY_2], tmp_path)  # only the correction's landing day is re-run
+    run_models(data_dir, [DAY_2], tmp_path)  # only the correction's landing day is re-run
     got = facts(data_dir)
     assert got[got.request_id == "moved"][["event_date", "output_tokens"]].values.tolist() == [
         [pd.Timestamp(date(2026, 3, 3)), 2]
@@ -151,7 +159,7 @@ def test_item2_the_nightly_build_tests_the_latest_delivery_on_the_days_it_touche
 ):
     """The build's own test finds a request kept on two days, in the build itself."""
     write(data_dir, DAY_1, "a.jsonl", [record("r1", "2026-03-02T10:00:00Z")])
-    run(data_dir, [DAY_1], tmp_path)
+    run_models(data_dir, [DAY_1], tmp_path)
     with __import__("duckdb").connect(str(data_dir.warehouse_path)) as connection:
         # A stale copy of r1 on another day, as the old incremental logic left behind.
         connection.execute(
@@ -169,7 +177,7 @@ def test_item3_a_failing_mart_test_leaves_the_day_queued(data_dir, tmp_path):
     """A mart test that fails (here: a '*' model that slipped past the contract makes two
     "all" rows) must not let the on-run-end hook mark the build done."""
     write(data_dir, DAY_1, "a.jsonl", [record("r1", "2026-03-02T10:00:00Z")])
-    run(data_dir, [DAY_1], tmp_path)
+    run_models(data_dir, [DAY_1], tmp_path)
     assert queue(data_dir) == []
     with __import__("duckdb").connect(str(data_dir.warehouse_path)) as connection:
         connection.execute(
@@ -218,7 +226,7 @@ def test_item5_one_huge_token_count_does_not_block_any_day(data_dir, tmp_path):
             record("huge_2", "2026-03-02T10:00:01Z", input_tokens=2**62),
         ],
     )
-    run(data_dir, [DAY_1], tmp_path)
+    run_models(data_dir, [DAY_1], tmp_path)
     write(data_dir, DAY_2, "a.jsonl", [record("ok_2", "2026-03-03T10:00:00Z")])
     run(data_dir, [DAY_2], tmp_path)
     assert queue(data_dir) == []
@@ -346,7 +354,7 @@ def test_item8_a_changed_reporting_zone_rebuilds_every_day(tmp_path, monkeypatch
         [record("evening", "2026-03-02T20:00:00Z"), record("morning", "2026-03-02T02:00:00Z")],
     )
     write(utc, DAY_2, "a.jsonl", [record("next", "2026-03-03T10:00:00Z")])
-    run(utc, [DAY_1, DAY_2], tmp_path)
+    run_models(utc, [DAY_1, DAY_2], tmp_path)
     assert query(utc, "SELECT reporting_timezone FROM raw.model_build_settings")[
         "reporting_timezone"
     ].tolist() == ["UTC"]

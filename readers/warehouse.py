@@ -140,7 +140,9 @@ def stream_queries(
     over as one stream of Arrow record batches of at most `batch_rows` rows (with the
     first query's schema), so that a reader of a large result holds one batch at a time.
     DuckDB computes a query whole before its first row only where it must (a sort): the
-    caller splits a large result into queries that each need little."""
+    caller splits a large result into queries that each need little. Inside
+    `shared_reads` the stream runs on the command's connection: no other read may run
+    until the stream is consumed (a query on a DuckDB connection ends its open result)."""
     with reading(settings) as connection:
         readers = (
             _arrow_reader(connection, query, params, batch_rows) for query, params in queries

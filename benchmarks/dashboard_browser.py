@@ -164,6 +164,8 @@ def measure(url: str, key: str, model: str, page_pid: int) -> dict:
     # new value; opening a tab until its first card shows.
     steps = [
         ("grain week", lambda p: p.locator("button", has_text="Week").first.click(), True, None),
+        # A day adds the Usage tab's three hourly charts.
+        ("grain day", lambda p: p.locator("button", has_text="Day").first.click(), True, None),
         ("grain month", lambda p: p.locator("button", has_text="Month").first.click(), True, None),
         (f"search API key ({key})", lambda p: search(p, "API key", key), False, None),
         (f"one API key ({key})", lambda p: choose(p, "API key", key), True, None),

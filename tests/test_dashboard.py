@@ -1047,13 +1047,18 @@ def test_the_browser_benchmark_script_runs_on_a_warehouse(sample, tmp_path):
         timeout=600,
     )
     result = json.loads(out.read_text())
+    assert [r["change"] for r in result["redraws"]][:3] == [
+        "grain week",
+        "grain day",
+        "grain month",
+    ]
     assert [r["change"] for r in result["redraws"]][-4:] == [
         "tab Provider",
         "tab Performance",
         "grain week on Performance",
         "tab Usage",
     ]
-    assert len(result["redraws"]) == 11 and all(r["seconds"] > 0 for r in result["redraws"])
+    assert len(result["redraws"]) == 12 and all(r["seconds"] > 0 for r in result["redraws"])
     assert all(r["page_cpu_seconds"] >= 0 < r["browser_cpu_seconds"] for r in result["redraws"])
     assert 0 < result["tallest_chart_canvas_pixels"] < 32_767
 

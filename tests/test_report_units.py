@@ -57,6 +57,18 @@ CELL = {
     "flag": r"True|False",
 }
 HOUR_NAME = r"\d{4}-\d\d-\d\d \d\d:\d\d \(UTC[+-]\d\d:\d\d\)"
+# The DuckDB types a column of each unit can be built as: a unit that disagrees with
+# the built column (a count declared on a float, dollars on a name) is a wrong one.
+WHOLE_TYPE = r"U?(?:TINY|SMALL|BIG|HUGE)?INT(?:EGER)?"
+REAL_TYPE = r"DOUBLE|FLOAT|REAL|DECIMAL\(\d+,\d+\)"
+BUILT_AS = {
+    "count": WHOLE_TYPE,
+    "rank": WHOLE_TYPE,
+    "text": "VARCHAR",
+    "flag": "BOOLEAN",
+    **{u: REAL_TYPE for u in ("usd", "usd_per_million_tokens", "ms", "tokens_per_second")},
+    **{u: REAL_TYPE for u in PARTS},
+}
 
 
 def run(settings, *args: str) -> str:
@@ -102,18 +114,20 @@ def test_every_built_mart_column_declares_a_unit_of_the_set(sample_warehouse, we
     connection = duckdb.connect(str(sample_warehouse.warehouse_path), read_only=True)
     try:
         built = connection.execute(
-            "SELECT table_name, column_name FROM duckdb_columns() WHERE schema_name = 'main_marts'"
+            "SELECT table_name, column_name, data_type FROM duckdb_columns() "
+            "WHERE schema_name = 'main_marts'"
         ).fetchall()
     finally:
         connection.close()
-    marts = {table for table, _ in built}
+    marts = {table for table, _, _ in built}
     assert {p.mart for p in week["panels"]} | {HOURLY_MART} <= marts
-    for mart, column in built:
+    for mart, column, built_type in built:
         if column in HIDDEN | HOUR_KEYS:
             continue
         declared = column_unit(mart, column)
         assert declared is not None and declared.name in UNITS, f"{mart}.{column}: {declared}"
         assert bool(declared.of) == (declared.name in PARTS), f"{mart}.{column}"
+        assert re.fullmatch(BUILT_AS[declared.name], built_type), (mart, column, built_type)
     # What the report prints is among them, the hours' and an end user's figures too.
     for panel, frame in week["panels"].items():
         for column in frame.columns:
@@ -123,7 +137,7 @@ def test_every_built_mart_column_declares_a_unit_of_the_set(sample_warehouse, we
     for column in ("end_user_id", "total_tokens", "requests", "spend_usd"):
         assert _unit_name(END_USER_PANEL, column) in UNITS
     # The report has a form for each unit, and nothing else.
-    assert set(PLAIN) == set(SHOWN) == set(UNITS) == set(CELL)
+    assert set(PLAIN) == set(SHOWN) == set(UNITS) == set(CELL) == set(BUILT_AS)
 
 
 def test_a_unit_outside_the_set_or_a_share_without_its_base_is_named():

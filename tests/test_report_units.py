@@ -236,8 +236,8 @@ def _assert_plain(panel, column: str, value) -> None:
         assert type(value) is str, where
     elif unit == "flag":
         assert type(value) is bool, where
-    else:
-        assert type(value) in (int, float), where
+    else:  # dollars, milliseconds, tokens per second
+        assert type(value) is float, where
 
 
 def test_json_holds_counts_and_ranks_as_integers_and_shares_as_parts_of_one(week, sample_warehouse):

@@ -4,7 +4,6 @@ straight from the marts (nothing is recomputed here)."""
 from __future__ import annotations
 
 import json
-import math
 import re
 from dataclasses import replace
 from datetime import date, timedelta
@@ -25,7 +24,7 @@ from readers.filters import (
     held_in_words,
 )
 from readers.hours import HOUR_FIGURES, HOURLY_MART, hour_name, offset_text
-from readers.panels import Panel, load_panels
+from readers.panels import PARTS, Panel, Unit, column_unit, load_panels
 from readers.warehouse import read_query, reading
 
 HIDDEN = {"grain", "period_start", "built_at"}
@@ -226,7 +225,10 @@ def end_user_figures(
         [end_user, period_start, *(chosen[c] for c in sorted(kept))],
     )
     row = frame.iloc[0]
-    return {"end_user_id": end_user, **{c: _plain(c, row[c]) for c in frame.columns}}
+    return {
+        "end_user_id": end_user,
+        **{c: _plain(END_USER_PANEL, c, row[c]) for c in frame.columns},
+    }
 
 
 def dimension_values(
@@ -345,56 +347,83 @@ def panel_key(panel: Panel) -> str:
     return re.sub(r"[^a-z0-9]+", "_", panel.title.lower()).strip("_")
 
 
-def _is_count(column: str) -> bool:
-    return column.endswith(("_tokens", "requests", "_calls", "_count"))
+def unit(panel: Panel, column: str) -> Unit | None:
+    """The unit the marts' YAML declares for a column of the panel's mart."""
+    return column_unit(panel.mart, column)
 
 
 def share_base(panel: Panel, column: str) -> str | None:
-    """What a share column is a share of, in words; None for other columns."""
+    """What a share or ratio column is a part of, in words; None for other columns."""
+    declared = unit(panel, column)
+    if declared is None or declared.name not in PARTS:
+        return None
+    if declared.name == "ratio":
+        return f"of {declared.of}"
     among = f"all {plural(panel.breakdown)}'" if panel.breakdown else "all"
     if panel.within:
         among = f"all {plural(panel.breakdown)}' (per {', '.join(panel.within)})"
-    if panel.breakdown == "tag_value":  # a request counts under each tag: of the filter's
-        among = "the filter's"
-    if column == "token_share":
-        return f"of {among} tokens"
-    if column == "request_share":
-        return f"of {among} requests"
-    if column == "spend_share":
-        return f"of {among} spend"
-    if column in ("success_rate", "error_rate") or column.endswith("_share"):
-        return "of requests"
-    return None
+    return f"of {among} {declared.of}"
 
 
-def _plain(column: str, value):
-    """A JSON/CSV-ready value: NULL as None, numpy scalars as Python numbers, counts as int."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+def _whole(value) -> int:
+    # A count or rank is whole; DuckDB hands a sum back as HUGEINT or DECIMAL, and pandas
+    # a row of mixed columns as floats, so it is made an int here, by its unit.
+    return int(round(value))
+
+
+def _dollars(value: float) -> str:
+    return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:,.1f}%"
+
+
+# Each unit (readers/panels.py UNITS) as JSON and CSV hold it, and as the table shows it.
+PLAIN = {
+    "count": _whole,
+    "rank": _whole,
+    "usd": float,
+    "usd_per_million_tokens": float,
+    "ms": float,
+    "tokens_per_second": float,
+    "share": float,  # 0..1
+    "ratio": float,  # 0..1
+    "text": str,
+    "flag": bool,
+}
+SHOWN = {
+    "count": "{:,}".format,
+    "rank": "{:,}".format,
+    "usd": _dollars,
+    "usd_per_million_tokens": _dollars,
+    "ms": lambda value: f"{round(value):,} ms",
+    "tokens_per_second": "{:,.1f} tok/s".format,
+    "share": _percent,
+    "ratio": _percent,
+    "text": str,
+    "flag": str,
+}
+
+
+def _plain(panel: Panel, column: str, value):
+    """A JSON/CSV-ready value of a panel's column, by its declared unit: NULL as None,
+    counts and ranks as int, the other figures as float, text as str, a flag as bool."""
+    if value is None or pd.isna(value):
         return None
     value = value.item() if hasattr(value, "item") else value
-    if isinstance(value, float) and _is_count(column) and value.is_integer():
-        return int(value)
-    return value
+    declared = unit(panel, column)
+    return value if declared is None else PLAIN[declared.name](value)
 
 
 def _show(panel: Panel, column: str, value) -> str:
-    """A figure as a person reads it: separators, whole ms, shares in percent."""
-    value = _plain(column, value)
+    """A cell as a person reads it, by the column's declared unit: separators, whole ms,
+    dollars with cents, shares in percent; NULL as '-'."""
+    value = _plain(panel, column, value)
     if value is None:
         return "-"
-    if isinstance(value, bool) or isinstance(value, str):
-        return str(value)
-    if share_base(panel, column):
-        return f"{100 * value:,.1f}%"
-    if column.endswith("_ms"):
-        return f"{round(value):,} ms"
-    if column.endswith("_usd"):
-        return f"${value:,.2f}"
-    if column.endswith("_tps"):
-        return f"{value:,.1f} tok/s"
-    if isinstance(value, int) or _is_count(column):
-        return f"{int(value):,}"
-    return f"{value:,.2f}"
+    declared = unit(panel, column)
+    return str(value) if declared is None else SHOWN[declared.name](value)
 
 
 def row_keys(panel: Panel, frame: pd.DataFrame) -> tuple[str, ...]:
@@ -403,7 +432,7 @@ def row_keys(panel: Panel, frame: pd.DataFrame) -> tuple[str, ...]:
     `untagged` (a key's untagged row has a NULL value, like a tag without ':')."""
     if not panel.breakdown:
         return ()
-    flags = tuple(c for c in frame.columns if frame[c].dtype == bool)
+    flags = tuple(c for c in frame.columns if getattr(unit(panel, c), "name", None) == "flag")
     return (*panel.within, panel.breakdown, *flags)
 
 
@@ -414,7 +443,7 @@ def as_records(panels: dict[Panel, pd.DataFrame], heading: dict) -> list[dict]:
         keys = row_keys(panel, frame)
         for row in frame.to_dict("records"):
             filters = dict(heading["filters"])
-            filters.update({k: _plain(k, row[k]) for k in keys})
+            filters.update({k: _plain(panel, k, row[k]) for k in keys})
             for column, value in row.items():
                 if column not in keys:
                     records.append(
@@ -424,14 +453,16 @@ def as_records(panels: dict[Panel, pd.DataFrame], heading: dict) -> list[dict]:
                             **filters,
                             "panel": panel_key(panel),
                             "metric": column,
-                            "value": _plain(column, value),
+                            "value": _plain(panel, column, value),
                         }
                     )
     return records
 
 
-# `--end-user`: one end user's figures, shown before the tabs (not a mart panel).
-END_USER_PANEL = Panel(tab="Usage", title="End user", mart="fct_end_user_usage_daily")
+# `--end-user`: one end user's figures, shown before the tabs (not a mart panel). They
+# are summed from fct_end_user_usage_daily and read in the units of the Top end users'
+# columns of the same names, the mart this panel names.
+END_USER_PANEL = Panel(tab="Usage", title="End user", mart="mart_top_end_users")
 
 
 def csv_columns(panels: dict[Panel, pd.DataFrame]) -> list[str]:
@@ -444,15 +475,18 @@ def csv_columns(panels: dict[Panel, pd.DataFrame]) -> list[str]:
     return ["grain", "period_start", *filters, *dict.fromkeys(extra), "panel", "metric", "value"]
 
 
+def long_form(records: list[dict], columns: list[str]) -> pd.DataFrame:
+    """The long form's records as a frame whose cells keep the types _plain gave them: a
+    `value` column of counts and dollars would otherwise become floats throughout."""
+    return pd.DataFrame(records, columns=columns, dtype=object)
+
+
 def _table(panel: Panel, frame: pd.DataFrame) -> list[str]:
     """A breakdown panel as aligned text; share columns name their base in the header."""
     shown = pd.DataFrame(
         {
             (f"{c} (% {share_base(panel, c)})" if share_base(panel, c) else c): [
-                (str(v) if _plain(c, v) is not None else "-")
-                if c == panel.breakdown
-                else _show(panel, c, v)
-                for v in frame[c]
+                _show(panel, c, v) for v in frame[c]
             ]
             for c in frame.columns
         }
@@ -480,10 +514,13 @@ def render(
             **({"by_hour": hour_records(hours)} if hours is not None else {}),
             "panels": {
                 panel_key(panel): [
-                    {k: _plain(k, v) for k, v in row.items()} for row in frame.to_dict("records")
+                    {k: _plain(panel, k, v) for k, v in row.items()}
+                    for row in frame.to_dict("records")
                 ]
                 if panel.breakdown
-                else {k: _plain(k, v) for k, v in (frame.to_dict("records") or [{}])[0].items()}
+                else {
+                    k: _plain(panel, k, v) for k, v in (frame.to_dict("records") or [{}])[0].items()
+                }
                 for panel, frame in panels.items()
             },
         }
@@ -494,7 +531,7 @@ def render(
         records = as_records(panels, heading)
         if hours is not None:
             records += hour_long_records(hours, heading["filters"])
-        return to_csv(pd.DataFrame(records, columns=csv_columns(panels)))
+        return to_csv(long_form(records, csv_columns(panels)))
     partial = (
         f"  PARTIAL: the data covers {heading['data_covers']} only" if heading["partial"] else ""
     )
@@ -552,9 +589,9 @@ def render_hour(hours: pd.DataFrame, heading: dict, fmt: str) -> str:
         return json.dumps({**heading, "hours": hour_records(hours)}, indent=2, default=str) + "\n"
     if fmt == "csv":
         return to_csv(
-            pd.DataFrame(
+            long_form(
                 hour_long_records(hours, heading["filters"]),
-                columns=["grain", "period_start", *filter_columns(), "panel", "metric", "value"],
+                ["grain", "period_start", *filter_columns(), "panel", "metric", "value"],
             )
         )
     lines = []
@@ -610,7 +647,7 @@ def hour_records(frame: pd.DataFrame) -> list[dict]:
             "hour_start": row["hour_start"].isoformat(),
             "hour_label": f"{row['hour_label']:%Y-%m-%dT%H:%M}",
             "utc_offset": offset_text(row["utc_offset_minutes"]),
-            **{c: _plain(c, row[c]) for c in HOUR_FIGURES},
+            **{c: _plain(HOURS_PANEL, c, row[c]) for c in HOUR_FIGURES},
         }
         for _, row in frame.iterrows()
     ]
@@ -626,7 +663,7 @@ def hour_long_records(frame: pd.DataFrame, filters: dict[str, str]) -> list[dict
             **{c: filters.get(c, ALL) for c in filter_columns()},
             "panel": "usage_by_hour",
             "metric": column,
-            "value": _plain(column, row[column]),
+            "value": _plain(HOURS_PANEL, column, row[column]),
         }
         for _, row in frame.iterrows()
         for column in HOUR_FIGURES

@@ -6,7 +6,8 @@ column holding it, its definition, and a SQL example per panel.
 
 The YAML is the one source: a model's `config.meta` names its tab and panel (and the
 dimension a breakdown panel lists), a column's `config.meta.metric` the dashboard number
-it holds, and its description is the definition.
+it holds, its `config.meta.unit` the unit it reads in, and its description is the
+definition.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from config.dimensions import load_dimensions
 from readers.alert_tables import BUDGET_DAYS_NOTE, BUDGET_STATUS_COLUMNS, BUDGET_STATUS_TABLE
 from readers.dashboard_data import CHART_ROWS, FILTER_OPTIONS, TABLE_PAGE_ROWS
 from readers.filters import held_filter_sets as filters_held
-from readers.panels import MARTS_YAML, TABS, load_mart_models
+from readers.panels import MARTS_YAML, TABS, UNITS, Unit, load_mart_models, units_from_models
 
 REPO = Path(__file__).resolve().parent.parent
 METRICS_DOC = REPO / "docs" / "metrics.md"
@@ -295,28 +296,53 @@ def _one_line(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
+def units_section() -> str:
+    """What each unit of the YAML's closed set means (readers/panels.py UNITS)."""
+    rows = "\n".join(f"| `{name}` | {_one_line(meaning)} |" for name, meaning in UNITS.items())
+    return f"""## Units
+
+Every column below names its unit, declared once beside it in the YAML
+(`config.meta.unit`); `llm-usage report` shows and writes each figure by it (in JSON and
+CSV a `count` or `rank` is an integer and a `share` or `ratio` a number from 0 to 1; in
+the terminal table a share is a percent followed by what it is a part of).
+
+| unit | meaning |
+|---|---|
+{rows}
+"""
+
+
+def _unit_cell(unit: Unit | None) -> str:
+    if unit is None:
+        return ""
+    return f"`{unit.name}`" + (f" of {_one_line(unit.of)}" if unit.of else "")
+
+
 def render(models: list[dict]) -> str:
-    out = [PREAMBLE, filter_combinations()]
+    units = units_from_models(models)
+    out = [PREAMBLE, filter_combinations(), units_section()]
     for tab in TABS:
         out.append(f"## {tab} tab\n")
         for model in (m for m in models if _meta(m).get("tab") == tab):
             meta = _meta(model)
             out.append(f"### {meta['panel']}: `main_marts.{model['name']}`\n")
             out.append(_one_line(model["description"]) + "\n")
-            out.append("| dashboard number | column | definition |")
-            out.append("|---|---|---|")
+            out.append("| dashboard number | column | unit | definition |")
+            out.append("|---|---|---|---|")
             for column in metric_columns(model):
+                unit = _unit_cell(units[model["name"]].get(column["name"]))
                 out.append(
-                    f"| {_meta(column)['metric']} | `{column['name']}` | {_one_line(column['description'])} |"
+                    f"| {_meta(column)['metric']} | `{column['name']}` | {unit} "
+                    f"| {_one_line(column['description'])} |"
                 )
             out.append("\n```sql\n" + example_sql(model) + "\n```\n")
-    out.append(hours(models))
+    out.append(hours(models, units))
     out.append(budget_status())
     out.append(page_limits())
     return "\n".join(out)
 
 
-def hours(models: list[dict]) -> str:
+def hours(models: list[dict], units: dict[str, dict[str, Unit]]) -> str:
     """The hour grain: what an hour is, which marts carry it, and their numbers."""
     out = [
         """## Hours
@@ -359,12 +385,14 @@ Asia/Kathmandu begins at 04:15 UTC).
     for model in (m for m in models if _meta(m).get("hourly")):
         out.append(f"### {_meta(model)['panel']}: `main_marts.{model['name']}`\n")
         out.append(_one_line(model["description"]) + "\n")
-        out.append("| number | column | definition |")
-        out.append("|---|---|---|")
+        out.append("| number | column | unit | definition |")
+        out.append("|---|---|---|---|")
         for column in model["columns"]:
             label = _meta(column).get("metric", "")
+            unit = _unit_cell(units[model["name"]].get(column["name"]))
             out.append(
-                f"| {label} | `{column['name']}` | {_one_line(column.get('description', ''))} |"
+                f"| {label} | `{column['name']}` | {unit} "
+                f"| {_one_line(column.get('description', ''))} |"
             )
         out.append("\n```sql\n" + example_sql(model) + "\n```\n")
     return "\n".join(out)

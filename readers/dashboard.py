@@ -1325,42 +1325,57 @@ def _alerts_banner(catalog: Catalog) -> None:
 
 
 def _budgets_section(budgets: pd.DataFrame) -> None:
-    """Each budget's status in its current period, under the Usage tab's figures."""
+    """Each budget's status in its current period, under the Usage tab's figures: one
+    table per unit of the limits (dollars, tokens), so each amount reads in its unit."""
     if budgets.empty:
         return
     st.subheader("Budgets")
-    shown = budgets[
-        [
-            "budget",
-            "scope",
-            "scope_id",
-            "period",
-            "period_start",
-            "unit",
-            "budget_limit",
-            "spent",
-            "share_used",
-            "forecast",
-            "forecast_share",
-            "limit_reached_on",
-        ]
-    ]
-    _table(
-        shown,
-        {
-            "budget_limit": st.column_config.NumberColumn("Limit", format="%.2f"),
-            "spent": st.column_config.NumberColumn("Spent", format="%.2f"),
-            "forecast": st.column_config.NumberColumn("Forecast", format="%.2f"),
-            "share_used": _share("Share used"),
-            "forecast_share": _share("Forecast share"),
-            "limit_reached_on": st.column_config.DateColumn("Limit reached on"),
-        },
-        key="budgets",
-    )
+    units = list(dict.fromkeys(budgets["unit"]))
+    for unit in units:
+        rows = budgets[budgets["unit"] == unit]
+        if len(units) > 1:
+            st.caption(f"Limits in {BUDGET_UNITS.get(unit, (unit, None))[0]}")
+        amount = {"format": BUDGET_UNITS.get(unit, (unit, "localized"))[1]}
+        shown = rows[
+            [
+                "budget",
+                "scope",
+                "scope_id",
+                "period",
+                "period_start",
+                "budget_limit",
+                "spent",
+                "share_used",
+                "forecast",
+                "forecast_share",
+                "limit_reached_on",
+            ]
+        ].assign(scope_id=rows["scope_id"].fillna("(all)"))
+        _table(
+            shown,
+            {
+                "budget": "Budget",
+                "scope": "Scope",
+                "scope_id": "Of",
+                "period": "Period",
+                "period_start": st.column_config.DateColumn("Period start"),
+                "budget_limit": st.column_config.NumberColumn("Limit", **amount),
+                "spent": st.column_config.NumberColumn("Spent", **amount),
+                "share_used": _share("Share used"),
+                "forecast": st.column_config.NumberColumn("Forecast", **amount),
+                "forecast_share": _share("Forecast share"),
+                "limit_reached_on": st.column_config.DateColumn("Limit reached on"),
+            },
+            key="budgets" if len(units) == 1 else f"budgets_{unit}",
+        )
     st.caption(
         "Forecast: the mean daily spend of the trailing 7 complete days times the days left, "
         "plus what the period has spent (docs/metrics.md, Budget status)."
     )
+
+
+# A budget's unit (alerts/budgets_file.py) -> how its limits are named and formatted.
+BUDGET_UNITS = {"usd": ("US dollars", "dollar"), "tokens": ("tokens", "localized")}
 
 
 def _notes(catalog: Catalog) -> None:

@@ -654,6 +654,58 @@ def test_active_alerts_are_a_banner_and_budgets_are_on_the_usage_tab(sample, pag
     assert budgets["share_used"].iloc[0] == pytest.approx(100 * status["share_used"])
 
 
+def _budgets_of_two_units() -> None:
+    """An AppTest script (run from its own source: it imports what it uses): the budgets
+    section of a dollar budget and a token budget."""
+    from datetime import date
+
+    import pandas as pd
+
+    from readers.dashboard import _budgets_section
+
+    _budgets_section(
+        pd.DataFrame(
+            {
+                "budget": ["All traffic, monthly", "Search team, weekly tokens"],
+                "scope": ["all", "team"],
+                "scope_id": [None, "team_search"],
+                "period": ["month", "week"],
+                "period_start": pd.to_datetime(["2026-11-01", "2026-11-30"]),
+                "unit": ["usd", "tokens"],
+                "budget_limit": [12000.0, 5_000_000.0],
+                "spent": [12988.19, 1_200_000.0],
+                "share_used": [1.0823, 0.24],
+                "forecast": [12988.19, 4_000_000.0],
+                "forecast_share": [1.0823, 0.8],
+                "limit_reached_on": [date(2026, 11, 28), None],
+            }
+        )
+    )
+
+
+def test_budget_amounts_read_in_their_unit():
+    """Dollar limits as dollars and token limits as token counts, a table per unit, the
+    period start as a date and the all-traffic budget's missing id said in words."""
+    import json
+
+    from streamlit.testing.v1 import AppTest
+
+    page = AppTest.from_function(_budgets_of_two_units).run()
+    assert not page.exception
+    assert [c.value for c in page.caption][:2] == ["Limits in US dollars", "Limits in tokens"]
+    dollars, tokens = page.dataframe
+    assert list(dollars.value["budget"]) == ["All traffic, monthly"]
+    assert list(tokens.value["budget"]) == ["Search team, weekly tokens"]
+    assert dollars.value["scope_id"].iloc[0] == "(all)"
+    assert dollars.value["share_used"].iloc[0] == pytest.approx(108.23)
+    for frame, amount in ((dollars, "dollar"), (tokens, "localized")):
+        config = json.loads(frame.proto.columns)
+        assert "unit" not in frame.value.columns
+        assert config["period_start"]["type_config"]["type"] == "date"
+        for column in ("budget_limit", "spent", "forecast"):
+            assert config[column]["type_config"]["format"] == amount, column
+
+
 def test_a_busy_warehouse_is_named_not_a_traceback(sample, tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 

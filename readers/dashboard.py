@@ -361,11 +361,17 @@ def _table(frame: pd.DataFrame, config: dict, key: str, folded: bool = False) ->
     tab's redraws were the page's slowest (docs/benchmarks.md, "Ninth pass")."""
     if folded:
         _download(frame, key)
+        opened = f"{TABLE_OPEN}{key}"
+        # Streamlit forgets a widget's state when a run does not draw it (another tab was
+        # open): a table opened before comes back open.
+        if opened not in st.session_state and _kept(opened):
+            st.session_state[opened] = True
         shelf = st.expander(
             f"Table ({len(frame):,} {'row' if len(frame) == 1 else 'rows'})",
-            key=f"{TABLE_OPEN}{key}",
+            key=opened,
             on_change="rerun",
         )
+        _keep(opened, shelf.open)
         if shelf.open:
             with shelf:
                 _grid(frame, config, key)

@@ -851,10 +851,24 @@ def test_each_tab_in_a_real_browser(sample, served, tmp_path_factory):
                     _check_group_by_redraws_only_its_section(page, received)
                 page.screenshot(path=str(shots / f"dashboard-{tab.lower()}.png"), full_page=True)
                 assert (shots / f"dashboard-{tab.lower()}.png").stat().st_size > 10_000
+            _check_an_opened_table_stays_open(page)
             _check_day_view_hours(sample, page, shots)
         finally:
             browser.close()
     print(f"screenshots in {shots}")
+
+
+def _check_an_opened_table_stays_open(page) -> None:
+    """The team table opened on the Usage tab (_check_group_download) is open again when
+    the Usage tab is, after the other tabs were (Streamlit forgets the state of a widget
+    that a run does not draw)."""
+    page.get_by_role("tab", name="Usage").click()
+    page.locator('[data-testid="stMetric"]', has_text="Total Token Usage").wait_for(
+        state="visible", timeout=60_000
+    )
+    page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
+    team = page.locator(".st-key-open_table_groups_team")
+    team.locator('[data-testid="stDataFrame"]').first.wait_for(state="visible", timeout=60_000)
 
 
 def _check_group_download(sample, page, folder: Path) -> None:

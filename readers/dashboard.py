@@ -1339,44 +1339,30 @@ def _budgets_section(budgets: pd.DataFrame) -> None:
     units = list(dict.fromkeys(budgets["unit"]))
     for unit in units:
         rows = budgets[budgets["unit"] == unit]
+        named, shown_as = BUDGET_UNITS.get(unit, (unit, "localized"))
         if len(units) > 1:
-            st.caption(f"Limits in {BUDGET_UNITS.get(unit, (unit, None))[0]}")
-        amount = {"format": BUDGET_UNITS.get(unit, (unit, "localized"))[1]}
-        shown = rows[
-            [
-                "budget",
-                "scope",
-                "scope_id",
-                "period",
-                "period_start",
-                "budget_limit",
-                "spent",
-                "share_used",
-                "forecast",
-                "forecast_share",
-                "limit_reached_on",
-            ]
-        ].assign(scope_id=rows["scope_id"].fillna("(all)"))
+            st.caption(f"Limits in {named}")
+        config = {
+            "budget": "Budget",
+            "scope": "Scope",
+            "scope_id": "Of",
+            "period": "Period",
+            "period_start": st.column_config.DateColumn("Period start"),
+            "budget_limit": st.column_config.NumberColumn("Limit", format=shown_as),
+            "spent": st.column_config.NumberColumn("Spent", format=shown_as),
+            "share_used": _share("Share used"),
+            "forecast": st.column_config.NumberColumn("Forecast", format=shown_as),
+            "forecast_share": _share("Forecast share"),
+            "limit_reached_on": st.column_config.DateColumn("Limit reached on"),
+        }
         _table(
-            shown,
-            {
-                "budget": "Budget",
-                "scope": "Scope",
-                "scope_id": "Of",
-                "period": "Period",
-                "period_start": st.column_config.DateColumn("Period start"),
-                "budget_limit": st.column_config.NumberColumn("Limit", **amount),
-                "spent": st.column_config.NumberColumn("Spent", **amount),
-                "share_used": _share("Share used"),
-                "forecast": st.column_config.NumberColumn("Forecast", **amount),
-                "forecast_share": _share("Forecast share"),
-                "limit_reached_on": st.column_config.DateColumn("Limit reached on"),
-            },
+            rows[list(config)].assign(scope_id=rows["scope_id"].fillna("(all)")),
+            config,
             key="budgets" if len(units) == 1 else f"budgets_{unit}",
         )
     st.caption(
-        "Forecast: the mean daily spend of the trailing 7 complete days times the days left, "
-        "plus what the period has spent (docs/metrics.md, Budget status)."
+        "Forecast: the mean daily spend (or tokens) of the trailing 7 complete days times the "
+        "days left, plus what the period has used (docs/metrics.md, Budget status)."
     )
 
 

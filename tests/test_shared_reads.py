@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 import duckdb
 import pytest
 from conftest import use_data_dir
@@ -20,9 +22,23 @@ COMMANDS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def own_copy(sample_warehouse, tmp_path_factory):
+    """A copy of the session's sample data directory: the tests open it as a writer, which
+    other workers' read-only connections to the shared sample would refuse."""
+    folder = tmp_path_factory.mktemp("shared_reads") / "data"
+    shutil.copytree(sample_warehouse.data_dir, folder)
+    return folder
+
+
 @pytest.fixture
-def opened(sample_warehouse, monkeypatch):
-    use_data_dir(monkeypatch, sample_warehouse.data_dir)
+def own(own_copy, monkeypatch):
+    """Every setting pointing at this module's copy, for this test."""
+    return use_data_dir(monkeypatch, own_copy)
+
+
+@pytest.fixture
+def opened(own, monkeypatch):
     connections: list[duckdb.DuckDBPyConnection] = []
     real = warehouse.reader_connection
 
@@ -35,15 +51,13 @@ def opened(sample_warehouse, monkeypatch):
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda argv: " ".join(argv[:2]))
-def test_a_reading_command_opens_one_connection_and_closes_it(
-    opened, sample_warehouse, capsys, argv
-):
+def test_a_reading_command_opens_one_connection_and_closes_it(opened, own, capsys, argv):
     main(argv)
     assert capsys.readouterr().out.strip()
     assert len(opened) == 1
     with pytest.raises(duckdb.ConnectionException):  # closed: no writer is kept out
         opened[0].execute("SELECT 1")
-    duckdb.connect(str(sample_warehouse.warehouse_path)).close()  # a writer gets the file
+    duckdb.connect(str(own.warehouse_path)).close()  # a writer gets the file
 
 
 def test_a_failing_command_closes_its_connection_too(opened, capsys):
@@ -56,9 +70,9 @@ def test_a_failing_command_closes_its_connection_too(opened, capsys):
         opened[0].execute("SELECT 1")
 
 
-def test_reads_outside_a_command_each_open_and_close_their_own(opened, sample_warehouse):
-    warehouse.read_query(sample_warehouse, "SELECT 1")
-    warehouse.read_query(sample_warehouse, "SELECT 2")
+def test_reads_outside_a_command_each_open_and_close_their_own(opened, own):
+    warehouse.read_query(own, "SELECT 1")
+    warehouse.read_query(own, "SELECT 2")
     assert len(opened) == 2
     for connection in opened:
         with pytest.raises(duckdb.ConnectionException):

@@ -744,6 +744,11 @@ def _end_users_section(view: View) -> None:
     )
 
 
+# What the tag table shows where the mart's tag_value is NULL (see _tags_section).
+UNTAGGED = "(untagged)"
+NO_VALUE = "(no value)"
+
+
 @st.fragment
 def _tags_section(view: View, tag_keys: list[str]) -> None:
     st.subheader("Usage by tag key")
@@ -762,6 +767,11 @@ def _tags_section(view: View, tag_keys: list[str]) -> None:
         st.session_state["tag_key"] = kept if kept in present else default
     key = _choose_tag_key(present)
     values = rows[rows["tag_key"] == key].reset_index(drop=True)
+    # The mart's value is NULL on the key's untagged row and for a tag without ':'; the
+    # table names which of the two a row is instead of showing an empty cell or "None".
+    values["tag_value"] = values["tag_value"].where(
+        values["tag_value"].notna(), values["untagged"].map({True: UNTAGGED, False: NO_VALUE})
+    )
     config = {
         "tag_value": "Value",
         "untagged": st.column_config.CheckboxColumn("Untagged"),
@@ -779,8 +789,8 @@ def _tags_section(view: View, tag_keys: list[str]) -> None:
     st.caption(
         "A request counts under each of its tags, so tag rows do not add up to the total: "
         "a request tagged with two values of a key counts under both, and the keys together "
-        "count a request once per key. Untagged: the requests that carry no tag of this key. "
-        "The key (none) is the requests without any tag. Shares are of all the requests "
+        "count a request once per key. (untagged): the requests that carry no tag of this key; "
+        "(no value): the tag is the key alone, without ':'. The key (none) is the requests without any tag. Shares are of all the requests "
         "and tokens of this period and filter."
     )
 

@@ -388,6 +388,17 @@ def test_choices_made_in_a_tab_stay_when_another_tab_was_open(sample, page):
     assert not page.warning  # no choice set twice (Streamlit warns of that)
 
 
+def test_the_tag_table_names_its_untagged_row(page):
+    """The mart's tag_value is NULL on a key's untagged row: the table says "(untagged)"
+    there, never an empty cell or "None", and every value it shows is named."""
+    page.run()
+    (values,) = [f.value for f in page.dataframe if "tag_value" in f.value.columns]
+    assert values["untagged"].any()  # the sample has requests without the chosen key
+    assert values["tag_value"].notna().all()
+    assert (values.loc[values["untagged"], "tag_value"] == "(untagged)").all()
+    assert not (values.loc[~values["untagged"], "tag_value"] == "(untagged)").any()
+
+
 def test_each_tab_declares_the_rows_it_reads_beside_its_panels():
     """TAB_READS names, for every tab of readers/panels.py, View fields load_view fills."""
     from dataclasses import fields

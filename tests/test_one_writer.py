@@ -218,7 +218,12 @@ def test_a_killed_run_leaves_no_half_written_table(built, tmp_path):
             assert same_table(killed[table], before[table]) or same_table(
                 killed[table], after[table]
             ), table
-    assert same_table(killed_in_ingest[queue[0]], before[queue[0]])
+    # The day is queued in the transaction that replaces it: a kill during the ingest
+    # step leaves it queued exactly when the load had committed (on a busy machine the
+    # kill can come after that).
+    loaded = all(same_table(killed_in_ingest[t], after[t]) for t in raw)
+    queued_then = killed_in_ingest[queue[0]]["landing_date"].astype(str).tolist()
+    assert queued_then == ([days[1]] if loaded else []), (loaded, queued_then)
     # The dbt kill came after ingest committed: raw already held the corrected day.
     assert all(same_table(killed_in_dbt[t], after[t]) for t in raw)
 

@@ -30,6 +30,8 @@
         {%- do run_query('drop table if exists ' ~ scratch) %}
         {%- do run_query(day_by_day_create(scratch, rows('false'))) %}
         {%- for day in days %}
+            {#- A date from DuckDB; Spark's driver may hand back a datetime: its first ten
+                characters are the ISO day either way. #}
             {%- set day_rows = rows("event_date = date '" ~ (day | string)[:10] ~ "'") %}
             {%- do run_query('insert into ' ~ scratch ~ ' select * from (' ~ day_rows ~ ') as day_rows') %}
         {%- endfor %}
